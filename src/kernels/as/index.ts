@@ -1,0 +1,10 @@
+// Entry point of the wasm kernel module: every export here is callable from TypeScript
+// (typed in src/kernels/exports.ts). One line per kernel family.
+export * from './gemm';
+export * from './layout';
+export * from './elementwise';
+export * from './reduce';
+export * from './softmax';
+export * from './conv';
+export * from './pooling';
+export * from './batchnorm';

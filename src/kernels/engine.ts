@@ -1,0 +1,178 @@
+// The engine: one wasm kernel module instance over one WebAssembly.Memory, the heap allocator
+// for that memory, and (when shared memory is available) a worker pool running the same module.
+// Everything that computes goes through an Engine; tensors hold pointers into its memory.
+// Not for: kernel-specific policy (gemm.ts, ...) or tensor lifetimes (src/tensor/).
+
+import type { KernelExports } from './exports.js';
+import { detectFeatures, type WasmFeatures } from './features.js';
+import { Heap, type MemoryStats } from './heap.js';
+import { cpuCount, env, isNode, nodeBuiltin } from './host.js';
+import { WorkerPool } from './threads.js';
+
+export type Isa = 'simd' | 'relaxed';
+
+export interface EngineOptions {
+  /** Instruction set: 'relaxed' (FMA) needs relaxed-SIMD support; 'auto' picks the best. */
+  isa?: Isa | 'auto';
+  /** Threads including the caller; default GRADUATE_THREADS or the number of cores. 1 = no pool. */
+  threads?: number;
+}
+
+/** First heap byte: the kernels' static data (exp tables) lives below 64 KiB. */
+const HEAP_BASE = 65536;
+const SCRATCH_BYTES = 4096;
+const INITIAL_PAGES = 256;
+const MAX_PAGES = 16384; // 1 GiB; shared memories must declare a maximum
+
+/** Where build/wasm lies relative to this file (same depth in src/ and dist/). */
+function wasmUrl(isa: Isa, shared: boolean): URL {
+  return new URL(`../../build/wasm/kernels-${isa}-${shared ? 'shared' : 'plain'}.wasm`, import.meta.url);
+}
+
+function resolveOptions(opts: EngineOptions, features: WasmFeatures): { isa: Isa; threads: number } {
+  if (!features.simd) throw new Error('graduate needs WebAssembly SIMD128, which this host lacks');
+  const wantIsa = opts.isa ?? (env('GRADUATE_ISA') as Isa | 'auto' | undefined) ?? 'auto';
+  if (wantIsa !== 'auto' && wantIsa !== 'simd' && wantIsa !== 'relaxed') {
+    throw new Error(`unknown isa '${wantIsa}': expected auto, simd or relaxed`);
+  }
+  if (wantIsa === 'relaxed' && !features.relaxedSimd) {
+    throw new Error(
+      "isa 'relaxed' requested but this host lacks relaxed SIMD (Node 20: start node with --experimental-wasm-relaxed-simd)",
+    );
+  }
+  const isa: Isa = wantIsa === 'auto' ? (features.relaxedSimd ? 'relaxed' : 'simd') : wantIsa;
+  const envThreads = env('GRADUATE_THREADS');
+  let threads = opts.threads ?? (envThreads !== undefined ? Number(envThreads) : cpuCount());
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`threads must be a positive integer, got ${opts.threads ?? `GRADUATE_THREADS=${envThreads}`}`);
+  }
+  if (!features.threads) threads = 1;
+  return { isa, threads };
+}
+
+export class Engine {
+  readonly heap: Heap;
+  readonly k: KernelExports;
+  private readonly pool?: WorkerPool;
+  private readonly fnIndex: Map<string, number>;
+  private readonly scratch: number[] = [];
+  private viewBuffer?: ArrayBufferLike;
+  private f32View = new Float32Array(0);
+  private i32View = new Int32Array(0);
+  private u8View = new Uint8Array(0);
+
+  private constructor(
+    readonly isa: Isa,
+    readonly threads: number,
+    readonly memory: WebAssembly.Memory,
+    module: WebAssembly.Module,
+  ) {
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    this.k = instance.exports as unknown as KernelExports;
+    const names = WebAssembly.Module.exports(module)
+      .filter((e) => e.kind === 'function')
+      .map((e) => e.name);
+    this.fnIndex = new Map(names.map((n, i) => [n, i]));
+    this.heap = new Heap(memory, HEAP_BASE);
+    for (let t = 0; t < threads; t++) this.scratch.push(this.heap.alloc(SCRATCH_BYTES));
+    if (threads > 1) this.pool = WorkerPool.start(module, memory, threads - 1, names);
+  }
+
+  /** Creates an engine synchronously (Node: reads build/wasm from disk). */
+  static create(opts: EngineOptions = {}): Engine {
+    const features = detectFeatures();
+    const { isa, threads } = resolveOptions(opts, features);
+    const fs = nodeBuiltin<typeof import('node:fs')>('node:fs');
+    if (!fs) throw new Error('Engine.create is synchronous and Node-only; use Engine.createAsync in browsers');
+    const url = wasmUrl(isa, threads > 1);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(fs.readFileSync(url));
+    } catch (e) {
+      throw new Error(
+        `cannot read kernel module ${url.pathname} (did \`npm run build\` run?): ${(e as Error).message}`,
+      );
+    }
+    return Engine.fromModule(new WebAssembly.Module(bytes), isa, threads);
+  }
+
+  /** Creates an engine in any host (browsers fetch the module next to the package). */
+  static async createAsync(opts: EngineOptions = {}): Promise<Engine> {
+    if (isNode) return Engine.create(opts);
+    const { isa, threads } = resolveOptions(opts, detectFeatures());
+    const module = await WebAssembly.compileStreaming(fetch(wasmUrl(isa, threads > 1)));
+    return Engine.fromModule(module, isa, threads);
+  }
+
+  private static fromModule(module: WebAssembly.Module, isa: Isa, threads: number): Engine {
+    const shared = threads > 1;
+    const memory = new WebAssembly.Memory({
+      initial: INITIAL_PAGES,
+      maximum: MAX_PAGES,
+      shared,
+    } as WebAssembly.MemoryDescriptor);
+    return new Engine(isa, threads, memory, module);
+  }
+
+  private refreshViews(): void {
+    const buf = this.memory.buffer;
+    if (buf === this.viewBuffer && this.f32View.byteLength === buf.byteLength) return;
+    this.viewBuffer = buf;
+    this.f32View = new Float32Array(buf);
+    this.i32View = new Int32Array(buf);
+    this.u8View = new Uint8Array(buf);
+  }
+
+  /** Float32 view of the whole memory (re-fetch after any allocation: memory may grow). */
+  get f32(): Float32Array {
+    this.refreshViews();
+    return this.f32View;
+  }
+  get i32(): Int32Array {
+    this.refreshViews();
+    return this.i32View;
+  }
+  get u8(): Uint8Array {
+    this.refreshViews();
+    return this.u8View;
+  }
+
+  alloc(bytes: number): number {
+    return this.heap.alloc(bytes);
+  }
+  free(ptr: number): void {
+    this.heap.release(ptr);
+  }
+  memoryStats(): MemoryStats {
+    return this.heap.stats();
+  }
+
+  /**
+   * Runs kernel `name` over [0, total), split across threads in chunks aligned to `align`, when
+   * there are at least `minPerThread` items per thread; `args` precede (start, end, scratch).
+   */
+  split(name: keyof KernelExports, args: readonly number[], total: number, align = 1, minPerThread = 1): void {
+    const fn = this.k[name] as unknown as (...a: number[]) => void;
+    const units = Math.ceil(total / align);
+    const t = this.pool ? Math.max(1, Math.min(this.threads, Math.floor(total / Math.max(minPerThread, 1)), units)) : 1;
+    if (t === 1) {
+      fn(...args, 0, total, this.scratch[0]);
+      return;
+    }
+    const pool = this.pool as WorkerPool;
+    const index = this.fnIndex.get(name) as number;
+    const bounds: number[] = [];
+    for (let i = 0; i <= t; i++) bounds.push(Math.min(total, Math.round((units * i) / t) * align));
+    for (let w = 1; w < t; w++) pool.post(w - 1, index, [...args, bounds[w], bounds[w + 1], this.scratch[w]]);
+    try {
+      fn(...args, bounds[0], bounds[1], this.scratch[0]);
+    } finally {
+      for (let w = 1; w < t; w++) pool.wait(w - 1);
+    }
+  }
+
+  /** Stops the worker pool; the engine must not be used afterwards. */
+  dispose(): void {
+    this.pool?.terminate();
+  }
+}

@@ -1,0 +1,89 @@
+// Matrix multiply on the engine: packing policy, transposed variants and thread splitting around
+// the wasm GEMM kernel (as/gemm.ts). Shapes: A[M,K] · B[K,N] = C[M,N], all row-major, dense.
+// Not for: tensors or autograd (src/ops/ calls these with raw pointers).
+import type { Engine } from './engine.js';
+import { ACT, type Activation, EPI } from './exports.js';
+
+/** B[K, N] packed once into the kernels' 8-column panel layout (for weights: pack once, reuse). */
+export interface PackedB {
+  readonly ptr: number;
+  readonly K: number;
+  readonly N: number;
+}
+
+/** What the GEMM does to each output before storing it (fused, no extra pass over C). */
+export interface Epilogue {
+  /** C += A·B instead of C = A·B. */
+  accumulate?: boolean;
+  /** bias[N], added to every row. */
+  bias?: number;
+  /** residual[M, N] (row stride `ldr`, default N), added before the activation. */
+  residual?: number;
+  ldr?: number;
+  activation?: Activation;
+  /** Negative slope of leakyRelu. */
+  alpha?: number;
+}
+
+/** Packs B[K,N] (or, with `transposed`, B given as Bt[N,K]) into a new heap block. */
+export function packB(engine: Engine, b: number, K: number, N: number, transposed = false): PackedB {
+  const ptr = engine.alloc(engine.k.packed_b_bytes(K, N));
+  if (transposed) engine.k.pack_bt(b, K, N, K, ptr);
+  else engine.k.pack_b(b, K, N, N, ptr);
+  return { ptr, K, N };
+}
+
+export function freePacked(engine: Engine, p: PackedB): void {
+  engine.free(p.ptr);
+}
+
+/** Work below which a GEMM stays on one thread (flops per thread). */
+const MIN_FLOPS_PER_THREAD = 1 << 19;
+
+/** C[M,N] = epilogue(A[M,K] · B) with B pre-packed; splits rows across the engine's threads. */
+export function gemmPacked(engine: Engine, a: number, M: number, b: PackedB, c: number, ep: Epilogue = {}): void {
+  const { K, N } = b;
+  let flags = (ACT[ep.activation ?? 'none'] << 8) | (ep.accumulate ? EPI.ACCUM : 0);
+  if (ep.bias) flags |= EPI.BIAS;
+  if (ep.residual) flags |= EPI.RES;
+  const minRows = Math.max(4, Math.ceil(MIN_FLOPS_PER_THREAD / (2 * K * N)));
+  engine.split(
+    'gemm',
+    [a, K, b.ptr, K, N, c, N, flags, ep.bias ?? 0, ep.residual ?? 0, ep.ldr ?? N, ep.alpha ?? 0.01],
+    M,
+    4,
+    minRows,
+  );
+}
+
+export interface GemmOptions extends Epilogue {
+  /** A is given as At[K, M]. */
+  transA?: boolean;
+  /** B is given as Bt[N, K]. */
+  transB?: boolean;
+}
+
+/** C[M,N] = epilogue(op(A) · op(B)) for unpacked operands (packs B, transposes A, in scratch). */
+export function gemm(
+  engine: Engine,
+  a: number,
+  b: number,
+  c: number,
+  M: number,
+  K: number,
+  N: number,
+  opts: GemmOptions = {},
+): void {
+  const packed = packB(engine, b, K, N, opts.transB);
+  let at = 0;
+  try {
+    if (opts.transA) {
+      at = engine.alloc(M * K * 4);
+      engine.k.transpose2d(a, K, M, at);
+    }
+    gemmPacked(engine, opts.transA ? at : a, M, packed, c, opts);
+  } finally {
+    if (at) engine.free(at);
+    freePacked(engine, packed);
+  }
+}

@@ -1,0 +1,37 @@
+// A kernel worker: instantiates the kernel module over the engine's shared memory and runs the
+// jobs the pool (pool.ts) posts into its control slot. Plain JavaScript so that Node's
+// worker_threads and browsers' module Workers can load it without a TypeScript step.
+// Protocol (Int32 words of slot s at s*16): 0 go (job sequence), 1 done (last finished
+// sequence), 2 export index, 3 argc, 4 error flag. Arguments: Float64 words at s*32.
+
+function serve(data) {
+  const { module, memory, control, args, names, slot } = data;
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const fns = names.map((n) => instance.exports[n]);
+  const ctl = new Int32Array(control);
+  const base = slot * 16;
+  const argv = new Float64Array(args, slot * 32 * 8, 32);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctl, base, seen);
+    const go = Atomics.load(ctl, base);
+    if (go === seen) continue;
+    if (go < 0) return;
+    seen = go;
+    try {
+      fns[ctl[base + 2]].apply(null, argv.subarray(0, ctl[base + 3]));
+    } catch (e) {
+      ctl[base + 4] = 1;
+      console.error(`graduate kernel worker ${slot}: ${e?.stack ?? e}`);
+    }
+    Atomics.store(ctl, base + 1, go);
+    Atomics.notify(ctl, base + 1);
+  }
+}
+
+if (typeof process !== 'undefined' && process.versions?.node) {
+  const { workerData } = await import('node:worker_threads');
+  serve(workerData);
+} else {
+  self.onmessage = (e) => serve(e.data);
+}
