@@ -1,0 +1,93 @@
+// Reverse-mode autograd: a topological sort of the graph behind a tensor, then one loop that
+// hands each node's output gradient to its op's vjp (src/ops/table.ts) and accumulates the
+// results. Leaves that require gradients accumulate into `.grad` (kept alive, outside scopes);
+// every intermediate gradient is freed as soon as it has been consumed.
+import { ShapeError, ValueError, fmtShape } from '../errors.js';
+import { axpy } from '../kernels/elementwise.js';
+import { keep } from '../tensor/scope.js';
+import { type Tensor, ones } from '../tensor/tensor.js';
+import { noGrad } from './grad-mode.js';
+
+function topoSort(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: deep networks must not overflow the JS stack.
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const inputs = top[0].gradNode?.inputs ?? [];
+    if (top[1] < inputs.length) {
+      const next = inputs[top[1]++];
+      if (next.requiresGrad && !seen.has(next)) {
+        seen.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(top[0]);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+/** Accumulates d(root)/d(leaf) into leaf.grad for every leaf with requiresGrad. */
+export function backward(root: Tensor, dRoot?: Tensor): void {
+  if (!root.requiresGrad) throw new ValueError(`backward(): tensor ${root.describe()} does not require gradients`);
+  if (!dRoot && root.size !== 1) {
+    throw new ShapeError(`backward(): tensor ${root.describe()} is not a scalar; pass its gradient explicitly`);
+  }
+  if (dRoot && dRoot.shape.join() !== root.shape.join()) {
+    throw new ShapeError(`backward(): gradient ${fmtShape(dRoot.shape)} does not match tensor ${fmtShape(root.shape)}`);
+  }
+  const order = topoSort(root);
+  noGrad(() => {
+    const grads = new Map<Tensor, Tensor>();
+    // The caller's gradient stays the caller's: work on our own tensor.
+    grads.set(root, dRoot ? dRoot.reshapeView(dRoot.shape) : ones(root.shape));
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      if (!t.gradNode) {
+        accumulateLeaf(t, g);
+        continue;
+      }
+      const dIns = t.gradNode.backward(g);
+      const returned = new Set<Tensor>();
+      t.gradNode.inputs.forEach((input, j) => {
+        let d = dIns[j];
+        if (!d) return;
+        if (returned.has(d)) d = d.reshapeView(d.shape); // the same tensor for two inputs: own ref each
+        returned.add(d);
+        if (!input.requiresGrad) {
+          d.dispose();
+          return;
+        }
+        if (d.shape.join() !== input.shape.join()) {
+          throw new ShapeError(
+            `backward(): op '${t.gradNode?.op}' produced a gradient ${fmtShape(d.shape)} for input ${input.describe()}`,
+          );
+        }
+        const prev = grads.get(input);
+        if (prev) {
+          axpy(prev.engine, 1, d.ptr, prev.ptr, prev.size);
+          d.dispose();
+        } else {
+          grads.set(input, d);
+        }
+      });
+      if (!returned.has(g)) g.dispose();
+    }
+  });
+}
+
+function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+  if (!leaf.grad) {
+    leaf.grad = keep(g);
+  } else {
+    axpy(g.engine, 1, g.ptr, leaf.grad.ptr, g.size);
+    g.dispose();
+  }
+}

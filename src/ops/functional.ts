@@ -1,0 +1,95 @@
+// The functional tensor API: one small function per op, all going through autograd/apply.ts.
+// Shapes: images NHWC; conv weights [KH, KW, Cin, Cout]; linear weights [in, out].
+import { apply } from '../autograd/apply.js';
+import type { Padding } from '../kernels/conv.js';
+import type { Shape, Tensor } from '../tensor/tensor.js';
+
+type Pair = number | readonly [number, number];
+
+/** a + b with broadcasting (b may be a number). */
+export const add = (a: Tensor, b: Tensor | number): Tensor =>
+  typeof b === 'number' ? apply('scale', [a], { mul: 1, add: b }) : apply('add', [a, b], {});
+/** a - b with broadcasting. */
+export const sub = (a: Tensor, b: Tensor | number): Tensor =>
+  typeof b === 'number' ? apply('scale', [a], { mul: 1, add: -b }) : apply('sub', [a, b], {});
+/** a * b with broadcasting. */
+export const mul = (a: Tensor, b: Tensor | number): Tensor =>
+  typeof b === 'number' ? apply('scale', [a], { mul: b, add: 0 }) : apply('mul', [a, b], {});
+/** a / b with broadcasting. */
+export const div = (a: Tensor, b: Tensor | number): Tensor =>
+  typeof b === 'number' ? apply('scale', [a], { mul: 1 / b, add: 0 }) : apply('div', [a, b], {});
+/** Elementwise max(a, b) with broadcasting. */
+export const maximum = (a: Tensor, b: Tensor): Tensor => apply('maximum', [a, b], {});
+/** Elementwise min(a, b) with broadcasting. */
+export const minimum = (a: Tensor, b: Tensor): Tensor => apply('minimum', [a, b], {});
+
+export const neg = (x: Tensor): Tensor => apply('unary', [x], { fn: 'neg' });
+export const exp = (x: Tensor): Tensor => apply('unary', [x], { fn: 'exp' });
+export const log = (x: Tensor): Tensor => apply('unary', [x], { fn: 'log' });
+export const sqrt = (x: Tensor): Tensor => apply('unary', [x], { fn: 'sqrt' });
+export const abs = (x: Tensor): Tensor => apply('unary', [x], { fn: 'abs' });
+export const square = (x: Tensor): Tensor => apply('unary', [x], { fn: 'square' });
+export const reciprocal = (x: Tensor): Tensor => apply('unary', [x], { fn: 'reciprocal' });
+export const relu = (x: Tensor): Tensor => apply('unary', [x], { fn: 'relu' });
+/** max(x, alpha x). */
+export const leakyRelu = (x: Tensor, alpha = 0.01): Tensor => apply('unary', [x], { fn: 'leakyRelu', alpha });
+export const sigmoid = (x: Tensor): Tensor => apply('unary', [x], { fn: 'sigmoid' });
+export const tanh = (x: Tensor): Tensor => apply('unary', [x], { fn: 'tanh' });
+/** GELU, tanh approximation. */
+export const gelu = (x: Tensor): Tensor => apply('unary', [x], { fn: 'gelu' });
+/** x * mul + add. */
+export const scale = (x: Tensor, mulBy: number, addTo = 0): Tensor => apply('scale', [x], { mul: mulBy, add: addTo });
+
+/** [M, K] · [K, N] → [M, N]. */
+export const matmul = (a: Tensor, b: Tensor): Tensor => apply('matmul', [a, b], {});
+/** x[..., in] · w[in, out] + b[out] (bias fused into the GEMM). */
+export const linear = (x: Tensor, w: Tensor, b?: Tensor): Tensor => apply('linear', b ? [x, w, b] : [x, w], {});
+/** 2-D convolution, x [N, H, W, Cin], w [KH, KW, Cin, Cout], b [Cout] → [N, OH, OW, Cout]. */
+export const conv2d = (x: Tensor, w: Tensor, b?: Tensor, opts: { stride?: Pair; padding?: Padding } = {}): Tensor =>
+  apply('conv2d', b ? [x, w, b] : [x, w], { stride: opts.stride ?? 1, padding: opts.padding ?? 'valid' });
+/** Max pooling over NHWC windows (stride defaults to the kernel size). */
+export const maxPool2d = (x: Tensor, kernel: Pair, opts: { stride?: Pair; padding?: Padding } = {}): Tensor =>
+  apply('maxPool2d', [x], { kernel, stride: opts.stride, padding: opts.padding ?? 'valid' });
+/** Average pooling over NHWC windows (padding cells not counted). */
+export const avgPool2d = (x: Tensor, kernel: Pair, opts: { stride?: Pair; padding?: Padding } = {}): Tensor =>
+  apply('avgPool2d', [x], { kernel, stride: opts.stride, padding: opts.padding ?? 'valid' });
+/** [N, H, W, C] → [N, C], the mean over H and W. */
+export const globalAvgPool = (x: Tensor): Tensor => apply('globalAvgPool', [x], {});
+
+/** Same data, another shape (one dimension may be -1); shares memory. */
+export const reshape = (x: Tensor, shape: Shape): Tensor => apply('reshape', [x], { shape });
+/** [N, ...] → [N, prod(...)]. */
+export const flatten = (x: Tensor): Tensor => reshape(x, [x.shape[0] ?? 1, -1]);
+/** Permutes axes (default: reverses them). */
+export const transpose = (x: Tensor, perm?: readonly number[]): Tensor =>
+  apply('transpose', [x], { perm: perm ?? x.shape.map((_, i) => x.rank - 1 - i) });
+/** The block starting at `begin` of extent `size` (-1: to the end). */
+export const slice = (x: Tensor, begin: readonly number[], size: readonly number[]): Tensor =>
+  apply('slice', [x], { begin, size: size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s)) });
+/** Joins tensors along `axis`. */
+export const concat = (xs: readonly Tensor[], axis = 0): Tensor => apply('concat', xs, { axis });
+
+type Axes = number | readonly number[] | undefined;
+const axesOf = (x: Tensor, axes: Axes): number[] =>
+  axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
+/** Sum over axes (default all). */
+export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => apply('sum', [x], { axes: axesOf(x, axes), keepDims });
+/** Mean over axes (default all). */
+export const mean = (x: Tensor, axes?: Axes, keepDims = false): Tensor => apply('mean', [x], { axes: axesOf(x, axes), keepDims });
+/** Maximum over axes (default all). */
+export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => apply('max', [x], { axes: axesOf(x, axes), keepDims });
+
+/** Softmax over the last axis. */
+export const softmax = (x: Tensor): Tensor => apply('softmax', [x], { log: false });
+/** log(softmax(x)) over the last axis, computed stably. */
+export const logSoftmax = (x: Tensor): Tensor => apply('softmax', [x], { log: true });
+/** Mean cross-entropy of logits [B, C] against int32 labels [B]; optional label smoothing. */
+export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, smoothing = 0): Tensor =>
+  apply('softmaxCrossEntropy', [logits, labels], { smoothing });
+/** Batch normalization with batch statistics over every axis but the last (training mode). */
+export const batchNorm = (
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  opts: { eps?: number; onStats?: (mean: Tensor, variance: Tensor) => void } = {},
+): Tensor => apply('batchNorm', [x, gamma, beta], { eps: opts.eps ?? 1e-5, onStats: opts.onStats });
