@@ -10,13 +10,20 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'src/kernels/as/generated/micro.ts');
 
 /** Tile shapes: [MR rows, NP panels of 8 columns]. 4x1 is the main tile (8 accumulators, fits
- * V8's 16 xmm registers); 1x4 is the M=1 path (8 independent FMA chains over 4 panels). */
+ * V8's 16 xmm registers). 1x3 is the single-row path (M=1): V8 schedules every B load of a k step
+ * ahead of the multiply-adds, so a 1x4 tile (8 accumulators + 8 B vectors + 1 broadcast = 17
+ * registers) spilled one accumulator to the stack and reloaded it on every k step, a
+ * store-to-load chain that capped it near 40% of FMA peak; 1x3 needs 13 registers and keeps 6
+ * FMA chains in flight (+25-45% at M=1). 1x2 and 1x1 take the last panels.
+ * Measured and rejected: unrolling k (V8 then hoists all the unrolled loads and spills
+ * accumulators), packing A k-major per block (no gain over 4 row pointers, -5% on 512^3). */
 const TILES = [
   [4, 1],
   [3, 1],
   [2, 1],
   [1, 1],
-  [1, 4],
+  [1, 2],
+  [1, 3],
 ];
 
 function range(n) {

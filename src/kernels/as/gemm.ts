@@ -2,7 +2,7 @@
 // Cache blocking (KC x MC) around the generated register tiles (generated/micro.ts).
 // Rows [m0, m1) only, so the worker pool can split M across threads over shared memory.
 // Not for: choosing threads or packing policy (TypeScript side, src/kernels/gemm.ts).
-import { micro_4x1, micro_3x1, micro_2x1, micro_1x1, micro_1x4 } from './generated/micro';
+import { micro_4x1, micro_3x1, micro_2x1, micro_1x1, micro_1x2, micro_1x3 } from './generated/micro';
 import { EPI_ACCUM, EPI_LAST } from './gemm_epilogue';
 
 const KC: i32 = 512;
@@ -90,11 +90,17 @@ export function gemm(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ld
       const rr = res + <usize>full * ldrB;
       if (rem == 1) {
         let p = 0;
-        for (; p + 4 <= panels; p += 4) {
+        // Single row: 3 panels at a time (see TILES in scripts/gen-kernels.mjs), then 2, then 1.
+        for (; p + 3 <= panels; p += 3) {
           const n = p << 3;
-          micro_1x4(ar, ldaB, bk + <usize>p * bstride, bstride, kc, cr + (<usize>n << 2), ldcB, n, N - n, f, bias, rr + (<usize>n << 2), ldrB, alpha, scratch);
+          micro_1x3(ar, ldaB, bk + <usize>p * bstride, bstride, kc, cr + (<usize>n << 2), ldcB, n, N - n, f, bias, rr + (<usize>n << 2), ldrB, alpha, scratch);
         }
-        for (; p < panels; p++) {
+        if (p + 2 <= panels) {
+          const n = p << 3;
+          micro_1x2(ar, ldaB, bk + <usize>p * bstride, bstride, kc, cr + (<usize>n << 2), ldcB, n, N - n, f, bias, rr + (<usize>n << 2), ldrB, alpha, scratch);
+          p += 2;
+        }
+        if (p < panels) {
           const n = p << 3;
           micro_1x1(ar, ldaB, bk + <usize>p * bstride, bstride, kc, cr + (<usize>n << 2), ldcB, n, N - n, f, bias, rr + (<usize>n << 2), ldrB, alpha, scratch);
         }
