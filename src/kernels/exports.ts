@@ -41,26 +41,208 @@ export interface GemmExports {
 // as/layout.ts
 export interface LayoutExports {
   transpose2d(src: P, rows: number, cols: number, dst: P): void;
+  strided_nd(op: number, a: P, b: P, out: P, meta: P, start: number, end: number, scratch: P): void;
 }
 
 // as/elementwise.ts
-// biome-ignore lint/suspicious/noEmptyInterface: filled as kernels land
-export interface ElementwiseExports {}
+export interface ElementwiseExports {
+  unary(op: number, x: P, out: P, alpha: number, start: number, end: number, scratch: P): void;
+  unary_backward(op: number, x: P, y: P, dy: P, dx: P, alpha: number, start: number, end: number, scratch: P): void;
+  binary_row(op: number, a: P, sa: number, b: P, sb: number, out: P, n: number): void;
+  scale_f32(x: P, out: P, mul: number, add: number, start: number, end: number, scratch: P): void;
+  fill_f32(out: P, value: number, start: number, end: number, scratch: P): void;
+  axpy_f32(alpha: number, x: P, y: P, start: number, end: number, scratch: P): void;
+  copy_f32(src: P, dst: P, start: number, end: number, scratch: P): void;
+}
 // as/reduce.ts
-// biome-ignore lint/suspicious/noEmptyInterface: filled as kernels land
-export interface ReduceExports {}
+export interface ReduceExports {
+  reduce_axis(op: number, x: P, out: P, R: number, I: number, start: number, end: number, scratch: P): void;
+  argmax_rows(x: P, cols: number, out: P, start: number, end: number, scratch: P): void;
+}
 // as/softmax.ts
-// biome-ignore lint/suspicious/noEmptyInterface: filled as kernels land
-export interface SoftmaxExports {}
+export interface SoftmaxExports {
+  softmax_rows(x: P, out: P, cols: number, log: number, start: number, end: number, scratch: P): void;
+  softmax_backward_rows(y: P, dy: P, dx: P, cols: number, log: number, start: number, end: number, scratch: P): void;
+  softmax_xent(
+    logits: P,
+    labels: P,
+    probs: P,
+    loss: P,
+    cols: number,
+    smoothing: number,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  softmax_xent_backward(
+    probs: P,
+    labels: P,
+    dLoss: P,
+    dLogits: P,
+    cols: number,
+    smoothing: number,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+}
 // as/conv.ts
-// biome-ignore lint/suspicious/noEmptyInterface: filled as kernels land
-export interface ConvExports {}
+export interface ConvExports {
+  im2col(
+    x: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    m0: number,
+    col: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  col2im(
+    col: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    m0: number,
+    m1: number,
+    p0: number,
+    dx: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+}
 // as/pooling.ts
-// biome-ignore lint/suspicious/noEmptyInterface: filled as kernels land
-export interface PoolingExports {}
+export interface PoolingExports {
+  maxpool2d(
+    x: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    out: P,
+    argmax: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  maxpool2d_backward(
+    dy: P,
+    argmax: P,
+    outLen: number,
+    inLen: number,
+    dx: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  avgpool2d(
+    x: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    out: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  avgpool2d_backward(
+    dy: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    dx: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  global_avg_pool(x: P, HW: number, C: number, out: P, start: number, end: number, scratch: P): void;
+  global_avg_pool_backward(dy: P, HW: number, C: number, dx: P, start: number, end: number, scratch: P): void;
+}
 // as/batchnorm.ts
-// biome-ignore lint/suspicious/noEmptyInterface: filled as kernels land
-export interface BatchNormExports {}
+export interface BatchNormExports {
+  bn_sum(x: P, rows: number, C: number, parts: number, partials: P, start: number, end: number, scratch: P): void;
+  bn_mean(partials: P, parts: number, rows: number, C: number, mean: P): void;
+  bn_sumsq_dev(
+    x: P,
+    rows: number,
+    C: number,
+    mean: P,
+    parts: number,
+    partials: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  bn_variance(partials: P, parts: number, rows: number, C: number, variance: P): void;
+  bn_scale_shift(variance: P, gamma: P, beta: P, C: number, eps: number, coef: P): void;
+  bn_forward(x: P, C: number, mean: P, coef: P, out: P, start: number, end: number, scratch: P): void;
+  bn_backward_sums(
+    x: P,
+    dy: P,
+    rows: number,
+    C: number,
+    mean: P,
+    invstd: P,
+    parts: number,
+    partials: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  bn_backward_coefs(
+    partials: P,
+    parts: number,
+    rows: number,
+    C: number,
+    gamma: P,
+    invstd: P,
+    dgamma: P,
+    dbeta: P,
+    coef: P,
+  ): void;
+  bn_backward_dx(x: P, dy: P, C: number, mean: P, coef: P, dx: P, start: number, end: number, scratch: P): void;
+}
 
 /** GEMM epilogue flags and activation codes (mirror of as/gemm_epilogue.ts). */
 export const EPI = { ACCUM: 1, BIAS: 4, RES: 8 } as const;
