@@ -1,0 +1,95 @@
+// 2-D max/average pooling and global average pooling on the engine for NHWC images: geometry
+// checks and thread splitting around the wasm kernels (as/pooling.ts).
+// Not for: tensors or autograd (src/ops/ calls these with raw pointers).
+import { fmtShape, ValueError } from '../errors.js';
+import { type Padding, resolveWindow, type WindowGeometry } from './conv.js';
+import type { Engine } from './engine.js';
+
+/** Pooling geometry: x [N, H, W, C] -> y [N, OH, OW, C]. */
+export type Pool2dGeometry = WindowGeometry;
+
+/** Elements a thread should read before another thread is worth waking. */
+const MIN_ELEMS_PER_THREAD = 1 << 15;
+
+/**
+ * Geometry of a KH x KW pooling window over x [N, H, W, C] (stride defaults to the window).
+ * Padding must be smaller than the window on every side, so each window holds a real cell.
+ */
+export function pool2dGeometry(
+  inShape: readonly number[],
+  kernel: number | readonly [number, number],
+  stride?: number | readonly [number, number],
+  padding: Padding = 'valid',
+): Pool2dGeometry {
+  const [KH, KW] = typeof kernel === 'number' ? [kernel, kernel] : kernel;
+  if (!Number.isInteger(KH) || !Number.isInteger(KW) || KH < 1 || KW < 1) {
+    throw new ValueError(`pool2d: kernel must be a positive integer or a pair of them, got ${JSON.stringify(kernel)}`);
+  }
+  const g = resolveWindow('pool2d', inShape, KH, KW, stride ?? [KH, KW], padding, `input ${fmtShape(inShape)}`);
+  if (g.padTop >= KH || g.padBottom >= KH || g.padLeft >= KW || g.padRight >= KW) {
+    throw new ValueError(
+      `pool2d: padding [${g.padTop}, ${g.padLeft}, ${g.padBottom}, ${g.padRight}] must be smaller than the window ${KH}x${KW}`,
+    );
+  }
+  return g;
+}
+
+function windowArgs(g: Pool2dGeometry): number[] {
+  return [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, g.OH, g.OW];
+}
+
+/** y [N, OH, OW, C] = max over each window; argmax (i32, same size as y, 0 = skip) gets x's flat index. */
+export function maxPool2d(e: Engine, x: number, g: Pool2dGeometry, out: number, argmax: number): void {
+  e.split(
+    'maxpool2d',
+    [x, ...windowArgs(g), out, argmax],
+    g.N * g.OH * g.OW,
+    1,
+    Math.ceil(MIN_ELEMS_PER_THREAD / (g.KH * g.KW * g.C)),
+  );
+}
+
+/** dx [N, H, W, C] = 0, then dy [N, OH, OW, C] scatter-added at the argmax indices of maxPool2d. */
+export function maxPool2dBackward(e: Engine, dy: number, argmax: number, g: Pool2dGeometry, dx: number): void {
+  const inLen = g.H * g.W * g.C;
+  e.split(
+    'maxpool2d_backward',
+    [dy, argmax, g.OH * g.OW * g.C, inLen, dx],
+    g.N,
+    1,
+    Math.ceil(MIN_ELEMS_PER_THREAD / inLen),
+  );
+}
+
+/** y [N, OH, OW, C] = mean over each window's real cells (padding not counted). */
+export function avgPool2d(e: Engine, x: number, g: Pool2dGeometry, out: number): void {
+  e.split(
+    'avgpool2d',
+    [x, ...windowArgs(g), out],
+    g.N * g.OH * g.OW,
+    1,
+    Math.ceil(MIN_ELEMS_PER_THREAD / (g.KH * g.KW * g.C)),
+  );
+}
+
+/** dx [N, H, W, C] = avgPool2d's gradient given dy [N, OH, OW, C] (overwrites dx). */
+export function avgPool2dBackward(e: Engine, dy: number, g: Pool2dGeometry, dx: number): void {
+  const perPixel = Math.ceil(g.KH / g.strideH) * Math.ceil(g.KW / g.strideW) * g.C;
+  e.split(
+    'avgpool2d_backward',
+    [dy, ...windowArgs(g), dx],
+    g.N * g.H * g.W,
+    1,
+    Math.ceil(MIN_ELEMS_PER_THREAD / perPixel),
+  );
+}
+
+/** y [N, C] = mean of x [N, HW, C] over its HW pixels. */
+export function globalAvgPool(e: Engine, x: number, N: number, HW: number, C: number, out: number): void {
+  e.split('global_avg_pool', [x, HW, C, out], N, 1, Math.ceil(MIN_ELEMS_PER_THREAD / (HW * C)));
+}
+
+/** dx [N, HW, C] = dy [N, C] / HW broadcast over the pixels. */
+export function globalAvgPoolBackward(e: Engine, dy: number, N: number, HW: number, C: number, dx: number): void {
+  e.split('global_avg_pool_backward', [dy, HW, C, dx], N * HW, 1, Math.ceil(MIN_ELEMS_PER_THREAD / C));
+}
