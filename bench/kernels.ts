@@ -49,7 +49,8 @@ const configs: { key: string; opts: EngineOptions }[] = [
   { key: 'simd-2t', opts: { isa: 'simd', threads: 2 } },
   ...(features.relaxedSimd ? [{ key: 'fma-2t', opts: { isa: 'relaxed' as const, threads: 2 } }] : []),
 ];
-if (!features.relaxedSimd) console.warn('relaxed SIMD unavailable: run with node --experimental-wasm-relaxed-simd (npm run bench:kernels does)');
+if (!features.relaxedSimd)
+  console.warn('relaxed SIMD unavailable: run with node --experimental-wasm-relaxed-simd (npm run bench:kernels does)');
 
 const tf = await loadTfWasm();
 const results: Record<string, Record<string, number>> = {};
@@ -70,7 +71,9 @@ for (const shape of SHAPES) {
 const cols = [...configs.map((c) => c.key), 'tfjs-wasm'];
 const pad = (s: string, n: number) => s.padStart(n);
 console.log(`\nf32 GEMM, GFLOP/s (B pre-packed; median of trials) — ${new Date().toISOString()}`);
-console.log(`${'shape'.padEnd(18)}${cols.map((c) => pad(c, 11)).join('')}${pad('fma/tfjs', 10)}${pad('simd/tfjs', 10)}${pad('2t/1t', 8)}`);
+console.log(
+  `${'shape'.padEnd(18)}${cols.map((c) => pad(c, 11)).join('')}${pad('fma/tfjs', 10)}${pad('simd/tfjs', 10)}${pad('2t/1t', 8)}`,
+);
 for (const [shape, row] of Object.entries(results)) {
   const best1 = row['fma-1t'] ?? row['simd-1t'];
   const best2 = row['fma-2t'] ?? row['simd-2t'];
@@ -91,10 +94,17 @@ const targets = [
   ['2 threads ≥ 1.7× 1 thread on 512³', (r512['fma-2t'] ?? r512['simd-2t']) / (r512['fma-1t'] ?? r512['simd-1t']), 1.7],
 ] as const;
 console.log('\ntargets');
-for (const [name, value, goal] of targets) console.log(`  ${value >= goal ? 'MET ' : 'MISS'} ${name}: ${value.toFixed(2)}×`);
+for (const [name, value, goal] of targets)
+  console.log(`  ${value >= goal ? 'MET ' : 'MISS'} ${name}: ${value.toFixed(2)}×`);
 
 if (values.json) {
-  const payload = { date: new Date().toISOString(), node: process.version, features, gflops: results, targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })) };
+  const payload = {
+    date: new Date().toISOString(),
+    node: process.version,
+    features,
+    gflops: results,
+    targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })),
+  };
   writeFileSync(values.json, `${JSON.stringify(payload, null, 2)}\n`);
   console.log(`wrote ${values.json}`);
 }

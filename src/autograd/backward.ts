@@ -2,10 +2,10 @@
 // hands each node's output gradient to its op's vjp (src/ops/table.ts) and accumulates the
 // results. Leaves that require gradients accumulate into `.grad` (kept alive, outside scopes);
 // every intermediate gradient is freed as soon as it has been consumed.
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
+import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { axpy } from '../kernels/elementwise.js';
 import { keep } from '../tensor/scope.js';
-import { type Tensor, ones } from '../tensor/tensor.js';
+import { ones, type Tensor } from '../tensor/tensor.js';
 import { noGrad } from './grad-mode.js';
 
 function topoSort(root: Tensor): Tensor[] {

@@ -14,7 +14,9 @@ function infoCommand(): Command {
       const f = detectFeatures();
       const e = Engine.create({ threads: opts.threads });
       console.log(`node ${process.version}, ${cpuCount()} cores`);
-      console.log(`wasm: simd128 ${f.simd ? 'yes' : 'no'}, relaxed-simd ${f.relaxedSimd ? 'yes' : 'no'}, threads ${f.threads ? 'yes' : 'no'}`);
+      console.log(
+        `wasm: simd128 ${f.simd ? 'yes' : 'no'}, relaxed-simd ${f.relaxedSimd ? 'yes' : 'no'}, threads ${f.threads ? 'yes' : 'no'}`,
+      );
       console.log(`engine: isa ${e.isa} (${e.isa === 'relaxed' ? 'FMA' : 'mul+add'}), ${e.threads} thread(s)`);
       e.dispose();
     });

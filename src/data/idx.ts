@@ -10,12 +10,12 @@ export interface IdxArray {
 }
 
 const TYPES: Record<number, { name: string; bytes: number }> = {
-  0x08: { name: 'uint8', bytes: 1 },
-  0x09: { name: 'int8', bytes: 1 },
-  0x0b: { name: 'int16', bytes: 2 },
-  0x0c: { name: 'int32', bytes: 4 },
-  0x0d: { name: 'float32', bytes: 4 },
-  0x0e: { name: 'float64', bytes: 8 },
+  8: { name: 'uint8', bytes: 1 },
+  9: { name: 'int8', bytes: 1 },
+  11: { name: 'int16', bytes: 2 },
+  12: { name: 'int32', bytes: 4 },
+  13: { name: 'float32', bytes: 4 },
+  14: { name: 'float64', bytes: 8 },
 };
 
 /** Parses IDX bytes (gunzipping when they start with the gzip magic). */
@@ -56,11 +56,24 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
     default: {
       // multi-byte IDX data is big-endian
       const out =
-        type.name === 'int16' ? new Int16Array(count) : type.name === 'int32' ? new Int32Array(count) : type.name === 'float32' ? new Float32Array(count) : new Float64Array(count);
+        type.name === 'int16'
+          ? new Int16Array(count)
+          : type.name === 'int32'
+            ? new Int32Array(count)
+            : type.name === 'float32'
+              ? new Float32Array(count)
+              : new Float64Array(count);
       const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
       for (let i = 0; i < count; i++) {
         const o = i * type.bytes;
-        out[i] = type.name === 'int16' ? dv.getInt16(o) : type.name === 'int32' ? dv.getInt32(o) : type.name === 'float32' ? dv.getFloat32(o) : dv.getFloat64(o);
+        out[i] =
+          type.name === 'int16'
+            ? dv.getInt16(o)
+            : type.name === 'int32'
+              ? dv.getInt32(o)
+              : type.name === 'float32'
+                ? dv.getFloat32(o)
+                : dv.getFloat64(o);
       }
       data = out;
     }

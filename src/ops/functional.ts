@@ -73,11 +73,14 @@ type Axes = number | readonly number[] | undefined;
 const axesOf = (x: Tensor, axes: Axes): number[] =>
   axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
 /** Sum over axes (default all). */
-export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => apply('sum', [x], { axes: axesOf(x, axes), keepDims });
+export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor =>
+  apply('sum', [x], { axes: axesOf(x, axes), keepDims });
 /** Mean over axes (default all). */
-export const mean = (x: Tensor, axes?: Axes, keepDims = false): Tensor => apply('mean', [x], { axes: axesOf(x, axes), keepDims });
+export const mean = (x: Tensor, axes?: Axes, keepDims = false): Tensor =>
+  apply('mean', [x], { axes: axesOf(x, axes), keepDims });
 /** Maximum over axes (default all). */
-export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => apply('max', [x], { axes: axesOf(x, axes), keepDims });
+export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor =>
+  apply('max', [x], { axes: axesOf(x, axes), keepDims });
 
 /** Softmax over the last axis. */
 export const softmax = (x: Tensor): Tensor => apply('softmax', [x], { log: false });

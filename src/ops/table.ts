@@ -2,33 +2,33 @@
 // vjp. One source of truth for eager training (autograd/apply.ts) and, later, for the compiler's
 // shape inference. `satisfies OpTable` makes TypeScript check that every OpName has an entry.
 // Layout conventions: images NHWC, conv weights [KH, KW, Cin, Cout], linear weights [in, out].
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
+import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { batchNormBackward, batchNormForward, batchNormStats } from '../kernels/batchnorm.js';
 import { broadcastShape } from '../kernels/broadcast.js';
 import {
   type Conv2dGeometry,
-  type Padding,
   conv2d,
   conv2dBackwardData,
   conv2dBackwardWeight,
   conv2dGeometry,
+  type Padding,
 } from '../kernels/conv.js';
-import { type BinaryOp, type UnaryOp, binary, fill, scale, unary, unaryBackward } from '../kernels/elementwise.js';
+import { type BinaryOp, binary, fill, scale, type UnaryOp, unary, unaryBackward } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { concat, slice, sliceBackward, transpose } from '../kernels/layout.js';
 import {
-  type Pool2dGeometry,
   avgPool2d,
   avgPool2dBackward,
   globalAvgPool,
   globalAvgPoolBackward,
   maxPool2d,
   maxPool2dBackward,
+  type Pool2dGeometry,
   pool2dGeometry,
 } from '../kernels/pooling.js';
 import { reduce } from '../kernels/reduce.js';
 import { softmax, softmaxBackward, softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../kernels/softmax.js';
-import { type DType, type Shape, Tensor, resolveShape, sizeOf } from '../tensor/tensor.js';
+import { type DType, resolveShape, type Shape, sizeOf, Tensor } from '../tensor/tensor.js';
 
 /** Attributes of each op (the op's static parameters). */
 export interface OpAttrs {
@@ -43,8 +43,16 @@ export interface OpAttrs {
   matmul: object;
   linear: object;
   conv2d: { stride: number | readonly [number, number]; padding: Padding };
-  maxPool2d: { kernel: number | readonly [number, number]; stride?: number | readonly [number, number]; padding: Padding };
-  avgPool2d: { kernel: number | readonly [number, number]; stride?: number | readonly [number, number]; padding: Padding };
+  maxPool2d: {
+    kernel: number | readonly [number, number];
+    stride?: number | readonly [number, number];
+    padding: Padding;
+  };
+  avgPool2d: {
+    kernel: number | readonly [number, number];
+    stride?: number | readonly [number, number];
+    padding: Padding;
+  };
   globalAvgPool: object;
   reshape: { shape: Shape };
   transpose: { perm: readonly number[] };
@@ -77,7 +85,8 @@ type OpTable = { [K in OpName]: OpDef<OpAttrs[K]> };
 function normAxes(op: string, axes: readonly number[], rank: number): number[] {
   const out = axes.map((a) => (a < 0 ? a + rank : a));
   for (const [i, a] of out.entries()) {
-    if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`${op}: axis ${axes[i]} is out of range for rank ${rank}`);
+    if (!Number.isInteger(a) || a < 0 || a >= rank)
+      throw new ShapeError(`${op}: axis ${axes[i]} is out of range for rank ${rank}`);
   }
   return [...new Set(out)].sort((x, y) => x - y);
 }
@@ -127,7 +136,14 @@ function expand(g: Tensor, keptShape: Shape, shape: Shape): Tensor {
   return out;
 }
 
-function gemmT(a: Tensor, b: Tensor, M: number, K: number, N: number, opts: { transA?: boolean; transB?: boolean }): Tensor {
+function gemmT(
+  a: Tensor,
+  b: Tensor,
+  M: number,
+  K: number,
+  N: number,
+  opts: { transA?: boolean; transB?: boolean },
+): Tensor {
   const out = new Tensor([M, N]);
   gemm(a.engine, a.ptr, b.ptr, out.ptr, M, K, N, opts);
   return out;
@@ -137,7 +153,9 @@ function convGeom(ins: readonly Tensor[], a: OpAttrs['conv2d']): Conv2dGeometry 
   const [x, w, b] = ins;
   const g = conv2dGeometry(x.shape, w.shape, a.stride, a.padding);
   if (b && (b.rank !== 1 || b.shape[0] !== g.OC)) {
-    throw new ShapeError(`conv2d: bias ${fmtShape(b.shape)} does not match ${g.OC} output channels of weight ${fmtShape(w.shape)}`);
+    throw new ShapeError(
+      `conv2d: bias ${fmtShape(b.shape)} does not match ${g.OC} output channels of weight ${fmtShape(w.shape)}`,
+    );
   }
   return g;
 }
@@ -210,7 +228,9 @@ export const OPS = {
   matmul: {
     shape: ([a, b]) => {
       if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
-        throw new ShapeError(`matmul: cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)} (need [M, K] · [K, N])`);
+        throw new ShapeError(
+          `matmul: cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)} (need [M, K] · [K, N])`,
+        );
       }
       return [a.shape[0], b.shape[1]];
     },
@@ -225,10 +245,14 @@ export const OPS = {
     shape: ([x, w, b]) => {
       const K = x.shape[x.rank - 1];
       if (x.rank < 1 || w.rank !== 2 || w.shape[0] !== K) {
-        throw new ShapeError(`linear: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} (need [..., in] and [in, out])`);
+        throw new ShapeError(
+          `linear: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} (need [..., in] and [in, out])`,
+        );
       }
       if (b && (b.rank !== 1 || b.shape[0] !== w.shape[1])) {
-        throw new ShapeError(`linear: bias ${fmtShape(b.shape)} does not match weight ${fmtShape(w.shape)} (need [${w.shape[1]}])`);
+        throw new ShapeError(
+          `linear: bias ${fmtShape(b.shape)} does not match weight ${fmtShape(w.shape)} (need [${w.shape[1]}])`,
+        );
       }
       return [...x.shape.slice(0, -1), w.shape[1]];
     },
@@ -329,7 +353,9 @@ export const OPS = {
     shape: ([x], a) => {
       const p = a.perm;
       if (p.length !== x.rank || [...p].sort((u, v) => u - v).some((v, i) => v !== i)) {
-        throw new ShapeError(`transpose: perm [${p.join(', ')}] is not a permutation of the axes of ${fmtShape(x.shape)}`);
+        throw new ShapeError(
+          `transpose: perm [${p.join(', ')}] is not a permutation of the axes of ${fmtShape(x.shape)}`,
+        );
       }
       return p.map((i) => x.shape[i]);
     },
@@ -346,8 +372,14 @@ export const OPS = {
   },
   slice: {
     shape: ([x], a) => {
-      const bad = a.begin.length !== x.rank || a.size.length !== x.rank || a.begin.some((b, i) => b < 0 || a.size[i] < 0 || b + a.size[i] > x.shape[i]);
-      if (bad) throw new ShapeError(`slice: begin [${a.begin.join(', ')}] size [${a.size.join(', ')}] outside ${fmtShape(x.shape)}`);
+      const bad =
+        a.begin.length !== x.rank ||
+        a.size.length !== x.rank ||
+        a.begin.some((b, i) => b < 0 || a.size[i] < 0 || b + a.size[i] > x.shape[i]);
+      if (bad)
+        throw new ShapeError(
+          `slice: begin [${a.begin.join(', ')}] size [${a.size.join(', ')}] outside ${fmtShape(x.shape)}`,
+        );
       return a.size;
     },
     forward: ([x], out, a) => void slice(out.engine, x.ptr, x.shape, a.begin, a.size, out.ptr),
@@ -364,14 +396,21 @@ export const OPS = {
       const axis = normAxes('concat', [a.axis], first.rank)[0];
       for (const t of ins) {
         if (t.rank !== first.rank || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
-          throw new ShapeError(`concat: ${fmtShape(t.shape)} does not match ${fmtShape(first.shape)} outside axis ${axis}`);
+          throw new ShapeError(
+            `concat: ${fmtShape(t.shape)} does not match ${fmtShape(first.shape)} outside axis ${axis}`,
+          );
         }
       }
       return first.shape.map((d, i) => (i === axis ? ins.reduce((s, t) => s + t.shape[axis], 0) : d));
     },
     forward: (ins, out, a) => {
       const axis = a.axis < 0 ? a.axis + out.rank : a.axis;
-      concat(out.engine, ins.map((t) => ({ ptr: t.ptr, shape: t.shape })), axis, out.ptr);
+      concat(
+        out.engine,
+        ins.map((t) => ({ ptr: t.ptr, shape: t.shape })),
+        axis,
+        out.ptr,
+      );
       return undefined;
     },
     vjp: (ins, out, _s, d, a) => {
@@ -408,15 +447,20 @@ export const OPS = {
   },
   softmaxCrossEntropy: {
     shape: ([logits, labels], a) => {
-      if (logits.rank !== 2) throw new ShapeError(`softmaxCrossEntropy: logits ${fmtShape(logits.shape)} must be [batch, classes]`);
+      if (logits.rank !== 2)
+        throw new ShapeError(`softmaxCrossEntropy: logits ${fmtShape(logits.shape)} must be [batch, classes]`);
       if (labels.dtype !== 'int32' || labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
-        throw new ShapeError(`softmaxCrossEntropy: labels ${labels.describe()} must be int32 [${logits.shape[0]}] for logits ${fmtShape(logits.shape)}`);
+        throw new ShapeError(
+          `softmaxCrossEntropy: labels ${labels.describe()} must be int32 [${logits.shape[0]}] for logits ${fmtShape(logits.shape)}`,
+        );
       }
-      if (!(a.smoothing >= 0 && a.smoothing < 1)) throw new ValueError(`softmaxCrossEntropy: label smoothing ${a.smoothing} must be in [0, 1)`);
+      if (!(a.smoothing >= 0 && a.smoothing < 1))
+        throw new ValueError(`softmaxCrossEntropy: label smoothing ${a.smoothing} must be in [0, 1)`);
       const C = logits.shape[1];
       const l = labels.data();
       for (let i = 0; i < l.length; i++) {
-        if (!(l[i] >= 0 && l[i] < C)) throw new ValueError(`softmaxCrossEntropy: label ${l[i]} at index ${i} is outside [0, ${C})`);
+        if (!(l[i] >= 0 && l[i] < C))
+          throw new ValueError(`softmaxCrossEntropy: label ${l[i]} at index ${i} is outside [0, ${C})`);
       }
       return [];
     },
@@ -442,10 +486,17 @@ export const OPS = {
   batchNorm: {
     shape: ([x, gamma, beta]) => {
       const C = channelsOf('batchNorm', x);
-      for (const [name, p] of [['gamma', gamma], ['beta', beta]] as const) {
-        if (p.rank !== 1 || p.shape[0] !== C) throw new ShapeError(`batchNorm: ${name} ${fmtShape(p.shape)} must be [${C}] for input ${fmtShape(x.shape)}`);
+      for (const [name, p] of [
+        ['gamma', gamma],
+        ['beta', beta],
+      ] as const) {
+        if (p.rank !== 1 || p.shape[0] !== C)
+          throw new ShapeError(`batchNorm: ${name} ${fmtShape(p.shape)} must be [${C}] for input ${fmtShape(x.shape)}`);
       }
-      if (x.size / C < 2) throw new ShapeError(`batchNorm: training statistics need more than one value per channel, input ${fmtShape(x.shape)}`);
+      if (x.size / C < 2)
+        throw new ShapeError(
+          `batchNorm: training statistics need more than one value per channel, input ${fmtShape(x.shape)}`,
+        );
       return x.shape;
     },
     forward: ([x, gamma, beta], out, a) => {
@@ -463,7 +514,20 @@ export const OPS = {
       const dx = new Tensor(x.shape);
       const dgamma = new Tensor([C]);
       const dbeta = new Tensor([C]);
-      batchNormBackward(d.engine, x.ptr, d.ptr, x.size / C, C, mean.ptr, variance.ptr, a.eps, gamma.ptr, dx.ptr, dgamma.ptr, dbeta.ptr);
+      batchNormBackward(
+        d.engine,
+        x.ptr,
+        d.ptr,
+        x.size / C,
+        C,
+        mean.ptr,
+        variance.ptr,
+        a.eps,
+        gamma.ptr,
+        dx.ptr,
+        dgamma.ptr,
+        dbeta.ptr,
+      );
       return [dx, dgamma, dbeta];
     },
   },
@@ -502,4 +566,3 @@ function reduction(op: 'sum' | 'mean' | 'max'): OpDef<OpAttrs['sum']> {
     },
   };
 }
-

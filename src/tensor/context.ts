@@ -1,8 +1,9 @@
 // The engine that tensors live in. One per process (or Worker): created on first use with the
 // defaults (GRADUATE_THREADS / GRADUATE_ISA or all cores, best instruction set), or configured
 // beforehand with init(). Kernel-level code that needs several engines uses Engine directly.
-import { Engine, type EngineOptions } from '../kernels/engine.js';
+
 import { ValueError } from '../errors.js';
+import { Engine, type EngineOptions } from '../kernels/engine.js';
 
 let current: Engine | undefined;
 

@@ -2,7 +2,7 @@
 // fields (requiresGrad, grad, and the op that produced it). Storage is reference-counted so that
 // reshape() shares memory; the block returns to the engine's heap when the last tensor using it
 // is disposed. Arithmetic lives in src/ops/ (functions, and the methods added in ops/methods.ts).
-import { DisposedError, ShapeError, ValueError, fmtShape } from '../errors.js';
+import { DisposedError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import type { Engine } from '../kernels/engine.js';
 import { engine } from './context.js';
 import { setTensorCheck, track } from './scope.js';
@@ -22,7 +22,8 @@ export function sizeOf(shape: Shape): number {
 /** Validates a user-given shape (non-negative integers). */
 export function checkShape(shape: Shape, what = 'shape'): void {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${what} ${fmtShape(shape)}: dimensions must be non-negative integers`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new ShapeError(`${what} ${fmtShape(shape)}: dimensions must be non-negative integers`);
   }
 }
 
@@ -161,11 +162,13 @@ export function resolveShape(shape: Shape, size: number, from: Shape): number[] 
   const neg = s.indexOf(-1);
   if (neg >= 0) {
     const rest = sizeOf(s.filter((_, i) => i !== neg));
-    if (rest === 0 || size % rest !== 0) throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} to ${fmtShape(shape)}`);
+    if (rest === 0 || size % rest !== 0)
+      throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} to ${fmtShape(shape)}`);
     s[neg] = size / rest;
   }
   checkShape(s, 'reshape target');
-  if (sizeOf(s) !== size) throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(shape)}`);
+  if (sizeOf(s) !== size)
+    throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(shape)}`);
   return s;
 }
 
@@ -191,14 +194,19 @@ export function tensor(data: Nested | Float32Array | Int32Array | Int8Array, sha
     s = shape ?? [flat.length];
   } else {
     const inferred = typeof data === 'number' ? [] : inferShape(data);
-    flat = typeof data === 'number' ? [data] : (data as unknown[]).flat(Number.POSITIVE_INFINITY) as number[];
+    flat = typeof data === 'number' ? [data] : ((data as unknown[]).flat(Number.POSITIVE_INFINITY) as number[]);
     s = shape ?? inferred;
-    if (!shape && sizeOf(inferred) !== flat.length) throw new ShapeError(`tensor(): ragged nested array (first-row shape ${fmtShape(inferred)}, ${flat.length} numbers)`);
+    if (!shape && sizeOf(inferred) !== flat.length)
+      throw new ShapeError(
+        `tensor(): ragged nested array (first-row shape ${fmtShape(inferred)}, ${flat.length} numbers)`,
+      );
   }
   checkShape(s);
-  if (sizeOf(s) !== flat.length) throw new ShapeError(`tensor(): ${flat.length} values do not fill shape ${fmtShape(s)}`);
+  if (sizeOf(s) !== flat.length)
+    throw new ShapeError(`tensor(): ${flat.length} values do not fill shape ${fmtShape(s)}`);
   for (let i = 0; i < flat.length; i++) {
-    if (typeof flat[i] !== 'number' || Number.isNaN(flat[i] as number) && dt !== 'float32') throw new ValueError(`tensor(): element ${i} is not a number (${String(flat[i])})`);
+    if (typeof flat[i] !== 'number' || (Number.isNaN(flat[i] as number) && dt !== 'float32'))
+      throw new ValueError(`tensor(): element ${i} is not a number (${String(flat[i])})`);
   }
   const t = new Tensor(s, dt);
   write(t, flat);

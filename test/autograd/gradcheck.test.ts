@@ -2,8 +2,8 @@
 // random R, summed in float64 on the JS side so that float32 round-off stays below the
 // differences being measured.
 import { describe, expect, it } from 'vitest';
-import * as G from '../../src/index.js';
 import type { Tensor } from '../../src/index.js';
+import * as G from '../../src/index.js';
 import { rand } from '../helpers.js';
 
 interface Input {
@@ -32,7 +32,11 @@ function lossOf(out: Tensor, r: Float32Array): number {
   return s;
 }
 
-function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Input[], opts: { eps?: number; tol?: number; samples?: number } = {}): void {
+function gradcheck(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: Input[],
+  opts: { eps?: number; tol?: number; samples?: number } = {},
+): void {
   const { eps = 1e-2, tol = 2e-2, samples = 12 } = opts;
   G.tidy(() => {
     const datas = inputs.map((inp, i) => makeData(inp, 11 + i));
@@ -49,7 +53,10 @@ function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Input[], opts: { eps?
       const grad = leaf.grad?.data();
       expect(grad, `input ${li} got no gradient`).toBeDefined();
       const n = leaf.size;
-      const picks = n <= samples ? [...Array(n).keys()] : Array.from({ length: samples }, (_, k) => Math.floor(((k + 0.5) * n) / samples));
+      const picks =
+        n <= samples
+          ? [...Array(n).keys()]
+          : Array.from({ length: samples }, (_, k) => Math.floor(((k + 0.5) * n) / samples));
       for (const i of picks) {
         const x = datas[li];
         const orig = x[i];
@@ -85,8 +92,20 @@ describe('vjp vs central finite differences', () => {
   it('maximum/minimum', () => {
     const a = rand(12, 5);
     const b = a.map((v, i) => v + (i % 2 ? 0.3 : -0.3));
-    gradcheck((x, y) => G.maximum(x, y), [{ shape: [3, 4], data: a }, { shape: [3, 4], data: b }]);
-    gradcheck((x, y) => G.minimum(x, y), [{ shape: [3, 4], data: a }, { shape: [3, 4], data: b }]);
+    gradcheck(
+      (x, y) => G.maximum(x, y),
+      [
+        { shape: [3, 4], data: a },
+        { shape: [3, 4], data: b },
+      ],
+    );
+    gradcheck(
+      (x, y) => G.minimum(x, y),
+      [
+        { shape: [3, 4], data: a },
+        { shape: [3, 4], data: b },
+      ],
+    );
   });
   it.each(['neg', 'exp', 'sigmoid', 'tanh', 'gelu', 'square'] as const)('unary %s', (fn) => {
     gradcheck((x) => G[fn](x), [{ shape: [3, 7] }]);
@@ -106,10 +125,10 @@ describe('vjp vs central finite differences', () => {
   });
   it('conv2d: valid, same with stride 2, bias', () => {
     gradcheck((x, w, b) => G.conv2d(x, w, b), [{ shape: [2, 5, 6, 3] }, { shape: [3, 3, 3, 4] }, { shape: [4] }]);
-    gradcheck((x, w) => G.conv2d(x, w, undefined, { stride: 2, padding: 'same' }), [
-      { shape: [1, 7, 7, 2] },
-      { shape: [3, 3, 2, 5] },
-    ]);
+    gradcheck(
+      (x, w) => G.conv2d(x, w, undefined, { stride: 2, padding: 'same' }),
+      [{ shape: [1, 7, 7, 2] }, { shape: [3, 3, 2, 5] }],
+    );
   });
   it('pooling: max, avg (padded), global average', () => {
     // distinct values so the max is unique under ±eps
@@ -137,10 +156,14 @@ describe('vjp vs central finite differences', () => {
     gradcheck((x) => G.softmaxCrossEntropy(x, labels([2, 1]), 0.1), [{ shape: [2, 5] }]);
   });
   it('batchNorm (training statistics)', () => {
-    gradcheck((x, g, b) => G.batchNorm(x, g, b), [{ shape: [4, 3, 5] }, { shape: [5], positive: true }, { shape: [5] }], {
-      eps: 1e-2,
-      tol: 3e-2,
-    });
+    gradcheck(
+      (x, g, b) => G.batchNorm(x, g, b),
+      [{ shape: [4, 3, 5] }, { shape: [5], positive: true }, { shape: [5] }],
+      {
+        eps: 1e-2,
+        tol: 3e-2,
+      },
+    );
   });
   it('a small network end to end (conv → relu → pool → linear → CE)', () => {
     gradcheck(

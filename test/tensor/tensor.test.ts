@@ -57,7 +57,9 @@ describe('tensor creation and data', () => {
       expect(() => G.add(a, b)).toThrow(G.ShapeError);
       expect(() => G.add(a, b)).toThrow(/\[2, 3\].*\[4, 5\]/);
       const logits = G.zeros([2, 3]);
-      expect(() => G.softmaxCrossEntropy(logits, G.tensor(Int32Array.from([0, 3])))).toThrow(/label 3 at index 1 is outside \[0, 3\)/);
+      expect(() => G.softmaxCrossEntropy(logits, G.tensor(Int32Array.from([0, 3])))).toThrow(
+        /label 3 at index 1 is outside \[0, 3\)/,
+      );
     });
   });
 });
