@@ -1,0 +1,229 @@
+// The fit loop: epochs of shuffled mini-batches (forward, loss, backward, clip, step) each inside
+// a tidy scope; validation each epoch; progress on a TTY or plain log lines; a checkpoint every
+// epoch; early stopping; and resume that continues exactly where the checkpoint left off (same
+// batches, same dropout masks, same optimizer state), so the loss curve equals an uninterrupted run.
+import { SingleBar } from 'cli-progress';
+import { backward } from '../autograd/backward.js';
+import type { Augment } from '../data/augment.js';
+import type { ArrayDataset } from '../data/dataset.js';
+import { DataLoader } from '../data/loader.js';
+import { ValueError } from '../errors.js';
+import { crossEntropy } from '../nn/losses.js';
+import type { Module } from '../nn/module.js';
+import type { ModelSpec } from '../nn/spec.js';
+import { clipGradNorm, createOptimizer, createSchedule, type Optimizer } from '../optim/index.js';
+import { engine } from '../tensor/context.js';
+import { defaultRng } from '../tensor/random.js';
+import { tidy } from '../tensor/scope.js';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type CheckpointConfig,
+  loadWeights,
+  readCheckpoint,
+  saveCheckpoint,
+  type TrainState,
+} from './checkpoint.js';
+import { evaluate } from './evaluate.js';
+import type { EpochRecord, History } from './history.js';
+import { argmaxRows } from './metrics.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: 'adam' | 'adamw' | 'sgd';
+  weightDecay?: number;
+  momentum?: number;
+  schedule?: 'constant' | 'cosine' | 'onecycle' | 'step';
+  warmupEpochs?: number;
+  seed: number;
+  labelSmoothing?: number;
+  clipNorm?: number;
+  augment?: Augment;
+  /** Stop after this many epochs without a better validation accuracy. */
+  patience?: number;
+}
+
+export interface FitOptions {
+  model: Module;
+  modelSpec: ModelSpec;
+  train: ArrayDataset;
+  val?: ArrayDataset;
+  config: TrainConfig;
+  /** Where checkpoints go (every epoch). */
+  outDir?: string;
+  /** Continue from outDir's checkpoint. */
+  resume?: boolean;
+  /** The --data spec, recorded in the checkpoint. */
+  dataSpec?: string;
+  log?: (line: string) => void;
+  /** Live progress bar (default: when stderr is a TTY). */
+  progress?: boolean;
+}
+
+export interface FitResult {
+  history: History;
+  bestValAccuracy: number;
+  stoppedEarly: boolean;
+  optimizer: Optimizer;
+}
+
+function validate(c: TrainConfig): void {
+  const pos = (k: keyof TrainConfig, v: unknown, int = false) => {
+    if (typeof v !== 'number' || !(v > 0) || (int && !Number.isInteger(v))) {
+      throw new ValueError(
+        `training option ${k} must be a positive ${int ? 'integer' : 'number'}, got ${JSON.stringify(v)}`,
+      );
+    }
+  };
+  pos('epochs', c.epochs, true);
+  pos('batchSize', c.batchSize, true);
+  pos('lr', c.lr);
+}
+
+const fmt = (v: number | undefined, d = 4) => (v === undefined ? '-' : v.toFixed(d));
+
+/** Trains `model` on `train`; returns the history. */
+export function fit(opts: FitOptions): FitResult {
+  const { model, train, val, config } = opts;
+  validate(config);
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const loader = new DataLoader(train, {
+    batchSize: config.batchSize,
+    shuffle: true,
+    seed: config.seed,
+    augment: config.augment,
+  });
+  const steps = loader.numBatches;
+  const params = model.parameters();
+  const optimizer = createOptimizer(config.optimizer, params, {
+    lr: config.lr,
+    weightDecay: config.weightDecay,
+    momentum: config.momentum,
+  });
+  const schedule = createSchedule(config.schedule ?? 'constant', config.epochs * steps, {
+    warmup: Math.round((config.warmupEpochs ?? 0) * steps),
+  });
+  const ckptConfig: CheckpointConfig = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    model: {
+      ...opts.modelSpec,
+      layers:
+        model.spec().type === 'sequential' ? (model.spec() as { layers: ModelSpec['layers'] }).layers : [model.spec()],
+    },
+    classNames: [...train.classNames],
+    preprocessing: train.preprocessing,
+    train: { ...config },
+    data: opts.dataSpec ?? train.name,
+    producer: 'graduate',
+  };
+  let state: TrainState = {
+    epoch: 0,
+    history: { epochs: [] },
+    optimizer: { name: config.optimizer, scalars: {} },
+    rng: defaultRng.getState(),
+    bestValAccuracy: -1,
+    epochsWithoutImprovement: 0,
+  };
+  if (opts.resume) {
+    if (!opts.outDir) throw new ValueError('resume needs an output directory with a checkpoint');
+    const ck = readCheckpoint(opts.outDir);
+    loadWeights(model, ck.weights, ck.dir);
+    optimizer.loadStateDict({ tensors: ck.optimizerTensors, scalars: ck.state.optimizer.scalars });
+    defaultRng.setState(ck.state.rng);
+    state = ck.state;
+    log(`resuming from ${ck.dir} after epoch ${state.epoch}`);
+  }
+
+  const showBar = opts.progress ?? Boolean(process.stderr.isTTY);
+  let stoppedEarly = false;
+  model.train();
+  for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
+    const liveStart = engine().memoryStats().liveBytes;
+    const t0 = performance.now();
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    const bar = showBar
+      ? new SingleBar({
+          format: `epoch ${epoch + 1}/${config.epochs} [{bar}] {value}/{total} batches | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: true,
+        })
+      : undefined;
+    bar?.start(steps, 0, { loss: '-', acc: '-', rate: '-' });
+    for (let b = 0; b < steps; b++) {
+      optimizer.lr = optimizer.baseLr * schedule(epoch * steps + b);
+      const [loss, ok, n] = tidy(() => {
+        const { x, y, size } = loader.batch(epoch, b);
+        const logits = model.forward(x);
+        const l = crossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
+        backward(l);
+        if (config.clipNorm) clipGradNorm(params, config.clipNorm);
+        optimizer.step();
+        optimizer.zeroGrad();
+        const p = argmaxRows(logits.data(), size, logits.shape[logits.rank - 1]);
+        const labels = y.data();
+        let c = 0;
+        for (let i = 0; i < size; i++) if (p[i] === labels[i]) c++;
+        return [l.item(), c, size] as const;
+      });
+      if (!Number.isFinite(loss))
+        throw new ValueError(
+          `training diverged: loss is ${loss} at epoch ${epoch + 1}, batch ${b + 1} (try a lower --lr)`,
+        );
+      lossSum += loss * n;
+      correct += ok;
+      seen += n;
+      bar?.update(b + 1, {
+        loss: (lossSum / seen).toFixed(4),
+        acc: (correct / seen).toFixed(4),
+        rate: Math.round(seen / ((performance.now() - t0) / 1000)),
+      });
+    }
+    bar?.stop();
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const v = val ? evaluate(model, val, Math.max(config.batchSize, 256)) : undefined;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      trainLoss: lossSum / seen,
+      trainAccuracy: correct / seen,
+      valLoss: v?.loss,
+      valAccuracy: v?.accuracy,
+      lr: optimizer.lr,
+      seconds: (performance.now() - t0) / 1000,
+      samplesPerSecond: seen / trainSeconds,
+      liveBytesStart: liveStart,
+      liveBytesEnd: engine().memoryStats().liveBytes,
+    };
+    state.history.epochs.push(record);
+    state.epoch = epoch + 1;
+    const score = v?.accuracy ?? record.trainAccuracy;
+    if (score > state.bestValAccuracy) {
+      state.bestValAccuracy = score;
+      state.epochsWithoutImprovement = 0;
+    } else {
+      state.epochsWithoutImprovement++;
+    }
+    log(
+      `epoch ${record.epoch}/${config.epochs}  loss ${fmt(record.trainLoss)}  acc ${fmt(record.trainAccuracy)}  ` +
+        `val_loss ${fmt(record.valLoss)}  val_acc ${fmt(record.valAccuracy)}  lr ${record.lr.toExponential(2)}  ` +
+        `${record.samplesPerSecond.toFixed(0)} samples/s  ${record.seconds.toFixed(1)} s`,
+    );
+    if (opts.outDir) {
+      const sd = optimizer.stateDict();
+      state.optimizer = { name: config.optimizer, scalars: sd.scalars };
+      state.rng = defaultRng.getState();
+      saveCheckpoint(opts.outDir, model, ckptConfig, state, sd.tensors);
+    }
+    if (config.patience !== undefined && state.epochsWithoutImprovement >= config.patience) {
+      log(`early stopping: no improvement for ${config.patience} epochs`);
+      stoppedEarly = true;
+      break;
+    }
+  }
+  return { history: state.history, bestValAccuracy: state.bestValAccuracy, stoppedEarly, optimizer };
+}
