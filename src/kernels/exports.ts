@@ -12,7 +12,8 @@ export interface KernelExports
     SoftmaxExports,
     ConvExports,
     PoolingExports,
-    BatchNormExports {}
+    BatchNormExports,
+    OptimExports {}
 
 // as/gemm.ts
 export interface GemmExports {
@@ -242,6 +243,42 @@ export interface BatchNormExports {
     coef: P,
   ): void;
   bn_backward_dx(x: P, dy: P, C: number, mean: P, coef: P, dx: P, start: number, end: number, scratch: P): void;
+}
+
+// as/optim.ts
+export interface OptimExports {
+  sgd_step(
+    param: P,
+    grad: P,
+    buf: P,
+    lr: number,
+    momentum: number,
+    damp1: number,
+    wd: number,
+    flags: number,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  adam_step(
+    param: P,
+    grad: P,
+    m: P,
+    v: P,
+    b1w: number,
+    beta2: number,
+    b2w: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+    wd: number,
+    decay: number,
+    flags: number,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  sum_squares(x: P, n: number, parts: number, partials: P, start: number, end: number, scratch: P): void;
 }
 
 /** GEMM epilogue flags and activation codes (mirror of as/gemm_epilogue.ts). */

@@ -8,3 +8,4 @@ export * from './softmax';
 export * from './conv';
 export * from './pooling';
 export * from './batchnorm';
+export * from './optim';
