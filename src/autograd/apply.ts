@@ -30,7 +30,8 @@ export function apply<K extends OpName>(op: K, ins: readonly Tensor[], attrs: Op
     // Saved tensors belong to the output: they live exactly as long as it does.
     for (const s of saved) keep(s);
     out.requiresGrad = true;
-    out.gradNode = { op, inputs: ins, saved, backward: (d) => def.vjp(ins, out, saved, d, attrs) };
+    const needs = ins.map((t) => t?.requiresGrad === true);
+    out.gradNode = { op, inputs: ins, saved, backward: (d) => def.vjp(ins, out, saved, d, attrs, needs) };
   } else {
     for (const s of saved) s.dispose();
   }

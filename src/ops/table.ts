@@ -64,6 +64,8 @@ export interface OpAttrs {
   softmax: { log: boolean };
   softmaxCrossEntropy: { smoothing: number };
   batchNorm: { eps: number; onStats?: (mean: Tensor, variance: Tensor) => void };
+  embedding: object;
+  embeddingBag: object;
 }
 export type OpName = keyof OpAttrs;
 
@@ -75,8 +77,8 @@ export interface OpDef<A> {
   alias?(ins: readonly Tensor[], a: A): Tensor;
   /** Writes `out`; returns tensors the vjp needs beyond inputs and output. */
   forward?(ins: readonly Tensor[], out: Tensor, a: A): Tensor[] | undefined;
-  /** Input gradients given the output gradient (null: none). Runs in no-grad mode. */
-  vjp(ins: readonly Tensor[], out: Tensor, saved: readonly Tensor[], dOut: Tensor, a: A): (Tensor | null)[];
+  /** Input gradients given the output gradient (null: none; `needs[i]` false: may skip). Runs in no-grad mode. */
+  vjp(ins: readonly Tensor[], out: Tensor, saved: readonly Tensor[], dOut: Tensor, a: A, needs: readonly boolean[]): (Tensor | null)[];
 }
 type OpTable = { [K in OpName]: OpDef<OpAttrs[K]> };
 
@@ -235,10 +237,10 @@ export const OPS = {
       return [a.shape[0], b.shape[1]];
     },
     forward: ([a, b], out) => void gemm(out.engine, a.ptr, b.ptr, out.ptr, a.shape[0], a.shape[1], b.shape[1]),
-    vjp: ([a, b], _o, _s, d) => {
+    vjp: ([a, b], _o, _s, d, _a, needs) => {
       const [M, K] = a.shape;
       const N = b.shape[1];
-      return [gemmT(d, b, M, N, K, { transB: true }), gemmT(a, d, K, M, N, { transA: true })];
+      return [needs[0] ? gemmT(d, b, M, N, K, { transB: true }) : null, needs[1] ? gemmT(a, d, K, M, N, { transA: true }) : null];
     },
   },
   linear: {
@@ -261,17 +263,17 @@ export const OPS = {
       gemm(out.engine, x.ptr, w.ptr, out.ptr, x.size / K, K, N, { bias: b?.ptr });
       return undefined;
     },
-    vjp: ([x, w, b], _o, _s, d) => {
+    vjp: ([x, w, b], _o, _s, d, _a, needs) => {
       const [K, N] = w.shape;
       const R = x.size / K;
-      const dx = gemmT(d, w, R, N, K, { transB: true });
-      const dw = gemmT(x, d, K, R, N, { transA: true });
+      const dx = needs[0] ? gemmT(d, w, R, N, K, { transB: true }) : null;
+      const dw = needs[1] ? gemmT(x, d, K, R, N, { transA: true }) : null;
       let db: Tensor | null = null;
-      if (b) {
+      if (b && needs[2]) {
         db = new Tensor([N]);
         reduce(d.engine, 'sum', d.ptr, [R, N], [0], db.ptr);
       }
-      return [reshaped(dx, x.shape), dw, db];
+      return [dx && reshaped(dx, x.shape), dw, db];
     },
   },
   conv2d: {
@@ -284,15 +286,21 @@ export const OPS = {
       conv2d(out.engine, x.ptr, w.ptr, convGeom(ins, a), out.ptr, { bias: b?.ptr });
       return undefined;
     },
-    vjp: (ins, _o, _s, d, a) => {
+    vjp: (ins, _o, _s, d, a, needs) => {
       const [x, w, b] = ins;
       const g = convGeom(ins, a);
-      const dx = new Tensor(x.shape);
-      conv2dBackwardData(d.engine, d.ptr, w.ptr, g, dx.ptr);
-      const dw = new Tensor(w.shape);
-      conv2dBackwardWeight(d.engine, x.ptr, d.ptr, g, dw.ptr);
+      let dx: Tensor | null = null;
+      if (needs[0]) {
+        dx = new Tensor(x.shape);
+        conv2dBackwardData(d.engine, d.ptr, w.ptr, g, dx.ptr);
+      }
+      let dw: Tensor | null = null;
+      if (needs[1]) {
+        dw = new Tensor(w.shape);
+        conv2dBackwardWeight(d.engine, x.ptr, d.ptr, g, dw.ptr);
+      }
       let db: Tensor | null = null;
-      if (b) {
+      if (b && needs[2]) {
         db = new Tensor([g.OC]);
         reduce(d.engine, 'sum', d.ptr, [d.size / g.OC, g.OC], [0], db.ptr);
       }
@@ -531,7 +539,93 @@ export const OPS = {
       return [dx, dgamma, dbeta];
     },
   },
+  embedding: {
+    shape: ([w, ids]) => [...checkIds('embedding', w, ids).shape, w.shape[1]],
+    forward: ([w, ids], out) => {
+      const D = w.shape[1];
+      const f = out.engine.f32;
+      const id = ids.data();
+      for (let i = 0; i < id.length; i++) {
+        const dst = (out.ptr >> 2) + i * D;
+        if (id[i] < 0) f.fill(0, dst, dst + D);
+        else f.copyWithin(dst, (w.ptr >> 2) + id[i] * D, (w.ptr >> 2) + (id[i] + 1) * D);
+      }
+      return undefined;
+    },
+    vjp: ([w, ids], _o, _s, d) => {
+      const D = w.shape[1];
+      const dw = new Tensor(w.shape);
+      const f = d.engine.f32;
+      f.fill(0, dw.ptr >> 2, (dw.ptr >> 2) + dw.size);
+      const id = ids.data();
+      for (let i = 0; i < id.length; i++) {
+        if (id[i] < 0) continue;
+        const src = (d.ptr >> 2) + i * D;
+        const dst = (dw.ptr >> 2) + id[i] * D;
+        for (let j = 0; j < D; j++) f[dst + j] += f[src + j];
+      }
+      return [dw, null];
+    },
+  },
+  embeddingBag: {
+    shape: ([w, ids]) => {
+      checkIds('embeddingBag', w, ids);
+      if (ids.rank !== 2) throw new ShapeError(`embeddingBag: ids ${fmtShape(ids.shape)} must be [batch, tokens]`);
+      return [ids.shape[0], w.shape[1]];
+    },
+    forward: ([w, ids], out) => {
+      const [B, L] = ids.shape;
+      const D = w.shape[1];
+      const f = out.engine.f32;
+      const id = ids.data();
+      for (let b = 0; b < B; b++) {
+        const dst = (out.ptr >> 2) + b * D;
+        f.fill(0, dst, dst + D);
+        let n = 0;
+        for (let t = 0; t < L; t++) {
+          const k = id[b * L + t];
+          if (k < 0) continue;
+          n++;
+          const src = (w.ptr >> 2) + k * D;
+          for (let j = 0; j < D; j++) f[dst + j] += f[src + j];
+        }
+        if (n > 1) for (let j = 0; j < D; j++) f[dst + j] /= n;
+      }
+      return undefined;
+    },
+    vjp: ([w, ids], _o, _s, d) => {
+      const [B, L] = ids.shape;
+      const D = w.shape[1];
+      const dw = new Tensor(w.shape);
+      const f = d.engine.f32;
+      f.fill(0, dw.ptr >> 2, (dw.ptr >> 2) + dw.size);
+      const id = ids.data();
+      for (let b = 0; b < B; b++) {
+        let n = 0;
+        for (let t = 0; t < L; t++) if (id[b * L + t] >= 0) n++;
+        const src = (d.ptr >> 2) + b * D;
+        for (let t = 0; t < L; t++) {
+          const k = id[b * L + t];
+          if (k < 0) continue;
+          const dst = (dw.ptr >> 2) + k * D;
+          for (let j = 0; j < D; j++) f[dst + j] += f[src + j] / n;
+        }
+      }
+      return [dw, null];
+    },
+  },
 } satisfies OpTable;
+
+/** Token ids must be int32 in [-1, vocab) (-1 = padding). */
+function checkIds(op: string, w: Tensor, ids: Tensor): Tensor {
+  if (w.rank !== 2) throw new ShapeError(`${op}: weight ${fmtShape(w.shape)} must be [vocab, dim]`);
+  if (ids.dtype !== 'int32') throw new ShapeError(`${op}: ids ${ids.describe()} must be int32`);
+  const id = ids.data();
+  for (let i = 0; i < id.length; i++) {
+    if (!(id[i] >= -1 && id[i] < w.shape[0])) throw new ValueError(`${op}: token id ${id[i]} at index ${i} is outside [-1, ${w.shape[0]})`);
+  }
+  return ids;
+}
 
 /** Routes d to a where mask is 1 and to b elsewhere (ties of max/min go to b). */
 function routed(d: Tensor, a: Tensor, b: Tensor, mask: Tensor): Tensor[] {
