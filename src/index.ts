@@ -19,3 +19,8 @@ import { engine as currentEngine } from './tensor/context.js';
 export function memoryStats(): MemoryStats {
   return currentEngine().memoryStats();
 }
+
+export * as data from './data/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * from './train/index.js';

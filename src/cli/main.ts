@@ -5,6 +5,8 @@ import { GraduateError } from '../errors.js';
 import { Engine } from '../kernels/engine.js';
 import { detectFeatures } from '../kernels/features.js';
 import { cpuCount } from '../kernels/host.js';
+import { dataCommand } from './data.js';
+import { trainCommands } from './train.js';
 
 function infoCommand(): Command {
   return new Command('info')
@@ -28,6 +30,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('Train, graduate (compile) and serve neural networks on a WebAssembly SIMD engine')
     .exitOverride()
     .addCommand(infoCommand());
+  for (const make of trainCommands) program.addCommand(make());
+  program.addCommand(dataCommand());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

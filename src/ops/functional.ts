@@ -96,3 +96,8 @@ export const batchNorm = (
   beta: Tensor,
   opts: { eps?: number; onStats?: (mean: Tensor, variance: Tensor) => void } = {},
 ): Tensor => apply('batchNorm', [x, gamma, beta], { eps: opts.eps ?? 1e-5, onStats: opts.onStats });
+
+/** Rows of weight [vocab, dim] for int32 ids [...] → [..., dim] (id -1 gives zeros). */
+export const embedding = (weight: Tensor, ids: Tensor): Tensor => apply('embedding', [weight, ids], {});
+/** Mean of the rows of weight for each bag of int32 ids [B, L] (-1 = padding) → [B, dim]. */
+export const embeddingBag = (weight: Tensor, ids: Tensor): Tensor => apply('embeddingBag', [weight, ids], {});

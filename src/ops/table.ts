@@ -78,7 +78,14 @@ export interface OpDef<A> {
   /** Writes `out`; returns tensors the vjp needs beyond inputs and output. */
   forward?(ins: readonly Tensor[], out: Tensor, a: A): Tensor[] | undefined;
   /** Input gradients given the output gradient (null: none; `needs[i]` false: may skip). Runs in no-grad mode. */
-  vjp(ins: readonly Tensor[], out: Tensor, saved: readonly Tensor[], dOut: Tensor, a: A, needs: readonly boolean[]): (Tensor | null)[];
+  vjp(
+    ins: readonly Tensor[],
+    out: Tensor,
+    saved: readonly Tensor[],
+    dOut: Tensor,
+    a: A,
+    needs: readonly boolean[],
+  ): (Tensor | null)[];
 }
 type OpTable = { [K in OpName]: OpDef<OpAttrs[K]> };
 
@@ -240,7 +247,10 @@ export const OPS = {
     vjp: ([a, b], _o, _s, d, _a, needs) => {
       const [M, K] = a.shape;
       const N = b.shape[1];
-      return [needs[0] ? gemmT(d, b, M, N, K, { transB: true }) : null, needs[1] ? gemmT(a, d, K, M, N, { transA: true }) : null];
+      return [
+        needs[0] ? gemmT(d, b, M, N, K, { transB: true }) : null,
+        needs[1] ? gemmT(a, d, K, M, N, { transA: true }) : null,
+      ];
     },
   },
   linear: {
@@ -622,7 +632,8 @@ function checkIds(op: string, w: Tensor, ids: Tensor): Tensor {
   if (ids.dtype !== 'int32') throw new ShapeError(`${op}: ids ${ids.describe()} must be int32`);
   const id = ids.data();
   for (let i = 0; i < id.length; i++) {
-    if (!(id[i] >= -1 && id[i] < w.shape[0])) throw new ValueError(`${op}: token id ${id[i]} at index ${i} is outside [-1, ${w.shape[0]})`);
+    if (!(id[i] >= -1 && id[i] < w.shape[0]))
+      throw new ValueError(`${op}: token id ${id[i]} at index ${i} is outside [-1, ${w.shape[0]})`);
   }
   return ids;
 }

@@ -176,3 +176,12 @@ describe('vjp vs central finite differences', () => {
     );
   });
 });
+
+describe('vjp vs finite differences: embeddings', () => {
+  it('embedding and embeddingBag (weights)', () => {
+    const ids = G.tensor(Int32Array.from([0, 2, -1, 2, 1, 1]), [2, 3]);
+    gradcheck((w) => G.embedding(w, ids), [{ shape: [3, 4] }]);
+    gradcheck((w) => G.embeddingBag(w, ids), [{ shape: [3, 4] }]);
+    ids.dispose();
+  });
+});

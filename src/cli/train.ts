@@ -1,0 +1,205 @@
+// `graduate train` and `graduate eval`: build a model from a preset or JSON config, train it on a
+// --data spec with checkpoints every epoch, then evaluate and write metrics.json and the report.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { type ArrayDataset, trainValSplit } from '../data/dataset.js';
+import { loadData } from '../data/load.js';
+import { FormatError, ValueError } from '../errors.js';
+import { buildModel } from '../nn/build.js';
+import { PRESETS, presetSpec } from '../nn/presets.js';
+import type { ModelSpec } from '../nn/spec.js';
+import { init } from '../tensor/context.js';
+import { manualSeed } from '../tensor/random.js';
+import { loadModel } from '../train/checkpoint.js';
+import { evaluate } from '../train/evaluate.js';
+import { fit, type TrainConfig } from '../train/fit.js';
+import { classificationReport, formatReport } from '../train/metrics.js';
+import { writeReport } from '../train/report.js';
+
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ValueError(`--${name}: expected a number, got '${v}'`);
+  return n;
+};
+
+function readConfig(file: string): ModelSpec {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FormatError(
+      `--config ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  try {
+    return JSON.parse(text) as ModelSpec;
+  } catch (e) {
+    throw new FormatError(`--config ${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+interface TrainFlags {
+  preset?: string;
+  config?: string;
+  data: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: TrainConfig['optimizer'];
+  weightDecay?: number;
+  schedule: NonNullable<TrainConfig['schedule']>;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  augment?: string;
+  patience?: number;
+  seed: number;
+  threads?: number;
+  valFraction?: number;
+  limit?: number;
+  resume?: boolean;
+  out: string;
+  progress: boolean;
+}
+
+/** Splits training data into train and validation sets as documented in the README. */
+function splitData(
+  spec: string,
+  all: ArrayDataset,
+  flags: TrainFlags,
+): { train: ArrayDataset; val?: ArrayDataset; test: ArrayDataset } {
+  if (spec === 'fashion-mnist' && flags.valFraction === undefined) {
+    // no official validation split: validate on the test split (no model selection unless --patience)
+    const test = loadData(spec, 'test', { limit: flags.limit });
+    return { train: all, val: test, test };
+  }
+  const frac = flags.valFraction ?? 0.1;
+  if (frac === 0) return { train: all, test: spec === 'fashion-mnist' ? loadData(spec, 'test') : all };
+  const [train, val] = trainValSplit(all, frac, flags.seed);
+  return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: flags.limit }) : val };
+}
+
+function trainCommand(): Command {
+  return new Command('train')
+    .description('train a model (preset or JSON config) on a dataset; checkpoint, metrics.json and report go to --out')
+    .addOption(new Option('--preset <name>', 'model preset').choices([...PRESETS]))
+    .option('--config <file>', 'model JSON config ({ inputShape, layers })')
+    .requiredOption('--data <spec>', "'fashion-mnist', a .csv, .jsonl/.txt text file, or an image folder")
+    .option('--epochs <n>', 'epochs', num('epochs'), 10)
+    .option('--batch <n>', 'batch size', num('batch'), 64)
+    .option('--lr <x>', 'learning rate', num('lr'), 1e-3)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'adamw', 'sgd']).default('adam'))
+    .option('--weight-decay <x>', 'weight decay', num('weight-decay'))
+    .addOption(
+      new Option('--schedule <name>', 'learning-rate schedule')
+        .choices(['constant', 'cosine', 'onecycle', 'step'])
+        .default('constant'),
+    )
+    .option('--warmup-epochs <n>', 'linear warmup epochs (cosine)', num('warmup-epochs'), 0)
+    .option('--label-smoothing <x>', 'label smoothing', num('label-smoothing'), 0)
+    .option('--augment <list>', "image augmentation: 'crop', 'flip' or 'crop,flip'")
+    .option('--patience <n>', 'early stopping: epochs without validation improvement', num('patience'))
+    .option('--seed <n>', 'random seed', num('seed'), 0)
+    .option('--threads <n>', 'compute threads (default: GRADUATE_THREADS or all cores)', num('threads'))
+    .option('--val-fraction <x>', 'hold out this fraction of the training data for validation', num('val-fraction'))
+    .option('--limit <n>', 'use only the first N samples of each split', num('limit'))
+    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--no-progress', 'plain log lines instead of a progress bar')
+    .requiredOption('--out <dir>', 'output directory')
+    .action((flags: TrainFlags) => runTrain(flags));
+}
+
+function runTrain(flags: TrainFlags): void {
+  if (!flags.preset === !flags.config) throw new ValueError('train: give exactly one of --preset or --config');
+  init({ threads: flags.threads });
+  manualSeed(flags.seed);
+  const t0 = performance.now();
+  const all = loadData(flags.data, 'train', { limit: flags.limit });
+  const { train, val, test } = splitData(flags.data, all, flags);
+  const spec = flags.preset
+    ? presetSpec(flags.preset, train.sampleShape, train.classNames.length)
+    : readConfig(flags.config as string);
+  if (spec.inputShape?.join() !== train.sampleShape.join()) {
+    throw new ValueError(
+      `model inputShape [${spec.inputShape?.join(', ')}] does not match the data's per-sample shape [${train.sampleShape.join(', ')}]`,
+    );
+  }
+  const { model, outShape } = buildModel(spec);
+  if (outShape.join() !== String(train.classNames.length)) {
+    throw new ValueError(
+      `model output shape [${outShape.join(', ')}] does not match the ${train.classNames.length} classes of ${train.name}`,
+    );
+  }
+  const augment = flags.augment
+    ? { cropPadding: flags.augment.includes('crop') ? 2 : 0, horizontalFlip: flags.augment.includes('flip') }
+    : undefined;
+  const config: TrainConfig = {
+    epochs: flags.epochs,
+    batchSize: flags.batch,
+    lr: flags.lr,
+    optimizer: flags.optimizer,
+    weightDecay: flags.weightDecay,
+    schedule: flags.schedule,
+    warmupEpochs: flags.warmupEpochs,
+    labelSmoothing: flags.labelSmoothing,
+    augment,
+    patience: flags.patience,
+    seed: flags.seed,
+  };
+  console.log(
+    `training ${flags.preset ?? flags.config} (${model.parameterCount().toLocaleString()} parameters) on ${train.name}: ` +
+      `${train.size} train, ${val?.size ?? 0} validation samples; ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, ${flags.epochs} epochs`,
+  );
+  const result = fit({
+    model,
+    modelSpec: spec,
+    train,
+    val,
+    config,
+    outDir: flags.out,
+    resume: flags.resume,
+    dataSpec: flags.data,
+    progress: flags.progress && Boolean(process.stderr.isTTY),
+  });
+  const ev = evaluate(model, test);
+  const report = classificationReport(ev.labels, ev.preds, test.classNames);
+  const paths = writeReport(flags.out, {
+    title: `Graduate training report: ${flags.preset ?? flags.config} on ${flags.data}`,
+    history: result.history,
+    report,
+    config: {
+      ...config,
+      model: flags.preset ?? flags.config,
+      data: flags.data,
+      parameters: model.parameterCount(),
+      testSet: test.name,
+    },
+  });
+  console.log(`\n${formatReport(report)}`);
+  console.log(
+    `test accuracy: ${report.accuracy.toFixed(4)} on ${test.name} (${test.size} samples); total ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  console.log(`wrote ${join(flags.out, 'checkpoint.json')}, ${paths.metricsJson}, ${paths.html}`);
+  model.dispose();
+}
+
+function evalCommand(): Command {
+  return new Command('eval')
+    .description('evaluate a checkpoint on labelled data: accuracy, per-class table, confusion matrix')
+    .argument('<checkpoint>', 'checkpoint directory (a train --out directory or an epoch directory)')
+    .requiredOption('--data <spec>', "'fashion-mnist' (its test split), a .csv, .jsonl/.txt file or an image folder")
+    .option('--limit <n>', 'use only the first N samples', num('limit'))
+    .option('--threads <n>', 'compute threads', num('threads'))
+    .action((path: string, flags: { data: string; limit?: number; threads?: number }) => {
+      init({ threads: flags.threads });
+      const { model, checkpoint } = loadModel(path);
+      const data = loadData(flags.data, 'test', { limit: flags.limit, like: checkpoint.config.preprocessing });
+      const ev = evaluate(model, data);
+      const report = classificationReport(ev.labels, ev.preds, checkpoint.config.classNames);
+      console.log(formatReport(report));
+      console.log(`accuracy: ${report.accuracy.toFixed(4)}`);
+      model.dispose();
+    });
+}
+
+export const trainCommands = [trainCommand, evalCommand];

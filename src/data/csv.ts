@@ -1,0 +1,77 @@
+// Tabular classification data from CSV: numeric feature columns and one label column,
+// standardized per feature. Text in CSV (columns text,label) is text.ts's business.
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { FormatError } from '../errors.js';
+import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
+
+/** The header of a CSV file (its first record). */
+export function csvHeader(file: string): string[] {
+  const [head] = parse(readFileSync(file, 'utf8'), { to_line: 1, trim: true, bom: true, relax_column_count: true });
+  return head ?? [];
+}
+
+/** Parsed CSV: header and rows with the file line each starts on. */
+export function readCsv(file: string): { header: string[]; rows: string[][]; lines: number[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FormatError(
+      `${file}: cannot read CSV file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(text, { info: true, skip_empty_lines: true, trim: true, bom: true }) as unknown as typeof records;
+  } catch (e) {
+    throw new FormatError(`${file}: invalid CSV (${(e as Error).message})`);
+  }
+  if (records.length === 0) throw new FormatError(`${file}: empty CSV (expected a header line)`);
+  const [head, ...body] = records;
+  return { header: head.record, rows: body.map((r) => r.record), lines: body.map((r) => r.info.lines) };
+}
+
+/**
+ * CSV with a header: numeric features x float32 [N, F], standardized with this file's mean/std
+ * (or opts.stats, the training set's), and a label column ('label', else the last; opts.labelColumn).
+ * opts.classNames (the training set's) fixes the label numbering of a validation/test file.
+ */
+export function loadCsv(
+  file: string,
+  opts: { labelColumn?: string; stats?: { mean: number[]; std: number[] }; classNames?: readonly string[] } = {},
+): ArrayDataset {
+  const { header, rows, lines } = readCsv(file);
+  const labelName = opts.labelColumn ?? (header.includes('label') ? 'label' : header[header.length - 1]);
+  const labelCol = header.indexOf(labelName);
+  if (labelCol < 0) throw new FormatError(`${file}: no label column '${labelName}' in header [${header.join(', ')}]`);
+  if (header.length < 2) throw new FormatError(`${file}: needs at least one feature column besides '${labelName}'`);
+  const featureCols = header.map((_, i) => i).filter((i) => i !== labelCol);
+  const F = featureCols.length;
+  const x = new Float32Array(rows.length * F);
+  const labels: string[] = [];
+  rows.forEach((row, r) => {
+    for (let f = 0; f < F; f++) {
+      const cell = row[featureCols[f]];
+      const v = cell === '' ? Number.NaN : Number(cell);
+      if (!Number.isFinite(v))
+        throw new FormatError(`${file}:${lines[r]}: column '${header[featureCols[f]]}' is not a number ('${cell}')`);
+      x[r * F + f] = v;
+    }
+    labels.push(row[labelCol]);
+  });
+  const { y, classNames } = indexLabels(labels, (i) => `${file}:${lines[i]}`, opts.classNames);
+  const stats = opts.stats ?? channelStats(x, F);
+  if (stats.mean.length !== F || stats.std.length !== F)
+    throw new FormatError(`${file}: has ${F} feature columns, the given stats have ${stats.mean.length}`);
+  standardize(x, stats.mean, stats.std);
+  return {
+    x,
+    y,
+    sampleShape: [F],
+    classNames,
+    size: rows.length,
+    preprocessing: { kind: 'tabular', inputShape: [F], mean: [...stats.mean], std: [...stats.std] },
+    name: file,
+  };
+}

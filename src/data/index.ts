@@ -1,0 +1,17 @@
+// Public API of the data layer: datasets in memory, batching, and the loaders for each format.
+export type { Augment } from './augment.js';
+export { loadCsv } from './csv.js';
+export {
+  type ArrayDataset,
+  type Preprocessing,
+  subset,
+  type TextTokenizer,
+  trainValSplit,
+} from './dataset.js';
+export { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
+export { FASHION_MNIST_URL, fetchFashionMnist } from './fetch.js';
+export { type IdxArray, parseIdx, readIdx } from './idx.js';
+export { loadImageFolder } from './images.js';
+export { type LoadDataOptions, loadData } from './load.js';
+export { DataLoader, type LoaderOptions } from './loader.js';
+export { encodeText, loadText } from './text.js';

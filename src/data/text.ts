@@ -1,0 +1,143 @@
+// Text classification data: samples of (text, label) from .jsonl, .csv (columns text,label) or
+// .txt (label<TAB>text per line), tokenized into int32 ids with a vocabulary or by hashing.
+// encodeText() is the one tokenizer, shared by training data and predict/serve inputs.
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { FormatError, ValueError } from '../errors.js';
+import { readCsv } from './csv.js';
+import { type ArrayDataset, indexLabels, type TextTokenizer } from './dataset.js';
+
+/** Words of a text: runs of letters and digits, optionally lowercased. */
+export function words(text: string, lowercase: boolean): string[] {
+  return (lowercase ? text.toLowerCase() : text).split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
+}
+
+const encoder = new TextEncoder();
+/** 32-bit FNV-1a of the word's UTF-8 bytes. */
+export function fnv1a(word: string): number {
+  let h = 0x811c9dc5;
+  for (const b of encoder.encode(word)) h = Math.imul(h ^ b, 0x01000193);
+  return h >>> 0;
+}
+
+/** Token ids of one text, truncated or padded with -1 to maxTokens: int32 [maxTokens]. */
+export function encodeText(
+  text: string,
+  tokenizer: TextTokenizer,
+  maxTokens: number,
+  out = new Int32Array(maxTokens),
+  vocabIndex?: Map<string, number>,
+): Int32Array {
+  const ws = words(text, tokenizer.lowercase);
+  const index = tokenizer.kind === 'vocab' ? (vocabIndex ?? new Map(tokenizer.vocab.map((w, i) => [w, i]))) : null;
+  const buckets = tokenizer.kind === 'hash' ? tokenizer.buckets : 1;
+  for (let i = 0; i < maxTokens; i++) {
+    if (i >= ws.length) out[i] = -1;
+    else if (index) out[i] = index.get(ws[i]) ?? 0;
+    else out[i] = fnv1a(ws[i]) % buckets;
+  }
+  return out;
+}
+
+/** The most frequent words (ties in code-point order) after '<unk>' at index 0. */
+export function buildVocab(texts: readonly string[], vocabSize: number, lowercase: boolean): string[] {
+  const counts = new Map<string, number>();
+  for (const t of texts) for (const w of words(t, lowercase)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const sorted = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return ['<unk>', ...sorted.slice(0, Math.max(0, vocabSize - 1)).map(([w]) => w)];
+}
+
+/** (text, label) pairs with the place each came from, for messages. */
+function readSamples(file: string): { texts: string[]; labels: string[]; where: string[] } {
+  const texts: string[] = [];
+  const labels: string[] = [];
+  const where: string[] = [];
+  const ext = extname(file).toLowerCase();
+  if (ext === '.csv') {
+    const { header, rows, lines } = readCsv(file);
+    const t = header.indexOf('text');
+    const l = header.indexOf('label');
+    if (t < 0 || l < 0)
+      throw new FormatError(`${file}: a text CSV needs columns 'text' and 'label', got [${header.join(', ')}]`);
+    rows.forEach((r, i) => {
+      texts.push(r[t]);
+      labels.push(r[l]);
+      where.push(`${file}:${lines[i]}`);
+    });
+    return { texts, labels, where };
+  }
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FormatError(
+      `${file}: cannot read text file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  content.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    const at = `${file}:${i + 1}`;
+    if (ext === '.txt') {
+      const tab = line.indexOf('\t');
+      if (tab < 0) throw new FormatError(`${at}: expected 'label<TAB>text'`);
+      labels.push(line.slice(0, tab).trim());
+      texts.push(line.slice(tab + 1));
+    } else {
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch (e) {
+        throw new FormatError(`${at}: invalid JSON (${(e as Error).message})`);
+      }
+      const { text, label } = (obj ?? {}) as { text?: unknown; label?: unknown };
+      if (typeof text !== 'string') throw new FormatError(`${at}: expected a string field "text"`);
+      if (typeof label !== 'string' && typeof label !== 'number')
+        throw new FormatError(`${at}: expected a string or number field "label"`);
+      texts.push(text);
+      labels.push(String(label));
+    }
+    where.push(at);
+  });
+  return { texts, labels, where };
+}
+
+/**
+ * Text classification from .jsonl ({"text", "label"}), .csv (text,label) or .txt (label<TAB>text):
+ * x int32 [N, maxTokens] token ids (-1 = padding). Pass the training set's tokenizer (reuse) and
+ * classNames for validation/test files so that ids and labels match.
+ */
+export function loadText(
+  file: string,
+  opts: {
+    tokenizer?: 'vocab' | 'hash';
+    vocabSize?: number;
+    buckets?: number;
+    maxTokens?: number;
+    reuse?: TextTokenizer;
+    classNames?: readonly string[];
+  } = {},
+): ArrayDataset {
+  const { vocabSize = 10000, buckets = 16384, maxTokens = 128 } = opts;
+  for (const [k, v] of Object.entries({ vocabSize, buckets, maxTokens }))
+    if (!Number.isInteger(v) || v < 1) throw new ValueError(`loadText: ${k} must be a positive integer, got ${v}`);
+  const { texts, labels, where } = readSamples(file);
+  const tokenizer: TextTokenizer =
+    opts.reuse ??
+    (opts.tokenizer === 'hash'
+      ? { kind: 'hash', buckets, lowercase: true }
+      : { kind: 'vocab', vocab: buildVocab(texts, vocabSize, true), lowercase: true });
+  const { y, classNames } = indexLabels(labels, (i) => where[i], opts.classNames);
+  const x = new Int32Array(texts.length * maxTokens);
+  const vocabIndex = tokenizer.kind === 'vocab' ? new Map(tokenizer.vocab.map((w, i) => [w, i])) : undefined;
+  for (let i = 0; i < texts.length; i++)
+    encodeText(texts[i], tokenizer, maxTokens, x.subarray(i * maxTokens, (i + 1) * maxTokens), vocabIndex);
+  return {
+    x,
+    y,
+    sampleShape: [maxTokens],
+    classNames,
+    size: texts.length,
+    preprocessing: { kind: 'text', inputShape: [maxTokens], tokenizer },
+    name: file,
+  };
+}

@@ -1,0 +1,97 @@
+// safetensors (Hugging Face's weight format): u64 little-endian header length, a JSON header
+// { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__: { string: string } }, then
+// the raw little-endian data. Used for checkpoints (weights and optimizer state).
+import { FormatError } from '../errors.js';
+
+export interface NamedArray {
+  dtype: 'F32' | 'I32' | 'I8';
+  shape: number[];
+  data: Float32Array | Int32Array | Int8Array;
+}
+
+const DTYPES = {
+  F32: { bytes: 4, ctor: Float32Array },
+  I32: { bytes: 4, ctor: Int32Array },
+  I8: { bytes: 1, ctor: Int8Array },
+} as const;
+
+/** Serializes named arrays (sorted by name, 8-byte aligned data) with string metadata. */
+export function encodeSafetensors(
+  tensors: Record<string, NamedArray>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const names = Object.keys(tensors).sort();
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const n of names) {
+    const t = tensors[n];
+    const expected = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== expected)
+      throw new FormatError(`safetensors: '${n}' has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    const bytes = t.data.byteLength;
+    header[n] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8); // data starts 8-byte aligned
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let p = 8 + head.length;
+  for (const n of names) {
+    const d = tensors[n].data;
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), p);
+    p += d.byteLength;
+  }
+  return out;
+}
+
+/** Parses a safetensors file, validating header, dtypes, shapes and bounds; errors name `file`. */
+export function decodeSafetensors(
+  buf: Uint8Array,
+  file = '<buffer>',
+): { tensors: Record<string, NamedArray>; metadata: Record<string, string> } {
+  if (buf.length < 8) throw new FormatError(`${file}: too short for a safetensors file (${buf.length} bytes)`);
+  const n = Number(new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true));
+  if (n <= 0 || 8 + n > buf.length)
+    throw new FormatError(`${file}: header length ${n} exceeds the file (${buf.length} bytes)`);
+  let header: Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
+  } catch (e) {
+    throw new FormatError(`${file}: header is not valid JSON (${(e as Error).message})`);
+  }
+  const base = 8 + n;
+  const dataLen = buf.length - base;
+  const tensors: Record<string, NamedArray> = {};
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const dt = DTYPES[e.dtype as keyof typeof DTYPES];
+    if (!dt)
+      throw new FormatError(
+        `${file}: tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (supported: F32, I32, I8)`,
+      );
+    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw new FormatError(`${file}: tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    }
+    const [b, end] = e.data_offsets ?? [];
+    const count = e.shape.reduce((x, y) => x * y, 1);
+    if (!Number.isInteger(b) || !Number.isInteger(end) || b < 0 || end > dataLen || end - b !== count * dt.bytes) {
+      throw new FormatError(
+        `${file}: tensor '${name}' data_offsets ${JSON.stringify(e.data_offsets)} do not fit shape [${e.shape.join(', ')}] ${e.dtype} in ${dataLen} data bytes`,
+      );
+    }
+    const copy = new Uint8Array(buf.subarray(base + b, base + end)); // own, aligned buffer (Buffer views share a pool)
+    tensors[name] = { dtype: e.dtype as NamedArray['dtype'], shape: e.shape, data: new dt.ctor(copy.buffer, 0, count) };
+  }
+  return { tensors, metadata };
+}

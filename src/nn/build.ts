@@ -1,0 +1,160 @@
+// Builds modules from JSON specs (presets, --config files, checkpoints), inferring sizes from the
+// per-sample input shape and rejecting bad configs with the path of the offending field
+// ("layers[3].kernel: …").
+import { fmtShape, ValueError } from '../errors.js';
+import { conv2dGeometry } from '../kernels/conv.js';
+import { pool2dGeometry } from '../kernels/pooling.js';
+import {
+  Activation,
+  BatchNorm,
+  Conv2d,
+  Dropout,
+  Embedding,
+  EmbeddingBag,
+  Flatten,
+  GlobalAvgPool,
+  LeakyReLU,
+  Linear,
+  Pool2d,
+  Residual,
+  Sequential,
+} from './layers.js';
+import type { Module } from './module.js';
+import type { LayerSpec, ModelSpec, Pair } from './spec.js';
+
+function fail(path: string, msg: string): never {
+  throw new ValueError(`${path}: ${msg}`);
+}
+function posInt(path: string, v: unknown): number {
+  if (!Number.isInteger(v) || (v as number) <= 0) fail(path, `must be a positive integer, got ${JSON.stringify(v)}`);
+  return v as number;
+}
+function pairOf(path: string, v: unknown): Pair {
+  if (Array.isArray(v) && v.length === 2) return [posInt(`${path}[0]`, v[0]), posInt(`${path}[1]`, v[1])];
+  return posInt(path, v);
+}
+function expectRank(path: string, type: string, shape: readonly number[], rank: number, what: string): void {
+  if (shape.length !== rank) fail(path, `${type} needs ${what} input, got per-sample shape ${fmtShape(shape)}`);
+}
+
+/** Builds one layer for per-sample input shape `inShape`; returns it and its output shape. */
+export function buildLayer(
+  spec: LayerSpec,
+  inShape: readonly number[],
+  path: string,
+): { module: Module; outShape: number[] } {
+  if (typeof spec !== 'object' || spec === null || typeof spec.type !== 'string')
+    fail(path, 'must be an object with a "type"');
+  const last = inShape[inShape.length - 1];
+  switch (spec.type) {
+    case 'linear': {
+      const out = posInt(`${path}.out`, spec.out);
+      if (spec.in !== undefined && spec.in !== last)
+        fail(`${path}.in`, `is ${spec.in} but the input has ${last} features`);
+      return {
+        module: new Linear(last, out, { bias: spec.bias, init: spec.init }),
+        outShape: [...inShape.slice(0, -1), out],
+      };
+    }
+    case 'conv2d': {
+      expectRank(path, 'conv2d', inShape, 3, 'an image [H, W, C]');
+      const out = posInt(`${path}.out`, spec.out);
+      const kernel = pairOf(`${path}.kernel`, spec.kernel);
+      const stride = spec.stride === undefined ? 1 : pairOf(`${path}.stride`, spec.stride);
+      const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel;
+      let g: ReturnType<typeof conv2dGeometry>;
+      try {
+        g = conv2dGeometry([1, ...inShape], [kh, kw, last, out], stride, spec.padding ?? 'valid');
+      } catch (e) {
+        fail(path, (e as Error).message);
+      }
+      const module = new Conv2d(last, out, kernel, { stride, padding: spec.padding, bias: spec.bias, init: spec.init });
+      return { module, outShape: [g.OH, g.OW, out] };
+    }
+    case 'batchnorm':
+      if (spec.channels !== undefined && spec.channels !== last)
+        fail(`${path}.channels`, `is ${spec.channels} but the input has ${last} channels`);
+      return { module: new BatchNorm(last, { eps: spec.eps, momentum: spec.momentum }), outShape: [...inShape] };
+    case 'relu':
+    case 'gelu':
+    case 'sigmoid':
+    case 'tanh':
+    case 'softmax':
+      return { module: new Activation(spec.type), outShape: [...inShape] };
+    case 'leakyrelu':
+      return { module: new LeakyReLU(spec.alpha), outShape: [...inShape] };
+    case 'maxpool2d':
+    case 'avgpool2d': {
+      expectRank(path, spec.type, inShape, 3, 'an image [H, W, C]');
+      const kernel = pairOf(`${path}.kernel`, spec.kernel);
+      const stride = spec.stride === undefined ? undefined : pairOf(`${path}.stride`, spec.stride);
+      let g: ReturnType<typeof pool2dGeometry>;
+      try {
+        g = pool2dGeometry([1, ...inShape], kernel, stride, spec.padding ?? 'valid');
+      } catch (e) {
+        fail(path, (e as Error).message);
+      }
+      return { module: new Pool2d(spec.type, kernel, { stride, padding: spec.padding }), outShape: [g.OH, g.OW, last] };
+    }
+    case 'globalavgpool':
+      expectRank(path, 'globalavgpool', inShape, 3, 'an image [H, W, C]');
+      return { module: new GlobalAvgPool(), outShape: [last] };
+    case 'flatten':
+      return { module: new Flatten(), outShape: [inShape.reduce((a, b) => a * b, 1)] };
+    case 'dropout':
+      if (typeof spec.p !== 'number' || !(spec.p >= 0 && spec.p < 1))
+        fail(`${path}.p`, `must be in [0, 1), got ${JSON.stringify(spec.p)}`);
+      return { module: new Dropout(spec.p), outShape: [...inShape] };
+    case 'embedding':
+    case 'embeddingbag': {
+      const vocab = posInt(`${path}.vocab`, spec.vocab);
+      const dim = posInt(`${path}.dim`, spec.dim);
+      if (spec.type === 'embedding') return { module: new Embedding(vocab, dim), outShape: [...inShape, dim] };
+      expectRank(path, 'embeddingbag', inShape, 1, 'token ids [L]');
+      return { module: new EmbeddingBag(vocab, dim), outShape: [dim] };
+    }
+    case 'sequential': {
+      const { module, outShape } = buildSequential(spec.layers, inShape, `${path}.layers`);
+      return { module, outShape };
+    }
+    case 'residual': {
+      const block = buildSequential(spec.layers, inShape, `${path}.layers`);
+      const short = spec.shortcut ? buildSequential(spec.shortcut, inShape, `${path}.shortcut`) : undefined;
+      const shortShape = short?.outShape ?? [...inShape];
+      if (shortShape.join() !== block.outShape.join()) {
+        fail(
+          path,
+          `block output ${fmtShape(block.outShape)} does not match shortcut output ${fmtShape(shortShape)}; add a shortcut (e.g. a 1x1 conv)`,
+        );
+      }
+      return { module: new Residual(block.module, short?.module, spec.activation ?? 'relu'), outShape: block.outShape };
+    }
+    default:
+      fail(`${path}.type`, `unknown layer type ${JSON.stringify((spec as { type: unknown }).type)}`);
+  }
+}
+
+function buildSequential(
+  layers: readonly LayerSpec[],
+  inShape: readonly number[],
+  path: string,
+): { module: Sequential; outShape: number[] } {
+  if (!Array.isArray(layers) || layers.length === 0) fail(path, 'must be a non-empty array of layers');
+  const modules: Module[] = [];
+  let shape = [...inShape];
+  layers.forEach((l, i) => {
+    const built = buildLayer(l, shape, `${path}[${i}]`);
+    modules.push(built.module);
+    shape = built.outShape;
+  });
+  return { module: new Sequential(modules), outShape: shape };
+}
+
+/** Builds a model from its spec; outShape is the per-sample output shape. */
+export function buildModel(spec: ModelSpec): { model: Sequential; outShape: number[] } {
+  if (!Array.isArray(spec.inputShape) || spec.inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    fail('inputShape', `must be an array of positive integers, got ${JSON.stringify(spec.inputShape)}`);
+  }
+  const { module, outShape } = buildSequential(spec.layers, spec.inputShape, 'layers');
+  return { model: module, outShape };
+}

@@ -1,0 +1,296 @@
+// The layers. Each is a small Module: parameters created at construction (sizes known), forward
+// through the functional ops, spec() for checkpoints. Shapes: images NHWC, conv weights
+// [KH, KW, Cin, Cout], linear weights [in, out].
+
+import { noGrad } from '../autograd/grad-mode.js';
+import { ValueError } from '../errors.js';
+import type { Padding } from '../kernels/conv.js';
+import * as F from '../ops/functional.js';
+import { defaultRng, randn, randu } from '../tensor/random.js';
+import { ones, type Tensor, tensor, zeros } from '../tensor/tensor.js';
+import { Module } from './module.js';
+import type { InitName, LayerSpec, Pair } from './spec.js';
+
+/** He (Kaiming) or Glorot (Xavier) uniform initialization for a weight with these fans. */
+function initWeight(shape: number[], fanIn: number, fanOut: number, init: InitName = 'he'): Tensor {
+  const bound = init === 'he' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + fanOut));
+  return randu(shape, { low: -bound, high: bound });
+}
+
+const pair = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
+
+export class Linear extends Module {
+  readonly weight: Tensor; // [in, out]
+  readonly bias?: Tensor; // [out]
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    readonly opts: { bias?: boolean; init?: InitName } = {},
+  ) {
+    super();
+    this.weight = this.param('weight', initWeight([inFeatures, outFeatures], inFeatures, outFeatures, opts.init));
+    if (opts.bias !== false) this.bias = this.param('bias', zeros([outFeatures]));
+  }
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
+  spec(): LayerSpec {
+    return {
+      type: 'linear',
+      in: this.inFeatures,
+      out: this.outFeatures,
+      bias: this.bias !== undefined,
+      init: this.opts.init,
+    };
+  }
+}
+
+export class Conv2d extends Module {
+  readonly weight: Tensor; // [KH, KW, Cin, Cout]
+  readonly bias?: Tensor; // [Cout]
+  readonly kernel: [number, number];
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernel: Pair,
+    readonly opts: { stride?: Pair; padding?: Padding; bias?: boolean; init?: InitName } = {},
+  ) {
+    super();
+    this.kernel = pair(kernel);
+    const [kh, kw] = this.kernel;
+    const fanIn = kh * kw * inChannels;
+    this.weight = this.param(
+      'weight',
+      initWeight([kh, kw, inChannels, outChannels], fanIn, kh * kw * outChannels, opts.init),
+    );
+    if (opts.bias !== false) this.bias = this.param('bias', zeros([outChannels]));
+  }
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, { stride: this.opts.stride, padding: this.opts.padding });
+  }
+  spec(): LayerSpec {
+    const { stride = 1, padding = 'valid', init } = this.opts;
+    return {
+      type: 'conv2d',
+      in: this.inChannels,
+      out: this.outChannels,
+      kernel: this.kernel,
+      stride,
+      padding,
+      bias: this.bias !== undefined,
+      init,
+    };
+  }
+}
+
+/** Batch normalization over the last (channel) axis: BatchNorm1d for [N, C], BatchNorm2d for NHWC. */
+export class BatchNorm extends Module {
+  readonly gamma: Tensor;
+  readonly beta: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  constructor(
+    readonly channels: number,
+    readonly opts: { eps?: number; momentum?: number } = {},
+  ) {
+    super();
+    this.gamma = this.param('weight', ones([channels]));
+    this.beta = this.param('bias', zeros([channels]));
+    this.runningMean = this.buffer('running_mean', zeros([channels]));
+    this.runningVar = this.buffer('running_var', ones([channels]));
+  }
+  forward(x: Tensor): Tensor {
+    const eps = this.opts.eps ?? 1e-5;
+    if (this.training) {
+      const m = this.opts.momentum ?? 0.1;
+      const n = x.size / this.channels;
+      return F.batchNorm(x, this.gamma, this.beta, {
+        eps,
+        onStats: (mean, variance) =>
+          noGrad(() => {
+            // running = (1 - m) running + m batch (unbiased variance, as PyTorch)
+            blendInto(this.runningMean, mean, m, 1);
+            blendInto(this.runningVar, variance, m, n / Math.max(1, n - 1));
+          }),
+      });
+    }
+    // eval: an affine map with the running statistics
+    const s = F.mul(this.gamma, F.reciprocal(F.sqrt(F.add(this.runningVar, eps))));
+    const t = F.sub(this.beta, F.mul(this.runningMean, s));
+    return F.add(F.mul(x, s), t);
+  }
+  spec(): LayerSpec {
+    return { type: 'batchnorm', channels: this.channels, eps: this.opts.eps, momentum: this.opts.momentum };
+  }
+}
+
+/** target = (1 - m) target + m * k * src, in place. */
+function blendInto(target: Tensor, src: Tensor, m: number, k: number): void {
+  const f = target.engine.f32;
+  const t0 = target.ptr >> 2;
+  const s0 = src.ptr >> 2;
+  for (let i = 0; i < target.size; i++) f[t0 + i] = (1 - m) * f[t0 + i] + m * k * f[s0 + i];
+}
+
+type Act = 'relu' | 'gelu' | 'sigmoid' | 'tanh' | 'softmax';
+const ACTS: Record<Act, (x: Tensor) => Tensor> = {
+  relu: F.relu,
+  gelu: F.gelu,
+  sigmoid: F.sigmoid,
+  tanh: F.tanh,
+  softmax: F.softmax,
+};
+
+/** A parameter-free elementwise activation. */
+export class Activation extends Module {
+  constructor(readonly kind: Act) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return ACTS[this.kind](x);
+  }
+  spec(): LayerSpec {
+    return { type: this.kind };
+  }
+}
+
+export class LeakyReLU extends Module {
+  constructor(readonly alpha = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.leakyRelu(x, this.alpha);
+  }
+  spec(): LayerSpec {
+    return { type: 'leakyrelu', alpha: this.alpha };
+  }
+}
+
+export class Pool2d extends Module {
+  constructor(
+    readonly kind: 'maxpool2d' | 'avgpool2d',
+    readonly kernel: Pair,
+    readonly opts: { stride?: Pair; padding?: Padding } = {},
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return this.kind === 'maxpool2d' ? F.maxPool2d(x, this.kernel, this.opts) : F.avgPool2d(x, this.kernel, this.opts);
+  }
+  spec(): LayerSpec {
+    return { type: this.kind, kernel: this.kernel, stride: this.opts.stride, padding: this.opts.padding };
+  }
+}
+
+export class GlobalAvgPool extends Module {
+  forward(x: Tensor): Tensor {
+    return F.globalAvgPool(x);
+  }
+  spec(): LayerSpec {
+    return { type: 'globalavgpool' };
+  }
+}
+
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor {
+    return F.flatten(x);
+  }
+  spec(): LayerSpec {
+    return { type: 'flatten' };
+  }
+}
+
+/** Zeroes each value with probability p while training (inverted dropout: scales by 1/(1-p)). */
+export class Dropout extends Module {
+  constructor(readonly p: number) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new ValueError(`Dropout: p must be in [0, 1), got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    const keepScale = 1 / (1 - this.p);
+    const mask = new Float32Array(x.size);
+    for (let i = 0; i < mask.length; i++) mask[i] = defaultRng.next() >= this.p ? keepScale : 0;
+    return F.mul(x, tensor(mask, x.shape));
+  }
+  spec(): LayerSpec {
+    return { type: 'dropout', p: this.p };
+  }
+}
+
+/** Token ids [..., L] (int32) → vectors [..., L, dim]. */
+export class Embedding extends Module {
+  readonly weight: Tensor;
+  constructor(
+    readonly vocab: number,
+    readonly dim: number,
+  ) {
+    super();
+    this.weight = this.param('weight', randn([vocab, dim]));
+  }
+  forward(ids: Tensor): Tensor {
+    return F.embedding(this.weight, ids);
+  }
+  spec(): LayerSpec {
+    return { type: 'embedding', vocab: this.vocab, dim: this.dim };
+  }
+}
+
+/** Token ids [B, L] (int32, -1 = padding) → mean of their vectors [B, dim]. */
+export class EmbeddingBag extends Module {
+  readonly weight: Tensor;
+  constructor(
+    readonly vocab: number,
+    readonly dim: number,
+  ) {
+    super();
+    this.weight = this.param('weight', randn([vocab, dim], { std: 1 / Math.sqrt(dim) }));
+  }
+  forward(ids: Tensor): Tensor {
+    return F.embeddingBag(this.weight, ids);
+  }
+  spec(): LayerSpec {
+    return { type: 'embeddingbag', vocab: this.vocab, dim: this.dim };
+  }
+}
+
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(layers: Module[]) {
+    super();
+    this.layers = layers.map((l, i) => this.child(String(i), l));
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const l of this.layers) h = l.forward(h);
+    return h;
+  }
+  spec(): LayerSpec {
+    return { type: 'sequential', layers: this.layers.map((l) => l.spec()) };
+  }
+}
+
+/** y = act(block(x) + shortcut(x)); the shortcut is the identity unless given (e.g. a strided 1x1 conv). */
+export class Residual extends Module {
+  constructor(
+    readonly block: Sequential,
+    readonly shortcut?: Sequential,
+    readonly activation: 'relu' | 'none' = 'relu',
+  ) {
+    super();
+    this.child('block', block);
+    if (shortcut) this.child('shortcut', shortcut);
+  }
+  forward(x: Tensor): Tensor {
+    const y = F.add(this.block.forward(x), this.shortcut ? this.shortcut.forward(x) : x);
+    return this.activation === 'relu' ? F.relu(y) : y;
+  }
+  spec(): LayerSpec {
+    return {
+      type: 'residual',
+      layers: this.block.layers.map((l) => l.spec()),
+      shortcut: this.shortcut?.layers.map((l) => l.spec()),
+      activation: this.activation,
+    };
+  }
+}

@@ -1,0 +1,84 @@
+// Built-in model presets for `graduate train --preset`. Image presets take NHWC [H, W, C] input.
+import { ValueError } from '../errors.js';
+import type { LayerSpec, ModelSpec } from './spec.js';
+
+export type PresetName = 'mlp' | 'cnn' | 'resnet-small';
+export const PRESETS: readonly PresetName[] = ['mlp', 'cnn', 'resnet-small'];
+
+function block(out: number, stride: number, inC: number): LayerSpec {
+  const layers: LayerSpec[] = [
+    { type: 'conv2d', out, kernel: 3, stride, padding: 'same', bias: false },
+    { type: 'batchnorm' },
+    { type: 'relu' },
+    { type: 'conv2d', out, kernel: 3, padding: 'same', bias: false },
+    { type: 'batchnorm' },
+  ];
+  const shortcut: LayerSpec[] | undefined =
+    stride !== 1 || inC !== out
+      ? [{ type: 'conv2d', out, kernel: 1, stride, bias: false }, { type: 'batchnorm' }]
+      : undefined;
+  return { type: 'residual', layers, shortcut };
+}
+
+/** The preset's model spec for inputs of per-sample shape `inputShape` and `classes` outputs. */
+export function presetSpec(name: string, inputShape: readonly number[], classes: number): ModelSpec {
+  const image = inputShape.length === 3;
+  switch (name) {
+    case 'mlp':
+      return {
+        inputShape: [...inputShape],
+        layers: [
+          ...(inputShape.length > 1 ? [{ type: 'flatten' } as const] : []),
+          { type: 'linear', out: 256 },
+          { type: 'relu' },
+          { type: 'linear', out: 128 },
+          { type: 'relu' },
+          { type: 'linear', out: classes },
+        ],
+      };
+    case 'cnn':
+      if (!image)
+        throw new ValueError(
+          `preset 'cnn' needs image data [H, W, C], got per-sample shape [${inputShape.join(', ')}]`,
+        );
+      return {
+        inputShape: [...inputShape],
+        layers: [
+          { type: 'conv2d', out: 32, kernel: 3, padding: 'same', bias: false },
+          { type: 'batchnorm' },
+          { type: 'relu' },
+          { type: 'maxpool2d', kernel: 2 },
+          { type: 'conv2d', out: 64, kernel: 3, padding: 'same', bias: false },
+          { type: 'batchnorm' },
+          { type: 'relu' },
+          { type: 'maxpool2d', kernel: 2 },
+          { type: 'flatten' },
+          { type: 'dropout', p: 0.3 },
+          { type: 'linear', out: 128 },
+          { type: 'relu' },
+          { type: 'dropout', p: 0.3 },
+          { type: 'linear', out: classes },
+        ],
+      };
+    case 'resnet-small':
+      if (!image)
+        throw new ValueError(
+          `preset 'resnet-small' needs image data [H, W, C], got per-sample shape [${inputShape.join(', ')}]`,
+        );
+      return {
+        inputShape: [...inputShape],
+        layers: [
+          { type: 'conv2d', out: 16, kernel: 3, padding: 'same', bias: false },
+          { type: 'batchnorm' },
+          { type: 'relu' },
+          block(16, 1, 16),
+          block(32, 2, 16),
+          block(64, 2, 32),
+          { type: 'globalavgpool' },
+          { type: 'linear', out: classes },
+        ],
+      };
+    default:
+      throw new ValueError(`unknown preset '${name}': expected one of ${PRESETS.join(', ')}`);
+  }
+}

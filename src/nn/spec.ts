@@ -1,0 +1,38 @@
+// The JSON model description used by `--config model.json`, presets and checkpoints. Sizes that
+// follow from the input (a linear layer's input features, a conv's input channels) are inferred
+// when the model is built; a built module's spec() has them filled in.
+import type { Padding } from '../kernels/conv.js';
+
+export type InitName = 'he' | 'glorot';
+export type Pair = number | [number, number];
+
+export type LayerSpec =
+  | { type: 'linear'; out: number; in?: number; bias?: boolean; init?: InitName }
+  | {
+      type: 'conv2d';
+      out: number;
+      kernel: Pair;
+      in?: number;
+      stride?: Pair;
+      padding?: Padding;
+      bias?: boolean;
+      init?: InitName;
+    }
+  | { type: 'batchnorm'; channels?: number; eps?: number; momentum?: number }
+  | { type: 'relu' | 'gelu' | 'sigmoid' | 'tanh' | 'softmax' | 'flatten' | 'globalavgpool' }
+  | { type: 'leakyrelu'; alpha?: number }
+  | { type: 'maxpool2d' | 'avgpool2d'; kernel: Pair; stride?: Pair; padding?: Padding }
+  | { type: 'dropout'; p: number }
+  | { type: 'embedding' | 'embeddingbag'; vocab: number; dim: number }
+  | { type: 'residual'; layers: LayerSpec[]; shortcut?: LayerSpec[]; activation?: 'relu' | 'none' }
+  | { type: 'sequential'; layers: LayerSpec[] };
+
+export type LayerType = LayerSpec['type'];
+
+/** A whole model: the per-sample input shape (NHWC images: [H, W, C]) and its layers. */
+export interface ModelSpec {
+  inputShape: number[];
+  /** 'float32' (images, tabular) or 'int32' (token ids for embeddings). */
+  inputDType?: 'float32' | 'int32';
+  layers: LayerSpec[];
+}

@@ -1,0 +1,118 @@
+// Image folders: PNG and JPEG files in one sub-folder per class, decoded, converted to the
+// requested channels, resized bilinearly and normalized per channel.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { loadImageFolder } from '../../src/data/index.js';
+import { FormatError } from '../../src/errors.js';
+import { tempDir } from './helpers.js';
+
+type Rgb = [number, number, number];
+
+/** RGBA bytes of a w x h image whose pixel (r, c) is px(r, c). */
+function rgba(w: number, h: number, px: (r: number, c: number) => Rgb): Buffer {
+  const data = Buffer.alloc(w * h * 4);
+  for (let r = 0; r < h; r++)
+    for (let c = 0; c < w; c++) {
+      data.set([...px(r, c), 255], (r * w + c) * 4);
+    }
+  return data;
+}
+function png(w: number, h: number, px: (r: number, c: number) => Rgb): Buffer {
+  const img = new PNG({ width: w, height: h });
+  rgba(w, h, px).copy(img.data);
+  return PNG.sync.write(img);
+}
+function jpg(w: number, h: number, px: (r: number, c: number) => Rgb): Buffer {
+  return jpeg.encode({ width: w, height: h, data: rgba(w, h, px) }, 100).data;
+}
+
+/** cat/ (2 PNGs, 4x2) and dog/ (1 PNG 8x4, 1 JPEG 8x8): colors per class. */
+function folder(): string {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'dog'));
+  mkdirSync(join(dir, 'cat'));
+  writeFileSync(
+    join(dir, 'cat', 'a.png'),
+    png(4, 2, () => [255, 0, 0]),
+  );
+  writeFileSync(
+    join(dir, 'cat', 'b.png'),
+    png(4, 2, (_, c) => [c * 85, 0, 0]),
+  );
+  writeFileSync(
+    join(dir, 'dog', 'c.png'),
+    png(8, 4, () => [0, 0, 255]),
+  );
+  writeFileSync(
+    join(dir, 'dog', 'd.jpg'),
+    jpg(8, 8, () => [0, 255, 0]),
+  );
+  writeFileSync(join(dir, 'dog', 'notes.txt'), 'not an image');
+  return dir;
+}
+
+describe('loadImageFolder', () => {
+  it('loads sorted classes, resized to the first image, RGB, normalized with the data statistics', () => {
+    const dir = folder();
+    const ds = loadImageFolder(dir);
+    expect(ds.classNames).toEqual(['cat', 'dog']);
+    expect(Array.from(ds.y)).toEqual([0, 0, 1, 1]);
+    expect(ds.size).toBe(4);
+    expect(ds.sampleShape).toEqual([2, 4, 3]); // the first image: 4 wide, 2 high, in color
+    expect(ds.x.length).toBe(4 * 2 * 4 * 3);
+    const { mean, std, scale, inputShape } = ds.preprocessing;
+    expect(scale).toBe(1 / 255);
+    expect(inputShape).toEqual([2, 4, 3]);
+    // red channel: 8 pixels of 1, 8 of [0, 1/3, 2/3, 1] x2 rows, 16 of 0
+    expect(mean![0]).toBeCloseTo((8 + 2 * (0 + 1 / 3 + 2 / 3 + 1)) / 32, 5);
+    // each channel of the result has mean 0 and std 1
+    for (let c = 0; c < 3; c++) {
+      let s = 0;
+      let sq = 0;
+      for (let i = c; i < ds.x.length; i += 3) {
+        s += ds.x[i];
+        sq += ds.x[i] * ds.x[i];
+      }
+      expect(s / 32).toBeCloseTo(0, 5);
+      expect(sq / 32).toBeCloseTo(1, 4);
+    }
+    // the JPEG (last sample) is green after un-normalizing: x * std + mean ≈ pixel / 255
+    const last = ds.x.subarray(3 * 24, 4 * 24);
+    for (let c = 0; c < 3; c++) expect(last[c] * std![c] + mean![c]).toBeCloseTo(c === 1 ? 1 : 0, 1);
+  });
+
+  it('resizes bilinearly with half-pixel centers and converts to grayscale', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'only'));
+    writeFileSync(
+      join(dir, 'only', 'ramp.png'),
+      png(2, 1, (_, c) => (c === 0 ? [0, 0, 0] : [255, 255, 255])),
+    );
+    writeFileSync(
+      join(dir, 'only', 'red.png'),
+      png(2, 1, () => [255, 0, 0]),
+    );
+    const ds = loadImageFolder(dir, { size: [1, 4], mean: [0], std: [1] });
+    expect(ds.sampleShape).toEqual([1, 4, 1]); // the first image is gray
+    const x = Array.from(ds.x);
+    for (const [i, v] of [0, 0.25, 0.75, 1].entries()) expect(x[i]).toBeCloseTo(v, 6);
+    for (let i = 0; i < 4; i++) expect(x[4 + i]).toBeCloseTo(0.299, 6); // luma of red
+    const rgb = loadImageFolder(dir, { size: [2, 2], channels: 3, mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(rgb.sampleShape).toEqual([2, 2, 3]);
+    expect(Array.from(rgb.x.subarray(12, 15))).toEqual([1, 0, 0]);
+  });
+
+  it('an undecodable file is a FormatError naming it', () => {
+    const dir = folder();
+    const bad = join(dir, 'dog', 'e.png');
+    writeFileSync(bad, Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
+    expect(() => loadImageFolder(dir)).toThrow(FormatError);
+    expect(() => loadImageFolder(dir)).toThrow(`${bad}: cannot decode image`);
+    writeFileSync(bad, 'plain text');
+    expect(() => loadImageFolder(dir)).toThrow(`${bad}: not a PNG or JPEG image`);
+    expect(() => loadImageFolder(join(dir, 'missing'))).toThrow(/missing: cannot read image folder \(ENOENT\)/);
+  });
+});
