@@ -32,6 +32,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addCommand(infoCommand());
   for (const make of trainCommands) program.addCommand(make());
   program.addCommand(dataCommand());
+  // subcommands added with addCommand() do not inherit exitOverride: errors must return here
+  const override = (c: Command) => {
+    c.exitOverride();
+    for (const sub of c.commands) override(sub);
+  };
+  override(program);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

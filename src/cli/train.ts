@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type ArrayDataset, trainValSplit } from '../data/dataset.js';
+import { haveFashionMnist } from '../data/fashion-mnist.js';
+import { fetchFashionMnist } from '../data/fetch.js';
 import { loadData } from '../data/load.js';
 import { FormatError, ValueError } from '../errors.js';
 import { buildModel } from '../nn/build.js';
@@ -106,12 +108,22 @@ function trainCommand(): Command {
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--no-progress', 'plain log lines instead of a progress bar')
     .requiredOption('--out <dir>', 'output directory')
-    .action((flags: TrainFlags) => runTrain(flags));
+    .action(async (flags: TrainFlags) => runTrain(flags));
 }
 
-function runTrain(flags: TrainFlags): void {
+/** Fashion-MNIST from the Debian package or the cache; downloaded from the official mirror when absent. */
+async function ensureData(spec: string): Promise<void> {
+  if (spec !== 'fashion-mnist' || haveFashionMnist()) return;
+  console.log(
+    'fashion-mnist not found locally (Debian package dataset-fashion-mnist or ~/.cache/graduate): downloading',
+  );
+  await fetchFashionMnist({ log: (l) => console.log(l) });
+}
+
+async function runTrain(flags: TrainFlags): Promise<void> {
   if (!flags.preset === !flags.config) throw new ValueError('train: give exactly one of --preset or --config');
   init({ threads: flags.threads });
+  await ensureData(flags.data);
   manualSeed(flags.seed);
   const t0 = performance.now();
   const all = loadData(flags.data, 'train', { limit: flags.limit });
@@ -190,8 +202,9 @@ function evalCommand(): Command {
     .requiredOption('--data <spec>', "'fashion-mnist' (its test split), a .csv, .jsonl/.txt file or an image folder")
     .option('--limit <n>', 'use only the first N samples', num('limit'))
     .option('--threads <n>', 'compute threads', num('threads'))
-    .action((path: string, flags: { data: string; limit?: number; threads?: number }) => {
+    .action(async (path: string, flags: { data: string; limit?: number; threads?: number }) => {
       init({ threads: flags.threads });
+      await ensureData(flags.data);
       const { model, checkpoint } = loadModel(path);
       const data = loadData(flags.data, 'test', { limit: flags.limit, like: checkpoint.config.preprocessing });
       const ev = evaluate(model, data);

@@ -44,6 +44,12 @@ export function fashionMnistDirs(dir?: string): string[] {
   return dirs;
 }
 
+/** True when some searched folder holds all four files (so loading needs no download). */
+export function haveFashionMnist(dir?: string): boolean {
+  const all = [...Object.values(FASHION_MNIST_FILES)].flatMap((f) => [f.images, f.labels]);
+  return fashionMnistDirs(dir).some((d) => all.every((name) => findFile(d, name) !== undefined));
+}
+
 /** `name.gz` or `name` in dir, whichever exists. */
 function findFile(dir: string, name: string): string | undefined {
   for (const f of [join(dir, `${name}.gz`), join(dir, name)]) if (existsSync(f)) return f;

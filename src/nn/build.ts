@@ -37,12 +37,23 @@ function expectRank(path: string, type: string, shape: readonly number[], rank: 
   if (shape.length !== rank) fail(path, `${type} needs ${what} input, got per-sample shape ${fmtShape(shape)}`);
 }
 
-/** Builds one layer for per-sample input shape `inShape`; returns it and its output shape. */
-export function buildLayer(
+export interface Built {
+  module: Module;
+  outShape: number[];
+  /** Multiply-accumulates of one sample's forward pass (GEMM/conv work only). */
+  macs: number;
+}
+
+/** Builds one layer for per-sample input shape `inShape`; returns it, its output shape and MACs. */
+export function buildLayer(spec: LayerSpec, inShape: readonly number[], path: string): Built {
+  return { macs: 0, ...buildLayerShape(spec, inShape, path) };
+}
+
+function buildLayerShape(
   spec: LayerSpec,
   inShape: readonly number[],
   path: string,
-): { module: Module; outShape: number[] } {
+): { module: Module; outShape: number[]; macs?: number } {
   if (typeof spec !== 'object' || spec === null || typeof spec.type !== 'string')
     fail(path, 'must be an object with a "type"');
   const last = inShape[inShape.length - 1];
@@ -51,9 +62,11 @@ export function buildLayer(
       const out = posInt(`${path}.out`, spec.out);
       if (spec.in !== undefined && spec.in !== last)
         fail(`${path}.in`, `is ${spec.in} but the input has ${last} features`);
+      const rows = inShape.slice(0, -1).reduce((a, b) => a * b, 1);
       return {
         module: new Linear(last, out, { bias: spec.bias, init: spec.init }),
         outShape: [...inShape.slice(0, -1), out],
+        macs: rows * last * out,
       };
     }
     case 'conv2d': {
@@ -69,7 +82,7 @@ export function buildLayer(
         fail(path, (e as Error).message);
       }
       const module = new Conv2d(last, out, kernel, { stride, padding: spec.padding, bias: spec.bias, init: spec.init });
-      return { module, outShape: [g.OH, g.OW, out] };
+      return { module, outShape: [g.OH, g.OW, out], macs: g.OH * g.OW * out * kh * kw * last };
     }
     case 'batchnorm':
       if (spec.channels !== undefined && spec.channels !== last)
@@ -113,10 +126,8 @@ export function buildLayer(
       expectRank(path, 'embeddingbag', inShape, 1, 'token ids [L]');
       return { module: new EmbeddingBag(vocab, dim), outShape: [dim] };
     }
-    case 'sequential': {
-      const { module, outShape } = buildSequential(spec.layers, inShape, `${path}.layers`);
-      return { module, outShape };
-    }
+    case 'sequential':
+      return buildSequential(spec.layers, inShape, `${path}.layers`);
     case 'residual': {
       const block = buildSequential(spec.layers, inShape, `${path}.layers`);
       const short = spec.shortcut ? buildSequential(spec.shortcut, inShape, `${path}.shortcut`) : undefined;
@@ -127,7 +138,8 @@ export function buildLayer(
           `block output ${fmtShape(block.outShape)} does not match shortcut output ${fmtShape(shortShape)}; add a shortcut (e.g. a 1x1 conv)`,
         );
       }
-      return { module: new Residual(block.module, short?.module, spec.activation ?? 'relu'), outShape: block.outShape };
+      const module = new Residual(block.module, short?.module, spec.activation ?? 'relu');
+      return { module, outShape: block.outShape, macs: block.macs + (short?.macs ?? 0) };
     }
     default:
       fail(`${path}.type`, `unknown layer type ${JSON.stringify((spec as { type: unknown }).type)}`);
@@ -138,23 +150,25 @@ function buildSequential(
   layers: readonly LayerSpec[],
   inShape: readonly number[],
   path: string,
-): { module: Sequential; outShape: number[] } {
+): Built & { module: Sequential } {
   if (!Array.isArray(layers) || layers.length === 0) fail(path, 'must be a non-empty array of layers');
   const modules: Module[] = [];
   let shape = [...inShape];
+  let macs = 0;
   layers.forEach((l, i) => {
     const built = buildLayer(l, shape, `${path}[${i}]`);
     modules.push(built.module);
     shape = built.outShape;
+    macs += built.macs;
   });
-  return { module: new Sequential(modules), outShape: shape };
+  return { module: new Sequential(modules), outShape: shape, macs };
 }
 
-/** Builds a model from its spec; outShape is the per-sample output shape. */
-export function buildModel(spec: ModelSpec): { model: Sequential; outShape: number[] } {
+/** Builds a model from its spec: the module, the per-sample output shape and forward MACs per sample. */
+export function buildModel(spec: ModelSpec): { model: Sequential; outShape: number[]; macs: number } {
   if (!Array.isArray(spec.inputShape) || spec.inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
     fail('inputShape', `must be an array of positive integers, got ${JSON.stringify(spec.inputShape)}`);
   }
-  const { module, outShape } = buildSequential(spec.layers, spec.inputShape, 'layers');
-  return { model: module, outShape };
+  const { module, outShape, macs } = buildSequential(spec.layers, spec.inputShape, 'layers');
+  return { model: module, outShape, macs };
 }

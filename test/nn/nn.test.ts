@@ -132,3 +132,11 @@ describe('layers', () => {
     });
   });
 });
+
+describe('MAC counts', () => {
+  it('counts conv and linear multiply-accumulates per sample', () => {
+    const { model, macs } = buildModel(presetSpec('cnn', [28, 28, 1], 10));
+    expect(macs).toBe(28 * 28 * 32 * 9 + 14 * 14 * 64 * 288 + 3136 * 128 + 128 * 10);
+    model.dispose();
+  });
+});

@@ -1,0 +1,167 @@
+// npm run bench:train [-- --json FILE] [--quick] — training throughput on Fashion-MNIST in one run:
+// Graduate vs TensorFlow.js wasm on the MLP, Graduate vs TensorFlow.js cpu on the CNN (tfjs-wasm
+// cannot train convolutions), the CNN's achieved GFLOP/s as a fraction of the 512³ GEMM measured
+// here at the same thread count, and the CNN's seconds per epoch.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type ArrayDataset, subset } from '../src/data/dataset.js';
+import { loadFashionMnist } from '../src/data/fashion-mnist.js';
+import { freePacked, gemmPacked, packB } from '../src/kernels/gemm.js';
+import { buildModel } from '../src/nn/build.js';
+import { presetSpec } from '../src/nn/presets.js';
+import { engine } from '../src/tensor/context.js';
+import { manualSeed } from '../src/tensor/random.js';
+import { fit } from '../src/train/fit.js';
+import { loadTfWasm, type Tf } from './peers.js';
+import { timeMs } from './timing.js';
+
+const { values } = parseArgs({ options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const quick = values.quick;
+const BATCH = 64;
+const train = loadFashionMnist('train');
+const first = (ds: ArrayDataset, n: number) =>
+  subset(
+    ds,
+    Int32Array.from({ length: n }, (_, i) => i),
+  );
+
+/** Samples/s of Graduate's fit loop (data loading, forward, backward, Adam) over `batches` batches. */
+function graduate(preset: 'mlp' | 'cnn', batches: number): { samplesPerSecond: number; macs: number } {
+  const spec = presetSpec(preset, [28, 28, 1], 10);
+  manualSeed(0);
+  const { model, macs } = buildModel(spec);
+  const warm = first(train, BATCH * 5);
+  const cfg = { epochs: 1, batchSize: BATCH, lr: 1e-3, optimizer: 'adam' as const, seed: 0 };
+  fit({ model, modelSpec: spec, train: warm, config: cfg, log: () => {}, progress: false }).optimizer.dispose();
+  const r = fit({
+    model,
+    modelSpec: spec,
+    train: first(train, BATCH * batches),
+    config: cfg,
+    log: () => {},
+    progress: false,
+  });
+  r.optimizer.dispose();
+  model.dispose();
+  return { samplesPerSecond: r.history.epochs[0].samplesPerSecond, macs };
+}
+
+function tfModel(tf: Tf, preset: 'mlp' | 'cnn') {
+  const L = tf.layers;
+  if (preset === 'mlp') {
+    return tf.sequential({
+      layers: [
+        L.flatten({ inputShape: [28, 28, 1] }),
+        L.dense({ units: 256, activation: 'relu' }),
+        L.dense({ units: 128, activation: 'relu' }),
+        L.dense({ units: 10 }),
+      ],
+    });
+  }
+  return tf.sequential({
+    layers: [
+      L.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', useBias: false }),
+      L.batchNormalization(),
+      L.reLU(),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.conv2d({ filters: 64, kernelSize: 3, padding: 'same', useBias: false }),
+      L.batchNormalization(),
+      L.reLU(),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.flatten(),
+      L.dropout({ rate: 0.3 }),
+      L.dense({ units: 128, activation: 'relu' }),
+      L.dropout({ rate: 0.3 }),
+      L.dense({ units: 10 }),
+    ],
+  });
+}
+
+/** Samples/s of a TensorFlow.js training loop (same data, same batch size, Adam). */
+function tfjs(tf: Tf, preset: 'mlp' | 'cnn', batches: number): number {
+  const model = tfModel(tf, preset);
+  const opt = tf.train.adam(1e-3);
+  const step = (b: number) => {
+    const i0 = (b * BATCH) % (train.size - BATCH);
+    tf.tidy(() => {
+      const x = tf.tensor4d(train.x.subarray(i0 * 784, (i0 + BATCH) * 784) as Float32Array, [BATCH, 28, 28, 1]);
+      const y = tf.oneHot(tf.tensor1d(train.y.subarray(i0, i0 + BATCH), 'int32'), 10);
+      const loss = opt.minimize(
+        () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as never) as never,
+        true,
+      );
+      loss?.dataSync();
+    });
+  };
+  for (let b = 0; b < 3; b++) step(b);
+  const t0 = performance.now();
+  for (let b = 0; b < batches; b++) step(b);
+  const s = (performance.now() - t0) / 1000;
+  model.dispose();
+  return (batches * BATCH) / s;
+}
+
+function gemm512(): number {
+  const e = engine();
+  const n = 512;
+  const a = e.alloc(n * n * 4);
+  const b = e.alloc(n * n * 4);
+  const c = e.alloc(n * n * 4);
+  e.f32.fill(0.5, a >> 2, (a >> 2) + n * n);
+  e.f32.fill(0.25, b >> 2, (b >> 2) + n * n);
+  const p = packB(e, b, n, n);
+  const ms = timeMs(() => gemmPacked(e, a, n, p, c), quick ? { minTrialMs: 20, trials: 3 } : {});
+  freePacked(e, p);
+  for (const q of [a, b, c]) e.free(q);
+  return (2 * n ** 3) / ms / 1e6;
+}
+
+const threads = engine().threads;
+console.error(`measuring (threads ${threads}, isa ${engine().isa})…`);
+const gMlp = graduate('mlp', quick ? 50 : 300);
+const gCnn = graduate('cnn', quick ? 10 : 60);
+const gemm = gemm512();
+const tf = await loadTfWasm();
+const tMlp = tfjs(tf, 'mlp', quick ? 20 : 100);
+let tfWasmCnn = 'trains';
+try {
+  tfjs(tf, 'cnn', 1);
+} catch (e) {
+  tfWasmCnn = `cannot train: ${(e as Error).message.split('\n')[0].slice(0, 90)}`;
+}
+await tf.setBackend('cpu');
+const tCnn = tfjs(tf, 'cnn', quick ? 3 : 10);
+
+const cnnGflops = (gCnn.samplesPerSecond * gCnn.macs * 2 * 3) / 1e9; // training ≈ 3× forward FLOPs
+const rows = [
+  ['MLP 784-256-128-10', 'Graduate', gMlp.samplesPerSecond],
+  ['MLP 784-256-128-10', 'tfjs-wasm', tMlp],
+  ['CNN (preset cnn)', 'Graduate', gCnn.samplesPerSecond],
+  ['CNN (preset cnn)', 'tfjs-cpu', tCnn],
+] as const;
+console.log(
+  `\ntraining throughput, Fashion-MNIST, batch ${BATCH}, Adam — Graduate ${threads} thread(s), ${engine().isa}; ${new Date().toISOString()}`,
+);
+for (const [m, who, v] of rows)
+  console.log(`  ${m.padEnd(20)} ${who.padEnd(10)} ${v.toFixed(0).padStart(8)} samples/s`);
+console.log(`  tfjs-wasm on the CNN: ${tfWasmCnn}`);
+console.log(
+  `\nCNN: ${(gCnn.macs / 1e6).toFixed(2)} MMAC/sample forward → ${cnnGflops.toFixed(1)} GFLOP/s achieved in training; 512³ GEMM here: ${gemm.toFixed(1)} GFLOP/s`,
+);
+console.log(
+  `CNN seconds per epoch (60000 samples): ${(60000 / gCnn.samplesPerSecond).toFixed(1)} s; MLP: ${(60000 / gMlp.samplesPerSecond).toFixed(1)} s`,
+);
+const targets = [
+  ['MLP: Graduate ≥ 8× tfjs-wasm', gMlp.samplesPerSecond / tMlp, 8],
+  ['CNN: Graduate vs tfjs-cpu (ratio)', gCnn.samplesPerSecond / tCnn, 1],
+  ['CNN training GFLOP/s ≥ 0.5× 512³ GEMM GFLOP/s', cnnGflops / gemm, 0.5],
+] as const;
+console.log('\ntargets');
+for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
+if (values.json) {
+  writeFileSync(
+    values.json,
+    `${JSON.stringify({ date: new Date().toISOString(), threads, isa: engine().isa, samplesPerSecond: Object.fromEntries(rows.map(([m, w, v]) => [`${m} ${w}`, v])), cnnGflops, gemm512Gflops: gemm, cnnSecondsPerEpoch: 60000 / gCnn.samplesPerSecond, tfWasmCnn, targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })) }, null, 2)}\n`,
+  );
+  console.log(`wrote ${values.json}`);
+}

@@ -1,0 +1,112 @@
+// The command line, run in-process: train → checkpoint/metrics/report files, eval prints the
+// accuracy line, and bad input exits non-zero with a message that names the problem.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { shutdown } from '../../src/tensor/context.js';
+
+const haveData = existsSync('/usr/share/datasets/fashion-mnist');
+const out = mkdtempSync(join(tmpdir(), 'graduate-cli-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+/** Runs the CLI; returns exit code and what it printed. The engine is reset between runs (init() per command). */
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const log: string[] = [];
+  const err: string[] = [];
+  const l = vi.spyOn(console, 'log').mockImplementation((...a) => void log.push(a.join(' ')));
+  const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  const w = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    shutdown();
+    const code = await main(argv);
+    return { code, stdout: log.join('\n'), stderr: err.join('\n') };
+  } finally {
+    l.mockRestore();
+    e.mockRestore();
+    w.mockRestore();
+  }
+}
+
+describe.runIf(haveData)('graduate train / eval', () => {
+  it('trains the mlp preset, writing checkpoint, metrics.json and the report', async () => {
+    const r = await cli(
+      'train',
+      '--preset',
+      'mlp',
+      '--data',
+      'fashion-mnist',
+      '--epochs',
+      '2',
+      '--limit',
+      '3000',
+      '--out',
+      out,
+      '--no-progress',
+      '--threads',
+      '1',
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/epoch 2\/2 {2}loss \d\.\d+/);
+    expect(r.stdout).toMatch(/test accuracy: 0\.\d{4}/);
+    for (const f of ['checkpoint.json', 'metrics.json', 'report.html', 'loss.svg', 'accuracy.svg'])
+      expect(existsSync(join(out, f))).toBe(true);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.history.epochs).toHaveLength(2);
+    expect(metrics.report.accuracy).toBeGreaterThan(0.7);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('Ankle boot');
+  });
+
+  it('eval prints `accuracy: …` and the per-class table', async () => {
+    const r = await cli('eval', out, '--data', 'fashion-mnist', '--limit', '1000');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^accuracy: 0\.\d{4}$/m);
+    expect(r.stdout).toContain('Trouser');
+  });
+
+  it('resume continues from the checkpoint', async () => {
+    const r = await cli(
+      'train',
+      '--preset',
+      'mlp',
+      '--data',
+      'fashion-mnist',
+      '--epochs',
+      '3',
+      '--limit',
+      '3000',
+      '--out',
+      out,
+      '--no-progress',
+      '--threads',
+      '1',
+      '--resume',
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('resuming from');
+    expect(r.stdout).not.toMatch(/epoch 1\/3/);
+    expect(r.stdout).toMatch(/epoch 3\/3/);
+  });
+});
+
+describe('bad input', () => {
+  it('names the missing file, the bad preset and the bad config field', async () => {
+    let r = await cli('train', '--preset', 'mlp', '--data', '/nope/data.csv', '--out', out);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('/nope/data.csv: no such file or folder');
+    r = await cli('train', '--preset', 'big', '--data', 'fashion-mnist', '--out', out);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/'big' is invalid/);
+    const csv = join(out, 'tiny.csv');
+    writeFileSync(csv, 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n');
+    const cfg = join(out, 'model.json');
+    writeFileSync(cfg, JSON.stringify({ inputShape: [2], layers: [{ type: 'linear', out: -3 }] }));
+    r = await cli('train', '--config', cfg, '--data', csv, '--out', join(out, 'cfg'));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('layers[0].out: must be a positive integer, got -3');
+    r = await cli('eval', join(out, 'missing'), '--data', csv);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/not a checkpoint/);
+  });
+});
