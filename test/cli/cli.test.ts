@@ -17,7 +17,10 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
   const err: string[] = [];
   const l = vi.spyOn(console, 'log').mockImplementation((...a) => void log.push(a.join(' ')));
   const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  const w = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  const w = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err.push(String(s));
+    return true;
+  });
   try {
     shutdown();
     const code = await main(argv);
