@@ -1,0 +1,139 @@
+// The artifact: one self-describing, versioned, checksummed file holding a graph and its weights.
+//   "GRADUATE" (8 bytes) | u32 format version | u32 header length H | H bytes of JSON header
+//   | zero padding to 64 | tensor data, each tensor 64-byte aligned | u32 CRC-32 of all bytes before
+// The JSON header holds the graph (without constant data) and, per tensor, dtype, shape, offset,
+// byte length and quantization parameters. Readers validate everything before trusting it. Shared
+// by the compiler (writer) and the lean runtime (reader); no Node-only imports here.
+import { FormatError } from '../errors.js';
+import type { Constant, Graph } from './ir.js';
+import { validateGraph } from './validate.js';
+
+export const MAGIC = 'GRADUATE';
+export const FORMAT_VERSION = 1;
+const ALIGN = 64;
+const BYTES = { float32: 4, int8: 1, int32: 4 } as const;
+
+interface TensorEntry {
+  dtype: Constant['dtype'];
+  shape: number[];
+  offset: number;
+  length: number;
+  quant?: Constant['quant'];
+}
+
+interface Header {
+  format: 'graduate-artifact';
+  version: number;
+  producer: string;
+  graph: Omit<Graph, 'constants'>;
+  tensors: Record<string, TensorEntry>;
+}
+
+let crcTable: Uint32Array | undefined;
+/** CRC-32 (IEEE), the checksum of zip/gzip/PNG. */
+export function crc32(bytes: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/** Serializes a graph and its constants. */
+export function writeArtifact(g: Graph, producer = 'graduate'): Uint8Array {
+  const tensors: Record<string, TensorEntry> = {};
+  let offset = 0;
+  for (const [name, c] of Object.entries(g.constants)) {
+    tensors[name] = { dtype: c.dtype, shape: c.shape, offset, length: c.data.byteLength, quant: c.quant };
+    offset = align(offset + c.data.byteLength);
+  }
+  const { constants: _omit, ...rest } = g;
+  const header: Header = { format: 'graduate-artifact', version: FORMAT_VERSION, producer, graph: rest, tensors };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const dataStart = align(16 + json.length);
+  const total = dataStart + offset + 4;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(12, json.length, true);
+  out.set(json, 16);
+  for (const [name, c] of Object.entries(g.constants)) {
+    out.set(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength), dataStart + tensors[name].offset);
+  }
+  view.setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
+  return out;
+}
+
+/** Parses and validates an artifact; every problem is a FormatError naming `source`. */
+export function readArtifact(bytes: Uint8Array, source = '<artifact>'): Graph {
+  const bad = (msg: string): never => {
+    throw new FormatError(`${source}: ${msg}`);
+  };
+  if (bytes.length < 20) bad(`too short for a Graduate artifact (${bytes.length} bytes)`);
+  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC)
+    bad(`not a Graduate artifact (bad magic; expected "${MAGIC}")`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== FORMAT_VERSION)
+    bad(`format version ${version} is not supported (this runtime reads version ${FORMAT_VERSION})`);
+  const stored = view.getUint32(bytes.length - 4, true);
+  const actual = crc32(bytes.subarray(0, bytes.length - 4));
+  if (stored !== actual)
+    bad(
+      `checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)}): the file is corrupt or truncated`,
+    );
+  const hlen = view.getUint32(12, true);
+  if (16 + hlen > bytes.length - 4) bad(`header length ${hlen} exceeds the file`);
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + hlen)));
+  } catch (e) {
+    return bad(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (
+    header?.format !== 'graduate-artifact' ||
+    typeof header.graph !== 'object' ||
+    typeof header.tensors !== 'object'
+  ) {
+    bad('header lacks format/graph/tensors');
+  }
+  const dataStart = align(16 + hlen);
+  const dataEnd = bytes.length - 4;
+  const constants: Graph['constants'] = {};
+  for (const [name, t] of Object.entries(header.tensors)) {
+    const per = BYTES[t?.dtype as keyof typeof BYTES];
+    if (!per) bad(`tensor '${name}': unknown dtype ${JSON.stringify(t?.dtype)}`);
+    if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || d < 0))
+      bad(`tensor '${name}': invalid shape ${JSON.stringify(t.shape)}`);
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (t.length !== count * per) bad(`tensor '${name}': ${t.length} bytes for ${t.dtype}[${t.shape.join(', ')}]`);
+    if (
+      !Number.isInteger(t.offset) ||
+      t.offset < 0 ||
+      t.offset % ALIGN !== 0 ||
+      dataStart + t.offset + t.length > dataEnd
+    ) {
+      bad(`tensor '${name}': data at offset ${t.offset} (+${t.length}) lies outside the file`);
+    }
+    const copy = bytes.slice(dataStart + t.offset, dataStart + t.offset + t.length);
+    const data =
+      t.dtype === 'float32'
+        ? new Float32Array(copy.buffer)
+        : t.dtype === 'int32'
+          ? new Int32Array(copy.buffer)
+          : new Int8Array(copy.buffer);
+    constants[name] = { dtype: t.dtype, shape: t.shape, data, quant: t.quant };
+  }
+  const g: Graph = { ...header.graph, constants };
+  validateGraph(g, source);
+  return g;
+}

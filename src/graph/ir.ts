@@ -1,0 +1,153 @@
+// The graph IR: what `graduate compile` transforms and what the runtime executes. Values are
+// named tensors flowing between nodes (batch dimension -1), constants are weights, nodes are a
+// discriminated union checked exhaustively. Layouts: NHWC activations, conv weights
+// [KH, KW, Cin, Cout], linear weights [in, out]. This module is shared by the compiler and the
+// lean runtime: it must not import training code (nn/, autograd/, optim/, train/).
+
+export type ValueDType = 'float32' | 'int8' | 'int32';
+export type ActivationFn = 'none' | 'relu' | 'leakyrelu' | 'sigmoid' | 'tanh' | 'gelu';
+
+/** Affine quantization: real = scale · (q − zeroPoint); per tensor (one entry) or per channel along `axis`. */
+export interface QuantParams {
+  scale: number[];
+  zeroPoint: number[];
+  axis?: number;
+}
+
+/** A tensor flowing through the graph. shape[0] is the batch (-1: any). */
+export interface Value {
+  shape: number[];
+  dtype: ValueDType;
+  quant?: QuantParams;
+}
+
+/** A weight or other fixed tensor. `packed` marks data already in a kernel's layout. */
+export interface Constant {
+  shape: number[];
+  dtype: 'float32' | 'int8' | 'int32';
+  data: Float32Array | Int8Array | Int32Array;
+  quant?: QuantParams;
+}
+
+/** Fused epilogue of conv2d/linear: bias is an input; `residual` a value added before `activation`. */
+export interface Epilogue {
+  activation: ActivationFn;
+  alpha?: number;
+  residual?: string;
+}
+
+interface NodeBase {
+  /** Unique node name (for dumps, reports, --dump-after). */
+  name: string;
+  inputs: string[];
+  output: string;
+}
+
+export type Node =
+  | (NodeBase & {
+      op: 'conv2d';
+      attrs: Epilogue & { stride: [number, number]; pads: [number, number, number, number] };
+    })
+  | (NodeBase & { op: 'linear'; attrs: Epilogue })
+  | (NodeBase & { op: 'batchnorm'; attrs: { eps: number } }) // inputs: x, gamma, beta, mean, var
+  | (NodeBase & { op: 'affine'; attrs: Record<string, never> }) // inputs: x, scale[C], shift[C]
+  | (NodeBase & { op: 'activation'; attrs: { fn: Exclude<ActivationFn, 'none'> | 'softmax'; alpha?: number } })
+  | (NodeBase & { op: 'add'; attrs: Record<string, never> })
+  | (NodeBase & {
+      op: 'maxpool2d' | 'avgpool2d';
+      attrs: { kernel: [number, number]; stride: [number, number]; pads: [number, number, number, number] };
+    })
+  | (NodeBase & { op: 'globalavgpool'; attrs: Record<string, never> })
+  | (NodeBase & { op: 'flatten'; attrs: Record<string, never> })
+  | (NodeBase & { op: 'dropout'; attrs: { p: number } })
+  | (NodeBase & { op: 'embeddingbag'; attrs: Record<string, never> }) // inputs: ids int32 [N, L], weight [V, D]
+  | (NodeBase & { op: 'quantize'; attrs: Record<string, never> }) // float32 → int8 with the output value's quant
+  | (NodeBase & { op: 'dequantize'; attrs: Record<string, never> }); // int8 → float32 with the input value's quant
+
+export type OpName = Node['op'];
+
+/** How raw inputs become the graph's input tensor (pixels → normalized NHWC floats, …). */
+export interface InputSpec {
+  kind: 'image' | 'tabular' | 'text';
+  /** Per-sample shape of the graph input. */
+  shape: number[];
+  scale?: number;
+  mean?: number[];
+  std?: number[];
+  tokenizer?: unknown;
+}
+
+export interface Graph {
+  inputs: string[];
+  outputs: string[];
+  values: Record<string, Value>;
+  constants: Record<string, Constant>;
+  nodes: Node[];
+  /** Class labels of the output, preprocessing of the input, producer info. */
+  meta: { classNames: string[]; input: InputSpec; producer: string; [k: string]: unknown };
+}
+
+/** A shallow structural copy: new node/value/constant records, shared typed-array data. */
+export function cloneGraph(g: Graph): Graph {
+  return {
+    inputs: [...g.inputs],
+    outputs: [...g.outputs],
+    values: Object.fromEntries(Object.entries(g.values).map(([k, v]) => [k, { ...v, shape: [...v.shape] }])),
+    constants: Object.fromEntries(Object.entries(g.constants).map(([k, c]) => [k, { ...c, shape: [...c.shape] }])),
+    nodes: g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], attrs: { ...n.attrs } }) as Node),
+    meta: { ...g.meta },
+  };
+}
+
+/** Number of elements of a constant or a value's per-sample part. */
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d < 0 ? 1 : d;
+  return n;
+}
+
+/** Producer of each value (inputs and constants have none). */
+export function producers(g: Graph): Map<string, Node> {
+  return new Map(g.nodes.map((n) => [n.output, n]));
+}
+
+/** Consumers of each value, in node order (a residual epilogue counts as a use). */
+export function consumers(g: Graph): Map<string, Node[]> {
+  const m = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    const uses = [...n.inputs];
+    const res = (n.attrs as Partial<Epilogue>).residual;
+    if (res) uses.push(res);
+    for (const v of uses) {
+      let list = m.get(v);
+      if (!list) m.set(v, (list = []));
+      list.push(n);
+    }
+  }
+  return m;
+}
+
+/** Multiply-accumulates per sample of conv2d/linear nodes. */
+export function nodeMacs(g: Graph, n: Node): number {
+  if (n.op === 'conv2d') {
+    const w = g.constants[n.inputs[1]];
+    const out = g.values[n.output].shape; // [-1, OH, OW, OC]
+    return out[1] * out[2] * w.shape[0] * w.shape[1] * w.shape[2] * w.shape[3];
+  }
+  if (n.op === 'linear') {
+    const w = g.constants[n.inputs[1]];
+    const x = g.values[n.inputs[0]].shape;
+    return numel(x.slice(1, -1)) * w.shape[0] * w.shape[1];
+  }
+  return 0;
+}
+
+/** Total forward MACs per sample. */
+export function graphMacs(g: Graph): number {
+  return g.nodes.reduce((s, n) => s + nodeMacs(g, n), 0);
+}
+
+/** Total number of weight values. */
+export function graphParams(g: Graph): number {
+  return Object.values(g.constants).reduce((s, c) => s + c.data.length, 0);
+}

@@ -1,0 +1,279 @@
+// The inference session: loads a graph into an engine (weights pre-packed once into the kernels'
+// layouts), plans memory statically for a maximum batch, and runs batches with no allocation of
+// its own per call. Imports only kernels/ and graph/: no training code.
+import { ShapeError, ValueError } from '../errors.js';
+import { type Constant, type Graph, type Node, numel } from '../graph/ir.js';
+import { batchNormForward } from '../kernels/batchnorm.js';
+import type { Conv2dGeometry } from '../kernels/conv.js';
+import { conv2dPacked } from '../kernels/conv.js';
+import { binary, unary } from '../kernels/elementwise.js';
+import { Engine, type EngineOptions } from '../kernels/engine.js';
+import type { Activation } from '../kernels/exports.js';
+import { type Epilogue, freePacked, gemmPacked, type PackedB, packB } from '../kernels/gemm.js';
+import { avgPool2d, globalAvgPool, maxPool2d } from '../kernels/pooling.js';
+import { softmax } from '../kernels/softmax.js';
+import { type MemoryPlan, planMemory, VIEW_OPS } from './plan.js';
+
+export interface SessionOptions {
+  /** Largest batch run() accepts (the memory plan is sized for it). Default 256. */
+  maxBatch?: number;
+  /** Engine to run on (default: one shared engine per process, created on first use). */
+  engine?: Engine;
+  engineOptions?: EngineOptions;
+}
+
+let sharedEngine: Engine | undefined;
+
+const ACT: Record<string, Activation> = {
+  none: 'none',
+  relu: 'relu',
+  leakyrelu: 'leakyRelu',
+  sigmoid: 'sigmoid',
+  tanh: 'tanh',
+  gelu: 'gelu',
+};
+
+type Step = (N: number) => void;
+
+export class Session {
+  readonly engine: Engine;
+  readonly maxBatch: number;
+  readonly plan: MemoryPlan;
+  /** Per-sample shapes of the input and output. */
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  private readonly arena: number;
+  private readonly owned: number[] = [];
+  private readonly packed: PackedB[] = [];
+  private readonly constPtr = new Map<string, number>();
+  private readonly steps: Step[] = [];
+  private disposed = false;
+
+  constructor(
+    readonly graph: Graph,
+    opts: SessionOptions = {},
+  ) {
+    this.engine = opts.engine ?? (sharedEngine ??= Engine.create(opts.engineOptions));
+    this.maxBatch = opts.maxBatch ?? 256;
+    if (graph.inputs.length !== 1 || graph.outputs.length !== 1)
+      throw new ValueError('Session: graphs with one input and one output are supported');
+    this.inputShape = graph.values[graph.inputs[0]].shape.slice(1);
+    this.outputShape = graph.values[graph.outputs[0]].shape.slice(1);
+    this.plan = planMemory(graph, this.maxBatch);
+    this.arena = this.engine.alloc(Math.max(this.plan.arenaBytes, 64));
+    for (const n of graph.nodes) {
+      const s = this.compileNode(n);
+      if (s) this.steps.push(s);
+    }
+  }
+
+  /** Byte address of a value in the arena. */
+  ptr(value: string): number {
+    return this.arena + (this.plan.offsets.get(value) as number);
+  }
+
+  private constant(name: string): number {
+    let p = this.constPtr.get(name);
+    if (p === undefined) {
+      const c = this.graph.constants[name] as Constant;
+      p = this.engine.alloc(c.data.byteLength);
+      this.engine.u8.set(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength), p);
+      this.constPtr.set(name, p);
+      this.owned.push(p);
+    }
+    return p;
+  }
+
+  /** Weights [..., Cin, Cout] packed once as the GEMM's B[K = prod(...Cin), N = Cout]. */
+  private packWeights(name: string): PackedB {
+    const c = this.graph.constants[name];
+    const N = c.shape[c.shape.length - 1];
+    const K = c.data.length / N;
+    const tmp = this.engine.alloc(c.data.byteLength);
+    this.engine.f32.set(c.data as Float32Array, tmp >> 2);
+    const p = packB(this.engine, tmp, K, N);
+    this.engine.free(tmp);
+    this.packed.push(p);
+    return p;
+  }
+
+  private compileNode(n: Node): Step | undefined {
+    const e = this.engine;
+    const g = this.graph;
+    const shape = (v: string) => g.values[v].shape;
+    const x = () => this.ptr(n.inputs[0]);
+    const out = this.ptr(n.output);
+    const per = (v: string) => numel(shape(v).slice(1));
+    const xp = x();
+    switch (n.op) {
+      case 'conv2d': {
+        const w = this.packWeights(n.inputs[1]);
+        const [KH, KW, C, OC] = g.constants[n.inputs[1]].shape;
+        const [, H, W] = shape(n.inputs[0]);
+        const [, OH, OW] = shape(n.output);
+        const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
+        const ep = this.epilogue(n.inputs[2], n.attrs);
+        return (N) => {
+          const geo: Conv2dGeometry = {
+            N,
+            H,
+            W,
+            C,
+            KH,
+            KW,
+            OC,
+            strideH: n.attrs.stride[0],
+            strideW: n.attrs.stride[1],
+            padTop,
+            padLeft,
+            padBottom,
+            padRight,
+            OH,
+            OW,
+          };
+          conv2dPacked(e, xp, w, geo, out, ep);
+        };
+      }
+      case 'linear': {
+        const w = this.packWeights(n.inputs[1]);
+        const rows = numel(shape(n.inputs[0]).slice(1, -1));
+        const ep = this.epilogue(n.inputs[2], n.attrs);
+        return (N) => gemmPacked(e, xp, N * rows, w, out, ep);
+      }
+      case 'batchnorm': {
+        const [gamma, beta, mean, variance] = n.inputs.slice(1).map((c) => this.constant(c));
+        const C = shape(n.inputs[0]).at(-1) as number;
+        const rows = per(n.inputs[0]) / C;
+        return (N) => batchNormForward(e, xp, N * rows, C, mean, variance, n.attrs.eps, gamma, beta, out);
+      }
+      case 'affine': {
+        const [scale, shift] = n.inputs.slice(1).map((c) => this.constant(c));
+        const C = shape(n.inputs[0]).at(-1) as number;
+        return (N) => {
+          const s = [(N * per(n.inputs[0])) / C, C];
+          binary(e, 'mul', xp, s, scale, [C], out);
+          binary(e, 'add', out, s, shift, [C], out);
+        };
+      }
+      case 'activation': {
+        const n1 = per(n.inputs[0]);
+        if (n.attrs.fn === 'softmax') {
+          const C = shape(n.inputs[0]).at(-1) as number;
+          return (N) => softmax(e, xp, (N * n1) / C, C, out);
+        }
+        const op = ACT[n.attrs.fn] as Exclude<Activation, 'none'>;
+        return (N) => unary(e, op, xp, out, N * n1, n.attrs.alpha ?? 0.01);
+      }
+      case 'add': {
+        const b = this.ptr(n.inputs[1]);
+        const n1 = per(n.inputs[0]);
+        return (N) => binary(e, 'add', xp, [N * n1], b, [N * n1], out);
+      }
+      case 'maxpool2d':
+      case 'avgpool2d': {
+        const [, H, W, C] = shape(n.inputs[0]);
+        const [, OH, OW] = shape(n.output);
+        const [KH, KW] = n.attrs.kernel;
+        const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
+        const fn =
+          n.op === 'maxpool2d'
+            ? (geo: Conv2dGeometry) => maxPool2d(e, xp, geo, out, 0)
+            : (geo: Conv2dGeometry) => avgPool2d(e, xp, geo, out);
+        return (N) =>
+          fn({
+            N,
+            H,
+            W,
+            C,
+            KH,
+            KW,
+            OC: C,
+            strideH: n.attrs.stride[0],
+            strideW: n.attrs.stride[1],
+            padTop,
+            padLeft,
+            padBottom,
+            padRight,
+            OH,
+            OW,
+          });
+      }
+      case 'globalavgpool': {
+        const [, H, W, C] = shape(n.inputs[0]);
+        return (N) => globalAvgPool(e, xp, N, H * W, C, out);
+      }
+      case 'flatten':
+      case 'dropout':
+        return undefined; // views: planMemory gave them their input's buffer
+      case 'embeddingbag': {
+        const w = this.constant(n.inputs[1]);
+        const [L] = shape(n.inputs[0]).slice(1);
+        const D = g.constants[n.inputs[1]].shape[1];
+        return (N) => embeddingBagForward(e, xp, N, L, w, D, out);
+      }
+      case 'quantize':
+      case 'dequantize':
+        throw new ValueError(`Session: op '${n.op}' (node '${n.name}') is not supported by this runtime yet`);
+    }
+  }
+
+  private epilogue(
+    bias: string | undefined,
+    attrs: { activation: string; alpha?: number; residual?: string },
+  ): Epilogue {
+    return {
+      bias: bias ? this.constant(bias) : undefined,
+      activation: ACT[attrs.activation],
+      alpha: attrs.alpha,
+      residual: attrs.residual ? this.ptr(attrs.residual) : undefined,
+    };
+  }
+
+  /** Runs `batch` samples (input: batch × per-sample values); returns a copy of the output. */
+  run(input: Float32Array | Int32Array, batch: number): Float32Array {
+    if (this.disposed) throw new ValueError('Session: used after dispose()');
+    if (!Number.isInteger(batch) || batch < 1 || batch > this.maxBatch) {
+      throw new ShapeError(`Session.run: batch ${batch} must be an integer in [1, ${this.maxBatch}] (maxBatch)`);
+    }
+    const inName = this.graph.inputs[0];
+    const per = numel(this.inputShape);
+    if (input.length !== batch * per) {
+      throw new ShapeError(
+        `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
+      );
+    }
+    const e = this.engine;
+    if (input instanceof Int32Array) e.i32.set(input, this.ptr(inName) >> 2);
+    else e.f32.set(input, this.ptr(inName) >> 2);
+    for (const s of this.steps) s(batch);
+    const o = this.ptr(this.graph.outputs[0]) >> 2;
+    return e.f32.slice(o, o + batch * numel(this.outputShape));
+  }
+
+  /** Frees the arena, constants and packed weights. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.packed) freePacked(this.engine, p);
+    for (const p of this.owned) this.engine.free(p);
+    this.engine.free(this.arena);
+  }
+}
+
+/** Mean of the weight rows of each bag of token ids (-1 = padding). */
+function embeddingBagForward(e: Engine, ids: number, N: number, L: number, w: number, D: number, out: number): void {
+  const f = e.f32;
+  const id = e.i32;
+  for (let b = 0; b < N; b++) {
+    const dst = (out >> 2) + b * D;
+    f.fill(0, dst, dst + D);
+    let count = 0;
+    for (let t = 0; t < L; t++) {
+      const k = id[(ids >> 2) + b * L + t];
+      if (k < 0) continue;
+      count++;
+      for (let j = 0; j < D; j++) f[dst + j] += f[(w >> 2) + k * D + j];
+    }
+    if (count > 1) for (let j = 0; j < D; j++) f[dst + j] /= count;
+  }
+}
