@@ -24,9 +24,6 @@ import {
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 
-const pair = (p: number | readonly [number, number] | undefined, d: number): [number, number] =>
-  p === undefined ? [d, d] : typeof p === 'number' ? [p, p] : [p[0], p[1]];
-
 class Builder {
   readonly g: Graph;
   private n = 0;

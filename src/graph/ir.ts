@@ -119,9 +119,9 @@ export function consumers(g: Graph): Map<string, Node[]> {
     const res = (n.attrs as Partial<Epilogue>).residual;
     if (res) uses.push(res);
     for (const v of uses) {
-      let list = m.get(v);
-      if (!list) m.set(v, (list = []));
+      const list = m.get(v) ?? [];
       list.push(n);
+      m.set(v, list);
     }
   }
   return m;

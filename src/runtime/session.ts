@@ -53,7 +53,8 @@ export class Session {
     readonly graph: Graph,
     opts: SessionOptions = {},
   ) {
-    this.engine = opts.engine ?? (sharedEngine ??= Engine.create(opts.engineOptions));
+    if (!opts.engine && !sharedEngine) sharedEngine = Engine.create(opts.engineOptions);
+    this.engine = opts.engine ?? (sharedEngine as Engine);
     this.maxBatch = opts.maxBatch ?? 256;
     if (graph.inputs.length !== 1 || graph.outputs.length !== 1)
       throw new ValueError('Session: graphs with one input and one output are supported');
