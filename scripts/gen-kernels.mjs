@@ -30,18 +30,27 @@ function range(n) {
   return [...Array(n).keys()];
 }
 
-function micro(mr, np) {
+/** Tiles of the Aᵀ·B kernel (gemm_ta): A given as At[K, M], so the mr rows of one k step are
+ * mr consecutive floats of one At row: one pointer, immediate offsets, stepped by lda. */
+const TILES_TA = [
+  [4, 1],
+  [3, 1],
+  [2, 1],
+  [1, 1],
+];
+
+function micro(mr, np, ta = false) {
   const L = [];
+  const name = `micro_${mr}x${np}${ta ? '_ta' : ''}`;
   const accs = [];
   for (const r of range(mr)) for (const v of range(np * 2)) accs.push(`c${r}_${v}`);
+  const aDesc = ta ? `At[kc, ${mr}]ᵀ` : `A[${mr}, kc]`;
+  L.push(`/** ${mr}x${np * 8} tile: C[${mr}, ${np * 8}] (+)= ${aDesc} * Bpacked[kc, ${np * 8}], then the epilogue. */`);
   L.push(
-    `/** ${mr}x${np * 8} tile: C[${mr}, ${np * 8}] (+)= A[${mr}, kc] * Bpacked[kc, ${np * 8}], then the epilogue. */`,
-  );
-  L.push(
-    `export function micro_${mr}x${np}(a: usize, lda: usize, bp: usize, bstride: usize, kc: i32, c: usize, ldc: usize, n: i32, ncols: i32, flags: i32, bias: usize, res: usize, ldr: usize, alpha: f32, scratch: usize): void {`,
+    `export function ${name}(a: usize, lda: usize, bp: usize, bstride: usize, kc: i32, c: usize, ldc: usize, n: i32, ncols: i32, flags: i32, bias: usize, res: usize, ldr: usize, alpha: f32, scratch: usize): void {`,
   );
   for (const acc of accs) L.push(`  let ${acc} = f32x4.splat(0);`);
-  for (const r of range(mr)) L.push(`  let a${r} = a + ${r} * lda;`);
+  if (!ta) for (const r of range(mr)) L.push(`  let a${r} = a + ${r} * lda;`);
   for (const p of range(np)) L.push(`  let b${p} = bp + ${p} * bstride;`);
   L.push('  for (let k = 0; k < kc; k++) {');
   for (const p of range(np)) {
@@ -50,10 +59,14 @@ function micro(mr, np) {
     L.push(`    b${p} += 32;`);
   }
   for (const r of range(mr)) {
-    L.push(`    const av${r} = v128.load32_splat(a${r});`);
-    L.push(`    a${r} += 4;`);
+    if (ta) L.push(`    const av${r} = v128.load32_splat(a, ${r * 4});`);
+    else {
+      L.push(`    const av${r} = v128.load32_splat(a${r});`);
+      L.push(`    a${r} += 4;`);
+    }
     for (const v of range(np * 2)) L.push(`    c${r}_${v} = madd(av${r}, bv${v}, c${r}_${v});`);
   }
+  if (ta) L.push('    a += lda;');
   L.push('  }');
   // Full tile: epilogue in registers and direct stores. Partial tile: spill to scratch and let
   // the scalar tail apply the epilogue to the valid columns only.
@@ -83,6 +96,7 @@ const src = [
   "import { madd, epi, store_partial, act_rows, EPI_LAST, ACT_SCALAR_FIRST } from '../gemm_epilogue';",
   '',
   ...TILES.map(([mr, np]) => micro(mr, np)),
+  ...TILES_TA.map(([mr, np]) => micro(mr, np, true)),
   '',
 ].join('\n\n');
 

@@ -1,6 +1,7 @@
 // Batch normalization on the engine, x viewed as [rows, C] with channels last (rows = N*H*W for
 // images, N for dense features): batch statistics, the normalizing forward and the training-mode
-// backward. Sums run in f64 per thread part (as/batchnorm.ts); temporaries are freed on return.
+// backward. Sums run in f32 blocks then f64 per thread part (as/batchnorm.ts); temporaries are
+// freed on return.
 // gamma/beta may be 0 (no affine transform: scale 1, shift 0); so may dgamma/dbeta (not wanted).
 // Not for: running averages or inference folding (the layer keeps those; they are elementwise).
 import type { Engine } from './engine.js';
@@ -17,15 +18,13 @@ function rowGrain(C: number): number {
   return Math.ceil(MIN_ELEMS_PER_THREAD / C);
 }
 
-/** mean [C] and biased variance [C] (divided by rows) of x [rows, C], two-pass in f64. */
+/** mean [C] and biased variance [C] (divided by rows) of x [rows, C]: one pass of shifted sums. */
 export function batchNormStats(e: Engine, x: number, rows: number, C: number, mean: number, variance: number): void {
   const parts = partsFor(e, rows, C);
   const partials = e.alloc(parts * 2 * C * 8);
   try {
-    e.split('bn_sum', [x, rows, C, parts, partials], parts);
-    e.k.bn_mean(partials, parts, rows, C, mean);
-    e.split('bn_sumsq_dev', [x, rows, C, mean, parts, partials], parts);
-    e.k.bn_variance(partials, parts, rows, C, variance);
+    e.split('bn_moments', [x, rows, C, parts, partials], parts);
+    e.k.bn_mean_var(partials, parts, rows, C, x, mean, variance);
   } finally {
     e.free(partials);
   }

@@ -37,6 +37,23 @@ export interface GemmExports {
     m1: number,
     scratch: P,
   ): void;
+  gemm_ta(
+    a: P,
+    lda: number,
+    bp: P,
+    K: number,
+    N: number,
+    c: P,
+    ldc: number,
+    flags: number,
+    bias: P,
+    res: P,
+    ldr: number,
+    alpha: number,
+    m0: number,
+    m1: number,
+    scratch: P,
+  ): void;
 }
 
 // as/layout.ts
@@ -108,6 +125,7 @@ export interface ConvExports {
     end: number,
     scratch: P,
   ): void;
+  conv_flip_weights(w: P, KH: number, KW: number, C: number, OC: number, wf: P): void;
   col2im(
     col: P,
     H: number,
@@ -147,6 +165,25 @@ export interface PoolingExports {
     OW: number,
     out: P,
     argmax: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  maxpool2d_backward_gather(
+    dy: P,
+    argmax: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    dx: P,
     start: number,
     end: number,
     scratch: P,
@@ -202,20 +239,8 @@ export interface PoolingExports {
 }
 // as/batchnorm.ts
 export interface BatchNormExports {
-  bn_sum(x: P, rows: number, C: number, parts: number, partials: P, start: number, end: number, scratch: P): void;
-  bn_mean(partials: P, parts: number, rows: number, C: number, mean: P): void;
-  bn_sumsq_dev(
-    x: P,
-    rows: number,
-    C: number,
-    mean: P,
-    parts: number,
-    partials: P,
-    start: number,
-    end: number,
-    scratch: P,
-  ): void;
-  bn_variance(partials: P, parts: number, rows: number, C: number, variance: P): void;
+  bn_moments(x: P, rows: number, C: number, parts: number, partials: P, start: number, end: number, scratch: P): void;
+  bn_mean_var(partials: P, parts: number, rows: number, C: number, x: P, mean: P, variance: P): void;
   bn_scale_shift(variance: P, gamma: P, beta: P, C: number, eps: number, coef: P): void;
   bn_forward(x: P, C: number, mean: P, coef: P, out: P, start: number, end: number, scratch: P): void;
   bn_backward_sums(

@@ -40,20 +40,36 @@ export function freePacked(engine: Engine, p: PackedB): void {
 /** Work below which a GEMM stays on one thread (flops per thread). */
 const MIN_FLOPS_PER_THREAD = 1 << 19;
 
-/** C[M,N] = epilogue(A[M,K] · B) with B pre-packed; splits rows across the engine's threads. */
-export function gemmPacked(engine: Engine, a: number, M: number, b: PackedB, c: number, ep: Epilogue = {}): void {
-  const { K, N } = b;
+function epilogueArgs(ep: Epilogue, N: number): number[] {
   let flags = (ACT[ep.activation ?? 'none'] << 8) | (ep.accumulate ? EPI.ACCUM : 0);
   if (ep.bias) flags |= EPI.BIAS;
   if (ep.residual) flags |= EPI.RES;
+  return [flags, ep.bias ?? 0, ep.residual ?? 0, ep.ldr ?? N, ep.alpha ?? 0.01];
+}
+
+/** C[M,N] = epilogue(A[M,K] · B) with B pre-packed; splits rows across the engine's threads. */
+export function gemmPacked(engine: Engine, a: number, M: number, b: PackedB, c: number, ep: Epilogue = {}): void {
+  const { K, N } = b;
   const minRows = Math.max(4, Math.ceil(MIN_FLOPS_PER_THREAD / (2 * K * N)));
-  engine.split(
-    'gemm',
-    [a, K, b.ptr, K, N, c, N, flags, ep.bias ?? 0, ep.residual ?? 0, ep.ldr ?? N, ep.alpha ?? 0.01],
-    M,
-    4,
-    minRows,
-  );
+  engine.split('gemm', [a, K, b.ptr, K, N, c, N, ...epilogueArgs(ep, N)], M, 4, minRows);
+}
+
+/**
+ * C[M,N] = epilogue(Aᵀ · B) with A given as At[K, M] (row stride `lda`, default M) and B
+ * pre-packed: the kernel reads At in place, no transpose pass (weight gradients xᵀ · dy).
+ */
+export function gemmPackedTA(
+  engine: Engine,
+  at: number,
+  M: number,
+  b: PackedB,
+  c: number,
+  ep: Epilogue = {},
+  lda = M,
+): void {
+  const { K, N } = b;
+  const minRows = Math.max(4, Math.ceil(MIN_FLOPS_PER_THREAD / (2 * K * N)));
+  engine.split('gemm_ta', [at, lda, b.ptr, K, N, c, N, ...epilogueArgs(ep, N)], M, 4, minRows);
 }
 
 export interface GemmOptions extends Epilogue {
@@ -63,7 +79,7 @@ export interface GemmOptions extends Epilogue {
   transB?: boolean;
 }
 
-/** C[M,N] = epilogue(op(A) · op(B)) for unpacked operands (packs B, transposes A, in scratch). */
+/** C[M,N] = epilogue(op(A) · op(B)) for unpacked operands (packs B in scratch; Aᵀ is read in place). */
 export function gemm(
   engine: Engine,
   a: number,
@@ -75,15 +91,10 @@ export function gemm(
   opts: GemmOptions = {},
 ): void {
   const packed = packB(engine, b, K, N, opts.transB);
-  let at = 0;
   try {
-    if (opts.transA) {
-      at = engine.alloc(M * K * 4);
-      engine.k.transpose2d(a, K, M, at);
-    }
-    gemmPacked(engine, opts.transA ? at : a, M, packed, c, opts);
+    if (opts.transA) gemmPackedTA(engine, a, M, packed, c, opts);
+    else gemmPacked(engine, a, M, packed, c, opts);
   } finally {
-    if (at) engine.free(at);
     freePacked(engine, packed);
   }
 }

@@ -49,8 +49,17 @@ export function maxPool2d(e: Engine, x: number, g: Pool2dGeometry, out: number, 
   );
 }
 
-/** dx [N, H, W, C] = 0, then dy [N, OH, OW, C] scatter-added at the argmax indices of maxPool2d. */
+/**
+ * dx [N, H, W, C] = 0, then dy [N, OH, OW, C] scatter-added at the argmax indices of maxPool2d.
+ * Non-overlapping windows (stride >= window, the usual 2x2/2): a one-pass gather instead.
+ */
 export function maxPool2dBackward(e: Engine, dy: number, argmax: number, g: Pool2dGeometry, dx: number): void {
+  if (g.strideH >= g.KH && g.strideW >= g.KW) {
+    const { H, W, C, KH, KW, strideH, strideW, padTop, padLeft, OH, OW } = g;
+    const args = [dy, argmax, H, W, C, KH, KW, strideH, strideW, padTop, padLeft, OH, OW, dx];
+    e.split('maxpool2d_backward_gather', args, g.N * H, 1, Math.ceil(MIN_ELEMS_PER_THREAD / (W * C)));
+    return;
+  }
   const inLen = g.H * g.W * g.C;
   e.split(
     'maxpool2d_backward',

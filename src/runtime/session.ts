@@ -12,7 +12,7 @@ import type { Activation } from '../kernels/exports.js';
 import { type Epilogue, freePacked, gemmPacked, type PackedB, packB } from '../kernels/gemm.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../kernels/pooling.js';
 import { softmax } from '../kernels/softmax.js';
-import { type MemoryPlan, planMemory, VIEW_OPS } from './plan.js';
+import { type MemoryPlan, planMemory } from './plan.js';
 
 export interface SessionOptions {
   /** Largest batch run() accepts (the memory plan is sized for it). Default 256. */

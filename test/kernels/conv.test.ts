@@ -94,6 +94,8 @@ const CASES: Case[] = [
   [2, 9, 17, 17, 2, 3, 33, [2, 1], [1, 0, 2, 1]],
   [1, 3, 7, 33, 3, 3, 5, 2, 1],
   [1, 3, 3, 3, 3, 3, 5, 1, [3, 4, 3, 4]], // padding wider than the kernel: all-padding outputs
+  [2, 8, 9, 4, 2, 4, 6, 1, 'same'], // stride 1, even kernel: asymmetric padding of the flipped conv
+  [1, 6, 5, 3, 2, 3, 4, 1, [1, 0, 0, 2]],
 ];
 
 function setup(e: Engine, c: Case, seed: number) {

@@ -79,6 +79,7 @@ const CASES: Case[] = [
   [1, 17, 9, 4, 5, 1, 'same'],
   [2, 1, 3, 1, 3, 2, 'same'],
   [4, 32, 32, 32, 2, 2, 'valid'], // large enough to split across threads
+  [2, 7, 8, 6, 2, 3, [1, 1, 0, 1]], // stride > window: gaps between windows (gather backward)
 ];
 
 describe('pool2dGeometry', () => {

@@ -1,8 +1,10 @@
 // Batch normalization over x viewed as [rows, C] (channels last), 4 channels per vector.
-// Per-channel sums are accumulated in f64 in per-part partial rows ([parts, k*C] f64, one part
-// per thread, so threads never share an accumulator) and combined by a small C-length kernel.
-// Statistics are two-pass: the mean first, then the deviations from it (with the compensation
-// term of the corrected two-pass algorithm). Sequencing and temporaries: ../batchnorm.ts.
+// Per-channel sums run in f32 registers over blocks of BLOCK rows, and each block's sums are added
+// in f64 to per-part partial rows ([parts, k*C] f64, one part per thread, so threads never share
+// an accumulator), combined by a small C-length kernel. (Accumulating straight into f64 memory
+// cost a load/promote/add/store per 2 values and made the reductions 2x slower than a copy.)
+// Statistics are one pass over x - shift, shift = x's first row (shifted sums: no cancellation
+// when the mean is far from zero). Sequencing and temporaries: ../batchnorm.ts.
 // Not for: other normalizations or elementwise ops (elementwise.ts).
 
 /** First row of part p when `rows` rows are cut into `parts` near-equal parts. */
@@ -18,57 +20,68 @@
   v128.store(acc, f64x2.add(v128.load(acc, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
 }
 
-/** Parts [start, end): partials[p][c] = sum of x[r, c] over the part's rows (f64). */
-export function bn_sum(x: usize, rows: i32, C: i32, parts: i32, partials: usize, start: i32, end: i32, scratch: usize): void {
-  for (let p = start; p < end; p++) {
-    const acc = partials + (<usize>p * <usize>C << 3);
-    memory.fill(acc, 0, <usize>C << 3);
-    const r1 = partRow(p + 1, rows, parts);
-    for (let r = partRow(p, rows, parts); r < r1; r++) {
-      const row = x + (<usize>r * <usize>C << 2);
-      let c = 0;
-      for (; c + 4 <= C; c += 4) acc4(acc + (<usize>c << 3), v128.load(row + (<usize>c << 2)));
-      for (; c < C; c++) store<f64>(acc + (<usize>c << 3), load<f64>(acc + (<usize>c << 3)) + <f64>load<f32>(row + (<usize>c << 2)));
-    }
-  }
-}
+/** Rows summed in f32 registers before a block's sums are added to the f64 partials. */
+const BLOCK: i32 = 64;
 
-/** mean[c] = sum over parts of partials[p][c] / rows. */
-export function bn_mean(partials: usize, parts: i32, rows: i32, C: i32, mean: usize): void {
-  for (let c = 0; c < C; c++) {
-    let s: f64 = 0;
-    for (let p = 0; p < parts; p++) s += load<f64>(partials + ((<usize>p * <usize>C + <usize>c) << 3));
-    store<f32>(mean + (<usize>c << 2), <f32>(s / <f64>rows));
-  }
-}
-
-/** Parts [start, end): partials[p] = [sum of d, sum of d*d] (2C f64) with d = x - mean. */
-export function bn_sumsq_dev(x: usize, rows: i32, C: i32, mean: usize, parts: i32, partials: usize, start: i32, end: i32, scratch: usize): void {
+/**
+ * Parts [start, end): partials[p] = [sum of d, sum of d*d] (2C f64) over the part's rows,
+ * d = x - shift with shift = x row 0.
+ */
+export function bn_moments(x: usize, rows: i32, C: i32, parts: i32, partials: usize, start: i32, end: i32, scratch: usize): void {
   const cB = <usize>C << 3;
+  const rowB = <usize>C << 2;
   for (let p = start; p < end; p++) {
     const acc = partials + <usize>p * (cB << 1);
     memory.fill(acc, 0, cB << 1);
     const r1 = partRow(p + 1, rows, parts);
-    for (let r = partRow(p, rows, parts); r < r1; r++) {
-      const row = x + (<usize>r * <usize>C << 2);
+    for (let b = partRow(p, rows, parts); b < r1; b += BLOCK) {
+      const be = min(b + BLOCK, r1);
       let c = 0;
       for (; c + 4 <= C; c += 4) {
-        const d = f32x4.sub(v128.load(row + (<usize>c << 2)), v128.load(mean + (<usize>c << 2)));
-        acc4(acc + (<usize>c << 3), d);
-        acc4(acc + cB + (<usize>c << 3), f32x4.mul(d, d));
+        const sh = v128.load(x + (<usize>c << 2));
+        let s0 = f32x4.splat(0);
+        let s1 = f32x4.splat(0);
+        let q0 = f32x4.splat(0);
+        let q1 = f32x4.splat(0);
+        let ptr = x + <usize>b * rowB + (<usize>c << 2);
+        let r = b;
+        for (; r + 2 <= be; r += 2) {
+          const d0 = f32x4.sub(v128.load(ptr), sh);
+          const d1 = f32x4.sub(v128.load(ptr + rowB), sh);
+          s0 = f32x4.add(s0, d0);
+          s1 = f32x4.add(s1, d1);
+          q0 = f32x4.add(q0, f32x4.mul(d0, d0));
+          q1 = f32x4.add(q1, f32x4.mul(d1, d1));
+          ptr += rowB << 1;
+        }
+        if (r < be) {
+          const d0 = f32x4.sub(v128.load(ptr), sh);
+          s0 = f32x4.add(s0, d0);
+          q0 = f32x4.add(q0, f32x4.mul(d0, d0));
+        }
+        acc4(acc + (<usize>c << 3), f32x4.add(s0, s1));
+        acc4(acc + cB + (<usize>c << 3), f32x4.add(q0, q1));
       }
       for (; c < C; c++) {
-        const d = load<f32>(row + (<usize>c << 2)) - load<f32>(mean + (<usize>c << 2));
+        const sh = load<f32>(x + (<usize>c << 2));
+        let s: f64 = 0;
+        let q: f64 = 0;
+        for (let r = b; r < be; r++) {
+          const d = <f64>(load<f32>(x + <usize>r * rowB + (<usize>c << 2)) - sh);
+          s += d;
+          q += d * d;
+        }
         const a = acc + (<usize>c << 3);
-        store<f64>(a, load<f64>(a) + <f64>d);
-        store<f64>(a + cB, load<f64>(a + cB) + <f64>(d * d));
+        store<f64>(a, load<f64>(a) + s);
+        store<f64>(a + cB, load<f64>(a + cB) + q);
       }
     }
   }
 }
 
-/** variance[c] = (sum d*d - (sum d)^2 / rows) / rows, clamped at 0 (biased variance). */
-export function bn_variance(partials: usize, parts: i32, rows: i32, C: i32, variance: usize): void {
+/** mean = shift + sum d / rows, variance = (sum d*d - (sum d)^2 / rows) / rows (biased, >= 0). */
+export function bn_mean_var(partials: usize, parts: i32, rows: i32, C: i32, x: usize, mean: usize, variance: usize): void {
+  const n = <f64>rows;
   for (let c = 0; c < C; c++) {
     let s: f64 = 0;
     let s2: f64 = 0;
@@ -77,8 +90,9 @@ export function bn_variance(partials: usize, parts: i32, rows: i32, C: i32, vari
       s += load<f64>(a);
       s2 += load<f64>(a + (<usize>C << 3));
     }
-    const n = <f64>rows;
-    store<f32>(variance + (<usize>c << 2), <f32>max<f64>(0, (s2 - (s * s) / n) / n));
+    const o = <usize>c << 2;
+    store<f32>(mean + o, <f32>(<f64>load<f32>(x + o) + s / n));
+    store<f32>(variance + o, <f32>max<f64>(0, (s2 - (s * s) / n) / n));
   }
 }
 
@@ -117,32 +131,58 @@ export function bn_forward(x: usize, C: i32, mean: usize, coef: usize, out: usiz
 
 /**
  * Parts [start, end): partials[p] = [sum of dy, sum of dy * xhat] (2C f64), xhat = (x - mean) *
- * invstd: the two reductions of batch norm's backward (dbeta and dgamma).
+ * invstd: the two reductions of batch norm's backward (dbeta and dgamma). Blocked like bn_moments.
  */
 export function bn_backward_sums(x: usize, dy: usize, rows: i32, C: i32, mean: usize, invstd: usize, parts: i32, partials: usize, start: i32, end: i32, scratch: usize): void {
   const cB = <usize>C << 3;
+  const rowB = <usize>C << 2;
   for (let p = start; p < end; p++) {
     const acc = partials + <usize>p * (cB << 1);
     memory.fill(acc, 0, cB << 1);
     const r1 = partRow(p + 1, rows, parts);
-    for (let r = partRow(p, rows, parts); r < r1; r++) {
-      const xr = x + (<usize>r * <usize>C << 2);
-      const gr = dy + (<usize>r * <usize>C << 2);
+    for (let b = partRow(p, rows, parts); b < r1; b += BLOCK) {
+      const be = min(b + BLOCK, r1);
       let c = 0;
       for (; c + 4 <= C; c += 4) {
         const o = <usize>c << 2;
-        const g = v128.load(gr + o);
-        const xh = f32x4.mul(f32x4.sub(v128.load(xr + o), v128.load(mean + o)), v128.load(invstd + o));
-        acc4(acc + (<usize>c << 3), g);
-        acc4(acc + cB + (<usize>c << 3), f32x4.mul(g, xh));
+        const mu = v128.load(mean + o);
+        let s0 = f32x4.splat(0);
+        let s1 = f32x4.splat(0);
+        let q0 = f32x4.splat(0);
+        let q1 = f32x4.splat(0);
+        let off = <usize>b * rowB + o;
+        let r = b;
+        for (; r + 2 <= be; r += 2) {
+          const g0 = v128.load(dy + off);
+          const g1 = v128.load(dy + off + rowB);
+          s0 = f32x4.add(s0, g0);
+          s1 = f32x4.add(s1, g1);
+          q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(x + off), mu)));
+          q1 = f32x4.add(q1, f32x4.mul(g1, f32x4.sub(v128.load(x + off + rowB), mu)));
+          off += rowB << 1;
+        }
+        if (r < be) {
+          const g0 = v128.load(dy + off);
+          s0 = f32x4.add(s0, g0);
+          q0 = f32x4.add(q0, f32x4.mul(g0, f32x4.sub(v128.load(x + off), mu)));
+        }
+        acc4(acc + (<usize>c << 3), f32x4.add(s0, s1));
+        acc4(acc + cB + (<usize>c << 3), f32x4.mul(f32x4.add(q0, q1), v128.load(invstd + o)));
       }
       for (; c < C; c++) {
         const o = <usize>c << 2;
-        const g = load<f32>(gr + o);
-        const xh = (load<f32>(xr + o) - load<f32>(mean + o)) * load<f32>(invstd + o);
+        const mu = load<f32>(mean + o);
+        let s: f64 = 0;
+        let q: f64 = 0;
+        for (let r = b; r < be; r++) {
+          const off = <usize>r * rowB + o;
+          const g = <f64>load<f32>(dy + off);
+          s += g;
+          q += g * <f64>(load<f32>(x + off) - mu);
+        }
         const a = acc + (<usize>c << 3);
-        store<f64>(a, load<f64>(a) + <f64>g);
-        store<f64>(a + cB, load<f64>(a + cB) + <f64>(g * xh));
+        store<f64>(a, load<f64>(a) + s);
+        store<f64>(a + cB, load<f64>(a + cB) + q * <f64>load<f32>(invstd + o));
       }
     }
   }

@@ -49,12 +49,13 @@ export function im2col(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i
   const runB = <usize>runC << 2;
   const ohw = OH * OW;
   let dst = col + <usize>start * <usize>KH * runB;
+  // Output pixel (n, oh, ow) of row m0 + start, then stepped per row (no divisions per row:
+  // they cost as much as the copies when C is small).
+  const m = m0 + start;
+  let n = m / ohw;
+  let oh = (m - n * ohw) / OW;
+  let ow = m - n * ohw - oh * OW;
   for (let i = start; i < end; i++) {
-    const m = m0 + i;
-    const n = m / ohw;
-    const r = m - n * ohw;
-    const oh = r / OW;
-    const ow = r - oh * OW;
     const ih0 = oh * sH - pT;
     const iw0 = ow * sW - pL;
     const kw0 = max(0, -iw0);
@@ -70,6 +71,13 @@ export function im2col(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i
         zeroRun(dst + (<usize>(kw1 * C) << 2), (KW - kw1) * C);
       }
       dst += runB;
+    }
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        n++;
+      }
     }
   }
 }
@@ -103,6 +111,21 @@ export function col2im(col: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH:
         if (m < m0 || m >= m1) continue;
         addRun(dst, col + ((<usize>(m - m0) * <usize>K + <usize>((kh * KW + kw) * C)) << 2), C);
       }
+    }
+  }
+}
+
+/**
+ * wf[kh, kw, oc, c] = w[KH-1-kh, KW-1-kw, c, oc]: the weights of the stride-1 convolution that
+ * is conv2d's input gradient (dy convolved with the spatially flipped, channel-swapped kernel).
+ */
+export function conv_flip_weights(w: usize, KH: i32, KW: i32, C: i32, OC: i32, wf: usize): void {
+  const taps = KH * KW;
+  for (let t = 0; t < taps; t++) {
+    const src = w + (<usize>(taps - 1 - t) * <usize>C * <usize>OC << 2);
+    const dst = wf + (<usize>t * <usize>C * <usize>OC << 2);
+    for (let o = 0; o < OC; o++) {
+      for (let c = 0; c < C; c++) store<f32>(dst + (<usize>(o * C + c) << 2), load<f32>(src + (<usize>(c * OC + o) << 2)));
     }
   }
 }

@@ -2,7 +2,7 @@
 // Cache blocking (KC x MC) around the generated register tiles (generated/micro.ts).
 // Rows [m0, m1) only, so the worker pool can split M across threads over shared memory.
 // Not for: choosing threads or packing policy (TypeScript side, src/kernels/gemm.ts).
-import { micro_4x1, micro_3x1, micro_2x1, micro_1x1, micro_1x2, micro_1x3 } from './generated/micro';
+import { micro_4x1, micro_3x1, micro_2x1, micro_1x1, micro_1x2, micro_1x3, micro_4x1_ta, micro_3x1_ta, micro_2x1_ta, micro_1x1_ta } from './generated/micro';
 import { EPI_ACCUM, EPI_LAST } from './gemm_epilogue';
 
 const KC: i32 = 512;
@@ -37,19 +37,54 @@ export function pack_b(b: usize, K: i32, N: i32, ldb: i32, out: usize): void {
   }
 }
 
-/** Packs B given as its transpose Bt[N, K] (element (k, n) at bt[n * ldbt + k]). */
+/** v128 lanes (a[i], a[j], b[i], b[j]) of two f32x4 vectors (transpose building block). */
+// @ts-ignore: decorator
+@inline function zip(a: v128, b: v128, lo: bool): v128 {
+  return lo ? v128.shuffle<f32>(a, b, 0, 4, 1, 5) : v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+}
+
+/**
+ * Packs B given as its transpose Bt[N, K] (element (k, n) at bt[n * ldbt + k]). Full panels go
+ * 4 k at a time: 8 row loads, two 4x4 register transposes, 8 stores (the scalar walk with 32-byte
+ * strided stores made packing wᵀ a third of a linear layer's input gradient).
+ */
 export function pack_bt(bt: usize, K: i32, N: i32, ldbt: i32, out: usize): void {
   const panels = (N + 7) >> 3;
+  const ldB = <usize>ldbt << 2;
   for (let p = 0; p < panels; p++) {
     const n0 = p << 3;
     const w = min(8, N - n0);
     const dst = out + <usize>p * <usize>K * 32;
+    let k0 = 0;
+    if (w == 8) {
+      const src = bt + (<usize>n0 * ldB);
+      for (; k0 + 4 <= K; k0 += 4) {
+        const s = src + (<usize>k0 << 2);
+        const d = dst + (<usize>k0 << 5);
+        for (let h = 0; h < 2; h++) {
+          const r = s + <usize>(h * 4) * ldB;
+          const r0 = v128.load(r);
+          const r1 = v128.load(r + ldB);
+          const r2 = v128.load(r + 2 * ldB);
+          const r3 = v128.load(r + 3 * ldB);
+          const t0 = zip(r0, r1, true);
+          const t1 = zip(r2, r3, true);
+          const t2 = zip(r0, r1, false);
+          const t3 = zip(r2, r3, false);
+          const o = d + (<usize>h << 4);
+          v128.store(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(o + 32, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+          v128.store(o + 64, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+          v128.store(o + 96, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        }
+      }
+    }
     for (let j = 0; j < 8; j++) {
       if (j < w) {
         const src = bt + (<usize>(n0 + j) * <usize>ldbt << 2);
-        for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 5) + (<usize>j << 2), load<f32>(src + (<usize>k << 2)));
+        for (let k = k0; k < K; k++) store<f32>(dst + (<usize>k << 5) + (<usize>j << 2), load<f32>(src + (<usize>k << 2)));
       } else {
-        for (let k = 0; k < K; k++) store<f32>(dst + (<usize>k << 5) + (<usize>j << 2), 0);
+        for (let k = k0; k < K; k++) store<f32>(dst + (<usize>k << 5) + (<usize>j << 2), 0);
       }
     }
   }
@@ -62,17 +97,36 @@ export function pack_bt(bt: usize, K: i32, N: i32, ldbt: i32, out: usize): void 
  * computes and a 4 KiB scratch area private to the thread (partial tiles spill there).
  */
 export function gemm(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
+  gemm_body(false, a, lda, bp, K, N, c, ldc, flags, bias, res, ldr, alpha, m0, m1, scratch);
+}
+
+/**
+ * gemm with A given as its transpose At[K, M] (row stride lda): C = Atᵀ · Bpacked. The tiles read
+ * At in place (a k step's rows are consecutive floats), so Aᵀ·B needs no transpose pass; this is
+ * the weight gradient colᵀ · dy of conv and linear layers.
+ */
+export function gemm_ta(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
+  gemm_body(true, a, lda, bp, K, N, c, ldc, flags, bias, res, ldr, alpha, m0, m1, scratch);
+}
+
+/** Shared loops of gemm / gemm_ta; `ta` is a constant at each (inlined) call site. */
+// @ts-ignore: decorator
+@inline function gemm_body(ta: bool, a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
   const panels = (N + 7) >> 3;
   const bstride = <usize>K * 32;
   const ldaB = <usize>lda << 2;
   const ldcB = <usize>ldc << 2;
   const ldrB = <usize>ldr << 2;
+  // Byte offsets of A row i / of k step pc: (i*lda, pc) for A, (i, pc*lda) for At.
+  const rowB: usize = ta ? 4 : ldaB;
+  const kB: usize = ta ? ldaB : 4;
   for (let pc = 0; pc < K; pc += KC) {
     const kc = min(KC, K - pc);
     let f = flags & ~(EPI_ACCUM | EPI_LAST);
     if (pc > 0 || (flags & EPI_ACCUM)) f |= EPI_ACCUM;
     if (pc + kc >= K) f |= EPI_LAST;
     const bk = bp + (<usize>pc << 5);
+    const ak = a + <usize>pc * kB;
     for (let ic = m0; ic < m1; ic += MC) {
       const mend = min(ic + MC, m1);
       const full = ic + ((mend - ic) & ~3);
@@ -80,15 +134,19 @@ export function gemm(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ld
         const n = p << 3;
         const bpp = bk + <usize>p * bstride;
         for (let i = ic; i < full; i += 4) {
-          micro_4x1(a + <usize>i * ldaB + (<usize>pc << 2), ldaB, bpp, bstride, kc, c + <usize>i * ldcB + (<usize>n << 2), ldcB, n, N - n, f, bias, res + <usize>i * ldrB + (<usize>n << 2), ldrB, alpha, scratch);
+          const ai = ak + <usize>i * rowB;
+          const ci = c + <usize>i * ldcB + (<usize>n << 2);
+          const ri = res + <usize>i * ldrB + (<usize>n << 2);
+          if (ta) micro_4x1_ta(ai, ldaB, bpp, bstride, kc, ci, ldcB, n, N - n, f, bias, ri, ldrB, alpha, scratch);
+          else micro_4x1(ai, ldaB, bpp, bstride, kc, ci, ldcB, n, N - n, f, bias, ri, ldrB, alpha, scratch);
         }
       }
       const rem = mend - full;
       if (rem == 0) continue;
-      const ar = a + <usize>full * ldaB + (<usize>pc << 2);
+      const ar = ak + <usize>full * rowB;
       const cr = c + <usize>full * ldcB;
       const rr = res + <usize>full * ldrB;
-      if (rem == 1) {
+      if (rem == 1 && !ta) {
         let p = 0;
         // Single row: 3 panels at a time (see TILES in scripts/gen-kernels.mjs), then 2, then 1.
         for (; p + 3 <= panels; p += 3) {
@@ -108,8 +166,14 @@ export function gemm(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ld
         for (let p = 0; p < panels; p++) {
           const n = p << 3;
           const bpp = bk + <usize>p * bstride;
-          if (rem == 3) micro_3x1(ar, ldaB, bpp, bstride, kc, cr + (<usize>n << 2), ldcB, n, N - n, f, bias, rr + (<usize>n << 2), ldrB, alpha, scratch);
-          else micro_2x1(ar, ldaB, bpp, bstride, kc, cr + (<usize>n << 2), ldcB, n, N - n, f, bias, rr + (<usize>n << 2), ldrB, alpha, scratch);
+          const cn = cr + (<usize>n << 2);
+          const rn = rr + (<usize>n << 2);
+          if (ta) {
+            if (rem == 3) micro_3x1_ta(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
+            else if (rem == 2) micro_2x1_ta(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
+            else micro_1x1_ta(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
+          } else if (rem == 3) micro_3x1(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
+          else micro_2x1(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
         }
       }
     }

@@ -102,6 +102,40 @@ export function maxpool2d_backward(dy: usize, argmax: usize, outLen: i32, inLen:
   }
 }
 
+/**
+ * Input rows [start, end) (row = (n, ih) of dx [N, H, W, C]) of max pooling's backward when the
+ * windows do not overlap (stride >= window): each input element is the winner of at most one
+ * output, so dx = dy of its window where argmax names it, else 0. One streaming pass with no zero
+ * fill and no scalar scatter (maxpool2d_backward): 4 lanes compared per step.
+ */
+export function maxpool2d_backward_gather(dy: usize, argmax: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, dx: usize, start: i32, end: i32, scratch: usize): void {
+  const lanes = i32x4(0, 1, 2, 3);
+  for (let row = start; row < end; row++) {
+    const n = row / H;
+    const ih = row - n * H;
+    const oh = (ih + pT) / sH;
+    const rowIn = ih + pT - oh * sH < KH && oh < OH;
+    for (let iw = 0; iw < W; iw++) {
+      const p = (row * W + iw) * C;
+      const dp = dx + (<usize>p << 2);
+      const ow = (iw + pL) / sW;
+      if (!rowIn || iw + pL - ow * sW >= KW || ow >= OW) {
+        zeroRun(dp, C);
+        continue;
+      }
+      const o = ((n * OH + oh) * OW + ow) * C;
+      const gp = dy + (<usize>o << 2);
+      const ap = argmax + (<usize>o << 2);
+      let c = 0;
+      for (; c + 4 <= C; c += 4) {
+        const mine = i32x4.eq(v128.load(ap + (<usize>c << 2)), i32x4.add(i32x4.splat(p + c), lanes));
+        v128.store(dp + (<usize>c << 2), v128.and(v128.load(gp + (<usize>c << 2)), mine));
+      }
+      for (; c < C; c++) store<f32>(dp + (<usize>c << 2), load<i32>(ap + (<usize>c << 2)) == p + c ? load<f32>(gp + (<usize>c << 2)) : 0);
+    }
+  }
+}
+
 /** out pixels [start, end) of average pooling over the real (non-padding) cells of each window. */
 export function avgpool2d(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, out: usize, start: i32, end: i32, scratch: usize): void {
   const ohw = OH * OW;
