@@ -1,0 +1,117 @@
+// Public API of `graduate/runtime`: load a compiled artifact and run it — in Node, in a Worker or
+// in a browser page. Lean by design: no training code is reachable from here (a test checks it).
+
+import { FormatError } from '../errors.js';
+import { readArtifact } from '../graph/artifact.js';
+import type { Graph, InputSpec } from '../graph/ir.js';
+import { numel } from '../graph/ir.js';
+import { Engine, type EngineOptions } from '../kernels/engine.js';
+import { nodeBuiltin } from '../kernels/host.js';
+import { Session } from './session.js';
+
+export { FormatError, GraduateError, ShapeError, ValueError } from '../errors.js';
+export { crc32, readArtifact, writeArtifact } from '../graph/artifact.js';
+export type { Graph, InputSpec } from '../graph/ir.js';
+export { Session, type SessionOptions } from './session.js';
+
+export interface Prediction {
+  /** Top-k classes, best first. */
+  top: { label: string; index: number; score: number }[];
+}
+
+/** A loaded model: its graph, a session to run it, and helpers for classification. */
+export class InferenceModel {
+  readonly session: Session;
+  constructor(
+    readonly graph: Graph,
+    opts: { maxBatch?: number; engine?: Engine } = {},
+  ) {
+    this.session = new Session(graph, opts);
+  }
+  get classNames(): readonly string[] {
+    return this.graph.meta.classNames;
+  }
+  get input(): InputSpec {
+    return this.graph.meta.input;
+  }
+  /** Raw outputs (e.g. logits) for `batch` prepared samples. */
+  run(input: Float32Array | Int32Array, batch: number): Float32Array {
+    return this.session.run(input, batch);
+  }
+  /** Softmax probabilities and the top-k classes of each sample. */
+  classify(input: Float32Array | Int32Array, batch: number, k = 3): Prediction[] {
+    const logits = this.run(input, batch);
+    const C = numel(this.session.outputShape);
+    const out: Prediction[] = [];
+    for (let b = 0; b < batch; b++) {
+      const row = logits.subarray(b * C, (b + 1) * C);
+      let max = Number.NEGATIVE_INFINITY;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      const p = Array.from(row, (v) => {
+        const e = Math.exp(v - max);
+        sum += e;
+        return e;
+      });
+      const top = p
+        .map((v, i) => ({ label: this.classNames[i] ?? String(i), index: i, score: v / sum }))
+        .sort((a, c) => c.score - a.score)
+        .slice(0, k);
+      out.push({ top });
+    }
+    return out;
+  }
+  /** Pixels (0..255, NHWC, the model's size and channels) → the model's normalized input. */
+  prepareImage(pixels: ArrayLike<number>): Float32Array {
+    const spec = this.input;
+    const n = numel(spec.shape);
+    if (pixels.length !== n)
+      throw new FormatError(
+        `prepareImage: ${pixels.length} pixel values, the model expects [${spec.shape.join(', ')}] = ${n}`,
+      );
+    const C = spec.shape[spec.shape.length - 1];
+    const out = new Float32Array(n);
+    const scale = spec.scale ?? 1;
+    for (let i = 0; i < n; i++) out[i] = (pixels[i] * scale - (spec.mean?.[i % C] ?? 0)) / (spec.std?.[i % C] ?? 1);
+    return out;
+  }
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+/** Loads an artifact from bytes, a file path (Node), or a URL (fetch). */
+export async function loadArtifact(
+  source: string | URL | ArrayBuffer | Uint8Array,
+  opts: { maxBatch?: number; engine?: Engine; engineOptions?: EngineOptions } = {},
+): Promise<InferenceModel> {
+  let bytes: Uint8Array;
+  let name = '<bytes>';
+  if (source instanceof Uint8Array) bytes = source;
+  else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+  else {
+    name = String(source);
+    const fs = nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises');
+    const isUrl = source instanceof URL ? source.protocol !== 'file:' : /^https?:\/\//.test(source);
+    if (!isUrl && fs) {
+      try {
+        bytes = new Uint8Array(await fs.readFile(source));
+      } catch (e) {
+        throw new FormatError(
+          `${name}: cannot read artifact (${(e as { code?: string }).code ?? (e as Error).message})`,
+        );
+      }
+    } else {
+      const res = await fetch(source);
+      if (!res.ok) throw new FormatError(`${name}: HTTP ${res.status} ${res.statusText}`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    }
+  }
+  const graph = readArtifact(bytes, name);
+  if (!opts.engine && !runtimeEngine) runtimeEngine = Engine.createAsync(opts.engineOptions);
+  const engine = opts.engine ?? (await (runtimeEngine as Promise<Engine>));
+  return new InferenceModel(graph, { maxBatch: opts.maxBatch, engine });
+}
+
+/** One engine per process (or Worker) for every loaded model. */
+let runtimeEngine: Promise<Engine> | undefined;
