@@ -1,6 +1,8 @@
 // `graduate train` and `graduate eval`: build a model from a preset or JSON config, train it on a
 // --data spec with checkpoints every epoch, then evaluate and write metrics.json and the report.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
+import { readArtifact } from '../graph/artifact.js';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { type ArrayDataset, trainValSplit } from '../data/dataset.js';
@@ -11,7 +13,7 @@ import { FormatError, ValueError } from '../errors.js';
 import { buildModel } from '../nn/build.js';
 import { PRESETS, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
-import { init } from '../tensor/context.js';
+import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
 import { loadModel } from '../train/checkpoint.js';
 import { evaluate } from '../train/evaluate.js';
@@ -198,13 +200,23 @@ async function runTrain(flags: TrainFlags): Promise<void> {
 function evalCommand(): Command {
   return new Command('eval')
     .description('evaluate a checkpoint on labelled data: accuracy, per-class table, confusion matrix')
-    .argument('<checkpoint>', 'checkpoint directory (a train --out directory or an epoch directory)')
+    .argument('<checkpoint>', 'checkpoint directory (a train --out directory or an epoch directory) or a compiled artifact file')
     .requiredOption('--data <spec>', "'fashion-mnist' (its test split), a .csv, .jsonl/.txt file or an image folder")
     .option('--limit <n>', 'use only the first N samples', num('limit'))
     .option('--threads <n>', 'compute threads', num('threads'))
     .action(async (path: string, flags: { data: string; limit?: number; threads?: number }) => {
       init({ threads: flags.threads });
       await ensureData(flags.data);
+      if (existsSync(path) && statSync(path).isFile()) {
+        // a compiled artifact
+        const graph = readArtifact(readFileSync(path), path);
+        const data = loadData(flags.data, 'test', { limit: flags.limit, like: preprocessingOf(graph) });
+        const ev = evaluateGraph(graph, data, engine());
+        const report = classificationReport(data.y, ev.preds, graph.meta.classNames);
+        console.log(formatReport(report));
+        console.log(`accuracy: ${report.accuracy.toFixed(4)}`);
+        return;
+      }
       const { model, checkpoint } = loadModel(path);
       const data = loadData(flags.data, 'test', { limit: flags.limit, like: checkpoint.config.preprocessing });
       const ev = evaluate(model, data);
