@@ -10,6 +10,7 @@ import asc from 'assemblyscript/asc';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 execFileSync(process.execPath, [join(root, 'scripts/gen-kernels.mjs')], { stdio: 'inherit' });
+execFileSync(process.execPath, [join(root, 'scripts/gen-int8-kernels.mjs')], { stdio: 'inherit' });
 const outDir = join(root, 'build/wasm');
 mkdirSync(outDir, { recursive: true });
 

@@ -31,7 +31,8 @@ function range(n) {
 }
 
 /** Tiles of the Aᵀ·B kernel (gemm_ta): A given as At[K, M], so the mr rows of one k step are
- * mr consecutive floats of one At row: one pointer, immediate offsets, stepped by lda. */
+ * mr consecutive floats of one At row: one pointer, immediate offsets, stepped by lda. B steps
+ * by `bstep` bytes per k: 32 for packed panels, the row stride for a row-major B read in place. */
 const TILES_TA = [
   [4, 1],
   [3, 1],
@@ -47,7 +48,7 @@ function micro(mr, np, ta = false) {
   const aDesc = ta ? `At[kc, ${mr}]ᵀ` : `A[${mr}, kc]`;
   L.push(`/** ${mr}x${np * 8} tile: C[${mr}, ${np * 8}] (+)= ${aDesc} * Bpacked[kc, ${np * 8}], then the epilogue. */`);
   L.push(
-    `export function ${name}(a: usize, lda: usize, bp: usize, bstride: usize, kc: i32, c: usize, ldc: usize, n: i32, ncols: i32, flags: i32, bias: usize, res: usize, ldr: usize, alpha: f32, scratch: usize): void {`,
+    `export function ${name}(a: usize, lda: usize, bp: usize, bstride: usize, ${ta ? 'bstep: usize, ' : ''}kc: i32, c: usize, ldc: usize, n: i32, ncols: i32, flags: i32, bias: usize, res: usize, ldr: usize, alpha: f32, scratch: usize): void {`,
   );
   for (const acc of accs) L.push(`  let ${acc} = f32x4.splat(0);`);
   if (!ta) for (const r of range(mr)) L.push(`  let a${r} = a + ${r} * lda;`);
@@ -56,7 +57,7 @@ function micro(mr, np, ta = false) {
   for (const p of range(np)) {
     L.push(`    const bv${p * 2} = v128.load(b${p});`);
     L.push(`    const bv${p * 2 + 1} = v128.load(b${p}, 16);`);
-    L.push(`    b${p} += 32;`);
+    L.push(`    b${p} += ${ta ? 'bstep' : '32'};`);
   }
   for (const r of range(mr)) {
     if (ta) L.push(`    const av${r} = v128.load32_splat(a, ${r * 4});`);

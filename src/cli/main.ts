@@ -6,6 +6,7 @@ import { Engine } from '../kernels/engine.js';
 import { detectFeatures } from '../kernels/features.js';
 import { cpuCount } from '../kernels/host.js';
 import { dataCommand } from './data.js';
+import { inspectCommand } from './inspect.js';
 import { trainCommands } from './train.js';
 
 function infoCommand(): Command {
@@ -32,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addCommand(infoCommand());
   for (const make of trainCommands) program.addCommand(make());
   program.addCommand(dataCommand());
+  program.addCommand(inspectCommand());
   // subcommands added with addCommand() do not inherit exitOverride: errors must return here
   const override = (c: Command) => {
     c.exitOverride();

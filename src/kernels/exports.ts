@@ -13,7 +13,8 @@ export interface KernelExports
     ConvExports,
     PoolingExports,
     BatchNormExports,
-    OptimExports {}
+    OptimExports,
+    Int8Exports {}
 
 // as/gemm.ts
 export interface GemmExports {
@@ -41,6 +42,7 @@ export interface GemmExports {
     a: P,
     lda: number,
     bp: P,
+    ldb: number,
     K: number,
     N: number,
     c: P,
@@ -304,6 +306,74 @@ export interface OptimExports {
     scratch: P,
   ): void;
   sum_squares(x: P, n: number, parts: number, partials: P, start: number, end: number, scratch: P): void;
+}
+
+// as/int8.ts
+export interface Int8Exports {
+  packed_b8_bytes(K: number, N: number): number;
+  pack_b8(b: P, K: number, N: number, ldb: number, out: P, colsum: P): void;
+  gemm_i8(
+    x: P,
+    ldx: number,
+    a16: P,
+    bp: P,
+    K: number,
+    N: number,
+    y: P,
+    ldy: number,
+    flags: number,
+    colsum: P,
+    scale: P,
+    bias: P,
+    sx: number,
+    zx: number,
+    outMul: number,
+    zy: number,
+    m0: number,
+    m1: number,
+    scratch: P,
+  ): void;
+  im2col_i8(
+    x: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    zx: number,
+    m0: number,
+    col: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  quantize_i8(x: P, q: P, scale: number, zp: number, start: number, end: number, scratch: P): void;
+  dequantize_i8(q: P, x: P, scale: number, zp: number, start: number, end: number, scratch: P): void;
+  maxpool2d_i8(
+    x: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    y: P,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
+  global_avg_pool_i8(x: P, HW: number, C: number, y: P, start: number, end: number, scratch: P): void;
 }
 
 /** GEMM epilogue flags and activation codes (mirror of as/gemm_epilogue.ts). */

@@ -1,6 +1,7 @@
 // Matrix multiply on the engine: packing policy, transposed variants and thread splitting around
 // the wasm GEMM kernel (as/gemm.ts). Shapes: A[M,K] · B[K,N] = C[M,N], all row-major, dense.
 // Not for: tensors or autograd (src/ops/ calls these with raw pointers).
+import { ShapeError } from '../errors.js';
 import type { Engine } from './engine.js';
 import { ACT, type Activation, EPI } from './exports.js';
 
@@ -67,9 +68,44 @@ export function gemmPackedTA(
   ep: Epilogue = {},
   lda = M,
 ): void {
-  const { K, N } = b;
+  gemmTAImpl(engine, at, lda, b.ptr, 0, M, b.K, b.N, c, ep);
+}
+
+/**
+ * C[M,N] = epilogue(Aᵀ · B), At[K, M] (row stride `lda`) and B[K, N] (row stride `ldb`) both read
+ * in place, N a multiple of 8 (B's rows are then whole panels): no transpose and no packing, for
+ * a B used once (dy in weight gradients).
+ */
+export function gemmTA(
+  engine: Engine,
+  at: number,
+  b: number,
+  c: number,
+  M: number,
+  K: number,
+  N: number,
+  ep: Epilogue = {},
+  lda = M,
+  ldb = N,
+): void {
+  if (N % 8 !== 0) throw new ShapeError(`gemmTA: N = ${N} must be a multiple of 8 (pack B instead)`);
+  gemmTAImpl(engine, at, lda, b, ldb, M, K, N, c, ep);
+}
+
+function gemmTAImpl(
+  engine: Engine,
+  at: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  M: number,
+  K: number,
+  N: number,
+  c: number,
+  ep: Epilogue,
+): void {
   const minRows = Math.max(4, Math.ceil(MIN_FLOPS_PER_THREAD / (2 * K * N)));
-  engine.split('gemm_ta', [at, lda, b.ptr, K, N, c, N, ...epilogueArgs(ep, N)], M, 4, minRows);
+  engine.split('gemm_ta', [at, lda, b, ldb, K, N, c, N, ...epilogueArgs(ep, N)], M, 4, minRows);
 }
 
 export interface GemmOptions extends Epilogue {

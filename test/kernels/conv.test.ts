@@ -96,6 +96,7 @@ const CASES: Case[] = [
   [1, 3, 3, 3, 3, 3, 5, 1, [3, 4, 3, 4]], // padding wider than the kernel: all-padding outputs
   [2, 8, 9, 4, 2, 4, 6, 1, 'same'], // stride 1, even kernel: asymmetric padding of the flipped conv
   [1, 6, 5, 3, 2, 3, 4, 1, [1, 0, 0, 2]],
+  [2, 9, 8, 2, 3, 3, 16, 1, 'same'], // narrow col, OC % 8 = 0: weight gradient reads dy in place
 ];
 
 function setup(e: Engine, c: Case, seed: number) {

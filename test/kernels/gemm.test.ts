@@ -2,7 +2,7 @@
 // both builds, one and two threads.
 import { describe, expect, it } from 'vitest';
 import type { Activation } from '../../src/kernels/exports.js';
-import { freePacked, gemm, gemmPacked, packB } from '../../src/kernels/gemm.js';
+import { freePacked, gemm, gemmPacked, gemmTA, packB } from '../../src/kernels/gemm.js';
 import { download, engineConfigs, engineFor, expectClose, rand, upload } from '../helpers.js';
 
 function refGemm(a: Float32Array, b: Float32Array, M: number, K: number, N: number, transA = false, transB = false) {
@@ -92,6 +92,30 @@ describe.each(engineConfigs())('gemm isa=$isa threads=$threads', (cfg) => {
       freePacked(e, packed);
       for (const p of [pa, pb, pbias, pres, pc]) e.free(p);
     }
+  });
+
+  it.each([
+    [5, 7, 8],
+    [13, 600, 24],
+    [64, 33, 16],
+  ])('Aᵀ·B with both operands read in place (row strides) for M=%i K=%i N=%i', (M, K, N) => {
+    // At [K, M] inside rows of lda = M + 3, B [K, N] inside rows of ldb = N + 8; accumulate.
+    const [lda, ldb] = [M + 3, N + 8];
+    const at = rand(K * lda, 11);
+    const b = rand(K * ldb, 12);
+    const c0 = rand(M * N, 13);
+    const a = new Float32Array(M * K);
+    const bd = new Float32Array(K * N);
+    for (let k = 0; k < K; k++) {
+      for (let i = 0; i < M; i++) a[k * M + i] = at[k * lda + i];
+      for (let j = 0; j < N; j++) bd[k * N + j] = b[k * ldb + j];
+    }
+    const [pa, pb, pc] = [upload(e, at), upload(e, b), upload(e, c0)];
+    gemmTA(e, pa, pb, pc, M, K, N, { accumulate: true }, lda, ldb);
+    const ref = refGemm(a, bd, M, K, N, true, false).map((v, i) => v + c0[i]);
+    expectClose(download(e, pc, M * N), ref, 1e-4, 1e-4);
+    expect(() => gemmTA(e, pa, pb, pc, M, K, 12)).toThrow(/multiple of 8/);
+    for (const p of [pa, pb, pc]) e.free(p);
   });
 
   it('leaves memory flat across repeated calls', () => {

@@ -64,6 +64,15 @@ export function im2col(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i
       const ih = ih0 + kh;
       if (ih < 0 || ih >= H || kw1 <= kw0) {
         zeroRun(dst, runC);
+      } else if (runC < 8) {
+        // Short runs (e.g. C = 1, the first layer): one select per value beats three run loops.
+        const src = x + ((<usize>(n * H + ih) * <usize>W + <usize>iw0) * <usize>C << 2);
+        const j0 = kw0 * C;
+        const j1 = kw1 * C;
+        for (let j = 0; j < runC; j++) {
+          const o = <usize>j << 2;
+          store<f32>(dst + o, j >= j0 && j < j1 ? load<f32>(src + o) : 0);
+        }
       } else {
         const src = x + ((<usize>(n * H + ih) * <usize>W + <usize>(iw0 + kw0)) * <usize>C << 2);
         zeroRun(dst, kw0 * C);

@@ -97,23 +97,27 @@ export function pack_bt(bt: usize, K: i32, N: i32, ldbt: i32, out: usize): void 
  * computes and a 4 KiB scratch area private to the thread (partial tiles spill there).
  */
 export function gemm(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
-  gemm_body(false, a, lda, bp, K, N, c, ldc, flags, bias, res, ldr, alpha, m0, m1, scratch);
+  gemm_body(false, a, lda, bp, 0, K, N, c, ldc, flags, bias, res, ldr, alpha, m0, m1, scratch);
 }
 
 /**
- * gemm with A given as its transpose At[K, M] (row stride lda): C = Atᵀ · Bpacked. The tiles read
- * At in place (a k step's rows are consecutive floats), so Aᵀ·B needs no transpose pass; this is
- * the weight gradient colᵀ · dy of conv and linear layers.
+ * gemm with A given as its transpose At[K, M] (row stride lda): C = Atᵀ · B. The tiles read At
+ * in place (a k step's rows are consecutive floats), so Aᵀ·B needs no transpose pass; this is
+ * the weight gradient colᵀ · dy of conv and linear layers. ldb = 0: B is packed (bp); ldb > 0:
+ * B is row-major [K, N] with row stride ldb, N a multiple of 8, read in place (dy needs no
+ * packing either).
  */
-export function gemm_ta(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
-  gemm_body(true, a, lda, bp, K, N, c, ldc, flags, bias, res, ldr, alpha, m0, m1, scratch);
+export function gemm_ta(a: usize, lda: i32, bp: usize, ldb: i32, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
+  gemm_body(true, a, lda, bp, ldb, K, N, c, ldc, flags, bias, res, ldr, alpha, m0, m1, scratch);
 }
 
 /** Shared loops of gemm / gemm_ta; `ta` is a constant at each (inlined) call site. */
 // @ts-ignore: decorator
-@inline function gemm_body(ta: bool, a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
+@inline function gemm_body(ta: bool, a: usize, lda: i32, bp: usize, ldb: i32, K: i32, N: i32, c: usize, ldc: i32, flags: i32, bias: usize, res: usize, ldr: i32, alpha: f32, m0: i32, m1: i32, scratch: usize): void {
   const panels = (N + 7) >> 3;
-  const bstride = <usize>K * 32;
+  // B: panel p at bp + p * bstride, k step bstep bytes (packed panels, or row-major in place).
+  const bstride: usize = ldb ? 32 : <usize>K * 32;
+  const bstep: usize = ldb ? <usize>ldb << 2 : 32;
   const ldaB = <usize>lda << 2;
   const ldcB = <usize>ldc << 2;
   const ldrB = <usize>ldr << 2;
@@ -125,7 +129,7 @@ export function gemm_ta(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize,
     let f = flags & ~(EPI_ACCUM | EPI_LAST);
     if (pc > 0 || (flags & EPI_ACCUM)) f |= EPI_ACCUM;
     if (pc + kc >= K) f |= EPI_LAST;
-    const bk = bp + (<usize>pc << 5);
+    const bk = bp + <usize>pc * bstep;
     const ak = a + <usize>pc * kB;
     for (let ic = m0; ic < m1; ic += MC) {
       const mend = min(ic + MC, m1);
@@ -137,7 +141,7 @@ export function gemm_ta(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize,
           const ai = ak + <usize>i * rowB;
           const ci = c + <usize>i * ldcB + (<usize>n << 2);
           const ri = res + <usize>i * ldrB + (<usize>n << 2);
-          if (ta) micro_4x1_ta(ai, ldaB, bpp, bstride, kc, ci, ldcB, n, N - n, f, bias, ri, ldrB, alpha, scratch);
+          if (ta) micro_4x1_ta(ai, ldaB, bpp, bstride, bstep, kc, ci, ldcB, n, N - n, f, bias, ri, ldrB, alpha, scratch);
           else micro_4x1(ai, ldaB, bpp, bstride, kc, ci, ldcB, n, N - n, f, bias, ri, ldrB, alpha, scratch);
         }
       }
@@ -169,9 +173,9 @@ export function gemm_ta(a: usize, lda: i32, bp: usize, K: i32, N: i32, c: usize,
           const cn = cr + (<usize>n << 2);
           const rn = rr + (<usize>n << 2);
           if (ta) {
-            if (rem == 3) micro_3x1_ta(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
-            else if (rem == 2) micro_2x1_ta(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
-            else micro_1x1_ta(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
+            if (rem == 3) micro_3x1_ta(ar, ldaB, bpp, bstride, bstep, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
+            else if (rem == 2) micro_2x1_ta(ar, ldaB, bpp, bstride, bstep, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
+            else micro_1x1_ta(ar, ldaB, bpp, bstride, bstep, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
           } else if (rem == 3) micro_3x1(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
           else micro_2x1(ar, ldaB, bpp, bstride, kc, cn, ldcB, n, N - n, f, bias, rn, ldrB, alpha, scratch);
         }

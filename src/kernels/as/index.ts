@@ -9,3 +9,4 @@ export * from './conv';
 export * from './pooling';
 export * from './batchnorm';
 export * from './optim';
+export * from './int8';

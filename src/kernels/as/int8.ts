@@ -1,0 +1,352 @@
+// int8 inference kernels: packing int8 weights, the int8 GEMM (C = requant(A · B) with i32
+// accumulation), int8 im2col for convolution, quantize / dequantize, int8 max and global average
+// pooling. Activations are per-tensor asymmetric (scale sx, zero point zx), weights symmetric per
+// output channel (zero point 0), so Σk (qx - zx)·qw = Σk qx·qw - zx·colsum[n] and the zero point
+// costs one subtraction per output, not one per multiply.
+// Layouts: A widened to i16 in 4-row tiles, k-pair major (pack_a4); B packed into 8-column
+// panels of i16 (k, k+1) pairs (pack_b8). Register tiles: generated/int8_micro.ts;
+// epilogue arithmetic: int8_epilogue.ts.
+// Not for: training (float kernels), choosing threads or chunk sizes (src/kernels/int8.ts).
+import { i8_micro_1x1, i8_micro_1x2, i8_micro_1x3, i8_micro_2x1, i8_micro_3x1, i8_micro_4x1 } from './generated/int8_micro';
+import { I8_OUT, requant8 } from './int8_epilogue';
+
+/** Bytes of packed A tiles a thread keeps hot per row block (MC = 4 rows per tile, 4..64 rows). */
+const A_BLOCK_BYTES: usize = 128 << 10;
+
+/** Bytes a packed B[K, N] occupies: ceil(N/8) panels of ceil(K/2) k-pairs x 8 columns x 2 i16. */
+export function packed_b8_bytes(K: i32, N: i32): i32 {
+  return ((N + 7) >> 3) * ((K + 1) >> 1) * 32;
+}
+
+/**
+ * Packs int8 B[K, N] (row stride ldb) into panels [ceil(N/8)][ceil(K/2)][8][2] of i16: one k-pair
+ * of a panel is two v128, columns 0-3 then 4-7, each lane the pair (B[k, n], B[k+1, n]), which is
+ * what `i32x4.dot_i16x8_s` against a broadcast A pair needs. Pad rows/columns are 0. Also writes
+ * colsum[ceil(N/8)*8] = Σk B[k, n] (0 for pad columns) for the zero-point correction.
+ */
+export function pack_b8(b: usize, K: i32, N: i32, ldb: i32, out: usize, colsum: usize): void {
+  const panels = (N + 7) >> 3;
+  const kp = (K + 1) >> 1;
+  for (let p = 0; p < panels; p++) {
+    const dst = out + <usize>p * <usize>kp * 32;
+    for (let j = 0; j < 8; j++) {
+      const n = (p << 3) + j;
+      const lane = <usize>((j >> 2) * 16 + (j & 3) * 4);
+      let s = 0;
+      for (let q = 0; q < kp; q++) {
+        let v0: i32 = 0;
+        let v1: i32 = 0;
+        if (n < N) {
+          const src = b + <usize>(2 * q) * <usize>ldb + <usize>n;
+          v0 = load<i8>(src);
+          if (2 * q + 1 < K) v1 = load<i8>(src + <usize>ldb);
+        }
+        s += v0 + v1;
+        const d = dst + (<usize>q << 5) + lane;
+        store<i16>(d, <i16>v0);
+        store<i16>(d, <i16>v1, 2);
+      }
+      store<i32>(colsum + (<usize>n << 2), s);
+    }
+  }
+}
+
+/** Lanes (a[i], b[i], a[i+1], b[i+1]) (lo) or (a[i+2], b[i+2], a[i+3], b[i+3]) of two i32x4. */
+// @ts-ignore: decorator
+@inline function zip32(a: v128, b: v128, lo: bool): v128 {
+  return lo ? v128.shuffle<i32>(a, b, 0, 4, 1, 5) : v128.shuffle<i32>(a, b, 2, 6, 3, 7);
+}
+
+/** Stores the 4x4 transpose of i32 rows (r0..r3) as 4 v128 at dst, dst + 16, ... (k-pair major). */
+// @ts-ignore: decorator
+@inline function store_transposed(dst: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = zip32(r0, r1, true);
+  const t1 = zip32(r2, r3, true);
+  const t2 = zip32(r0, r1, false);
+  const t3 = zip32(r2, r3, false);
+  v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
+  v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+  v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+  v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+}
+
+/**
+ * Widens int8 rows [0, mr) (mr <= 4) of x (row stride ldx bytes) into one A tile at dst:
+ * [ceil(K/2)][4 rows][2] i16, i.e. per k-pair 16 bytes holding each row's (x[k], x[k+1]) as one
+ * i32 lane, so the micro-kernels splat a row's pair with one load at an immediate offset. Missing
+ * rows and the odd-K pad are 0. Full tiles: 16 k at a time, widened and 4x4-transposed in registers.
+ */
+function pack_a4(x: usize, ldx: usize, K: i32, mr: i32, dst: usize): void {
+  const kp = (K + 1) >> 1;
+  let q = 0;
+  if (mr == 4) {
+    for (; 2 * q + 16 <= K; q += 8) {
+      const s = x + <usize>(2 * q);
+      const v0 = v128.load(s);
+      const v1 = v128.load(s + ldx);
+      const v2 = v128.load(s + 2 * ldx);
+      const v3 = v128.load(s + 3 * ldx);
+      const d = dst + (<usize>q << 4);
+      store_transposed(d, i16x8.extend_low_i8x16_s(v0), i16x8.extend_low_i8x16_s(v1), i16x8.extend_low_i8x16_s(v2), i16x8.extend_low_i8x16_s(v3));
+      store_transposed(d + 64, i16x8.extend_high_i8x16_s(v0), i16x8.extend_high_i8x16_s(v1), i16x8.extend_high_i8x16_s(v2), i16x8.extend_high_i8x16_s(v3));
+    }
+  }
+  for (; q < kp; q++) {
+    const d = dst + (<usize>q << 4);
+    for (let r = 0; r < 4; r++) {
+      let v0: i32 = 0;
+      let v1: i32 = 0;
+      if (r < mr) {
+        const s = x + <usize>r * ldx + <usize>(2 * q);
+        v0 = load<i8>(s);
+        if (2 * q + 1 < K) v1 = load<i8>(s, 1);
+      }
+      store<i16>(d + (<usize>r << 2), <i16>v0);
+      store<i16>(d + (<usize>r << 2), <i16>v1, 2);
+    }
+  }
+}
+
+/**
+ * y rows [m0, m1) of requant(x · Bpacked) (see int8_epilogue.ts for the arithmetic). x: int8
+ * [M, K] (row stride ldx bytes), packed block by block (MC rows, then every panel) into A tiles in
+ * a16: the tile of rows [4t, 4t + 4) at a16 + t * ceil(K/2) * 16; m0 is a multiple of 4, so each
+ * thread's tiles are its own. y: int8 (flags & I8_OUT) or f32, row stride ldy elements.
+ * colsum / scale: i32 / f32 [ceil(N/8)*8]; bias: f32[N] or 0. outMul: 1/sy for int8 output, else 1.
+ */
+export function gemm_i8(x: usize, ldx: i32, a16: usize, bp: usize, K: i32, N: i32, y: usize, ldy: i32, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, m0: i32, m1: i32, scratch: usize): void {
+  const kp = (K + 1) >> 1;
+  const tileB = <usize>kp << 4;
+  const bstride = <usize>kp << 5;
+  const panels = (N + 7) >> 3;
+  const esz: usize = flags & I8_OUT ? 1 : 4;
+  const ldyB = <usize>ldy * esz;
+  const mc = max(4, min(64, <i32>(A_BLOCK_BYTES / tileB) * 4));
+  for (let ic = m0; ic < m1; ic += mc) {
+    const mend = min(ic + mc, m1);
+    for (let i = ic; i < mend; i += 4) pack_a4(x + <usize>i * <usize>ldx, <usize>ldx, K, min(4, mend - i), a16 + <usize>(i >> 2) * tileB);
+    const full = ic + ((mend - ic) & ~3);
+    for (let p = 0; p < panels; p++) {
+      const n = p << 3;
+      const bpp = bp + <usize>p * bstride;
+      for (let i = ic; i < full; i += 4) {
+        i8_micro_4x1(a16 + <usize>(i >> 2) * tileB, bpp, bstride, kp, y + <usize>i * ldyB, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+      }
+    }
+    const rem = mend - full;
+    if (rem == 0) continue;
+    const ar = a16 + <usize>(full >> 2) * tileB;
+    const yr = y + <usize>full * ldyB;
+    if (rem == 1) {
+      // Single row: 3 panels at a time (6 independent accumulators per A splat), then 2, then 1.
+      let p = 0;
+      for (; p + 3 <= panels; p += 3) {
+        const n = p << 3;
+        i8_micro_1x3(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+      }
+      if (p + 2 <= panels) {
+        const n = p << 3;
+        i8_micro_1x2(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+        p += 2;
+      }
+      if (p < panels) {
+        const n = p << 3;
+        i8_micro_1x1(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+      }
+    } else {
+      for (let p = 0; p < panels; p++) {
+        const n = p << 3;
+        const bpp = bp + <usize>p * bstride;
+        if (rem == 3) i8_micro_3x1(ar, bpp, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+        else i8_micro_2x1(ar, bpp, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+      }
+    }
+  }
+}
+
+/** dst[0..n) = v (bytes). */
+// @ts-ignore: decorator
+@inline function fill_run8(dst: usize, n: i32, v: i32): void {
+  if (n > 0) memory.fill(dst, <u8>v, <usize>n);
+}
+
+/**
+ * int8 im2col rows [start, end) of output pixels [m0 + start, m0 + end) for NHWC x: row i at
+ * col + i * K (K = KH*KW*C) holds the KH x KW x C input patch, padding cells = zx (the real
+ * value 0). Same walk as the f32 im2col (conv.ts): one contiguous run per kh.
+ */
+export function im2col_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, zx: i32, m0: i32, col: usize, start: i32, end: i32, scratch: usize): void {
+  const runC = KW * C;
+  const ohw = OH * OW;
+  let dst = col + <usize>start * <usize>KH * <usize>runC;
+  const m = m0 + start;
+  let n = m / ohw;
+  let oh = (m - n * ohw) / OW;
+  let ow = m - n * ohw - oh * OW;
+  for (let i = start; i < end; i++) {
+    const ih0 = oh * sH - pT;
+    const iw0 = ow * sW - pL;
+    const kw0 = max(0, -iw0);
+    const kw1 = min(KW, W - iw0);
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = ih0 + kh;
+      if (ih < 0 || ih >= H || kw1 <= kw0) {
+        fill_run8(dst, runC, zx);
+      } else {
+        const src = x + (<usize>(n * H + ih) * <usize>W + <usize>(iw0 + kw0)) * <usize>C;
+        fill_run8(dst, kw0 * C, zx);
+        memory.copy(dst + <usize>(kw0 * C), src, <usize>((kw1 - kw0) * C));
+        fill_run8(dst + <usize>(kw1 * C), (KW - kw1) * C, zx);
+      }
+      dst += <usize>runC;
+    }
+    if (++ow == OW) {
+      ow = 0;
+      if (++oh == OH) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+/**
+ * q[i] = clamp(roundHalfEven(x[i] / scale) + zp, -128, 127) for i in [start, end) (f32 division,
+ * as ONNX QuantizeLinear; NaN -> zp). The tail goes through scratch so every element takes the
+ * same SIMD path.
+ */
+export function quantize_i8(x: usize, q: usize, scale: f32, zp: i32, start: i32, end: i32, scratch: usize): void {
+  const sv = f32x4.splat(scale);
+  const zv = i16x8.splat(<i16>zp);
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const s = x + (<usize>i << 2);
+    v128.store64_lane(q + <usize>i, requant8(f32x4.div(v128.load(s), sv), f32x4.div(v128.load(s, 16), sv), zv), 0);
+  }
+  const rest = end - i;
+  if (rest == 0) return;
+  v128.store(scratch, i32x4.splat(0));
+  v128.store(scratch, i32x4.splat(0), 16);
+  memory.copy(scratch, x + (<usize>i << 2), <usize>rest << 2);
+  v128.store64_lane(scratch + 32, requant8(f32x4.div(v128.load(scratch), sv), f32x4.div(v128.load(scratch, 16), sv), zv), 0);
+  memory.copy(q + <usize>i, scratch + 32, <usize>rest);
+}
+
+/** x[i] = scale * (q[i] - zp) for i in [start, end) (q - zp exact, one f32 rounding). */
+export function dequantize_i8(q: usize, x: usize, scale: f32, zp: i32, start: i32, end: i32, scratch: usize): void {
+  const sv = f32x4.splat(scale);
+  const zv = i32x4.splat(zp);
+  let i = start;
+  for (; i + 16 <= end; i += 16) {
+    const v = v128.load(q + <usize>i);
+    const lo = i16x8.extend_low_i8x16_s(v);
+    const hi = i16x8.extend_high_i8x16_s(v);
+    const d = x + (<usize>i << 2);
+    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(lo), zv)), sv));
+    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(lo), zv)), sv), 16);
+    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(hi), zv)), sv), 32);
+    v128.store(d, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(hi), zv)), sv), 48);
+  }
+  for (; i < end; i++) store<f32>(x + (<usize>i << 2), <f32>(<i32>load<i8>(q + <usize>i) - zp) * scale);
+}
+
+/**
+ * int8 max pooling of output pixels [start, end) of N*OH*OW, same windows as maxpool2d: each
+ * window is clipped to the image, so padding never wins (the quantized max is the max of the
+ * quantized values, scale > 0). x [N, H, W, C], y [N, OH, OW, C], same quantization.
+ */
+export function maxpool2d_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, y: usize, start: i32, end: i32, scratch: usize): void {
+  const ohw = OH * OW;
+  for (let m = start; m < end; m++) {
+    const n = m / ohw;
+    const r = m - n * ohw;
+    const oh = r / OW;
+    const ow = r - oh * OW;
+    const ih0 = oh * sH - pT;
+    const iw0 = ow * sW - pL;
+    const kh0 = max(0, -ih0);
+    const kh1 = min(KH, H - ih0);
+    const kw0 = max(0, -iw0);
+    const kw1 = min(KW, W - iw0);
+    const first = x + (<usize>((n * H + ih0 + kh0) * W + iw0 + kw0) * <usize>C);
+    const rowStep = <usize>W * <usize>C;
+    const yp = y + <usize>m * <usize>C;
+    let c = 0;
+    for (; c + 16 <= C; c += 16) {
+      let best = v128.load(first + <usize>c);
+      for (let kh = kh0; kh < kh1; kh++) {
+        let p = first + <usize>(kh - kh0) * rowStep + <usize>c;
+        for (let kw = kw0; kw < kw1; kw++) {
+          best = i8x16.max_s(best, v128.load(p));
+          p += <usize>C;
+        }
+      }
+      v128.store(yp + <usize>c, best);
+    }
+    for (; c < C; c++) {
+      let best: i32 = load<i8>(first + <usize>c);
+      for (let kh = kh0; kh < kh1; kh++) {
+        let p = first + <usize>(kh - kh0) * rowStep + <usize>c;
+        for (let kw = kw0; kw < kw1; kw++) {
+          best = max(best, <i32>load<i8>(p));
+          p += <usize>C;
+        }
+      }
+      store<i8>(yp + <usize>c, <i8>best);
+    }
+  }
+}
+
+/** round(s / d) with ties to even, exact in integers (d > 0). */
+// @ts-ignore: decorator
+@inline function div_round_even(s: i32, d: i32): i32 {
+  let q = s / d;
+  const r2 = abs(s - q * d) * 2;
+  if (r2 > d || (r2 == d && (q & 1) != 0)) q += s < 0 ? -1 : 1;
+  return q;
+}
+
+/**
+ * y[n, c] = round-half-even(mean over HW of x[n, :, c]) for images [start, end): int8 in and out
+ * with the same scale and zero point (the zero point passes through a mean unchanged), summed
+ * exactly in i32. x [N, HW, C], y [N, C].
+ */
+export function global_avg_pool_i8(x: usize, HW: i32, C: i32, y: usize, start: i32, end: i32, scratch: usize): void {
+  const rowB = <usize>C;
+  for (let n = start; n < end; n++) {
+    const src = x + <usize>n * <usize>HW * rowB;
+    const yp = y + <usize>n * rowB;
+    let c = 0;
+    for (; c + 16 <= C; c += 16) {
+      let s0 = i32x4.splat(0);
+      let s1 = i32x4.splat(0);
+      let s2 = i32x4.splat(0);
+      let s3 = i32x4.splat(0);
+      let p = src + <usize>c;
+      for (let k = 0; k < HW; k++) {
+        const v = v128.load(p);
+        const lo = i16x8.extend_low_i8x16_s(v);
+        const hi = i16x8.extend_high_i8x16_s(v);
+        s0 = i32x4.add(s0, i32x4.extend_low_i16x8_s(lo));
+        s1 = i32x4.add(s1, i32x4.extend_high_i16x8_s(lo));
+        s2 = i32x4.add(s2, i32x4.extend_low_i16x8_s(hi));
+        s3 = i32x4.add(s3, i32x4.extend_high_i16x8_s(hi));
+        p += rowB;
+      }
+      v128.store(scratch, s0);
+      v128.store(scratch, s1, 16);
+      v128.store(scratch, s2, 32);
+      v128.store(scratch, s3, 48);
+      for (let j = 0; j < 16; j++) store<i8>(yp + <usize>(c + j), <i8>div_round_even(load<i32>(scratch + (<usize>j << 2)), HW));
+    }
+    for (; c < C; c++) {
+      let s = 0;
+      let p = src + <usize>c;
+      for (let k = 0; k < HW; k++) {
+        s += <i32>load<i8>(p);
+        p += rowB;
+      }
+      store<i8>(yp + <usize>c, <i8>div_round_even(s, HW));
+    }
+  }
+}
