@@ -17,9 +17,15 @@ export function inspectCommand(): Command {
       const byDtype = new Map<string, number>();
       for (const c of Object.values(g.constants)) byDtype.set(c.dtype, (byDtype.get(c.dtype) ?? 0) + c.data.byteLength);
       const plan = planMemory(g, opts.maxBatch);
-      console.log(`${file}: ${(bytes / 1024).toFixed(1)} KiB, ${g.nodes.length} nodes, ${graphParams(g).toLocaleString()} weights`);
-      console.log(`weights by precision: ${[...byDtype].map(([d, b]) => `${d} ${(b / 1024).toFixed(1)} KiB`).join(', ')}`);
-      console.log(`MACs per sample: ${graphMacs(g).toLocaleString()}; activation memory at batch ${opts.maxBatch}: ${(plan.arenaBytes / 2 ** 20).toFixed(2)} MiB (without reuse ${(plan.naiveBytes / 2 ** 20).toFixed(2)} MiB)`);
+      console.log(
+        `${file}: ${(bytes / 1024).toFixed(1)} KiB, ${g.nodes.length} nodes, ${graphParams(g).toLocaleString()} weights`,
+      );
+      console.log(
+        `weights by precision: ${[...byDtype].map(([d, b]) => `${d} ${(b / 1024).toFixed(1)} KiB`).join(', ')}`,
+      );
+      console.log(
+        `MACs per sample: ${graphMacs(g).toLocaleString()}; activation memory at batch ${opts.maxBatch}: ${(plan.arenaBytes / 2 ** 20).toFixed(2)} MiB (without reuse ${(plan.naiveBytes / 2 ** 20).toFixed(2)} MiB)`,
+      );
       console.log(`input: ${JSON.stringify(g.meta.input)}`);
       console.log(`classes: ${g.meta.classNames.join(', ')}`);
       console.log('\nlayers:');
@@ -27,7 +33,9 @@ export function inspectCommand(): Command {
         const w = n.inputs[1] ? g.constants[n.inputs[1]] : undefined;
         const prec = w ? w.dtype : g.values[n.output].dtype;
         const macs = nodeMacs(g, n);
-        console.log(`  ${n.name.padEnd(18)} ${n.op.padEnd(13)} ${`[${g.values[n.output].shape.join(', ')}]`.padEnd(20)} ${prec.padEnd(8)} ${macs ? `${macs.toLocaleString()} MACs` : ''}`);
+        console.log(
+          `  ${n.name.padEnd(18)} ${n.op.padEnd(13)} ${`[${g.values[n.output].shape.join(', ')}]`.padEnd(20)} ${prec.padEnd(8)} ${macs ? `${macs.toLocaleString()} MACs` : ''}`,
+        );
       }
       console.log(`\n${dumpGraph(g)}`);
     });

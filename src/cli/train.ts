@@ -1,15 +1,15 @@
 // `graduate train` and `graduate eval`: build a model from a preset or JSON config, train it on a
 // --data spec with checkpoints every epoch, then evaluate and write metrics.json and the report.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
-import { readArtifact } from '../graph/artifact.js';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
 import { type ArrayDataset, trainValSplit } from '../data/dataset.js';
 import { haveFashionMnist } from '../data/fashion-mnist.js';
 import { fetchFashionMnist } from '../data/fetch.js';
 import { loadData } from '../data/load.js';
 import { FormatError, ValueError } from '../errors.js';
+import { readArtifact } from '../graph/artifact.js';
 import { buildModel } from '../nn/build.js';
 import { PRESETS, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
@@ -200,7 +200,10 @@ async function runTrain(flags: TrainFlags): Promise<void> {
 function evalCommand(): Command {
   return new Command('eval')
     .description('evaluate a checkpoint on labelled data: accuracy, per-class table, confusion matrix')
-    .argument('<checkpoint>', 'checkpoint directory (a train --out directory or an epoch directory) or a compiled artifact file')
+    .argument(
+      '<checkpoint>',
+      'checkpoint directory (a train --out directory or an epoch directory) or a compiled artifact file',
+    )
     .requiredOption('--data <spec>', "'fashion-mnist' (its test split), a .csv, .jsonl/.txt file or an image folder")
     .option('--limit <n>', 'use only the first N samples', num('limit'))
     .option('--threads <n>', 'compute threads', num('threads'))
