@@ -5,6 +5,7 @@ import { GraduateError } from '../errors.js';
 import { Engine } from '../kernels/engine.js';
 import { detectFeatures } from '../kernels/features.js';
 import { cpuCount } from '../kernels/host.js';
+import { compileCommand } from './compile.js';
 import { dataCommand } from './data.js';
 import { inspectCommand } from './inspect.js';
 import { trainCommands } from './train.js';
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const make of trainCommands) program.addCommand(make());
   program.addCommand(dataCommand());
   program.addCommand(inspectCommand());
+  program.addCommand(compileCommand());
   // subcommands added with addCommand() do not inherit exitOverride: errors must return here
   const override = (c: Command) => {
     c.exitOverride();

@@ -20,14 +20,18 @@ export interface CalibrateOptions {
   batch?: number;
 }
 
-/** Runs `n` samples of `calib` (n × per-sample input) through `g`; statistics of each value in `values`. */
-export function collectChannelStats(
+/**
+ * Runs `n` samples of `calib` (n × per-sample input) through `g` in batches and hands every probed
+ * value's data for each batch to `observe` (valid only during the call).
+ */
+export function forEachActivation(
   g: Graph,
   calib: Float32Array,
   n: number,
   values: readonly string[],
+  observe: (value: string, x: Float32Array) => void,
   opts: CalibrateOptions = {},
-): Map<string, ChannelStats> {
+): void {
   const per = numel(g.values[g.inputs[0]].shape.slice(1));
   if (!Number.isInteger(n) || n < 1 || calib.length !== n * per)
     throw new ValueError(`calibration: ${calib.length} values are not ${n} samples × ${per}`);
@@ -42,35 +46,54 @@ export function collectChannelStats(
   }
   const batch = Math.min(opts.batch ?? 64, n);
   const session = new Session(probe, { engine: opts.engine, maxBatch: batch });
+  try {
+    for (let i = 0; i < n; i += batch) {
+      const b = Math.min(batch, n - i);
+      session.run(calib.subarray(i * per, (i + b) * per), b);
+      for (const v of values) {
+        const p = session.ptr(v) >> 2;
+        observe(v, session.engine.f32.subarray(p, p + b * numel(g.values[v].shape.slice(1))));
+      }
+    }
+  } finally {
+    session.dispose();
+  }
+}
+
+/** Runs `n` samples of `calib` (n × per-sample input) through `g`; statistics of each value in `values`. */
+export function collectChannelStats(
+  g: Graph,
+  calib: Float32Array,
+  n: number,
+  values: readonly string[],
+  opts: CalibrateOptions = {},
+): Map<string, ChannelStats> {
   const stats = new Map<string, ChannelStats>();
   for (const v of values) {
-    const C = g.values[v].shape.at(-1) as number;
+    const C = g.values[v]?.shape.at(-1) as number;
     stats.set(v, {
       min: new Float32Array(C).fill(Number.POSITIVE_INFINITY),
       max: new Float32Array(C).fill(Number.NEGATIVE_INFINITY),
       absMax: new Float32Array(C),
     });
   }
-  try {
-    for (let i = 0; i < n; i += batch) {
-      const b = Math.min(batch, n - i);
-      session.run(calib.subarray(i * per, (i + b) * per), b);
-      for (const v of values) {
-        const s = stats.get(v) as ChannelStats;
-        const C = s.min.length;
-        const p = session.ptr(v) >> 2;
-        const x = session.engine.f32.subarray(p, p + b * numel(g.values[v].shape.slice(1)));
-        for (let j = 0; j < x.length; j++) {
-          const c = j % C;
-          const y = x[j];
-          if (y < s.min[c]) s.min[c] = y;
-          if (y > s.max[c]) s.max[c] = y;
-          if (!(Math.abs(y) <= s.absMax[c])) s.absMax[c] = Math.abs(y); // NaN sticks: never "dead"
-        }
+  forEachActivation(
+    g,
+    calib,
+    n,
+    values,
+    (v, x) => {
+      const s = stats.get(v) as ChannelStats;
+      const C = s.min.length;
+      for (let j = 0; j < x.length; j++) {
+        const c = j % C;
+        const y = x[j];
+        if (y < s.min[c]) s.min[c] = y;
+        if (y > s.max[c]) s.max[c] = y;
+        if (!(Math.abs(y) <= s.absMax[c])) s.absMax[c] = Math.abs(y); // NaN sticks: never "dead"
       }
-    }
-  } finally {
-    session.dispose();
-  }
+    },
+    opts,
+  );
   return stats;
 }

@@ -11,7 +11,7 @@ import { validateGraph } from './validate.js';
 export const MAGIC = 'GRADUATE';
 export const FORMAT_VERSION = 1;
 const ALIGN = 64;
-const BYTES = { float32: 4, int8: 1, int32: 4 } as const;
+const BYTES = { float32: 4, float16: 2, int8: 1, int32: 4 } as const;
 
 interface TensorEntry {
   dtype: Constant['dtype'];

@@ -24,8 +24,9 @@ export interface Value {
 /** A weight or other fixed tensor. `packed` marks data already in a kernel's layout. */
 export interface Constant {
   shape: number[];
-  dtype: 'float32' | 'int8' | 'int32';
-  data: Float32Array | Int8Array | Int32Array;
+  /** float16: weights stored as IEEE half floats (Uint16Array), widened to float32 at load. */
+  dtype: 'float32' | 'float16' | 'int8' | 'int32';
+  data: Float32Array | Uint16Array | Int8Array | Int32Array;
   quant?: QuantParams;
 }
 
@@ -150,4 +151,20 @@ export function graphMacs(g: Graph): number {
 /** Total number of weight values. */
 export function graphParams(g: Graph): number {
   return Object.values(g.constants).reduce((s, c) => s + c.data.length, 0);
+}
+
+/** IEEE half bits → number. */
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** A float32 view of a float constant (float16 widened). */
+export function floatData(c: Constant): Float32Array {
+  if (c.dtype === 'float16') return Float32Array.from(c.data as Uint16Array, fromHalf);
+  return c.data as Float32Array;
 }

@@ -2,7 +2,7 @@
 // layouts), plans memory statically for a maximum batch, and runs batches with no allocation of
 // its own per call. Imports only kernels/ and graph/: no training code.
 import { ShapeError, ValueError } from '../errors.js';
-import { type Constant, type Graph, type Node, numel } from '../graph/ir.js';
+import { type Constant, floatData, type Graph, type Node, numel } from '../graph/ir.js';
 import { batchNormForward } from '../kernels/batchnorm.js';
 import type { Conv2dGeometry } from '../kernels/conv.js';
 import { conv2dPacked } from '../kernels/conv.js';
@@ -10,6 +10,18 @@ import { binary, unary } from '../kernels/elementwise.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
 import type { Activation } from '../kernels/exports.js';
 import { type Epilogue, freePacked, gemmPacked, type PackedB, packB } from '../kernels/gemm.js';
+import {
+  conv2dInt8,
+  dequantize,
+  freePackedB8,
+  gemmInt8,
+  globalAvgPoolInt8,
+  type Int8Epilogue,
+  maxPool2dInt8,
+  type PackedB8,
+  packB8,
+  quantize,
+} from '../kernels/int8.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../kernels/pooling.js';
 import { softmax } from '../kernels/softmax.js';
 import { type MemoryPlan, planMemory } from './plan.js';
@@ -45,8 +57,10 @@ export class Session {
   private readonly arena: number;
   private readonly owned: number[] = [];
   private readonly packed: PackedB[] = [];
+  private readonly packed8: PackedB8[] = [];
   private readonly constPtr = new Map<string, number>();
   private readonly steps: Step[] = [];
+  private readonly stepNames: string[] = [];
   private disposed = false;
 
   constructor(
@@ -64,7 +78,10 @@ export class Session {
     this.arena = this.engine.alloc(Math.max(this.plan.arenaBytes, 64));
     for (const n of graph.nodes) {
       const s = this.compileNode(n);
-      if (s) this.steps.push(s);
+      if (s) {
+        this.steps.push(s);
+        this.stepNames.push(n.name);
+      }
     }
   }
 
@@ -76,9 +93,10 @@ export class Session {
   private constant(name: string): number {
     let p = this.constPtr.get(name);
     if (p === undefined) {
-      const c = this.graph.constants[name] as Constant;
-      p = this.engine.alloc(c.data.byteLength);
-      this.engine.u8.set(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength), p);
+      const c0 = this.graph.constants[name] as Constant;
+      const data = c0.dtype === 'float16' ? floatData(c0) : c0.data;
+      p = this.engine.alloc(data.byteLength);
+      this.engine.u8.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), p);
       this.constPtr.set(name, p);
       this.owned.push(p);
     }
@@ -90,12 +108,43 @@ export class Session {
     const c = this.graph.constants[name];
     const N = c.shape[c.shape.length - 1];
     const K = c.data.length / N;
-    const tmp = this.engine.alloc(c.data.byteLength);
-    this.engine.f32.set(c.data as Float32Array, tmp >> 2);
+    const tmp = this.engine.alloc(c.data.length * 4);
+    this.engine.f32.set(floatData(c), tmp >> 2);
     const p = packB(this.engine, tmp, K, N);
     this.engine.free(tmp);
     this.packed.push(p);
     return p;
+  }
+
+  /** int8 weights [..., Cin, Cout] (per-channel scales) packed once for the int8 GEMM. */
+  private packWeights8(name: string): PackedB8 {
+    const c = this.graph.constants[name];
+    const N = c.shape[c.shape.length - 1];
+    const p = packB8(this.engine, this.constant(name), c.data.length / N, N, c.quant?.scale ?? []);
+    this.packed8.push(p);
+    return p;
+  }
+
+  /** Input quantization, weights and output epilogue of an int8 conv2d/linear node. */
+  private int8Parts(n: Node & { op: 'conv2d' | 'linear' }): { sx: number; zx: number; w: PackedB8; ep: Int8Epilogue } {
+    const xq = this.graph.values[n.inputs[0]].quant;
+    if (this.graph.values[n.inputs[0]].dtype !== 'int8' || !xq)
+      throw new ValueError(`Session: int8 node '${n.name}' needs an int8 input with quantization parameters`);
+    if (n.attrs.residual || (n.attrs.activation !== 'none' && n.attrs.activation !== 'relu')) {
+      throw new ValueError(`Session: int8 node '${n.name}' supports only a ReLU epilogue`);
+    }
+    const y = this.graph.values[n.output];
+    const out: Int8Epilogue['out'] =
+      y.dtype === 'int8' && y.quant
+        ? { kind: 'int8', scale: y.quant.scale[0], zeroPoint: y.quant.zeroPoint[0] }
+        : { kind: 'float32' };
+    const bias = n.inputs[2] ? this.constant(n.inputs[2]) : undefined;
+    return {
+      sx: xq.scale[0],
+      zx: xq.zeroPoint[0],
+      w: this.packWeights8(n.inputs[1]),
+      ep: { bias, relu: n.attrs.activation === 'relu', out },
+    };
   }
 
   private compileNode(n: Node): Step | undefined {
@@ -106,8 +155,43 @@ export class Session {
     const out = this.ptr(n.output);
     const per = (v: string) => numel(shape(v).slice(1));
     const xp = x();
+    const int8In = g.values[n.inputs[0]]?.dtype === 'int8';
     switch (n.op) {
       case 'conv2d': {
+        if (g.constants[n.inputs[1]].dtype === 'int8') {
+          const { sx, zx, w, ep } = this.int8Parts(n);
+          const [KH, KW, C, OC] = g.constants[n.inputs[1]].shape;
+          const [, H, W] = shape(n.inputs[0]);
+          const [, OH, OW] = shape(n.output);
+          const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
+          return (N) =>
+            conv2dInt8(
+              e,
+              xp,
+              sx,
+              zx,
+              w,
+              {
+                N,
+                H,
+                W,
+                C,
+                KH,
+                KW,
+                OC,
+                strideH: n.attrs.stride[0],
+                strideW: n.attrs.stride[1],
+                padTop,
+                padLeft,
+                padBottom,
+                padRight,
+                OH,
+                OW,
+              },
+              out,
+              ep,
+            );
+        }
         const w = this.packWeights(n.inputs[1]);
         const [KH, KW, C, OC] = g.constants[n.inputs[1]].shape;
         const [, H, W] = shape(n.inputs[0]);
@@ -136,6 +220,11 @@ export class Session {
         };
       }
       case 'linear': {
+        if (g.constants[n.inputs[1]].dtype === 'int8') {
+          const { sx, zx, w, ep } = this.int8Parts(n);
+          const rows8 = numel(shape(n.inputs[0]).slice(1, -1));
+          return (N) => gemmInt8(e, xp, N * rows8, sx, zx, w, out, ep);
+        }
         const w = this.packWeights(n.inputs[1]);
         const rows = numel(shape(n.inputs[0]).slice(1, -1));
         const ep = this.epilogue(n.inputs[2], n.attrs);
@@ -176,10 +265,13 @@ export class Session {
         const [, OH, OW] = shape(n.output);
         const [KH, KW] = n.attrs.kernel;
         const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
+        if (int8In && n.op !== 'maxpool2d') throw new ValueError(`Session: ${n.op} '${n.name}' has no int8 kernel`);
         const fn =
-          n.op === 'maxpool2d'
-            ? (geo: Conv2dGeometry) => maxPool2d(e, xp, geo, out, 0)
-            : (geo: Conv2dGeometry) => avgPool2d(e, xp, geo, out);
+          n.op === 'avgpool2d'
+            ? (geo: Conv2dGeometry) => avgPool2d(e, xp, geo, out)
+            : int8In
+              ? (geo: Conv2dGeometry) => maxPool2dInt8(e, xp, geo, out)
+              : (geo: Conv2dGeometry) => maxPool2d(e, xp, geo, out, 0);
         return (N) =>
           fn({
             N,
@@ -201,6 +293,7 @@ export class Session {
       }
       case 'globalavgpool': {
         const [, H, W, C] = shape(n.inputs[0]);
+        if (int8In) return (N) => globalAvgPoolInt8(e, xp, N, H * W, C, out);
         return (N) => globalAvgPool(e, xp, N, H * W, C, out);
       }
       case 'flatten':
@@ -212,9 +305,18 @@ export class Session {
         const D = g.constants[n.inputs[1]].shape[1];
         return (N) => embeddingBagForward(e, xp, N, L, w, D, out);
       }
-      case 'quantize':
-      case 'dequantize':
-        throw new ValueError(`Session: op '${n.op}' (node '${n.name}') is not supported by this runtime yet`);
+      case 'quantize': {
+        const q = g.values[n.output].quant;
+        if (!q) throw new ValueError(`Session: quantize '${n.name}' output has no quantization parameters`);
+        const n1 = per(n.inputs[0]);
+        return (N) => quantize(e, xp, N * n1, q.scale[0], q.zeroPoint[0], out);
+      }
+      case 'dequantize': {
+        const q = g.values[n.inputs[0]].quant;
+        if (!q) throw new ValueError(`Session: dequantize '${n.name}' input has no quantization parameters`);
+        const n1 = per(n.inputs[0]);
+        return (N) => dequantize(e, xp, N * n1, q.scale[0], q.zeroPoint[0], out);
+      }
     }
   }
 
@@ -251,11 +353,26 @@ export class Session {
     return e.f32.slice(o, o + batch * numel(this.outputShape));
   }
 
+  /** Mean milliseconds per node over `reps` runs of `batch` samples (for reports). */
+  profile(input: Float32Array | Int32Array, batch: number, reps = 5): Map<string, number> {
+    this.run(input, batch);
+    const ms = new Map<string, number>();
+    for (let r = 0; r < reps; r++) {
+      this.steps.forEach((s, i) => {
+        const t0 = performance.now();
+        s(batch);
+        ms.set(this.stepNames[i], (ms.get(this.stepNames[i]) ?? 0) + (performance.now() - t0) / reps);
+      });
+    }
+    return ms;
+  }
+
   /** Frees the arena, constants and packed weights. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     for (const p of this.packed) freePacked(this.engine, p);
+    for (const p of this.packed8) freePackedB8(this.engine, p);
     for (const p of this.owned) this.engine.free(p);
     this.engine.free(this.arena);
   }

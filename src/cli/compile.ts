@@ -1,0 +1,116 @@
+// `graduate compile CHECKPOINT --data … -o FILE`: the whole graduation pipeline, with the
+// accuracy gate and the before/after report (FILE.report.txt and FILE.report.json beside it).
+import { Command, Option } from 'commander';
+import writeFileAtomic from 'write-file-atomic';
+import { captureGraph } from '../compile/capture.js';
+import { compile, formatCompileReport } from '../compile/pipeline.js';
+import { limitDataset } from '../data/dataset.js';
+import { loadData } from '../data/load.js';
+import { ValueError } from '../errors.js';
+import { engine, init } from '../tensor/context.js';
+import { loadModel } from '../train/checkpoint.js';
+
+interface CompileFlags {
+  data: string;
+  calibSamples: number;
+  prune?: number;
+  quantize: 'int8' | 'fp16' | 'none';
+  calibration: 'minmax' | 'percentile' | 'kl';
+  maxAccuracyDrop: number;
+  finetuneEpochs: number;
+  passes?: string;
+  dumpAfter?: string;
+  testLimit?: number;
+  threads?: number;
+  output: string;
+}
+
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ValueError(`--${name}: expected a number, got '${v}'`);
+  return n;
+};
+
+export function compileCommand(): Command {
+  return new Command('compile')
+    .description('graduate a checkpoint: fuse, prune, quantize, verify accuracy, write an artifact and a report')
+    .argument('<checkpoint>', 'checkpoint directory (train --out)')
+    .requiredOption(
+      '--data <spec>',
+      'labelled data: calibration from its training split, verification on its test split',
+    )
+    .option('--calib-samples <n>', 'calibration samples', num('calib-samples'), 1000)
+    .option('--prune <fraction>', 'remove at least this fraction of MACs by structured channel pruning', num('prune'))
+    .addOption(
+      new Option('--quantize <mode>', 'weight/compute precision').choices(['int8', 'fp16', 'none']).default('int8'),
+    )
+    .addOption(
+      new Option('--calibration <method>', 'int8 activation ranges')
+        .choices(['minmax', 'percentile', 'kl'])
+        .default('percentile'),
+    )
+    .option(
+      '--max-accuracy-drop <pp>',
+      'refuse to emit when test accuracy drops more (percentage points)',
+      num('max-accuracy-drop'),
+      0.5,
+    )
+    .option('--finetune-epochs <n>', 'fine-tune after pruning (on the training split)', num('finetune-epochs'), 0)
+    .option('--passes <list>', 'comma-separated passes to run (default: all)')
+    .option('--dump-after <pass>', 'print the graph after this pass')
+    .option('--test-limit <n>', 'verify on the first N test samples only', num('test-limit'))
+    .option('--threads <n>', 'compute threads', num('threads'))
+    .requiredOption('-o, --output <file>', 'artifact to write')
+    .action(async (path: string, f: CompileFlags) => {
+      init({ threads: f.threads });
+      const t0 = performance.now();
+      const { model, checkpoint } = loadModel(path);
+      const pre = checkpoint.config.preprocessing;
+      const parent = captureGraph(
+        model,
+        {
+          kind: pre.kind,
+          shape: pre.inputShape,
+          scale: pre.scale,
+          mean: pre.mean,
+          std: pre.std,
+          tokenizer: pre.tokenizer,
+        },
+        checkpoint.config.classNames,
+      );
+      const like = { like: pre, classNames: checkpoint.config.classNames };
+      const all = loadData(f.data, 'train', like);
+      const calib = limitDataset(all, Math.min(f.calibSamples, all.size));
+      const finetune = f.finetuneEpochs > 0 ? all : calib;
+      const test = loadData(f.data, 'test', { ...like, limit: f.testLimit });
+      const result = compile(
+        { parent, checkpoint, calib: f.finetuneEpochs > 0 ? finetune : calib, test, engine: engine() },
+        {
+          prune: f.prune,
+          quantize: f.quantize,
+          calibration: f.calibration,
+          maxAccuracyDrop: f.maxAccuracyDrop,
+          finetuneEpochs: f.finetuneEpochs,
+          passes: f.passes?.split(',').map((s) => s.trim()),
+          dumpAfter: f.dumpAfter,
+          log: (l) => console.log(l),
+        },
+      );
+      if (result.report.dump) console.log(result.report.dump);
+      writeFileAtomic.sync(
+        f.output,
+        Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength),
+      );
+      const text = formatCompileReport(result.report);
+      writeFileAtomic.sync(`${f.output}.report.txt`, `${text}\n`);
+      writeFileAtomic.sync(
+        `${f.output}.report.json`,
+        `${JSON.stringify({ ...result.report, dump: undefined }, null, 2)}\n`,
+      );
+      console.log(`\n${text}`);
+      console.log(
+        `\nwrote ${f.output} (${result.bytes.length} bytes) and its report in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+      model.dispose();
+    });
+}

@@ -1,0 +1,288 @@
+// `graduate compile`: checkpoint → graph → passes → pruning (+ fine-tuning) → quantization →
+// accuracy gate → artifact and report. Each stage is a function of the previous graph; the
+// pipeline only sequences them, measures, and refuses to emit a model that lost too much.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ArrayDataset } from '../data/dataset.js';
+import { GraduateError, ValueError } from '../errors.js';
+import { writeArtifact } from '../graph/artifact.js';
+import { type Graph, graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
+import type { Engine } from '../kernels/engine.js';
+import type { Sequential } from '../nn/layers.js';
+import { Session } from '../runtime/session.js';
+import { manualSeed } from '../tensor/random.js';
+import type { Checkpoint } from '../train/checkpoint.js';
+import { fit } from '../train/fit.js';
+import { captureGraph } from './capture.js';
+import { liftGraph } from './lift.js';
+import { PASS_NAMES, type PassReport, runPasses } from './passes/index.js';
+import { type PruneResult, pruneChannels, pruneDeadUnits } from './prune.js';
+import { type QuantizeOptions, quantizeGraph } from './quantize.js';
+import { evaluateGraph } from './verify.js';
+
+/** Thrown when the graduated model loses more accuracy than allowed (nothing is written). */
+export class AccuracyGateError extends GraduateError {
+  override name = 'AccuracyGateError';
+}
+
+export interface CompileOptions {
+  /** Fraction of MACs to remove by structured channel pruning (0 = only dead units). */
+  prune?: number;
+  quantize?: 'int8' | 'fp16' | 'none';
+  calibration?: QuantizeOptions['method'];
+  /** Percentage points of test accuracy the graduated model may lose. */
+  maxAccuracyDrop?: number;
+  finetuneEpochs?: number;
+  passes?: readonly string[];
+  dumpAfter?: string;
+  log?: (line: string) => void;
+}
+
+export interface LayerRow {
+  name: string;
+  op: string;
+  shapeBefore: string;
+  shapeAfter: string;
+  paramsBefore: number;
+  paramsAfter: number;
+  macsBefore: number;
+  macsAfter: number;
+  precision: string;
+  ms: number;
+}
+
+export interface CompileReport {
+  layers: LayerRow[];
+  passes: PassReport[];
+  pruning?: { dead: PruneResult['layers']; channels?: PruneResult['layers'] };
+  quantization?: unknown;
+  totals: {
+    fileBytes: [number, number];
+    macs: [number, number];
+    params: [number, number];
+    peakBytes: [number, number];
+    batch1LatencyMs: [number, number];
+    batch256PerSecond: [number, number];
+    accuracy: [number, number];
+  };
+  dump?: string;
+}
+
+const paramsOf = (g: Graph, n: Graph['nodes'][number]) =>
+  n.inputs.slice(1).reduce((s, c) => s + (g.constants[c]?.data.length ?? 0), 0);
+
+/** Batch-1 p50 latency (ms) and batch-256 throughput (samples/s) of a graph on `x`. */
+export function measureGraph(
+  g: Graph,
+  x: Float32Array | Int32Array,
+  engine: Engine,
+): { latencyMs: number; perSecond: number; peakBytes: number; perNodeMs: Map<string, number> } {
+  const per = x.length / 256;
+  const s = new Session(g, { engine, maxBatch: 256 });
+  try {
+    const one = x.subarray(0, per);
+    for (let i = 0; i < 20; i++) s.run(one, 1);
+    const lat: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      s.run(one, 1);
+      lat.push(performance.now() - t0);
+    }
+    lat.sort((a, b) => a - b);
+    for (let i = 0; i < 3; i++) s.run(x, 256);
+    const t0 = performance.now();
+    const reps = 10;
+    for (let i = 0; i < reps; i++) s.run(x, 256);
+    const perSecond = (256 * reps) / ((performance.now() - t0) / 1000);
+    return {
+      latencyMs: lat[Math.floor(lat.length / 2)],
+      perSecond,
+      peakBytes: s.plan.arenaBytes,
+      perNodeMs: s.profile(x, 256, 5),
+    };
+  } finally {
+    s.dispose();
+  }
+}
+
+export interface CompileInputs {
+  parent: Graph;
+  /** The checkpoint's model (for fine-tuning and the parent's file size). */
+  checkpoint?: Checkpoint;
+  calib: ArrayDataset;
+  test: ArrayDataset;
+  engine: Engine;
+}
+
+/** Runs the whole pipeline; returns the graduated graph, its artifact bytes and the report. */
+export function compile(
+  inputs: CompileInputs,
+  opts: CompileOptions = {},
+): { graph: Graph; bytes: Uint8Array; report: CompileReport } {
+  const log = opts.log ?? (() => {});
+  const { parent, calib, test, engine } = inputs;
+  const selected = opts.passes ?? PASS_NAMES;
+  for (const p of selected)
+    if (!(PASS_NAMES as readonly string[]).includes(p))
+      throw new ValueError(`--passes: unknown pass '${p}' (valid: ${PASS_NAMES.join(', ')})`);
+  const pre = selected.filter((p) => p === 'eliminate' || p === 'fold-bn');
+  const post = selected.filter((p) => p !== 'eliminate' && p !== 'fold-bn');
+  const dumps: string[] = [];
+  const dumpAfter = (names: readonly string[]) =>
+    opts.dumpAfter && names.includes(opts.dumpAfter) ? opts.dumpAfter : undefined;
+
+  const a = runPasses(parent, pre, { dumpAfter: dumpAfter(pre), log });
+  if (a.dump) dumps.push(a.dump);
+  let g = a.graph;
+  const nCalib = calib.size;
+  const calibX = calib.x as Float32Array;
+
+  const dead = pruneDeadUnits(g, calibX, nCalib, { engine });
+  g = dead.graph;
+  log(`prune dead units: MACs ${dead.macs.before.toLocaleString()} → ${dead.macs.after.toLocaleString()}`);
+  let channels: PruneResult | undefined;
+  if (opts.prune) {
+    channels = pruneChannels(g, { fraction: opts.prune, criterion: 'l1' });
+    g = channels.graph;
+    log(
+      `prune channels (${opts.prune}): MACs → ${channels.macs.after.toLocaleString()} (target ${channels.macs.target?.toLocaleString()})`,
+    );
+  }
+  if (opts.finetuneEpochs && opts.finetuneEpochs > 0) g = finetune(g, calib, opts.finetuneEpochs, log);
+
+  const b = runPasses(g, post, { dumpAfter: dumpAfter(post), log });
+  if (b.dump) dumps.push(b.dump);
+  g = b.graph;
+
+  let quantization: unknown;
+  if (opts.quantize && opts.quantize !== 'none') {
+    const q = quantizeGraph(g, calibX, nCalib, {
+      mode: opts.quantize,
+      method: opts.calibration ?? 'percentile',
+      engine,
+      test,
+      maxAccuracyDrop: opts.maxAccuracyDrop ?? 0.5,
+      log,
+    });
+    g = q.graph;
+    quantization = q.report;
+  }
+
+  // the accuracy gate
+  const before = evaluateGraph(parent, test, engine).accuracy;
+  const after = evaluateGraph(g, test, engine).accuracy;
+  const drop = (before - after) * 100;
+  const budget = opts.maxAccuracyDrop ?? 0.5;
+  log(`accuracy ${before.toFixed(4)} → ${after.toFixed(4)} (drop ${drop.toFixed(2)} pp, budget ${budget} pp)`);
+  if (drop > budget) {
+    throw new AccuracyGateError(
+      `accuracy dropped by ${drop.toFixed(2)} percentage points (${(before * 100).toFixed(2)}% → ${(after * 100).toFixed(2)}%), more than --max-accuracy-drop ${budget}; no artifact written`,
+    );
+  }
+
+  const bytes = writeArtifact(g);
+  const sample = new Float32Array(256 * (test.x.length / test.size));
+  for (let i = 0; i < sample.length; i++) sample[i] = test.x[i % test.x.length];
+  const mBefore = measureGraph(parent, sample, engine);
+  const mAfter = measureGraph(g, sample, engine);
+  const parentFile = inputs.checkpoint
+    ? statSync(join(inputs.checkpoint.dir, 'model.safetensors')).size
+    : writeArtifact(parent).length;
+  const byName = new Map(parent.nodes.map((n) => [n.name, n]));
+  const layers: LayerRow[] = g.nodes.map((n) => {
+    const p = byName.get(n.name);
+    const w = n.inputs[1] ? g.constants[n.inputs[1]] : undefined;
+    return {
+      name: n.name,
+      op:
+        n.op +
+        ((n.attrs as { activation?: string }).activation && (n.attrs as { activation?: string }).activation !== 'none'
+          ? `+${(n.attrs as { activation: string }).activation}`
+          : '') +
+        ((n.attrs as { residual?: string }).residual ? '+residual' : ''),
+      shapeBefore: p ? `[${parent.values[p.output].shape.slice(1).join(', ')}]` : '-',
+      shapeAfter: `[${g.values[n.output].shape.slice(1).join(', ')}]`,
+      paramsBefore: p ? paramsOf(parent, p) : 0,
+      paramsAfter: paramsOf(g, n),
+      macsBefore: p ? nodeMacs(parent, p) : 0,
+      macsAfter: nodeMacs(g, n),
+      precision: w?.dtype ?? g.values[n.output].dtype,
+      ms: mAfter.perNodeMs.get(n.name) ?? 0,
+    };
+  });
+  const report: CompileReport = {
+    layers,
+    passes: [...a.report, ...b.report],
+    pruning: { dead: dead.layers, channels: channels?.layers },
+    quantization,
+    totals: {
+      fileBytes: [parentFile, bytes.length],
+      macs: [graphMacs(parent), graphMacs(g)],
+      params: [graphParams(parent), graphParams(g)],
+      peakBytes: [mBefore.peakBytes, mAfter.peakBytes],
+      batch1LatencyMs: [mBefore.latencyMs, mAfter.latencyMs],
+      batch256PerSecond: [mBefore.perSecond, mAfter.perSecond],
+      accuracy: [before, after],
+    },
+    dump: dumps.join('\n\n') || undefined,
+  };
+  return { graph: g, bytes, report };
+}
+
+/** Fine-tunes a pruned sequential graph on `data` with the training loop; returns the new graph. */
+function finetune(g: Graph, data: ArrayDataset, epochs: number, log: (l: string) => void): Graph {
+  manualSeed(0);
+  const { model, spec } = liftGraph(g);
+  const r = fit({
+    model,
+    modelSpec: spec,
+    train: data,
+    config: { epochs, batchSize: 64, lr: 3e-4, optimizer: 'adam', seed: 0, schedule: 'cosine' },
+    log,
+    progress: false,
+  });
+  r.optimizer.dispose();
+  model.eval();
+  const tuned = captureGraph(model as Sequential, g.meta.input, g.meta.classNames);
+  model.dispose();
+  return runPasses(tuned, ['eliminate', 'fold-bn']).graph;
+}
+
+/** Human-readable report. */
+export function formatCompileReport(r: CompileReport): string {
+  const t = r.totals;
+  const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+  const row = (cells: string[], w: number[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  const w = [16, 22, 16, 16, 18, 22, 9, 8];
+  const lines = [row(['layer', 'op', 'shape before', 'shape after', 'params', 'MACs', 'precision', 'ms'], w)];
+  for (const l of r.layers) {
+    lines.push(
+      row(
+        [
+          l.name,
+          l.op,
+          l.shapeBefore,
+          l.shapeAfter,
+          `${l.paramsBefore}→${l.paramsAfter}`,
+          `${l.macsBefore}→${l.macsAfter}`,
+          l.precision,
+          l.ms.toFixed(2),
+        ],
+        w,
+      ),
+    );
+  }
+  const pct = (x: [number, number]) => `${((1 - x[1] / Math.max(1, x[0])) * 100).toFixed(1)}% less`;
+  lines.push(
+    '',
+    `file size       ${kib(t.fileBytes[0])} → ${kib(t.fileBytes[1])} (${(t.fileBytes[0] / t.fileBytes[1]).toFixed(2)}× smaller)`,
+    `MACs/sample     ${t.macs[0].toLocaleString()} → ${t.macs[1].toLocaleString()} (${pct(t.macs)})`,
+    `parameters      ${t.params[0].toLocaleString()} → ${t.params[1].toLocaleString()} (${pct(t.params)})`,
+    `peak memory     ${kib(t.peakBytes[0])} → ${kib(t.peakBytes[1])} (activations, batch 256)`,
+    `batch-1 p50     ${t.batch1LatencyMs[0].toFixed(3)} ms → ${t.batch1LatencyMs[1].toFixed(3)} ms`,
+    `batch-256       ${t.batch256PerSecond[0].toFixed(0)} → ${t.batch256PerSecond[1].toFixed(0)} samples/s (${(t.batch256PerSecond[1] / t.batch256PerSecond[0]).toFixed(2)}×)`,
+    `accuracy        ${(t.accuracy[0] * 100).toFixed(2)}% → ${(t.accuracy[1] * 100).toFixed(2)}% (${((t.accuracy[1] - t.accuracy[0]) * 100).toFixed(2)} pp)`,
+  );
+  return lines.join('\n');
+}
