@@ -72,6 +72,6 @@ export function liftGraph(g: Graph): { model: Sequential; spec: ModelSpec } {
   const params = model.parameters();
   if (params.length !== weights.length)
     throw new ValueError(`liftGraph: ${params.length} parameters for ${weights.length} constants`);
-  params.forEach((p, i) => write(p, weights[i]));
+  for (const [i, p] of params.entries()) write(p, weights[i]);
   return { model, spec };
 }
