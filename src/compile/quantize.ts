@@ -107,8 +107,10 @@ export function chooseRange(r: Range, method: CalibrationMethod): [number, numbe
   let best = side.length;
   let bestKl = Number.POSITIVE_INFINITY;
   for (let i = Math.min(levels, side.length); i <= side.length; i += Math.max(1, Math.floor(side.length / 256))) {
-    const p = side.slice(0, i);
+    const clipped = side.slice(0, i);
+    const p = clipped.slice();
     p[i - 1] += side.slice(i).reduce((a, b) => a + b, 0); // outliers clipped into the last bin
+    // q: the unclipped slice merged into `levels` bins and spread back (so clipping costs KL)
     const q = new Array<number>(i).fill(0);
     const per = i / levels;
     for (let l = 0; l < levels; l++) {
@@ -117,10 +119,10 @@ export function chooseRange(r: Range, method: CalibrationMethod): [number, numbe
       let sum = 0;
       let nz = 0;
       for (let j = a; j < b && j < i; j++) {
-        sum += p[j];
-        if (p[j] > 0) nz++;
+        sum += clipped[j];
+        if (clipped[j] > 0) nz++;
       }
-      for (let j = a; j < b && j < i; j++) if (p[j] > 0) q[j] = sum / nz;
+      for (let j = a; j < b && j < i; j++) if (clipped[j] > 0) q[j] = sum / nz;
     }
     const ps = p.reduce((a, b) => a + b, 0);
     const qs = q.reduce((a, b) => a + b, 0);
@@ -275,7 +277,10 @@ export function quantizeGraph(
   }
   const values = [...new Set(candidates.flatMap((c) => [c.inputs[0], c.output]))];
   const ranges = calibrate(g, calib, n, values, opts.engine);
-  const params = new Map([...ranges].map(([v, r]) => [v, int8Params(chooseRange(r, opts.method))]));
+  // the graph input is the data itself (its range is known, nothing to clip): always min-max
+  const params = new Map(
+    [...ranges].map(([v, r]) => [v, int8Params(chooseRange(r, g.inputs.includes(v) ? 'minmax' : opts.method))]),
+  );
   const layers = new Set(candidates.map((c) => c.name));
   let graph = rewriteInt8(g, layers, params);
   let accuracy: QuantizeReport['accuracy'];

@@ -74,7 +74,9 @@ export function writeArtifact(g: Graph, producer = 'graduate'): Uint8Array {
 }
 
 /** Parses and validates an artifact; every problem is a FormatError naming `source`. */
-export function readArtifact(bytes: Uint8Array, source = '<artifact>'): Graph {
+export function readArtifact(input: Uint8Array, source = '<artifact>'): Graph {
+  // a plain Uint8Array view: Node Buffers' slice() shares memory instead of copying
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const bad = (msg: string): never => {
     throw new FormatError(`${source}: ${msg}`);
   };

@@ -113,3 +113,108 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/not a checkpoint/);
   });
 });
+
+describe.runIf(haveData)('graduate compile / inspect / eval on artifacts', () => {
+  it('compiles a checkpoint to an int8 pruned artifact, inspects it, evaluates it, and refuses a model over budget', async () => {
+    const ckpt = join(out, 'cnn');
+    let r = await cli(
+      'train',
+      '--config',
+      writeTinyCnn(),
+      '--data',
+      'fashion-mnist',
+      '--epochs',
+      '1',
+      '--limit',
+      '3000',
+      '--out',
+      ckpt,
+      '--no-progress',
+      '--threads',
+      '1',
+    );
+    expect(r.code).toBe(0);
+    const art = join(out, 'tiny.grad');
+    r = await cli(
+      'compile',
+      ckpt,
+      '--data',
+      'fashion-mnist',
+      '--prune',
+      '0.5',
+      '--quantize',
+      'int8',
+      '--calib-samples',
+      '300',
+      '--test-limit',
+      '500',
+      '--max-accuracy-drop',
+      '100',
+      '-o',
+      art,
+      '--threads',
+      '1',
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/MACs\/sample {5}[\d,]+ → [\d,]+ \((5\d|[6-9]\d)\.\d% less\)/);
+    expect(existsSync(`${art}.report.json`)).toBe(true);
+    const report = JSON.parse(readFileSync(`${art}.report.json`, 'utf8'));
+    expect(report.totals.macs[1]).toBeLessThanOrEqual(report.totals.macs[0] * 0.5);
+    expect(report.layers.some((l: { precision: string }) => l.precision === 'int8')).toBe(true);
+    r = await cli('inspect', art);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/weights by precision: .*int8/);
+    r = await cli('eval', art, '--data', 'fashion-mnist', '--limit', '500');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^accuracy: 0\.\d{4}$/m);
+    // the accuracy gate: pruning 90% without fine-tuning cannot stay within 0 pp
+    const refused = join(out, 'refused.grad');
+    r = await cli(
+      'compile',
+      ckpt,
+      '--data',
+      'fashion-mnist',
+      '--prune',
+      '0.9',
+      '--quantize',
+      'none',
+      '--calib-samples',
+      '200',
+      '--test-limit',
+      '500',
+      '--max-accuracy-drop',
+      '0',
+      '-o',
+      refused,
+      '--threads',
+      '1',
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/accuracy dropped by .* more than --max-accuracy-drop 0; no artifact written/);
+    expect(existsSync(refused)).toBe(false);
+  });
+});
+
+function writeTinyCnn(): string {
+  const file = join(out, 'tiny-cnn.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      inputShape: [28, 28, 1],
+      layers: [
+        { type: 'conv2d', out: 8, kernel: 3, padding: 'same' },
+        { type: 'batchnorm' },
+        { type: 'relu' },
+        { type: 'maxpool2d', kernel: 2 },
+        { type: 'conv2d', out: 16, kernel: 3, padding: 'same' },
+        { type: 'relu' },
+        { type: 'maxpool2d', kernel: 2 },
+        { type: 'flatten' },
+        { type: 'linear', out: 32 },
+        { type: 'relu' },
+        { type: 'linear', out: 10 },
+      ],
+    }),
+  );
+  return file;
+}

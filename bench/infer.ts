@@ -1,0 +1,378 @@
+// npm run bench:infer [-- --checkpoint DIR] [--json FILE] [--quick] — inference on Fashion-MNIST's
+// test images in one run: the parent checkpoint run eagerly on Graduate's own engine (f32), the
+// graduated f32 graph (passes only: BN folded, epilogues fused), the graduated int8 + 50%-pruned
+// artifact (fine-tuned, calibrated), and TensorFlow.js's wasm backend running the parent's weights.
+// Batch-256 throughput, batch-1 latency p50/p99, file sizes, accuracy, and the issue's targets.
+// Without --checkpoint it reuses runs/cnn (the README's main job) or trains the cnn preset briefly.
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { captureGraph } from '../src/compile/capture.js';
+import { runPasses } from '../src/compile/passes/index.js';
+import { AccuracyGateError, compile } from '../src/compile/pipeline.js';
+import { limitDataset } from '../src/data/dataset.js';
+import { loadFashionMnist } from '../src/data/fashion-mnist.js';
+import { writeArtifact } from '../src/graph/artifact.js';
+import { noGrad, tensor, tidy } from '../src/index.js';
+import { Engine } from '../src/kernels/engine.js';
+import { buildModel } from '../src/nn/build.js';
+import type { Sequential } from '../src/nn/layers.js';
+import { presetSpec } from '../src/nn/presets.js';
+import type { LayerSpec } from '../src/nn/spec.js';
+import { loadArtifact, type Session } from '../src/runtime/index.js';
+import { engine } from '../src/tensor/context.js';
+import { manualSeed } from '../src/tensor/random.js';
+import { loadModel } from '../src/train/checkpoint.js';
+import { fit } from '../src/train/fit.js';
+import { argmaxRows } from '../src/train/metrics.js';
+import { loadTfWasm, type Tf } from './peers.js';
+import { timeMs } from './timing.js';
+
+const { values } = parseArgs({
+  options: {
+    checkpoint: { type: 'string' },
+    json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+const BATCH = 256;
+const LAT_RUNS = quick ? 100 : 300;
+const LAT_WARMUP = quick ? 10 : 30;
+const AGREE_N = 500;
+const trialOpts = quick ? { minTrialMs: 20, trials: 3, warmup: 2 } : { minTrialMs: 150, trials: 7, warmup: 3 };
+const log = (l: string) => console.error(l);
+const t00 = performance.now();
+const secs = () => `${((performance.now() - t00) / 1000).toFixed(0)} s`;
+
+// ---- the parent checkpoint ------------------------------------------------------------------
+const eng = engine();
+const threads = eng.threads;
+const train = loadFashionMnist('train');
+const test = loadFashionMnist('test', { limit: quick ? 2000 : undefined });
+const per = test.x.length / test.size;
+
+let source: string;
+let ckptPath: string;
+let tmp: string | undefined;
+if (values.checkpoint) {
+  ckptPath = values.checkpoint;
+  source = `checkpoint ${ckptPath} (--checkpoint)`;
+} else if (existsSync(join('runs', 'cnn', 'checkpoint.json'))) {
+  ckptPath = join('runs', 'cnn');
+  source = 'checkpoint runs/cnn (reused; written by `npm run main`)';
+} else {
+  const n = quick ? 5000 : 20000;
+  const epochs = quick ? 1 : 2;
+  tmp = mkdtempSync(join(tmpdir(), 'graduate-bench-infer-'));
+  ckptPath = tmp;
+  log(`no --checkpoint and no runs/cnn: training the cnn preset, ${epochs} epoch(s) on ${n} images…`);
+  const spec = presetSpec('cnn', train.sampleShape, train.classNames.length);
+  manualSeed(0);
+  const { model } = buildModel(spec);
+  const t0 = performance.now();
+  const r = fit({
+    model,
+    modelSpec: spec,
+    train: limitDataset(train, n),
+    config: { epochs, batchSize: 64, lr: 1e-3, optimizer: 'adam', schedule: 'cosine', seed: 0 },
+    outDir: tmp,
+    dataSpec: 'fashion-mnist',
+    log: () => {},
+    progress: false,
+  });
+  r.optimizer.dispose();
+  model.dispose();
+  source = `cnn preset trained here: ${epochs} epoch(s) on the first ${n} training images, batch 64, adam, cosine (${((performance.now() - t0) / 1000).toFixed(1)} s; no runs/cnn to reuse)`;
+}
+const { model, checkpoint } = loadModel(ckptPath);
+const pre = checkpoint.config.preprocessing;
+if (pre.inputShape.join() !== test.sampleShape.join() || checkpoint.config.classNames.length !== 10)
+  throw new Error(
+    `${ckptPath}: expected a Fashion-MNIST model ([28, 28, 1] → 10 classes), got [${pre.inputShape.join(', ')}] → ${checkpoint.config.classNames.length}`,
+  );
+const parentBytes = statSync(join(checkpoint.dir, 'model.safetensors')).size;
+log(`[${secs()}] parent: ${source}`);
+
+// ---- graduate it --------------------------------------------------------------------------------
+const captured = captureGraph(
+  model,
+  { kind: pre.kind, shape: pre.inputShape, scale: pre.scale, mean: pre.mean, std: pre.std, tokenizer: pre.tokenizer },
+  checkpoint.config.classNames,
+);
+const f32Bytes = writeArtifact(runPasses(captured).graph);
+// The CLI's defaults (calibration on / fine-tuning with the training split, percentile ranges,
+// 0.5 pp budget); if the gate refuses, the benchmark still measures the model with the gate off.
+const finetuneData = quick ? limitDataset(train, 5000) : train;
+const compileOpts = { prune: 0.5, quantize: 'int8' as const, finetuneEpochs: 1, calibration: 'percentile' as const };
+let gate = 'passed (budget 0.5 pp)';
+let compiled: ReturnType<typeof compile>;
+log(`[${secs()}] compiling: prune 0.5, fine-tune 1 epoch on ${finetuneData.size} training images, int8…`);
+try {
+  compiled = compile(
+    { parent: captured, checkpoint, calib: finetuneData, test, engine: eng },
+    { ...compileOpts, maxAccuracyDrop: 0.5 },
+  );
+} catch (e) {
+  if (!(e instanceof AccuracyGateError)) throw e;
+  gate = `REFUSED at 0.5 pp (${e.message.split(';')[0]}); measured with the gate off`;
+  log(`[${secs()}] accuracy gate refused; compiling again with the gate off…`);
+  compiled = compile(
+    { parent: captured, checkpoint, calib: finetuneData, test, engine: eng },
+    { ...compileOpts, maxAccuracyDrop: 100 },
+  );
+}
+const int8Bytes = compiled.bytes;
+const [accParent, accInt8] = compiled.report.totals.accuracy;
+const macs = compiled.report.totals.macs;
+log(`[${secs()}] compiled: ${int8Bytes.length} bytes, accuracy ${accParent.toFixed(4)} → ${accInt8.toFixed(4)}`);
+
+// ---- runners: each takes `n` samples starting at sample `i` and returns the logits ------------
+type Runner = (i: number, n: number) => Float32Array;
+const xs = (i: number, n: number) => test.x.subarray(i * per, (i + n) * per) as Float32Array;
+
+model.eval();
+const eager: Runner = (i, n) =>
+  noGrad(() => tidy(() => model.forward(tensor(xs(i, n), [n, ...pre.inputShape])).data() as Float32Array));
+const sessionRunner =
+  (s: Session): Runner =>
+  (i, n) =>
+    s.run(xs(i, n), n);
+
+interface Result {
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+function measure(name: string, run: Runner): Result {
+  const ms = timeMs(() => run(0, BATCH), trialOpts);
+  for (let i = 0; i < LAT_WARMUP; i++) run(i, 1);
+  const lat: number[] = [];
+  for (let r = 0; r < LAT_RUNS; r++) {
+    const i = r % test.size;
+    const t0 = performance.now();
+    run(i, 1);
+    lat.push(performance.now() - t0);
+  }
+  lat.sort((a, b) => a - b);
+  const q = (p: number) => lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)];
+  log(`[${secs()}] measured ${name}`);
+  return { perSecond: (BATCH * 1000) / ms, p50: q(0.5), p99: q(0.99) };
+}
+
+/** Fraction of the first n test images on which two runners' argmax agree. */
+function agreement(a: Runner, b: Runner, n: number): number {
+  let same = 0;
+  for (let i = 0; i < n; i += BATCH) {
+    const m = Math.min(BATCH, n - i);
+    const pa = argmaxRows(a(i, m), m, 10);
+    const pb = argmaxRows(b(i, m), m, 10);
+    for (let r = 0; r < m; r++) if (pa[r] === pb[r]) same++;
+  }
+  return same / n;
+}
+
+const e1 = Engine.create({ threads: 1 });
+const sF32 = (await loadArtifact(f32Bytes, { engine: eng, maxBatch: BATCH })).session;
+const sInt8 = (await loadArtifact(int8Bytes, { engine: eng, maxBatch: BATCH })).session;
+const sF32one = (await loadArtifact(f32Bytes, { engine: e1, maxBatch: BATCH })).session;
+const sInt8one = (await loadArtifact(int8Bytes, { engine: e1, maxBatch: BATCH })).session;
+const agreeN = Math.min(AGREE_N, test.size);
+const agreeF32 = agreement(eager, sessionRunner(sF32), agreeN);
+const agreeInt8 = agreement(eager, sessionRunner(sInt8), agreeN);
+
+const results: Record<string, Result> = {};
+results['parent f32 eager'] = measure('parent f32 eager', eager);
+results['graduated f32'] = measure('graduated f32', sessionRunner(sF32));
+results['graduated int8+pruned'] = measure('graduated int8+pruned', sessionRunner(sInt8));
+results['graduated f32 (1 thread)'] = measure('graduated f32, 1 thread', sessionRunner(sF32one));
+results['graduated int8+pruned (1 thread)'] = measure('graduated int8+pruned, 1 thread', sessionRunner(sInt8one));
+
+// ---- TensorFlow.js wasm on the parent's weights ------------------------------------------------
+/** The checkpoint's Sequential as tf.layers with its weights (NHWC, [KH,KW,Cin,Cout] and [in,out] as in tfjs). */
+function tfModel(tf: Tf, m: Sequential) {
+  const L = tf.layers;
+  const layers: import('@tensorflow/tfjs').layers.Layer[] = [];
+  const weights: { layer: number; prefix: string; names: string[] }[] = [];
+  const pair = (p: number | [number, number]): [number, number] => (typeof p === 'number' ? [p, p] : p);
+  const pad = (p: unknown) => {
+    if (p === undefined || p === 'valid' || p === 'same') return (p ?? 'valid') as 'valid' | 'same';
+    throw new Error(`tfjs peer: padding ${JSON.stringify(p)} not mapped`);
+  };
+  for (const [i, layer] of m.layers.entries()) {
+    const s = layer.spec() as LayerSpec;
+    const first: { inputShape?: number[] } = layers.length === 0 ? { inputShape: [...pre.inputShape] } : {};
+    switch (s.type) {
+      case 'conv2d':
+        layers.push(
+          L.conv2d({
+            ...first,
+            filters: s.out,
+            kernelSize: pair(s.kernel),
+            strides: pair(s.stride ?? 1),
+            padding: pad(s.padding),
+            useBias: s.bias !== false,
+          }),
+        );
+        weights.push({
+          layer: layers.length - 1,
+          prefix: String(i),
+          names: s.bias !== false ? ['weight', 'bias'] : ['weight'],
+        });
+        break;
+      case 'linear':
+        layers.push(L.dense({ ...first, units: s.out, useBias: s.bias !== false }));
+        weights.push({
+          layer: layers.length - 1,
+          prefix: String(i),
+          names: s.bias !== false ? ['weight', 'bias'] : ['weight'],
+        });
+        break;
+      case 'batchnorm':
+        layers.push(L.batchNormalization({ ...first, epsilon: s.eps ?? 1e-5 }));
+        weights.push({
+          layer: layers.length - 1,
+          prefix: String(i),
+          names: ['weight', 'bias', 'running_mean', 'running_var'],
+        });
+        break;
+      case 'relu':
+        layers.push(L.reLU(first));
+        break;
+      case 'maxpool2d':
+      case 'avgpool2d': {
+        const o = { ...first, poolSize: pair(s.kernel), strides: pair(s.stride ?? s.kernel), padding: pad(s.padding) };
+        layers.push(s.type === 'maxpool2d' ? L.maxPooling2d(o) : L.averagePooling2d(o));
+        break;
+      }
+      case 'globalavgpool':
+        layers.push(L.globalAveragePooling2d(first));
+        break;
+      case 'flatten':
+        layers.push(L.flatten(first));
+        break;
+      case 'dropout':
+        layers.push(L.dropout({ ...first, rate: s.p }));
+        break;
+      default:
+        throw new Error(`tfjs peer: layer type '${s.type}' not mapped`);
+    }
+  }
+  const net = tf.sequential({ layers });
+  const named = new Map([...m.namedParameters(), ...m.namedBuffers()]);
+  for (const w of weights) {
+    const tl = net.layers[w.layer];
+    tl.setWeights(
+      w.names.map((n) => {
+        const t = named.get(`${w.prefix}.${n}`);
+        if (!t) throw new Error(`tfjs peer: no tensor '${w.prefix}.${n}' in the checkpoint`);
+        return tf.tensor(t.data() as Float32Array, [...t.shape]);
+      }),
+    );
+  }
+  return net;
+}
+
+const tf = await loadTfWasm();
+let agreeTf = Number.NaN;
+let tfNote = `tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}, 1 thread`;
+try {
+  const net = tfModel(tf, model);
+  const tfRun: Runner = (i, n) =>
+    tf.tidy(() =>
+      (
+        net.predict(tf.tensor4d(xs(i, n), [n, ...pre.inputShape] as never)) as never as { dataSync(): Float32Array }
+      ).dataSync(),
+    );
+  agreeTf = agreement(eager, tfRun, agreeN);
+  results['tfjs-wasm'] = measure('tfjs-wasm', tfRun);
+  net.dispose();
+} catch (e) {
+  tfNote = `tfjs-wasm failed: ${(e as Error).message.split('\n')[0]}`;
+  log(tfNote);
+}
+
+// ---- report -------------------------------------------------------------------------------------
+const parentR = results['parent f32 eager'];
+const int8R = results['graduated int8+pruned'];
+const tfR = results['tfjs-wasm'];
+const col = (s: string, n: number) => s.padStart(n);
+console.log(
+  `\ninference, Fashion-MNIST test images — Graduate ${threads} thread(s), ${eng.isa}; ${new Date().toISOString()}`,
+);
+console.log(`parent: ${source}`);
+console.log(
+  `batch ${BATCH}: median of ${trialOpts.trials} trials; batch 1: ${LAT_RUNS} single-image runs after ${LAT_WARMUP} warm-up`,
+);
+console.log(
+  `${'model'.padEnd(34)}${col('samples/s', 11)}${col('p50 ms', 9)}${col('p99 ms', 9)}${col('vs parent', 11)}${col('vs tfjs', 9)}`,
+);
+for (const [name, r] of Object.entries(results)) {
+  console.log(
+    `${name.padEnd(34)}${col(r.perSecond.toFixed(0), 11)}${col(r.p50.toFixed(3), 9)}${col(r.p99.toFixed(3), 9)}` +
+      `${col(`${(r.perSecond / parentR.perSecond).toFixed(2)}×`, 11)}${col(tfR ? `${(r.perSecond / tfR.perSecond).toFixed(2)}×` : '-', 9)}`,
+  );
+}
+const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+console.log(
+  `\nfiles: parent model.safetensors ${kib(parentBytes)}; graduated f32 ${kib(f32Bytes.length)}; int8+pruned ${kib(int8Bytes.length)} (${(parentBytes / int8Bytes.length).toFixed(2)}× smaller)`,
+);
+console.log(`MACs/sample: ${macs[0].toLocaleString()} → ${macs[1].toLocaleString()}`);
+console.log(
+  `accuracy (${test.size} test images): parent ${(accParent * 100).toFixed(2)}% → int8+pruned ${(accInt8 * 100).toFixed(2)}% (${((accInt8 - accParent) * 100).toFixed(2)} pp); gate ${gate}`,
+);
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+console.log(
+  `argmax agreement with the eager parent (first ${agreeN} images): graduated f32 ${pct(agreeF32)}, int8+pruned ${pct(agreeInt8)}, tfjs-wasm ${Number.isNaN(agreeTf) ? '-' : pct(agreeTf)} (${tfNote})`,
+);
+const int8one = results['graduated int8+pruned (1 thread)'];
+if (tfR)
+  console.log(
+    `1 thread each: graduated int8+pruned / tfjs-wasm at batch ${BATCH} = ${(int8one.perSecond / tfR.perSecond).toFixed(2)}×; batch-1 p50 ${(tfR.p50 / int8one.p50).toFixed(2)}× faster`,
+  );
+
+const targets: [string, number, number][] = [
+  [
+    `int8+pruned ≥ 2.5× the parent (eager f32, same engine) at batch ${BATCH}`,
+    int8R.perSecond / parentR.perSecond,
+    2.5,
+  ],
+  [`int8+pruned ≥ 3× tfjs-wasm at batch ${BATCH}`, tfR ? int8R.perSecond / tfR.perSecond : 0, 3],
+  ['artifact ≥ 4× smaller than the parent model.safetensors', parentBytes / int8Bytes.length, 4],
+];
+console.log('\ntargets');
+for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
+console.log(`(total ${secs()})`);
+
+if (values.json) {
+  writeFileSync(
+    values.json,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        threads,
+        isa: eng.isa,
+        parent: source,
+        batch: BATCH,
+        latencyRuns: LAT_RUNS,
+        results,
+        fileBytes: { parent: parentBytes, graduatedF32: f32Bytes.length, graduatedInt8Pruned: int8Bytes.length },
+        macs,
+        accuracy: { parent: accParent, int8Pruned: accInt8, testImages: test.size, gate },
+        agreement: { images: agreeN, graduatedF32: agreeF32, int8Pruned: agreeInt8, tfjsWasm: agreeTf },
+        tfjs: tfNote,
+        targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`wrote ${values.json}`);
+}
+
+for (const s of [sF32, sInt8, sF32one, sInt8one]) s.dispose();
+e1.dispose();
+model.dispose();
+if (tmp) rmSync(tmp, { recursive: true, force: true });
