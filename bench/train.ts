@@ -69,7 +69,6 @@ function tfModel(tf: Tf, preset: 'mlp' | 'cnn') {
       L.reLU(),
       L.maxPooling2d({ poolSize: 2 }),
       L.flatten(),
-      L.dropout({ rate: 0.3 }),
       L.dense({ units: 128, activation: 'relu' }),
       L.dropout({ rate: 0.3 }),
       L.dense({ units: 10 }),

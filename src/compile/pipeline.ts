@@ -243,9 +243,15 @@ function finetune(g: Graph, data: ArrayDataset, epochs: number, log: (l: string)
   });
   r.optimizer.dispose();
   model.eval();
-  const tuned = captureGraph(model as Sequential, g.meta.input, g.meta.classNames);
+  const tuned = runPasses(captureGraph(model as Sequential, g.meta.input, g.meta.classNames), ['eliminate', 'fold-bn']).graph;
   model.dispose();
-  return runPasses(tuned, ['eliminate', 'fold-bn']).graph;
+  // the lifted model numbers its layers afresh: keep the original node names for the report
+  if (tuned.nodes.length === g.nodes.length && tuned.nodes.every((n, i) => n.op === g.nodes[i].op)) {
+    tuned.nodes.forEach((n, i) => {
+      n.name = g.nodes[i].name;
+    });
+  }
+  return tuned;
 }
 
 /** Human-readable report. */

@@ -53,7 +53,6 @@ export function presetSpec(name: string, inputShape: readonly number[], classes:
           { type: 'relu' },
           { type: 'maxpool2d', kernel: 2 },
           { type: 'flatten' },
-          { type: 'dropout', p: 0.3 },
           { type: 'linear', out: 128 },
           { type: 'relu' },
           { type: 'dropout', p: 0.3 },
