@@ -158,66 +158,14 @@ export class Session {
     const int8In = g.values[n.inputs[0]]?.dtype === 'int8';
     switch (n.op) {
       case 'conv2d': {
+        const geo = windowGeometry(g, n, g.constants[n.inputs[1]].shape);
         if (g.constants[n.inputs[1]].dtype === 'int8') {
           const { sx, zx, w, ep } = this.int8Parts(n);
-          const [KH, KW, C, OC] = g.constants[n.inputs[1]].shape;
-          const [, H, W] = shape(n.inputs[0]);
-          const [, OH, OW] = shape(n.output);
-          const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
-          return (N) =>
-            conv2dInt8(
-              e,
-              xp,
-              sx,
-              zx,
-              w,
-              {
-                N,
-                H,
-                W,
-                C,
-                KH,
-                KW,
-                OC,
-                strideH: n.attrs.stride[0],
-                strideW: n.attrs.stride[1],
-                padTop,
-                padLeft,
-                padBottom,
-                padRight,
-                OH,
-                OW,
-              },
-              out,
-              ep,
-            );
+          return (N) => conv2dInt8(e, xp, sx, zx, w, geo(N), out, ep);
         }
         const w = this.packWeights(n.inputs[1]);
-        const [KH, KW, C, OC] = g.constants[n.inputs[1]].shape;
-        const [, H, W] = shape(n.inputs[0]);
-        const [, OH, OW] = shape(n.output);
-        const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
         const ep = this.epilogue(n.inputs[2], n.attrs);
-        return (N) => {
-          const geo: Conv2dGeometry = {
-            N,
-            H,
-            W,
-            C,
-            KH,
-            KW,
-            OC,
-            strideH: n.attrs.stride[0],
-            strideW: n.attrs.stride[1],
-            padTop,
-            padLeft,
-            padBottom,
-            padRight,
-            OH,
-            OW,
-          };
-          conv2dPacked(e, xp, w, geo, out, ep);
-        };
+        return (N) => conv2dPacked(e, xp, w, geo(N), out, ep);
       }
       case 'linear': {
         if (g.constants[n.inputs[1]].dtype === 'int8') {
@@ -261,35 +209,11 @@ export class Session {
       }
       case 'maxpool2d':
       case 'avgpool2d': {
-        const [, H, W, C] = shape(n.inputs[0]);
-        const [, OH, OW] = shape(n.output);
-        const [KH, KW] = n.attrs.kernel;
-        const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
         if (int8In && n.op !== 'maxpool2d') throw new ValueError(`Session: ${n.op} '${n.name}' has no int8 kernel`);
-        const fn =
-          n.op === 'avgpool2d'
-            ? (geo: Conv2dGeometry) => avgPool2d(e, xp, geo, out)
-            : int8In
-              ? (geo: Conv2dGeometry) => maxPool2dInt8(e, xp, geo, out)
-              : (geo: Conv2dGeometry) => maxPool2d(e, xp, geo, out, 0);
-        return (N) =>
-          fn({
-            N,
-            H,
-            W,
-            C,
-            KH,
-            KW,
-            OC: C,
-            strideH: n.attrs.stride[0],
-            strideW: n.attrs.stride[1],
-            padTop,
-            padLeft,
-            padBottom,
-            padRight,
-            OH,
-            OW,
-          });
+        const geo = windowGeometry(g, n, n.attrs.kernel);
+        if (n.op === 'avgpool2d') return (N) => avgPool2d(e, xp, geo(N), out);
+        if (int8In) return (N) => maxPool2dInt8(e, xp, geo(N), out);
+        return (N) => maxPool2d(e, xp, geo(N), out, 0);
       }
       case 'globalavgpool': {
         const [, H, W, C] = shape(n.inputs[0]);
@@ -376,6 +300,20 @@ export class Session {
     for (const p of this.owned) this.engine.free(p);
     this.engine.free(this.arena);
   }
+}
+
+/** The kernels' window geometry of a conv2d/pool node (NHWC values) as a function of the batch. */
+function windowGeometry(
+  g: Graph,
+  n: Node & { attrs: { stride: [number, number]; pads: [number, number, number, number] } },
+  kernel: readonly number[],
+): (N: number) => Conv2dGeometry {
+  const [, H, W, C] = g.values[n.inputs[0]].shape;
+  const [, OH, OW, OC] = g.values[n.output].shape;
+  const [KH, KW] = kernel;
+  const [strideH, strideW] = n.attrs.stride;
+  const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;
+  return (N) => ({ N, H, W, C, KH, KW, OC, strideH, strideW, padTop, padLeft, padBottom, padRight, OH, OW });
 }
 
 /** Mean of the weight rows of each bag of token ids (-1 = padding). */
