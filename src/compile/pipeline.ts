@@ -243,7 +243,10 @@ function finetune(g: Graph, data: ArrayDataset, epochs: number, log: (l: string)
   });
   r.optimizer.dispose();
   model.eval();
-  const tuned = runPasses(captureGraph(model as Sequential, g.meta.input, g.meta.classNames), ['eliminate', 'fold-bn']).graph;
+  const tuned = runPasses(captureGraph(model as Sequential, g.meta.input, g.meta.classNames), [
+    'eliminate',
+    'fold-bn',
+  ]).graph;
   model.dispose();
   // the lifted model numbers its layers afresh: keep the original node names for the report
   if (tuned.nodes.length === g.nodes.length && tuned.nodes.every((n, i) => n.op === g.nodes[i].op)) {
