@@ -8,6 +8,7 @@ import { cpuCount } from '../kernels/host.js';
 import { compileCommand } from './compile.js';
 import { dataCommand } from './data.js';
 import { inspectCommand } from './inspect.js';
+import { predictCommand } from './predict.js';
 import { trainCommands } from './train.js';
 
 function infoCommand(): Command {
@@ -36,6 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(dataCommand());
   program.addCommand(inspectCommand());
   program.addCommand(compileCommand());
+  program.addCommand(predictCommand());
   // subcommands added with addCommand() do not inherit exitOverride: errors must return here
   const override = (c: Command) => {
     c.exitOverride();

@@ -3,8 +3,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { loadFashionMnist } from '../../src/data/fashion-mnist.js';
+import { readIdx } from '../../src/data/idx.js';
 import { shutdown } from '../../src/tensor/context.js';
 
 const haveData = existsSync('/usr/share/datasets/fashion-mnist');
@@ -167,6 +170,26 @@ describe.runIf(haveData)('graduate compile / inspect / eval on artifacts', () =>
     r = await cli('eval', art, '--data', 'fashion-mnist', '--limit', '500');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^accuracy: 0\.\d{4}$/m);
+    // predict: a PNG of a test image (a trouser) and a JSON tensor batch of two prepared samples
+    const test = loadFashionMnist('test', { limit: 3 });
+    const raw = readIdx('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz').data as Uint8Array;
+    const png = new PNG({ width: 28, height: 28 });
+    for (let p = 0; p < 784; p++) png.data.set([raw[2 * 784 + p], raw[2 * 784 + p], raw[2 * 784 + p], 255], p * 4);
+    writeFileSync(join(out, 'trouser.png'), PNG.sync.write(png));
+    writeFileSync(
+      join(out, 'two.json'),
+      JSON.stringify({ shape: [2, 28, 28, 1], data: Array.from(test.x.subarray(0, 2 * 784)) }),
+    );
+    r = await cli('predict', art, join(out, 'trouser.png'), join(out, 'two.json'), '--top', '2', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const preds = JSON.parse(r.stdout);
+    expect(preds).toHaveLength(3);
+    expect(preds[0].top).toHaveLength(2);
+    expect(preds[0].top[0].label).toBe('Trouser');
+    expect(preds[0].top[0].score).toBeGreaterThan(preds[0].top[1].score);
+    r = await cli('predict', art, join(out, 'tiny-cnn.json'));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/tiny-cnn\.json: expected finite numbers in multiples of the model's input \[28, 28, 1\]/);
     // the accuracy gate: pruning 90% without fine-tuning cannot stay within 0 pp
     const refused = join(out, 'refused.grad');
     r = await cli(
