@@ -2,13 +2,13 @@
 // accuracy gate and the before/after report (FILE.report.txt and FILE.report.json beside it).
 import { Command, Option } from 'commander';
 import writeFileAtomic from 'write-file-atomic';
-import { captureGraph } from '../compile/capture.js';
 import { compile, formatCompileReport } from '../compile/pipeline.js';
+import { preprocessingOf } from '../compile/verify.js';
 import { limitDataset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { ValueError } from '../errors.js';
+import { graphFromSource } from '../onnx/index.js';
 import { engine, init } from '../tensor/context.js';
-import { loadModel } from '../train/checkpoint.js';
 
 interface CompileFlags {
   data: string;
@@ -34,7 +34,7 @@ const num = (name: string) => (v: string) => {
 export function compileCommand(): Command {
   return new Command('compile')
     .description('graduate a checkpoint: fuse, prune, quantize, verify accuracy, write an artifact and a report')
-    .argument('<checkpoint>', 'checkpoint directory (train --out)')
+    .argument('<checkpoint>', 'checkpoint directory (train --out), or an ONNX model (.onnx)')
     .requiredOption(
       '--data <spec>',
       'labelled data: calibration from its training split, verification on its test split',
@@ -64,21 +64,9 @@ export function compileCommand(): Command {
     .action(async (path: string, f: CompileFlags) => {
       init({ threads: f.threads });
       const t0 = performance.now();
-      const { model, checkpoint } = loadModel(path);
-      const pre = checkpoint.config.preprocessing;
-      const parent = captureGraph(
-        model,
-        {
-          kind: pre.kind,
-          shape: pre.inputShape,
-          scale: pre.scale,
-          mean: pre.mean,
-          std: pre.std,
-          tokenizer: pre.tokenizer,
-        },
-        checkpoint.config.classNames,
-      );
-      const like = { like: pre, classNames: checkpoint.config.classNames };
+      const { graph: parent, checkpoint, dispose } = graphFromSource(path);
+      const pre = preprocessingOf(parent);
+      const like = { like: pre, classNames: parent.meta.classNames };
       const all = loadData(f.data, 'train', like);
       const calib = limitDataset(all, Math.min(f.calibSamples, all.size));
       const finetune = f.finetuneEpochs > 0 ? all : calib;
@@ -111,6 +99,6 @@ export function compileCommand(): Command {
       console.log(
         `\nwrote ${f.output} (${result.bytes.length} bytes) and its report in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
-      model.dispose();
+      dispose();
     });
 }

@@ -8,7 +8,9 @@ import { cpuCount } from '../kernels/host.js';
 import { compileCommand } from './compile.js';
 import { dataCommand } from './data.js';
 import { inspectCommand } from './inspect.js';
+import { exportCommand, importCommand } from './onnx.js';
 import { predictCommand } from './predict.js';
+import { serveCommand } from './serve.js';
 import { trainCommands } from './train.js';
 
 function infoCommand(): Command {
@@ -37,7 +39,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(dataCommand());
   program.addCommand(inspectCommand());
   program.addCommand(compileCommand());
+  program.addCommand(exportCommand()).addCommand(importCommand());
   program.addCommand(predictCommand());
+  program.addCommand(serveCommand());
   // subcommands added with addCommand() do not inherit exitOverride: errors must return here
   const override = (c: Command) => {
     c.exitOverride();

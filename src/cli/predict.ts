@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Command } from 'commander';
-import { decodeImage, resizeInto } from '../data/images.js';
+import { decodeImage, imageInput } from '../data/images.js';
 import { FormatError } from '../errors.js';
 import { numel } from '../graph/ir.js';
 import { type InferenceModel, loadArtifact } from '../runtime/index.js';
@@ -12,15 +12,7 @@ import { engine, init } from '../tensor/context.js';
 
 /** The model's input for one image file: resized, channels as the model wants, normalized. */
 export function prepareImageFile(model: InferenceModel, file: string): Float32Array {
-  const spec = model.input;
-  if (spec.kind !== 'image' || spec.shape.length !== 3)
-    throw new FormatError(`${file}: this model takes ${spec.kind} input [${spec.shape.join(', ')}], not images`);
-  const [H, W, C] = spec.shape;
-  const x = new Float32Array(H * W * C);
-  resizeInto(decodeImage(file), H, W, C as 1 | 3, x, 0); // pixel / 255
-  for (let i = 0; i < x.length; i++)
-    x[i] = (x[i] * 255 * (spec.scale ?? 1 / 255) - (spec.mean?.[i % C] ?? 0)) / (spec.std?.[i % C] ?? 1);
-  return x;
+  return imageInput(model.input, decodeImage(file), file);
 }
 
 /** JSON tensor file → prepared samples (count inferred from the model's per-sample size). */

@@ -5,6 +5,7 @@ import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FormatError } from '../errors.js';
+import type { InputSpec } from '../graph/ir.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
 
 const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
@@ -16,17 +17,21 @@ interface Rgba {
   data: Uint8Array; // [height, width, 4]
 }
 
-/** Decodes a PNG or JPEG file (by content, not extension) to RGBA. */
-export function decodeImage(file: string): Rgba {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new FormatError(`${file}: cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+/** Decodes a PNG or JPEG file or its bytes (by content, not extension) to RGBA; `name` is for messages. */
+export function decodeImage(source: string | Uint8Array, name = typeof source === 'string' ? source : 'image'): Rgba {
+  let bytes: Uint8Array;
+  if (typeof source !== 'string') bytes = source;
+  else
+    try {
+      bytes = readFileSync(source);
+    } catch (e) {
+      throw new FormatError(
+        `${name}: cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
+    }
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
-      const png = PNG.sync.read(bytes);
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return { width: png.width, height: png.height, data: png.data };
     }
     if (bytes[0] === 0xff && bytes[1] === 0xd8) {
@@ -34,9 +39,21 @@ export function decodeImage(file: string): Rgba {
       return img;
     }
   } catch (e) {
-    throw new FormatError(`${file}: cannot decode image (${(e as Error).message})`);
+    throw new FormatError(`${name}: cannot decode image (${(e as Error).message})`);
   }
-  throw new FormatError(`${file}: not a PNG or JPEG image`);
+  throw new FormatError(`${name}: not a PNG or JPEG image`);
+}
+
+/** A decoded image as a model's input [H, W, C]: resized, channels as the spec wants, normalized. */
+export function imageInput(spec: InputSpec, img: Rgba, name: string): Float32Array {
+  if (spec.kind !== 'image' || spec.shape.length !== 3)
+    throw new FormatError(`${name}: this model takes ${spec.kind} input [${spec.shape.join(', ')}], not images`);
+  const [H, W, C] = spec.shape;
+  const x = new Float32Array(H * W * C);
+  resizeInto(img, H, W, C as 1 | 3, x, 0); // pixel / 255
+  for (let i = 0; i < x.length; i++)
+    x[i] = (x[i] * 255 * (spec.scale ?? 1 / 255) - (spec.mean?.[i % C] ?? 0)) / (spec.std?.[i % C] ?? 1);
+  return x;
 }
 
 function isGray(img: Rgba): boolean {

@@ -16,6 +16,12 @@ export interface EngineOptions {
   isa?: Isa | 'auto';
   /** Threads including the caller; default GRADUATE_THREADS or the number of cores. 1 = no pool. */
   threads?: number;
+  /**
+   * URL of the folder holding the kernels-<isa>-<mem>.wasm files (browsers: may be relative to the
+   * page; Node: a file: URL); default: build/wasm of this package. For bundles that move the
+   * runtime away from the package (browser pages; see scripts/build-browser.mjs).
+   */
+  wasmBaseUrl?: string | URL;
 }
 
 /** First heap byte: the kernels' static data (exp tables) lives below 64 KiB. */
@@ -24,9 +30,13 @@ const SCRATCH_BYTES = 4096;
 const INITIAL_PAGES = 256;
 const MAX_PAGES = 16384; // 1 GiB; shared memories must declare a maximum
 
-/** Where build/wasm lies relative to this file (same depth in src/ and dist/). */
-function wasmUrl(isa: Isa, shared: boolean): URL {
-  return new URL(`../../build/wasm/kernels-${isa}-${shared ? 'shared' : 'plain'}.wasm`, import.meta.url);
+/** The kernel module's URL: in `base`, else in build/wasm relative to this file (same depth in src/ and dist/). */
+function wasmUrl(isa: Isa, shared: boolean, base?: string | URL): URL {
+  const file = `kernels-${isa}-${shared ? 'shared' : 'plain'}.wasm`;
+  if (base === undefined) return new URL(`../../build/wasm/${file}`, import.meta.url);
+  const dir = String(base);
+  const g = globalThis as { location?: { href: string } };
+  return new URL(`${dir}${dir.endsWith('/') ? '' : '/'}${file}`, g.location?.href ?? import.meta.url);
 }
 
 function resolveOptions(opts: EngineOptions, features: WasmFeatures): { isa: Isa; threads: number } {
@@ -84,7 +94,7 @@ export class Engine {
     const { isa, threads } = resolveOptions(opts, features);
     const fs = nodeBuiltin<typeof import('node:fs')>('node:fs');
     if (!fs) throw new Error('Engine.create is synchronous and Node-only; use Engine.createAsync in browsers');
-    const url = wasmUrl(isa, threads > 1);
+    const url = wasmUrl(isa, threads > 1, opts.wasmBaseUrl);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = new Uint8Array(fs.readFileSync(url));
@@ -100,8 +110,18 @@ export class Engine {
   static async createAsync(opts: EngineOptions = {}): Promise<Engine> {
     if (isNode) return Engine.create(opts);
     const { isa, threads } = resolveOptions(opts, detectFeatures());
-    const module = await WebAssembly.compileStreaming(fetch(wasmUrl(isa, threads > 1)));
-    return Engine.fromModule(module, isa, threads);
+    const url = wasmUrl(isa, threads > 1, opts.wasmBaseUrl);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`cannot fetch kernel module ${url.href}: HTTP ${res.status} ${res.statusText}`);
+    // compileStreaming needs the application/wasm type; static servers do not all send it.
+    const module = /^application\/wasm\b/.test(res.headers.get('content-type') ?? '')
+      ? await WebAssembly.compileStreaming(res)
+      : await WebAssembly.compile(await res.arrayBuffer());
+    const engine = Engine.fromModule(module, isa, threads);
+    // Browsers start workers only while this thread runs its event loop; wait for them here, not
+    // in the first kernel call (a page's main thread cannot block, and would spin forever).
+    await engine.pool?.ready;
+    return engine;
   }
 
   private static fromModule(module: WebAssembly.Module, isa: Isa, threads: number): Engine {

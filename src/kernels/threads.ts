@@ -20,6 +20,8 @@ export class WorkerPool {
   private readonly argv: Float64Array;
   private readonly workers: WorkerHandle[] = [];
   private readonly canBlock: boolean;
+  /** Resolves once every worker has instantiated the module (browsers; Node's start at once). */
+  ready: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly size: number,
@@ -40,6 +42,7 @@ export class WorkerPool {
   ): WorkerPool {
     const pool = new WorkerPool(size, names);
     const node = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
+    const started: Promise<void>[] = [];
     for (let slot = 0; slot < size; slot++) {
       const data = { module, memory, control: pool.ctl.buffer, args: pool.argv.buffer, names, slot };
       if (node) {
@@ -48,10 +51,22 @@ export class WorkerPool {
         pool.workers.push(w);
       } else {
         const w = new Worker(WORKER_URL, { type: 'module' });
+        started.push(
+          new Promise<void>((resolve, reject) => {
+            w.onmessage = () => resolve();
+            w.onerror = (e) => {
+              e.preventDefault();
+              reject(
+                new Error(`kernel worker ${slot} (${WORKER_URL.href}) failed to start: ${e.message || 'load error'}`),
+              );
+            };
+          }),
+        );
         w.postMessage(data);
         pool.workers.push(w);
       }
     }
+    if (started.length) pool.ready = Promise.all(started).then(() => undefined);
     return pool;
   }
 

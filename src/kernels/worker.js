@@ -4,10 +4,11 @@
 // Protocol (Int32 words of slot s at s*16): 0 go (job sequence), 1 done (last finished
 // sequence), 2 export index, 3 argc, 4 error flag. Arguments: Float64 words at s*32.
 
-function serve(data) {
+function serve(data, started) {
   const { module, memory, control, args, names, slot } = data;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const fns = names.map((n) => instance.exports[n]);
+  started?.();
   const ctl = new Int32Array(control);
   const base = slot * 16;
   const argv = new Float64Array(args, slot * 32 * 8, 32);
@@ -33,5 +34,6 @@ if (typeof process !== 'undefined' && process.versions?.node) {
   const { workerData } = await import('node:worker_threads');
   serve(workerData);
 } else {
-  self.onmessage = (e) => serve(e.data);
+  // A browser's pool waits for this message before the first job (see threads.ts).
+  self.onmessage = (e) => serve(e.data, () => self.postMessage('ready'));
 }

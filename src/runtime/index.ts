@@ -19,6 +19,22 @@ export interface Prediction {
   top: { label: string; index: number; score: number }[];
 }
 
+/** The k most probable classes of one sample's logits [C] (softmax scores), best first. */
+export function topClasses(logits: ArrayLike<number>, classNames: readonly string[], k = 3): Prediction['top'] {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  let sum = 0;
+  const p = Array.from(logits, (v) => {
+    const e = Math.exp(v - max);
+    sum += e;
+    return e;
+  });
+  return p
+    .map((v, i) => ({ label: classNames[i] ?? String(i), index: i, score: v / sum }))
+    .sort((a, c) => c.score - a.score)
+    .slice(0, k);
+}
+
 /** A loaded model: its graph, a session to run it, and helpers for classification. */
 export class InferenceModel {
   readonly session: Session;
@@ -43,22 +59,8 @@ export class InferenceModel {
     const logits = this.run(input, batch);
     const C = numel(this.session.outputShape);
     const out: Prediction[] = [];
-    for (let b = 0; b < batch; b++) {
-      const row = logits.subarray(b * C, (b + 1) * C);
-      let max = Number.NEGATIVE_INFINITY;
-      for (const v of row) max = Math.max(max, v);
-      let sum = 0;
-      const p = Array.from(row, (v) => {
-        const e = Math.exp(v - max);
-        sum += e;
-        return e;
-      });
-      const top = p
-        .map((v, i) => ({ label: this.classNames[i] ?? String(i), index: i, score: v / sum }))
-        .sort((a, c) => c.score - a.score)
-        .slice(0, k);
-      out.push({ top });
-    }
+    for (let b = 0; b < batch; b++)
+      out.push({ top: topClasses(logits.subarray(b * C, (b + 1) * C), this.classNames, k) });
     return out;
   }
   /** Pixels (0..255, NHWC, the model's size and channels) → the model's normalized input. */

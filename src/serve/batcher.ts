@@ -1,0 +1,194 @@
+// Dynamic batching: requests queue per model; a model's queue is due when it holds maxBatch samples
+// or its oldest request has waited maxDelayMs, and a due queue goes to the next idle worker as one
+// batch (oldest queue first). While every worker is busy, queues keep filling: under load, batches
+// grow by themselves. The queue is bounded (maxQueue samples per model): beyond it, submit refuses.
+// Not for: HTTP, validation (server.ts, protocol.ts) or threads (workers.ts).
+import { GraduateError } from '../errors.js';
+
+export interface BatcherOptions {
+  /** Samples per batch (1 disables batching). */
+  maxBatch: number;
+  /** Longest wait of a queue's oldest request before its batch goes, in milliseconds. */
+  maxDelayMs: number;
+  /** Queued samples per model beyond which submit() throws an OverloadedError. */
+  maxQueue: number;
+}
+
+/** Where batches run (the worker pool). */
+export interface Executor {
+  hasIdle(): boolean;
+  run(
+    key: string,
+    data: Float32Array | Int32Array,
+    batch: number,
+  ): Promise<{ output: Float32Array; computeMs: number }>;
+}
+
+/** One request's share of a batch's result. */
+export interface BatchResult {
+  /** This request's outputs [batch, ...out]. */
+  output: Float32Array;
+  queueMs: number;
+  computeMs: number;
+  /** Samples in the batch this request ran in. */
+  batchSize: number;
+}
+
+/** The model's queue is full. */
+export class OverloadedError extends GraduateError {
+  override name = 'OverloadedError';
+}
+
+interface Pending {
+  data: Float32Array | Int32Array;
+  batch: number;
+  enqueued: number;
+  resolve: (r: BatchResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface Queue {
+  pending: Pending[];
+  samples: number;
+}
+
+export class Batcher {
+  private readonly queues = new Map<string, Queue>();
+  private running = 0;
+  private timer?: NodeJS.Timeout;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private flushing = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly opts: BatcherOptions,
+    private readonly exec: Executor,
+    /** Told about each dispatched batch (for metrics). */
+    private readonly onBatch: (key: string, samples: number, computeMs: number) => void = () => {},
+  ) {}
+
+  /** Samples waiting in `key`'s queue. */
+  queued(key: string): number {
+    return this.queues.get(key)?.samples ?? 0;
+  }
+
+  /** Queues `batch` samples for model `key`; resolves with their outputs. Throws OverloadedError when full. */
+  submit(key: string, data: Float32Array | Int32Array, batch: number): Promise<BatchResult> {
+    let q = this.queues.get(key);
+    if (!q) {
+      q = { pending: [], samples: 0 };
+      this.queues.set(key, q);
+    }
+    if (q.samples + batch > this.opts.maxQueue)
+      throw new OverloadedError(
+        `model ${key}: queue full (${q.samples} samples queued, limit ${this.opts.maxQueue}); retry later`,
+      );
+    const p = new Promise<BatchResult>((resolve, reject) => {
+      q.pending.push({ data, batch, enqueued: performance.now(), resolve, reject });
+    });
+    q.samples += batch;
+    this.pump();
+    return p;
+  }
+
+  /** Dispatches every due queue while workers are idle; arms a timer for the next one that will be due. */
+  pump(): void {
+    while (this.exec.hasIdle()) {
+      const now = performance.now();
+      let best: Queue | undefined;
+      let bestKey = '';
+      let nextDue = Number.POSITIVE_INFINITY;
+      for (const [key, q] of this.queues) {
+        if (q.pending.length === 0) continue;
+        const since = q.pending[0].enqueued;
+        const due = this.flushing || q.samples >= this.opts.maxBatch || now - since >= this.opts.maxDelayMs;
+        if (!due) nextDue = Math.min(nextDue, since + this.opts.maxDelayMs);
+        else if (!best || since < best.pending[0].enqueued) {
+          best = q;
+          bestKey = key;
+        }
+      }
+      if (!best) {
+        this.arm(nextDue);
+        return;
+      }
+      this.dispatch(bestKey, best);
+    }
+  }
+
+  /** Resolves when every queue is empty and no batch runs; queued requests go without waiting for the delay. */
+  drain(): Promise<void> {
+    this.flushing = true;
+    this.pump();
+    if (this.idle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private idle(): boolean {
+    return this.running === 0 && [...this.queues.values()].every((q) => q.pending.length === 0);
+  }
+
+  private arm(at: number): void {
+    if (at === Number.POSITIVE_INFINITY || (this.timer && at >= this.timerAt)) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.pump();
+      },
+      Math.max(0, at - performance.now()),
+    );
+  }
+
+  /** Takes whole requests, oldest first, up to maxBatch samples (at least one request), and runs them. */
+  private dispatch(key: string, q: Queue): void {
+    const taken: Pending[] = [];
+    let samples = 0;
+    while (q.pending.length > 0 && (taken.length === 0 || samples + q.pending[0].batch <= this.opts.maxBatch)) {
+      const p = q.pending.shift() as Pending;
+      taken.push(p);
+      samples += p.batch;
+    }
+    q.samples -= samples;
+    const per = taken[0].data.length / taken[0].batch;
+    const input = taken.length === 1 ? taken[0].data : concat(taken, samples * per);
+    const start = performance.now();
+    this.running++;
+    this.exec
+      .run(key, input, samples)
+      .then(({ output, computeMs }) => {
+        this.onBatch(key, samples, computeMs);
+        const outPer = output.length / samples;
+        let row = 0;
+        for (const p of taken) {
+          p.resolve({
+            output: output.subarray(row * outPer, (row + p.batch) * outPer),
+            queueMs: start - p.enqueued,
+            computeMs,
+            batchSize: samples,
+          });
+          row += p.batch;
+        }
+      })
+      .catch((e: Error) => {
+        for (const p of taken) p.reject(e);
+      })
+      .finally(() => {
+        this.running--;
+        this.pump();
+        if (this.idleWaiters.length > 0 && this.idle()) for (const w of this.idleWaiters.splice(0)) w();
+      });
+  }
+}
+
+function concat(parts: Pending[], length: number): Float32Array | Int32Array {
+  const out = parts[0].data instanceof Int32Array ? new Int32Array(length) : new Float32Array(length);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p.data, off);
+    off += p.data.length;
+  }
+  return out;
+}

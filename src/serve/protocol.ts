@@ -1,0 +1,139 @@
+// The Open Inference Protocol (KServe v2) in JSON: validating an infer request against a model's
+// signature (errors name the tensor, its shape or its datatype) and shaping the responses.
+// Not for: routing or batching (server.ts, batcher.ts).
+import { fmtShape, GraduateError } from '../errors.js';
+import { numel } from '../graph/ir.js';
+import { topClasses } from '../runtime/index.js';
+import type { Outcome } from './metrics.js';
+import type { ModelEntry, TensorSignature } from './repository.js';
+
+/** An error answered with an HTTP status and {"error": message}. */
+export class HttpError extends GraduateError {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly outcome: Outcome = status === 404 ? 'not_found' : status < 500 ? 'bad_request' : 'error',
+  ) {
+    super(message);
+  }
+}
+
+const bad = (message: string) => new HttpError(400, message);
+
+/** A validated infer request: the model's prepared samples. */
+export interface InferInput {
+  id?: string;
+  data: Float32Array | Int32Array;
+  batch: number;
+  /** Add a 'labels' output with the top-k classes of each sample. */
+  topK?: number;
+  /** Outputs the client asked for (default: all). */
+  outputs?: string[];
+}
+
+/** The protocol shape of a tensor: batch dimension -1. */
+export const protocolShape = (t: TensorSignature): number[] => [-1, ...t.shape];
+
+/** Model metadata (GET /v2/models/{name}[/versions/{v}]). */
+export function modelMetadata(m: ModelEntry, versions: string[]) {
+  const tensor = (t: TensorSignature) => ({ name: t.name, datatype: t.datatype, shape: protocolShape(t) });
+  return {
+    name: m.name,
+    versions,
+    platform: 'graduate',
+    inputs: [tensor(m.input)],
+    outputs: [tensor(m.output)],
+    parameters: { input_kind: m.spec.kind, class_names: m.classNames },
+  };
+}
+
+/** Checks a JSON infer request body against the model; throws HttpError 400 naming what is wrong. */
+export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: number): InferInput {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { inputs?: unknown }).inputs))
+    throw bad(`request body: expected a JSON object with an "inputs" array`);
+  const req = body as { id?: unknown; inputs: unknown[]; parameters?: unknown; outputs?: unknown };
+  const want = m.input;
+  const signature = `${want.datatype} ${fmtShape(protocolShape(want))}`;
+  let tensor: Record<string, unknown> | undefined;
+  for (const [i, t] of req.inputs.entries()) {
+    const name = (t as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string') throw bad(`inputs[${i}]: expected an object with a "name"`);
+    if (name !== want.name)
+      throw bad(`unknown input '${name}': model '${m.name}' takes one input '${want.name}' ${signature}`);
+    if (tensor) throw bad(`input '${name}' appears twice`);
+    tensor = t as Record<string, unknown>;
+  }
+  if (!tensor) throw bad(`missing input '${want.name}' (${signature}) for model '${m.name}'`);
+  const what = `input '${want.name}'`;
+  if (tensor.datatype !== want.datatype)
+    throw bad(`${what}: datatype ${JSON.stringify(tensor.datatype)} is not accepted; the model takes ${want.datatype}`);
+  const shape = tensor.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw bad(`${what}: "shape" must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (shape.length !== want.shape.length + 1 || shape.some((d, k) => k > 0 && d !== want.shape[k - 1]) || shape[0] < 1)
+    throw bad(`${what}: shape ${fmtShape(shape)} does not match the model's ${fmtShape(protocolShape(want))}`);
+  const batch = shape[0] as number;
+  if (batch > maxSamples) throw bad(`${what}: batch ${batch} is over this server's limit of ${maxSamples} per request`);
+  const data = flatData(tensor.data, numel(shape), want.datatype, what, shape);
+  const out: InferInput = { data, batch };
+  if (typeof req.id === 'string') out.id = req.id;
+  const topK = (req.parameters as { top_k?: unknown } | undefined)?.top_k;
+  if (topK !== undefined) {
+    const C = numel(m.output.shape);
+    if (!Number.isInteger(topK) || (topK as number) < 1 || (topK as number) > C)
+      throw bad(`parameters.top_k: expected an integer in [1, ${C}], got ${JSON.stringify(topK)}`);
+    out.topK = topK as number;
+  }
+  if (req.outputs !== undefined) {
+    if (!Array.isArray(req.outputs)) throw bad(`"outputs": expected an array of {"name": ...}`);
+    out.outputs = req.outputs.map((o: { name?: unknown } | null) => {
+      const name = o?.name;
+      if (name !== 'logits' && name !== 'labels')
+        throw bad(`unknown output ${JSON.stringify(name)}: model '${m.name}' has 'logits' (and 'labels' with top_k)`);
+      if (name === 'labels' && out.topK === undefined) out.topK = 3;
+      return name;
+    });
+  }
+  return out;
+}
+
+/** Tensor data (flat, or nested as the shape) → a typed array of exactly `n` values. */
+function flatData(
+  raw: unknown,
+  n: number,
+  datatype: 'FP32' | 'INT32',
+  what: string,
+  shape: readonly number[],
+): Float32Array | Int32Array {
+  if (!Array.isArray(raw)) throw bad(`${what}: "data" must be an array of numbers`);
+  const flat = (Array.isArray(raw[0]) ? raw.flat(Number.POSITIVE_INFINITY) : raw) as unknown[];
+  if (flat.length !== n) throw bad(`${what}: "data" has ${flat.length} values; shape ${fmtShape(shape)} needs ${n}`);
+  const out = datatype === 'INT32' ? new Int32Array(n) : new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number' || !Number.isFinite(v) || (datatype === 'INT32' && !Number.isInteger(v)))
+      throw bad(
+        `${what}: data[${i}] = ${JSON.stringify(v)} is not ${datatype === 'INT32' ? 'an integer' : 'a finite number'}`,
+      );
+    out[i] = v;
+  }
+  return out;
+}
+
+/** The infer response: 'logits' [batch, ...out] and, with top_k, 'labels' [batch, k] as "score:index:label". */
+export function inferResponse(m: ModelEntry, req: InferInput, output: Float32Array) {
+  const outputs: { name: string; datatype: string; shape: number[]; data: (number | string)[] }[] = [];
+  const wants = (name: string) => !req.outputs || req.outputs.includes(name);
+  if (wants('logits'))
+    outputs.push({ name: 'logits', datatype: 'FP32', shape: [req.batch, ...m.output.shape], data: Array.from(output) });
+  if (req.topK !== undefined && wants('labels')) {
+    const C = output.length / req.batch;
+    const data: string[] = [];
+    for (let b = 0; b < req.batch; b++)
+      for (const t of topClasses(output.subarray(b * C, (b + 1) * C), m.classNames, req.topK))
+        data.push(`${t.score.toFixed(6)}:${t.index}:${t.label}`);
+    outputs.push({ name: 'labels', datatype: 'BYTES', shape: [req.batch, req.topK], data });
+  }
+  return { model_name: m.name, model_version: m.version, ...(req.id !== undefined ? { id: req.id } : {}), outputs };
+}

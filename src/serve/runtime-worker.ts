@@ -1,0 +1,38 @@
+// The body of a serving worker thread: one single-threaded engine and one runtime per served model
+// version; runs the batches and decodes the images the pool posts. Compute only, no HTTP.
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeImage, imageInput } from '../data/images.js';
+import { FormatError } from '../errors.js';
+import { Engine } from '../kernels/engine.js';
+import { type InferenceModel, loadArtifact } from '../runtime/index.js';
+import type { WorkerInit, WorkerReply, WorkerRequest } from './workers.js';
+
+const port = parentPort;
+if (!port) throw new Error('runtime-worker.ts runs in a worker thread');
+const init = workerData as WorkerInit;
+const post = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+try {
+  // One engine per worker; threads: 1 because the pool is the parallelism.
+  const engine = Engine.create({ threads: 1 });
+  const models = new Map<string, InferenceModel>();
+  for (const m of init.models) models.set(m.key, await loadArtifact(m.path, { engine, maxBatch: init.maxBatch }));
+  port.on('message', (job: WorkerRequest) => {
+    const model = models.get(job.key) as InferenceModel;
+    try {
+      if (job.type === 'run') {
+        const t0 = performance.now();
+        const output = model.run(job.data, job.batch);
+        post({ type: 'done', id: job.id, output, computeMs: performance.now() - t0 }, [output.buffer as ArrayBuffer]);
+      } else {
+        const output = imageInput(model.input, decodeImage(job.bytes, 'uploaded image'), 'uploaded image');
+        post({ type: 'done', id: job.id, output, computeMs: 0 }, [output.buffer as ArrayBuffer]);
+      }
+    } catch (e) {
+      post({ type: 'failed', id: job.id, message: (e as Error).message, badInput: e instanceof FormatError });
+    }
+  });
+  post({ type: 'ready' });
+} catch (e) {
+  post({ type: 'failed', id: -1, message: (e as Error).message, badInput: false });
+}

@@ -1,0 +1,214 @@
+// `graduate serve`: the HTTP side of the inference server (fastify) speaking the Open Inference
+// Protocol (KServe v2): health, server/model metadata, model list, infer with JSON tensors or an
+// uploaded image, Prometheus /metrics. The main thread only parses, validates and answers; batches
+// run in the worker pool. close() drains: new requests get 503, accepted ones are answered.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ValueError } from '../errors.js';
+import { cpuCount } from '../kernels/host.js';
+import { topClasses } from '../runtime/index.js';
+import { Batcher, type BatcherOptions, OverloadedError } from './batcher.js';
+import { labels, ServerMetrics } from './metrics.js';
+import { HttpError, inferResponse, modelMetadata, parseInferRequest } from './protocol.js';
+import { type ModelEntry, modelKey, Repository, scanRepository } from './repository.js';
+import { WorkerJobError, WorkerPool } from './workers.js';
+
+export interface ServeOptions extends Partial<BatcherOptions> {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Runtime worker threads (default: cores - 1, at least 1). */
+  workers?: number;
+  /** Largest request body in bytes (413 beyond). */
+  bodyLimit?: number;
+  /** Largest batch one request may carry (default max(maxBatch, 64)). */
+  maxRequestBatch?: number;
+}
+
+/** Counts of the infer requests this server accepted (passed validation and queued) and answered. */
+export interface ServeStats {
+  accepted: number;
+  answered: number;
+  ok: number;
+}
+
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'application/octet-stream'];
+const VERSION = '0.1.0';
+
+type ModelParams = { name: string; version?: string };
+type InferRequest = FastifyRequest<{ Params: ModelParams; Querystring: { top_k?: string } }>;
+
+export class InferenceServer {
+  readonly stats: ServeStats = { accepted: 0, answered: 0, ok: 0 };
+  private draining = false;
+  private closed?: Promise<void>;
+
+  private constructor(
+    readonly app: FastifyInstance,
+    readonly repository: Repository,
+    readonly metrics: ServerMetrics,
+    readonly batcher: Batcher,
+    private readonly pool: WorkerPool,
+  ) {}
+
+  /** Loads the models (an artifact file or a model repository folder), starts the workers, listens. */
+  static async start(source: string, opts: ServeOptions = {}): Promise<InferenceServer> {
+    const o = resolveOptions(opts);
+    const repository = new Repository(scanRepository(source));
+    const pool = await WorkerPool.start(
+      { models: repository.models.map((m) => ({ key: modelKey(m), path: m.path })), maxBatch: o.maxRequestBatch },
+      o.workers,
+    );
+    const metrics = new ServerMetrics();
+    const batcher = new Batcher(o, pool, (key, n, ms) => metrics.batch(key, n, ms));
+    pool.onIdle = () => batcher.pump();
+    const app = Fastify({ bodyLimit: o.bodyLimit, logger: false, return503OnClosing: true });
+    const server = new InferenceServer(app, repository, metrics, batcher, pool);
+    server.routes(o.maxRequestBatch);
+    try {
+      await app.listen({ host: o.host, port: o.port });
+    } catch (e) {
+      await pool.close();
+      throw new ValueError(`cannot listen on ${o.host}:${o.port} (${(e as { code?: string }).code ?? e})`);
+    }
+    return server;
+  }
+
+  /** Base URL, e.g. http://127.0.0.1:8000. */
+  get url(): string {
+    const a = this.app.server.address();
+    if (!a || typeof a === 'string') return String(a);
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  get ready(): boolean {
+    return !this.draining && this.pool.size > 0;
+  }
+
+  /** Graceful shutdown: refuse new requests (503), answer every accepted one, stop the workers. */
+  close(): Promise<void> {
+    this.draining = true;
+    this.closed ??= (async () => {
+      await this.app.close(); // waits for in-flight requests, which wait for their batches
+      await this.batcher.drain();
+      await this.pool.close();
+    })();
+    return this.closed;
+  }
+
+  private routes(maxRequestBatch: number): void {
+    const { app, repository: repo, metrics } = this;
+    for (const type of IMAGE_TYPES)
+      app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    // Responses finished while draining close their connection, so that close() need not wait for keep-alive.
+    app.addHook('onSend', async (_req, reply) => {
+      if (this.draining) reply.header('connection', 'close');
+    });
+    app.setNotFoundHandler((req, reply) => {
+      reply.code(404).send({ error: `no route ${req.method} ${req.url}` });
+    });
+    app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+      const status = err instanceof HttpError ? err.status : (err.statusCode ?? 500);
+      const outcome = err instanceof HttpError ? err.outcome : status >= 500 ? 'error' : 'bad_request';
+      if (req.url.endsWith('/infer')) {
+        const m = this.lookup(req.params as ModelParams, false);
+        metrics.requests.inc({ ...labels(m ? modelKey(m) : ''), outcome });
+      }
+      reply.code(status).send({ error: err.message });
+    });
+
+    app.get('/v2/health/live', async () => ({ live: true }));
+    app.get('/v2/health/ready', async (_req, reply) => reply.code(this.ready ? 200 : 503).send({ ready: this.ready }));
+    app.get('/v2', async () => ({ name: 'graduate', version: VERSION, extensions: ['model_repository_list'] }));
+    app.get('/v2/models', async () => ({
+      models: repo.names().map((n) => ({ ...n, state: this.ready ? 'READY' : 'UNAVAILABLE' })),
+    }));
+    const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
+      const m = this.lookup(req.params) as ModelEntry;
+      return modelMetadata(m, repo.names().find((n) => n.name === m.name)?.versions ?? [m.version]);
+    };
+    app.get('/v2/models/:name', metadata);
+    app.get('/v2/models/:name/versions/:version', metadata);
+    const ready = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+      const m = this.lookup(req.params) as ModelEntry;
+      return reply.code(this.ready ? 200 : 503).send({ name: m.name, version: m.version, ready: this.ready });
+    };
+    app.get('/v2/models/:name/ready', ready);
+    app.get('/v2/models/:name/versions/:version/ready', ready);
+    const infer = (req: InferRequest, reply: FastifyReply) => this.infer(req, reply, maxRequestBatch);
+    app.post('/v2/models/:name/infer', infer);
+    app.post('/v2/models/:name/versions/:version/infer', infer);
+    app.get('/metrics', async (_req, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
+
+  private lookup(p: ModelParams, strict = true): ModelEntry | undefined {
+    const m = this.repository.find(p.name, p.version);
+    if (!m && strict)
+      throw new HttpError(
+        404,
+        p.version === undefined ? `unknown model '${p.name}'` : `unknown model '${p.name}' version ${p.version}`,
+      );
+    return m;
+  }
+
+  /** JSON tensors → logits (and top-k labels); an image body → top-k labels. */
+  private async infer(req: InferRequest, reply: FastifyReply, maxRequestBatch: number) {
+    const m = this.lookup(req.params) as ModelEntry;
+    const key = modelKey(m);
+    if (this.draining) throw new HttpError(503, 'server is shutting down', 'unavailable');
+    const image = req.body instanceof Uint8Array;
+    if (image && m.spec.kind !== 'image')
+      throw new HttpError(400, `model '${m.name}' takes ${m.spec.kind} input, not images`);
+    const request = image ? undefined : parseInferRequest(m, req.body, maxRequestBatch);
+    const k = Number(req.query.top_k ?? 3);
+    if (image && (!Number.isInteger(k) || k < 1))
+      throw new HttpError(400, `top_k: expected a positive integer, got '${req.query.top_k}'`);
+    const { metrics, stats } = this;
+    metrics.inflight.inc();
+    stats.accepted++;
+    try {
+      const data = request?.data ?? (await this.pool.prepareImage(key, req.body as Uint8Array));
+      const r = await this.batcher.submit(key, data, request?.batch ?? 1);
+      metrics.queueSeconds.observe(labels(key), r.queueMs / 1000);
+      metrics.requests.inc({ ...labels(key), outcome: 'ok' });
+      stats.ok++;
+      return request
+        ? inferResponse(m, request, r.output)
+        : { model_name: m.name, model_version: m.version, predictions: topClasses(r.output, m.classNames, k) };
+    } catch (e) {
+      if (e instanceof OverloadedError) throw new HttpError(429, e.message, 'overloaded');
+      if (e instanceof WorkerJobError) throw new HttpError(e.badInput ? 400 : 500, e.message);
+      throw e;
+    } finally {
+      stats.answered++;
+      metrics.inflight.dec();
+      metrics.latencySeconds.observe(labels(key), reply.elapsedTime / 1000);
+    }
+  }
+}
+
+function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
+  const o = {
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 8000,
+    maxBatch: opts.maxBatch ?? 32,
+    maxDelayMs: opts.maxDelayMs ?? 2,
+    maxQueue: opts.maxQueue ?? 1024,
+    workers: opts.workers ?? Math.max(1, cpuCount() - 1),
+    bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
+    maxRequestBatch: 0,
+  };
+  o.maxRequestBatch = opts.maxRequestBatch ?? Math.max(o.maxBatch, 64);
+  const positive = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new ValueError(`${name}: expected an integer ≥ ${min}, got ${v}`);
+  };
+  positive('--port', o.port, 0);
+  positive('--max-batch', o.maxBatch, 1);
+  positive('--workers', o.workers, 1);
+  positive('--max-queue', o.maxQueue, 1);
+  positive('--body-limit', o.bodyLimit, 1);
+  positive('max request batch', o.maxRequestBatch, 1);
+  if (!(o.maxDelayMs >= 0)) throw new ValueError(`--max-delay-ms: expected a number ≥ 0, got ${o.maxDelayMs}`);
+  return o;
+}

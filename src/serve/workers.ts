@@ -1,0 +1,161 @@
+// The pool of runtime workers (worker_threads): each holds its own engine and runtimes, so the main
+// thread does HTTP only. A worker runs one batch at a time; the batcher hands a batch to an idle
+// worker and is told (onIdle) when one frees up. A worker that dies is replaced; its jobs fail.
+// Not for: forming batches (batcher.ts) or the protocol (server.ts).
+import { Worker } from 'node:worker_threads';
+import { GraduateError } from '../errors.js';
+
+/** What a worker is started with. */
+export interface WorkerInit {
+  models: { key: string; path: string }[];
+  /** Largest batch a runtime accepts. */
+  maxBatch: number;
+}
+
+export type WorkerRequest =
+  | { type: 'run'; id: number; key: string; data: Float32Array | Int32Array; batch: number }
+  | { type: 'image'; id: number; key: string; bytes: Uint8Array };
+
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'done'; id: number; output: Float32Array; computeMs: number }
+  | { type: 'failed'; id: number; message: string; badInput: boolean };
+
+/** A job failed in a worker: bad input (e.g. an undecodable image) or a runtime failure. */
+export class WorkerJobError extends GraduateError {
+  override name = 'WorkerJobError';
+  constructor(
+    message: string,
+    readonly badInput: boolean,
+  ) {
+    super(message);
+  }
+}
+
+const ENTRY = new URL('./worker-entry.js', import.meta.url);
+
+interface Job {
+  resolve: (r: { output: Float32Array; computeMs: number }) => void;
+  reject: (e: Error) => void;
+}
+
+class RuntimeWorker {
+  readonly jobs = new Map<number, Job>();
+  /** Batches running (0 or 1); image jobs do not count. */
+  batches = 0;
+  ready = false;
+  constructor(readonly thread: Worker) {}
+}
+
+export class WorkerPool {
+  private readonly workers: RuntimeWorker[] = [];
+  private nextId = 0;
+  private closing = false;
+  /** Called whenever a worker becomes free for a batch. */
+  onIdle: () => void = () => {};
+
+  private constructor(private readonly init: WorkerInit) {}
+
+  /** Starts `size` workers and waits until each has loaded every model. */
+  static async start(init: WorkerInit, size: number): Promise<WorkerPool> {
+    const pool = new WorkerPool(init);
+    try {
+      await Promise.all(Array.from({ length: size }, () => pool.spawn()));
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  hasIdle(): boolean {
+    return this.workers.some((w) => w.ready && w.batches === 0);
+  }
+
+  /** Runs a batch on an idle worker (the caller checks hasIdle()); output: [batch, ...out]. */
+  run(
+    key: string,
+    data: Float32Array | Int32Array,
+    batch: number,
+  ): Promise<{ output: Float32Array; computeMs: number }> {
+    const w = this.workers.find((x) => x.ready && x.batches === 0);
+    if (!w) throw new GraduateError('WorkerPool.run: no idle worker');
+    w.batches++;
+    return this.post(w, { type: 'run', id: this.nextId++, key, data, batch }, [data.buffer as ArrayBuffer]).finally(
+      () => {
+        w.batches--;
+        if (!this.closing) this.onIdle();
+      },
+    );
+  }
+
+  /** Decodes an image into the model's input on the least busy worker. */
+  async prepareImage(key: string, bytes: Uint8Array): Promise<Float32Array> {
+    const ready = this.workers.filter((x) => x.ready);
+    if (ready.length === 0) throw new GraduateError('WorkerPool: no worker is running');
+    const w = ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    return (await this.post(w, { type: 'image', id: this.nextId++, key, bytes })).output;
+  }
+
+  /** Stops every worker (running jobs fail). */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+    this.workers.length = 0;
+  }
+
+  private post(
+    w: RuntimeWorker,
+    job: WorkerRequest,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<{ output: Float32Array; computeMs: number }> {
+    return new Promise((resolve, reject) => {
+      w.jobs.set(job.id, { resolve, reject });
+      w.thread.postMessage(job, transfer);
+    });
+  }
+
+  /** Starts a worker; resolves when its models are loaded, rejects when it fails to start. */
+  private spawn(): Promise<void> {
+    const w = new RuntimeWorker(new Worker(ENTRY, { workerData: this.init }));
+    this.workers.push(w);
+    return new Promise((resolve, reject) => {
+      const fail = (message: string) => {
+        const i = this.workers.indexOf(w);
+        if (i >= 0) this.workers.splice(i, 1);
+        for (const job of w.jobs.values()) job.reject(new WorkerJobError(message, false));
+        w.jobs.clear();
+        if (!w.ready) reject(new GraduateError(`serving worker failed to start: ${message}`));
+        else if (!this.closing) {
+          // replace it; the pool keeps serving with the others meanwhile
+          this.spawn().then(
+            () => this.onIdle(),
+            () => {},
+          );
+        }
+      };
+      w.thread.on('message', (m: WorkerReply) => {
+        if (m.type === 'ready') {
+          w.ready = true;
+          resolve();
+        } else if (m.type === 'failed' && m.id < 0) {
+          void w.thread.terminate();
+          fail(m.message);
+        } else {
+          const job = w.jobs.get(m.id);
+          w.jobs.delete(m.id);
+          if (m.type === 'done') job?.resolve(m);
+          else job?.reject(new WorkerJobError(m.message, m.badInput));
+        }
+      });
+      w.thread.on('error', (e) => fail(e.message));
+      w.thread.on('exit', (code) => {
+        if (this.workers.includes(w)) fail(`worker exited with code ${code}`);
+      });
+    });
+  }
+}

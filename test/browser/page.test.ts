@@ -1,0 +1,217 @@
+// The browser example end to end: build dist-browser (into a temporary folder), serve it on
+// loopback, drive Debian's Chromium headless (playwright-core) and check that the page's prediction
+// for an uploaded image, and for a drawing, equals what the Node runtime computes for the same input.
+// Two variants: a cross-origin-isolated page (COOP/COEP: shared memory, kernel worker pool) and a
+// plain one (single thread, the 'plain' wasm build).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBrowser } from '../../scripts/build-browser.mjs';
+import { prepareImageFile } from '../../src/cli/predict.js';
+import { captureGraph } from '../../src/compile/capture.js';
+import { writeArtifact } from '../../src/graph/artifact.js';
+import * as G from '../../src/index.js';
+import { buildModel } from '../../src/nn/build.js';
+import { type InferenceModel, loadArtifact, type Prediction } from '../../src/runtime/index.js';
+
+const CHROMIUM = process.env.GRADUATE_CHROMIUM ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI) {
+  throw new Error(`${CHROMIUM} not found: CI must install Debian's chromium (see .ci/run)`);
+}
+if (!haveChromium) console.warn(`test/browser skipped: ${CHROMIUM} not found (apt-get install chromium)`);
+
+const CLASSES = ['T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Boot'];
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+  '.wasm': 'application/wasm',
+  '.grad': 'application/octet-stream',
+  '.png': 'image/png',
+};
+
+/** A tiny static server over `root`; `isolated` adds the headers that make pages cross-origin isolated. */
+function serve(root: string, isolated: boolean): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
+    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
+    if (isolated) {
+      headers['cross-origin-opener-policy'] = 'same-origin';
+      headers['cross-origin-embedder-policy'] = 'require-corp';
+    }
+    res.writeHead(200, headers).end(readFileSync(file));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }),
+    ),
+  );
+}
+
+/** A small random-weight CNN for 28×28×1 images, captured and written as an artifact. */
+function tinyArtifact(): Uint8Array {
+  G.manualSeed(11);
+  const { model } = buildModel({
+    inputShape: [28, 28, 1],
+    layers: [
+      { type: 'conv2d', out: 16, kernel: 3, padding: 'same' },
+      { type: 'relu' },
+      { type: 'maxpool2d', kernel: 2 },
+      // 196 × 144 × 32: big enough that the GEMM is split across two threads
+      { type: 'conv2d', out: 32, kernel: 3, padding: 'same' },
+      { type: 'relu' },
+      { type: 'maxpool2d', kernel: 2 },
+      { type: 'flatten' },
+      { type: 'linear', out: 10 },
+    ],
+  });
+  model.eval();
+  const graph = captureGraph(
+    model,
+    { kind: 'image', shape: [28, 28, 1], scale: 1 / 255, mean: [0.29], std: [0.35] },
+    CLASSES,
+  );
+  model.dispose();
+  return writeArtifact(graph);
+}
+
+/** A colour PNG that is not the model's size (exercises the resize and the luma conversion). */
+function testImage(): Buffer {
+  const png = new PNG({ width: 41, height: 37 });
+  for (let y = 0; y < png.height; y++)
+    for (let x = 0; x < png.width; x++) {
+      const i = (y * png.width + x) * 4;
+      const inside = (x - 20) ** 2 / 200 + (y - 18) ** 2 / 90 < 1;
+      png.data[i] = inside ? 230 : (x * 5) % 60;
+      png.data[i + 1] = inside ? 180 + (x % 7) * 9 : (y * 3) % 40;
+      png.data[i + 2] = inside ? 90 : 20;
+      png.data[i + 3] = 255;
+    }
+  return PNG.sync.write(png);
+}
+
+function expectSamePrediction(got: { label: string; score: number }[], want: Prediction): void {
+  expect(got.map((t) => t.label)).toEqual(want.top.map((t) => t.label));
+  for (let i = 0; i < got.length; i++) expect(Math.abs(got[i].score - want.top[i].score)).toBeLessThan(1e-4);
+}
+
+describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'graduate-browser-'));
+  const site = join(tmp, 'site');
+  const imageFile = join(tmp, 'input.png');
+  let nodeModel: InferenceModel;
+  let context: BrowserContext;
+  const servers: Server[] = [];
+
+  beforeAll(async () => {
+    await buildBrowser(site);
+    writeFileSync(join(site, 'model.grad'), tinyArtifact());
+    writeFileSync(imageFile, testImage());
+    nodeModel = await loadArtifact(join(site, 'model.grad'), { maxBatch: 1 });
+    const { chromium } = await import('playwright-core');
+    const profile = join(tmp, 'profile');
+    mkdirSync(profile);
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    for (const s of servers) s.close();
+    nodeModel?.dispose();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  for (const isolated of [true, false]) {
+    it(`${isolated ? 'cross-origin isolated (2 threads)' : 'not isolated (1 thread)'}: page = Node`, async () => {
+      const { server, url } = await serve(site, isolated);
+      servers.push(server);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      if (isolated) await page.goto(`${url}?model=model.grad&threads=2`);
+      else {
+        // no ?model: the page waits for an artifact from the file picker
+        await page.goto(url);
+        await page.waitForSelector('body[data-state="idle"]');
+        await page.setInputFiles('#model-file', join(site, 'model.grad'));
+      }
+      await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
+      const status = await page.textContent('#status');
+      expect(await page.getAttribute('body', 'data-state'), `${status}; ${errors.join('; ')}`).toBe('ready');
+      const engine = await page.evaluate(
+        () => (globalThis as unknown as { graduatePage: { engine: unknown } }).graduatePage.engine,
+      );
+      expect(engine).toMatchObject(
+        isolated ? { crossOriginIsolated: true, threads: 2 } : { crossOriginIsolated: false, threads: 1 },
+      );
+
+      // An uploaded image: the page's top-k equals `graduate predict`'s preprocessing + the Node runtime.
+      const want = nodeModel.classify(prepareImageFile(nodeModel, imageFile), 1, 5)[0];
+      await page.setInputFiles('#image-file', imageFile);
+      await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('input.png'));
+      const shown = await page.$$eval('#top li', (lis) =>
+        lis.map((li) => ({ label: li.dataset.label as string, score: Number(li.dataset.score) })),
+      );
+      expect(shown).toHaveLength(5);
+      expect(shown[0].label).toBe(want.top[0].label);
+      expectSamePrediction(shown, want);
+
+      // A drawing: the page's input tensor, classified by Node, gives the page's top-k.
+      const count = Number(await page.getAttribute('#top', 'data-count'));
+      await page.click('#clear');
+      const box = (await page.locator('#pad').boundingBox()) as { x: number; y: number; width: number };
+      await page.mouse.move(box.x + 90, box.y + 60);
+      await page.mouse.down();
+      await page.mouse.move(box.x + 190, box.y + 120, { steps: 8 });
+      await page.mouse.move(box.x + 120, box.y + 220, { steps: 8 });
+      await page.mouse.up();
+      await page.waitForFunction((n) => Number(document.getElementById('top')?.dataset.count) > n + 1, count);
+      await page.waitForTimeout(100); // let a pending animation-frame classification land
+      const drawn = await page.evaluate(() => {
+        const p = (globalThis as unknown as { graduatePage: { input: Float32Array; prediction: Prediction } })
+          .graduatePage;
+        return { input: Array.from(p.input), top: p.prediction.top };
+      });
+      expect(drawn.input.some((v) => v > 0)).toBe(true);
+      expectSamePrediction(drawn.top, nodeModel.classify(Float32Array.from(drawn.input), 1, 5)[0]);
+      if (isolated) {
+        // the kernel worker pool did run jobs (slot 0's done counter; see src/kernels/threads.ts)
+        const jobs = await page.evaluate(() => {
+          type Pool = { ctl: Int32Array };
+          const g = globalThis as unknown as { graduatePage: { model: { session: { engine: { pool?: Pool } } } } };
+          return g.graduatePage.model.session.engine.pool?.ctl[1] ?? 0;
+        });
+        expect(jobs).toBeGreaterThan(0);
+      }
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+  }
+});

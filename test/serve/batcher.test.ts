@@ -1,0 +1,60 @@
+// The dynamic batcher on a fake executor: a batch goes when it is full or its oldest request has
+// waited max-delay, never over max-batch; each request gets its own rows; a full queue refuses.
+import { describe, expect, it } from 'vitest';
+import { Batcher, type Executor, OverloadedError } from '../../src/serve/batcher.js';
+
+/** An executor with `workers` slots that doubles its input after `ms` milliseconds. */
+function fakeExecutor(workers: number, ms: number) {
+  const batches: number[] = [];
+  let busy = 0;
+  const exec: Executor & { batches: number[] } = {
+    batches,
+    hasIdle: () => busy < workers,
+    run: async (_key, data, batch) => {
+      busy++;
+      batches.push(batch);
+      await new Promise((r) => setTimeout(r, ms));
+      busy--;
+      return { output: Float32Array.from(data, (v) => v * 2), computeMs: ms };
+    },
+  };
+  return exec;
+}
+
+describe('Batcher', () => {
+  it('dispatches a full batch at once and the rest after max-delay, each request with its rows', async () => {
+    const exec = fakeExecutor(1, 1);
+    const b = new Batcher({ maxBatch: 4, maxDelayMs: 30, maxQueue: 100 }, exec);
+    const t0 = performance.now();
+    const rs = await Promise.all([1, 2, 3, 4, 5].map((v) => b.submit('m/1', Float32Array.of(v, -v), 1)));
+    expect(exec.batches).toEqual([4, 1]);
+    expect(rs.map((r) => Array.from(r.output))).toEqual([1, 2, 3, 4, 5].map((v) => [2 * v, -2 * v]));
+    expect(rs[4].batchSize).toBe(1);
+    expect(rs[4].queueMs).toBeGreaterThanOrEqual(25);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
+  });
+
+  it('keeps whole requests together and under max-batch, and with max-batch 1 runs each alone', async () => {
+    const exec = fakeExecutor(1, 5);
+    const b = new Batcher({ maxBatch: 4, maxDelayMs: 0, maxQueue: 100 }, exec);
+    await Promise.all([1, 3, 2, 2].map((n) => b.submit('m/1', new Float32Array(n), n)));
+    expect(exec.batches.every((n) => n <= 4)).toBe(true);
+    expect(exec.batches.reduce((a, c) => a + c)).toBe(8);
+    const one = fakeExecutor(2, 1);
+    const b1 = new Batcher({ maxBatch: 1, maxDelayMs: 5, maxQueue: 100 }, one);
+    await Promise.all(Array.from({ length: 6 }, () => b1.submit('m/1', new Float32Array(1), 1)));
+    expect(one.batches).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  it('refuses beyond max-queue samples and drains what it accepted', async () => {
+    const exec = fakeExecutor(1, 5);
+    const b = new Batcher({ maxBatch: 8, maxDelayMs: 1000, maxQueue: 3 }, exec);
+    const ok = [b.submit('m/1', new Float32Array(2), 2), b.submit('m/1', new Float32Array(1), 1)];
+    expect(() => b.submit('m/1', new Float32Array(1), 1)).toThrow(OverloadedError);
+    expect(b.queued('m/1')).toBe(3);
+    const t0 = performance.now();
+    await b.drain(); // flushes without waiting for the 1 s delay
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect((await Promise.all(ok)).map((r) => r.batchSize)).toEqual([3, 3]);
+  });
+});
