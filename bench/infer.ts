@@ -1,7 +1,11 @@
 // npm run bench:infer [-- --checkpoint DIR] [--json FILE] [--quick] — inference on Fashion-MNIST's
 // test images in one run: the parent checkpoint run eagerly on Graduate's own engine (f32), the
 // graduated f32 graph (passes only: BN folded, epilogues fused), the graduated int8 + 50%-pruned
-// artifact (fine-tuned, calibrated), and TensorFlow.js's wasm backend running the parent's weights.
+// artifact (fine-tuned, calibrated), TensorFlow.js's wasm backend running the parent's weights, and
+// ONNX Runtime on the parent exported as ONNX (f32): onnxruntime-node (native CPU, 1 and 2 threads)
+// and onnxruntime-web (wasm under Node; 1 thread in this process, 2 in a worker thread, since its
+// thread count is fixed per process). The ONNX graph takes raw pixels 0..255 (normalization inside),
+// so ONNX Runtime is fed the IDX file's bytes as float32 while Graduate gets the normalized images.
 // Batch-256 throughput, batch-1 latency p50/p99, file sizes, accuracy, and the issue's targets.
 // Without --checkpoint it reuses runs/cnn (the README's main job) or trains the cnn preset briefly.
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,7 +16,8 @@ import { captureGraph } from '../src/compile/capture.js';
 import { runPasses } from '../src/compile/passes/index.js';
 import { AccuracyGateError, compile } from '../src/compile/pipeline.js';
 import { limitDataset } from '../src/data/dataset.js';
-import { loadFashionMnist } from '../src/data/fashion-mnist.js';
+import { FASHION_MNIST_FILES, fashionMnistDirs, loadFashionMnist } from '../src/data/fashion-mnist.js';
+import { readIdx } from '../src/data/idx.js';
 import { writeArtifact } from '../src/graph/artifact.js';
 import { noGrad, tensor, tidy } from '../src/index.js';
 import { Engine } from '../src/kernels/engine.js';
@@ -20,14 +25,23 @@ import { buildModel } from '../src/nn/build.js';
 import type { Sequential } from '../src/nn/layers.js';
 import { presetSpec } from '../src/nn/presets.js';
 import type { LayerSpec } from '../src/nn/spec.js';
+import { exportOnnx } from '../src/onnx/index.js';
 import { loadArtifact, type Session } from '../src/runtime/index.js';
 import { engine } from '../src/tensor/context.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { loadModel } from '../src/train/checkpoint.js';
 import { fit } from '../src/train/fit.js';
 import { argmaxRows } from '../src/train/metrics.js';
-import { loadTfWasm, type Tf } from './peers.js';
-import { timeMs } from './timing.js';
+import {
+  loadTfWasm,
+  type OrtPeer,
+  OrtWebWorker,
+  ortNodeSession,
+  ortVersions,
+  ortWebSession,
+  type Tf,
+} from './peers.js';
+import { timeMs, timeMsAsync } from './timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -132,8 +146,19 @@ const macs = compiled.report.totals.macs;
 log(`[${secs()}] compiled: ${int8Bytes.length} bytes, accuracy ${accParent.toFixed(4)} → ${accInt8.toFixed(4)}`);
 
 // ---- runners: each takes `n` samples starting at sample `i` and returns the logits ------------
-type Runner = (i: number, n: number) => Float32Array;
+type Runner = (i: number, n: number) => Float32Array | Promise<Float32Array>;
 const xs = (i: number, n: number) => test.x.subarray(i * per, (i + n) * per) as Float32Array;
+// Raw pixels 0..255 of the same test images, from the IDX file itself, for the ONNX models.
+const rawImages = (() => {
+  const name = FASHION_MNIST_FILES.test.images;
+  const file = fashionMnistDirs()
+    .flatMap((d) => [join(d, `${name}.gz`), join(d, name)])
+    .find((f) => existsSync(f));
+  if (!file) throw new Error(`${name}(.gz) not found in ${fashionMnistDirs().join(', ')}`);
+  const idx = readIdx(file);
+  return { file, x: Float32Array.from(idx.data.subarray(0, test.size * per)) };
+})();
+const raw = (i: number, n: number) => rawImages.x.subarray(i * per, (i + n) * per);
 
 model.eval();
 const eager: Runner = (i, n) =>
@@ -153,40 +178,57 @@ interface Result {
  * processes falls on all alike: ROUNDS rounds of timeMs per runner in turn (the median of the
  * rounds' medians), then single-image runs round-robin over the runners (image r for run r).
  */
-function measureAll(runners: [string, Runner][]): Record<string, Result> {
-  const ms = runners.map(() => [] as number[]);
-  for (let round = 0; round < ROUNDS; round++)
-    runners.forEach(([, run], k) => {
-      ms[k].push(timeMs(() => run(0, BATCH), trialOpts));
-    });
-  log(`[${secs()}] measured batch ${BATCH}`);
-  for (const [, run] of runners) for (let i = 0; i < LAT_WARMUP; i++) run(i, 1);
-  const lat = runners.map(() => [] as number[]);
-  for (let r = 0; r < LAT_RUNS; r++)
-    runners.forEach(([, run], k) => {
-      const t0 = performance.now();
-      run(r % test.size, 1);
-      lat[k].push(performance.now() - t0);
-    });
-  log(`[${secs()}] measured batch 1`);
+/** Batch-256 samples/s from per-round ms per batch, and p50/p99 of single-image latencies. */
+function summarize(ms: number[], lat: number[]): Result {
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const q = (a: number[], p: number) =>
     [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.ceil(p * a.length) - 1)];
-  return Object.fromEntries(
-    runners.map(([name], k) => [
-      name,
-      { perSecond: (BATCH * 1000) / median(ms[k]), p50: q(lat[k], 0.5), p99: q(lat[k], 0.99) },
-    ]),
-  );
+  return { perSecond: (BATCH * 1000) / median(ms), p50: q(lat, 0.5), p99: q(lat, 0.99) };
+}
+
+/**
+ * Batch-256 throughput and batch-1 latency of every runner, interleaved so that load from other
+ * processes falls on all alike: ROUNDS rounds of timeMs per runner in turn (the median of the
+ * rounds' medians), then single-image runs round-robin over the runners (image r for run r).
+ * Asynchronous runners (ONNX Runtime) are awaited call by call (timeMsAsync).
+ */
+async function measureAll(runners: [string, Runner][]): Promise<Record<string, Result>> {
+  const isAsync = runners.map(([, run]) => {
+    const out = run(0, 1);
+    return out instanceof Promise ? out.then(() => true) : false;
+  });
+  const asyncs = await Promise.all(isAsync);
+  const ms = runners.map(() => [] as number[]);
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [k, [, run]] of runners.entries())
+      ms[k].push(
+        asyncs[k] ? await timeMsAsync(async () => run(0, BATCH), trialOpts) : timeMs(() => run(0, BATCH), trialOpts),
+      );
+  log(`[${secs()}] measured batch ${BATCH}`);
+  for (const [, run] of runners)
+    for (let i = 0; i < LAT_WARMUP; i++) {
+      const out = run(i, 1);
+      if (out instanceof Promise) await out;
+    }
+  const lat = runners.map(() => [] as number[]);
+  for (let r = 0; r < LAT_RUNS; r++)
+    for (const [k, [, run]] of runners.entries()) {
+      const t0 = performance.now();
+      const out = run(r % test.size, 1);
+      if (out instanceof Promise) await out;
+      lat[k].push(performance.now() - t0);
+    }
+  log(`[${secs()}] measured batch 1`);
+  return Object.fromEntries(runners.map(([name], k) => [name, summarize(ms[k], lat[k])]));
 }
 
 /** Fraction of the first n test images on which two runners' argmax agree. */
-function agreement(a: Runner, b: Runner, n: number): number {
+async function agreement(a: Runner, b: Runner, n: number): Promise<number> {
   let same = 0;
   for (let i = 0; i < n; i += BATCH) {
     const m = Math.min(BATCH, n - i);
-    const pa = argmaxRows(a(i, m), m, 10);
-    const pb = argmaxRows(b(i, m), m, 10);
+    const pa = argmaxRows(await a(i, m), m, 10);
+    const pb = argmaxRows(await b(i, m), m, 10);
     for (let r = 0; r < m; r++) if (pa[r] === pb[r]) same++;
   }
   return same / n;
@@ -198,8 +240,13 @@ const sInt8 = (await loadArtifact(int8Bytes, { engine: eng, maxBatch: BATCH })).
 const sF32one = (await loadArtifact(f32Bytes, { engine: e1, maxBatch: BATCH })).session;
 const sInt8one = (await loadArtifact(int8Bytes, { engine: e1, maxBatch: BATCH })).session;
 const agreeN = Math.min(AGREE_N, test.size);
-const agreeF32 = agreement(eager, sessionRunner(sF32), agreeN);
-const agreeInt8 = agreement(eager, sessionRunner(sInt8), agreeN);
+const agreeF32 = await agreement(eager, sessionRunner(sF32), agreeN);
+const agreeInt8 = await agreement(eager, sessionRunner(sInt8), agreeN);
+// Equal thread counts against ONNX Runtime: the default engine when it has 2 threads, else its own.
+const e2 = threads === 2 ? undefined : Engine.create({ threads: 2 });
+const sInt8two = e2 ? (await loadArtifact(int8Bytes, { engine: e2, maxBatch: BATCH })).session : sInt8;
+const INT8_1 = 'graduated int8+pruned (1 thread)';
+const INT8_2 = e2 ? 'graduated int8+pruned (2 threads)' : 'graduated int8+pruned';
 
 // ---- TensorFlow.js wasm on the parent's weights ------------------------------------------------
 /** The checkpoint's Sequential as tf.layers with its weights (NHWC, [KH,KW,Cin,Cout] and [in,out] as in tfjs). */
@@ -308,15 +355,61 @@ try {
         }
       ).dataSync(),
     );
-  agreeTf = agreement(eager, tfRun, agreeN);
+  agreeTf = await agreement(eager, tfRun, agreeN);
   runners.push(['tfjs-wasm', tfRun]);
 } catch (e) {
   tfNote = `tfjs-wasm failed: ${(e as Error).message.split('\n')[0]}`;
   log(tfNote);
 }
+if (e2) runners.push([INT8_2, sessionRunner(sInt8two)]);
+
+// ---- ONNX Runtime on the parent exported as ONNX (f32, raw pixels in) ----------------------------
+const onnxBytes = exportOnnx(captured);
+const ortPeers: OrtPeer[] = [];
+const agreeOrt: Record<string, number> = {};
+const ortNotes: string[] = [];
+const ORT_NODE = (t: number) => `onnxruntime-node (${t} thread${t > 1 ? 's' : ''})`;
+const ORT_WEB = (t: number) => `onnxruntime-web wasm (${t} thread${t > 1 ? 's' : ''})`;
+const ortV = ortVersions();
+for (const [name, open] of [
+  [ORT_NODE(1), () => ortNodeSession(onnxBytes, 1, pre.inputShape)],
+  [ORT_NODE(2), () => ortNodeSession(onnxBytes, 2, pre.inputShape)],
+  [ORT_WEB(1), () => ortWebSession(onnxBytes, 1, pre.inputShape)],
+] as [string, () => Promise<OrtPeer>][]) {
+  try {
+    const p = await open();
+    ortPeers.push(p);
+    const run: Runner = (i, n) => p.run(raw(i, n), n);
+    agreeOrt[name] = await agreement(eager, run, agreeN);
+    runners.push([name, run]);
+  } catch (e) {
+    ortNotes.push(`${name} failed: ${(e as Error).message.split('\n')[0]}`);
+    log(ortNotes[ortNotes.length - 1]);
+  }
+}
 log(`[${secs()}] measuring ${runners.length} runners…`);
-const results = measureAll(runners);
+const results = await measureAll(runners);
 net?.dispose();
+for (const p of ortPeers) await p.release();
+// onnxruntime-web with 2 threads: its own module instance in a worker thread, timed there, after the rest.
+try {
+  const nW = Math.max(agreeN, Math.min(test.size, Math.max(LAT_RUNS, BATCH)));
+  const w = await OrtWebWorker.start(onnxBytes, 2, pre.inputShape, raw(0, nW).slice());
+  agreeOrt[ORT_WEB(2)] = await agreement(eager, (i, n) => w.logits(i, n), agreeN);
+  log(`[${secs()}] measuring ${ORT_WEB(2)} in a worker thread…`);
+  const m = await w.measure({
+    batch: BATCH,
+    rounds: ROUNDS,
+    trial: trialOpts,
+    latRuns: LAT_RUNS,
+    latWarmup: LAT_WARMUP,
+  });
+  results[ORT_WEB(2)] = summarize(m.ms, m.lat);
+  await w.close();
+} catch (e) {
+  ortNotes.push(`${ORT_WEB(2)} failed: ${(e as Error).message.split('\n')[0]}`);
+  log(ortNotes[ortNotes.length - 1]);
+}
 
 // ---- report -------------------------------------------------------------------------------------
 const parentR = results['parent f32 eager'];
@@ -351,7 +444,20 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 console.log(
   `argmax agreement with the eager parent (first ${agreeN} images): graduated f32 ${pct(agreeF32)}, int8+pruned ${pct(agreeInt8)}, tfjs-wasm ${Number.isNaN(agreeTf) ? '-' : pct(agreeTf)} (${tfNote})`,
 );
-const int8one = results['graduated int8+pruned (1 thread)'];
+const int8one = results[INT8_1];
+const int8two = results[INT8_2];
+console.log(
+  `ONNX Runtime on the parent exported as ONNX (${kib(onnxBytes.length)}, f32, raw pixels from ${rawImages.file}): ` +
+    `onnxruntime-node ${ortV.node} (CPU, interOpNumThreads 1), onnxruntime-web ${ortV.web} (wasm under Node; ` +
+    `2 threads run in a worker thread after the others, not interleaved, as its thread count is fixed per process)`,
+);
+console.log(
+  `argmax agreement of ONNX Runtime with the eager parent (first ${agreeN} images): ${
+    Object.entries(agreeOrt)
+      .map(([k, v]) => `${k} ${pct(v)}`)
+      .join(', ') || '-'
+  }${ortNotes.length ? `; ${ortNotes.join('; ')}` : ''}`,
+);
 if (tfR)
   console.log(
     `1 thread each: graduated int8+pruned / tfjs-wasm at batch ${BATCH} = ${(int8one.perSecond / tfR.perSecond).toFixed(2)}×; batch-1 p50 ${(tfR.p50 / int8one.p50).toFixed(2)}× faster`,
@@ -366,6 +472,24 @@ const targets: [string, number, number][] = [
   [`int8+pruned ≥ 3× tfjs-wasm at batch ${BATCH}`, tfR ? int8R.perSecond / tfR.perSecond : 0, 3],
   ['artifact ≥ 4× smaller than the parent model.safetensors', parentBytes / int8Bytes.length, 4],
 ];
+for (const [t, ours] of [
+  [1, int8one],
+  [2, int8two],
+] as [number, Result][]) {
+  const node = results[ORT_NODE(t)];
+  const web = results[ORT_WEB(t)];
+  targets.push([
+    `int8+pruned ≥ 1.0× onnxruntime-node (parent f32) at batch ${BATCH}, ${t} thread${t > 1 ? 's' : ''} each`,
+    node ? ours.perSecond / node.perSecond : 0,
+    1,
+  ]);
+  // As a ratio ≥ 1: onnxruntime-web's p50 over ours (ours ≤ theirs).
+  targets.push([
+    `int8+pruned batch-1 p50 ≤ onnxruntime-web's, ${t} thread${t > 1 ? 's' : ''} each (${ours.p50.toFixed(3)} vs ${web ? web.p50.toFixed(3) : '-'} ms; web p50 / ours)`,
+    web ? web.p50 / ours.p50 : 0,
+    1,
+  ]);
+}
 console.log('\ntargets');
 for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
 console.log(`(total ${secs()})`);
@@ -388,6 +512,13 @@ if (values.json) {
         accuracy: { parent: accParent, int8Pruned: accInt8, testImages: test.size, gate },
         agreement: { images: agreeN, graduatedF32: agreeF32, int8Pruned: agreeInt8, tfjsWasm: agreeTf },
         tfjs: tfNote,
+        onnxruntime: {
+          onnxBytes: onnxBytes.length,
+          rawPixels: rawImages.file,
+          versions: ortV,
+          agreement: agreeOrt,
+          notes: ortNotes,
+        },
         targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })),
       },
       null,
@@ -398,6 +529,10 @@ if (values.json) {
 }
 
 for (const s of [sF32, sInt8, sF32one, sInt8one]) s.dispose();
+if (e2) {
+  sInt8two.dispose();
+  e2.dispose();
+}
 e1.dispose();
 model.dispose();
 if (tmp) rmSync(tmp, { recursive: true, force: true });

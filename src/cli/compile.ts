@@ -18,6 +18,7 @@ interface CompileFlags {
   calibration: 'minmax' | 'percentile' | 'kl';
   maxAccuracyDrop: number;
   finetuneEpochs: number;
+  finetuneLr: number;
   passes?: string;
   dumpAfter?: string;
   testLimit?: number;
@@ -56,6 +57,7 @@ export function compileCommand(): Command {
       0.5,
     )
     .option('--finetune-epochs <n>', 'fine-tune after pruning (on the training split)', num('finetune-epochs'), 0)
+    .option('--finetune-lr <x>', 'peak learning rate of fine-tuning (Adam, cosine decay)', num('finetune-lr'), 1e-3)
     .option('--passes <list>', 'comma-separated passes to run (default: all)')
     .option('--dump-after <pass>', 'print the graph after this pass')
     .option('--test-limit <n>', 'verify on the first N test samples only', num('test-limit'))
@@ -79,6 +81,7 @@ export function compileCommand(): Command {
           calibration: f.calibration,
           maxAccuracyDrop: f.maxAccuracyDrop,
           finetuneEpochs: f.finetuneEpochs,
+          finetuneLr: f.finetuneLr,
           passes: f.passes?.split(',').map((s) => s.trim()),
           dumpAfter: f.dumpAfter,
           log: (l) => console.log(l),

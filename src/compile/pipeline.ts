@@ -33,6 +33,8 @@ export interface CompileOptions {
   /** Percentage points of test accuracy the graduated model may lose. */
   maxAccuracyDrop?: number;
   finetuneEpochs?: number;
+  /** Peak learning rate of fine-tuning (cosine decay, Adam). */
+  finetuneLr?: number;
   passes?: readonly string[];
   dumpAfter?: string;
   log?: (line: string) => void;
@@ -148,7 +150,8 @@ export function compile(
       `prune channels (${opts.prune}): MACs → ${channels.macs.after.toLocaleString()} (target ${channels.macs.target?.toLocaleString()})`,
     );
   }
-  if (opts.finetuneEpochs && opts.finetuneEpochs > 0) g = finetune(g, calib, opts.finetuneEpochs, log);
+  if (opts.finetuneEpochs && opts.finetuneEpochs > 0)
+    g = finetune(g, calib, opts.finetuneEpochs, opts.finetuneLr ?? 1e-3, log);
 
   const b = runPasses(g, post, { dumpAfter: dumpAfter(post), log });
   if (b.dump) dumps.push(b.dump);
@@ -230,14 +233,14 @@ export function compile(
 }
 
 /** Fine-tunes a pruned sequential graph on `data` with the training loop; returns the new graph. */
-function finetune(g: Graph, data: ArrayDataset, epochs: number, log: (l: string) => void): Graph {
+function finetune(g: Graph, data: ArrayDataset, epochs: number, lr: number, log: (l: string) => void): Graph {
   manualSeed(0);
   const { model, spec } = liftGraph(g);
   const r = fit({
     model,
     modelSpec: spec,
     train: data,
-    config: { epochs, batchSize: 64, lr: 3e-4, optimizer: 'adam', seed: 0, schedule: 'cosine' },
+    config: { epochs, batchSize: 64, lr, optimizer: 'adam', seed: 0, schedule: 'cosine' },
     log,
     progress: false,
   });
