@@ -7,13 +7,8 @@
 // Preprocessing matches `graduate predict`: bilinear resize with half-pixel centers, luma for one
 // channel, then (pixel * scale - mean) / std with the artifact's input spec (scale default 1/255).
 
+import { type Rgba, resizeInto, imageInput as toModelInput } from '../../src/data/image-input.js';
 import { type InferenceModel, loadArtifact, type Prediction } from '../../src/runtime/index.js';
-
-interface Rgba {
-  width: number;
-  height: number;
-  data: ArrayLike<number>;
-}
 
 /** What the page exposes for scripts and tests. */
 export interface PageState {
@@ -53,48 +48,6 @@ function imageShape(model: InferenceModel): [number, number, number] {
   return [s[0], s[1], s[2]];
 }
 
-/** RGBA → [H, W, C] as pixel/255, bilinear with half-pixel centers; C = 1 uses luma (as src/data/images.ts). */
-function resize(img: Rgba, H: number, W: number, C: number): Float32Array {
-  const { width, height, data } = img;
-  const out = new Float32Array(H * W * C);
-  const sy = height / H;
-  const sx = width / W;
-  const px = new Float32Array(3);
-  for (let h = 0; h < H; h++) {
-    const fy = Math.min(Math.max((h + 0.5) * sy - 0.5, 0), height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, height - 1);
-    const wy = fy - y0;
-    for (let w = 0; w < W; w++) {
-      const fx = Math.min(Math.max((w + 0.5) * sx - 0.5, 0), width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const wx = fx - x0;
-      const a = (y0 * width + x0) * 4;
-      const b = (y0 * width + x1) * 4;
-      const c = (y1 * width + x0) * 4;
-      const d = (y1 * width + x1) * 4;
-      for (let k = 0; k < 3; k++) {
-        const top = data[a + k] + (data[b + k] - data[a + k]) * wx;
-        const bottom = data[c + k] + (data[d + k] - data[c + k]) * wx;
-        px[k] = (top + (bottom - top) * wy) / 255;
-      }
-      const o = (h * W + w) * C;
-      if (C === 1) out[o] = 0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2];
-      else out.set(px, o);
-    }
-  }
-  return out;
-}
-
-/** Resized pixels (0..1) → the model's normalized input, in place. */
-function normalize(model: InferenceModel, x: Float32Array, C: number): Float32Array {
-  const spec = model.input;
-  for (let i = 0; i < x.length; i++)
-    x[i] = (x[i] * 255 * (spec.scale ?? 1 / 255) - (spec.mean?.[i % C] ?? 0)) / (spec.std?.[i % C] ?? 1);
-  return x;
-}
-
 function showPreview(pixels: Float32Array, H: number, W: number, C: number): void {
   preview.width = W;
   preview.height = H;
@@ -128,9 +81,10 @@ function classifyRgba(img: Rgba): Prediction {
   const model = page.model;
   if (!model) throw new Error('no model loaded');
   const [H, W, C] = imageShape(model);
-  const x = resize(img, H, W, C);
+  const x = new Float32Array(H * W * C);
+  resizeInto(img, H, W, C as 1 | 3, x, 0); // pixel / 255, for the preview
   showPreview(x, H, W, C);
-  const input = normalize(model, x, C);
+  const input = toModelInput(model.input, img, 'image'); // exactly as `graduate predict` prepares it
   const prediction = model.classify(input, 1, Math.min(TOP_K, model.classNames.length))[0];
   page.input = input;
   page.prediction = prediction;
