@@ -14,6 +14,7 @@ interface CompileFlags {
   data: string;
   calibSamples: number;
   prune?: number;
+  pruneAlign: number;
   quantize: 'int8' | 'fp16' | 'none';
   calibration: 'minmax' | 'percentile' | 'kl';
   maxAccuracyDrop: number;
@@ -42,6 +43,12 @@ export function compileCommand(): Command {
     )
     .option('--calib-samples <n>', 'calibration samples', num('calib-samples'), 1000)
     .option('--prune <fraction>', 'remove at least this fraction of MACs by structured channel pruning', num('prune'))
+    .option(
+      '--prune-align <n>',
+      'round each pruned layer to a multiple of n channels (8 fits the int8 kernels; 1 = exact)',
+      num('prune-align'),
+      8,
+    )
     .addOption(
       new Option('--quantize <mode>', 'weight/compute precision').choices(['int8', 'fp16', 'none']).default('int8'),
     )
@@ -77,6 +84,7 @@ export function compileCommand(): Command {
         { parent, checkpoint, calib: f.finetuneEpochs > 0 ? finetune : calib, test, engine: engine() },
         {
           prune: f.prune,
+          pruneAlign: f.pruneAlign,
           quantize: f.quantize,
           calibration: f.calibration,
           maxAccuracyDrop: f.maxAccuracyDrop,

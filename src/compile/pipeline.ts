@@ -28,6 +28,8 @@ export class AccuracyGateError extends GraduateError {
 export interface CompileOptions {
   /** Fraction of MACs to remove by structured channel pruning (0 = only dead units). */
   prune?: number;
+  /** Kept channels of each pruned layer rounded to a multiple of this (default 8; 1 = exact). */
+  pruneAlign?: number;
   quantize?: 'int8' | 'fp16' | 'none';
   calibration?: QuantizeOptions['method'];
   /** Percentage points of test accuracy the graduated model may lose. */
@@ -144,7 +146,7 @@ export function compile(
   log(`prune dead units: MACs ${dead.macs.before.toLocaleString()} → ${dead.macs.after.toLocaleString()}`);
   let channels: PruneResult | undefined;
   if (opts.prune) {
-    channels = pruneChannels(g, { fraction: opts.prune, criterion: 'l1' });
+    channels = pruneChannels(g, { fraction: opts.prune, criterion: 'l1', align: opts.pruneAlign ?? 8 });
     g = channels.graph;
     log(
       `prune channels (${opts.prune}): MACs → ${channels.macs.after.toLocaleString()} (target ${channels.macs.target?.toLocaleString()})`,

@@ -261,6 +261,12 @@ export interface PruneChannelsOptions {
   fraction: number;
   /** Norm of each channel's weight column used as its importance. */
   criterion: 'l1' | 'l2';
+  /**
+   * Round each pruned layer's kept channel count to the nearest multiple of this (default 1):
+   * the int8 GEMM works in 8-column panels and int8 pooling in 16-byte vectors, so 8 avoids the
+   * padded partial tiles a count like 51 costs. Layers of at most `align` channels stay as chosen.
+   */
+  align?: number;
 }
 
 /** Importance of each output channel: norm of its weight column (times |affine scale| before any flatten). */
@@ -291,8 +297,10 @@ function channelNorms(g: Graph, group: ChannelGroup, criterion: 'l1' | 'l2'): Fl
  * classes, adds, residuals) are never removed. The result says whether the target was reached.
  */
 export function pruneChannels(g: Graph, opts: PruneChannelsOptions): PruneResult & { reached: boolean } {
-  const { fraction, criterion } = opts;
+  const { fraction, criterion, align = 1 } = opts;
   if (!(fraction >= 0 && fraction < 1)) throw new ValueError(`pruneChannels: fraction ${fraction} must be in [0, 1)`);
+  if (!Number.isInteger(align) || align < 1)
+    throw new ValueError(`pruneChannels: align ${align} must be a positive integer`);
   if (criterion !== 'l1' && criterion !== 'l2')
     throw new ValueError(`pruneChannels: criterion '${criterion}' must be 'l1' or 'l2'`);
   const out = cloneGraph(g);
@@ -309,7 +317,8 @@ export function pruneChannels(g: Graph, opts: PruneChannelsOptions): PruneResult
   });
   const byNode = new Map(layers.map((l) => [l.node, l]));
   const macs = () => layers.reduce((s, l) => s + l.perCinCout * l.cin * l.cout, 0);
-  const candidates: { group: ChannelGroup; channel: number; score: number }[] = [];
+  type Candidate = { group: ChannelGroup; channel: number; score: number };
+  const candidates: Candidate[] = [];
   for (const group of groups) {
     if (group.blocked) continue;
     const norm = channelNorms(out, group, criterion);
@@ -331,6 +340,7 @@ export function pruneChannels(g: Graph, opts: PruneChannelsOptions): PruneResult
     for (const t of group.terminals) (byNode.get(t.node) as (typeof layers)[number]).cin -= t.factor;
     current = macs();
   }
+  if (align > 1) alignRemoved(groups, removed, candidates, align);
   const keeps = new Map<ChannelGroup, number[]>();
   for (const [group, gone] of removed)
     if (gone.size)
@@ -346,4 +356,34 @@ export function pruneChannels(g: Graph, opts: PruneChannelsOptions): PruneResult
     macs: { before, after, target },
     reached: after <= target,
   };
+}
+
+/**
+ * Rounds each group's kept count to the nearest multiple of `align` (ties up, at least one
+ * multiple, at most all channels) by restoring its best removed channels or removing its weakest
+ * kept ones (`ranked`: every candidate, least important first).
+ */
+function alignRemoved(
+  groups: readonly ChannelGroup[],
+  removed: Map<ChannelGroup, Set<number>>,
+  ranked: readonly { group: ChannelGroup; channel: number }[],
+  align: number,
+): void {
+  for (const group of groups) {
+    const gone = removed.get(group) as Set<number>;
+    if (gone.size === 0 || group.channels <= align) continue;
+    const kept = group.channels - gone.size;
+    const want = Math.min(group.channels, Math.max(align, Math.round(kept / align) * align));
+    const order = ranked.filter((c) => c.group === group).map((c) => c.channel);
+    if (want > kept) {
+      const back = order
+        .filter((c) => gone.has(c))
+        .reverse()
+        .slice(0, want - kept);
+      for (const c of back) gone.delete(c);
+    } else {
+      const more = order.filter((c) => !gone.has(c)).slice(0, kept - want);
+      for (const c of more) gone.add(c);
+    }
+  }
 }

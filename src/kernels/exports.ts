@@ -333,7 +333,9 @@ export interface Int8Exports {
     m1: number,
     scratch: P,
   ): void;
-  im2col_i8(
+  col_stride_i8(K: number): number;
+  tile_stride_i8(K: number): number;
+  conv_i8(
     x: P,
     H: number,
     W: number,
@@ -346,9 +348,20 @@ export interface Int8Exports {
     padLeft: number,
     OH: number,
     OW: number,
-    zx: number,
     m0: number,
     col: P,
+    a16: P,
+    bp: P,
+    N: number,
+    y: P,
+    flags: number,
+    colsum: P,
+    scale: P,
+    bias: P,
+    sx: number,
+    zx: number,
+    outMul: number,
+    zy: number,
     start: number,
     end: number,
     scratch: P,

@@ -168,15 +168,22 @@ export function conv2dInt8(
     return;
   }
   const epArgs = epilogueArgs('conv2dInt8', ep, w, sx, zx);
-  const chunk = Math.min(M, Math.max(MIN_CHUNK_ROWS, Math.floor(COL_CHUNK_BYTES / K) & ~3));
-  const col = e.alloc(chunk * K);
-  const a16 = e.alloc(packedABytes(chunk, K));
+  const ldc = e.k.col_stride_i8(K);
+  const tile = e.k.tile_stride_i8(K);
+  // Rows per chunk: im2col rows and packed tiles of one chunk stay within COL_CHUNK_BYTES.
+  const chunk = Math.min(
+    Math.ceil(M / 4) * 4,
+    Math.max(MIN_CHUNK_ROWS, Math.floor(COL_CHUNK_BYTES / (ldc + tile / 4)) & ~3),
+  );
+  const col = e.alloc(chunk * ldc);
+  const a16 = e.alloc((chunk / 4) * tile);
   const window = [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, g.OH, g.OW];
+  const minRows = Math.max(4, Math.ceil(MIN_OPS_PER_THREAD / (2 * K * g.OC)));
   try {
     for (let m0 = 0; m0 < M; m0 += chunk) {
       const rows = Math.min(chunk, M - m0);
-      e.split('im2col_i8', [x, ...window, zx, m0, col], rows, 1, Math.ceil(MIN_ELEMS_PER_THREAD / K));
-      gemmRows(e, col, a16, rows, w, y + m0 * g.OC * outBytes(ep), epArgs);
+      const y0 = y + m0 * g.OC * outBytes(ep);
+      e.split('conv_i8', [x, ...window, m0, col, a16, w.ptr, g.OC, y0, ...epArgs], rows, 4, minRows);
     }
   } finally {
     e.free(a16);

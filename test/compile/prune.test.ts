@@ -245,6 +245,26 @@ describe('pruneChannels', () => {
     expectClose(run(r.graph, x), run(zeroedReference(g, r), x), 1e-4, 1e-4);
   });
 
+  it.each([0.3, 0.5, 0.7])(
+    'align 4 rounds every pruned layer to a multiple of 4 channels (fraction %s)',
+    (fraction) => {
+      const g = compiled(WIDE);
+      const exact = pruneChannels(g, { fraction, criterion: 'l1' });
+      const r = pruneChannels(g, { fraction, criterion: 'l1', align: 4 });
+      validateGraph(r.graph);
+      for (const name of ['0', '4', '8']) {
+        const kept = (layer(r, name) as (typeof r.layers)[number]).channels[1];
+        const before = (layer(exact, name) as (typeof r.layers)[number]).channels[1];
+        expect(kept % 4).toBe(0);
+        expect(Math.abs(kept - before)).toBeLessThanOrEqual(2);
+      }
+      expect(r.graph.constants['10.weight'].shape).toEqual([layer(r, '8')?.channels[1], 5]);
+      const x = data(g, 11);
+      expectClose(run(r.graph, x), run(zeroedReference(g, r), x), 1e-4, 1e-4);
+      expect(() => pruneChannels(g, { fraction, criterion: 'l1', align: 0 })).toThrow(/align 0/);
+    },
+  );
+
   it('keeps max(4, 10%) channels per layer and says when the target cannot be reached', () => {
     const g = compiled(WIDE);
     const r = pruneChannels(g, { fraction: 0.99, criterion: 'l2' });

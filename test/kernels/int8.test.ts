@@ -247,6 +247,8 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
     [[1, 6, 5, 7], [1, 1, 7, 5], 2, 'same'],
     [[2, 33, 31, 4], [3, 3, 4, 16], 1, 'same'],
     [[3, 30, 30, 64], [3, 3, 64, 9], 1, 'same'], // M = 2700 rows: two im2col chunks
+    [[3, 28, 28, 1], [3, 3, 1, 16], 1, 'same'], // a first layer: 3-byte runs, K = 9
+    [[2, 14, 14, 24], [3, 3, 24, 56], 1, 'same'], // K = 216: a partial 16-k chunk
   ];
 
   it.each(CONVS)('conv2dInt8 x=%j w=%j stride=%i %s (padding = zero point)', (xs, ws, stride, padding) => {
@@ -352,6 +354,8 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
     [[2, 9, 9, 33], 3, 1, 'same'],
     [[1, 5, 6, 16], 2, 1, 'valid'],
     [[4, 16, 16, 35], 2, 2, 'valid'],
+    [[2, 6, 6, 24], 2, 2, 'valid'], // 16 + 8 lanes
+    [[1, 7, 7, 13], 3, 2, 'same'], // 8 lanes + 5
   ];
 
   it.each(POOLS)('maxPool2dInt8 x=%j window %i stride %i %s: padding never wins', (xs, k, s, padding) => {

@@ -107,6 +107,57 @@ function pack_a4(x: usize, ldx: usize, K: i32, mr: i32, dst: usize): void {
   }
 }
 
+/** Row blocking: MC rows of packed A tiles (4..64 rows) stay hot while every B panel streams past. */
+// @ts-ignore: decorator
+@inline function row_block(tileB: usize): i32 {
+  return max(4, min(64, <i32>(A_BLOCK_BYTES / tileB) * 4));
+}
+
+/**
+ * The micro-kernel sweep over rows [ic, mend) whose A tiles are packed (tile of rows [4t, 4t + 4)
+ * at a16 + t * tileB): 4-row tiles against every panel, then the 1-3 leftover rows.
+ */
+function gemm_block(a16: usize, tileB: usize, bp: usize, kp: i32, N: i32, y: usize, ldyB: usize, esz: usize, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, ic: i32, mend: i32, scratch: usize): void {
+  const bstride = <usize>kp << 5;
+  const panels = (N + 7) >> 3;
+  const full = ic + ((mend - ic) & ~3);
+  for (let p = 0; p < panels; p++) {
+    const n = p << 3;
+    const bpp = bp + <usize>p * bstride;
+    for (let i = ic; i < full; i += 4) {
+      i8_micro_4x1(a16 + <usize>(i >> 2) * tileB, bpp, bstride, kp, y + <usize>i * ldyB, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+    }
+  }
+  const rem = mend - full;
+  if (rem == 0) return;
+  const ar = a16 + <usize>(full >> 2) * tileB;
+  const yr = y + <usize>full * ldyB;
+  if (rem == 1) {
+    // Single row: 3 panels at a time (6 independent accumulators per A splat), then 2, then 1.
+    let p = 0;
+    for (; p + 3 <= panels; p += 3) {
+      const n = p << 3;
+      i8_micro_1x3(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+    }
+    if (p + 2 <= panels) {
+      const n = p << 3;
+      i8_micro_1x2(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+      p += 2;
+    }
+    if (p < panels) {
+      const n = p << 3;
+      i8_micro_1x1(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+    }
+  } else {
+    for (let p = 0; p < panels; p++) {
+      const n = p << 3;
+      const bpp = bp + <usize>p * bstride;
+      if (rem == 3) i8_micro_3x1(ar, bpp, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+      else i8_micro_2x1(ar, bpp, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
+    }
+  }
+}
+
 /**
  * y rows [m0, m1) of requant(x · Bpacked) (see int8_epilogue.ts for the arithmetic). x: int8
  * [M, K] (row stride ldx bytes), packed block by block (MC rows, then every panel) into A tiles in
@@ -117,73 +168,102 @@ function pack_a4(x: usize, ldx: usize, K: i32, mr: i32, dst: usize): void {
 export function gemm_i8(x: usize, ldx: i32, a16: usize, bp: usize, K: i32, N: i32, y: usize, ldy: i32, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, m0: i32, m1: i32, scratch: usize): void {
   const kp = (K + 1) >> 1;
   const tileB = <usize>kp << 4;
-  const bstride = <usize>kp << 5;
-  const panels = (N + 7) >> 3;
   const esz: usize = flags & I8_OUT ? 1 : 4;
   const ldyB = <usize>ldy * esz;
-  const mc = max(4, min(64, <i32>(A_BLOCK_BYTES / tileB) * 4));
+  const mc = row_block(tileB);
   for (let ic = m0; ic < m1; ic += mc) {
     const mend = min(ic + mc, m1);
     for (let i = ic; i < mend; i += 4) pack_a4(x + <usize>i * <usize>ldx, <usize>ldx, K, min(4, mend - i), a16 + <usize>(i >> 2) * tileB);
-    const full = ic + ((mend - ic) & ~3);
-    for (let p = 0; p < panels; p++) {
-      const n = p << 3;
-      const bpp = bp + <usize>p * bstride;
-      for (let i = ic; i < full; i += 4) {
-        i8_micro_4x1(a16 + <usize>(i >> 2) * tileB, bpp, bstride, kp, y + <usize>i * ldyB, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
-      }
-    }
-    const rem = mend - full;
-    if (rem == 0) continue;
-    const ar = a16 + <usize>(full >> 2) * tileB;
-    const yr = y + <usize>full * ldyB;
-    if (rem == 1) {
-      // Single row: 3 panels at a time (6 independent accumulators per A splat), then 2, then 1.
-      let p = 0;
-      for (; p + 3 <= panels; p += 3) {
-        const n = p << 3;
-        i8_micro_1x3(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
-      }
-      if (p + 2 <= panels) {
-        const n = p << 3;
-        i8_micro_1x2(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
-        p += 2;
-      }
-      if (p < panels) {
-        const n = p << 3;
-        i8_micro_1x1(ar, bp + <usize>p * bstride, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
-      }
-    } else {
-      for (let p = 0; p < panels; p++) {
-        const n = p << 3;
-        const bpp = bp + <usize>p * bstride;
-        if (rem == 3) i8_micro_3x1(ar, bpp, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
-        else i8_micro_2x1(ar, bpp, bstride, kp, yr, ldyB, esz, n, N - n, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
-      }
-    }
+    gemm_block(a16, tileB, bp, kp, N, y, ldyB, esz, flags, colsum, scale, bias, sx, zx, outMul, zy, ic, mend, scratch);
   }
 }
 
-/** dst[0..n) = v (bytes). */
-// @ts-ignore: decorator
-@inline function fill_run8(dst: usize, n: i32, v: i32): void {
-  if (n > 0) memory.fill(dst, <u8>v, <usize>n);
+/**
+ * Row stride (bytes) of conv_i8's im2col rows: K rounded up to 16, plus 16, so runs of up to 16
+ * bytes are copied as one v128 (spilling into bytes written next or into the row's own padding)
+ * and packing reads whole 16-byte chunks.
+ */
+export function col_stride_i8(K: i32): i32 {
+  return ((K + 15) & ~15) + 16;
+}
+
+/** Bytes between conv_i8's packed A tiles: whole 16-k chunks (8 pairs x 4 rows x 4 bytes each). */
+export function tile_stride_i8(K: i32): i32 {
+  return ((K + 15) >> 4) << 7;
 }
 
 /**
- * int8 im2col rows [start, end) of output pixels [m0 + start, m0 + end) for NHWC x: row i at
- * col + i * K (K = KH*KW*C) holds the KH x KW x C input patch, padding cells = zx (the real
- * value 0). Same walk as the f32 im2col (conv.ts): one contiguous run per kh.
+ * Packs 4 im2col rows (stride ldx, each readable to a multiple of 16 bytes) into one A tile
+ * in whole 16-k chunks: the pairs past K hold garbage that meets B's zero pad rows.
  */
-export function im2col_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, zx: i32, m0: i32, col: usize, start: i32, end: i32, scratch: usize): void {
+function pack_a4_wide(x: usize, ldx: usize, K: i32, dst: usize): void {
+  for (let k = 0; k < K; k += 16) {
+    const s = x + <usize>k;
+    const v0 = v128.load(s);
+    const v1 = v128.load(s + ldx);
+    const v2 = v128.load(s + 2 * ldx);
+    const v3 = v128.load(s + 3 * ldx);
+    const d = dst + (<usize>k << 3);
+    store_transposed(d, i16x8.extend_low_i8x16_s(v0), i16x8.extend_low_i8x16_s(v1), i16x8.extend_low_i8x16_s(v2), i16x8.extend_low_i8x16_s(v3));
+    store_transposed(d + 64, i16x8.extend_high_i8x16_s(v0), i16x8.extend_high_i8x16_s(v1), i16x8.extend_high_i8x16_s(v2), i16x8.extend_high_i8x16_s(v3));
+  }
+}
+
+/**
+ * int8 convolution of output pixels [start, end) of a chunk that starts at pixel m0: per block
+ * of MC rows, im2col (col, row stride col_stride_i8(K)), pack (a16, tile stride
+ * tile_stride_i8(K)) and the GEMM with fused requantization, all in one thread while the block
+ * is in cache. start is a multiple of 4; col holds ceil(rows/4)*4 rows. x: NHWC int8, padding
+ * cells = zx. y: the chunk's first output row, row stride N.
+ */
+export function conv_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, m0: i32, col: usize, a16: usize, bp: usize, N: i32, y: usize, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, start: i32, end: i32, scratch: usize): void {
+  const K = KH * KW * C;
+  const kp = (K + 1) >> 1;
+  const ldc = <usize>col_stride_i8(K);
+  const tileB = <usize>tile_stride_i8(K);
+  const esz: usize = flags & I8_OUT ? 1 : 4;
+  const ldyB = <usize>N * esz;
+  const mc = row_block(tileB);
+  for (let ic = start; ic < end; ic += mc) {
+    const mend = min(ic + mc, end);
+    im2col_rows(x, H, W, C, KH, KW, sH, sW, pT, pL, OH, OW, zx, m0, col, ldc, ic, mend);
+    for (let i = ic; i < mend; i += 4) pack_a4_wide(col + <usize>i * ldc, ldc, K, a16 + <usize>(i >> 2) * tileB);
+    gemm_block(a16, tileB, bp, kp, N, y, ldyB, esz, flags, colsum, scale, bias, sx, zx, outMul, zy, ic, mend, scratch);
+  }
+}
+
+/** dst[0..n) = the byte v (vz: v in every lane); n <= 16 as one v128 store that may spill. */
+// @ts-ignore: decorator
+@inline function fill_run8(dst: usize, n: i32, v: i32, vz: v128): void {
+  if (n <= 0) return;
+  if (n <= 16) v128.store(dst, vz);
+  else memory.fill(dst, <u8>v, <usize>n);
+}
+
+/** dst[0..n) = src[0..n); n <= 16 as one v128 (may spill 16 - n bytes) unless src ends the memory. */
+// @ts-ignore: decorator
+@inline function copy_run8(dst: usize, src: usize, n: i32, memEnd: usize): void {
+  if (n <= 16 && src + 16 <= memEnd) v128.store(dst, v128.load(src));
+  else memory.copy(dst, src, <usize>n);
+}
+
+/**
+ * int8 im2col of rows [start, end) of output pixels [m0 + start, m0 + end) for NHWC x: row i at
+ * col + i * ldc holds the KH x KW x C input patch, padding cells = zx (the real value 0); one
+ * contiguous run per kh (as the f32 im2col in conv.ts). Short runs are whole-v128 copies that may
+ * write up to 16 bytes past their end: later runs overwrite them, and ldc >= K + 16 holds the last.
+ */
+function im2col_rows(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, zx: i32, m0: i32, col: usize, ldc: usize, start: i32, end: i32): void {
   const runC = KW * C;
   const ohw = OH * OW;
-  let dst = col + <usize>start * <usize>KH * <usize>runC;
+  const vz = i8x16.splat(<i8>zx);
+  const memEnd = <usize>memory.size() << 16;
   const m = m0 + start;
   let n = m / ohw;
   let oh = (m - n * ohw) / OW;
   let ow = m - n * ohw - oh * OW;
   for (let i = start; i < end; i++) {
+    let dst = col + <usize>i * ldc;
     const ih0 = oh * sH - pT;
     const iw0 = ow * sW - pL;
     const kw0 = max(0, -iw0);
@@ -191,12 +271,12 @@ export function im2col_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH
     for (let kh = 0; kh < KH; kh++) {
       const ih = ih0 + kh;
       if (ih < 0 || ih >= H || kw1 <= kw0) {
-        fill_run8(dst, runC, zx);
+        fill_run8(dst, runC, zx, vz);
       } else {
         const src = x + (<usize>(n * H + ih) * <usize>W + <usize>(iw0 + kw0)) * <usize>C;
-        fill_run8(dst, kw0 * C, zx);
-        memory.copy(dst + <usize>(kw0 * C), src, <usize>((kw1 - kw0) * C));
-        fill_run8(dst + <usize>(kw1 * C), (KW - kw1) * C, zx);
+        fill_run8(dst, kw0 * C, zx, vz);
+        copy_run8(dst + <usize>(kw0 * C), src, (kw1 - kw0) * C, memEnd);
+        fill_run8(dst + <usize>(kw1 * C), (KW - kw1) * C, zx, vz);
       }
       dst += <usize>runC;
     }
@@ -282,6 +362,18 @@ export function maxpool2d_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32,
         }
       }
       v128.store(yp + <usize>c, best);
+    }
+    if (c + 8 <= C) {
+      let best = v128.load64_zero(first + <usize>c);
+      for (let kh = kh0; kh < kh1; kh++) {
+        let p = first + <usize>(kh - kh0) * rowStep + <usize>c;
+        for (let kw = kw0; kw < kw1; kw++) {
+          best = i8x16.max_s(best, v128.load64_zero(p));
+          p += <usize>C;
+        }
+      }
+      v128.store64_lane(yp + <usize>c, best, 0);
+      c += 8;
     }
     for (; c < C; c++) {
       let best: i32 = load<i8>(first + <usize>c);
