@@ -49,7 +49,7 @@ export function modelMetadata(m: ModelEntry, versions: string[]) {
 }
 
 /** Checks a JSON infer request body against the model; throws HttpError 400 naming what is wrong. */
-export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: number): InferInput {
+export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: number, binary?: Uint8Array): InferInput {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { inputs?: unknown }).inputs))
     throw bad(`request body: expected a JSON object with an "inputs" array`);
   const req = body as { id?: unknown; inputs: unknown[]; parameters?: unknown; outputs?: unknown };
@@ -75,7 +75,11 @@ export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: numb
     throw bad(`${what}: shape ${fmtShape(shape)} does not match the model's ${fmtShape(protocolShape(want))}`);
   const batch = shape[0] as number;
   if (batch > maxSamples) throw bad(`${what}: batch ${batch} is over this server's limit of ${maxSamples} per request`);
-  const data = flatData(tensor.data, numel(shape), want.datatype, what, shape);
+  const size = (tensor.parameters as { binary_data_size?: unknown } | undefined)?.binary_data_size;
+  const data =
+    size === undefined
+      ? flatData(tensor.data, numel(shape), want.datatype, what, shape)
+      : binaryData(binary, size, numel(shape), want.datatype, what, shape);
   const out: InferInput = { data, batch };
   if (typeof req.id === 'string') out.id = req.id;
   const topK = (req.parameters as { top_k?: unknown } | undefined)?.top_k;
@@ -95,6 +99,51 @@ export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: numb
       return name;
     });
   }
+  return out;
+}
+
+/**
+ * The binary tensor data extension (KServe v2 / Triton): a body of `headerLength` bytes of JSON
+ * (the usual request, each input's "data" replaced by parameters.binary_data_size) followed by
+ * the tensors' raw little-endian bytes. Returns the parsed header and the bytes after it.
+ */
+export function splitBinaryBody(body: Uint8Array, headerLength: string): { header: unknown; binary: Uint8Array } {
+  const n = Number(headerLength);
+  if (!Number.isInteger(n) || n < 0 || n > body.length)
+    throw bad(
+      `Inference-Header-Content-Length: expected an integer in [0, ${body.length}] (the body's size), got '${headerLength}'`,
+    );
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(body.buffer, body.byteOffset, n).toString('utf8'));
+  } catch (e) {
+    throw bad(`request header (first ${n} bytes of the body): not JSON: ${(e as Error).message}`);
+  }
+  return { header, binary: body.subarray(n) };
+}
+
+/** A tensor sent as binary data: exactly n values of 4 bytes, finite for FP32. */
+function binaryData(
+  binary: Uint8Array | undefined,
+  size: unknown,
+  n: number,
+  datatype: 'FP32' | 'INT32',
+  what: string,
+  shape: readonly number[],
+): Float32Array | Int32Array {
+  if (!binary)
+    throw bad(`${what}: parameters.binary_data_size needs a binary body (header Inference-Header-Content-Length)`);
+  if (size !== n * 4)
+    throw bad(
+      `${what}: binary_data_size ${JSON.stringify(size)}; shape ${fmtShape(shape)} of ${datatype} needs ${n * 4} bytes`,
+    );
+  if (binary.length !== n * 4)
+    throw bad(`${what}: the body holds ${binary.length} bytes of tensor data after the header, expected ${n * 4}`);
+  const out = datatype === 'INT32' ? new Int32Array(n) : new Float32Array(n);
+  new Uint8Array(out.buffer).set(binary);
+  if (out instanceof Float32Array)
+    for (let i = 0; i < n; i++)
+      if (!Number.isFinite(out[i])) throw bad(`${what}: data[${i}] = ${out[i]} is not a finite number`);
   return out;
 }
 

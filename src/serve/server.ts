@@ -8,7 +8,7 @@ import { cpuCount } from '../kernels/host.js';
 import { topClasses } from '../runtime/index.js';
 import { Batcher, type BatcherOptions, OverloadedError } from './batcher.js';
 import { labels, ServerMetrics } from './metrics.js';
-import { HttpError, inferResponse, modelMetadata, parseInferRequest } from './protocol.js';
+import { HttpError, inferResponse, modelMetadata, parseInferRequest, splitBinaryBody } from './protocol.js';
 import { type ModelEntry, modelKey, Repository, scanRepository } from './repository.js';
 import { WorkerJobError, WorkerPool } from './workers.js';
 
@@ -118,7 +118,11 @@ export class InferenceServer {
 
     app.get('/v2/health/live', async () => ({ live: true }));
     app.get('/v2/health/ready', async (_req, reply) => reply.code(this.ready ? 200 : 503).send({ ready: this.ready }));
-    app.get('/v2', async () => ({ name: 'graduate', version: VERSION, extensions: ['model_repository_list'] }));
+    app.get('/v2', async () => ({
+      name: 'graduate',
+      version: VERSION,
+      extensions: ['model_repository_list', 'binary_tensor_data'],
+    }));
     app.get('/v2/models', async () => ({
       models: repo.names().map((n) => ({ ...n, state: this.ready ? 'READY' : 'UNAVAILABLE' })),
     }));
@@ -157,10 +161,17 @@ export class InferenceServer {
     const m = this.lookup(req.params) as ModelEntry;
     const key = modelKey(m);
     if (this.draining) throw new HttpError(503, 'server is shutting down', 'unavailable');
-    const image = req.body instanceof Uint8Array;
+    const headerLength = req.headers['inference-header-content-length'];
+    const raw = req.body instanceof Uint8Array ? req.body : undefined;
+    const binary = raw && typeof headerLength === 'string' ? splitBinaryBody(raw, headerLength) : undefined;
+    const image = raw !== undefined && binary === undefined;
     if (image && m.spec.kind !== 'image')
       throw new HttpError(400, `model '${m.name}' takes ${m.spec.kind} input, not images`);
-    const request = image ? undefined : parseInferRequest(m, req.body, maxRequestBatch);
+    const request = image
+      ? undefined
+      : binary
+        ? parseInferRequest(m, binary.header, maxRequestBatch, binary.binary)
+        : parseInferRequest(m, req.body, maxRequestBatch);
     const k = Number(req.query.top_k ?? 3);
     if (image && (!Number.isInteger(k) || k < 1))
       throw new HttpError(400, `top_k: expected a positive integer, got '${req.query.top_k}'`);

@@ -111,6 +111,48 @@ describe('graduate serve: one artifact', () => {
     expect(maxDiff(v.json.outputs[0].data, want.subarray(0, 3))).toBeLessThan(1e-5);
   });
 
+  it('infers binary tensor data (Inference-Header-Content-Length) like JSON, and names a bad size', async () => {
+    const binaryPost = async (header: unknown, data: Uint8Array, length?: string) => {
+      const h = Buffer.from(JSON.stringify(header));
+      const res = await fetch(infer, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': length ?? String(h.length),
+        },
+        body: Buffer.concat([h, data]),
+      });
+      // biome-ignore lint/suspicious/noExplicitAny: response JSON is inspected field by field
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const x = Float32Array.from(samples(2, 5));
+    const bytes = new Uint8Array(x.buffer);
+    const input = (size: number) => ({
+      name: 'input',
+      shape: [2, 8, 8, 1],
+      datatype: 'FP32',
+      parameters: { binary_data_size: size },
+    });
+    const viaJson = await post(infer, { inputs: [{ ...tensor(2, 5), data: Array.from(x) }] });
+    const r = await binaryPost({ inputs: [input(x.byteLength)] }, bytes);
+    expect(r.status).toBe(200);
+    expect(r.json.outputs[0].data).toEqual(viaJson.json.outputs[0].data);
+    const short = await binaryPost({ inputs: [input(x.byteLength)] }, bytes.subarray(4));
+    expect(short.status).toBe(400);
+    expect(short.json.error).toMatch(/508 bytes of tensor data after the header, expected 512/);
+    const wrongSize = await binaryPost({ inputs: [input(100)] }, bytes);
+    expect(wrongSize.json.error).toMatch(/binary_data_size 100; shape \[2, 8, 8, 1\] of FP32 needs 512 bytes/);
+    const nan = new Float32Array(x);
+    nan[7] = Number.NaN;
+    expect((await binaryPost({ inputs: [input(512)] }, new Uint8Array(nan.buffer))).json.error).toMatch(
+      /data\[7\] = NaN/,
+    );
+    const badLength = await binaryPost({ inputs: [input(512)] }, bytes, '99999');
+    expect(badLength.status).toBe(400);
+    expect(badLength.json.error).toMatch(/Inference-Header-Content-Length: expected an integer in \[0, \d+\]/);
+    expect((await binaryPost({ inputs: [input(512)] }, bytes, '3')).json.error).toMatch(/not JSON/);
+  });
+
   it('classifies an uploaded PNG image', async () => {
     const png = new PNG({ width: 16, height: 16 });
     for (let p = 0; p < 256; p++) png.data.set([p, 255 - p, p % 16, 255], p * 4);
