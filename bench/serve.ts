@@ -1,6 +1,7 @@
-// npm run bench:serve [-- --artifact FILE] [--quick] [--duration S] [--workers N] — the inference
+// npm run bench:serve [-- --artifact FILE] [--quick] [--duration S] [--workers N] [--format json|binary] — the inference
 // server under load on loopback: `graduate serve` in a child process, autocannon (64 connections,
-// 30 s; --quick 5 s) posting one Fashion-MNIST image as a JSON tensor to /infer.
+// 30 s; --quick 5 s) posting one Fashion-MNIST image to /infer as a JSON tensor (or, --format
+// binary, with the binary tensor data extension).
 // Phases: dynamic batching (max-batch 64, max-delay 2 ms) vs batching disabled (max-batch 1) at the
 // same concurrency (target ≥ 3× throughput, 0 errors); overload with a tiny --max-queue (429/503,
 // no crash); SIGTERM during load (every accepted request answered, non-2xx besides 429/503 = 0,
@@ -36,19 +37,28 @@ async function bench(): Promise<void> {
       quick: { type: 'boolean', default: false },
       duration: { type: 'string' },
       workers: { type: 'string' },
+      format: { type: 'string', default: 'json' },
     },
   });
+  if (values.format !== 'json' && values.format !== 'binary')
+    throw new Error(`--format: expected 'json' or 'binary', got '${values.format}'`);
   const duration = Number(values.duration ?? (values.quick ? 5 : 30));
   const workers = values.workers ?? String(Math.max(1, Math.floor(availableParallelism() / 2)));
   const artifact =
     values.artifact ?? (existsSync('runs/cnn/model.grad') ? 'runs/cnn/model.grad' : await buildArtifact());
-  const body = JSON.stringify({
-    inputs: [{ name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32', data: oneImage(artifact) }],
-  });
+  const pixels = oneImage(artifact);
+  const input = { name: 'input', shape: [1, 28, 28, 1], datatype: 'FP32' };
+  const body: Body =
+    values.format === 'json'
+      ? {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ inputs: [{ ...input, data: pixels }] }),
+        }
+      : binaryBody({ inputs: [{ ...input, parameters: { binary_data_size: pixels.length * 4 } }] }, pixels);
   const model = readArtifact(new Uint8Array(readFileSync(artifact)), artifact);
   const name = basename(artifact, extname(artifact)); // a single artifact serves under its file name
   console.log(
-    `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback\n`,
+    `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback, ${values.format} requests\n`,
   );
   const common = ['--workers', workers];
 
@@ -108,6 +118,22 @@ async function bench(): Promise<void> {
   if (!zeroErrors || !termOk || !over.aliveAfter || over.exitCode !== 0) process.exitCode = 1;
 }
 
+/** One request as autocannon sends it. */
+interface Body {
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+/** A KServe v2 binary-tensor-data request: the JSON header, then the float32 bytes. */
+function binaryBody(header: unknown, values: number[]): Body {
+  const h = Buffer.from(JSON.stringify(header));
+  const data = Buffer.from(Float32Array.from(values).buffer);
+  return {
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(h.length) },
+    body: Buffer.concat([h, data]),
+  };
+}
+
 interface PhaseResult {
   rps: number;
   p50: number;
@@ -125,7 +151,7 @@ async function loadPhase(
   title: string,
   artifact: string,
   name: string,
-  body: string,
+  body: Body,
   seconds: number,
   flags: string[],
   sigtermAt?: number,
@@ -133,7 +159,7 @@ async function loadPhase(
   const { child, url, output } = await startServer(artifact, flags);
   const target = `${url}/v2/models/${name}/infer`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const opts = { url: target, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body };
+  const opts = { url: target, method: 'POST' as const, ...body };
   await autocannon({ ...opts, connections: 8, duration: 1 }); // warm-up: V8 tiers the kernels up
   await new Promise((r) => setTimeout(r, 200)); // the warm-up's last requests get answered
   const warmOk = await okCount(url); // the server counts them, autocannon does not count all of them

@@ -46,34 +46,33 @@ function graduate(preset: 'mlp' | 'cnn', batches: number): { samplesPerSecond: n
   return { samplesPerSecond: r.history.epochs[0].samplesPerSecond, macs };
 }
 
+/** The preset as a TensorFlow.js model, layer for layer (so the peer trains the same network). */
 function tfModel(tf: Tf, preset: 'mlp' | 'cnn') {
   const L = tf.layers;
-  if (preset === 'mlp') {
-    return tf.sequential({
-      layers: [
-        L.flatten({ inputShape: [28, 28, 1] }),
-        L.dense({ units: 256, activation: 'relu' }),
-        L.dense({ units: 128, activation: 'relu' }),
-        L.dense({ units: 10 }),
-      ],
-    });
-  }
-  return tf.sequential({
-    layers: [
-      L.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, padding: 'same', useBias: false }),
-      L.batchNormalization(),
-      L.reLU(),
-      L.maxPooling2d({ poolSize: 2 }),
-      L.conv2d({ filters: 64, kernelSize: 3, padding: 'same', useBias: false }),
-      L.batchNormalization(),
-      L.reLU(),
-      L.maxPooling2d({ poolSize: 2 }),
-      L.flatten(),
-      L.dense({ units: 128, activation: 'relu' }),
-      L.dropout({ rate: 0.3 }),
-      L.dense({ units: 10 }),
-    ],
+  const spec = presetSpec(preset, [28, 28, 1], 10);
+  const layers = spec.layers.map((l, i) => {
+    const first = i === 0 ? { inputShape: spec.inputShape } : {};
+    switch (l.type) {
+      case 'conv2d':
+        if (l.padding !== 'same' || (l.stride ?? 1) !== 1) throw new Error('bench: only stride-1 same convs mapped');
+        return L.conv2d({ ...first, filters: l.out, kernelSize: l.kernel, padding: 'same', useBias: l.bias ?? true });
+      case 'batchnorm':
+        return L.batchNormalization(first);
+      case 'relu':
+        return L.reLU(first);
+      case 'maxpool2d':
+        return L.maxPooling2d({ ...first, poolSize: l.kernel });
+      case 'flatten':
+        return L.flatten(first);
+      case 'linear':
+        return L.dense({ ...first, units: l.out });
+      case 'dropout':
+        return L.dropout({ ...first, rate: l.p });
+      default:
+        throw new Error(`bench: preset layer '${l.type}' has no tfjs mapping`);
+    }
   });
+  return tf.sequential({ layers });
 }
 
 /** Samples/s of a TensorFlow.js training loop (same data, same batch size, Adam). */
