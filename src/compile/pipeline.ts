@@ -293,7 +293,7 @@ export function formatCompileReport(r: CompileReport): string {
     `file size       ${kib(t.fileBytes[0])} → ${kib(t.fileBytes[1])} (${(t.fileBytes[0] / t.fileBytes[1]).toFixed(2)}× smaller)`,
     `MACs/sample     ${t.macs[0].toLocaleString()} → ${t.macs[1].toLocaleString()} (${pct(t.macs)})`,
     `parameters      ${t.params[0].toLocaleString()} → ${t.params[1].toLocaleString()} (${pct(t.params)})`,
-    `peak memory     ${kib(t.peakBytes[0])} → ${kib(t.peakBytes[1])} (activations, batch 256)`,
+    `peak memory     ${kib(t.peakBytes[0])} → ${kib(t.peakBytes[1])} (activations of one pass: the session runs batches in cache-sized tiles)`,
     `batch-1 p50     ${t.batch1LatencyMs[0].toFixed(3)} ms → ${t.batch1LatencyMs[1].toFixed(3)} ms`,
     `batch-256       ${t.batch256PerSecond[0].toFixed(0)} → ${t.batch256PerSecond[1].toFixed(0)} samples/s (${(t.batch256PerSecond[1] / t.batch256PerSecond[0]).toFixed(2)}×)`,
     `accuracy        ${(t.accuracy[0] * 100).toFixed(2)}% → ${(t.accuracy[1] * 100).toFixed(2)}% (${((t.accuracy[1] - t.accuracy[0]) * 100).toFixed(2)} pp)`,

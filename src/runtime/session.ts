@@ -27,14 +27,27 @@ import { softmax } from '../kernels/softmax.js';
 import { type MemoryPlan, planMemory } from './plan.js';
 
 export interface SessionOptions {
-  /** Largest batch run() accepts (the memory plan is sized for it). Default 256. */
+  /** Largest batch run() accepts. Default 256. */
   maxBatch?: number;
+  /**
+   * Samples per pass through the graph; the memory plan is sized for it and run() takes larger
+   * batches tile by tile. Default: the most (up to maxBatch, a multiple of 4 when over 4) whose
+   * activations fit in TILE_BYTES, so they stay in cache from one layer to the next.
+   */
+  tile?: number;
   /** Engine to run on (default: one shared engine per process, created on first use). */
   engine?: Engine;
   engineOptions?: EngineOptions;
 }
 
 let sharedEngine: Engine | undefined;
+
+/**
+ * Activation bytes one pass may use. Layer by layer over a whole batch of 256, the activations
+ * leave the caches between layers; in tiles of a few samples they stay in L2 (measured on the
+ * Fashion-MNIST CNN, int8: 145 µs/sample in tiles of 4 vs 169-215 µs at batch 64-256).
+ */
+const TILE_BYTES = 384 << 10;
 
 const ACT: Record<string, Activation> = {
   none: 'none',
@@ -50,6 +63,8 @@ type Step = (N: number) => void;
 export class Session {
   readonly engine: Engine;
   readonly maxBatch: number;
+  /** Samples per pass (the plan's batch). */
+  readonly tile: number;
   readonly plan: MemoryPlan;
   /** Per-sample shapes of the input and output. */
   readonly inputShape: readonly number[];
@@ -70,11 +85,16 @@ export class Session {
     if (!opts.engine && !sharedEngine) sharedEngine = Engine.create(opts.engineOptions);
     this.engine = opts.engine ?? (sharedEngine as Engine);
     this.maxBatch = opts.maxBatch ?? 256;
+    if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
+      throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
     if (graph.inputs.length !== 1 || graph.outputs.length !== 1)
       throw new ValueError('Session: graphs with one input and one output are supported');
     this.inputShape = graph.values[graph.inputs[0]].shape.slice(1);
     this.outputShape = graph.values[graph.outputs[0]].shape.slice(1);
-    this.plan = planMemory(graph, this.maxBatch);
+    this.tile = opts.tile ?? defaultTile(graph, this.maxBatch);
+    if (!Number.isInteger(this.tile) || this.tile < 1 || this.tile > this.maxBatch)
+      throw new ValueError(`Session: tile must be an integer in [1, ${this.maxBatch}] (maxBatch), got ${this.tile}`);
+    this.plan = planMemory(graph, this.tile);
     this.arena = this.engine.alloc(Math.max(this.plan.arenaBytes, 64));
     for (const n of graph.nodes) {
       const s = this.compileNode(n);
@@ -262,30 +282,54 @@ export class Session {
     if (!Number.isInteger(batch) || batch < 1 || batch > this.maxBatch) {
       throw new ShapeError(`Session.run: batch ${batch} must be an integer in [1, ${this.maxBatch}] (maxBatch)`);
     }
-    const inName = this.graph.inputs[0];
     const per = numel(this.inputShape);
     if (input.length !== batch * per) {
       throw new ShapeError(
         `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
       );
     }
-    const e = this.engine;
-    if (input instanceof Int32Array) e.i32.set(input, this.ptr(inName) >> 2);
-    else e.f32.set(input, this.ptr(inName) >> 2);
-    for (const s of this.steps) s(batch);
+    const outPer = numel(this.outputShape);
+    const out = new Float32Array(batch * outPer);
+    this.tiles(batch, (b0, n) => {
+      this.load(input, b0 * per, n * per);
+      for (const s of this.steps) s(n);
+      this.store(out, b0 * outPer, n * outPer);
+    });
+    return out;
+  }
+
+  /** Calls fn(first sample, samples) for each tile of a batch. */
+  private tiles(batch: number, fn: (b0: number, n: number) => void): void {
+    for (let b0 = 0; b0 < batch; b0 += this.tile) fn(b0, Math.min(this.tile, batch - b0));
+  }
+
+  /** input[from, from + count) → the graph input's buffer. */
+  private load(input: Float32Array | Int32Array, from: number, count: number): void {
+    const at = this.ptr(this.graph.inputs[0]) >> 2;
+    const src = input.subarray(from, from + count);
+    if (src instanceof Int32Array) this.engine.i32.set(src, at);
+    else this.engine.f32.set(src, at);
+  }
+
+  /** The graph output's first `count` values → out[from, ...). */
+  private store(out: Float32Array, from: number, count: number): void {
     const o = this.ptr(this.graph.outputs[0]) >> 2;
-    return e.f32.slice(o, o + batch * numel(this.outputShape));
+    out.set(this.engine.f32.subarray(o, o + count), from);
   }
 
   /** Mean milliseconds per node over `reps` runs of `batch` samples (for reports). */
   profile(input: Float32Array | Int32Array, batch: number, reps = 5): Map<string, number> {
     this.run(input, batch);
+    const per = numel(this.inputShape);
     const ms = new Map<string, number>();
     for (let r = 0; r < reps; r++) {
-      this.steps.forEach((s, i) => {
-        const t0 = performance.now();
-        s(batch);
-        ms.set(this.stepNames[i], (ms.get(this.stepNames[i]) ?? 0) + (performance.now() - t0) / reps);
+      this.tiles(batch, (b0, n) => {
+        this.load(input, b0 * per, n * per);
+        this.steps.forEach((s, i) => {
+          const t0 = performance.now();
+          s(n);
+          ms.set(this.stepNames[i], (ms.get(this.stepNames[i]) ?? 0) + (performance.now() - t0) / reps);
+        });
       });
     }
     return ms;
@@ -300,6 +344,14 @@ export class Session {
     for (const p of this.owned) this.engine.free(p);
     this.engine.free(this.arena);
   }
+}
+
+/** The largest tile (≤ maxBatch; a multiple of 4 above 4) whose activation plan fits TILE_BYTES. */
+function defaultTile(g: Graph, maxBatch: number): number {
+  const perSample = planMemory(g, 8).arenaBytes / 8;
+  let t = Math.max(1, Math.min(maxBatch, Math.floor(TILE_BYTES / Math.max(perSample, 1))));
+  if (t > 4) t -= t % 4;
+  return t;
 }
 
 /** The kernels' window geometry of a conv2d/pool node (NHWC values) as a function of the batch. */

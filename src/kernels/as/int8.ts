@@ -171,10 +171,13 @@ export function gemm_i8(x: usize, ldx: i32, a16: usize, bp: usize, K: i32, N: i3
   const esz: usize = flags & I8_OUT ? 1 : 4;
   const ldyB = <usize>ldy * esz;
   const mc = row_block(tileB);
+  // This thread packs every block into the same region (its first block's tiles), hot in cache.
+  const mine = a16 + <usize>(m0 >> 2) * tileB;
   for (let ic = m0; ic < m1; ic += mc) {
     const mend = min(ic + mc, m1);
-    for (let i = ic; i < mend; i += 4) pack_a4(x + <usize>i * <usize>ldx, <usize>ldx, K, min(4, mend - i), a16 + <usize>(i >> 2) * tileB);
-    gemm_block(a16, tileB, bp, kp, N, y, ldyB, esz, flags, colsum, scale, bias, sx, zx, outMul, zy, ic, mend, scratch);
+    const at = mine - <usize>(ic >> 2) * tileB; // tile of row i at at + (i >> 2) * tileB (wraps, exact)
+    for (let i = ic; i < mend; i += 4) pack_a4(x + <usize>i * <usize>ldx, <usize>ldx, K, min(4, mend - i), at + <usize>(i >> 2) * tileB);
+    gemm_block(at, tileB, bp, kp, N, y, ldyB, esz, flags, colsum, scale, bias, sx, zx, outMul, zy, ic, mend, scratch);
   }
 }
 
@@ -224,11 +227,16 @@ export function conv_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: 
   const esz: usize = flags & I8_OUT ? 1 : 4;
   const ldyB = <usize>N * esz;
   const mc = row_block(tileB);
+  // Every block of this thread reuses its first block's im2col rows and tiles, hot in cache.
+  const myCol = col + <usize>start * ldc;
+  const myA = a16 + <usize>(start >> 2) * tileB;
   for (let ic = start; ic < end; ic += mc) {
     const mend = min(ic + mc, end);
-    im2col_rows(x, H, W, C, KH, KW, sH, sW, pT, pL, OH, OW, zx, m0, col, ldc, ic, mend);
-    for (let i = ic; i < mend; i += 4) pack_a4_wide(col + <usize>i * ldc, ldc, K, a16 + <usize>(i >> 2) * tileB);
-    gemm_block(a16, tileB, bp, kp, N, y, ldyB, esz, flags, colsum, scale, bias, sx, zx, outMul, zy, ic, mend, scratch);
+    const c0 = myCol - <usize>ic * ldc; // row i at c0 + i * ldc (wraps, exact)
+    const at = myA - <usize>(ic >> 2) * tileB;
+    im2col_rows(x, H, W, C, KH, KW, sH, sW, pT, pL, OH, OW, zx, m0, c0, ldc, ic, mend);
+    for (let i = ic; i < mend; i += 4) pack_a4_wide(c0 + <usize>i * ldc, ldc, K, at + <usize>(i >> 2) * tileB);
+    gemm_block(at, tileB, bp, kp, N, y, ldyB, esz, flags, colsum, scale, bias, sx, zx, outMul, zy, ic, mend, scratch);
   }
 }
 
