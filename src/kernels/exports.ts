@@ -366,6 +366,37 @@ export interface Int8Exports {
     end: number,
     scratch: P,
   ): void;
+  conv_pool_i8(
+    x: P,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    strideH: number,
+    strideW: number,
+    padTop: number,
+    padLeft: number,
+    PH: number,
+    PW: number,
+    p0: number,
+    col: P,
+    a16: P,
+    bp: P,
+    N: number,
+    y: P,
+    flags: number,
+    colsum: P,
+    scale: P,
+    bias: P,
+    sx: number,
+    zx: number,
+    outMul: number,
+    zy: number,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
   quantize_i8(x: P, q: P, scale: number, zp: number, start: number, end: number, scratch: P): void;
   dequantize_i8(q: P, x: P, scale: number, zp: number, start: number, end: number, scratch: P): void;
   maxpool2d_i8(

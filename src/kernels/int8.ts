@@ -191,6 +191,51 @@ export function conv2dInt8(
   }
 }
 
+/**
+ * y [N, floor(OH/2), floor(OW/2), OC] = 2×2 / stride-2 max pooling of conv2dInt8(x, w) with its
+ * epilogue (int8 output), in one pass: each pooling window's 4 conv pixels share a register tile
+ * and only their max is requantized. Bit-identical to conv2dInt8 then maxPool2dInt8.
+ */
+export function conv2dPoolInt8(
+  e: Engine,
+  x: number,
+  sx: number,
+  zx: number,
+  w: PackedB8,
+  g: Conv2dGeometry,
+  y: number,
+  ep: Int8Epilogue,
+): void {
+  const K = g.KH * g.KW * g.C;
+  if (w.K !== K || w.N !== g.OC) {
+    throw new ShapeError(
+      `conv2dPoolInt8: packed weights are [${w.K}, ${w.N}] but the geometry needs [KH*KW*C, OC] = [${K}, ${g.OC}]`,
+    );
+  }
+  if (ep.out.kind !== 'int8') throw new ValueError('conv2dPoolInt8: the fused pooling needs an int8 output');
+  const PH = Math.floor(g.OH / 2);
+  const PW = Math.floor(g.OW / 2);
+  const P = g.N * PH * PW;
+  if (P === 0) return;
+  const epArgs = epilogueArgs('conv2dPoolInt8', ep, w, sx, zx);
+  const ldc = e.k.col_stride_i8(K);
+  const tile = e.k.tile_stride_i8(K);
+  const chunk = Math.min(P, Math.max(MIN_CHUNK_ROWS / 4, Math.floor(COL_CHUNK_BYTES / (4 * ldc + tile))));
+  const col = e.alloc(chunk * 4 * ldc);
+  const a16 = e.alloc(chunk * tile);
+  const window = [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, PH, PW];
+  const minPooled = Math.max(1, Math.ceil(MIN_OPS_PER_THREAD / (8 * K * g.OC)));
+  try {
+    for (let p0 = 0; p0 < P; p0 += chunk) {
+      const n = Math.min(chunk, P - p0);
+      e.split('conv_pool_i8', [x, ...window, p0, col, a16, w.ptr, g.OC, y + p0 * g.OC, ...epArgs], n, 1, minPooled);
+    }
+  } finally {
+    e.free(a16);
+    e.free(col);
+  }
+}
+
 /** q[n] (int8) = clamp(roundHalfEven(x[n] / scale) + zeroPoint, −128, 127) for f32 x[n]. */
 export function quantize(e: Engine, x: number, n: number, scale: number, zeroPoint: number, q: number): void {
   checkScale('quantize', 'scale', scale);

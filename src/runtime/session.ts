@@ -12,6 +12,7 @@ import type { Activation } from '../kernels/exports.js';
 import { type Epilogue, freePacked, gemmPacked, type PackedB, packB } from '../kernels/gemm.js';
 import {
   conv2dInt8,
+  conv2dPoolInt8,
   dequantize,
   freePackedB8,
   gemmInt8,
@@ -35,6 +36,8 @@ export interface SessionOptions {
    * activations fit in TILE_BYTES, so they stay in cache from one layer to the next.
    */
   tile?: number;
+  /** Fuse int8 conv → 2×2 max pool pairs into one kernel (default true; the result is identical). */
+  fuse?: boolean;
   /** Engine to run on (default: one shared engine per process, created on first use). */
   engine?: Engine;
   engineOptions?: EngineOptions;
@@ -78,10 +81,12 @@ export class Session {
   private readonly stepNames: string[] = [];
   private disposed = false;
 
-  constructor(
-    readonly graph: Graph,
-    opts: SessionOptions = {},
-  ) {
+  /** The graph as run: the loaded graph with conv→2×2-maxpool pairs fused (fuseConvPool). */
+  readonly graph: Graph;
+  /** Fused conv nodes → the conv's own output value (its geometry). */
+  private readonly pooled: Map<string, string>;
+
+  constructor(graph: Graph, opts: SessionOptions = {}) {
     if (!opts.engine && !sharedEngine) sharedEngine = Engine.create(opts.engineOptions);
     this.engine = opts.engine ?? (sharedEngine as Engine);
     this.maxBatch = opts.maxBatch ?? 256;
@@ -91,6 +96,9 @@ export class Session {
       throw new ValueError('Session: graphs with one input and one output are supported');
     this.inputShape = graph.values[graph.inputs[0]].shape.slice(1);
     this.outputShape = graph.values[graph.outputs[0]].shape.slice(1);
+    ({ graph: this.graph, pooled: this.pooled } =
+      opts.fuse === false ? { graph, pooled: new Map() } : fuseConvPool(graph));
+    graph = this.graph;
     this.tile = opts.tile ?? defaultTile(graph, this.maxBatch);
     if (!Number.isInteger(this.tile) || this.tile < 1 || this.tile > this.maxBatch)
       throw new ValueError(`Session: tile must be an integer in [1, ${this.maxBatch}] (maxBatch), got ${this.tile}`);
@@ -178,9 +186,11 @@ export class Session {
     const int8In = g.values[n.inputs[0]]?.dtype === 'int8';
     switch (n.op) {
       case 'conv2d': {
-        const geo = windowGeometry(g, n, g.constants[n.inputs[1]].shape);
+        const convOut = this.pooled.get(n.name);
+        const geo = windowGeometry(g, n, g.constants[n.inputs[1]].shape, convOut);
         if (g.constants[n.inputs[1]].dtype === 'int8') {
           const { sx, zx, w, ep } = this.int8Parts(n);
+          if (convOut) return (N) => conv2dPoolInt8(e, xp, sx, zx, w, geo(N), out, ep);
           return (N) => conv2dInt8(e, xp, sx, zx, w, geo(N), out, ep);
         }
         const w = this.packWeights(n.inputs[1]);
@@ -346,6 +356,37 @@ export class Session {
   }
 }
 
+/**
+ * The graph with each int8 conv2d whose only reader is a 2×2 / stride-2 unpadded max pool (int8
+ * in and out) replaced by one conv node writing the pool's output (run by conv2dPoolInt8), and the
+ * pool removed. Memory is planned on this graph, so the fused step's buffers have the right
+ * lifetimes. `pooled`: fused node name → the conv's original output value (for its geometry).
+ */
+function fuseConvPool(g: Graph): { graph: Graph; pooled: Map<string, string> } {
+  const readers = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    const res = (n.attrs as { residual?: string }).residual;
+    for (const v of res ? [...n.inputs, res] : n.inputs) readers.set(v, [...(readers.get(v) ?? []), n]);
+  }
+  const pooled = new Map<string, string>();
+  const drop = new Set<Node>();
+  const nodes = g.nodes.map((n) => {
+    if (n.op !== 'conv2d' || g.constants[n.inputs[1]]?.dtype !== 'int8' || g.values[n.output].dtype !== 'int8')
+      return n;
+    const r = readers.get(n.output) ?? [];
+    const p = r[0];
+    if (r.length !== 1 || p.op !== 'maxpool2d' || g.outputs.includes(n.output)) return n;
+    const a = p.attrs;
+    const twoByTwo = a.kernel[0] === 2 && a.kernel[1] === 2 && a.stride[0] === 2 && a.stride[1] === 2;
+    if (!twoByTwo || a.pads.some((x) => x !== 0) || g.values[p.output].dtype !== 'int8') return n;
+    drop.add(p);
+    pooled.set(n.name, n.output);
+    return { ...n, output: p.output };
+  });
+  if (drop.size === 0) return { graph: g, pooled };
+  return { graph: { ...g, nodes: nodes.filter((n) => !drop.has(n)) }, pooled };
+}
+
 /** The largest tile (≤ maxBatch; a multiple of 4 above 4) whose activation plan fits TILE_BYTES. */
 function defaultTile(g: Graph, maxBatch: number): number {
   const perSample = planMemory(g, 8).arenaBytes / 8;
@@ -359,9 +400,10 @@ function windowGeometry(
   g: Graph,
   n: Node & { attrs: { stride: [number, number]; pads: [number, number, number, number] } },
   kernel: readonly number[],
+  output = n.output,
 ): (N: number) => Conv2dGeometry {
   const [, H, W, C] = g.values[n.inputs[0]].shape;
-  const [, OH, OW, OC] = g.values[n.output].shape;
+  const [, OH, OW, OC] = g.values[output].shape;
   const [KH, KW] = kernel;
   const [strideH, strideW] = n.attrs.stride;
   const [padTop, padLeft, padBottom, padRight] = n.attrs.pads;

@@ -93,6 +93,11 @@ describe('int8 graphs', () => {
       // relative RMS error of the logits; KL clips the tails of these random-weight activations on
       // purpose (it trades outliers for resolution), so it is held to a looser bound
       expect(Math.sqrt(err / mag), method).toBeLessThan(method === 'kl' ? 0.3 : 0.08);
+      // the conv → 2×2 max pool pair runs as one fused kernel, bit for bit as the two kernels
+      const unfused = new Session(graph, { engine: G.engine(), maxBatch: 16, fuse: false });
+      expect(q.graph.nodes.length).toBe(unfused.graph.nodes.length - 1);
+      expect(Array.from(unfused.run(x, 16))).toEqual(Array.from(b));
+      unfused.dispose();
       f.dispose();
       q.dispose();
     }

@@ -9,6 +9,7 @@ import { type Conv2dGeometry, conv2dGeometry, type Padding } from '../../src/ker
 import type { Engine } from '../../src/kernels/engine.js';
 import {
   conv2dInt8,
+  conv2dPoolInt8,
   dequantize,
   freePackedB8,
   gemmInt8,
@@ -283,6 +284,53 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
     }
     for (const p of [px, pw, py]) e.free(p);
   });
+
+  it.each(
+    CONVS.filter(([xs, ws, stride, padding]) => {
+      const g = conv2dGeometry(xs, ws, stride, padding);
+      return g.OH >= 2 && g.OW >= 2;
+    }),
+  )(
+    'conv2dPoolInt8 x=%j w=%j stride=%i %s equals conv2dInt8 then 2×2 maxPool2dInt8, bit for bit',
+    (xs, ws, stride, padding) => {
+      const g = conv2dGeometry(xs, ws, stride, padding);
+      const pg = pool2dGeometry([g.N, g.OH, g.OW, g.OC], 2, 2, 'valid');
+      const K = ws[0] * ws[1] * ws[2];
+      const qx = randInt8(
+        xs.reduce((a, b) => a * b),
+        41,
+      );
+      const qw = randInt8(K * g.OC, 42, -127, 127);
+      const px = uploadI8(e, qx);
+      const pw = uploadI8(e, qw);
+      const M = g.N * g.OH * g.OW;
+      const P = g.N * pg.OH * pg.OW;
+      const pc = e.alloc(M * g.OC);
+      const want = e.alloc(P * g.OC);
+      const got = e.alloc(P * g.OC);
+      for (const [i, zx] of ZPS.entries()) {
+        const q = quant(g.OC, 43 + i, i % 2 === 1, i !== 2);
+        const pbias = q.bias ? upload(e, q.bias) : undefined;
+        const packed = packB8(e, pw, K, g.OC, q.sw);
+        const sy = outScale(refConvAcc(qx, qw, g, zx), g.OC, q);
+        const ep: Int8Epilogue = { bias: pbias, relu: q.relu, out: { kind: 'int8', scale: sy, zeroPoint: ZPS[3 - i] } };
+        conv2dInt8(e, px, q.sx, zx, packed, g, pc, ep);
+        maxPool2dInt8(e, pc, pg, want);
+        const live = e.memoryStats().liveBytes;
+        conv2dPoolInt8(e, px, q.sx, zx, packed, g, got, ep);
+        expect(e.memoryStats().liveBytes).toBe(live);
+        expectEqualInts(downloadI8(e, got, P * g.OC), downloadI8(e, want, P * g.OC));
+        freePackedB8(e, packed);
+        if (pbias) e.free(pbias);
+      }
+      const ones = packB8(e, pw, K, g.OC, new Array(g.OC).fill(1));
+      expect(() => conv2dPoolInt8(e, px, 1, 0, ones, g, got, { out: { kind: 'float32' } })).toThrow(
+        /needs an int8 output/,
+      );
+      freePackedB8(e, ones);
+      for (const p of [px, pw, pc, want, got]) e.free(p);
+    },
+  );
 
   it('conv2dInt8 rejects weights packed for another geometry', () => {
     const g = conv2dGeometry([1, 4, 4, 2], [3, 3, 2, 4]);

@@ -7,7 +7,7 @@
 // panels of i16 (k, k+1) pairs (pack_b8). Register tiles: generated/int8_micro.ts;
 // epilogue arithmetic: int8_epilogue.ts.
 // Not for: training (float kernels), choosing threads or chunk sizes (src/kernels/int8.ts).
-import { i8_micro_1x1, i8_micro_1x2, i8_micro_1x3, i8_micro_2x1, i8_micro_3x1, i8_micro_4x1 } from './generated/int8_micro';
+import { i8_micro_1x1, i8_micro_1x2, i8_micro_1x3, i8_micro_2x1, i8_micro_3x1, i8_micro_4x1, i8_micro_pool4 } from './generated/int8_micro';
 import { I8_OUT, requant8 } from './int8_epilogue';
 
 /** Bytes of packed A tiles a thread keeps hot per row block (MC = 4 rows per tile, 4..64 rows). */
@@ -255,6 +255,28 @@ export function conv_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: 
   else memory.copy(dst, src, <usize>n);
 }
 
+/** One im2col row at dst: the KH x KW x C patch of output pixel (n, oh, ow), padding = zx. */
+// @ts-ignore: decorator
+@inline function im2col_row(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, zx: i32, vz: v128, memEnd: usize, n: i32, oh: i32, ow: i32, dst: usize): void {
+  const runC = KW * C;
+  const ih0 = oh * sH - pT;
+  const iw0 = ow * sW - pL;
+  const kw0 = max(0, -iw0);
+  const kw1 = min(KW, W - iw0);
+  for (let kh = 0; kh < KH; kh++) {
+    const ih = ih0 + kh;
+    if (ih < 0 || ih >= H || kw1 <= kw0) {
+      fill_run8(dst, runC, zx, vz);
+    } else {
+      const src = x + (<usize>(n * H + ih) * <usize>W + <usize>(iw0 + kw0)) * <usize>C;
+      fill_run8(dst, kw0 * C, zx, vz);
+      copy_run8(dst + <usize>(kw0 * C), src, (kw1 - kw0) * C, memEnd);
+      fill_run8(dst + <usize>(kw1 * C), (KW - kw1) * C, zx, vz);
+    }
+    dst += <usize>runC;
+  }
+}
+
 /**
  * int8 im2col of rows [start, end) of output pixels [m0 + start, m0 + end) for NHWC x: row i at
  * col + i * ldc holds the KH x KW x C input patch, padding cells = zx (the real value 0); one
@@ -262,7 +284,6 @@ export function conv_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: 
  * write up to 16 bytes past their end: later runs overwrite them, and ldc >= K + 16 holds the last.
  */
 function im2col_rows(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, OH: i32, OW: i32, zx: i32, m0: i32, col: usize, ldc: usize, start: i32, end: i32): void {
-  const runC = KW * C;
   const ohw = OH * OW;
   const vz = i8x16.splat(<i8>zx);
   const memEnd = <usize>memory.size() << 16;
@@ -271,28 +292,67 @@ function im2col_rows(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32
   let oh = (m - n * ohw) / OW;
   let ow = m - n * ohw - oh * OW;
   for (let i = start; i < end; i++) {
-    let dst = col + <usize>i * ldc;
-    const ih0 = oh * sH - pT;
-    const iw0 = ow * sW - pL;
-    const kw0 = max(0, -iw0);
-    const kw1 = min(KW, W - iw0);
-    for (let kh = 0; kh < KH; kh++) {
-      const ih = ih0 + kh;
-      if (ih < 0 || ih >= H || kw1 <= kw0) {
-        fill_run8(dst, runC, zx, vz);
-      } else {
-        const src = x + (<usize>(n * H + ih) * <usize>W + <usize>(iw0 + kw0)) * <usize>C;
-        fill_run8(dst, kw0 * C, zx, vz);
-        copy_run8(dst + <usize>(kw0 * C), src, (kw1 - kw0) * C, memEnd);
-        fill_run8(dst + <usize>(kw1 * C), (KW - kw1) * C, zx, vz);
-      }
-      dst += <usize>runC;
-    }
+    im2col_row(x, H, W, C, KH, KW, sH, sW, pT, pL, zx, vz, memEnd, n, oh, ow, col + <usize>i * ldc);
     if (++ow == OW) {
       ow = 0;
       if (++oh == OH) {
         oh = 0;
         n++;
+      }
+    }
+  }
+}
+
+/**
+ * conv_i8 followed by 2x2 / stride-2 max pooling, fused: pooled pixels [start, end) of a chunk
+ * starting at pooled pixel p0 (of N x PH x PW, PH = floor(OH/2)); each A tile holds the 4 conv
+ * pixels of one window, and i8_micro_pool4 keeps their max before the epilogue (exactly the
+ * unfused result; the conv's odd last row/column, which no window reads, is never computed).
+ * col / a16 as conv_i8 (4 rows per pooled pixel); y: the chunk's first pooled row, row stride N.
+ */
+export function conv_pool_i8(x: usize, H: i32, W: i32, C: i32, KH: i32, KW: i32, sH: i32, sW: i32, pT: i32, pL: i32, PH: i32, PW: i32, p0: i32, col: usize, a16: usize, bp: usize, N: i32, y: usize, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, start: i32, end: i32, scratch: usize): void {
+  const K = KH * KW * C;
+  const kp = (K + 1) >> 1;
+  const ldc = <usize>col_stride_i8(K);
+  const tileB = <usize>tile_stride_i8(K);
+  const bstride = <usize>kp << 5;
+  const panels = (N + 7) >> 3;
+  const esz: usize = flags & I8_OUT ? 1 : 4;
+  const ldyB = <usize>N * esz;
+  const mp = row_block(tileB) >> 2; // pooled pixels (tiles) per block
+  const vz = i8x16.splat(<i8>zx);
+  const memEnd = <usize>memory.size() << 16;
+  const pp = PH * PW;
+  const myCol = col + <usize>start * 4 * ldc;
+  const myA = a16 + <usize>start * tileB;
+  for (let jc = start; jc < end; jc += mp) {
+    const jend = min(jc + mp, end);
+    const p = p0 + jc;
+    let n = p / pp;
+    let ph = (p - n * pp) / PW;
+    let pw = p - n * pp - ph * PW;
+    for (let j = jc; j < jend; j++) {
+      const rows = myCol + <usize>(j - jc) * 4 * ldc;
+      const oh = 2 * ph;
+      const ow = 2 * pw;
+      im2col_row(x, H, W, C, KH, KW, sH, sW, pT, pL, zx, vz, memEnd, n, oh, ow, rows);
+      im2col_row(x, H, W, C, KH, KW, sH, sW, pT, pL, zx, vz, memEnd, n, oh, ow + 1, rows + ldc);
+      im2col_row(x, H, W, C, KH, KW, sH, sW, pT, pL, zx, vz, memEnd, n, oh + 1, ow, rows + 2 * ldc);
+      im2col_row(x, H, W, C, KH, KW, sH, sW, pT, pL, zx, vz, memEnd, n, oh + 1, ow + 1, rows + 3 * ldc);
+      pack_a4_wide(rows, ldc, K, myA + <usize>(j - jc) * tileB);
+      if (++pw == PW) {
+        pw = 0;
+        if (++ph == PH) {
+          ph = 0;
+          n++;
+        }
+      }
+    }
+    for (let q = 0; q < panels; q++) {
+      const nn = q << 3;
+      const bpp = bp + <usize>q * bstride;
+      for (let j = jc; j < jend; j++) {
+        i8_micro_pool4(myA + <usize>(j - jc) * tileB, bpp, kp, y + <usize>j * ldyB, esz, nn, N - nn, flags, colsum, scale, bias, sx, zx, outMul, zy, scratch);
       }
     }
   }
