@@ -34,7 +34,8 @@ describe('presets and specs', () => {
     expect(names).toContain('0.weight');
     expect(names).toContain('1.weight'); // batchnorm gamma
     expect(model.namedBuffers().map(([n]) => n)).toContain('1.running_mean');
-    expect(model.parameterCount()).toBe(32 * 9 + 64 + 64 * 288 + 128 + 3136 * 128 + 128 + 128 * 10 + 10);
+    const convs = 32 * 9 + 64 + (64 * 288 + 128) + (64 * 576 + 128) + (128 * 576 + 256);
+    expect(model.parameterCount()).toBe(convs + 1152 * 128 + 128 + 128 * 10 + 10);
     model.dispose();
   });
 
@@ -136,7 +137,9 @@ describe('layers', () => {
 describe('MAC counts', () => {
   it('counts conv and linear multiply-accumulates per sample', () => {
     const { model, macs } = buildModel(presetSpec('cnn', [28, 28, 1], 10));
-    expect(macs).toBe(28 * 28 * 32 * 9 + 14 * 14 * 64 * 288 + 3136 * 128 + 128 * 10);
+    expect(macs).toBe(
+      28 * 28 * 32 * 9 + 14 * 14 * 64 * 288 + 14 * 14 * 64 * 576 + 7 * 7 * 128 * 576 + 1152 * 128 + 1280,
+    );
     model.dispose();
   });
 });
