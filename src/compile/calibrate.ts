@@ -45,7 +45,8 @@ export function forEachActivation(
     probe.nodes.push({ name: keep, op: 'dropout', inputs: [v], output: keep, attrs: { p: 0 } });
   }
   const batch = Math.min(opts.batch ?? 64, n);
-  const session = new Session(probe, { engine: opts.engine, maxBatch: batch });
+  // tile = batch: the probed buffers must hold the whole batch when run() returns, not its last tile
+  const session = new Session(probe, { engine: opts.engine, maxBatch: batch, tile: batch });
   try {
     for (let i = 0; i < n; i += batch) {
       const b = Math.min(batch, n - i);

@@ -113,7 +113,10 @@ export class Session {
     }
   }
 
-  /** Byte address of a value in the arena. */
+  /**
+   * Byte address of a value in the arena. After run() it holds the last tile's samples only: to
+   * read intermediate values of a whole batch, create the session with tile = maxBatch.
+   */
   ptr(value: string): number {
     return this.arena + (this.plan.offsets.get(value) as number);
   }
