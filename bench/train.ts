@@ -128,9 +128,10 @@ try {
   tfWasmCnn = `cannot train: ${(e as Error).message.split('\n')[0].slice(0, 90)}`;
 }
 await tf.setBackend('cpu');
-// tfjs's cpu backend convolves in plain JavaScript (~1 s per batch of 64): a few batches suffice
-console.error('measuring tfjs-cpu on the CNN (slow)…');
-const tCnn = tfjs(tf, 'cnn', quick ? 1 : 3, 1);
+// tfjs's cpu backend convolves in plain JavaScript (minutes per batch of 64 on the 14.8-MMAC cnn
+// preset): one warm-up and two measured batches
+console.error('measuring tfjs-cpu on the CNN (slow: several minutes)…');
+const tCnn = tfjs(tf, 'cnn', quick ? 1 : 2, 1);
 
 const cnnGflops = (gCnn.samplesPerSecond * gCnn.macs * 2 * 3) / 1e9; // training ≈ 3× forward FLOPs
 const rows = [

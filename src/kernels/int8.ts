@@ -136,6 +136,17 @@ export function gemmInt8(
   }
 }
 
+/** K = KH*KW*C of a conv geometry, checked against the packed weights' [K, N]. */
+function convK(op: string, w: PackedB8, g: Conv2dGeometry): number {
+  const K = g.KH * g.KW * g.C;
+  if (w.K !== K || w.N !== g.OC) {
+    throw new ShapeError(
+      `${op}: packed weights are [${w.K}, ${w.N}] but the geometry needs [KH*KW*C, OC] = [${K}, ${g.OC}]`,
+    );
+  }
+  return K;
+}
+
 /**
  * y [N, OH, OW, OC] = epilogue(conv2d(x [N, H, W, C] int8 (sx, zx), w)) with w = packB8 of the
  * [KH, KW, C, OC] weights as B[KH*KW*C, OC]. Padding cells hold zx (real 0).
@@ -150,12 +161,7 @@ export function conv2dInt8(
   y: number,
   ep: Int8Epilogue,
 ): void {
-  const K = g.KH * g.KW * g.C;
-  if (w.K !== K || w.N !== g.OC) {
-    throw new ShapeError(
-      `conv2dInt8: packed weights are [${w.K}, ${w.N}] but the geometry needs [KH*KW*C, OC] = [${K}, ${g.OC}]`,
-    );
-  }
+  const K = convK('conv2dInt8', w, g);
   const M = g.N * g.OH * g.OW;
   const pointwise =
     g.KH === 1 &&
@@ -206,12 +212,7 @@ export function conv2dPoolInt8(
   y: number,
   ep: Int8Epilogue,
 ): void {
-  const K = g.KH * g.KW * g.C;
-  if (w.K !== K || w.N !== g.OC) {
-    throw new ShapeError(
-      `conv2dPoolInt8: packed weights are [${w.K}, ${w.N}] but the geometry needs [KH*KW*C, OC] = [${K}, ${g.OC}]`,
-    );
-  }
+  const K = convK('conv2dPoolInt8', w, g);
   if (ep.out.kind !== 'int8') throw new ValueError('conv2dPoolInt8: the fused pooling needs an int8 output');
   const PH = Math.floor(g.OH / 2);
   const PW = Math.floor(g.OW / 2);

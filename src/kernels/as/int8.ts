@@ -70,6 +70,17 @@ export function pack_b8(b: usize, K: i32, N: i32, ldb: i32, out: usize, colsum: 
   v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
 }
 
+/** 16 k of 4 int8 rows (stride ldx) → 8 k-pairs of an A tile at dst (128 bytes), widened to i16. */
+// @ts-ignore: decorator
+@inline function pack16(s: usize, ldx: usize, d: usize): void {
+  const v0 = v128.load(s);
+  const v1 = v128.load(s + ldx);
+  const v2 = v128.load(s + 2 * ldx);
+  const v3 = v128.load(s + 3 * ldx);
+  store_transposed(d, i16x8.extend_low_i8x16_s(v0), i16x8.extend_low_i8x16_s(v1), i16x8.extend_low_i8x16_s(v2), i16x8.extend_low_i8x16_s(v3));
+  store_transposed(d + 64, i16x8.extend_high_i8x16_s(v0), i16x8.extend_high_i8x16_s(v1), i16x8.extend_high_i8x16_s(v2), i16x8.extend_high_i8x16_s(v3));
+}
+
 /**
  * Widens int8 rows [0, mr) (mr <= 4) of x (row stride ldx bytes) into one A tile at dst:
  * [ceil(K/2)][4 rows][2] i16, i.e. per k-pair 16 bytes holding each row's (x[k], x[k+1]) as one
@@ -81,14 +92,7 @@ function pack_a4(x: usize, ldx: usize, K: i32, mr: i32, dst: usize): void {
   let q = 0;
   if (mr == 4) {
     for (; 2 * q + 16 <= K; q += 8) {
-      const s = x + <usize>(2 * q);
-      const v0 = v128.load(s);
-      const v1 = v128.load(s + ldx);
-      const v2 = v128.load(s + 2 * ldx);
-      const v3 = v128.load(s + 3 * ldx);
-      const d = dst + (<usize>q << 4);
-      store_transposed(d, i16x8.extend_low_i8x16_s(v0), i16x8.extend_low_i8x16_s(v1), i16x8.extend_low_i8x16_s(v2), i16x8.extend_low_i8x16_s(v3));
-      store_transposed(d + 64, i16x8.extend_high_i8x16_s(v0), i16x8.extend_high_i8x16_s(v1), i16x8.extend_high_i8x16_s(v2), i16x8.extend_high_i8x16_s(v3));
+      pack16(x + <usize>(2 * q), ldx, dst + (<usize>q << 4));
     }
   }
   for (; q < kp; q++) {
@@ -200,16 +204,7 @@ export function tile_stride_i8(K: i32): i32 {
  * in whole 16-k chunks: the pairs past K hold garbage that meets B's zero pad rows.
  */
 function pack_a4_wide(x: usize, ldx: usize, K: i32, dst: usize): void {
-  for (let k = 0; k < K; k += 16) {
-    const s = x + <usize>k;
-    const v0 = v128.load(s);
-    const v1 = v128.load(s + ldx);
-    const v2 = v128.load(s + 2 * ldx);
-    const v3 = v128.load(s + 3 * ldx);
-    const d = dst + (<usize>k << 3);
-    store_transposed(d, i16x8.extend_low_i8x16_s(v0), i16x8.extend_low_i8x16_s(v1), i16x8.extend_low_i8x16_s(v2), i16x8.extend_low_i8x16_s(v3));
-    store_transposed(d + 64, i16x8.extend_high_i8x16_s(v0), i16x8.extend_high_i8x16_s(v1), i16x8.extend_high_i8x16_s(v2), i16x8.extend_high_i8x16_s(v3));
-  }
+  for (let k = 0; k < K; k += 16) pack16(x + <usize>k, ldx, dst + (<usize>k << 3));
 }
 
 /**
