@@ -3,6 +3,7 @@
 // pipeline only sequences them, measures, and refuses to emit a model that lost too much.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Augment } from '../data/augment.js';
 import type { ArrayDataset } from '../data/dataset.js';
 import { GraduateError, ValueError } from '../errors.js';
 import { writeArtifact } from '../graph/artifact.js';
@@ -12,7 +13,6 @@ import type { Sequential } from '../nn/layers.js';
 import { Session } from '../runtime/session.js';
 import { manualSeed } from '../tensor/random.js';
 import type { Checkpoint } from '../train/checkpoint.js';
-import type { Augment } from '../data/augment.js';
 import { fit, type TrainConfig } from '../train/fit.js';
 import { captureGraph } from './capture.js';
 import { liftGraph } from './lift.js';

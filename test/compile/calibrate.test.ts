@@ -2,8 +2,8 @@
 // that a default session would run the batch in several tiles (only the last tile's values would
 // be left in the arena).
 import { describe, expect, it } from 'vitest';
-import { captureGraph } from '../../src/compile/capture.js';
 import { forEachActivation } from '../../src/compile/calibrate.js';
+import { captureGraph } from '../../src/compile/capture.js';
 import { runPasses } from '../../src/compile/passes/index.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';

@@ -25,7 +25,7 @@ describe('InferenceModel.prepareImage', () => {
     const model = await loadArtifact(writeArtifact(graph), { engine, maxBatch: 1 });
     const gray = Uint8Array.from({ length: 64 }, (_, i) => (i * 37) % 256);
     const rgba = new Uint8Array(64 * 4);
-    gray.forEach((v, i) => rgba.set([v, v, v, 255], i * 4));
+    for (const [i, v] of gray.entries()) rgba.set([v, v, v, 255], i * 4);
     const want = imageInput(model.input, { width: 8, height: 8, data: rgba }, 'test image');
     const got = model.prepareImage(gray);
     for (let i = 0; i < 64; i++) expect(got[i]).toBeCloseTo(want[i], 4);
