@@ -42,7 +42,11 @@ export function compileCommand(): Command {
       'labelled data: calibration from its training split, verification on its test split',
     )
     .option('--calib-samples <n>', 'calibration samples', num('calib-samples'), 1000)
-    .option('--prune <fraction>', 'remove at least this fraction of MACs by structured channel pruning', num('prune'))
+    .option(
+      '--prune <fraction>',
+      'remove this fraction of MACs by structured channel pruning (at least it with --prune-align 1; else about it)',
+      num('prune'),
+    )
     .option(
       '--prune-align <n>',
       'round each pruned layer to a multiple of n channels (8 fits the int8 kernels; 1 = exact)',

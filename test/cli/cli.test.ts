@@ -145,6 +145,8 @@ describe.runIf(haveData)('graduate compile / inspect / eval on artifacts', () =>
       'fashion-mnist',
       '--prune',
       '0.5',
+      '--prune-align', // exact channel counts: at least half of the MACs go (8 rounds to whole panels)
+      '1',
       '--quantize',
       'int8',
       '--calib-samples',
