@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     pool: 'forks',
     poolOptions: { forks: { execArgv: ['--experimental-wasm-relaxed-simd'] } },
     testTimeout: 60_000,
