@@ -35,6 +35,21 @@ export interface OrtPeer {
   release(): Promise<void>;
 }
 
+/** A session of either package as an OrtPeer (its first input and output, batch first). */
+function ortPeer(
+  ort: OrtNode | OrtWeb,
+  s: Awaited<ReturnType<OrtNode['InferenceSession']['create']>>,
+  sampleShape: number[],
+): OrtPeer {
+  const [input] = s.inputNames;
+  const [output] = s.outputNames;
+  return {
+    run: async (x, n) =>
+      (await s.run({ [input]: new ort.Tensor('float32', x, [n, ...sampleShape]) }))[output].data as Float32Array,
+    release: () => s.release(),
+  };
+}
+
 /** An onnxruntime-node CPU session: intraOpNumThreads = threads, interOpNumThreads 1, sequential. */
 export async function ortNodeSession(model: Uint8Array, threads: number, sampleShape: number[]): Promise<OrtPeer> {
   const ort: OrtNode = await import('onnxruntime-node');
@@ -45,13 +60,7 @@ export async function ortNodeSession(model: Uint8Array, threads: number, sampleS
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  const [input] = s.inputNames;
-  const [output] = s.outputNames;
-  return {
-    run: async (x, n) =>
-      (await s.run({ [input]: new ort.Tensor('float32', x, [n, ...sampleShape]) }))[output].data as Float32Array,
-    release: () => s.release(),
-  };
+  return ortPeer(ort, s, sampleShape);
 }
 
 /** Installed versions of onnxruntime-node and onnxruntime-web (their `exports` hide package.json). */
@@ -77,13 +86,7 @@ export async function ortWebSession(model: Uint8Array, threads: number, sampleSh
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = `${ortWebDist()}/`;
   const s = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  const [input] = s.inputNames;
-  const [output] = s.outputNames;
-  return {
-    run: async (x, n) =>
-      (await s.run({ [input]: new ort.Tensor('float32', x, [n, ...sampleShape]) }))[output].data as Float32Array,
-    release: () => s.release(),
-  };
+  return ortPeer(ort, s, sampleShape);
 }
 
 // The worker: its own onnxruntime-web (own module graph, own wasm instance and thread count). It

@@ -1,55 +1,46 @@
 // Timing helpers for benchmarks: warm up (V8 tiers wasm up after a few calls), then the median
-// of several trials, each long enough to swamp timer resolution.
+// of several trials, each long enough to swamp timer resolution. The sync and async versions
+// share the arithmetic (settleReps, median); only their calls differ (awaited or not).
+
+type TimingOptions = { minTrialMs?: number; trials?: number; warmup?: number };
+
+/** Calls per trial once `reps` calls took `dt` ms, or 0 to probe again with 4× as many. */
+function settleReps(reps: number, dt: number, minTrialMs: number): number {
+  if (dt < minTrialMs / 4 && reps <= 1 << 20) return 0;
+  return Math.max(1, Math.ceil((reps * minTrialMs) / Math.max(dt, 1e-3)));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
 
 /** Median milliseconds per call of fn. */
-export function timeMs(fn: () => void, opts: { minTrialMs?: number; trials?: number; warmup?: number } = {}): number {
+export function timeMs(fn: () => void, opts: TimingOptions = {}): number {
   const { minTrialMs = 60, trials = 7, warmup = 5 } = opts;
-  for (let i = 0; i < warmup; i++) fn();
+  const calls = (n: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    return performance.now() - t0;
+  };
+  calls(warmup);
   let reps = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    const dt = performance.now() - t0;
-    if (dt >= minTrialMs / 4 || reps > 1 << 20) {
-      reps = Math.max(1, Math.ceil((reps * minTrialMs) / Math.max(dt, 1e-3)));
-      break;
-    }
-    reps *= 4;
-  }
-  const per: number[] = [];
-  for (let t = 0; t < trials; t++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    per.push((performance.now() - t0) / reps);
-  }
-  per.sort((a, b) => a - b);
-  return per[Math.floor(per.length / 2)];
+  for (let s = 0; s === 0; reps = s || reps * 4) s = settleReps(reps, calls(reps), minTrialMs);
+  return median(Array.from({ length: trials }, () => calls(reps) / reps));
 }
 
 /** timeMs for an asynchronous fn (each call awaited before the next). */
-export async function timeMsAsync(
-  fn: () => Promise<unknown>,
-  opts: { minTrialMs?: number; trials?: number; warmup?: number } = {},
-): Promise<number> {
+export async function timeMsAsync(fn: () => Promise<unknown>, opts: TimingOptions = {}): Promise<number> {
   const { minTrialMs = 60, trials = 7, warmup = 5 } = opts;
-  for (let i = 0; i < warmup; i++) await fn();
+  const calls = async (n: number) => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await fn();
+    return performance.now() - t0;
+  };
+  await calls(warmup);
   let reps = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) await fn();
-    const dt = performance.now() - t0;
-    if (dt >= minTrialMs / 4 || reps > 1 << 20) {
-      reps = Math.max(1, Math.ceil((reps * minTrialMs) / Math.max(dt, 1e-3)));
-      break;
-    }
-    reps *= 4;
-  }
+  for (let s = 0; s === 0; reps = s || reps * 4) s = settleReps(reps, await calls(reps), minTrialMs);
   const per: number[] = [];
-  for (let t = 0; t < trials; t++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) await fn();
-    per.push((performance.now() - t0) / reps);
-  }
-  per.sort((a, b) => a - b);
-  return per[Math.floor(per.length / 2)];
+  for (let t = 0; t < trials; t++) per.push((await calls(reps)) / reps);
+  return median(per);
 }

@@ -136,15 +136,14 @@ export function gemmInt8(
   }
 }
 
-/** K = KH*KW*C of a conv geometry, checked against the packed weights' [K, N]. */
-function convK(op: string, w: PackedB8, g: Conv2dGeometry): number {
+/** Checks the packed weights' [K, N] against a conv geometry's [KH*KW*C, OC]. */
+function checkConvWeights(op: string, w: PackedB8, g: Conv2dGeometry): void {
   const K = g.KH * g.KW * g.C;
   if (w.K !== K || w.N !== g.OC) {
     throw new ShapeError(
       `${op}: packed weights are [${w.K}, ${w.N}] but the geometry needs [KH*KW*C, OC] = [${K}, ${g.OC}]`,
     );
   }
-  return K;
 }
 
 /**
@@ -161,7 +160,7 @@ export function conv2dInt8(
   y: number,
   ep: Int8Epilogue,
 ): void {
-  const K = convK('conv2dInt8', w, g);
+  checkConvWeights('conv2dInt8', w, g);
   const M = g.N * g.OH * g.OW;
   const pointwise =
     g.KH === 1 &&
@@ -174,22 +173,47 @@ export function conv2dInt8(
     return;
   }
   const epArgs = epilogueArgs('conv2dInt8', ep, w, sx, zx);
+  convChunks(e, 'conv_i8', x, w, g, g.OH, g.OW, M, 1, y, outBytes(ep), epArgs);
+}
+
+/**
+ * Runs a fused int8 conv kernel over `units` outputs — conv_i8: output pixels, one im2col row
+ * each, split in fours (one A tile); conv_pool_i8: pooled pixels, 4 rows (one tile) each — in
+ * chunks whose im2col rows and packed tiles stay within COL_CHUNK_BYTES. The kernel's window
+ * ends with its output size (outH, outW); y advances OC · outBytes per unit.
+ */
+function convChunks(
+  e: Engine,
+  kernel: 'conv_i8' | 'conv_pool_i8',
+  x: number,
+  w: PackedB8,
+  g: Conv2dGeometry,
+  outH: number,
+  outW: number,
+  units: number,
+  rowsPer: 1 | 4,
+  y: number,
+  outBytes: number,
+  epArgs: number[],
+): void {
+  const K = w.K;
   const ldc = e.k.col_stride_i8(K);
   const tile = e.k.tile_stride_i8(K);
-  // Rows per chunk: im2col rows and packed tiles of one chunk stay within COL_CHUNK_BYTES.
+  const align = 4 / rowsPer;
+  const unitBytes = rowsPer * (ldc + tile / 4);
   const chunk = Math.min(
-    Math.ceil(M / 4) * 4,
-    Math.max(MIN_CHUNK_ROWS, Math.floor(COL_CHUNK_BYTES / (ldc + tile / 4)) & ~3),
+    Math.ceil(units / align) * align,
+    Math.max(MIN_CHUNK_ROWS / rowsPer, Math.floor(COL_CHUNK_BYTES / unitBytes) & ~(align - 1)),
   );
-  const col = e.alloc(chunk * ldc);
-  const a16 = e.alloc((chunk / 4) * tile);
-  const window = [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, g.OH, g.OW];
-  const minRows = Math.max(4, Math.ceil(MIN_OPS_PER_THREAD / (2 * K * g.OC)));
+  const col = e.alloc(chunk * rowsPer * ldc);
+  const a16 = e.alloc(((chunk * rowsPer) / 4) * tile);
+  const window = [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, outH, outW];
+  const minUnits = Math.max(align, Math.ceil(MIN_OPS_PER_THREAD / (2 * rowsPer * K * g.OC)));
   try {
-    for (let m0 = 0; m0 < M; m0 += chunk) {
-      const rows = Math.min(chunk, M - m0);
-      const y0 = y + m0 * g.OC * outBytes(ep);
-      e.split('conv_i8', [x, ...window, m0, col, a16, w.ptr, g.OC, y0, ...epArgs], rows, 4, minRows);
+    for (let u0 = 0; u0 < units; u0 += chunk) {
+      const n = Math.min(chunk, units - u0);
+      const y0 = y + u0 * g.OC * outBytes;
+      e.split(kernel, [x, ...window, u0, col, a16, w.ptr, g.OC, y0, ...epArgs], n, align, minUnits);
     }
   } finally {
     e.free(a16);
@@ -212,29 +236,13 @@ export function conv2dPoolInt8(
   y: number,
   ep: Int8Epilogue,
 ): void {
-  const K = convK('conv2dPoolInt8', w, g);
+  checkConvWeights('conv2dPoolInt8', w, g);
   if (ep.out.kind !== 'int8') throw new ValueError('conv2dPoolInt8: the fused pooling needs an int8 output');
   const PH = Math.floor(g.OH / 2);
   const PW = Math.floor(g.OW / 2);
   const P = g.N * PH * PW;
   if (P === 0) return;
-  const epArgs = epilogueArgs('conv2dPoolInt8', ep, w, sx, zx);
-  const ldc = e.k.col_stride_i8(K);
-  const tile = e.k.tile_stride_i8(K);
-  const chunk = Math.min(P, Math.max(MIN_CHUNK_ROWS / 4, Math.floor(COL_CHUNK_BYTES / (4 * ldc + tile))));
-  const col = e.alloc(chunk * 4 * ldc);
-  const a16 = e.alloc(chunk * tile);
-  const window = [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, PH, PW];
-  const minPooled = Math.max(1, Math.ceil(MIN_OPS_PER_THREAD / (8 * K * g.OC)));
-  try {
-    for (let p0 = 0; p0 < P; p0 += chunk) {
-      const n = Math.min(chunk, P - p0);
-      e.split('conv_pool_i8', [x, ...window, p0, col, a16, w.ptr, g.OC, y + p0 * g.OC, ...epArgs], n, 1, minPooled);
-    }
-  } finally {
-    e.free(a16);
-    e.free(col);
-  }
+  convChunks(e, 'conv_pool_i8', x, w, g, PH, PW, P, 4, y, 1, epilogueArgs('conv2dPoolInt8', ep, w, sx, zx));
 }
 
 /** q[n] (int8) = clamp(roundHalfEven(x[n] / scale) + zeroPoint, −128, 127) for f32 x[n]. */

@@ -2,7 +2,7 @@
 // layouts), plans memory statically for a maximum batch, and runs batches with no allocation of
 // its own per call. Imports only kernels/ and graph/: no training code.
 import { ShapeError, ValueError } from '../errors.js';
-import { type Constant, floatData, type Graph, type Node, numel } from '../graph/ir.js';
+import { type Constant, consumers, floatData, type Graph, type Node, numel } from '../graph/ir.js';
 import { batchNormForward } from '../kernels/batchnorm.js';
 import type { Conv2dGeometry } from '../kernels/conv.js';
 import { conv2dPacked } from '../kernels/conv.js';
@@ -366,11 +366,7 @@ export class Session {
  * lifetimes. `pooled`: fused node name → the conv's original output value (for its geometry).
  */
 function fuseConvPool(g: Graph): { graph: Graph; pooled: Map<string, string> } {
-  const readers = new Map<string, Node[]>();
-  for (const n of g.nodes) {
-    const res = (n.attrs as { residual?: string }).residual;
-    for (const v of res ? [...n.inputs, res] : n.inputs) readers.set(v, [...(readers.get(v) ?? []), n]);
-  }
+  const readers = consumers(g);
   const pooled = new Map<string, string>();
   const drop = new Set<Node>();
   const nodes = g.nodes.map((n) => {
