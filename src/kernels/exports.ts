@@ -397,6 +397,37 @@ export interface Int8Exports {
     end: number,
     scratch: P,
   ): void;
+  wino_ws_tile_bytes(C: number, OC: number): number;
+  wino_i8(
+    x: P,
+    H: number,
+    W: number,
+    C: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    TH: number,
+    TW: number,
+    pool: number,
+    t0: number,
+    ws: P,
+    bp: P,
+    bstride: number,
+    N: number,
+    y: P,
+    flags: number,
+    colsum: P,
+    scale: P,
+    bias: P,
+    sx: number,
+    zx: number,
+    outMul: number,
+    zy: number,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
   quantize_i8(x: P, q: P, scale: number, zp: number, start: number, end: number, scratch: P): void;
   dequantize_i8(q: P, x: P, scale: number, zp: number, start: number, end: number, scratch: P): void;
   maxpool2d_i8(

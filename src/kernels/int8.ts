@@ -83,7 +83,13 @@ export function freePackedB8(e: Engine, p: PackedB8): void {
 }
 
 /** gemm_i8 arguments after (x, ldx, a16, bp, K, N, y, ldy): the epilogue. */
-function epilogueArgs(op: string, ep: Int8Epilogue, b: PackedB8, sx: number, zx: number): number[] {
+function epilogueArgs(
+  op: string,
+  ep: Int8Epilogue,
+  b: Pick<PackedB8, 'colSum' | 'scale'>,
+  sx: number,
+  zx: number,
+): number[] {
   checkScale(op, 'input scale', sx);
   checkZeroPoint(op, zx);
   let flags = ep.relu ? I8_RELU : 0;
@@ -274,4 +280,141 @@ export function maxPool2dInt8(e: Engine, x: number, g: Pool2dGeometry, y: number
 /** int8 y [N, C] = roundHalfEven(mean over HW of int8 x [N, HW, C]) (same quantization in and out). */
 export function globalAvgPoolInt8(e: Engine, x: number, N: number, HW: number, C: number, y: number): void {
   e.split('global_avg_pool_i8', [x, HW, C, y], N, 1, Math.ceil(MIN_ELEMS_PER_THREAD / (HW * C)));
+}
+
+/** Bytes of Winograd workspace a chunk may use (input transforms and i32 GEMM outputs of its tiles). */
+const WINO_CHUNK_BYTES = 2 << 20;
+/** Input channels up to which F(2x2, 3x3)'s i32 arithmetic is exact (as/winograd_i8.ts). */
+const WINO_MAX_C = 1024;
+/**
+ * Fewest input channels for which Winograd pays: with C = 1 its transforms cost more than the
+ * 9-multiply direct convolution saves (28x28, C=1 → 16: 16.1 ms vs 5.5 ms direct, batch 256;
+ * C=8 → 16: 13.9 vs 15.7 ms).
+ */
+const WINO_MIN_C = 8;
+
+/** int8 3x3 weights transformed for Winograd F(2x2, 3x3): 16 i16 k-pair packed B[C, OC], one per ξ. */
+export interface PackedWino8 {
+  readonly ptr: number;
+  readonly C: number;
+  readonly OC: number;
+  /** Bytes between the 16 packed matrices. */
+  readonly bstride: number;
+  /** i32 zeros [ceil(OC/8)*8]: the zero point is subtracted before the transform. */
+  readonly colSum: number;
+  /** f32 per-channel weight scales [ceil(OC/8)*8] (0 past OC). */
+  readonly scale: number;
+}
+
+/**
+ * Whether conv2dWinogradInt8 should compute this convolution: 3x3 kernel, stride 1, 8..1024
+ * input channels (it is exact from 1 channel: the same outputs as conv2dInt8).
+ */
+export function winogradApplies(g: Pick<Conv2dGeometry, 'KH' | 'KW' | 'strideH' | 'strideW' | 'C'>): boolean {
+  return g.KH === 3 && g.KW === 3 && g.strideH === 1 && g.strideW === 1 && g.C >= WINO_MIN_C && g.C <= WINO_MAX_C;
+}
+
+/** G' = 2G of F(2x2, 3x3): integer, so U = G' g G'ᵀ is exact (4x the textbook transform). */
+const G2 = [
+  [2, 0, 0],
+  [1, 1, 1],
+  [1, -1, 1],
+  [0, 0, 2],
+];
+
+/**
+ * Transforms and packs int8 weights w [3, 3, C, OC] (row-major, as the IR stores conv weights)
+ * with per-output-channel scales for conv2dWinogradInt8: U[ξ = 4i + j][c][oc] = (G' g G'ᵀ)[i][j]
+ * in i16, each ξ in pack_b8's layout (8-column panels of (k, k+1) pairs).
+ */
+export function packWinograd8(e: Engine, w: Int8Array, C: number, OC: number, scales: ArrayLike<number>): PackedWino8 {
+  if (!Number.isInteger(C) || !Number.isInteger(OC) || C < 1 || OC < 1 || C > WINO_MAX_C) {
+    throw new ShapeError(`packWinograd8: need 1 <= C <= ${WINO_MAX_C} and OC >= 1, got C=${C} OC=${OC}`);
+  }
+  if (w.length !== 9 * C * OC) {
+    throw new ShapeError(`packWinograd8: ${w.length} weights for [3, 3, ${C}, ${OC}] (${9 * C * OC})`);
+  }
+  if (scales.length !== OC) throw new ShapeError(`packWinograd8: ${scales.length} scales for ${OC} output channels`);
+  for (let n = 0; n < OC; n++) checkScale('packWinograd8', `scales[${n}]`, scales[n]);
+  const kp = (C + 1) >> 1;
+  const panels = Math.ceil(OC / 8);
+  const bstride = panels * kp * 32;
+  const packed = new Int16Array((16 * bstride) / 2);
+  const g = new Float64Array(9);
+  const t = new Float64Array(12); // G' g: [4][3]
+  for (let c = 0; c < C; c++) {
+    for (let oc = 0; oc < OC; oc++) {
+      for (let k = 0; k < 9; k++) g[k] = w[(k * C + c) * OC + oc];
+      for (let i = 0; i < 4; i++)
+        for (let b = 0; b < 3; b++) t[i * 3 + b] = G2[i][0] * g[b] + G2[i][1] * g[3 + b] + G2[i][2] * g[6 + b];
+      const p = oc >> 3;
+      const j = oc & 7;
+      // i16 index of (k = c) in panel p, column j: pair c >> 1, lane (j >> 2) * 8 + (j & 3) * 2, element c & 1
+      const at = (p * kp * 32 + (c >> 1) * 32 + (j >> 2) * 16 + (j & 3) * 4) / 2 + (c & 1);
+      for (let i = 0; i < 4; i++)
+        for (let jj = 0; jj < 4; jj++) {
+          const u = t[i * 3] * G2[jj][0] + t[i * 3 + 1] * G2[jj][1] + t[i * 3 + 2] * G2[jj][2];
+          packed[((i * 4 + jj) * bstride) / 2 + at] = u;
+        }
+    }
+  }
+  const np = panels * 8;
+  const ptr = e.alloc(16 * bstride);
+  e.u8.set(new Uint8Array(packed.buffer), ptr);
+  const colSum = e.alloc(np * 4);
+  const scale = e.alloc(np * 4);
+  e.u8.fill(0, colSum, colSum + np * 4);
+  e.f32.fill(0, scale / 4, scale / 4 + np);
+  e.f32.set(Array.from(scales), scale / 4);
+  return { ptr, C, OC, bstride, colSum, scale };
+}
+
+export function freePackedWino8(e: Engine, p: PackedWino8): void {
+  e.free(p.ptr);
+  e.free(p.colSum);
+  e.free(p.scale);
+}
+
+/**
+ * conv2dInt8 (pool: conv2dPoolInt8) of a 3x3 / stride-1 convolution by Winograd F(2x2, 3x3):
+ * the same outputs, bit for bit, with 16 multiplies per 2x2 output tile and channel instead of
+ * 36. w: packWinograd8 of the weights. Needs winogradApplies(g).
+ */
+export function conv2dWinogradInt8(
+  e: Engine,
+  x: number,
+  sx: number,
+  zx: number,
+  w: PackedWino8,
+  g: Conv2dGeometry,
+  y: number,
+  ep: Int8Epilogue,
+  pool = false,
+): void {
+  const op = pool ? 'conv2dWinogradInt8(pool)' : 'conv2dWinogradInt8';
+  if (g.KH !== 3 || g.KW !== 3 || g.strideH !== 1 || g.strideW !== 1 || g.C > WINO_MAX_C) {
+    throw new ShapeError(`${op}: needs a 3x3 kernel, stride 1 and at most ${WINO_MAX_C} input channels`);
+  }
+  if (w.C !== g.C || w.OC !== g.OC) {
+    throw new ShapeError(`${op}: weights transformed for C=${w.C} OC=${w.OC}, geometry has C=${g.C} OC=${g.OC}`);
+  }
+  if (pool && ep.out.kind !== 'int8') throw new ValueError(`${op}: the fused pooling needs an int8 output`);
+  const epArgs = epilogueArgs(op, ep, w, sx, zx);
+  const TH = pool ? Math.floor(g.OH / 2) : Math.ceil(g.OH / 2);
+  const TW = pool ? Math.floor(g.OW / 2) : Math.ceil(g.OW / 2);
+  const tiles = g.N * TH * TW;
+  if (tiles === 0) return;
+  const wsTile = e.k.wino_ws_tile_bytes(g.C, g.OC);
+  const chunk = Math.min(Math.ceil(tiles / 4) * 4, Math.max(64, Math.floor(WINO_CHUNK_BYTES / wsTile) & ~3));
+  const ws = e.alloc((chunk + 4) * wsTile);
+  const args = [x, g.H, g.W, g.C, g.padTop, g.padLeft, g.OH, g.OW, TH, TW, pool ? 1 : 0];
+  const minTiles = Math.max(4, Math.ceil(MIN_OPS_PER_THREAD / (32 * g.C * g.OC)));
+  try {
+    for (let t0 = 0; t0 < tiles; t0 += chunk) {
+      const n = Math.min(chunk, tiles - t0);
+      e.split('wino_i8', [...args, t0, ws, w.ptr, w.bstride, g.OC, y, ...epArgs], n, 4, minTiles);
+    }
+  } finally {
+    e.free(ws);
+  }
 }

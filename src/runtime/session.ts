@@ -13,15 +13,20 @@ import { type Epilogue, freePacked, gemmPacked, type PackedB, packB } from '../k
 import {
   conv2dInt8,
   conv2dPoolInt8,
+  conv2dWinogradInt8,
   dequantize,
   freePackedB8,
+  freePackedWino8,
   gemmInt8,
   globalAvgPoolInt8,
   type Int8Epilogue,
   maxPool2dInt8,
   type PackedB8,
+  type PackedWino8,
   packB8,
+  packWinograd8,
   quantize,
+  winogradApplies,
 } from '../kernels/int8.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../kernels/pooling.js';
 import { softmax } from '../kernels/softmax.js';
@@ -38,6 +43,11 @@ export interface SessionOptions {
   tile?: number;
   /** Fuse int8 conv → 2×2 max pool pairs into one kernel (default true; the result is identical). */
   fuse?: boolean;
+  /**
+   * int8 3x3 / stride-1 convolutions by Winograd F(2x2, 3x3) (default true; exact: the result is
+   * identical, with 16 multiplies per 2x2 output tile instead of 36).
+   */
+  winograd?: boolean;
   /** Engine to run on (default: one shared engine per process, created on first use). */
   engine?: Engine;
   engineOptions?: EngineOptions;
@@ -76,6 +86,8 @@ export class Session {
   private readonly owned: number[] = [];
   private readonly packed: PackedB[] = [];
   private readonly packed8: PackedB8[] = [];
+  private readonly packedWino: PackedWino8[] = [];
+  private readonly winograd: boolean;
   private readonly constPtr = new Map<string, number>();
   private readonly steps: Step[] = [];
   private readonly stepNames: string[] = [];
@@ -99,6 +111,7 @@ export class Session {
     ({ graph: this.graph, pooled: this.pooled } =
       opts.fuse === false ? { graph, pooled: new Map() } : fuseConvPool(graph));
     graph = this.graph;
+    this.winograd = opts.winograd ?? true;
     this.tile = opts.tile ?? defaultTile(graph, this.maxBatch);
     if (!Number.isInteger(this.tile) || this.tile < 1 || this.tile > this.maxBatch)
       throw new ValueError(`Session: tile must be an integer in [1, ${this.maxBatch}] (maxBatch), got ${this.tile}`);
@@ -156,8 +169,17 @@ export class Session {
     return p;
   }
 
-  /** Input quantization, weights and output epilogue of an int8 conv2d/linear node. */
-  private int8Parts(n: Node & { op: 'conv2d' | 'linear' }): { sx: number; zx: number; w: PackedB8; ep: Int8Epilogue } {
+  /** int8 3x3 weights [3, 3, C, OC] transformed and packed once for the Winograd convolution. */
+  private packWino8(name: string): PackedWino8 {
+    const c = this.graph.constants[name];
+    const [, , C, OC] = c.shape;
+    const p = packWinograd8(this.engine, c.data as Int8Array, C, OC, c.quant?.scale ?? []);
+    this.packedWino.push(p);
+    return p;
+  }
+
+  /** Input quantization and output epilogue of an int8 conv2d/linear node. */
+  private int8Parts(n: Node & { op: 'conv2d' | 'linear' }): { sx: number; zx: number; ep: Int8Epilogue } {
     const xq = this.graph.values[n.inputs[0]].quant;
     if (this.graph.values[n.inputs[0]].dtype !== 'int8' || !xq)
       throw new ValueError(`Session: int8 node '${n.name}' needs an int8 input with quantization parameters`);
@@ -173,7 +195,6 @@ export class Session {
     return {
       sx: xq.scale[0],
       zx: xq.zeroPoint[0],
-      w: this.packWeights8(n.inputs[1]),
       ep: { bias, relu: n.attrs.activation === 'relu', out },
     };
   }
@@ -192,7 +213,12 @@ export class Session {
         const convOut = this.pooled.get(n.name);
         const geo = windowGeometry(g, n, g.constants[n.inputs[1]].shape, convOut);
         if (g.constants[n.inputs[1]].dtype === 'int8') {
-          const { sx, zx, w, ep } = this.int8Parts(n);
+          const { sx, zx, ep } = this.int8Parts(n);
+          if (this.winograd && winogradApplies(geo(1))) {
+            const w = this.packWino8(n.inputs[1]);
+            return (N) => conv2dWinogradInt8(e, xp, sx, zx, w, geo(N), out, ep, convOut !== undefined);
+          }
+          const w = this.packWeights8(n.inputs[1]);
           if (convOut) return (N) => conv2dPoolInt8(e, xp, sx, zx, w, geo(N), out, ep);
           return (N) => conv2dInt8(e, xp, sx, zx, w, geo(N), out, ep);
         }
@@ -202,7 +228,8 @@ export class Session {
       }
       case 'linear': {
         if (g.constants[n.inputs[1]].dtype === 'int8') {
-          const { sx, zx, w, ep } = this.int8Parts(n);
+          const { sx, zx, ep } = this.int8Parts(n);
+          const w = this.packWeights8(n.inputs[1]);
           const rows8 = numel(shape(n.inputs[0]).slice(1, -1));
           return (N) => gemmInt8(e, xp, N * rows8, sx, zx, w, out, ep);
         }
@@ -354,6 +381,7 @@ export class Session {
     this.disposed = true;
     for (const p of this.packed) freePacked(this.engine, p);
     for (const p of this.packed8) freePackedB8(this.engine, p);
+    for (const p of this.packedWino) freePackedWino8(this.engine, p);
     for (const p of this.owned) this.engine.free(p);
     this.engine.free(this.arena);
   }

@@ -98,6 +98,10 @@ describe('int8 graphs', () => {
       expect(q.graph.nodes.length).toBe(unfused.graph.nodes.length - 1);
       expect(Array.from(unfused.run(x, 16))).toEqual(Array.from(b));
       unfused.dispose();
+      // the 8-channel 3x3 conv runs by Winograd F(2x2, 3x3) unless told not to: exact, the same outputs
+      const direct = new Session(graph, { engine: G.engine(), maxBatch: 16, winograd: false });
+      expect(Array.from(direct.run(x, 16))).toEqual(Array.from(b));
+      direct.dispose();
       f.dispose();
       q.dispose();
     }

@@ -10,14 +10,18 @@ import type { Engine } from '../../src/kernels/engine.js';
 import {
   conv2dInt8,
   conv2dPoolInt8,
+  conv2dWinogradInt8,
   dequantize,
   freePackedB8,
+  freePackedWino8,
   gemmInt8,
   globalAvgPoolInt8,
   type Int8Epilogue,
   maxPool2dInt8,
   packB8,
+  packWinograd8,
   quantize,
+  winogradApplies,
 } from '../../src/kernels/int8.js';
 import { pool2dGeometry } from '../../src/kernels/pooling.js';
 import { download, engineConfigs, engineFor, expectClose, ODD, rand, upload } from '../helpers.js';
@@ -331,6 +335,120 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
       for (const p of [px, pw, pc, want, got]) e.free(p);
     },
   );
+
+  /** 3x3 / stride-1 convolutions: odd sizes, channel tails (C % 8), panels with N % 8, both paddings. */
+  const WINOS: [number[], number, Padding][] = [
+    [[2, 7, 9, 3], 17, 'same'], // C = 3: the channel tail only
+    [[1, 5, 5, 8], 8, 'same'],
+    [[3, 9, 6, 13], 5, 'valid'], // 8 + 5 channels, odd valid output
+    [[1, 1, 1, 1], 1, 'same'], // one pixel: a tile that is mostly padding
+    [[2, 14, 14, 48], 56, 'same'], // the Fashion-MNIST CNN's second stage
+    [[1, 7, 7, 56], 112, 'same'],
+    [[5, 11, 10, 24], 9, 'same'],
+    [[2, 30, 31, 16], 24, 'same'], // 930 tiles: several chunks and thread splits
+  ];
+
+  it.each(WINOS)(
+    'conv2dWinogradInt8 x=%j OC=%i %s equals conv2dInt8 (and the pooled variant conv2dPoolInt8), bit for bit',
+    (xs, OC, padding) => {
+      const C = xs[3];
+      const g = conv2dGeometry(xs, [3, 3, C, OC], 1, padding);
+      const qx = randInt8(
+        xs.reduce((a, b) => a * b),
+        51 + C,
+      );
+      const qw = randInt8(9 * C * OC, 52 + OC, -127, 127);
+      const px = uploadI8(e, qx);
+      const pw = uploadI8(e, qw);
+      const M = g.N * g.OH * g.OW;
+      const P = g.N * Math.floor(g.OH / 2) * Math.floor(g.OW / 2);
+      const want = e.alloc(M * OC * 4);
+      const got = e.alloc(M * OC * 4);
+      for (const [i, zx] of ZPS.entries()) {
+        const q = quant(OC, 53 + i, i % 2 === 1, i !== 2);
+        const pbias = q.bias ? upload(e, q.bias) : undefined;
+        const direct = packB8(e, pw, 9 * C, OC, q.sw);
+        const wino = packWinograd8(e, qw, C, OC, q.sw);
+        const sy = outScale(refConvAcc(qx, qw, g, zx), OC, q);
+        const int8: Int8Epilogue = {
+          bias: pbias,
+          relu: q.relu,
+          out: { kind: 'int8', scale: sy, zeroPoint: ZPS[3 - i] },
+        };
+        const f32: Int8Epilogue = { bias: pbias, relu: q.relu, out: { kind: 'float32' } };
+        const live = e.memoryStats().liveBytes;
+        for (const [ep, bytes] of [
+          [int8, M * OC],
+          [f32, M * OC * 4],
+        ] as const) {
+          conv2dInt8(e, px, q.sx, zx, direct, g, want, ep);
+          conv2dWinogradInt8(e, px, q.sx, zx, wino, g, got, ep);
+          expectEqualInts(downloadI8(e, got, bytes), downloadI8(e, want, bytes));
+        }
+        if (P > 0) {
+          conv2dPoolInt8(e, px, q.sx, zx, direct, g, want, int8);
+          conv2dWinogradInt8(e, px, q.sx, zx, wino, g, got, int8, true);
+          expectEqualInts(downloadI8(e, got, P * OC), downloadI8(e, want, P * OC));
+        }
+        expect(e.memoryStats().liveBytes).toBe(live);
+        freePackedB8(e, direct);
+        freePackedWino8(e, wino);
+        if (pbias) e.free(pbias);
+      }
+      for (const p of [px, pw, want, got]) e.free(p);
+    },
+  );
+
+  it('conv2dWinogradInt8 is exact at the range edges: |x − zx| = 255, |w| = 127, 300 channels', () => {
+    const C = 300;
+    const OC = 9;
+    const g = conv2dGeometry([1, 6, 5, C], [3, 3, C, OC], 1, 'same');
+    // x = -128 against zx = 127 everywhere, weights ±127 by output channel: interior sums reach
+    // 9·300·255·127 (27 bits), Winograd's M[1,1] = 300·(−1020)·(±1143) (29 bits)
+    const qx = new Int8Array(6 * 5 * C).fill(-128);
+    const qw = Int8Array.from({ length: 9 * C * OC }, (_, i) => ((i % OC) % 2 ? -127 : 127));
+    const px = uploadI8(e, qx);
+    const pw = uploadI8(e, qw);
+    const sw = new Array(OC).fill(1);
+    const direct = packB8(e, pw, 9 * C, OC, sw);
+    const wino = packWinograd8(e, qw, C, OC, sw);
+    const want = e.alloc(30 * OC * 4);
+    const got = e.alloc(30 * OC * 4);
+    // scale 1 and f32 output: the outputs are f32(the i32 sums), the same rounding in every kernel
+    const ep: Int8Epilogue = { out: { kind: 'float32' } };
+    conv2dInt8(e, px, 1, 127, direct, g, want, ep);
+    conv2dWinogradInt8(e, px, 1, 127, wino, g, got, ep);
+    const w = download(e, want, 30 * OC);
+    expect(Math.max(...w.map(Math.abs))).toBe(Math.fround(9 * C * 255 * 127)); // the interior pixels
+    expectEqualInts(download(e, got, 30 * OC), w);
+    expectEqualInts(w, Float32Array.from(refConvAcc(qx, qw, g, 127)));
+    freePackedB8(e, direct);
+    freePackedWino8(e, wino);
+    for (const p of [px, pw, want, got]) e.free(p);
+  });
+
+  it('conv2dWinogradInt8 rejects other kernels, strides and weights transformed for another geometry', () => {
+    const qw = new Int8Array(9 * 8 * 4);
+    const wino = packWinograd8(e, qw, 8, 4, [1, 1, 1, 1]);
+    const ep: Int8Epilogue = { out: { kind: 'float32' } };
+    const p = e.alloc(4096);
+    expect(() => conv2dWinogradInt8(e, p, 1, 0, wino, conv2dGeometry([1, 4, 4, 8], [3, 3, 8, 4], 2), p, ep)).toThrow(
+      /3x3 kernel, stride 1/,
+    );
+    expect(() => conv2dWinogradInt8(e, p, 1, 0, wino, conv2dGeometry([1, 4, 4, 8], [3, 3, 8, 5]), p, ep)).toThrow(
+      /C=8 OC=4, geometry has C=8 OC=5/,
+    );
+    expect(() => conv2dWinogradInt8(e, p, 1, 0, wino, conv2dGeometry([1, 4, 4, 8], [3, 3, 8, 4]), p, ep, true)).toThrow(
+      /needs an int8 output/,
+    );
+    expect(() => packWinograd8(e, qw, 8, 5, [1, 1, 1, 1, 1])).toThrow(/288 weights for \[3, 3, 8, 5\]/);
+    expect(() => packWinograd8(e, qw, 8, 4, [1, 1, 0, 1])).toThrow(/scales\[2\]/);
+    expect(winogradApplies(conv2dGeometry([1, 4, 4, 8], [3, 3, 8, 4]))).toBe(true);
+    expect(winogradApplies(conv2dGeometry([1, 4, 4, 1], [3, 3, 1, 4]))).toBe(false); // too few channels to pay
+    expect(winogradApplies(conv2dGeometry([1, 6, 6, 8], [5, 5, 8, 4]))).toBe(false);
+    freePackedWino8(e, wino);
+    e.free(p);
+  });
 
   it('conv2dInt8 rejects weights packed for another geometry', () => {
     const g = conv2dGeometry([1, 4, 4, 2], [3, 3, 2, 4]);

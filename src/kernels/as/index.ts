@@ -10,3 +10,4 @@ export * from './pooling';
 export * from './batchnorm';
 export * from './optim';
 export * from './int8';
+export * from './winograd_i8';

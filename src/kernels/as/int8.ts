@@ -121,7 +121,7 @@ function pack_a4(x: usize, ldx: usize, K: i32, mr: i32, dst: usize): void {
  * The micro-kernel sweep over rows [ic, mend) whose A tiles are packed (tile of rows [4t, 4t + 4)
  * at a16 + t * tileB): 4-row tiles against every panel, then the 1-3 leftover rows.
  */
-function gemm_block(a16: usize, tileB: usize, bp: usize, kp: i32, N: i32, y: usize, ldyB: usize, esz: usize, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, ic: i32, mend: i32, scratch: usize): void {
+export function gemm_block(a16: usize, tileB: usize, bp: usize, kp: i32, N: i32, y: usize, ldyB: usize, esz: usize, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, ic: i32, mend: i32, scratch: usize): void {
   const bstride = <usize>kp << 5;
   const panels = (N + 7) >> 3;
   const full = ic + ((mend - ic) & ~3);

@@ -13,6 +13,8 @@
 /** Epilogue flags. */
 export const I8_OUT: i32 = 1;
 export const I8_RELU: i32 = 2;
+/** Raw i32 output (acc − zx·colsum), no scaling: the Winograd convolution transforms it after. */
+export const I8_RAW: i32 = 4;
 
 /** zx * colsum[n + 4h .. n + 4h + 4): colsum is padded to whole panels, so 8 lanes are readable. */
 // @ts-ignore: decorator
@@ -42,6 +44,11 @@ export function bias8(bias: usize, n: i32, w: i32, scratch: usize): usize {
 /** Applies the epilogue to one tile row (8 columns: c0 = columns 0-3, c1 = 4-7) and stores it at dst. */
 // @ts-ignore: decorator
 @inline export function epi_row8(c0: v128, c1: v128, z0: v128, z1: v128, m0: v128, m1: v128, o0: v128, o1: v128, flags: i32, zyv: v128, dst: usize): void {
+  if (flags & I8_RAW) {
+    v128.store(dst, i32x4.sub(c0, z0));
+    v128.store(dst, i32x4.sub(c1, z1), 16);
+    return;
+  }
   let t0 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(c0, z0)), m0), o0);
   let t1 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(c1, z1)), m1), o1);
   if (flags & I8_RELU) {
