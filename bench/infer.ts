@@ -1,6 +1,6 @@
 // npm run bench:infer [-- --checkpoint DIR] [--artifact FILE] [--json FILE] [--quick] — inference on Fashion-MNIST's
 // test images in one run: the parent checkpoint run eagerly on Graduate's own engine (f32), the
-// graduated f32 graph (passes only: BN folded, epilogues fused), the graduated int8 + 50%-pruned
+// graduated f32 graph (passes only: BN folded, epilogues fused), the graduated int8 + pruned
 // artifact (fine-tuned, calibrated), TensorFlow.js's wasm backend running the parent's weights, and
 // ONNX Runtime on the parent exported as ONNX (f32): onnxruntime-node (native CPU, 1 and 2 threads)
 // and onnxruntime-web (wasm under Node; 1 thread in this process, 2 in a worker thread, since its
@@ -125,7 +125,7 @@ const f32Bytes = writeArtifact(runPasses(captured).graph);
 // rather than all 60000 to keep the run short; if the gate refuses, the benchmark still measures
 // the model with the gate off and says so.
 // The graduated model: --artifact, else the checkpoint's model.grad (`npm run main` writes
-// runs/cnn/model.grad: pruned 50%, fine-tuned 3 epochs, int8, gate passed), else compiled here as
+// runs/cnn/model.grad: pruned 40% (channels aligned to 8), fine-tuned 3 epochs, int8, gate passed), else compiled here as
 // `graduate compile --prune 0.5 --quantize int8 --finetune-epochs 1` on the first 20000 training
 // images (short; if the gate refuses, measured anyway and said so).
 const artifactPath =
