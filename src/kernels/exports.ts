@@ -397,6 +397,33 @@ export interface Int8Exports {
     end: number,
     scratch: P,
   ): void;
+  conv_c1_pad_bytes(OH: number, OW: number, KH: number, KW: number): number;
+  conv_c1_i8(
+    x: P,
+    H: number,
+    W: number,
+    KH: number,
+    KW: number,
+    padTop: number,
+    padLeft: number,
+    OH: number,
+    OW: number,
+    pool: number,
+    bp: P,
+    N: number,
+    y: P,
+    flags: number,
+    colsum: P,
+    scale: P,
+    bias: P,
+    sx: number,
+    zx: number,
+    outMul: number,
+    zy: number,
+    start: number,
+    end: number,
+    scratch: P,
+  ): void;
   wino_ws_tile_bytes(C: number, OC: number): number;
   wino_i8(
     x: P,

@@ -418,3 +418,82 @@ export function conv2dWinogradInt8(
     e.free(ws);
   }
 }
+
+/** Bytes of scratch a thread's padded image may use in conv_c1_i8 (as/conv_c1_i8.ts C1_PAD_BYTES). */
+const C1_PAD_BYTES = 4096 - 512;
+
+/** int8 weights [KH, KW, 1, OC] packed for conv2dC1Int8: B[KH * even(KW), OC] (pad taps 0). */
+export interface PackedC1 {
+  readonly b: PackedB8;
+  readonly KH: number;
+  readonly KW: number;
+}
+
+/**
+ * Whether conv2dC1Int8 computes this convolution: one input channel, stride 1, and an image
+ * whose zero-padded i16 copy fits a thread's scratch (about 40x40 pixels for a 3x3 kernel).
+ */
+export function convC1Applies(e: Engine, g: Conv2dGeometry): boolean {
+  return (
+    g.C === 1 && g.strideH === 1 && g.strideW === 1 && e.k.conv_c1_pad_bytes(g.OH, g.OW, g.KH, g.KW) <= C1_PAD_BYTES
+  );
+}
+
+/** Packs int8 weights w [KH, KW, 1, OC] (row-major) with per-channel scales for conv2dC1Int8. */
+export function packConvC1(
+  e: Engine,
+  w: Int8Array,
+  KH: number,
+  KW: number,
+  OC: number,
+  scales: ArrayLike<number>,
+): PackedC1 {
+  if (w.length !== KH * KW * OC) {
+    throw new ShapeError(`packConvC1: ${w.length} weights for [${KH}, ${KW}, 1, ${OC}] (${KH * KW * OC})`);
+  }
+  const KWp = (KW + 1) & ~1;
+  const padded = new Int8Array(KH * KWp * OC);
+  for (let kh = 0; kh < KH; kh++)
+    for (let kw = 0; kw < KW; kw++)
+      padded.set(w.subarray((kh * KW + kw) * OC, (kh * KW + kw + 1) * OC), (kh * KWp + kw) * OC);
+  const tmp = e.alloc(padded.length);
+  try {
+    new Int8Array(e.memory.buffer, tmp, padded.length).set(padded);
+    return { b: packB8(e, tmp, KH * KWp, OC, scales), KH, KW };
+  } finally {
+    e.free(tmp);
+  }
+}
+
+/**
+ * conv2dInt8 (pool: conv2dPoolInt8) of a single-channel, stride-1 convolution without im2col:
+ * the same outputs, bit for bit. w: packConvC1 of the weights. Needs convC1Applies(e, g).
+ */
+export function conv2dC1Int8(
+  e: Engine,
+  x: number,
+  sx: number,
+  zx: number,
+  w: PackedC1,
+  g: Conv2dGeometry,
+  y: number,
+  ep: Int8Epilogue,
+  pool = false,
+): void {
+  const op = pool ? 'conv2dC1Int8(pool)' : 'conv2dC1Int8';
+  if (!convC1Applies(e, g)) {
+    throw new ShapeError(
+      `${op}: needs 1 input channel, stride 1 and a padded image of at most ${C1_PAD_BYTES} bytes (got C=${g.C}, ${g.OH}x${g.OW} output)`,
+    );
+  }
+  if (w.KH !== g.KH || w.KW !== g.KW || w.b.N !== g.OC) {
+    throw new ShapeError(`${op}: weights packed for ${w.KH}x${w.KW}→${w.b.N}, geometry is ${g.KH}x${g.KW}→${g.OC}`);
+  }
+  if (pool && ep.out.kind !== 'int8') throw new ValueError(`${op}: the fused pooling needs an int8 output`);
+  const epArgs = epilogueArgs(op, ep, w.b, sx, zx);
+  const units = g.N * (pool ? Math.floor(g.OH / 2) * Math.floor(g.OW / 2) : g.OH * g.OW);
+  if (units === 0) return;
+  const window = [g.H, g.W, g.KH, g.KW, g.padTop, g.padLeft, g.OH, g.OW, pool ? 1 : 0];
+  const minUnits = Math.ceil(MIN_OPS_PER_THREAD / (2 * (pool ? 4 : 1) * g.KH * g.KW * g.OC));
+  e.split('conv_c1_i8', [x, ...window, w.b.ptr, g.OC, y, ...epArgs], units, 4, minUnits);
+}

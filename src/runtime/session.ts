@@ -11,9 +11,11 @@ import { Engine, type EngineOptions } from '../kernels/engine.js';
 import type { Activation } from '../kernels/exports.js';
 import { type Epilogue, freePacked, gemmPacked, type PackedB, packB } from '../kernels/gemm.js';
 import {
+  conv2dC1Int8,
   conv2dInt8,
   conv2dPoolInt8,
   conv2dWinogradInt8,
+  convC1Applies,
   dequantize,
   freePackedB8,
   freePackedWino8,
@@ -22,8 +24,10 @@ import {
   type Int8Epilogue,
   maxPool2dInt8,
   type PackedB8,
+  type PackedC1,
   type PackedWino8,
   packB8,
+  packConvC1,
   packWinograd8,
   quantize,
   winogradApplies,
@@ -169,6 +173,15 @@ export class Session {
     return p;
   }
 
+  /** int8 single-channel weights [KH, KW, 1, OC] packed once for conv2dC1Int8. */
+  private packC1(name: string): PackedC1 {
+    const c = this.graph.constants[name];
+    const [KH, KW, , OC] = c.shape;
+    const p = packConvC1(this.engine, c.data as Int8Array, KH, KW, OC, c.quant?.scale ?? []);
+    this.packed8.push(p.b);
+    return p;
+  }
+
   /** int8 3x3 weights [3, 3, C, OC] transformed and packed once for the Winograd convolution. */
   private packWino8(name: string): PackedWino8 {
     const c = this.graph.constants[name];
@@ -214,9 +227,14 @@ export class Session {
         const geo = windowGeometry(g, n, g.constants[n.inputs[1]].shape, convOut);
         if (g.constants[n.inputs[1]].dtype === 'int8') {
           const { sx, zx, ep } = this.int8Parts(n);
+          const pool = convOut !== undefined;
+          if (convC1Applies(e, geo(1))) {
+            const w = this.packC1(n.inputs[1]);
+            return (N) => conv2dC1Int8(e, xp, sx, zx, w, geo(N), out, ep, pool);
+          }
           if (this.winograd && winogradApplies(geo(1))) {
             const w = this.packWino8(n.inputs[1]);
-            return (N) => conv2dWinogradInt8(e, xp, sx, zx, w, geo(N), out, ep, convOut !== undefined);
+            return (N) => conv2dWinogradInt8(e, xp, sx, zx, w, geo(N), out, ep, pool);
           }
           const w = this.packWeights8(n.inputs[1]);
           if (convOut) return (N) => conv2dPoolInt8(e, xp, sx, zx, w, geo(N), out, ep);

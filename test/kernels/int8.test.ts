@@ -8,9 +8,11 @@ import { ShapeError, ValueError } from '../../src/errors.js';
 import { type Conv2dGeometry, conv2dGeometry, type Padding } from '../../src/kernels/conv.js';
 import type { Engine } from '../../src/kernels/engine.js';
 import {
+  conv2dC1Int8,
   conv2dInt8,
   conv2dPoolInt8,
   conv2dWinogradInt8,
+  convC1Applies,
   dequantize,
   freePackedB8,
   freePackedWino8,
@@ -19,6 +21,7 @@ import {
   type Int8Epilogue,
   maxPool2dInt8,
   packB8,
+  packConvC1,
   packWinograd8,
   quantize,
   winogradApplies,
@@ -447,6 +450,89 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
     expect(winogradApplies(conv2dGeometry([1, 4, 4, 1], [3, 3, 1, 4]))).toBe(false); // too few channels to pay
     expect(winogradApplies(conv2dGeometry([1, 6, 6, 8], [5, 5, 8, 4]))).toBe(false);
     freePackedWino8(e, wino);
+    e.free(p);
+  });
+
+  /** Single-channel, stride-1 convolutions: kernel widths odd and even, both paddings, N % 8 ≠ 0. */
+  const C1S: [number[], number, number, number, Padding][] = [
+    [[2, 28, 28, 1], 3, 3, 16, 'same'], // the Fashion-MNIST CNN's first layer
+    [[3, 7, 9, 1], 5, 5, 5, 'same'],
+    [[1, 9, 6, 1], 2, 3, 17, 'valid'],
+    [[2, 5, 5, 1], 1, 1, 8, 'valid'],
+    [[1, 40, 38, 1], 3, 3, 9, 'same'], // near the largest padded image that fits the scratch
+  ];
+
+  it.each(C1S)(
+    'conv2dC1Int8 x=%j %ix%i→%i %s equals conv2dInt8 (and the pooled variant conv2dPoolInt8), bit for bit',
+    (xs, KH, KW, OC, padding) => {
+      const g = conv2dGeometry(xs, [KH, KW, 1, OC], 1, padding);
+      expect(convC1Applies(e, g)).toBe(true);
+      const qx = randInt8(
+        xs.reduce((a, b) => a * b),
+        61 + KW,
+      );
+      const qw = randInt8(KH * KW * OC, 62 + OC, -127, 127);
+      const px = uploadI8(e, qx);
+      const pw = uploadI8(e, qw);
+      const M = g.N * g.OH * g.OW;
+      const P = g.N * Math.floor(g.OH / 2) * Math.floor(g.OW / 2);
+      const want = e.alloc(M * OC * 4);
+      const got = e.alloc(M * OC * 4);
+      for (const [i, zx] of ZPS.entries()) {
+        const q = quant(OC, 63 + i, i % 2 === 1, i !== 2);
+        const pbias = q.bias ? upload(e, q.bias) : undefined;
+        const direct = packB8(e, pw, KH * KW, OC, q.sw);
+        const c1 = packConvC1(e, qw, KH, KW, OC, q.sw);
+        const sy = outScale(refConvAcc(qx, qw, g, zx), OC, q);
+        const int8: Int8Epilogue = {
+          bias: pbias,
+          relu: q.relu,
+          out: { kind: 'int8', scale: sy, zeroPoint: ZPS[3 - i] },
+        };
+        const f32: Int8Epilogue = { bias: pbias, relu: q.relu, out: { kind: 'float32' } };
+        const live = e.memoryStats().liveBytes;
+        for (const [ep, bytes] of [
+          [int8, M * OC],
+          [f32, M * OC * 4],
+        ] as const) {
+          conv2dInt8(e, px, q.sx, zx, direct, g, want, ep);
+          conv2dC1Int8(e, px, q.sx, zx, c1, g, got, ep);
+          expectEqualInts(downloadI8(e, got, bytes), downloadI8(e, want, bytes));
+        }
+        if (P > 0) {
+          conv2dPoolInt8(e, px, q.sx, zx, direct, g, want, int8);
+          conv2dC1Int8(e, px, q.sx, zx, c1, g, got, int8, true);
+          expectEqualInts(downloadI8(e, got, P * OC), downloadI8(e, want, P * OC));
+        }
+        expect(e.memoryStats().liveBytes).toBe(live);
+        freePackedB8(e, direct);
+        freePackedB8(e, c1.b);
+        if (pbias) e.free(pbias);
+      }
+      for (const p of [px, pw, want, got]) e.free(p);
+    },
+  );
+
+  it('conv2dC1Int8 refuses what it does not cover: channels, strides, large images, other weights', () => {
+    const c1 = packConvC1(e, new Int8Array(9 * 4), 3, 3, 4, [1, 1, 1, 1]);
+    const ep: Int8Epilogue = { out: { kind: 'float32' } };
+    const p = e.alloc(4096);
+    expect(convC1Applies(e, conv2dGeometry([1, 8, 8, 2], [3, 3, 2, 4], 1, 'same'))).toBe(false);
+    expect(convC1Applies(e, conv2dGeometry([1, 8, 8, 1], [3, 3, 1, 4], 2, 'same'))).toBe(false);
+    expect(convC1Applies(e, conv2dGeometry([1, 224, 224, 1], [3, 3, 1, 4], 1, 'same'))).toBe(false);
+    expect(() =>
+      conv2dC1Int8(e, p, 1, 0, c1, conv2dGeometry([1, 224, 224, 1], [3, 3, 1, 4], 1, 'same'), p, ep),
+    ).toThrow(/padded image of at most/);
+    expect(() => conv2dC1Int8(e, p, 1, 0, c1, conv2dGeometry([1, 8, 8, 1], [3, 3, 1, 5], 1, 'same'), p, ep)).toThrow(
+      /packed for 3x3→4, geometry is 3x3→5/,
+    );
+    expect(() =>
+      conv2dC1Int8(e, p, 1, 0, c1, conv2dGeometry([1, 8, 8, 1], [3, 3, 1, 4], 1, 'same'), p, ep, true),
+    ).toThrow(/needs an int8 output/);
+    expect(() => packConvC1(e, new Int8Array(9 * 4), 3, 3, 5, [1, 1, 1, 1, 1])).toThrow(
+      /36 weights for \[3, 3, 1, 5\]/,
+    );
+    freePackedB8(e, c1.b);
     e.free(p);
   });
 

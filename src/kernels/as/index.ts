@@ -11,3 +11,4 @@ export * from './batchnorm';
 export * from './optim';
 export * from './int8';
 export * from './winograd_i8';
+export * from './conv_c1_i8';
