@@ -7,8 +7,8 @@ import { nodeBuiltin } from './host.js';
 
 const SLOT_INTS = 16;
 const SLOT_ARGS = 32;
-/** Polls of a worker's done word before blocking in wait() (about 20-50 µs; worker.js spins alike). */
-const SPIN = 20000;
+/** Polls of a worker's done word before blocking in wait() (about 30 µs; worker.js spins alike). */
+const SPIN = 2000;
 
 /** Where worker.js lives, next to this file in src/ and in dist/. */
 const WORKER_URL = new URL('./worker.js', import.meta.url);
