@@ -1,4 +1,4 @@
-// npm run bench:serve [-- --artifact FILE] [--quick] [--duration S] [--workers N] [--format json|binary] — the inference
+// npm run bench:serve [-- --artifact FILE] [--quick] [--duration S] [--workers N] [--threads N] [--format json|binary] — the inference
 // server under load on loopback: `graduate serve` in a child process, autocannon (64 connections,
 // 30 s; --quick 5 s) posting one Fashion-MNIST image to /infer as a JSON tensor (or, --format
 // binary, with the binary tensor data extension).
@@ -37,6 +37,7 @@ async function bench(): Promise<void> {
       quick: { type: 'boolean', default: false },
       duration: { type: 'string' },
       workers: { type: 'string' },
+      threads: { type: 'string', default: '1' },
       format: { type: 'string', default: 'json' },
     },
   });
@@ -58,9 +59,9 @@ async function bench(): Promise<void> {
   const model = readArtifact(new Uint8Array(readFileSync(artifact)), artifact);
   const name = basename(artifact, extname(artifact)); // a single artifact serves under its file name
   console.log(
-    `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback, ${values.format} requests\n`,
+    `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s) × ${values.threads} engine thread(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback, ${values.format} requests\n`,
   );
-  const common = ['--workers', workers];
+  const common = ['--workers', workers, '--threads', values.threads];
 
   const batched = await loadPhase('dynamic batching (max-batch 64, max-delay 2 ms)', artifact, name, body, duration, [
     ...common,

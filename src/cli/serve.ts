@@ -27,6 +27,7 @@ export function serveCommand(): Command {
       2,
     )
     .option('--workers <n>', 'runtime worker threads (default: cores - 1)', num('workers', true))
+    .option('--threads <n>', 'engine threads per worker, splitting the layers of a batch', num('threads', true), 1)
     .option('--max-queue <n>', 'queued samples per model beyond which requests get 429', num('max-queue', true), 1024)
     .option('--body-limit <bytes>', 'largest request body (413 beyond)', num('body-limit', true), 16 * 1024 * 1024)
     .action(async (path: string, opts: ServeOptions) => {

@@ -13,8 +13,8 @@ const init = workerData as WorkerInit;
 const post = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 try {
-  // One engine per worker; threads: 1 because the pool is the parallelism.
-  const engine = Engine.create({ threads: 1 });
+  // One engine per worker; its threads split the layers of one batch (small ones stay on one).
+  const engine = Engine.create({ threads: init.threads });
   const models = new Map<string, InferenceModel>();
   for (const m of init.models) models.set(m.key, await loadArtifact(m.path, { engine, maxBatch: init.maxBatch }));
   port.on('message', (job: WorkerRequest) => {

@@ -18,6 +18,11 @@ export interface ServeOptions extends Partial<BatcherOptions> {
   port?: number;
   /** Runtime worker threads (default: cores - 1, at least 1). */
   workers?: number;
+  /**
+   * Engine threads per runtime worker, splitting the layers of one batch (default 1: the pool of
+   * workers is the parallelism). More threads serve large batches faster with fewer workers.
+   */
+  threads?: number;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
   /** Largest batch one request may carry (default max(maxBatch, 64)). */
@@ -55,7 +60,11 @@ export class InferenceServer {
     const o = resolveOptions(opts);
     const repository = new Repository(scanRepository(source));
     const pool = await WorkerPool.start(
-      { models: repository.models.map((m) => ({ key: modelKey(m), path: m.path })), maxBatch: o.maxRequestBatch },
+      {
+        models: repository.models.map((m) => ({ key: modelKey(m), path: m.path })),
+        maxBatch: o.maxRequestBatch,
+        threads: o.threads,
+      },
       o.workers,
     );
     const metrics = new ServerMetrics();
@@ -207,6 +216,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
     maxDelayMs: opts.maxDelayMs ?? 2,
     maxQueue: opts.maxQueue ?? 1024,
     workers: opts.workers ?? Math.max(1, cpuCount() - 1),
+    threads: opts.threads ?? 1,
     bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
     maxRequestBatch: 0,
   };
@@ -217,6 +227,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
   positive('--port', o.port, 0);
   positive('--max-batch', o.maxBatch, 1);
   positive('--workers', o.workers, 1);
+  positive('--threads', o.threads, 1);
   positive('--max-queue', o.maxQueue, 1);
   positive('--body-limit', o.bodyLimit, 1);
   positive('max request batch', o.maxRequestBatch, 1);

@@ -10,6 +10,8 @@ export interface WorkerInit {
   models: { key: string; path: string }[];
   /** Largest batch a runtime accepts. */
   maxBatch: number;
+  /** Threads of each worker's engine (intra-op parallelism within one batch). */
+  threads: number;
 }
 
 export type WorkerRequest =

@@ -287,6 +287,26 @@ describe('graduate serve: a model repository folder', () => {
     }
   });
 
+  it('runs batches on multi-threaded worker engines (--threads 2): the same logits', async () => {
+    const server = await InferenceServer.start(artifact, { port: 0, workers: 1, threads: 2, maxBatch: 16 });
+    try {
+      const infer = `${server.url}/v2/models/tiny/infer`;
+      const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => post(infer, { inputs: [tensor(1, i)] })));
+      expect(rs.every((r) => r.status === 200)).toBe(true);
+      const engine = Engine.create({ threads: 1 });
+      const local = await loadArtifact(artifact, { engine, maxBatch: 4 });
+      const want = local.run(Float32Array.from(samples(1, 7)), 1);
+      local.dispose();
+      engine.dispose();
+      expect(maxDiff(rs[7].json.outputs[0].data, want)).toBeLessThan(1e-5);
+    } finally {
+      await server.close();
+    }
+    await expect(InferenceServer.start(artifact, { port: 0, threads: 0 })).rejects.toThrow(
+      /--threads: expected an integer ≥ 1, got 0/,
+    );
+  });
+
   it('the CLI names a missing path and a bad option', async () => {
     const err: string[] = [];
     const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
