@@ -27,6 +27,8 @@ export interface EngineOptions {
 /** First heap byte: the kernels' static data (exp tables) lives below 64 KiB. */
 const HEAP_BASE = 65536;
 const SCRATCH_BYTES = 4096;
+/** Chunks per thread of a dynamic split (Engine.split): enough to even out a slow thread, few enough to keep each call long. */
+const DYNAMIC_CHUNKS = 4;
 const INITIAL_PAGES = 256;
 const MAX_PAGES = 16384; // 1 GiB; shared memories must declare a maximum
 
@@ -170,8 +172,18 @@ export class Engine {
   /**
    * Runs kernel `name` over [0, total), split across threads in chunks aligned to `align`, when
    * there are at least `minPerThread` items per thread; `args` precede (start, end, scratch).
+   * dynamic: about DYNAMIC_CHUNKS chunks per thread, taken from a shared counter, so a thread that
+   * runs slower (a shared or busy core) takes fewer; only for kernels whose calls need nothing
+   * from each other beyond their own [start, end) (static: exactly one range per thread).
    */
-  split(name: keyof KernelExports, args: readonly number[], total: number, align = 1, minPerThread = 1): void {
+  split(
+    name: keyof KernelExports,
+    args: readonly number[],
+    total: number,
+    align = 1,
+    minPerThread = 1,
+    dynamic = false,
+  ): void {
     const fn = this.k[name] as unknown as (...a: number[]) => void;
     const units = Math.ceil(total / align);
     const t = this.pool ? Math.max(1, Math.min(this.threads, Math.floor(total / Math.max(minPerThread, 1)), units)) : 1;
@@ -181,6 +193,19 @@ export class Engine {
     }
     const pool = this.pool as WorkerPool;
     const index = this.fnIndex.get(name) as number;
+    if (dynamic) {
+      const chunk = align * Math.ceil(units / Math.min(units, t * DYNAMIC_CHUNKS));
+      pool.resetChunks();
+      for (let w = 1; w < t; w++) pool.postDynamic(w - 1, index, args, total, chunk, this.scratch[w]);
+      try {
+        for (let start = pool.takeChunk() * chunk; start < total; start = pool.takeChunk() * chunk) {
+          fn(...args, start, Math.min(total, start + chunk), this.scratch[0]);
+        }
+      } finally {
+        for (let w = 1; w < t; w++) pool.wait(w - 1);
+      }
+      return;
+    }
     const bounds: number[] = [];
     for (let i = 0; i <= t; i++) bounds.push(Math.min(total, Math.round((units * i) / t) * align));
     for (let w = 1; w < t; w++) pool.post(w - 1, index, [...args, bounds[w], bounds[w + 1], this.scratch[w]]);

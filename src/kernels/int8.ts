@@ -114,7 +114,7 @@ function outBytes(ep: Int8Epilogue): number {
 function gemmRows(e: Engine, x: number, a16: number, rows: number, b: PackedB8, y: number, epArgs: number[]): void {
   const { K, N } = b;
   const minRows = Math.max(4, Math.ceil(MIN_OPS_PER_THREAD / (2 * K * N)));
-  e.split('gemm_i8', [x, K, a16, b.ptr, K, N, y, N, ...epArgs], rows, 4, minRows);
+  e.split('gemm_i8', [x, K, a16, b.ptr, K, N, y, N, ...epArgs], rows, 4, minRows, true);
 }
 
 /** y[M, N] = epilogue(x[M, K] · B) for int8 x (scale sx, zero point zx) and packed int8 weights. */
@@ -219,7 +219,7 @@ function convChunks(
     for (let u0 = 0; u0 < units; u0 += chunk) {
       const n = Math.min(chunk, units - u0);
       const y0 = y + u0 * g.OC * outBytes;
-      e.split(kernel, [x, ...window, u0, col, a16, w.ptr, g.OC, y0, ...epArgs], n, align, minUnits);
+      e.split(kernel, [x, ...window, u0, col, a16, w.ptr, g.OC, y0, ...epArgs], n, align, minUnits, true);
     }
   } finally {
     e.free(a16);
@@ -412,7 +412,7 @@ export function conv2dWinogradInt8(
   try {
     for (let t0 = 0; t0 < tiles; t0 += chunk) {
       const n = Math.min(chunk, tiles - t0);
-      e.split('wino_i8', [...args, t0, ws, w.ptr, w.bstride, g.OC, y, ...epArgs], n, 4, minTiles);
+      e.split('wino_i8', [...args, t0, ws, w.ptr, w.bstride, g.OC, y, ...epArgs], n, 4, minTiles, true);
     }
   } finally {
     e.free(ws);
@@ -495,5 +495,5 @@ export function conv2dC1Int8(
   if (units === 0) return;
   const window = [g.H, g.W, g.KH, g.KW, g.padTop, g.padLeft, g.OH, g.OW, pool ? 1 : 0];
   const minUnits = Math.ceil(MIN_OPS_PER_THREAD / (2 * (pool ? 4 : 1) * g.KH * g.KW * g.OC));
-  e.split('conv_c1_i8', [x, ...window, w.b.ptr, g.OC, y, ...epArgs], units, 4, minUnits);
+  e.split('conv_c1_i8', [x, ...window, w.b.ptr, g.OC, y, ...epArgs], units, 4, minUnits, true);
 }

@@ -29,7 +29,8 @@ export class WorkerPool {
     readonly size: number,
     readonly names: readonly string[],
   ) {
-    this.ctl = new Int32Array(new SharedArrayBuffer(4 * SLOT_INTS * size));
+    // one slot per worker, then the shared chunk counter of dynamic jobs
+    this.ctl = new Int32Array(new SharedArrayBuffer(4 * (SLOT_INTS * size + SLOT_INTS)));
     this.argv = new Float64Array(new SharedArrayBuffer(8 * SLOT_ARGS * size));
     const g = globalThis as { document?: unknown };
     this.canBlock = g.document === undefined; // a browser's main thread may not Atomics.wait
@@ -46,7 +47,15 @@ export class WorkerPool {
     const node = nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
     const started: Promise<void>[] = [];
     for (let slot = 0; slot < size; slot++) {
-      const data = { module, memory, control: pool.ctl.buffer, args: pool.argv.buffer, names, slot };
+      const data = {
+        module,
+        memory,
+        control: pool.ctl.buffer,
+        args: pool.argv.buffer,
+        names,
+        slot,
+        counter: pool.counter,
+      };
       if (node) {
         const w = new node.Worker(WORKER_URL, { workerData: data });
         w.unref();
@@ -72,8 +81,42 @@ export class WorkerPool {
     return pool;
   }
 
-  /** Posts a job to worker `slot` (non-blocking). */
+  /** Index in the control words of the chunk counter that dynamic jobs share. */
+  get counter(): number {
+    return SLOT_INTS * this.size;
+  }
+
+  /** Posts a job to worker `slot` (non-blocking): the kernel once with `args`. */
   post(slot: number, fn: number, args: readonly number[]): void {
+    this.ctl[slot * SLOT_INTS + 5] = 0;
+    this.dispatch(slot, fn, args);
+  }
+
+  /**
+   * Posts a dynamic job to worker `slot`: it runs the kernel with (...args, start, end, scratch)
+   * over chunks [i·chunk, min(total, (i+1)·chunk)) for the chunk numbers i it takes from the
+   * shared counter (Atomics.add), until they run out. The caller resets the counter (resetChunks)
+   * before posting and takes chunks alike (takeChunk), so a slow thread takes fewer.
+   */
+  postDynamic(slot: number, fn: number, args: readonly number[], total: number, chunk: number, scratch: number): void {
+    const base = slot * SLOT_INTS;
+    this.ctl[base + 5] = 1;
+    this.ctl[base + 6] = total;
+    this.ctl[base + 7] = chunk;
+    this.ctl[base + 8] = scratch;
+    this.dispatch(slot, fn, args);
+  }
+
+  resetChunks(): void {
+    Atomics.store(this.ctl, this.counter, 0);
+  }
+
+  /** The next chunk number of the current dynamic job. */
+  takeChunk(): number {
+    return Atomics.add(this.ctl, this.counter, 1);
+  }
+
+  private dispatch(slot: number, fn: number, args: readonly number[]): void {
     const base = slot * SLOT_INTS;
     this.argv.set(args, slot * SLOT_ARGS);
     this.ctl[base + 2] = fn;

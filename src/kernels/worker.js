@@ -2,13 +2,14 @@
 // jobs the pool (pool.ts) posts into its control slot. Plain JavaScript so that Node's
 // worker_threads and browsers' module Workers can load it without a TypeScript step.
 // Protocol (Int32 words of slot s at s*16): 0 go (job sequence), 1 done (last finished
-// sequence), 2 export index, 3 argc, 4 error flag. Arguments: Float64 words at s*32.
+// sequence), 2 export index, 3 argc, 4 error flag, 5 dynamic (1: take chunks), 6 total, 7 chunk,
+// 8 scratch. Arguments: Float64 words at s*32. Dynamic jobs share a chunk counter (word `counter`).
 
 /** Polls of the control word before blocking (about 30 µs: an Atomics.load costs ~15 ns). */
 const SPIN = 2000;
 
 function serve(data, started) {
-  const { module, memory, control, args, names, slot } = data;
+  const { module, memory, control, args, names, slot, counter } = data;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const fns = names.map((n) => instance.exports[n]);
   started?.();
@@ -28,7 +29,23 @@ function serve(data, started) {
     if (go < 0) return;
     seen = go;
     try {
-      fns[ctl[base + 2]].apply(null, argv.subarray(0, ctl[base + 3]));
+      const fn = fns[ctl[base + 2]];
+      const a = Array.from(argv.subarray(0, ctl[base + 3]));
+      if (ctl[base + 5] === 1) {
+        const total = ctl[base + 6];
+        const chunk = ctl[base + 7];
+        a.push(0, 0, ctl[base + 8]);
+        const n = a.length;
+        for (;;) {
+          const start = Atomics.add(ctl, counter, 1) * chunk;
+          if (start >= total) break;
+          a[n - 3] = start;
+          a[n - 2] = Math.min(total, start + chunk);
+          fn.apply(null, a);
+        }
+      } else {
+        fn.apply(null, a);
+      }
     } catch (e) {
       ctl[base + 4] = 1;
       console.error(`graduate kernel worker ${slot}: ${e?.stack ?? e}`);
