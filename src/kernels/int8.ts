@@ -1,6 +1,7 @@
 // int8 inference on the engine: weight packing, the int8 GEMM and convolution (int8 im2col +
-// GEMM) with fused requantization, quantize / dequantize and int8 pooling, around the wasm
-// kernels of as/int8.ts. Quantization: real = scale · (q − zeroPoint); activations per-tensor
+// GEMM) with fused requantization, two exact special convolutions — 3x3 by Winograd F(2x2, 3x3)
+// (as/winograd_i8.ts) and single-channel without im2col (as/conv_c1_i8.ts) — quantize /
+// dequantize and int8 pooling, around the wasm kernels of as/int8.ts. Quantization: real = scale · (q − zeroPoint); activations per-tensor
 // asymmetric, weights symmetric per output channel (zero point 0, values in [-127, 127]).
 // Rounding everywhere is round half to even (ONNX QuantizeLinear); the exact f32 arithmetic of
 // the epilogue is spelled out in as/int8_epilogue.ts.
