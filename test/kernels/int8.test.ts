@@ -349,6 +349,7 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
     [[1, 7, 7, 56], 112, 'same'],
     [[5, 11, 10, 24], 9, 'same'],
     [[2, 30, 31, 16], 24, 'same'], // 930 tiles: several chunks and thread splits
+    [[1, 4, 5, 8], 264, 'same'], // more output channels than one pass of epilogue constants (256)
   ];
 
   it.each(WINOS)(

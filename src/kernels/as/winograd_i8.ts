@@ -16,6 +16,9 @@
 import { gemm_block } from './int8';
 import { bias8, col_mul, copy_partial, epi_row8, I8_OUT, I8_RAW } from './int8_epilogue';
 
+/** Output channels whose epilogue constants (64 bytes per 8) fit the scratch above 2048. */
+const EPI_COLS: i32 = 256;
+
 /** Bytes of packed A tiles per 4 tiles and one ξ: k-pairs of C channels, 16 bytes each. */
 // @ts-ignore: decorator
 @inline function tile_bytes(C: i32): usize {
@@ -142,8 +145,10 @@ export function wino_ws_tile_bytes(C: i32, OC: i32): i32 {
  * Output tiles [start, end) of a chunk starting at tile t0 (tiles of N x TH x TW, row-major;
  * pool: TH = floor(OH/2), TW = floor(OW/2) and each tile is one pooled pixel). Per block of
  * tiles: input transform into 16 A tile sets, 16 i16 GEMMs (raw i32) into M, output transform
- * and epilogue; y is the whole output (pool: the pooled one). ws: workspace, wino_ws_tile_bytes(C, N) per tile of the chunk (a thread uses the
- * part at its start). bp: 16 packed U (i16 k-pair panels, bstride bytes apart); colsum: zeros.
+ * and epilogue; y is the whole output (pool: the pooled one). ws: workspace,
+ * wino_ws_tile_bytes(C, N) per tile of the chunk (a call uses the part at its start). bp: 16 packed U (i16 k-pair panels, bstride bytes apart); colsum: zeros.
+ * scratch: the epilogue's below 256, a tile's outputs at 256, the channel-tail patch at 384,
+ * epilogue constants from 2048.
  */
 export function wino_i8(x: usize, H: i32, W: i32, C: i32, pT: i32, pL: i32, OH: i32, OW: i32, TH: i32, TW: i32, pool: i32, t0: i32, ws: usize, bp: usize, bstride: i32, N: i32, y: usize, flags: i32, colsum: usize, scale: usize, bias: usize, sx: f32, zx: i32, outMul: f32, zy: i32, start: i32, end: i32, scratch: usize): void {
   const kp = (C + 1) >> 1;
@@ -162,6 +167,9 @@ export function wino_i8(x: usize, H: i32, W: i32, C: i32, pT: i32, pL: i32, OH: 
   const outv = f32x4.splat(outMul);
   const zyv = i16x8.splat(<i16>zy);
   const zero = i32x4.splat(0);
+  const lo = scratch + 256; // a tile's 4 outputs of columns oc .. oc + 3
+  const hi = scratch + 320; // and of oc + 4 .. oc + 7
+  const epi = scratch + 2048; // epilogue constants of up to EPI_COLS channels (64 bytes per 8)
   for (let bc = start; bc < end; bc += tb) {
     const bend = min(bc + tb, end);
     // 1. input transform
@@ -181,36 +189,52 @@ export function wino_i8(x: usize, H: i32, W: i32, C: i32, pT: i32, pL: i32, OH: 
     for (let xi = 0; xi < 16; xi++) {
       gemm_block(aBase + <usize>xi * xiA, tileB, bp + <usize>xi * <usize>bstride, kp, N, mBase + <usize>xi * xiM, mcols * 4, 4, I8_RAW, colsum, scale, 0, 1, 0, 1, 0, 0, rows, scratch);
     }
-    // 3. output transform and epilogue, 8 channels at a time (their scales and bias once per block)
-    for (let oc = 0; oc < N; oc += 8) {
-      const w = N - oc;
-      const s0 = col_mul(scale, oc, sxv, outv, 0);
-      const s1 = col_mul(scale, oc, sxv, outv, 1);
-      const bp8 = bias8(bias, oc, w, scratch);
-      const o0 = f32x4.mul(v128.load(bp8), outv);
-      const o1 = f32x4.mul(v128.load(bp8, 16), outv);
-      const lo = scratch + 256; // the tile's 4 outputs of columns oc .. oc + 3
-      const hi = scratch + 320; // and of oc + 4 .. oc + 7
+    // 3. output transform and epilogue, per EPI_COLS channels (their multipliers and scaled bias
+    //    computed once), then per tile, then 8 channels at a time
+    for (let oc0 = 0; oc0 < N; oc0 += EPI_COLS) {
+      const ocEnd = min(N, oc0 + EPI_COLS);
+      for (let oc = oc0; oc < ocEnd; oc += 8) {
+        const ep = epi + (<usize>(oc - oc0) << 3);
+        v128.store(ep, col_mul(scale, oc, sxv, outv, 0));
+        v128.store(ep, col_mul(scale, oc, sxv, outv, 1), 16);
+        const bp8 = bias8(bias, oc, N - oc, scratch);
+        v128.store(ep, f32x4.mul(v128.load(bp8), outv), 32);
+        v128.store(ep, f32x4.mul(v128.load(bp8, 16), outv), 48);
+      }
       for (let i = bc; i < bend; i++) {
         const t = t0 + i;
-        const mc = mBase + <usize>(i - bc) * mcols * 4 + (<usize>oc << 2);
-        tile_out(mc, xiM, lo);
-        tile_out(mc + 16, xiM, hi);
-        if (pool) {
-          const l = i32x4.max_s(i32x4.max_s(v128.load(lo), v128.load(lo, 16)), i32x4.max_s(v128.load(lo, 32), v128.load(lo, 48)));
-          const h = i32x4.max_s(i32x4.max_s(v128.load(hi), v128.load(hi, 16)), i32x4.max_s(v128.load(hi, 32), v128.load(hi, 48)));
-          store_row(l, h, zero, s0, s1, o0, o1, flags, zyv, y + <usize>t * rowOut + <usize>oc * esz, w, esz, scratch);
-          continue;
-        }
         const n = t / tt;
         const ti = (t - n * tt) / TW;
         const tj = t - n * tt - ti * TW;
-        for (let k = 0; k < 4; k++) {
-          const oh = 2 * ti + (k >> 1);
-          const ow = 2 * tj + (k & 1);
-          if (oh >= OH || ow >= OW) continue;
-          const dst = y + (<usize>((n * OH + oh) * OW + ow)) * rowOut + <usize>oc * esz;
-          store_row(v128.load(lo + <usize>(k << 4)), v128.load(hi + <usize>(k << 4)), zero, s0, s1, o0, o1, flags, zyv, dst, w, esz, scratch);
+        // the tile's output pixels (pool: its one pooled pixel); out of range ones are skipped
+        const y0 = pool ? y + <usize>t * rowOut : y + (<usize>((n * OH + 2 * ti) * OW + 2 * tj)) * rowOut;
+        const right = 2 * tj + 1 < OW;
+        const down = 2 * ti + 1 < OH;
+        const m = mBase + <usize>(i - bc) * mcols * 4;
+        for (let oc = oc0; oc < ocEnd; oc += 8) {
+          const w = N - oc;
+          const ep = epi + (<usize>(oc - oc0) << 3); // s0, s1, o0, o1 of columns oc .. oc + 7
+          const s0 = v128.load(ep);
+          const s1 = v128.load(ep, 16);
+          const o0 = v128.load(ep, 32);
+          const o1 = v128.load(ep, 48);
+          const mc = m + (<usize>oc << 2);
+          tile_out(mc, xiM, lo);
+          tile_out(mc + 16, xiM, hi);
+          const dst = y0 + <usize>oc * esz;
+          if (pool) {
+            const l = i32x4.max_s(i32x4.max_s(v128.load(lo), v128.load(lo, 16)), i32x4.max_s(v128.load(lo, 32), v128.load(lo, 48)));
+            const h = i32x4.max_s(i32x4.max_s(v128.load(hi), v128.load(hi, 16)), i32x4.max_s(v128.load(hi, 32), v128.load(hi, 48)));
+            store_row(l, h, zero, s0, s1, o0, o1, flags, zyv, dst, w, esz, scratch);
+            continue;
+          }
+          store_row(v128.load(lo), v128.load(hi), zero, s0, s1, o0, o1, flags, zyv, dst, w, esz, scratch);
+          if (right) store_row(v128.load(lo, 16), v128.load(hi, 16), zero, s0, s1, o0, o1, flags, zyv, dst + rowOut, w, esz, scratch);
+          if (down) {
+            const d1 = dst + <usize>OW * rowOut;
+            store_row(v128.load(lo, 32), v128.load(hi, 32), zero, s0, s1, o0, o1, flags, zyv, d1, w, esz, scratch);
+            if (right) store_row(v128.load(lo, 48), v128.load(hi, 48), zero, s0, s1, o0, o1, flags, zyv, d1 + rowOut, w, esz, scratch);
+          }
         }
       }
     }
