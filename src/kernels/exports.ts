@@ -398,6 +398,8 @@ export interface Int8Exports {
     scratch: P,
   ): void;
   conv_c1_pad_bytes(OH: number, OW: number, KH: number, KW: number): number;
+  /** Bytes of a thread's scratch the padded image may use. */
+  conv_c1_pad_limit(): number;
   conv_c1_i8(
     x: P,
     H: number,

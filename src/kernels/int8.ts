@@ -143,6 +143,11 @@ export function gemmInt8(
   }
 }
 
+/** The fused 2×2 max pooling requantizes the window's max: it needs an int8 output. */
+function checkPoolOutput(op: string, ep: Int8Epilogue): void {
+  if (ep.out.kind !== 'int8') throw new ValueError(`${op}: the fused pooling needs an int8 output`);
+}
+
 /** Checks the packed weights' [K, N] against a conv geometry's [KH*KW*C, OC]. */
 function checkConvWeights(op: string, w: PackedB8, g: Conv2dGeometry): void {
   const K = g.KH * g.KW * g.C;
@@ -244,7 +249,7 @@ export function conv2dPoolInt8(
   ep: Int8Epilogue,
 ): void {
   checkConvWeights('conv2dPoolInt8', w, g);
-  if (ep.out.kind !== 'int8') throw new ValueError('conv2dPoolInt8: the fused pooling needs an int8 output');
+  checkPoolOutput('conv2dPoolInt8', ep);
   const PH = Math.floor(g.OH / 2);
   const PW = Math.floor(g.OW / 2);
   const P = g.N * PH * PW;
@@ -311,8 +316,15 @@ export interface PackedWino8 {
  * Whether conv2dWinogradInt8 should compute this convolution: 3x3 kernel, stride 1, 8..1024
  * input channels (it is exact from 1 channel: the same outputs as conv2dInt8).
  */
-export function winogradApplies(g: Pick<Conv2dGeometry, 'KH' | 'KW' | 'strideH' | 'strideW' | 'C'>): boolean {
-  return g.KH === 3 && g.KW === 3 && g.strideH === 1 && g.strideW === 1 && g.C >= WINO_MIN_C && g.C <= WINO_MAX_C;
+export function winogradApplies(g: WinoGeometry): boolean {
+  return winogradExact(g) && g.C >= WINO_MIN_C;
+}
+
+type WinoGeometry = Pick<Conv2dGeometry, 'KH' | 'KW' | 'strideH' | 'strideW' | 'C'>;
+
+/** What conv2dWinogradInt8 computes exactly: 3x3 kernel, stride 1, at most WINO_MAX_C input channels. */
+function winogradExact(g: WinoGeometry): boolean {
+  return g.KH === 3 && g.KW === 3 && g.strideH === 1 && g.strideW === 1 && g.C <= WINO_MAX_C;
 }
 
 /** G' = 2G of F(2x2, 3x3): integer, so U = G' g G'ᵀ is exact (4x the textbook transform). */
@@ -393,13 +405,13 @@ export function conv2dWinogradInt8(
   pool = false,
 ): void {
   const op = pool ? 'conv2dWinogradInt8(pool)' : 'conv2dWinogradInt8';
-  if (g.KH !== 3 || g.KW !== 3 || g.strideH !== 1 || g.strideW !== 1 || g.C > WINO_MAX_C) {
+  if (!winogradExact(g)) {
     throw new ShapeError(`${op}: needs a 3x3 kernel, stride 1 and at most ${WINO_MAX_C} input channels`);
   }
   if (w.C !== g.C || w.OC !== g.OC) {
     throw new ShapeError(`${op}: weights transformed for C=${w.C} OC=${w.OC}, geometry has C=${g.C} OC=${g.OC}`);
   }
-  if (pool && ep.out.kind !== 'int8') throw new ValueError(`${op}: the fused pooling needs an int8 output`);
+  if (pool) checkPoolOutput(op, ep);
   const epArgs = epilogueArgs(op, ep, w, sx, zx);
   const TH = pool ? Math.floor(g.OH / 2) : Math.ceil(g.OH / 2);
   const TW = pool ? Math.floor(g.OW / 2) : Math.ceil(g.OW / 2);
@@ -420,9 +432,6 @@ export function conv2dWinogradInt8(
   }
 }
 
-/** Bytes of scratch a thread's padded image may use in conv_c1_i8 (as/conv_c1_i8.ts C1_PAD_BYTES). */
-const C1_PAD_BYTES = 4096 - 512;
-
 /** int8 weights [KH, KW, 1, OC] packed for conv2dC1Int8: B[KH * even(KW), OC] (pad taps 0). */
 export interface PackedC1 {
   readonly b: PackedB8;
@@ -436,7 +445,10 @@ export interface PackedC1 {
  */
 export function convC1Applies(e: Engine, g: Conv2dGeometry): boolean {
   return (
-    g.C === 1 && g.strideH === 1 && g.strideW === 1 && e.k.conv_c1_pad_bytes(g.OH, g.OW, g.KH, g.KW) <= C1_PAD_BYTES
+    g.C === 1 &&
+    g.strideH === 1 &&
+    g.strideW === 1 &&
+    e.k.conv_c1_pad_bytes(g.OH, g.OW, g.KH, g.KW) <= e.k.conv_c1_pad_limit()
   );
 }
 
@@ -484,13 +496,13 @@ export function conv2dC1Int8(
   const op = pool ? 'conv2dC1Int8(pool)' : 'conv2dC1Int8';
   if (!convC1Applies(e, g)) {
     throw new ShapeError(
-      `${op}: needs 1 input channel, stride 1 and a padded image of at most ${C1_PAD_BYTES} bytes (got C=${g.C}, ${g.OH}x${g.OW} output)`,
+      `${op}: needs 1 input channel, stride 1 and a padded image of at most ${e.k.conv_c1_pad_limit()} bytes (got C=${g.C}, ${g.OH}x${g.OW} output)`,
     );
   }
   if (w.KH !== g.KH || w.KW !== g.KW || w.b.N !== g.OC) {
     throw new ShapeError(`${op}: weights packed for ${w.KH}x${w.KW}→${w.b.N}, geometry is ${g.KH}x${g.KW}→${g.OC}`);
   }
-  if (pool && ep.out.kind !== 'int8') throw new ValueError(`${op}: the fused pooling needs an int8 output`);
+  if (pool) checkPoolOutput(op, ep);
   const epArgs = epilogueArgs(op, ep, w.b, sx, zx);
   const units = g.N * (pool ? Math.floor(g.OH / 2) * Math.floor(g.OW / 2) : g.OH * g.OW);
   if (units === 0) return;

@@ -30,10 +30,10 @@ function serve(data, started) {
     seen = go;
     try {
       const fn = fns[ctl[base + 2]];
-      const a = Array.from(argv.subarray(0, ctl[base + 3]));
       if (ctl[base + 5] === 1) {
         const total = ctl[base + 6];
         const chunk = ctl[base + 7];
+        const a = Array.from(argv.subarray(0, ctl[base + 3]));
         a.push(0, 0, ctl[base + 8]);
         const n = a.length;
         for (;;) {
@@ -44,7 +44,7 @@ function serve(data, started) {
           fn.apply(null, a);
         }
       } else {
-        fn.apply(null, a);
+        fn.apply(null, argv.subarray(0, ctl[base + 3]));
       }
     } catch (e) {
       ctl[base + 4] = 1;

@@ -11,7 +11,12 @@ import { bias8, col_mul, copy_partial, epi_row8, I8_OUT } from './int8_epilogue'
 /** Where the padded image starts in a thread's scratch (the epilogue uses the bytes below). */
 const PAD_AT: usize = 512;
 /** Bytes of scratch the padded i16 image may use (the engine's scratch is 4096 bytes). */
-export const C1_PAD_BYTES: i32 = 4096 - 512;
+const C1_PAD_BYTES: i32 = 4096 - 512;
+
+/** C1_PAD_BYTES, for the TypeScript side's check (convC1Applies). */
+export function conv_c1_pad_limit(): i32 {
+  return C1_PAD_BYTES;
+}
 
 /** Bytes of the padded i16 image: (OH + KH − 1) rows of (OW + even(KW) − 1) cells. */
 export function conv_c1_pad_bytes(OH: i32, OW: i32, KH: i32, KW: i32): i32 {

@@ -44,11 +44,6 @@ export function bias8(bias: usize, n: i32, w: i32, scratch: usize): usize {
 /** Applies the epilogue to one tile row (8 columns: c0 = columns 0-3, c1 = 4-7) and stores it at dst. */
 // @ts-ignore: decorator
 @inline export function epi_row8(c0: v128, c1: v128, z0: v128, z1: v128, m0: v128, m1: v128, o0: v128, o1: v128, flags: i32, zyv: v128, dst: usize): void {
-  if (flags & I8_RAW) {
-    v128.store(dst, i32x4.sub(c0, z0));
-    v128.store(dst, i32x4.sub(c1, z1), 16);
-    return;
-  }
   let t0 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(c0, z0)), m0), o0);
   let t1 = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(c1, z1)), m1), o1);
   if (flags & I8_RELU) {

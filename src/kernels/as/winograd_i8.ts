@@ -33,7 +33,7 @@ const EPI_COLS: i32 = 256;
 
 /** Workspace bytes per output tile: its packed V (16 ξ) and its M rows (16 ξ). */
 export function wino_ws_tile_bytes(C: i32, OC: i32): i32 {
-  return 4 * (((C + 1) >> 1) << 4) + 64 * ((OC + 7) & ~7);
+  return <i32>((<usize>4) * tile_bytes(C) + (<usize>64) * m_cols(OC));
 }
 
 /** Tiles per block: the block's workspace stays within ~192 KiB (L2), 4..64 tiles. */
