@@ -352,54 +352,71 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
     [[1, 4, 5, 8], 264, 'same'], // more output channels than one pass of epilogue constants (256)
   ];
 
+  /** A special convolution kernel: packs its weights, runs (pool: the fused 2×2 max pool), frees. */
+  interface SpecialConv<W> {
+    pack(qw: Int8Array, sw: Float32Array): W;
+    run(px: number, sx: number, zx: number, w: W, y: number, ep: Int8Epilogue, pool: boolean): void;
+    free(w: W): void;
+  }
+
+  /**
+   * Runs `special` and the direct kernels (conv2dInt8, conv2dPoolInt8) on random int8 data for
+   * every zero-point edge, ReLU on/off, bias on/off, int8 and float32 outputs: equal bytes.
+   */
+  function expectSameAsDirect<W>(g: Conv2dGeometry, seed: number, special: SpecialConv<W>): void {
+    const K = g.KH * g.KW * g.C;
+    const qx = randInt8(g.N * g.H * g.W * g.C, seed);
+    const qw = randInt8(K * g.OC, seed + 1, -127, 127);
+    const px = uploadI8(e, qx);
+    const pw = uploadI8(e, qw);
+    const M = g.N * g.OH * g.OW;
+    const P = g.N * Math.floor(g.OH / 2) * Math.floor(g.OW / 2);
+    const want = e.alloc(M * g.OC * 4);
+    const got = e.alloc(M * g.OC * 4);
+    for (const [i, zx] of ZPS.entries()) {
+      const q = quant(g.OC, seed + 2 + i, i % 2 === 1, i !== 2);
+      const pbias = q.bias ? upload(e, q.bias) : undefined;
+      const direct = packB8(e, pw, K, g.OC, q.sw);
+      const w = special.pack(qw, q.sw);
+      const sy = outScale(refConvAcc(qx, qw, g, zx), g.OC, q);
+      const int8: Int8Epilogue = {
+        bias: pbias,
+        relu: q.relu,
+        out: { kind: 'int8', scale: sy, zeroPoint: ZPS[3 - i] },
+      };
+      const f32: Int8Epilogue = { bias: pbias, relu: q.relu, out: { kind: 'float32' } };
+      const live = e.memoryStats().liveBytes;
+      for (const [ep, bytes] of [
+        [int8, M * g.OC],
+        [f32, M * g.OC * 4],
+      ] as const) {
+        conv2dInt8(e, px, q.sx, zx, direct, g, want, ep);
+        special.run(px, q.sx, zx, w, got, ep, false);
+        expectEqualInts(downloadI8(e, got, bytes), downloadI8(e, want, bytes));
+      }
+      if (P > 0) {
+        conv2dPoolInt8(e, px, q.sx, zx, direct, g, want, int8);
+        special.run(px, q.sx, zx, w, got, int8, true);
+        expectEqualInts(downloadI8(e, got, P * g.OC), downloadI8(e, want, P * g.OC));
+      }
+      expect(e.memoryStats().liveBytes).toBe(live);
+      freePackedB8(e, direct);
+      special.free(w);
+      if (pbias) e.free(pbias);
+    }
+    for (const p of [px, pw, want, got]) e.free(p);
+  }
+
   it.each(WINOS)(
     'conv2dWinogradInt8 x=%j OC=%i %s equals conv2dInt8 (and the pooled variant conv2dPoolInt8), bit for bit',
     (xs, OC, padding) => {
       const C = xs[3];
       const g = conv2dGeometry(xs, [3, 3, C, OC], 1, padding);
-      const qx = randInt8(
-        xs.reduce((a, b) => a * b),
-        51 + C,
-      );
-      const qw = randInt8(9 * C * OC, 52 + OC, -127, 127);
-      const px = uploadI8(e, qx);
-      const pw = uploadI8(e, qw);
-      const M = g.N * g.OH * g.OW;
-      const P = g.N * Math.floor(g.OH / 2) * Math.floor(g.OW / 2);
-      const want = e.alloc(M * OC * 4);
-      const got = e.alloc(M * OC * 4);
-      for (const [i, zx] of ZPS.entries()) {
-        const q = quant(OC, 53 + i, i % 2 === 1, i !== 2);
-        const pbias = q.bias ? upload(e, q.bias) : undefined;
-        const direct = packB8(e, pw, 9 * C, OC, q.sw);
-        const wino = packWinograd8(e, qw, C, OC, q.sw);
-        const sy = outScale(refConvAcc(qx, qw, g, zx), OC, q);
-        const int8: Int8Epilogue = {
-          bias: pbias,
-          relu: q.relu,
-          out: { kind: 'int8', scale: sy, zeroPoint: ZPS[3 - i] },
-        };
-        const f32: Int8Epilogue = { bias: pbias, relu: q.relu, out: { kind: 'float32' } };
-        const live = e.memoryStats().liveBytes;
-        for (const [ep, bytes] of [
-          [int8, M * OC],
-          [f32, M * OC * 4],
-        ] as const) {
-          conv2dInt8(e, px, q.sx, zx, direct, g, want, ep);
-          conv2dWinogradInt8(e, px, q.sx, zx, wino, g, got, ep);
-          expectEqualInts(downloadI8(e, got, bytes), downloadI8(e, want, bytes));
-        }
-        if (P > 0) {
-          conv2dPoolInt8(e, px, q.sx, zx, direct, g, want, int8);
-          conv2dWinogradInt8(e, px, q.sx, zx, wino, g, got, int8, true);
-          expectEqualInts(downloadI8(e, got, P * OC), downloadI8(e, want, P * OC));
-        }
-        expect(e.memoryStats().liveBytes).toBe(live);
-        freePackedB8(e, direct);
-        freePackedWino8(e, wino);
-        if (pbias) e.free(pbias);
-      }
-      for (const p of [px, pw, want, got]) e.free(p);
+      expectSameAsDirect(g, 51 + C, {
+        pack: (qw, sw) => packWinograd8(e, qw, C, OC, sw),
+        run: (px, sx, zx, w, y, ep, pool) => conv2dWinogradInt8(e, px, sx, zx, w, g, y, ep, pool),
+        free: (w) => freePackedWino8(e, w),
+      });
     },
   );
 
@@ -468,49 +485,11 @@ describe.each(engineConfigs())('int8 kernels isa=$isa threads=$threads', (cfg) =
     (xs, KH, KW, OC, padding) => {
       const g = conv2dGeometry(xs, [KH, KW, 1, OC], 1, padding);
       expect(convC1Applies(e, g)).toBe(true);
-      const qx = randInt8(
-        xs.reduce((a, b) => a * b),
-        61 + KW,
-      );
-      const qw = randInt8(KH * KW * OC, 62 + OC, -127, 127);
-      const px = uploadI8(e, qx);
-      const pw = uploadI8(e, qw);
-      const M = g.N * g.OH * g.OW;
-      const P = g.N * Math.floor(g.OH / 2) * Math.floor(g.OW / 2);
-      const want = e.alloc(M * OC * 4);
-      const got = e.alloc(M * OC * 4);
-      for (const [i, zx] of ZPS.entries()) {
-        const q = quant(OC, 63 + i, i % 2 === 1, i !== 2);
-        const pbias = q.bias ? upload(e, q.bias) : undefined;
-        const direct = packB8(e, pw, KH * KW, OC, q.sw);
-        const c1 = packConvC1(e, qw, KH, KW, OC, q.sw);
-        const sy = outScale(refConvAcc(qx, qw, g, zx), OC, q);
-        const int8: Int8Epilogue = {
-          bias: pbias,
-          relu: q.relu,
-          out: { kind: 'int8', scale: sy, zeroPoint: ZPS[3 - i] },
-        };
-        const f32: Int8Epilogue = { bias: pbias, relu: q.relu, out: { kind: 'float32' } };
-        const live = e.memoryStats().liveBytes;
-        for (const [ep, bytes] of [
-          [int8, M * OC],
-          [f32, M * OC * 4],
-        ] as const) {
-          conv2dInt8(e, px, q.sx, zx, direct, g, want, ep);
-          conv2dC1Int8(e, px, q.sx, zx, c1, g, got, ep);
-          expectEqualInts(downloadI8(e, got, bytes), downloadI8(e, want, bytes));
-        }
-        if (P > 0) {
-          conv2dPoolInt8(e, px, q.sx, zx, direct, g, want, int8);
-          conv2dC1Int8(e, px, q.sx, zx, c1, g, got, int8, true);
-          expectEqualInts(downloadI8(e, got, P * OC), downloadI8(e, want, P * OC));
-        }
-        expect(e.memoryStats().liveBytes).toBe(live);
-        freePackedB8(e, direct);
-        freePackedB8(e, c1.b);
-        if (pbias) e.free(pbias);
-      }
-      for (const p of [px, pw, want, got]) e.free(p);
+      expectSameAsDirect(g, 61 + KW, {
+        pack: (qw, sw) => packConvC1(e, qw, KH, KW, OC, sw),
+        run: (px, sx, zx, w, y, ep, pool) => conv2dC1Int8(e, px, sx, zx, w, g, y, ep, pool),
+        free: (w) => freePackedB8(e, w.b),
+      });
     },
   );
 
