@@ -1,16 +1,21 @@
-// npm run bench:serve [-- --artifact FILE] [--quick] [--duration S] [--workers N] [--threads N] [--format json|binary] — the inference
-// server under load on loopback: `graduate serve` in a child process, autocannon (64 connections,
-// 30 s; --quick 5 s) posting one Fashion-MNIST image to /infer as a JSON tensor (or, --format
-// binary, with the binary tensor data extension).
+// npm run bench:serve [-- --artifact FILE] [--quick] [--duration S] [--workers N] [--threads N] [--format json|binary]
+//                       [--client wrk|autocannon] — the inference server under load on loopback: `graduate serve` in a
+// child process, 64 connections for 30 s (--quick 5 s) posting one Fashion-MNIST image to /infer as a JSON tensor
+// (or, --format binary, with the binary tensor data extension). The throughput phases use wrk where it is on the
+// PATH (`apt-get install wrk`: a C client, so the load generator takes little of the cores it shares with the
+// server), else autocannon; the overload and SIGTERM phases use autocannon, which counts each status code.
+// Each phase prints where the machine's CPU went (server main thread, server workers, everything else) and the
+// server's own compute per sample, so that a ratio short of its target can be told apart from a CPU budget
+// that cannot hold it.
 // Phases: dynamic batching (max-batch 64, max-delay 2 ms) vs batching disabled (max-batch 1) at the
 // same concurrency (target ≥ 3× throughput, 0 errors); overload with a tiny --max-queue (429/503,
 // no crash); SIGTERM during load (every accepted request answered, non-2xx besides 429/503 = 0,
 // exit 0). Without --artifact: runs/cnn/model.grad (`npm run main`), else a briefly trained and
 // compiled cnn preset cached in runs/bench-serve/.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { basename, extname } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, delimiter, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -39,8 +44,13 @@ async function bench(): Promise<void> {
       workers: { type: 'string' },
       threads: { type: 'string', default: '1' },
       format: { type: 'string', default: 'json' },
+      client: { type: 'string' },
     },
   });
+  if (values.client !== undefined && values.client !== 'wrk' && values.client !== 'autocannon')
+    throw new Error(`--client: expected 'wrk' or 'autocannon', got '${values.client}'`);
+  const client: Client = (values.client as Client | undefined) ?? (wrkPath() ? 'wrk' : 'autocannon');
+  if (client === 'wrk' && !wrkPath()) throw new Error('--client wrk: no wrk on the PATH (apt-get install wrk)');
   if (values.format !== 'json' && values.format !== 'binary')
     throw new Error(`--format: expected 'json' or 'binary', got '${values.format}'`);
   const duration = Number(values.duration ?? (values.quick ? 5 : 30));
@@ -59,38 +69,58 @@ async function bench(): Promise<void> {
   const model = readArtifact(new Uint8Array(readFileSync(artifact)), artifact);
   const name = basename(artifact, extname(artifact)); // a single artifact serves under its file name
   console.log(
-    `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s) × ${values.threads} engine thread(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback, ${values.format} requests\n`,
+    `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s) × ${values.threads} engine thread(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback, ${values.format} requests, throughput phases loaded by ${client}\n`,
   );
   const common = ['--workers', workers, '--threads', values.threads];
 
-  const batched = await loadPhase('dynamic batching (max-batch 64, max-delay 2 ms)', artifact, name, body, duration, [
-    ...common,
-    '--max-batch',
-    '64',
-    '--max-delay-ms',
-    '2',
-  ]);
-  const single = await loadPhase('batching disabled (max-batch 1)', artifact, name, body, duration, [
-    ...common,
-    '--max-batch',
-    '1',
-    '--max-delay-ms',
-    '0',
-  ]);
+  const batched = await loadPhase(
+    'dynamic batching (max-batch 64, max-delay 2 ms)',
+    artifact,
+    name,
+    body,
+    duration,
+    [...common, '--max-batch', '64', '--max-delay-ms', '2'],
+    client,
+  );
+  const single = await loadPhase(
+    'batching disabled (max-batch 1)',
+    artifact,
+    name,
+    body,
+    duration,
+    [...common, '--max-batch', '1', '--max-delay-ms', '0'],
+    client,
+  );
   const ratio = batched.rps / single.rps;
   console.log(
     `\nthroughput ratio batched / unbatched: ${ratio.toFixed(2)}× (target ≥ 3×) ${ratio >= 3 ? 'PASS' : 'MISS'}`,
   );
+  if (batched.cpu && single.compute && batched.compute) {
+    // The CPU budget of the target, from the batched phase's own costs per request.
+    const need = 3 * single.rps;
+    const perReq = batched.cpu.perRequestMs;
+    const cores = (need * perReq.total) / 1000;
+    console.log(
+      `batching's compute gain: ${(single.compute.msPerSample / batched.compute.msPerSample).toFixed(2)}× ` +
+        `(${(single.compute.msPerSample * 1000).toFixed(0)} → ${(batched.compute.msPerSample * 1000).toFixed(0)} µs per sample in the workers, ` +
+        `mean batch ${batched.compute.meanBatch.toFixed(1)})`,
+    );
+    console.log(
+      `CPU budget of 3×: ${need.toFixed(0)} req/s at the batched phase's ${(perReq.total * 1000).toFixed(0)} µs of CPU per request ` +
+        `(server main ${(perReq.main * 1000).toFixed(0)}, workers ${(perReq.workers * 1000).toFixed(0)}, ` +
+        `client and the rest ${(perReq.rest * 1000).toFixed(0)}) = ${cores.toFixed(2)} cores; this machine has ${availableParallelism()}`,
+    );
+  }
 
-  const over = await loadPhase('overload (max-batch 8, max-queue 8)', artifact, name, body, Math.max(3, duration / 3), [
-    ...common,
-    '--max-batch',
-    '8',
-    '--max-delay-ms',
-    '2',
-    '--max-queue',
-    '8',
-  ]);
+  const over = await loadPhase(
+    'overload (max-batch 8, max-queue 8)',
+    artifact,
+    name,
+    body,
+    Math.max(3, duration / 3),
+    [...common, '--max-batch', '8', '--max-delay-ms', '2', '--max-queue', '8'],
+    'autocannon',
+  );
   console.log(
     `overload: ${over.codes[429] ?? 0} × 429, ${over.codes[503] ?? 0} × 503, ${over.codes[200] ?? 0} × 200, server alive after load: ${over.aliveAfter ? 'yes' : 'NO'}, exit code ${over.exitCode}`,
   );
@@ -102,6 +132,7 @@ async function bench(): Promise<void> {
     body,
     duration,
     [...common, '--max-batch', '64', '--max-delay-ms', '2'],
+    'autocannon',
     duration / 2,
   );
   const unexpected = Object.entries(term.codes).filter(([c]) => !/^2/.test(c) && c !== '429' && c !== '503');
@@ -135,19 +166,36 @@ function binaryBody(header: unknown, values: number[]): Body {
   };
 }
 
+type Client = 'wrk' | 'autocannon';
+
 interface PhaseResult {
   rps: number;
   p50: number;
   p99: number;
   errors: number;
   non2xx: number;
+  /** Responses by status code (autocannon only; wrk counts non-2xx as a whole). */
   codes: Record<string, number>;
   exitCode: number | null;
   aliveAfter: boolean;
   serverStats?: { accepted: number; answered: number; ok: number };
+  /** Where the CPU went during the load (Linux only). */
+  cpu?: CpuSplit;
+  /** The server's compute during the load, from its /metrics. */
+  compute?: { msPerSample: number; meanBatch: number };
 }
 
-/** Starts a server child, loads it with autocannon, optionally SIGTERMs it mid-load, then stops it. */
+/** What one client run reports. */
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  codes: Record<string, number>;
+}
+
+/** Starts a server child, loads it, optionally SIGTERMs it mid-load, then stops it. */
 async function loadPhase(
   title: string,
   artifact: string,
@@ -155,6 +203,7 @@ async function loadPhase(
   body: Body,
   seconds: number,
   flags: string[],
+  client: Client,
   sigtermAt?: number,
 ): Promise<PhaseResult> {
   const { child, url, output } = await startServer(artifact, flags);
@@ -163,23 +212,24 @@ async function loadPhase(
   const opts = { url: target, method: 'POST' as const, ...body };
   await autocannon({ ...opts, connections: 8, duration: 1 }); // warm-up: V8 tiers the kernels up
   await new Promise((r) => setTimeout(r, 200)); // the warm-up's last requests get answered
-  const warmOk = await okCount(url); // the server counts them, autocannon does not count all of them
-  let load: autocannon.Instance | undefined;
-  const done = new Promise<autocannon.Result>((resolve, reject) => {
-    load = autocannon({ ...opts, connections: CONNECTIONS, duration: seconds, timeout: 10 }, (err, res) =>
-      err ? reject(err) : resolve(res),
-    );
-  });
+  const before = await serverCounters(url); // the server counts the warm-up, autocannon does not count all of it
+  let stop = () => {};
   if (sigtermAt !== undefined) {
     setTimeout(() => child.kill('SIGTERM'), sigtermAt * 1000);
-    void exited.then(() => load?.stop()); // the listener is gone: stop reconnecting
+    void exited.then(() => stop()); // the listener is gone: stop reconnecting
   }
-  const r = await done;
-  const codes = Object.fromEntries(
-    Object.entries(r.statusCodeStats ?? {}).map(([c, s]) => [c, (s as { count: number }).count]),
-  );
+  const cpu0 = cpuSnapshot(child.pid);
+  const r =
+    client === 'wrk'
+      ? await wrkLoad(target, body, seconds)
+      : await autocannonLoad(opts, seconds, (f) => {
+          stop = f;
+        });
+  const cpu1 = cpuSnapshot(child.pid);
   let aliveAfter = false;
+  let after: Counters | undefined;
   if (sigtermAt === undefined) {
+    after = await serverCounters(url).catch(() => undefined);
     aliveAfter = await fetch(`${url}/v2/health/live`).then(
       (x) => x.ok,
       () => false,
@@ -189,24 +239,164 @@ async function loadPhase(
   const exitCode = await exited;
   const m = /(\d+) requests accepted, (\d+) answered, (\d+) ok/.exec(output.join(''));
   const serverStats = m
-    ? { accepted: Number(m[1]) - warmOk, answered: Number(m[2]) - warmOk, ok: Number(m[3]) - warmOk }
+    ? { accepted: Number(m[1]) - before.ok, answered: Number(m[2]) - before.ok, ok: Number(m[3]) - before.ok }
     : undefined;
-  const res = {
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors,
-    non2xx: r.non2xx,
-    codes,
-    exitCode,
-    aliveAfter,
-    serverStats,
-  };
+  const res: PhaseResult = { ...r, exitCode, aliveAfter, serverStats };
+  if (cpu0 && cpu1) res.cpu = cpuSplit(cpu0, cpu1, after ? after.ok - before.ok : 0);
+  if (after && after.samples > before.samples)
+    res.compute = {
+      msPerSample: ((after.computeSeconds - before.computeSeconds) * 1000) / (after.samples - before.samples),
+      meanBatch: (after.samples - before.samples) / (after.batches - before.batches),
+    };
+  const codes = Object.keys(r.codes).length > 0 ? `  codes ${JSON.stringify(r.codes)}` : '';
   console.log(
     `${title.padEnd(48)} ${res.rps.toFixed(0).padStart(6)} req/s  p50 ${res.p50.toFixed(1)} ms  p99 ${res.p99.toFixed(1)} ms  ` +
-      `errors ${res.errors}  non-2xx ${res.non2xx}  codes ${JSON.stringify(codes)}`,
+      `errors ${res.errors}  non-2xx ${res.non2xx}${codes}`,
   );
+  const c = res.cpu;
+  if (c)
+    console.log(
+      `${''.padEnd(48)} CPU of ${c.cores} cores: server main ${pct(c.main)}, server workers ${pct(c.workers)}, ` +
+        `client and the rest ${pct(c.rest)}, idle ${pct(c.idle)}` +
+        (res.compute
+          ? `; compute ${(res.compute.msPerSample * 1000).toFixed(0)} µs/sample, mean batch ${res.compute.meanBatch.toFixed(1)}`
+          : ''),
+    );
   return res;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(0)}%`;
+}
+
+/** autocannon, 64 connections; `onStart` gets a function that stops it. */
+async function autocannonLoad(
+  opts: { url: string; method: 'POST' } & Body,
+  seconds: number,
+  onStart: (stop: () => void) => void,
+): Promise<LoadResult> {
+  const r = await new Promise<autocannon.Result>((resolve, reject) => {
+    const load = autocannon({ ...opts, connections: CONNECTIONS, duration: seconds, timeout: 10 }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
+    onStart(() => load.stop());
+  });
+  const codes = Object.fromEntries(
+    Object.entries(r.statusCodeStats ?? {}).map(([c, s]) => [c, (s as { count: number }).count]),
+  );
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, codes };
+}
+
+/** The wrk binary, if on the PATH. */
+function wrkPath(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const f = join(dir, 'wrk');
+    if (dir && existsSync(f)) return f;
+  }
+  return undefined;
+}
+
+/** wrk: one client thread, 64 connections, the body from a Lua script; its done() prints one summary line. */
+async function wrkLoad(target: string, body: Body, seconds: number): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'graduate-wrk-'));
+  try {
+    writeFileSync(join(dir, 'body'), body.body);
+    const headers = Object.entries(body.headers)
+      .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
+      .join('\n');
+    writeFileSync(
+      join(dir, 'load.lua'),
+      `local f = assert(io.open(${JSON.stringify(join(dir, 'body'))}, "rb"))
+wrk.body = f:read("*a")
+f:close()
+wrk.method = "POST"
+${headers}
+function done(s, latency, requests)
+  local e = s.errors
+  io.write(string.format("GRADUATE %d %d %d %d %d %d\\n", s.requests, s.duration,
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
+end
+`,
+    );
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = spawn(
+        wrkPath() as string,
+        ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(dir, 'load.lua'), target],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const chunks: Buffer[] = [];
+      c.stdout.on('data', (d: Buffer) => chunks.push(d));
+      c.once('error', reject);
+      c.once('exit', (code) =>
+        code === 0 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`wrk exited with ${code}`)),
+      );
+    });
+    const m = /GRADUATE (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(out);
+    if (!m) throw new Error(`wrk printed no summary:\n${out}`);
+    const [requests, micros, p50, p99, errors, non2xx] = m.slice(1).map(Number);
+    return { rps: requests / (micros / 1e6), p50: p50 / 1000, p99: p99 / 1000, errors, non2xx, codes: {} };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** CPU seconds so far: the machine's busy and idle (all cores), and the server process's main thread and the rest of it. */
+interface CpuSnapshot {
+  busy: number;
+  idle: number;
+  main: number;
+  server: number;
+}
+
+interface CpuSplit {
+  cores: number;
+  /** Shares of the machine's CPU time over the load (they add up to 1). */
+  main: number;
+  workers: number;
+  rest: number;
+  idle: number;
+  /** CPU milliseconds per answered request. */
+  perRequestMs: { main: number; workers: number; rest: number; total: number };
+}
+
+/** Reads /proc (Linux); undefined elsewhere. */
+function cpuSnapshot(pid: number | undefined): CpuSnapshot | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return undefined;
+  const tick = 100; // USER_HZ: /proc counts in 1/100 s on Linux
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] + fields[4]) / tick; // idle + iowait
+  const busy = fields.slice(0, 8).reduce((a, b) => a + b, 0) / tick - idle; // user..steal
+  let main = 0;
+  let server = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
+    const t = (Number(f[11]) + Number(f[12])) / tick; // utime + stime
+    server += t;
+    if (tid === String(pid)) main = t;
+  }
+  return { busy, idle, main, server };
+}
+
+function cpuSplit(a: CpuSnapshot, b: CpuSnapshot, answered: number): CpuSplit {
+  const total = b.busy - a.busy + (b.idle - a.idle);
+  const main = b.main - a.main;
+  const workers = b.server - a.server - main;
+  const rest = b.busy - a.busy - main - workers;
+  const per = (x: number) => (answered > 0 ? (x * 1000) / answered : Number.NaN);
+  return {
+    cores: availableParallelism(),
+    main: main / total,
+    workers: workers / total,
+    rest: rest / total,
+    idle: (b.idle - a.idle) / total,
+    perRequestMs: { main: per(main), workers: per(workers), rest: per(rest), total: per(main + workers + rest) },
+  };
 }
 
 async function startServer(
@@ -236,13 +426,26 @@ async function startServer(
   return { child, url, output };
 }
 
-/** Requests the server has answered 200 so far (from its /metrics). */
-async function okCount(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('graduate_requests_total{') && l.includes('outcome="ok"'))
-    .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+interface Counters {
+  ok: number;
+  computeSeconds: number;
+  samples: number;
+  batches: number;
+}
+
+/** The server's counters so far, from its /metrics: requests answered 200, compute seconds, samples and batches run. */
+async function serverCounters(url: string): Promise<Counters> {
+  const lines = (await (await fetch(`${url}/metrics`)).text()).split('\n');
+  const sum = (prefix: string, filter = '') =>
+    lines
+      .filter((l) => l.startsWith(prefix) && l.includes(filter))
+      .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+  return {
+    ok: sum('graduate_requests_total{', 'outcome="ok"'),
+    computeSeconds: sum('graduate_compute_seconds_sum'),
+    samples: sum('graduate_batch_size_sum'),
+    batches: sum('graduate_batch_size_count'),
+  };
 }
 
 /** A Fashion-MNIST test image normalized as the artifact expects (784 values). */

@@ -1,7 +1,11 @@
 // Dynamic batching: requests queue per model; a model's queue is due when it holds maxBatch samples
 // or its oldest request has waited maxDelayMs, and a due queue goes to the next idle worker as one
 // batch (oldest queue first). While every worker is busy, queues keep filling: under load, batches
-// grow by themselves. The queue is bounded (maxQueue samples per model): beyond it, submit refuses.
+// grow by themselves. A full batch (maxBatch samples) may also go to a busy worker as its next one,
+// so that the worker starts it without waiting for the round trip through this thread (the gap is
+// idle compute under load; with maxBatch 1 it was a fifth of the worker's time). A batch that is
+// due only by its delay waits for an idle worker: it can still grow. The queue is bounded
+// (maxQueue samples per model): beyond it, submit refuses.
 // Not for: HTTP, validation (server.ts, protocol.ts) or threads (workers.ts).
 import { GraduateError } from '../errors.js';
 
@@ -16,7 +20,10 @@ export interface BatcherOptions {
 
 /** Where batches run (the worker pool). */
 export interface Executor {
+  /** A worker runs nothing: it can start a batch now. */
   hasIdle(): boolean;
+  /** A busy worker can take a batch to run next (optional; without it, batches wait for an idle worker). */
+  canQueueNext?(): boolean;
   run(
     key: string,
     data: Float32Array | Int32Array,
@@ -91,9 +98,14 @@ export class Batcher {
     return p;
   }
 
-  /** Dispatches every due queue while workers are idle; arms a timer for the next one that will be due. */
+  /**
+   * Dispatches every due queue while workers are idle, and full queues to busy workers that can take a
+   * next batch; arms a timer for the next queue that will be due.
+   */
   pump(): void {
-    while (this.exec.hasIdle()) {
+    for (;;) {
+      const idle = this.exec.hasIdle();
+      if (!idle && !this.exec.canQueueNext?.()) return;
       const now = performance.now();
       let best: Queue | undefined;
       let bestKey = '';
@@ -101,7 +113,8 @@ export class Batcher {
       for (const [key, q] of this.queues) {
         if (q.pending.length === 0) continue;
         const since = q.pending[0].enqueued;
-        const due = this.flushing || q.samples >= this.opts.maxBatch || now - since >= this.opts.maxDelayMs;
+        const full = this.flushing || q.samples >= this.opts.maxBatch;
+        const due = full || (idle && now - since >= this.opts.maxDelayMs);
         if (!due) nextDue = Math.min(nextDue, since + this.opts.maxDelayMs);
         else if (!best || since < best.pending[0].enqueued) {
           best = q;
@@ -109,7 +122,7 @@ export class Batcher {
         }
       }
       if (!best) {
-        this.arm(nextDue);
+        if (idle) this.arm(nextDue); // a busy worker calls pump() when it frees up
         return;
       }
       this.dispatch(bestKey, best);

@@ -1,6 +1,8 @@
 // The pool of runtime workers (worker_threads): each holds its own engine and runtimes, so the main
-// thread does HTTP only. A worker runs one batch at a time; the batcher hands a batch to an idle
-// worker and is told (onIdle) when one frees up. A worker that dies is replaced; its jobs fail.
+// thread does HTTP only. A worker runs one batch at a time and holds at most one more, posted ahead
+// so that it starts as soon as the running one ends; the batcher hands a batch to an idle worker (or
+// a full one to a worker that can queue it) and is told (onIdle) when one frees up. A worker that
+// dies is replaced; its jobs fail.
 // Not for: forming batches (batcher.ts) or the protocol (server.ts).
 import { Worker } from 'node:worker_threads';
 import { GraduateError } from '../errors.js';
@@ -43,7 +45,7 @@ interface Job {
 
 class RuntimeWorker {
   readonly jobs = new Map<number, Job>();
-  /** Batches running (0 or 1); image jobs do not count. */
+  /** Batches posted and not answered: 0, 1 running, or 2 with one queued behind it; image jobs do not count. */
   batches = 0;
   ready = false;
   constructor(readonly thread: Worker) {}
@@ -78,14 +80,23 @@ export class WorkerPool {
     return this.workers.some((w) => w.ready && w.batches === 0);
   }
 
-  /** Runs a batch on an idle worker (the caller checks hasIdle()); output: [batch, ...out]. */
+  /** A worker runs one batch and can queue the next behind it. */
+  canQueueNext(): boolean {
+    return this.workers.some((w) => w.ready && w.batches === 1);
+  }
+
+  /**
+   * Runs a batch on an idle worker, else queues it on a worker running one batch (the caller checks
+   * hasIdle() or canQueueNext()); output: [batch, ...out].
+   */
   run(
     key: string,
     data: Float32Array | Int32Array,
     batch: number,
   ): Promise<{ output: Float32Array; computeMs: number }> {
-    const w = this.workers.find((x) => x.ready && x.batches === 0);
-    if (!w) throw new GraduateError('WorkerPool.run: no idle worker');
+    const w =
+      this.workers.find((x) => x.ready && x.batches === 0) ?? this.workers.find((x) => x.ready && x.batches === 1);
+    if (!w) throw new GraduateError('WorkerPool.run: every worker is busy with a batch and the next one');
     w.batches++;
     return this.post(w, { type: 'run', id: this.nextId++, key, data, batch }, [data.buffer as ArrayBuffer]).finally(
       () => {

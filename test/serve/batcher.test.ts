@@ -21,6 +21,33 @@ function fakeExecutor(workers: number, ms: number) {
   return exec;
 }
 
+/** One worker that runs batches in order and holds at most one more behind the running one. */
+function queueingExecutor(ms: number) {
+  const batches: number[] = [];
+  let posted = 0;
+  let maxPosted = 0;
+  let chain = Promise.resolve();
+  const exec: Executor & { batches: number[]; maxPosted: () => number } = {
+    batches,
+    maxPosted: () => maxPosted,
+    hasIdle: () => posted === 0,
+    canQueueNext: () => posted === 1,
+    run: (_key, data, batch) => {
+      if (posted >= 2) throw new Error('a third batch was posted to the worker');
+      posted++;
+      maxPosted = Math.max(maxPosted, posted);
+      batches.push(batch);
+      const done = chain.then(() => new Promise<void>((r) => setTimeout(r, ms)));
+      chain = done;
+      return done.then(() => {
+        posted--;
+        return { output: Float32Array.from(data, (v) => v * 2), computeMs: ms };
+      });
+    },
+  };
+  return exec;
+}
+
 describe('Batcher', () => {
   it('dispatches a full batch at once and the rest after max-delay, each request with its rows', async () => {
     const exec = fakeExecutor(1, 1);
@@ -56,5 +83,30 @@ describe('Batcher', () => {
     await b.drain(); // flushes without waiting for the 1 s delay
     expect(performance.now() - t0).toBeLessThan(500);
     expect((await Promise.all(ok)).map((r) => r.batchSize)).toEqual([3, 3]);
+  });
+
+  it('queues a full batch behind a running one, never a batch that is due only by its delay', async () => {
+    const one = queueingExecutor(5);
+    const b1 = new Batcher({ maxBatch: 1, maxDelayMs: 0, maxQueue: 100 }, one);
+    const rs = await Promise.all([1, 2, 3, 4, 5].map((v) => b1.submit('m/1', Float32Array.of(v), 1)));
+    expect(rs.map((r) => r.output[0])).toEqual([2, 4, 6, 8, 10]);
+    expect(one.batches).toEqual([1, 1, 1, 1, 1]);
+    expect(one.maxPosted()).toBe(2); // the next request was waiting in the worker, not in the batcher
+
+    const exec = queueingExecutor(60);
+    const b = new Batcher({ maxBatch: 4, maxDelayMs: 10, maxQueue: 100 }, exec);
+    const first = b.submit('m/1', new Float32Array(4), 4); // full: runs at once
+    const waiting = [1, 2, 3].map(() => b.submit('m/1', new Float32Array(1), 1));
+    await new Promise((r) => setTimeout(r, 30)); // past the delay, the worker still busy
+    expect(exec.batches).toEqual([4]); // 3 samples are due by delay only: they wait for an idle worker
+    const other = b.submit('m/2', new Float32Array(1), 1); // another model's request: pump() runs, m/1 stays
+    expect(exec.batches).toEqual([4]);
+    const fourth = b.submit('m/1', new Float32Array(1), 1); // now m/1 holds a full batch: queued next
+    expect(exec.batches).toEqual([4, 4]);
+    expect(exec.maxPosted()).toBe(2);
+    const late = b.submit('m/1', new Float32Array(1), 1); // waits for an idle worker
+    const all = await Promise.all([first, ...waiting, fourth, other, late]);
+    expect(all.map((r) => r.batchSize)).toEqual([4, 4, 4, 4, 4, 1, 1]);
+    expect(exec.batches).toEqual([4, 4, 1, 1]);
   });
 });
