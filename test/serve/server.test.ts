@@ -220,6 +220,24 @@ describe('graduate serve: one artifact', () => {
   });
 });
 
+describe('graduate serve: batching disabled (max-batch 1)', () => {
+  it('runs 24 concurrent requests one by one on one worker, each with its own logits', async () => {
+    const server = await InferenceServer.start(artifact, { port: 0, workers: 1, maxBatch: 1, maxDelayMs: 0 });
+    try {
+      const infer = `${server.url}/v2/models/tiny/infer`;
+      const rs = await Promise.all(Array.from({ length: 24 }, (_, i) => post(infer, { inputs: [tensor(1, i)] })));
+      expect(rs.every((r) => r.status === 200)).toBe(true);
+      const model = await loadArtifact(artifact, { engine: Engine.create({ threads: 1 }) });
+      for (const [i, r] of rs.entries())
+        expect(maxDiff(r.json.outputs[0].data, model.run(Float32Array.from(samples(1, i)), 1))).toBeLessThan(1e-5);
+      expect(await metric(server, 'graduate_batch_size_count{model="tiny",version="1"}')).toBe(24);
+      expect(await metric(server, 'graduate_batch_size_sum{model="tiny",version="1"}')).toBe(24);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('graduate serve: overload and shutdown', () => {
   it('answers 429 beyond --max-queue and keeps serving', async () => {
     // a long delay keeps the first requests queued: the queue fills deterministically
