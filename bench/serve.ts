@@ -4,7 +4,8 @@
 // (or, --format binary, with the binary tensor data extension). The throughput phases use wrk where it is on the
 // PATH (`apt-get install wrk`: a C client, so the load generator takes little of the cores it shares with the
 // server), else autocannon; the overload and SIGTERM phases use autocannon, which counts each status code.
-// Each phase prints where the machine's CPU went (server main thread, server workers, everything else) and the
+// Before the phases it times the runtime alone in this process (batch 1 on one thread, batch 64 on one and on all
+// threads): the compute ceiling of the batching gain. Each phase prints where the machine's CPU went (server main thread, server workers, everything else) and the
 // server's own compute per sample, so that a ratio short of its target can be told apart from a CPU budget
 // that cannot hold it.
 // Phases: dynamic batching (max-batch 64, max-delay 2 ms) vs batching disabled (max-batch 1) at the
@@ -22,6 +23,9 @@ import autocannon from 'autocannon';
 import { main } from '../src/cli/main.js';
 import { readIdx } from '../src/data/idx.js';
 import { readArtifact } from '../src/graph/artifact.js';
+import type { Graph } from '../src/graph/ir.js';
+import { Engine } from '../src/kernels/engine.js';
+import { Session } from '../src/runtime/session.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const NODE_ARGS = process.execArgv; // children run like this process (relaxed-SIMD flag, tsx)
@@ -72,6 +76,13 @@ async function bench(): Promise<void> {
     `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s) × ${values.threads} engine thread(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback, ${values.format} requests, throughput phases loaded by ${client}\n`,
   );
   const common = ['--workers', workers, '--threads', values.threads];
+  const ceiling = computeCeiling(model, pixels);
+  console.log(
+    `compute alone, in this process: batch 1 on 1 thread ${ceiling.rate1.toFixed(0)} samples/s; batch 64 on 1 thread ` +
+      `${ceiling.rate64one.toFixed(0)}/s (${(ceiling.rate64one / ceiling.rate1).toFixed(2)}×), on ${ceiling.threads} threads ` +
+      `${ceiling.rate64all.toFixed(0)}/s (${(ceiling.rate64all / ceiling.rate1).toFixed(2)}×: the most batching could gain ` +
+      `over one worker answering one sample at a time on one core, before any HTTP)\n`,
+  );
 
   const batched = await loadPhase(
     'dynamic batching (max-batch 64, max-delay 2 ms)',
@@ -93,7 +104,8 @@ async function bench(): Promise<void> {
   );
   const ratio = batched.rps / single.rps;
   console.log(
-    `\nthroughput ratio batched / unbatched: ${ratio.toFixed(2)}× (target ≥ 3×) ${ratio >= 3 ? 'PASS' : 'MISS'}`,
+    `\nthroughput ratio batched / unbatched: ${ratio.toFixed(2)}× (target ≥ 3×) ${ratio >= 3 ? 'PASS' : 'MISS'}; ` +
+      `compute ceiling ${(ceiling.rate64all / ceiling.rate1).toFixed(2)}×`,
   );
   if (batched.cpu && single.compute && batched.compute) {
     // The CPU budget of the target, from the batched phase's own costs per request.
@@ -148,6 +160,49 @@ async function bench(): Promise<void> {
   const zeroErrors = batched.errors + batched.non2xx + single.errors + single.non2xx === 0;
   console.log(`errors in the throughput phases: ${zeroErrors ? '0 PASS' : 'FAIL'}`);
   if (!zeroErrors || !termOk || !over.aliveAfter || over.exitCode !== 0) process.exitCode = 1;
+}
+
+/**
+ * Throughput of the runtime alone (no HTTP, no client, no worker messages), batch 1 and batch 64, rounds
+ * interleaved so that a busy neighbour slows all of them alike: the compute ceiling of dynamic batching.
+ */
+function computeCeiling(
+  graph: Graph,
+  pixels: number[],
+): { rate1: number; rate64one: number; rate64all: number; threads: number } {
+  const threads = availableParallelism();
+  const one = Engine.create({ threads: 1 });
+  const all = Engine.create({ threads });
+  try {
+    const s1 = new Session(graph, { engine: one, maxBatch: 64 });
+    const sAll = new Session(graph, { engine: all, maxBatch: 64 });
+    const x1 = Float32Array.from(pixels);
+    const x64 = new Float32Array(64 * pixels.length);
+    for (let i = 0; i < 64; i++) x64.set(x1, i * pixels.length);
+    const time = (f: () => void, reps: number) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) f();
+      return (performance.now() - t0) / reps;
+    };
+    const t1: number[] = [];
+    const t64: number[] = [];
+    const t64all: number[] = [];
+    for (let round = 0; round < 12; round++) {
+      t1.push(time(() => s1.run(x1, 1), 64));
+      t64.push(time(() => s1.run(x64, 64), 1));
+      t64all.push(time(() => sAll.run(x64, 64), 1));
+    }
+    const median = (t: number[]) => t.slice(2).sort((a, b) => a - b)[(t.length - 2) >> 1]; // the first 2: warm-up
+    return {
+      rate1: 1000 / median(t1),
+      rate64one: 64000 / median(t64),
+      rate64all: 64000 / median(t64all),
+      threads,
+    };
+  } finally {
+    one.dispose();
+    all.dispose();
+  }
 }
 
 /** One request as autocannon sends it. */
