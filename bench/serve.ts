@@ -4,10 +4,10 @@
 // (or, --format binary, with the binary tensor data extension). The throughput phases use wrk where it is on the
 // PATH (`apt-get install wrk`: a C client, so the load generator takes little of the cores it shares with the
 // server), else autocannon; the overload and SIGTERM phases use autocannon, which counts each status code.
-// Before the phases it times the runtime alone in this process (batch 1 on one thread, batch 64 on one and on all
-// threads): the compute ceiling of the batching gain. Each phase prints where the machine's CPU went (server main thread, server workers, everything else) and the
-// server's own compute per sample, so that a ratio short of its target can be told apart from a CPU budget
-// that cannot hold it.
+// Before the phases it times the runtime alone in this process (batch 1 on one thread, batch 64 on one
+// and on all threads): the compute ceiling of the batching gain. Each phase prints where the machine's
+// CPU went (server main thread, server workers, everything else) and the server's own compute per
+// sample, so that a ratio short of its target can be told apart from a CPU budget that cannot hold it.
 // Phases: dynamic batching (max-batch 64, max-delay 2 ms) vs batching disabled (max-batch 1) at the
 // same concurrency (target ≥ 3× throughput, 0 errors); overload with a tiny --max-queue (429/503,
 // no crash); SIGTERM during load (every accepted request answered, non-2xx besides 429/503 = 0,
