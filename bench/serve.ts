@@ -223,23 +223,6 @@ function binaryBody(header: unknown, values: number[]): Body {
 
 type Client = 'wrk' | 'autocannon';
 
-interface PhaseResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  /** Responses by status code (autocannon only; wrk counts non-2xx as a whole). */
-  codes: Record<string, number>;
-  exitCode: number | null;
-  aliveAfter: boolean;
-  serverStats?: { accepted: number; answered: number; ok: number };
-  /** Where the CPU went during the load (Linux only). */
-  cpu?: CpuSplit;
-  /** The server's compute during the load, from its /metrics. */
-  compute?: { msPerSample: number; meanBatch: number };
-}
-
 /** What one client run reports. */
 interface LoadResult {
   rps: number;
@@ -247,7 +230,18 @@ interface LoadResult {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Responses by status code (autocannon only; wrk counts non-2xx as a whole). */
   codes: Record<string, number>;
+}
+
+interface PhaseResult extends LoadResult {
+  exitCode: number | null;
+  aliveAfter: boolean;
+  serverStats?: { accepted: number; answered: number; ok: number };
+  /** Where the CPU went during the load (Linux only). */
+  cpu?: CpuSplit;
+  /** The server's compute during the load, from its /metrics. */
+  compute?: { msPerSample: number; meanBatch: number };
 }
 
 /** Starts a server child, loads it, optionally SIGTERMs it mid-load, then stops it. */
