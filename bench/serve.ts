@@ -76,12 +76,13 @@ async function bench(): Promise<void> {
     `artifact ${artifact} (${model.nodes.length} nodes), ${workers} worker(s) × ${values.threads} engine thread(s), ${CONNECTIONS} connections, ${duration} s per phase, loopback, ${values.format} requests, throughput phases loaded by ${client}\n`,
   );
   const common = ['--workers', workers, '--threads', values.threads];
-  const ceiling = computeCeiling(model, pixels);
+  const ceiling = computeCeiling(model, pixels, Number(values.threads));
   console.log(
-    `compute alone, in this process: batch 1 on 1 thread ${ceiling.rate1.toFixed(0)} samples/s; batch 64 on 1 thread ` +
-      `${ceiling.rate64one.toFixed(0)}/s (${(ceiling.rate64one / ceiling.rate1).toFixed(2)}×), on ${ceiling.threads} threads ` +
-      `${ceiling.rate64all.toFixed(0)}/s (${(ceiling.rate64all / ceiling.rate1).toFixed(2)}×: the most batching could gain ` +
-      `over one worker answering one sample at a time on one core, before any HTTP)\n`,
+    `compute alone, in this process (no HTTP): batch 1 ${ceiling.cfg1.toFixed(0)} samples/s, batch 64 ` +
+      `${ceiling.cfg64.toFixed(0)}/s on ${ceiling.threads} engine thread(s): ${(ceiling.cfg64 / ceiling.cfg1).toFixed(2)}× ` +
+      `(the ceiling of the batching gain for this configuration); batch 64 on all ${ceiling.cores} cores ` +
+      `${ceiling.all64.toFixed(0)}/s over batch 1 on one thread ${ceiling.one1.toFixed(0)}/s: ` +
+      `${(ceiling.all64 / ceiling.one1).toFixed(2)}× (for any configuration)\n`,
   );
 
   const batched = await loadPhase(
@@ -105,7 +106,7 @@ async function bench(): Promise<void> {
   const ratio = batched.rps / single.rps;
   console.log(
     `\nthroughput ratio batched / unbatched: ${ratio.toFixed(2)}× (target ≥ 3×) ${ratio >= 3 ? 'PASS' : 'MISS'}; ` +
-      `compute ceiling ${(ceiling.rate64all / ceiling.rate1).toFixed(2)}×`,
+      `compute ceiling ${(ceiling.cfg64 / ceiling.cfg1).toFixed(2)}× for this configuration, ${(ceiling.all64 / ceiling.one1).toFixed(2)}× for any`,
   );
   if (batched.cpu && single.compute && batched.compute) {
     // The CPU budget of the target, from the batched phase's own costs per request.
@@ -120,7 +121,7 @@ async function bench(): Promise<void> {
     console.log(
       `CPU budget of 3×: ${need.toFixed(0)} req/s at the batched phase's ${(perReq.total * 1000).toFixed(0)} µs of CPU per request ` +
         `(server main ${(perReq.main * 1000).toFixed(0)}, workers ${(perReq.workers * 1000).toFixed(0)}, ` +
-        `client and the rest ${(perReq.rest * 1000).toFixed(0)}) = ${cores.toFixed(2)} cores; this machine has ${availableParallelism()}`,
+        `client and the rest ${(perReq.rest * 1000).toFixed(0)}) = ${cores.toFixed(2)} cores; this machine has ${batched.cpu.cores}`,
     );
   }
 
@@ -162,46 +163,56 @@ async function bench(): Promise<void> {
   if (!zeroErrors || !termOk || !over.aliveAfter || over.exitCode !== 0) process.exitCode = 1;
 }
 
+/** Samples per second of the runtime alone: batch 1 and 64 on the served engine threads, batch 1 on one and 64 on all. */
+interface Ceiling {
+  threads: number;
+  cores: number;
+  cfg1: number;
+  cfg64: number;
+  one1: number;
+  all64: number;
+}
+
 /**
- * Throughput of the runtime alone (no HTTP, no client, no worker messages), batch 1 and batch 64, rounds
- * interleaved so that a busy neighbour slows all of them alike: the compute ceiling of dynamic batching.
+ * Throughput of the runtime alone (no HTTP, no client, no worker messages), rounds interleaved so that a
+ * busy neighbour slows all of them alike: the compute ceiling of dynamic batching, for the served
+ * configuration (batch 64 over batch 1 on its engine threads) and for any (batch 64 on every core over
+ * batch 1 on one).
  */
-function computeCeiling(
-  graph: Graph,
-  pixels: number[],
-): { rate1: number; rate64one: number; rate64all: number; threads: number } {
-  const threads = availableParallelism();
-  const one = Engine.create({ threads: 1 });
-  const all = Engine.create({ threads });
+function computeCeiling(graph: Graph, pixels: number[], threads: number): Ceiling {
+  const cores = availableParallelism();
+  const engines = new Map<number, Engine>();
+  const session = (t: number) => {
+    let e = engines.get(t);
+    if (!e) {
+      e = Engine.create({ threads: t });
+      engines.set(t, e);
+    }
+    return new Session(graph, { engine: e, maxBatch: 64 });
+  };
   try {
-    const s1 = new Session(graph, { engine: one, maxBatch: 64 });
-    const sAll = new Session(graph, { engine: all, maxBatch: 64 });
     const x1 = Float32Array.from(pixels);
     const x64 = new Float32Array(64 * pixels.length);
     for (let i = 0; i < 64; i++) x64.set(x1, i * pixels.length);
-    const time = (f: () => void, reps: number) => {
-      const t0 = performance.now();
-      for (let i = 0; i < reps; i++) f();
-      return (performance.now() - t0) / reps;
-    };
-    const t1: number[] = [];
-    const t64: number[] = [];
-    const t64all: number[] = [];
-    for (let round = 0; round < 12; round++) {
-      t1.push(time(() => s1.run(x1, 1), 64));
-      t64.push(time(() => s1.run(x64, 64), 1));
-      t64all.push(time(() => sAll.run(x64, 64), 1));
-    }
-    const median = (t: number[]) => t.slice(2).sort((a, b) => a - b)[(t.length - 2) >> 1]; // the first 2: warm-up
-    return {
-      rate1: 1000 / median(t1),
-      rate64one: 64000 / median(t64),
-      rate64all: 64000 / median(t64all),
-      threads,
-    };
+    const runs = [
+      { s: session(threads), batch: 1 },
+      { s: session(threads), batch: 64 },
+      { s: session(1), batch: 1 },
+      { s: session(cores), batch: 64 },
+    ].map((r) => ({ ...r, x: r.batch === 1 ? x1 : x64, ms: [] as number[] }));
+    for (let round = 0; round < 12; round++)
+      for (const r of runs) {
+        const reps = 64 / r.batch;
+        const t0 = performance.now();
+        for (let i = 0; i < reps; i++) r.s.run(r.x, r.batch);
+        r.ms.push((performance.now() - t0) / reps);
+      }
+    // samples/s from the median round; the first 2 rounds warm up
+    const rate = (i: number) =>
+      (runs[i].batch * 1000) / runs[i].ms.slice(2).sort((a, b) => a - b)[(runs[i].ms.length - 2) >> 1];
+    return { threads, cores, cfg1: rate(0), cfg64: rate(1), one1: rate(2), all64: rate(3) };
   } finally {
-    one.dispose();
-    all.dispose();
+    for (const e of engines.values()) e.dispose();
   }
 }
 
@@ -305,7 +316,7 @@ async function loadPhase(
   const c = res.cpu;
   if (c)
     console.log(
-      `${''.padEnd(48)} CPU of ${c.cores} cores: server main ${pct(c.main)}, server workers ${pct(c.workers)}, ` +
+      `${''.padEnd(48)} CPU of ${c.cores} cores: server main ${pct(c.main)}, server's other threads (workers) ${pct(c.workers)}, ` +
         `client and the rest ${pct(c.rest)}, idle ${pct(c.idle)}` +
         (res.compute
           ? `; compute ${(res.compute.msPerSample * 1000).toFixed(0)} µs/sample, mean batch ${res.compute.meanBatch.toFixed(1)}`
@@ -370,7 +381,16 @@ end
     const out = await new Promise<string>((resolve, reject) => {
       const c = spawn(
         wrkPath() as string,
-        ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(dir, 'load.lua'), target],
+        [
+          '-t1',
+          `-c${CONNECTIONS}`,
+          `-d${Math.max(1, Math.round(seconds))}s`,
+          '--timeout',
+          '10s',
+          '-s',
+          join(dir, 'load.lua'),
+          target,
+        ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       const chunks: Buffer[] = [];
@@ -391,6 +411,7 @@ end
 
 /** CPU seconds so far: the machine's busy and idle (all cores), and the server process's main thread and the rest of it. */
 interface CpuSnapshot {
+  cpus: number;
   busy: number;
   idle: number;
   main: number;
@@ -401,6 +422,7 @@ interface CpuSplit {
   cores: number;
   /** Shares of the machine's CPU time over the load (they add up to 1). */
   main: number;
+  /** The server's other threads: its runtime workers, and V8's and libuv's helpers. */
   workers: number;
   rest: number;
   idle: number;
@@ -412,7 +434,9 @@ interface CpuSplit {
 function cpuSnapshot(pid: number | undefined): CpuSnapshot | undefined {
   if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return undefined;
   const tick = 100; // USER_HZ: /proc counts in 1/100 s on Linux
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const cpus = lines.filter((l) => /^cpu\d/.test(l)).length; // /proc/stat sums these, whatever this process may use
+  const fields = lines[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = (fields[3] + fields[4]) / tick; // idle + iowait
   const busy = fields.slice(0, 8).reduce((a, b) => a + b, 0) / tick - idle; // user..steal
   let main = 0;
@@ -429,7 +453,7 @@ function cpuSnapshot(pid: number | undefined): CpuSnapshot | undefined {
     server += t;
     if (tid === String(pid)) main = t;
   }
-  return { busy, idle, main, server };
+  return { cpus, busy, idle, main, server };
 }
 
 function cpuSplit(a: CpuSnapshot, b: CpuSnapshot, answered: number): CpuSplit {
@@ -439,7 +463,7 @@ function cpuSplit(a: CpuSnapshot, b: CpuSnapshot, answered: number): CpuSplit {
   const rest = b.busy - a.busy - main - workers;
   const per = (x: number) => (answered > 0 ? (x * 1000) / answered : Number.NaN);
   return {
-    cores: availableParallelism(),
+    cores: b.cpus,
     main: main / total,
     workers: workers / total,
     rest: rest / total,

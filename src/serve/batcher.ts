@@ -4,8 +4,9 @@
 // grow by themselves. A full batch (maxBatch samples) may also go to a busy worker as its next one,
 // so that the worker starts it without waiting for the round trip through this thread (the gap is
 // idle compute under load; with maxBatch 1 it was a fifth of the worker's time). A batch that is
-// due only by its delay waits for an idle worker: it can still grow. The queue is bounded
-// (maxQueue samples per model): beyond it, submit refuses.
+// due only by its delay waits for an idle worker, since it can still grow, and while such a queue
+// is the oldest due one nothing is posted ahead, so that it is not starved by a busier model. The
+// queue is bounded (maxQueue samples per model): beyond it, submit refuses.
 // Not for: HTTP, validation (server.ts, protocol.ts) or threads (workers.ts).
 import { GraduateError } from '../errors.js';
 
@@ -35,6 +36,7 @@ export interface Executor {
 export interface BatchResult {
   /** This request's outputs [batch, ...out]. */
   output: Float32Array;
+  /** Time not computing: in the queue, waiting in the worker behind another batch, and the hops to it and back. */
   queueMs: number;
   computeMs: number;
   /** Samples in the batch this request ran in. */
@@ -99,8 +101,10 @@ export class Batcher {
   }
 
   /**
-   * Dispatches every due queue while workers are idle, and full queues to busy workers that can take a
-   * next batch; arms a timer for the next queue that will be due.
+   * Dispatches the oldest due queue while a worker is idle; while none is, a full one goes to a busy
+   * worker that can take a next batch, unless an older queue is due by its delay (it goes first, to
+   * the next idle worker: posting ahead must not starve it). Arms a timer for the next queue that
+   * will be due.
    */
   pump(): void {
     for (;;) {
@@ -113,20 +117,24 @@ export class Batcher {
       for (const [key, q] of this.queues) {
         if (q.pending.length === 0) continue;
         const since = q.pending[0].enqueued;
-        const full = this.flushing || q.samples >= this.opts.maxBatch;
-        const due = full || (idle && now - since >= this.opts.maxDelayMs);
+        const due = this.full(q) || now - since >= this.opts.maxDelayMs;
         if (!due) nextDue = Math.min(nextDue, since + this.opts.maxDelayMs);
         else if (!best || since < best.pending[0].enqueued) {
           best = q;
           bestKey = key;
         }
       }
-      if (!best) {
+      if (!best || (!idle && !this.full(best))) {
         if (idle) this.arm(nextDue); // a busy worker calls pump() when it frees up
         return;
       }
       this.dispatch(bestKey, best);
     }
+  }
+
+  /** Holds a whole batch (or the batcher is flushing: every queue goes as it is). */
+  private full(q: Queue): boolean {
+    return this.flushing || q.samples >= this.opts.maxBatch;
   }
 
   /** Resolves when every queue is empty and no batch runs; queued requests go without waiting for the delay. */
@@ -173,12 +181,15 @@ export class Batcher {
       .run(key, input, samples)
       .then(({ output, computeMs }) => {
         this.onBatch(key, samples, computeMs);
+        // A batch posted behind a running one waits in the worker: that counts as queueing, as does
+        // the hop to the worker and back (the worker times only its compute).
+        const waited = Math.max(0, performance.now() - start - computeMs);
         const outPer = output.length / samples;
         let row = 0;
         for (const p of taken) {
           p.resolve({
             output: output.subarray(row * outPer, (row + p.batch) * outPer),
-            queueMs: start - p.enqueued,
+            queueMs: start - p.enqueued + waited,
             computeMs,
             batchSize: samples,
           });

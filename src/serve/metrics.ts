@@ -17,7 +17,7 @@ export class ServerMetrics {
   });
   readonly queueSeconds = new Histogram({
     name: 'graduate_queue_seconds',
-    help: 'Time a request waited in the batching queue',
+    help: 'Time a request waited for its batch to run: in the batching queue, behind another batch in a worker, and the hops to the worker and back',
     labelNames: ['model', 'version'] as const,
     buckets: SECONDS,
     registers: [this.registry],

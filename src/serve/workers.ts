@@ -47,6 +47,8 @@ class RuntimeWorker {
   readonly jobs = new Map<number, Job>();
   /** Batches posted and not answered: 0, 1 running, or 2 with one queued behind it; image jobs do not count. */
   batches = 0;
+  /** When its running batch started (posted to an idle worker, or the previous one ended). */
+  runningSince = 0;
   ready = false;
   constructor(readonly thread: Worker) {}
 }
@@ -94,13 +96,17 @@ export class WorkerPool {
     data: Float32Array | Int32Array,
     batch: number,
   ): Promise<{ output: Float32Array; computeMs: number }> {
+    // an idle worker; else the one whose running batch started first (it should end first)
     const w =
-      this.workers.find((x) => x.ready && x.batches === 0) ?? this.workers.find((x) => x.ready && x.batches === 1);
+      this.workers.find((x) => x.ready && x.batches === 0) ??
+      this.workers
+        .filter((x) => x.ready && x.batches === 1)
+        .reduce<RuntimeWorker | undefined>((a, x) => (a && a.runningSince <= x.runningSince ? a : x), undefined);
     if (!w) throw new GraduateError('WorkerPool.run: every worker is busy with a batch and the next one');
-    w.batches++;
+    if (w.batches++ === 0) w.runningSince = performance.now();
     return this.post(w, { type: 'run', id: this.nextId++, key, data, batch }, [data.buffer as ArrayBuffer]).finally(
       () => {
-        w.batches--;
+        if (--w.batches > 0) w.runningSince = performance.now(); // the batch posted behind it starts
         if (!this.closing) this.onIdle();
       },
     );

@@ -109,4 +109,37 @@ describe('Batcher', () => {
     expect(all.map((r) => r.batchSize)).toEqual([4, 4, 4, 4, 4, 1, 1]);
     expect(exec.batches).toEqual([4, 4, 1, 1]);
   });
+
+  it("does not starve a quiet model's queue by posting a busy model's full batches ahead", async () => {
+    const exec = queueingExecutor(5);
+    const b = new Batcher({ maxBatch: 4, maxDelayMs: 2, maxQueue: 1000 }, exec);
+    let stop = false;
+    const client = async () => {
+      while (!stop) await b.submit('A', new Float32Array(1), 1);
+    };
+    const clients = Array.from({ length: 16 }, client); // model A: always a full batch waiting
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    const quiet = await Promise.race([
+      b.submit('B', new Float32Array(1), 1).then(() => performance.now() - t0),
+      new Promise<number>((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), 1000)),
+    ]);
+    stop = true;
+    await Promise.all(clients);
+    // B waits its delay, then for the worker to finish what it holds (2 batches of 5 ms), not for A to stop
+    expect(quiet).toBeLessThan(200);
+    expect(exec.maxPosted()).toBe(2);
+  });
+
+  it('counts the wait behind another batch in the worker as queue time', async () => {
+    const exec = queueingExecutor(40);
+    const b = new Batcher({ maxBatch: 1, maxDelayMs: 0, maxQueue: 100 }, exec);
+    const [first, second] = await Promise.all([
+      b.submit('m/1', new Float32Array(1), 1),
+      b.submit('m/1', new Float32Array(1), 1),
+    ]);
+    expect(exec.maxPosted()).toBe(2); // the second was posted at once, behind the first
+    expect(first.queueMs).toBeLessThan(30);
+    expect(second.queueMs).toBeGreaterThanOrEqual(30); // it waited for the first's 40 ms in the worker
+  });
 });
