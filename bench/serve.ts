@@ -460,7 +460,7 @@ function cpuSplit(a: CpuSnapshot, b: CpuSnapshot, answered: number): CpuSplit {
   const total = b.busy - a.busy + (b.idle - a.idle);
   const main = b.main - a.main;
   const workers = b.server - a.server - main;
-  const rest = b.busy - a.busy - main - workers;
+  const rest = Math.max(0, b.busy - a.busy - main - workers); // the two clocks tick apart: a few ticks below 0 mean 0
   const per = (x: number) => (answered > 0 ? (x * 1000) / answered : Number.NaN);
   return {
     cores: b.cpus,
