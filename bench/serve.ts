@@ -31,6 +31,11 @@ const SELF = fileURLToPath(import.meta.url);
 const NODE_ARGS = process.execArgv; // children run like this process (relaxed-SIMD flag, tsx)
 const HOST = '127.0.0.1';
 const CONNECTIONS = 64;
+/** The wrk binary, if on the PATH. */
+const WRK = (process.env.PATH ?? '')
+  .split(delimiter)
+  .map((dir) => dir && join(dir, 'wrk'))
+  .find((f) => f && existsSync(f));
 
 // `--child ARGS…`: run the CLI in this process (the server and the model build run as children).
 if (process.argv[2] === '--child') {
@@ -53,8 +58,8 @@ async function bench(): Promise<void> {
   });
   if (values.client !== undefined && values.client !== 'wrk' && values.client !== 'autocannon')
     throw new Error(`--client: expected 'wrk' or 'autocannon', got '${values.client}'`);
-  const client: Client = (values.client as Client | undefined) ?? (wrkPath() ? 'wrk' : 'autocannon');
-  if (client === 'wrk' && !wrkPath()) throw new Error('--client wrk: no wrk on the PATH (apt-get install wrk)');
+  const client: Client = (values.client as Client | undefined) ?? (WRK ? 'wrk' : 'autocannon');
+  if (client === 'wrk' && !WRK) throw new Error('--client wrk: no wrk on the PATH (apt-get install wrk)');
   if (values.format !== 'json' && values.format !== 'binary')
     throw new Error(`--format: expected 'json' or 'binary', got '${values.format}'`);
   const duration = Number(values.duration ?? (values.quick ? 5 : 30));
@@ -79,10 +84,10 @@ async function bench(): Promise<void> {
   const ceiling = computeCeiling(model, pixels, Number(values.threads));
   console.log(
     `compute alone, in this process (no HTTP): batch 1 ${ceiling.cfg1.toFixed(0)} samples/s, batch 64 ` +
-      `${ceiling.cfg64.toFixed(0)}/s on ${ceiling.threads} engine thread(s): ${(ceiling.cfg64 / ceiling.cfg1).toFixed(2)}× ` +
+      `${ceiling.cfg64.toFixed(0)}/s on ${ceiling.threads} engine thread(s): ${ceiling.here.toFixed(2)}× ` +
       `(the ceiling of the batching gain for this configuration); batch 64 on all ${ceiling.cores} cores ` +
       `${ceiling.all64.toFixed(0)}/s over batch 1 on one thread ${ceiling.one1.toFixed(0)}/s: ` +
-      `${(ceiling.all64 / ceiling.one1).toFixed(2)}× (for any configuration)\n`,
+      `${ceiling.any.toFixed(2)}× (for any configuration)\n`,
   );
 
   const batched = await loadPhase(
@@ -106,7 +111,7 @@ async function bench(): Promise<void> {
   const ratio = batched.rps / single.rps;
   console.log(
     `\nthroughput ratio batched / unbatched: ${ratio.toFixed(2)}× (target ≥ 3×) ${ratio >= 3 ? 'PASS' : 'MISS'}; ` +
-      `compute ceiling ${(ceiling.cfg64 / ceiling.cfg1).toFixed(2)}× for this configuration, ${(ceiling.all64 / ceiling.one1).toFixed(2)}× for any`,
+      `compute ceiling ${ceiling.here.toFixed(2)}× for this configuration, ${ceiling.any.toFixed(2)}× for any`,
   );
   if (batched.cpu && single.compute && batched.compute) {
     // The CPU budget of the target, from the batched phase's own costs per request.
@@ -171,6 +176,10 @@ interface Ceiling {
   cfg64: number;
   one1: number;
   all64: number;
+  /** cfg64 / cfg1: the most batching can gain in the served configuration. */
+  here: number;
+  /** all64 / one1: the most it can gain in any configuration of this machine. */
+  any: number;
 }
 
 /**
@@ -181,36 +190,39 @@ interface Ceiling {
  */
 function computeCeiling(graph: Graph, pixels: number[], threads: number): Ceiling {
   const cores = availableParallelism();
+  const wanted: [number, number][] = [
+    [threads, 1],
+    [threads, 64],
+    [1, 1],
+    [cores, 64],
+  ];
   const engines = new Map<number, Engine>();
-  const session = (t: number) => {
-    let e = engines.get(t);
-    if (!e) {
-      e = Engine.create({ threads: t });
-      engines.set(t, e);
-    }
-    return new Session(graph, { engine: e, maxBatch: 64 });
-  };
   try {
+    const sessions = new Map<number, Session>();
+    for (const t of new Set(wanted.map(([t]) => t))) {
+      const engine = Engine.create({ threads: t });
+      engines.set(t, engine);
+      sessions.set(t, new Session(graph, { engine, maxBatch: 64 }));
+    }
     const x1 = Float32Array.from(pixels);
     const x64 = new Float32Array(64 * pixels.length);
     for (let i = 0; i < 64; i++) x64.set(x1, i * pixels.length);
-    const runs = [
-      { s: session(threads), batch: 1 },
-      { s: session(threads), batch: 64 },
-      { s: session(1), batch: 1 },
-      { s: session(cores), batch: 64 },
-    ].map((r) => ({ ...r, x: r.batch === 1 ? x1 : x64, ms: [] as number[] }));
+    // each (threads, batch) once, however the four coincide
+    const runs = new Map(wanted.map(([t, batch]) => [`${t}×${batch}`, { t, batch, ms: [] as number[] }]));
     for (let round = 0; round < 12; round++)
-      for (const r of runs) {
-        const reps = 64 / r.batch;
+      for (const r of runs.values()) {
+        const s = sessions.get(r.t) as Session;
         const t0 = performance.now();
-        for (let i = 0; i < reps; i++) r.s.run(r.x, r.batch);
-        r.ms.push((performance.now() - t0) / reps);
+        for (let i = 0; i < 64 / r.batch; i++) s.run(r.batch === 1 ? x1 : x64, r.batch);
+        r.ms.push((performance.now() - t0) / (64 / r.batch));
       }
     // samples/s from the median round; the first 2 rounds warm up
-    const rate = (i: number) =>
-      (runs[i].batch * 1000) / runs[i].ms.slice(2).sort((a, b) => a - b)[(runs[i].ms.length - 2) >> 1];
-    return { threads, cores, cfg1: rate(0), cfg64: rate(1), one1: rate(2), all64: rate(3) };
+    const rate = ([t, batch]: [number, number]) => {
+      const ms = (runs.get(`${t}×${batch}`) as { ms: number[] }).ms.slice(2).sort((a, b) => a - b);
+      return (batch * 1000) / ms[ms.length >> 1];
+    };
+    const [cfg1, cfg64, one1, all64] = wanted.map(rate);
+    return { threads, cores, cfg1, cfg64, one1, all64, here: cfg64 / cfg1, any: all64 / one1 };
   } finally {
     for (const e of engines.values()) e.dispose();
   }
@@ -347,15 +359,6 @@ async function autocannonLoad(
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, codes };
 }
 
-/** The wrk binary, if on the PATH. */
-function wrkPath(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const f = join(dir, 'wrk');
-    if (dir && existsSync(f)) return f;
-  }
-  return undefined;
-}
-
 /** wrk: one client thread, 64 connections, the body from a Lua script; its done() prints one summary line. */
 async function wrkLoad(target: string, body: Body, seconds: number): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'graduate-wrk-'));
@@ -380,7 +383,7 @@ end
     );
     const out = await new Promise<string>((resolve, reject) => {
       const c = spawn(
-        wrkPath() as string,
+        WRK as string,
         [
           '-t1',
           `-c${CONNECTIONS}`,
