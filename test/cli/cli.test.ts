@@ -4,36 +4,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadFashionMnist } from '../../src/data/fashion-mnist.js';
 import { readIdx } from '../../src/data/idx.js';
-import { shutdown } from '../../src/tensor/context.js';
+import { cli } from './run.js';
 
 const haveData = existsSync('/usr/share/datasets/fashion-mnist');
 const out = mkdtempSync(join(tmpdir(), 'graduate-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-/** Runs the CLI; returns exit code and what it printed. The engine is reset between runs (init() per command). */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const log: string[] = [];
-  const err: string[] = [];
-  const l = vi.spyOn(console, 'log').mockImplementation((...a) => void log.push(a.join(' ')));
-  const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  const w = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err.push(String(s));
-    return true;
-  });
-  try {
-    shutdown();
-    const code = await main(argv);
-    return { code, stdout: log.join('\n'), stderr: err.join('\n') };
-  } finally {
-    l.mockRestore();
-    e.mockRestore();
-    w.mockRestore();
-  }
-}
 
 describe.runIf(haveData)('graduate train / eval', () => {
   it('trains the mlp preset, writing checkpoint, metrics.json and the report', async () => {

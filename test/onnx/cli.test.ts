@@ -4,35 +4,19 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { captureGraph } from '../../src/compile/capture.js';
 import { readArtifact } from '../../src/graph/artifact.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
 import type { ModelSpec } from '../../src/nn/spec.js';
-import { shutdown } from '../../src/tensor/context.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { cli } from '../cli/run.js';
 import { maxAbsDiff, runGraph, runOrt } from './fixtures.js';
 
 const haveData = existsSync('/usr/share/datasets/fashion-mnist');
 const out = mkdtempSync(join(tmpdir(), 'graduate-onnx-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const log: string[] = [];
-  const err: string[] = [];
-  const l = vi.spyOn(console, 'log').mockImplementation((...a) => void log.push(a.join(' ')));
-  const e = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    shutdown();
-    const code = await main(argv);
-    return { code, stdout: log.join('\n'), stderr: err.join('\n') };
-  } finally {
-    l.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const spec: ModelSpec = {
   inputShape: [28, 28, 1],
