@@ -30,3 +30,8 @@ export class DisposedError extends GraduateError {
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
+
+/** A file or folder that cannot be read or written (names the path and the system's reason). */
+export class FileError extends GraduateError {
+  override name = 'FileError';
+}

@@ -1,12 +1,12 @@
 // `graduate compile CHECKPOINT --data … -o FILE`: the whole graduation pipeline, with the
 // accuracy gate and the before/after report (FILE.report.txt and FILE.report.json beside it).
 import { Command, Option } from 'commander';
-import writeFileAtomic from 'write-file-atomic';
 import { compile, formatCompileReport } from '../compile/pipeline.js';
 import { preprocessingOf } from '../compile/verify.js';
 import { limitDataset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { ValueError } from '../errors.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { graphFromSource } from '../onnx/index.js';
 import { engine, init } from '../tensor/context.js';
 
@@ -100,13 +100,10 @@ export function compileCommand(): Command {
         },
       );
       if (result.report.dump) console.log(result.report.dump);
-      writeFileAtomic.sync(
-        f.output,
-        Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength),
-      );
+      writeFileAtomicSync(f.output, result.bytes);
       const text = formatCompileReport(result.report);
-      writeFileAtomic.sync(`${f.output}.report.txt`, `${text}\n`);
-      writeFileAtomic.sync(
+      writeFileAtomicSync(`${f.output}.report.txt`, `${text}\n`);
+      writeFileAtomicSync(
         `${f.output}.report.json`,
         `${JSON.stringify({ ...result.report, dump: undefined }, null, 2)}\n`,
       );

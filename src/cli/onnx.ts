@@ -2,13 +2,10 @@
 // to ONNX (f32, or QDQ for int8 artifacts) and in from ONNX (to the IR, through the compiler's
 // passes, as an artifact that compile, inspect, predict and serve take).
 import { Command } from 'commander';
-import writeFileAtomic from 'write-file-atomic';
 import { runPasses } from '../compile/passes/index.js';
 import { writeArtifact } from '../graph/artifact.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { exportOnnx, graphFromSource } from '../onnx/index.js';
-
-const write = (file: string, bytes: Uint8Array) =>
-  writeFileAtomic.sync(file, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -21,7 +18,7 @@ export function exportCommand(): Command {
         // checkpoints: inference form first (dropout gone, BatchNorm folded, epilogues fused)
         const graph = src.kind === 'checkpoint' ? runPasses(src.graph).graph : src.graph;
         const bytes = exportOnnx(graph);
-        write(f.output, bytes);
+        writeFileAtomicSync(f.output, bytes);
         console.log(`wrote ${f.output} (${bytes.length} bytes, ${graph.nodes.length} Graduate nodes)`);
       } finally {
         src.dispose();
@@ -38,7 +35,7 @@ export function importCommand(): Command {
       const { graph } = graphFromSource(path);
       const { graph: g } = runPasses(graph);
       const bytes = writeArtifact(g, 'graduate import');
-      write(f.output, bytes);
+      writeFileAtomicSync(f.output, bytes);
       console.log(`${path}: ${graph.nodes.length} nodes imported, ${g.nodes.length} after passes`);
       console.log(
         `input [${g.meta.input.shape.join(', ')}] (${JSON.stringify(g.meta.onnx)}), ${g.meta.classNames.length} classes`,

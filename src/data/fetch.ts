@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { FormatError, GraduateError } from '../errors.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { FASHION_MNIST_FILES, fashionMnistCacheDir } from './fashion-mnist.js';
 import { parseIdx } from './idx.js';
 
@@ -83,7 +83,7 @@ export async function fetchFiles(
     const url = baseUrl + spec.name;
     const bytes = await download(url, log);
     counts.set(spec.name, verify(bytes, url, spec));
-    await writeFileAtomic(path, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    writeFileAtomicSync(path, bytes);
     log(`${path}: saved (${mb(bytes.length)}${spec.md5 ? ', MD5 ok' : ''})`);
   }
   return counts;

@@ -4,9 +4,9 @@
 // moment leaves the previous checkpoint intact and pointed to. The last two epochs are kept.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { Preprocessing } from '../data/dataset.js';
 import { FormatError } from '../errors.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import { buildModel } from '../nn/build.js';
 import type { Sequential } from '../nn/layers.js';
@@ -50,12 +50,8 @@ export interface Checkpoint {
   optimizerTensors: Record<string, Float32Array>;
 }
 
-function writeBytes(file: string, bytes: Uint8Array): void {
-  writeFileAtomic.sync(file, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-}
-
 function writeJson(file: string, value: unknown): void {
-  writeFileAtomic.sync(file, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Weights and buffers of a module as safetensors entries. */
@@ -79,10 +75,10 @@ export function saveCheckpoint(
   const dir = join(outDir, rel);
   mkdirSync(dir, { recursive: true });
   const meta = { format: CHECKPOINT_FORMAT, epoch: String(state.epoch) };
-  writeBytes(join(dir, 'model.safetensors'), encodeSafetensors(moduleTensors(model), meta));
+  writeFileAtomicSync(join(dir, 'model.safetensors'), encodeSafetensors(moduleTensors(model), meta));
   const opt: Record<string, NamedArray> = {};
   for (const [k, v] of Object.entries(optimizerTensors)) opt[k] = { dtype: 'F32', shape: [v.length], data: v };
-  writeBytes(join(dir, 'optimizer.safetensors'), encodeSafetensors(opt, meta));
+  writeFileAtomicSync(join(dir, 'optimizer.safetensors'), encodeSafetensors(opt, meta));
   writeJson(join(dir, 'config.json'), config);
   writeJson(join(dir, 'state.json'), state);
   writeJson(join(outDir, 'checkpoint.json'), {

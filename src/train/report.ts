@@ -4,7 +4,7 @@
 // computing metrics (see metrics.ts) and not for training itself.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import type { EpochRecord, History } from './history.js';
 import type { ClassificationReport } from './metrics.js';
 
@@ -400,9 +400,9 @@ export function writeReport(dir: string, opts: ReportOptions): ReportPaths {
   };
   const charts = curvesSvg(opts.history);
   const metrics = { history: opts.history, report: opts.report ?? null, config: opts.config };
-  writeFileAtomic.sync(paths.lossSvg, `<?xml version="1.0" encoding="UTF-8"?>\n${charts.loss}\n`);
-  writeFileAtomic.sync(paths.accuracySvg, `<?xml version="1.0" encoding="UTF-8"?>\n${charts.accuracy}\n`);
-  writeFileAtomic.sync(paths.metricsJson, `${toJson(metrics, 2)}\n`);
-  writeFileAtomic.sync(paths.html, reportHtml(opts));
+  writeFileAtomicSync(paths.lossSvg, `<?xml version="1.0" encoding="UTF-8"?>\n${charts.loss}\n`);
+  writeFileAtomicSync(paths.accuracySvg, `<?xml version="1.0" encoding="UTF-8"?>\n${charts.accuracy}\n`);
+  writeFileAtomicSync(paths.metricsJson, `${toJson(metrics, 2)}\n`);
+  writeFileAtomicSync(paths.html, reportHtml(opts));
   return paths;
 }
