@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { readArtifact } from '../graph/artifact.js';
 import { dumpGraph } from '../graph/dump.js';
 import { graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
-import { planMemory } from '../runtime/plan.js';
+import { planMemory } from '../graph/plan.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')

@@ -12,6 +12,7 @@ export const MAGIC = 'GRADUATE';
 export const FORMAT_VERSION = 1;
 const ALIGN = 64;
 const BYTES = { float32: 4, float16: 2, int8: 1, int32: 4 } as const;
+const ARRAYS = { float32: Float32Array, float16: Uint16Array, int8: Int8Array, int32: Int32Array } as const;
 
 interface TensorEntry {
   dtype: Constant['dtype'];
@@ -46,6 +47,9 @@ export function crc32(bytes: Uint8Array): number {
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A JSON value's kind for messages (never the value itself: it may be huge). */
+const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
 
 /** Serializes a graph and its constants. */
 export function writeArtifact(g: Graph, producer = 'graduate'): Uint8Array {
@@ -101,19 +105,16 @@ export function readArtifact(input: Uint8Array, source = '<artifact>'): Graph {
   } catch (e) {
     return bad(`header is not valid JSON (${(e as Error).message})`);
   }
-  if (
-    header?.format !== 'graduate-artifact' ||
-    typeof header.graph !== 'object' ||
-    typeof header.tensors !== 'object'
-  ) {
-    bad('header lacks format/graph/tensors');
-  }
+  if (!isRecord(header) || header.format !== 'graduate-artifact') bad('header is not a graduate-artifact header');
+  if (!isRecord(header.graph)) bad(`header.graph must be an object, got ${kind(header.graph)}`);
+  if (!isRecord(header.tensors)) bad(`header.tensors must be an object, got ${kind(header.tensors)}`);
   const dataStart = align(16 + hlen);
   const dataEnd = bytes.length - 4;
   const constants: Graph['constants'] = {};
   for (const [name, t] of Object.entries(header.tensors)) {
-    const per = BYTES[t?.dtype as keyof typeof BYTES];
-    if (!per) bad(`tensor '${name}': unknown dtype ${JSON.stringify(t?.dtype)}`);
+    if (!isRecord(t)) bad(`tensor '${name}': expected an entry object, got ${kind(t)}`);
+    if (!Object.hasOwn(BYTES, t.dtype)) bad(`tensor '${name}': unknown dtype ${JSON.stringify(t.dtype)}`);
+    const per = BYTES[t.dtype];
     if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || d < 0))
       bad(`tensor '${name}': invalid shape ${JSON.stringify(t.shape)}`);
     const count = t.shape.reduce((a, b) => a * b, 1);
@@ -127,12 +128,7 @@ export function readArtifact(input: Uint8Array, source = '<artifact>'): Graph {
       bad(`tensor '${name}': data at offset ${t.offset} (+${t.length}) lies outside the file`);
     }
     const copy = bytes.slice(dataStart + t.offset, dataStart + t.offset + t.length);
-    const data =
-      t.dtype === 'float32'
-        ? new Float32Array(copy.buffer)
-        : t.dtype === 'int32'
-          ? new Int32Array(copy.buffer)
-          : new Int8Array(copy.buffer);
+    const data = new ARRAYS[t.dtype](copy.buffer);
     constants[name] = { dtype: t.dtype, shape: t.shape, data, quant: t.quant };
   }
   const g: Graph = { ...header.graph, constants };

@@ -12,7 +12,7 @@ import { ValueError } from '../errors.js';
 import { floatData, type Graph, type Node, type Value } from '../graph/ir.js';
 import { DT, EXPORT_OPSET, type NodeProto, onnx, type TensorProto } from './proto.js';
 
-/** Names of the normalization nodes: the importer recognizes them and restores meta.input. */
+/** Name prefix of the normalization nodes (for readers; the importer goes by ops and metadata). */
 export const NORMALIZE_PREFIX = 'graduate/normalize/';
 export const INPUT_NAME = 'input';
 export const OUTPUT_NAME = 'logits';

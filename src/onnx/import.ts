@@ -13,12 +13,16 @@
 // as float: DequantizeLinear of int8 weights is folded, QuantizeLinear→DequantizeLinear pairs on
 // activations are dropped. Constant subgraphs (shapes, Constant, Identity, casts of constants) are
 // folded. Everything else is a FormatError naming the node, its op and what is supported.
+// Graduate's own export starts with its input normalization: recognised by its ops, constants and
+// metadata_props 'input' (never by node names), it becomes meta.input again. The result passes
+// validateGraph, as an artifact read from disk would.
 // Not for: writing ONNX (export.ts).
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FormatError, GraduateError } from '../errors.js';
 import type { ActivationFn, Graph, InputSpec, Node } from '../graph/ir.js';
-import { INPUT_NAME, NORMALIZE_PREFIX, type OnnxInputMeta } from './export.js';
+import { validateGraph } from '../graph/validate.js';
+import { INPUT_NAME, type OnnxInputMeta } from './export.js';
 import {
   type AttributeProto,
   DT,
@@ -135,7 +139,9 @@ export function importOnnx(bytes: Uint8Array, source: string, opts: ImportOption
     throw new FormatError(`${source}: not a valid ONNX protobuf (${(e as Error).message})`);
   }
   try {
-    return new Importer(model, source, opts.baseDir ?? dirname(resolve(source))).run();
+    const g = new Importer(model, source, opts.baseDir ?? dirname(resolve(source))).run();
+    validateGraph(g, source);
+    return g;
   } catch (e) {
     if (e instanceof GraduateError) throw e;
     // a malformed model that slipped past the checks: still a clean error naming the file
@@ -217,19 +223,15 @@ class Importer {
     const inEntry: Val = { kind: 'value', v: 'input', dims, layout: dims.length === 4 && !nhwc ? 'nchw' : 'flat' };
     this.env.set(input.name ?? '', inEntry);
 
-    // Graduate's own export: the normalization nodes become meta.input again
-    const nodes = [...(graph.node ?? [])];
+    // Graduate's own export: its normalization nodes become meta.input again
+    let nodes = [...(graph.node ?? [])];
     let spec: InputSpec = { kind: dims.length === 4 ? 'image' : 'tabular', shape: shape.slice(1), scale: 1 };
-    if (meta && input.name === INPUT_NAME) {
-      let last = INPUT_NAME;
-      while (nodes.length && nodes[0].name?.startsWith(NORMALIZE_PREFIX) && nodes[0].input?.[0] === last) {
-        last = nodes[0].output?.[0] ?? '';
-        nodes.shift();
-      }
-      if (last !== INPUT_NAME) {
-        this.env.set(last, inEntry);
-        spec = { kind: meta.kind, shape: shape.slice(1), ...meta.normalization };
-      }
+    const norm = meta && input.name === INPUT_NAME ? this.normalization(meta, nodes, outputs[0].name ?? '') : undefined;
+    if (norm && meta) {
+      nodes = nodes.slice(norm.count);
+      this.env.set(norm.output, inEntry);
+      const { scale, mean, std } = meta.normalization;
+      spec = { kind: meta.kind, shape: shape.slice(1), scale, mean, std };
     }
     const classNames = json<unknown>('classNames');
     g.meta = {
@@ -262,6 +264,43 @@ class Importer {
     const C = perSample(o.dims);
     if (g.meta.classNames.length !== C) g.meta.classNames = Array.from({ length: C }, (_, i) => String(i));
     return g;
+  }
+
+  /**
+   * The normalization exportOnnx writes, recognised by what it computes, not by node names: the
+   * first nodes are exactly Mul by meta's scale, Sub of its mean, Div by its std (each present iff
+   * meta has it), chained from the input through default-domain ops, with initializers equal to
+   * meta's values and each intermediate read by the next node only. Anything else is left to the
+   * ordinary import (which maps Mul/Sub/Div to affine nodes, so the model stays correct).
+   */
+  private normalization(
+    meta: OnnxInputMeta,
+    nodes: NodeProto[],
+    graphOutput: string,
+  ): { count: number; output: string } | undefined {
+    const n = meta.normalization;
+    if (typeof n !== 'object' || n === null) return undefined;
+    const steps: [string, number[]][] = [];
+    if (n.scale !== undefined && n.scale !== 1) steps.push(['Mul', [n.scale]]);
+    if (n.mean) steps.push(['Sub', n.mean]);
+    if (n.std) steps.push(['Div', n.std]);
+    if (steps.length === 0) return undefined;
+    let last = INPUT_NAME;
+    for (const [i, [op, want]] of steps.entries()) {
+      const node = nodes[i];
+      if (!node || node.opType !== op || (node.domain && node.domain !== 'ai.onnx')) return undefined;
+      if (node.input?.length !== 2 || node.input[0] !== last || node.output?.length !== 1) return undefined;
+      if ((node.attribute ?? []).length) return undefined;
+      const c = this.env.get(node.input[1]);
+      const values = Array.isArray(want) ? want : [];
+      if (c?.kind !== 'const' || c.data.length !== values.length) return undefined;
+      if (c.dims.length > 1 || values.some((v, j) => typeof v !== 'number' || Math.fround(v) !== c.data[j]))
+        return undefined;
+      // the input itself and every intermediate feed only the next step
+      if ((this.uses.get(last) ?? 0) !== 1 || last === graphOutput) return undefined;
+      last = node.output[0];
+    }
+    return { count: steps.length, output: last };
   }
 
   /** NHWC when the first layout-relevant op after the input (through elementwise ops) is Transpose to NCHW. */

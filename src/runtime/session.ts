@@ -1,8 +1,13 @@
 // The inference session: loads a graph into an engine (weights pre-packed once into the kernels'
 // layouts), plans memory statically for a maximum batch, and runs batches with no allocation of
-// its own per call. Imports only kernels/ and graph/: no training code.
+// its own per call. It expects a graph that passed validateGraph (readArtifact and the compiler's
+// passes validate): op inputs, attributes, shapes, dtypes and quantization are not checked again
+// here; only the session's own arguments (maxBatch, tile, run's batch and input) are.
+// Imports only kernels/ and graph/: no training code.
 import { ShapeError, ValueError } from '../errors.js';
-import { type Constant, consumers, floatData, type Graph, type Node, numel } from '../graph/ir.js';
+import { type Constant, consumers, floatData, type Graph, type Node, numel, type QuantParams } from '../graph/ir.js';
+import { type MemoryPlan, planMemory } from '../graph/plan.js';
+import { MEMORY_LIMIT_BYTES } from '../graph/validate.js';
 import { batchNormForward } from '../kernels/batchnorm.js';
 import type { Conv2dGeometry } from '../kernels/conv.js';
 import { conv2dPacked } from '../kernels/conv.js';
@@ -34,7 +39,6 @@ import {
 } from '../kernels/int8.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../kernels/pooling.js';
 import { softmax } from '../kernels/softmax.js';
-import { type MemoryPlan, planMemory } from './plan.js';
 
 export interface SessionOptions {
   /** Largest batch run() accepts. Default 256. */
@@ -86,7 +90,7 @@ export class Session {
   /** Per-sample shapes of the input and output. */
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
-  private readonly arena: number;
+  private arena = -1;
   private readonly owned: number[] = [];
   private readonly packed: PackedB[] = [];
   private readonly packed8: PackedB8[] = [];
@@ -108,8 +112,6 @@ export class Session {
     this.maxBatch = opts.maxBatch ?? 256;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
-    if (graph.inputs.length !== 1 || graph.outputs.length !== 1)
-      throw new ValueError('Session: graphs with one input and one output are supported');
     this.inputShape = graph.values[graph.inputs[0]].shape.slice(1);
     this.outputShape = graph.values[graph.outputs[0]].shape.slice(1);
     ({ graph: this.graph, pooled: this.pooled } =
@@ -120,13 +122,25 @@ export class Session {
     if (!Number.isInteger(this.tile) || this.tile < 1 || this.tile > this.maxBatch)
       throw new ValueError(`Session: tile must be an integer in [1, ${this.maxBatch}] (maxBatch), got ${this.tile}`);
     this.plan = planMemory(graph, this.tile);
-    this.arena = this.engine.alloc(Math.max(this.plan.arenaBytes, 64));
-    for (const n of graph.nodes) {
-      const s = this.compileNode(n);
-      if (s) {
-        this.steps.push(s);
-        this.stepNames.push(n.name);
+    const weights = Object.values(graph.constants).reduce((s, c) => s + c.data.byteLength, 0);
+    const need = `${this.plan.arenaBytes} bytes of activations (input [${this.inputShape.join(', ')}] × tile ${this.tile}) and ${weights} bytes of weights`;
+    if (this.plan.arenaBytes + weights > MEMORY_LIMIT_BYTES)
+      throw new ValueError(`Session: out of memory: the graph needs ${need}, more than ${MEMORY_LIMIT_BYTES} bytes`);
+    try {
+      this.arena = this.engine.alloc(Math.max(this.plan.arenaBytes, 64));
+      for (const n of graph.nodes) {
+        const s = this.compileNode(n);
+        if (s) {
+          this.steps.push(s);
+          this.stepNames.push(n.name);
+        }
       }
+    } catch (e) {
+      this.dispose();
+      // the engine's memory is shared with other sessions: what is left may not hold this one
+      if (e instanceof RangeError && /out of wasm memory/.test(e.message))
+        throw new ValueError(`Session: out of memory: the graph needs ${need} (${e.message})`);
+      throw e;
     }
   }
 
@@ -193,12 +207,8 @@ export class Session {
 
   /** Input quantization and output epilogue of an int8 conv2d/linear node. */
   private int8Parts(n: Node & { op: 'conv2d' | 'linear' }): { sx: number; zx: number; ep: Int8Epilogue } {
-    const xq = this.graph.values[n.inputs[0]].quant;
-    if (this.graph.values[n.inputs[0]].dtype !== 'int8' || !xq)
-      throw new ValueError(`Session: int8 node '${n.name}' needs an int8 input with quantization parameters`);
-    if (n.attrs.residual || (n.attrs.activation !== 'none' && n.attrs.activation !== 'relu')) {
-      throw new ValueError(`Session: int8 node '${n.name}' supports only a ReLU epilogue`);
-    }
+    // validateGraph: an int8 input with quantization, a ReLU-or-none epilogue, no residual
+    const xq = this.graph.values[n.inputs[0]].quant as QuantParams;
     const y = this.graph.values[n.output];
     const out: Int8Epilogue['out'] =
       y.dtype === 'int8' && y.quant
@@ -287,7 +297,6 @@ export class Session {
       }
       case 'maxpool2d':
       case 'avgpool2d': {
-        if (int8In && n.op !== 'maxpool2d') throw new ValueError(`Session: ${n.op} '${n.name}' has no int8 kernel`);
         const geo = windowGeometry(g, n, n.attrs.kernel);
         if (n.op === 'avgpool2d') return (N) => avgPool2d(e, xp, geo(N), out);
         if (int8In) return (N) => maxPool2dInt8(e, xp, geo(N), out);
@@ -308,14 +317,12 @@ export class Session {
         return (N) => embeddingBagForward(e, xp, N, L, w, D, out);
       }
       case 'quantize': {
-        const q = g.values[n.output].quant;
-        if (!q) throw new ValueError(`Session: quantize '${n.name}' output has no quantization parameters`);
+        const q = g.values[n.output].quant as QuantParams;
         const n1 = per(n.inputs[0]);
         return (N) => quantize(e, xp, N * n1, q.scale[0], q.zeroPoint[0], out);
       }
       case 'dequantize': {
-        const q = g.values[n.inputs[0]].quant;
-        if (!q) throw new ValueError(`Session: dequantize '${n.name}' input has no quantization parameters`);
+        const q = g.values[n.inputs[0]].quant as QuantParams;
         const n1 = per(n.inputs[0]);
         return (N) => dequantize(e, xp, N * n1, q.scale[0], q.zeroPoint[0], out);
       }
@@ -401,7 +408,7 @@ export class Session {
     for (const p of this.packed8) freePackedB8(this.engine, p);
     for (const p of this.packedWino) freePackedWino8(this.engine, p);
     for (const p of this.owned) this.engine.free(p);
-    this.engine.free(this.arena);
+    if (this.arena >= 0) this.engine.free(this.arena);
   }
 }
 

@@ -98,6 +98,52 @@ describe('importOnnx: round trip', () => {
   });
 });
 
+describe("importOnnx: Graduate's normalization is recognised by its ops, constants and metadata, not by names", () => {
+  const exported = () => onnx.ModelProto.decode(exportOnnx(captured(GAP)));
+  const encode = (m: ReturnType<typeof exported>) => onnx.ModelProto.encode(m).finish();
+
+  it.each(['Einsum', 'LSTM'])('a %s named like a normalization node is imported or refused, never dropped', (op) => {
+    const m = exported();
+    const nodes = m.graph?.node ?? [];
+    // a foreign node between the input and the normalization, under the normalization's name prefix
+    nodes[0].input = ['evil'];
+    nodes.unshift(
+      onnx.NodeProto.create({ opType: op, name: 'graduate/normalize/evil', input: ['input'], output: ['evil'] }),
+    );
+    expect(() => importOnnx(encode(m), 'evil.onnx')).toThrow(
+      new RegExp(`evil\\.onnx: node 'graduate/normalize/evil' \\(${op}\\): op is not supported`),
+    );
+    // the same op in place of the scale step (same name, same tensors)
+    const m2 = exported();
+    const scale = m2.graph?.node?.[0] as { opType: string; name: string };
+    expect(scale.opType).toBe('Mul');
+    scale.opType = op;
+    expect(() => importOnnx(encode(m2), 'evil2.onnx')).toThrow(new RegExp(`node '${scale.name}' \\(${op}\\)`));
+  });
+
+  it('renamed normalization nodes still restore meta.input', () => {
+    const m = exported();
+    for (const [i, n] of (m.graph?.node ?? []).entries()) n.name = `layer${i}`;
+    const back = importOnnx(encode(m), 'renamed.onnx');
+    expect(back.meta.input).toMatchObject({ scale: SPEC.scale, mean: SPEC.mean, std: SPEC.std });
+    expect(back.nodes.some((n) => n.op === 'affine')).toBe(false);
+  });
+
+  it('nodes whose constants disagree with the metadata import as ordinary ops: raw input in, same answers', () => {
+    const m = exported();
+    const meta = m.metadataProps?.find((p) => p.key === 'input') as { value: string };
+    const spec = JSON.parse(meta.value);
+    spec.normalization.mean = [0, 0, 0];
+    meta.value = JSON.stringify(spec);
+    const back = importOnnx(encode(m), 'other.onnx');
+    expect(back.meta.input.mean).toBeUndefined();
+    expect(back.meta.input.scale).toBe(1);
+    const raw = rawPixels(N);
+    const want = runGraph(captured(GAP), normalize(raw), N);
+    expect(maxAbsDiff(runGraph(back, raw, N), want)).toBeLessThan(1e-4);
+  });
+});
+
 describe('importOnnx: other producers', () => {
   it("imports ONNX Runtime's own optimized model (optimizedModelFilePath) and matches ONNX Runtime", async () => {
     const g = captured(CNN);

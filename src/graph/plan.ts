@@ -1,8 +1,8 @@
 // Static memory plan: every intermediate value gets an offset in one arena, reusing space of
 // values whose lifetimes do not overlap (greedy by size, first fit). Views (flatten, dropout)
-// share their input's buffer. Computed once per session for its maximum batch.
-import type { Graph } from '../graph/ir.js';
-import { numel } from '../graph/ir.js';
+// share their input's buffer. Computed once per session for its tile, by validation for one
+// sample (does the graph fit the engine's memory?) and by `graduate inspect`.
+import { type Graph, numel } from './ir.js';
 
 const BYTES = { float32: 4, int8: 1, int32: 4 } as const;
 const ALIGN = 64;
