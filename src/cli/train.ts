@@ -15,10 +15,16 @@ import { PRESETS, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
 import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
-import { loadModel } from '../train/checkpoint.js';
+import {
+  buildCheckpointModel,
+  loadModel,
+  prepareFreshOutDir,
+  readCheckpoint,
+  type TrainingCheckpoint,
+} from '../train/checkpoint.js';
 import { evaluate } from '../train/evaluate.js';
-import { fit, type TrainConfig } from '../train/fit.js';
-import { classificationReport, formatReport } from '../train/metrics.js';
+import { builtSpec, fit, type TrainConfig } from '../train/fit.js';
+import { type ClassificationReport, classificationReport, formatReport } from '../train/metrics.js';
 import { writeReport } from '../train/report.js';
 
 const num = (name: string) => (v: string) => {
@@ -62,6 +68,7 @@ interface TrainFlags {
   valFraction?: number;
   limit?: number;
   resume?: boolean;
+  overwrite?: boolean;
   out: string;
   progress: boolean;
 }
@@ -107,7 +114,8 @@ function trainCommand(): Command {
     .option('--threads <n>', 'compute threads (default: GRADUATE_THREADS or all cores)', num('threads'))
     .option('--val-fraction <x>', 'hold out this fraction of the training data for validation', num('val-fraction'))
     .option('--limit <n>', 'use only the first N samples of each split', num('limit'))
-    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--resume', 'continue from the checkpoint in --out (its model; --preset/--config optional)')
+    .option('--overwrite', 'replace a checkpoint already in --out (else that is an error)')
     .option('--no-progress', 'plain log lines instead of a progress bar')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (flags: TrainFlags) => runTrain(flags));
@@ -122,24 +130,65 @@ async function ensureData(spec: string): Promise<void> {
   await fetchFashionMnist({ log: (l) => console.log(l) });
 }
 
+/** JSON with sorted keys: two specs are the same model when these are equal. */
+const canonical = (v: unknown) =>
+  JSON.stringify(v, (_, x) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x,
+  );
+
+/** The model spec of --preset or --config (undefined when neither is given). */
+function flagSpec(flags: TrainFlags, train: ArrayDataset): ModelSpec | undefined {
+  if (flags.preset) return presetSpec(flags.preset, train.sampleShape, train.classNames.length);
+  return flags.config ? readConfig(flags.config) : undefined;
+}
+
+/**
+ * The model to resume: rebuilt from the checkpoint's own spec. --preset/--config may be given,
+ * but must describe the same model (a different one would silently train something else).
+ */
+function resumedModel(ck: TrainingCheckpoint, given: ModelSpec | undefined, flags: TrainFlags) {
+  const file = join(ck.dir, 'config.json');
+  const spec = ck.config.model;
+  if (given) {
+    const { model } = buildModel(given);
+    const same = canonical(builtSpec(model, given)) === canonical(spec);
+    model.dispose();
+    if (!same)
+      throw new ValueError(
+        `--resume: ${flags.preset ? `--preset ${flags.preset}` : `--config ${flags.config}`} describes a different model than the checkpoint's (${file}); omit it to resume the checkpoint's model`,
+      );
+  }
+  // buildCheckpointModel checked that the output has one unit per class
+  return { spec, model: buildCheckpointModel(ck.config, file), outShape: [ck.config.classNames.length] };
+}
+
 async function runTrain(flags: TrainFlags): Promise<void> {
-  if (!flags.preset === !flags.config) throw new ValueError('train: give exactly one of --preset or --config');
+  if (flags.preset && flags.config) throw new ValueError('train: give only one of --preset or --config');
+  if (!flags.resume && !flags.preset && !flags.config)
+    throw new ValueError('train: give one of --preset or --config (or --resume to continue a checkpoint)');
+  if (flags.resume && flags.overwrite) throw new ValueError('train: --resume and --overwrite exclude each other');
+  // refuse before loading data; fit() removes the old checkpoint when --overwrite
+  if (!flags.resume && !flags.overwrite) prepareFreshOutDir(flags.out);
+  const ck = flags.resume ? readCheckpoint(flags.out) : undefined;
   init({ threads: flags.threads });
   await ensureData(flags.data);
   manualSeed(flags.seed);
   const t0 = performance.now();
-  const all = loadData(flags.data, 'train', { limit: flags.limit });
+  // resumed: number the labels as the checkpoint did
+  const all = loadData(flags.data, 'train', { limit: flags.limit, classNames: ck?.config.classNames });
   const { train, val, test } = splitData(flags.data, all, flags);
-  const spec = flags.preset
-    ? presetSpec(flags.preset, train.sampleShape, train.classNames.length)
-    : readConfig(flags.config as string);
+  const given = flagSpec(flags, train);
+  const { spec, model, outShape } = ck
+    ? resumedModel(ck, given, flags)
+    : { spec: given as ModelSpec, ...buildModel(given as ModelSpec) };
   if (spec.inputShape?.join() !== train.sampleShape.join()) {
+    model.dispose();
     throw new ValueError(
       `model inputShape [${spec.inputShape?.join(', ')}] does not match the data's per-sample shape [${train.sampleShape.join(', ')}]`,
     );
   }
-  const { model, outShape } = buildModel(spec);
   if (outShape.join() !== String(train.classNames.length)) {
+    model.dispose();
     throw new ValueError(
       `model output shape [${outShape.join(', ')}] does not match the ${train.classNames.length} classes of ${train.name}`,
     );
@@ -161,7 +210,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     seed: flags.seed,
   };
   console.log(
-    `training ${flags.preset ?? flags.config} (${model.parameterCount().toLocaleString()} parameters) on ${train.name}: ` +
+    `${ck ? 'resuming' : 'training'} ${flags.preset ?? flags.config ?? ck?.dir} (${model.parameterCount().toLocaleString()} parameters) on ${train.name}: ` +
       `${train.size} train, ${val?.size ?? 0} validation samples; ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, ${flags.epochs} epochs`,
   );
   const result = fit({
@@ -171,19 +220,20 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     val,
     config,
     outDir: flags.out,
-    resume: flags.resume,
+    resume: ck,
+    overwrite: flags.overwrite,
     dataSpec: flags.data,
     progress: flags.progress && Boolean(process.stderr.isTTY),
   });
   const ev = evaluate(model, test);
   const report = classificationReport(ev.labels, ev.preds, test.classNames);
   const paths = writeReport(flags.out, {
-    title: `Graduate training report: ${flags.preset ?? flags.config} on ${flags.data}`,
+    title: `Graduate training report: ${flags.preset ?? flags.config ?? flags.out} on ${flags.data}`,
     history: result.history,
     report,
     config: {
       ...config,
-      model: flags.preset ?? flags.config,
+      model: flags.preset ?? flags.config ?? flags.out,
       data: flags.data,
       parameters: model.parameterCount(),
       testSet: test.name,
@@ -209,25 +259,34 @@ function evalCommand(): Command {
     .option('--threads <n>', 'compute threads', num('threads'))
     .action(async (path: string, flags: { data: string; limit?: number; threads?: number }) => {
       init({ threads: flags.threads });
-      await ensureData(flags.data);
+      // labels are numbered by the model's class names: an eval file lacking a class must not
+      // renumber the others, and a label the model does not know is an error naming it
       if (existsSync(path) && statSync(path).isFile()) {
         // a compiled artifact
         const graph = readArtifact(readFileSync(path), path);
-        const data = loadData(flags.data, 'test', { limit: flags.limit, like: preprocessingOf(graph) });
+        const { classNames } = graph.meta;
+        await ensureData(flags.data);
+        const data = loadData(flags.data, 'test', { limit: flags.limit, like: preprocessingOf(graph), classNames });
         const ev = evaluateGraph(graph, data, engine());
-        const report = classificationReport(data.y, ev.preds, graph.meta.classNames);
-        console.log(formatReport(report));
-        console.log(`accuracy: ${report.accuracy.toFixed(4)}`);
+        printEval(classificationReport(data.y, ev.preds, classNames));
         return;
       }
       const { model, checkpoint } = loadModel(path);
-      const data = loadData(flags.data, 'test', { limit: flags.limit, like: checkpoint.config.preprocessing });
-      const ev = evaluate(model, data);
-      const report = classificationReport(ev.labels, ev.preds, checkpoint.config.classNames);
-      console.log(formatReport(report));
-      console.log(`accuracy: ${report.accuracy.toFixed(4)}`);
-      model.dispose();
+      try {
+        const { preprocessing, classNames } = checkpoint.config;
+        await ensureData(flags.data);
+        const data = loadData(flags.data, 'test', { limit: flags.limit, like: preprocessing, classNames });
+        const ev = evaluate(model, data);
+        printEval(classificationReport(ev.labels, ev.preds, classNames));
+      } finally {
+        model.dispose();
+      }
     });
+}
+
+function printEval(report: ClassificationReport): void {
+  console.log(formatReport(report));
+  console.log(`accuracy: ${report.accuracy.toFixed(4)}`);
 }
 
 export const trainCommands = [trainCommand, evalCommand];

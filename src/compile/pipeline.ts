@@ -26,6 +26,57 @@ export class AccuracyGateError extends GraduateError {
   override name = 'AccuracyGateError';
 }
 
+/**
+ * Thrown, whatever --max-accuracy-drop allows, when the graduated model is no better than guessing
+ * or a graph holds non-finite weights (nothing is written): the drop gate only compares with the
+ * parent, and a broken parent (a NaN weight) makes a broken child with no drop at all.
+ */
+export class SanityGateError extends GraduateError {
+  override name = 'SanityGateError';
+}
+
+/**
+ * Accuracy of guessing on labels `y` of `classes` classes: the better of a uniform guess
+ * (1/classes) and always answering the most frequent test label.
+ */
+export function chanceAccuracy(y: ArrayLike<number>, classes: number): number {
+  const counts = new Map<number, number>();
+  let top = 0;
+  for (let i = 0; i < y.length; i++) {
+    const c = (counts.get(y[i]) ?? 0) + 1;
+    counts.set(y[i], c);
+    top = Math.max(top, c);
+  }
+  return Math.max(1 / Math.max(1, classes), top / Math.max(1, y.length));
+}
+
+/**
+ * The least accuracy that is not "near chance" on n test samples: chance plus the larger of
+ * - 10% of the way from chance to perfect (10 balanced classes: 19%; two: 55%), so a model that
+ *   barely beats guessing on a large test set is still refused, and
+ * - two standard errors of a guesser's accuracy, 2·sqrt(c(1-c)/n), so a small test set's luck
+ *   does not pass a guesser (30 samples, 3 classes: 50.5%).
+ */
+export function sanityThreshold(chance: number, n: number): number {
+  return chance + Math.max(0.1 * (1 - chance), 2 * Math.sqrt((chance * (1 - chance)) / Math.max(1, n)));
+}
+
+/** The first non-finite value among a graph's constants ('name' at index i), or undefined. */
+export function nonFiniteConstant(g: Graph): string | undefined {
+  for (const [name, c] of Object.entries(g.constants)) {
+    const d = c.data;
+    for (let i = 0; i < d.length; i++) {
+      // float16: exponent bits all ones is Inf or NaN
+      const bad = c.dtype === 'float16' ? (d[i] & 0x7c00) === 0x7c00 : !Number.isFinite(d[i]);
+      if (bad)
+        return `constant '${name}' holds ${c.dtype === 'float16' ? 'a non-finite half float' : d[i]} at index ${i}`;
+    }
+    for (const v of [...(c.quant?.scale ?? []), ...(c.quant?.zeroPoint ?? [])])
+      if (!Number.isFinite(v)) return `constant '${name}' has a non-finite quantization parameter ${v}`;
+  }
+  return undefined;
+}
+
 export interface CompileOptions {
   /** Fraction of MACs to remove by structured channel pruning (0 = only dead units). */
   prune?: number;
@@ -126,6 +177,8 @@ export function compile(
 ): { graph: Graph; bytes: Uint8Array; report: CompileReport } {
   const log = opts.log ?? (() => {});
   const { parent, calib, test, engine } = inputs;
+  const corrupt = nonFiniteConstant(parent);
+  if (corrupt) throw new SanityGateError(`the model to compile is corrupt: ${corrupt}; no artifact written`);
   const selected = opts.passes ?? PASS_NAMES;
   for (const p of selected)
     if (!(PASS_NAMES as readonly string[]).includes(p))
@@ -179,6 +232,7 @@ export function compile(
   const after = evaluateGraph(g, test, engine).accuracy;
   const drop = (before - after) * 100;
   const budget = opts.maxAccuracyDrop ?? 0.5;
+  sanityGate(g, after, test, parent.meta.classNames.length);
   log(`accuracy ${before.toFixed(4)} → ${after.toFixed(4)} (drop ${drop.toFixed(2)} pp, budget ${budget} pp)`);
   if (drop > budget) {
     throw new AccuracyGateError(
@@ -233,6 +287,22 @@ export function compile(
     dump: dumps.join('\n\n') || undefined,
   };
   return { graph: g, bytes, report };
+}
+
+/** Refuses a compiled graph with non-finite constants or near-chance accuracy (see sanityThreshold). */
+function sanityGate(g: Graph, accuracy: number, test: ArrayDataset, classes: number): void {
+  const corrupt = nonFiniteConstant(g);
+  if (corrupt) throw new SanityGateError(`the compiled model is corrupt: ${corrupt}; no artifact written`);
+  const chance = chanceAccuracy(test.y, classes);
+  const floor = sanityThreshold(chance, test.size);
+  if (accuracy < floor) {
+    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+    throw new SanityGateError(
+      `test accuracy ${pct(accuracy)} on ${test.size} samples of ${test.name} is near chance: chance level ${pct(chance)} ` +
+        `(the better of 1/${classes} and the most frequent label's share), refused below ${pct(floor)}, ` +
+        'whatever --max-accuracy-drop allows; no artifact written',
+    );
+  }
 }
 
 /**

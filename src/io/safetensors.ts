@@ -47,7 +47,11 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Parses a safetensors file, validating header, dtypes, shapes and bounds; errors name `file`. */
+/**
+ * Parses a safetensors file, validating header, dtypes, shapes and bounds (the tensors must tile
+ * the data section exactly, as the format requires); errors name `file`. Nothing is allocated
+ * beyond the file's own size, whatever the header declares.
+ */
 export function decodeSafetensors(
   buf: Uint8Array,
   file = '<buffer>',
@@ -56,42 +60,71 @@ export function decodeSafetensors(
   const n = Number(new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true));
   if (n <= 0 || 8 + n > buf.length)
     throw new FormatError(`${file}: header length ${n} exceeds the file (${buf.length} bytes)`);
-  let header: Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
-  >;
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
   } catch (e) {
     throw new FormatError(`${file}: header is not valid JSON (${(e as Error).message})`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new FormatError(`${file}: header must be a JSON object of tensors`);
   const base = 8 + n;
   const dataLen = buf.length - base;
-  const tensors: Record<string, NamedArray> = {};
+  // no prototype: a tensor may be named '__proto__' or 'constructor'
+  const tensors: Record<string, NamedArray> = Object.create(null);
   let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (typeof entry !== 'object' || entry === null || Object.values(entry).some((v) => typeof v !== 'string'))
+        throw new FormatError(`${file}: __metadata__ must be an object of strings`);
       metadata = entry as Record<string, string>;
       continue;
     }
-    const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const dt = DTYPES[e.dtype as keyof typeof DTYPES];
+    if (typeof entry !== 'object' || entry === null)
+      throw new FormatError(`${file}: tensor '${name}' must be an object { dtype, shape, data_offsets }`);
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dt =
+      typeof e.dtype === 'string' && Object.hasOwn(DTYPES, e.dtype)
+        ? DTYPES[e.dtype as keyof typeof DTYPES]
+        : undefined;
     if (!dt)
       throw new FormatError(
         `${file}: tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (supported: F32, I32, I8)`,
       );
-    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new FormatError(`${file}: tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+      throw new FormatError(`${file}: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
     }
-    const [b, end] = e.data_offsets ?? [];
-    const count = e.shape.reduce((x, y) => x * y, 1);
-    if (!Number.isInteger(b) || !Number.isInteger(end) || b < 0 || end > dataLen || end - b !== count * dt.bytes) {
+    const [b, end] = Array.isArray(e.data_offsets) && e.data_offsets.length === 2 ? e.data_offsets : [];
+    const count = (shape as number[]).reduce((x, y) => x * y, 1);
+    if (
+      !Number.isSafeInteger(b) ||
+      !Number.isSafeInteger(end) ||
+      b < 0 ||
+      end > dataLen ||
+      end - b !== count * dt.bytes
+    ) {
       throw new FormatError(
-        `${file}: tensor '${name}' data_offsets ${JSON.stringify(e.data_offsets)} do not fit shape [${e.shape.join(', ')}] ${e.dtype} in ${dataLen} data bytes`,
+        `${file}: tensor '${name}' data_offsets ${JSON.stringify(e.data_offsets)} do not fit shape [${shape.join(', ')}] ${e.dtype} in ${dataLen} data bytes`,
       );
     }
+    spans.push([b, end, name]);
     const copy = new Uint8Array(buf.subarray(base + b, base + end)); // own, aligned buffer (Buffer views share a pool)
-    tensors[name] = { dtype: e.dtype as NamedArray['dtype'], shape: e.shape, data: new dt.ctor(copy.buffer, 0, count) };
+    tensors[name] = {
+      dtype: e.dtype as NamedArray['dtype'],
+      shape: shape as number[],
+      data: new dt.ctor(copy.buffer, 0, count),
+    };
   }
+  spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let at = 0;
+  for (const [b, end, name] of spans) {
+    if (b !== at)
+      throw new FormatError(`${file}: tensor '${name}' starts at data byte ${b}, expected ${at} (overlap or gap)`);
+    at = end;
+  }
+  if (at !== dataLen)
+    throw new FormatError(`${file}: the tensors cover ${at} of ${dataLen} data bytes (truncated or padded)`);
   return { tensors, metadata };
 }

@@ -1,11 +1,17 @@
 // Training checkpoints. Each epoch is written into its own directory (model weights and buffers
 // as safetensors, the config that rebuilds the model, optimizer state, RNG and loop state), every
-// file atomically; only then does OUT/checkpoint.json (also atomic) point at it. A crash at any
-// moment leaves the previous checkpoint intact and pointed to. The last two epochs are kept.
+// file atomically, then a manifest.json with each file's byte length and sha256; only then does
+// OUT/checkpoint.json (also atomic, with the same checksums) point at it. A crash at any moment
+// leaves the previous checkpoint intact and pointed to. Two epochs are kept: the one just written
+// and the one the previous pointer named, never anything the pointer names.
+// Reading verifies checksums (when recorded: checkpoints from before they existed stay readable),
+// validates every JSON field (errors name the file and the field), and refuses tensors of the
+// wrong dtype or with non-finite values. Not for compiled artifacts (src/graph/artifact.ts).
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, normalize, resolve } from 'node:path';
 import type { Preprocessing } from '../data/dataset.js';
-import { FormatError } from '../errors.js';
+import { FileError, FormatError, GraduateError } from '../errors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import { buildModel } from '../nn/build.js';
@@ -13,10 +19,14 @@ import type { Sequential } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import type { ModelSpec } from '../nn/spec.js';
 import { write } from '../tensor/tensor.js';
-import type { History } from './history.js';
+import type { EpochRecord, History } from './history.js';
 
 export const CHECKPOINT_FORMAT = 'graduate-checkpoint';
 export const CHECKPOINT_VERSION = 1;
+
+/** The files of one epoch directory, in the order they are written (manifest.json comes last). */
+export const CHECKPOINT_FILES = ['model.safetensors', 'optimizer.safetensors', 'config.json', 'state.json'] as const;
+export type CheckpointFile = (typeof CHECKPOINT_FILES)[number];
 
 /** What rebuilds the model and interprets its inputs and outputs. */
 export interface CheckpointConfig {
@@ -42,17 +52,27 @@ export interface TrainState {
   epochsWithoutImprovement: number;
 }
 
+/** Byte length and sha256 (hex) of each file of an epoch directory. */
+export type FileChecksums = Record<CheckpointFile, { bytes: number; sha256: string }>;
+
+/** What inference needs: the model's config and weights (eval, compile, export). */
 export interface Checkpoint {
   dir: string;
   config: CheckpointConfig;
-  state: TrainState;
   weights: Record<string, NamedArray>;
+}
+
+/** What resuming needs besides: loop state and optimizer state. */
+export interface TrainingCheckpoint extends Checkpoint {
+  state: TrainState;
   optimizerTensors: Record<string, Float32Array>;
 }
 
 function writeJson(file: string, value: unknown): void {
   writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** Weights and buffers of a module as safetensors entries. */
 export function moduleTensors(model: Module): Record<string, NamedArray> {
@@ -63,6 +83,19 @@ export function moduleTensors(model: Module): Record<string, NamedArray> {
   return out;
 }
 
+const EPOCH_DIR = /^epoch-\d+$/;
+const epochRel = (epoch: number) => join('checkpoints', `epoch-${String(epoch).padStart(3, '0')}`);
+
+/** The pointer's `latest` (normalized), or undefined when there is no readable pointer. */
+function pointedTo(outDir: string): string | undefined {
+  try {
+    const ptr = JSON.parse(readFileSync(join(outDir, 'checkpoint.json'), 'utf8')) as { latest?: unknown };
+    return typeof ptr.latest === 'string' ? normalize(ptr.latest) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes a checkpoint for `state.epoch` under outDir and points checkpoint.json at it. */
 export function saveCheckpoint(
   outDir: string,
@@ -71,31 +104,110 @@ export function saveCheckpoint(
   state: TrainState,
   optimizerTensors: Record<string, Float32Array>,
 ): string {
-  const rel = join('checkpoints', `epoch-${String(state.epoch).padStart(3, '0')}`);
+  const previous = pointedTo(outDir);
+  const rel = epochRel(state.epoch);
   const dir = join(outDir, rel);
   mkdirSync(dir, { recursive: true });
   const meta = { format: CHECKPOINT_FORMAT, epoch: String(state.epoch) };
-  writeFileAtomicSync(join(dir, 'model.safetensors'), encodeSafetensors(moduleTensors(model), meta));
   const opt: Record<string, NamedArray> = {};
   for (const [k, v] of Object.entries(optimizerTensors)) opt[k] = { dtype: 'F32', shape: [v.length], data: v };
-  writeFileAtomicSync(join(dir, 'optimizer.safetensors'), encodeSafetensors(opt, meta));
-  writeJson(join(dir, 'config.json'), config);
-  writeJson(join(dir, 'state.json'), state);
-  writeJson(join(outDir, 'checkpoint.json'), {
-    format: CHECKPOINT_FORMAT,
-    version: CHECKPOINT_VERSION,
-    latest: rel,
-    epoch: state.epoch,
-  });
-  // keep the newest two epoch directories
-  const all = readdirSync(join(outDir, 'checkpoints'))
-    .filter((d) => /^epoch-\d+$/.test(d))
-    .sort();
-  for (const old of all.slice(0, -2)) rmSync(join(outDir, 'checkpoints', old), { recursive: true, force: true });
+  const contents: Record<CheckpointFile, Uint8Array> = {
+    'model.safetensors': encodeSafetensors(moduleTensors(model), meta),
+    'optimizer.safetensors': encodeSafetensors(opt, meta),
+    'config.json': Buffer.from(`${JSON.stringify(config, null, 2)}\n`),
+    'state.json': Buffer.from(`${JSON.stringify(state, null, 2)}\n`),
+  };
+  const files = {} as FileChecksums;
+  for (const name of CHECKPOINT_FILES) {
+    writeFileAtomicSync(join(dir, name), contents[name]);
+    files[name] = { bytes: contents[name].length, sha256: sha256(contents[name]) };
+  }
+  const head = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION };
+  writeJson(join(dir, 'manifest.json'), { ...head, epoch: state.epoch, files });
+  writeJson(join(outDir, 'checkpoint.json'), { ...head, latest: rel, epoch: state.epoch, files });
+  // Keep the epoch just written and the one the previous pointer named (a crash while writing the
+  // next one must leave a complete checkpoint besides the pointed one). Chosen by what the pointer
+  // said, not by name: a shorter run into the same directory writes a lower epoch number.
+  const keep = new Set([rel, previous].filter((r) => r !== undefined).map((r) => normalize(r)));
+  for (const d of readdirSync(join(outDir, 'checkpoints'))) {
+    if (EPOCH_DIR.test(d) && !keep.has(join('checkpoints', d)))
+      rmSync(join(outDir, 'checkpoints', d), { recursive: true, force: true });
+  }
   return dir;
 }
 
-function readJson<T>(file: string, what: string): T {
+/** The checkpoint outDir holds (the epoch its pointer names, when readable), or undefined for none. */
+export function heldCheckpoint(outDir: string): { epoch?: number; latest?: string } | undefined {
+  const pointer = join(outDir, 'checkpoint.json');
+  const dirs = existsSync(join(outDir, 'checkpoints'))
+    ? readdirSync(join(outDir, 'checkpoints')).filter((d) => EPOCH_DIR.test(d))
+    : [];
+  if (!existsSync(pointer) && dirs.length === 0) return undefined;
+  try {
+    const ptr = JSON.parse(readFileSync(pointer, 'utf8')) as { epoch?: unknown; latest?: unknown };
+    return {
+      epoch: Number.isInteger(ptr.epoch) ? (ptr.epoch as number) : undefined,
+      latest: typeof ptr.latest === 'string' ? ptr.latest : undefined,
+    };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Makes outDir ready for a fresh (not resumed) run. A checkpoint already there is another run's
+ * model: refused unless `overwrite`, then removed (pointer first, so no pointer ever names a
+ * half-removed epoch).
+ */
+export function prepareFreshOutDir(outDir: string, overwrite = false): void {
+  const held = heldCheckpoint(outDir);
+  if (!held) return;
+  if (!overwrite) {
+    const what = held.epoch !== undefined ? `epoch ${held.epoch} (${held.latest})` : 'checkpoint files';
+    throw new FileError(
+      `${outDir} already holds a checkpoint of an earlier run: ${what}. Pass --resume to continue it, ` +
+        'a new --out, or --overwrite to replace it',
+    );
+  }
+  rmSync(join(outDir, 'checkpoint.json'), { force: true });
+  rmSync(join(outDir, 'checkpoints'), { recursive: true, force: true });
+}
+
+// ---- reading and validation ----
+
+type Json = Record<string, unknown>;
+
+/** A JSON value for messages, never serialized whole (it may be huge or nested deep). */
+function show(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return String(v);
+}
+
+/** Field checks whose errors name the file and the field. */
+function fieldsOf(file: string) {
+  const fail = (field: string, want: string, got: unknown): never => {
+    throw new FormatError(`${file}: ${field} must be ${want}, got ${show(got)}`);
+  };
+  const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return {
+    fail,
+    obj: (field: string, v: unknown): Json => (isObj(v) ? v : fail(field, 'an object', v)),
+    arr: (field: string, v: unknown): unknown[] => (Array.isArray(v) ? v : fail(field, 'an array', v)),
+    str: (field: string, v: unknown): string => (typeof v === 'string' ? v : fail(field, 'a string', v)),
+    bool: (field: string, v: unknown): boolean => (typeof v === 'boolean' ? v : fail(field, 'true or false', v)),
+    num: (field: string, v: unknown): number =>
+      typeof v === 'number' && Number.isFinite(v) ? v : fail(field, 'a finite number', v),
+    int: (field: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number =>
+      Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+        ? (v as number)
+        : fail(field, `an integer in [${min}, ${max}]`, v),
+  };
+}
+
+function readJson(file: string, what: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -105,85 +217,288 @@ function readJson<T>(file: string, what: string): T {
     );
   }
   try {
-    return JSON.parse(text) as T;
+    return JSON.parse(text);
   } catch (e) {
     throw new FormatError(`${file}: ${what} is not valid JSON (${(e as Error).message})`);
   }
 }
 
-/** Resolves OUT (via checkpoint.json) or an epoch directory to the directory holding the files. */
-export function checkpointDir(path: string): string {
+function validateChecksums(raw: unknown, file: string): FileChecksums {
+  const f = fieldsOf(file);
+  const files = f.obj('files', raw);
+  const out = {} as FileChecksums;
+  for (const name of CHECKPOINT_FILES) {
+    const e = f.obj(`files['${name}']`, files[name]);
+    const sha = f.str(`files['${name}'].sha256`, e.sha256);
+    if (!/^[0-9a-f]{64}$/.test(sha)) f.fail(`files['${name}'].sha256`, '64 hex digits', sha);
+    out[name] = { bytes: f.int(`files['${name}'].bytes`, e.bytes), sha256: sha };
+  }
+  return out;
+}
+
+/** Where the files of a checkpoint are, and the checksums recorded for them (if any). */
+interface Located {
+  dir: string;
+  checksums?: { files: FileChecksums; source: string };
+  /** The epoch the pointer or manifest names. */
+  epoch?: number;
+}
+
+/** Resolves OUT (via checkpoint.json) or an epoch directory (its manifest.json, if any). */
+function locate(path: string): Located {
   const p = resolve(path);
   const pointer = join(p, 'checkpoint.json');
   if (existsSync(pointer)) {
-    const ptr = readJson<{ format?: string; latest?: string }>(pointer, 'checkpoint pointer');
+    const f = fieldsOf(pointer);
+    const ptr = f.obj('the checkpoint pointer', readJson(pointer, 'checkpoint pointer'));
     if (ptr.format !== CHECKPOINT_FORMAT || typeof ptr.latest !== 'string') {
       throw new FormatError(
         `${pointer}: not a Graduate checkpoint pointer (expected format '${CHECKPOINT_FORMAT}' and 'latest')`,
       );
     }
-    return join(p, ptr.latest);
+    const latest = normalize(ptr.latest);
+    if (latest.startsWith('..') || resolve(p, latest) === p)
+      f.fail('latest', 'an epoch directory inside the checkpoint folder', ptr.latest);
+    const epoch = ptr.epoch === undefined ? undefined : f.int('epoch', ptr.epoch);
+    // checkpoints written before checksums existed have no `files`: still readable
+    const checksums =
+      ptr.files === undefined ? undefined : { files: validateChecksums(ptr.files, pointer), source: pointer };
+    return { dir: join(p, latest), checksums, epoch };
   }
-  if (existsSync(join(p, 'config.json')) && existsSync(join(p, 'model.safetensors'))) return p;
+  if (existsSync(join(p, 'config.json')) && existsSync(join(p, 'model.safetensors'))) {
+    const manifest = join(p, 'manifest.json');
+    if (!existsSync(manifest)) return { dir: p };
+    const f = fieldsOf(manifest);
+    const m = f.obj('the manifest', readJson(manifest, 'checkpoint manifest'));
+    if (m.format !== CHECKPOINT_FORMAT) f.fail('format', `'${CHECKPOINT_FORMAT}'`, m.format);
+    const epoch = m.epoch === undefined ? undefined : f.int('epoch', m.epoch);
+    return { dir: p, checksums: { files: validateChecksums(m.files, manifest), source: manifest }, epoch };
+  }
   throw new FormatError(`${p}: not a checkpoint (expected checkpoint.json, or config.json and model.safetensors)`);
 }
 
-/** Reads and validates a checkpoint (OUT dir or epoch dir). */
-export function readCheckpoint(path: string): Checkpoint {
-  const dir = checkpointDir(path);
-  const config = readJson<CheckpointConfig>(join(dir, 'config.json'), 'checkpoint config');
-  if (config.format !== CHECKPOINT_FORMAT)
-    throw new FormatError(
-      `${join(dir, 'config.json')}: format is ${JSON.stringify(config.format)}, expected '${CHECKPOINT_FORMAT}'`,
-    );
-  if (config.version > CHECKPOINT_VERSION)
-    throw new FormatError(
-      `${join(dir, 'config.json')}: checkpoint version ${config.version} is newer than this Graduate supports (${CHECKPOINT_VERSION})`,
-    );
-  const state = readJson<TrainState>(join(dir, 'state.json'), 'training state');
-  const read = (name: string) => {
-    const file = join(dir, name);
-    let buf: Uint8Array;
-    try {
-      buf = readFileSync(file);
-    } catch (e) {
-      throw new FormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    return decodeSafetensors(buf, file);
-  };
-  const weights = read('model.safetensors').tensors;
-  const optimizerTensors: Record<string, Float32Array> = {};
-  if (existsSync(join(dir, 'optimizer.safetensors'))) {
-    for (const [k, v] of Object.entries(read('optimizer.safetensors').tensors))
-      optimizerTensors[k] = v.data as Float32Array;
-  }
-  return { dir, config, state, weights, optimizerTensors };
+/** Resolves OUT (via checkpoint.json) or an epoch directory to the directory holding the files. */
+export function checkpointDir(path: string): string {
+  return locate(path).dir;
 }
 
-/** Copies named weights into a module; every parameter and buffer must be present with its shape. */
+/** Reads one file of the checkpoint, verified against its recorded length and sha256. */
+function readVerified(at: Located, name: CheckpointFile): Buffer {
+  const file = join(at.dir, name);
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new FormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const want = at.checksums?.files[name];
+  if (want && buf.length !== want.bytes)
+    throw new FormatError(`${file}: ${buf.length} bytes, but ${at.checksums?.source} records ${want.bytes}`);
+  if (want && sha256(buf) !== want.sha256)
+    throw new FormatError(`${file}: sha256 does not match the one ${at.checksums?.source} records (corrupt file)`);
+  return buf;
+}
+
+function parseVerified(at: Located, name: 'config.json' | 'state.json', what: string): unknown {
+  const file = join(at.dir, name);
+  try {
+    return JSON.parse(readVerified(at, name).toString('utf8'));
+  } catch (e) {
+    if (e instanceof GraduateError) throw e;
+    throw new FormatError(`${file}: ${what} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function validatePreprocessing(raw: unknown, inputShape: readonly number[], file: string): Preprocessing {
+  const f = fieldsOf(file);
+  const p = f.obj('preprocessing', raw);
+  if (p.kind !== 'image' && p.kind !== 'tabular' && p.kind !== 'text')
+    f.fail('preprocessing.kind', "'image', 'tabular' or 'text'", p.kind);
+  const shape = f.arr('preprocessing.inputShape', p.inputShape);
+  if (shape.join() !== inputShape.join())
+    f.fail('preprocessing.inputShape', `model.inputShape [${inputShape.join(', ')}]`, p.inputShape);
+  if (p.scale !== undefined) f.num('preprocessing.scale', p.scale);
+  const channels = inputShape[inputShape.length - 1];
+  for (const key of ['mean', 'std'] as const) {
+    if (p[key] === undefined) continue;
+    const a = f.arr(`preprocessing.${key}`, p[key]);
+    if (a.length !== channels) f.fail(`preprocessing.${key}`, `${channels} values (one per channel or feature)`, a);
+    a.forEach((v, i) => {
+      f.num(`preprocessing.${key}[${i}]`, v);
+      if (key === 'std' && !((v as number) > 0)) f.fail(`preprocessing.std[${i}]`, 'positive', v);
+    });
+  }
+  if (p.kind === 'text') {
+    const t = f.obj('preprocessing.tokenizer', p.tokenizer);
+    f.bool('preprocessing.tokenizer.lowercase', t.lowercase);
+    if (t.kind === 'vocab')
+      f.arr('preprocessing.tokenizer.vocab', t.vocab).forEach(
+        (w, i) => void f.str(`preprocessing.tokenizer.vocab[${i}]`, w),
+      );
+    else if (t.kind === 'hash') f.int('preprocessing.tokenizer.buckets', t.buckets, 1);
+    else f.fail('preprocessing.tokenizer.kind', "'vocab' or 'hash'", t.kind);
+  }
+  return p as unknown as Preprocessing;
+}
+
+/** Validates config.json (every field the readers use); errors name the file and field. */
+export function validateConfig(raw: unknown, file: string): CheckpointConfig {
+  const f = fieldsOf(file);
+  const c = f.obj('the config', raw);
+  if (c.format !== CHECKPOINT_FORMAT) f.fail('format', `'${CHECKPOINT_FORMAT}'`, c.format);
+  const version = f.int('version', c.version, 1);
+  if (version > CHECKPOINT_VERSION)
+    throw new FormatError(
+      `${file}: checkpoint version ${version} is newer than this Graduate supports (${CHECKPOINT_VERSION})`,
+    );
+  const model = f.obj('model', c.model);
+  const inputShape = f.arr('model.inputShape', model.inputShape);
+  inputShape.forEach((d, i) => void f.int(`model.inputShape[${i}]`, d, 1));
+  f.arr('model.layers', model.layers);
+  const classNames = f.arr('classNames', c.classNames);
+  if (classNames.length === 0) f.fail('classNames', 'a non-empty array', classNames);
+  classNames.forEach((n, i) => void f.str(`classNames[${i}]`, n));
+  if (new Set(classNames).size !== classNames.length) f.fail('classNames', 'distinct names', classNames);
+  validatePreprocessing(c.preprocessing, inputShape as number[], file);
+  const train = f.obj('train', c.train);
+  // the fields compile's fine-tuning inherits
+  if (train.labelSmoothing !== undefined) f.num('train.labelSmoothing', train.labelSmoothing);
+  if (train.weightDecay !== undefined) f.num('train.weightDecay', train.weightDecay);
+  if (train.augment !== undefined) {
+    const a = f.obj('train.augment', train.augment);
+    if (a.cropPadding !== undefined) f.int('train.augment.cropPadding', a.cropPadding, 0, 64);
+    if (a.horizontalFlip !== undefined) f.bool('train.augment.horizontalFlip', a.horizontalFlip);
+  }
+  f.str('data', c.data);
+  f.str('producer', c.producer);
+  return c as unknown as CheckpointConfig;
+}
+
+/** Validates state.json (loop, optimizer and RNG state); errors name the file and field. */
+export function validateState(raw: unknown, file: string): TrainState {
+  const f = fieldsOf(file);
+  const s = f.obj('the state', raw);
+  const epoch = f.int('epoch', s.epoch);
+  const epochs = f.arr('history.epochs', f.obj('history', s.history).epochs);
+  if (epochs.length !== epoch) f.fail('history.epochs', `one record per completed epoch (${epoch})`, epochs);
+  epochs.forEach((r, i) => {
+    const at = `history.epochs[${i}]`;
+    const e = f.obj(at, r);
+    if (e.epoch !== i + 1) f.fail(`${at}.epoch`, String(i + 1), e.epoch);
+    for (const k of ['trainLoss', 'trainAccuracy', 'lr'] as const) f.num(`${at}.${k}`, e[k]);
+    // measurements may be absent (no validation set) or null (JSON has no Infinity)
+    for (const k of ['valLoss', 'valAccuracy', 'seconds', 'samplesPerSecond'] satisfies (keyof EpochRecord)[])
+      if (e[k] !== undefined && e[k] !== null) f.num(`${at}.${k}`, e[k]);
+  });
+  const opt = f.obj('optimizer', s.optimizer);
+  f.str('optimizer.name', opt.name);
+  const scalars = f.obj('optimizer.scalars', opt.scalars);
+  for (const [k, v] of Object.entries(scalars)) f.num(`optimizer.scalars['${k}']`, v);
+  // xoshiro128**: four 32-bit words, not all zero (the all-zero state only ever yields zeros)
+  const rng = f.arr('rng', s.rng);
+  if (rng.length !== 4) f.fail('rng', 'four 32-bit words', rng);
+  rng.forEach((w, i) => void f.int(`rng[${i}]`, w, 0, 0xffffffff));
+  if (rng.every((w) => w === 0)) f.fail('rng', 'not all zero', 0);
+  f.num('bestValAccuracy', s.bestValAccuracy);
+  f.int('epochsWithoutImprovement', s.epochsWithoutImprovement);
+  return s as unknown as TrainState;
+}
+
+function readTensors(at: Located, name: 'model.safetensors' | 'optimizer.safetensors') {
+  return decodeSafetensors(readVerified(at, name), join(at.dir, name)).tensors;
+}
+
+/** Throws unless every value of `data` is finite (a NaN weight poisons every output). */
+export function assertFinite(data: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]))
+      throw new FormatError(`${what} holds ${data[i]} at index ${i} (a corrupt or diverged model)`);
+  }
+}
+
+function modelAt(at: Located): Checkpoint {
+  const file = join(at.dir, 'config.json');
+  const config = validateConfig(parseVerified(at, 'config.json', 'checkpoint config'), file);
+  return { dir: at.dir, config, weights: readTensors(at, 'model.safetensors') };
+}
+
+/** Reads the model part of a checkpoint (OUT dir or epoch dir): config and weights, verified. */
+export function readModelCheckpoint(path: string): Checkpoint {
+  return modelAt(locate(path));
+}
+
+/** Reads a whole checkpoint for resuming: also loop state and optimizer state (both required). */
+export function readCheckpoint(path: string): TrainingCheckpoint {
+  const at = locate(path);
+  const model = modelAt(at);
+  const stateFile = join(at.dir, 'state.json');
+  const state = validateState(parseVerified(at, 'state.json', 'training state'), stateFile);
+  if (at.epoch !== undefined && at.epoch !== state.epoch)
+    throw new FormatError(
+      `${stateFile}: epoch is ${state.epoch}, but the checkpoint pointer or manifest says ${at.epoch}`,
+    );
+  const optFile = join(at.dir, 'optimizer.safetensors');
+  const optimizerTensors: Record<string, Float32Array> = {};
+  for (const [k, v] of Object.entries(readTensors(at, 'optimizer.safetensors'))) {
+    if (v.dtype !== 'F32') throw new FormatError(`${optFile}: tensor '${k}' is ${v.dtype}, expected F32`);
+    assertFinite(v.data, `${optFile}: tensor '${k}'`);
+    optimizerTensors[k] = v.data as Float32Array;
+  }
+  return { ...model, state, optimizerTensors };
+}
+
+/** Copies named weights into a module; every parameter and buffer must be present: F32, its shape, finite. */
 export function loadWeights(model: Module, weights: Record<string, NamedArray>, source: string): void {
   const expected = [...model.namedParameters(), ...model.namedBuffers()];
   for (const [name, t] of expected) {
-    const w = weights[name];
+    const w = Object.hasOwn(weights, name) ? weights[name] : undefined;
     if (!w) throw new FormatError(`${source}: missing tensor '${name}' ${JSON.stringify(t.shape)}`);
+    if (w.dtype !== 'F32') throw new FormatError(`${source}: tensor '${name}' is ${w.dtype}, expected F32`);
     if (w.shape.join() !== t.shape.join()) {
       throw new FormatError(
         `${source}: tensor '${name}' has shape [${w.shape.join(', ')}], the model expects [${t.shape.join(', ')}]`,
       );
     }
-    write(t, w.data);
+    assertFinite(w.data, `${source}: tensor '${name}'`);
   }
   const known = new Set(expected.map(([n]) => n));
   const extra = Object.keys(weights).filter((n) => !known.has(n));
   if (extra.length)
     throw new FormatError(`${source}: unexpected tensors ${extra.slice(0, 5).join(', ')} (model/config mismatch?)`);
+  // all checked before any is written: a refused file leaves the module as it was
+  for (const [name, t] of expected) write(t, weights[name].data);
+}
+
+/** Builds the model a checkpoint config describes; a config that cannot be built names the file. */
+export function buildCheckpointModel(config: CheckpointConfig, file: string): Sequential {
+  let built: ReturnType<typeof buildModel>;
+  try {
+    built = buildModel(config.model);
+  } catch (e) {
+    // RangeError: the described model does not fit in memory (a corrupt or hostile size)
+    if (e instanceof GraduateError || e instanceof RangeError)
+      throw new FormatError(`${file}: model: ${(e as Error).message}`);
+    throw e;
+  }
+  if (built.outShape.join() !== String(config.classNames.length)) {
+    built.model.dispose();
+    throw new FormatError(
+      `${file}: the model's output shape [${built.outShape.join(', ')}] does not match its ${config.classNames.length} classNames`,
+    );
+  }
+  return built.model;
 }
 
 /** Rebuilds the model of a checkpoint with its weights (eval mode). */
 export function loadModel(path: string): { model: Sequential; checkpoint: Checkpoint } {
-  const checkpoint = readCheckpoint(path);
-  const { model } = buildModel(checkpoint.config.model);
-  loadWeights(model, checkpoint.weights, join(checkpoint.dir, 'model.safetensors'));
+  const checkpoint = readModelCheckpoint(path);
+  const model = buildCheckpointModel(checkpoint.config, join(checkpoint.dir, 'config.json'));
+  try {
+    loadWeights(model, checkpoint.weights, join(checkpoint.dir, 'model.safetensors'));
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   model.eval();
   return { model, checkpoint };
 }

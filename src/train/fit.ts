@@ -2,12 +2,13 @@
 // a tidy scope; validation each epoch; progress on a TTY or plain log lines; a checkpoint every
 // epoch; early stopping; and resume that continues exactly where the checkpoint left off (same
 // batches, same dropout masks, same optimizer state), so the loss curve equals an uninterrupted run.
+import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { backward } from '../autograd/backward.js';
 import type { Augment } from '../data/augment.js';
 import type { ArrayDataset } from '../data/dataset.js';
 import { DataLoader } from '../data/loader.js';
-import { ValueError } from '../errors.js';
+import { FormatError, GraduateError, ValueError } from '../errors.js';
 import { crossEntropy } from '../nn/losses.js';
 import type { Module } from '../nn/module.js';
 import type { ModelSpec } from '../nn/spec.js';
@@ -20,8 +21,10 @@ import {
   CHECKPOINT_VERSION,
   type CheckpointConfig,
   loadWeights,
+  prepareFreshOutDir,
   readCheckpoint,
   saveCheckpoint,
+  type TrainingCheckpoint,
   type TrainState,
 } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
@@ -53,8 +56,10 @@ export interface FitOptions {
   config: TrainConfig;
   /** Where checkpoints go (every epoch). */
   outDir?: string;
-  /** Continue from outDir's checkpoint. */
-  resume?: boolean;
+  /** Continue from outDir's checkpoint (or from this one, already read: see readCheckpoint). */
+  resume?: boolean | TrainingCheckpoint;
+  /** A fresh run may replace a checkpoint already in outDir (else that is an error). */
+  overwrite?: boolean;
   /** The --data spec, recorded in the checkpoint. */
   dataSpec?: string;
   log?: (line: string) => void;
@@ -80,6 +85,29 @@ function validate(c: TrainConfig): void {
   pos('epochs', c.epochs, true);
   pos('batchSize', c.batchSize, true);
   pos('lr', c.lr);
+}
+
+/** The spec a checkpoint records: `spec` with the sizes the built model inferred filled in. */
+export function builtSpec(model: Module, spec: ModelSpec): ModelSpec {
+  const s = model.spec();
+  return { ...spec, layers: s.type === 'sequential' ? (s as { layers: ModelSpec['layers'] }).layers : [s] };
+}
+
+/** Restores weights, optimizer state and RNG exactly as saved; anything inconsistent names the file. */
+function resumeFrom(ck: TrainingCheckpoint, model: Module, optimizer: Optimizer, config: TrainConfig): void {
+  loadWeights(model, ck.weights, join(ck.dir, 'model.safetensors'));
+  const saved = ck.state.optimizer.name;
+  if (saved !== config.optimizer)
+    throw new ValueError(
+      `${join(ck.dir, 'state.json')}: the checkpoint was trained with optimizer '${saved}', not '${config.optimizer}' (resume with the same optimizer)`,
+    );
+  try {
+    optimizer.loadStateDict({ tensors: ck.optimizerTensors, scalars: ck.state.optimizer.scalars });
+  } catch (e) {
+    if (!(e instanceof GraduateError)) throw e;
+    throw new FormatError(`${join(ck.dir, 'optimizer.safetensors')} with state.json: ${e.message}`);
+  }
+  defaultRng.setState(ck.state.rng); // validated by readCheckpoint: four 32-bit words, not all zero
 }
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined ? '-' : v.toFixed(d));
@@ -108,11 +136,7 @@ export function fit(opts: FitOptions): FitResult {
   const ckptConfig: CheckpointConfig = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
-    model: {
-      ...opts.modelSpec,
-      layers:
-        model.spec().type === 'sequential' ? (model.spec() as { layers: ModelSpec['layers'] }).layers : [model.spec()],
-    },
+    model: builtSpec(model, opts.modelSpec),
     classNames: [...train.classNames],
     preprocessing: train.preprocessing,
     train: { ...config },
@@ -129,12 +153,12 @@ export function fit(opts: FitOptions): FitResult {
   };
   if (opts.resume) {
     if (!opts.outDir) throw new ValueError('resume needs an output directory with a checkpoint');
-    const ck = readCheckpoint(opts.outDir);
-    loadWeights(model, ck.weights, ck.dir);
-    optimizer.loadStateDict({ tensors: ck.optimizerTensors, scalars: ck.state.optimizer.scalars });
-    defaultRng.setState(ck.state.rng);
+    const ck = opts.resume === true ? readCheckpoint(opts.outDir) : opts.resume;
+    resumeFrom(ck, model, optimizer, config);
     state = ck.state;
     log(`resuming from ${ck.dir} after epoch ${state.epoch}`);
+  } else if (opts.outDir) {
+    prepareFreshOutDir(opts.outDir, opts.overwrite);
   }
 
   const showBar = opts.progress ?? Boolean(process.stderr.isTTY);
