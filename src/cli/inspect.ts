@@ -1,6 +1,7 @@
 // `graduate inspect FILE`: what an artifact holds — graph, sizes, precisions, MACs, memory plan.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { FileError, ValueError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import { dumpGraph } from '../graph/dump.js';
 import { graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
@@ -12,8 +13,18 @@ export function inspectCommand(): Command {
     .argument('<file>', 'compiled artifact')
     .option('--max-batch <n>', 'batch the memory plan is sized for', Number, 256)
     .action((file: string, opts: { maxBatch: number }) => {
-      const g = readArtifact(readFileSync(file), file);
-      const bytes = statSync(file).size;
+      if (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)
+        throw new ValueError(`--max-batch must be a positive integer, got ${opts.maxBatch}`);
+      let data: Uint8Array;
+      try {
+        data = readFileSync(file);
+      } catch (e) {
+        throw new FileError(
+          `${file}: cannot read artifact (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        );
+      }
+      const g = readArtifact(data, file);
+      const bytes = data.length;
       const byDtype = new Map<string, number>();
       for (const c of Object.values(g.constants)) byDtype.set(c.dtype, (byDtype.get(c.dtype) ?? 0) + c.data.byteLength);
       const plan = planMemory(g, opts.maxBatch);

@@ -1,5 +1,8 @@
 // The `graduate` command line (bin/graduate.js sets V8 flags, then calls main()).
 // Each subcommand parses its options with commander and calls the public API.
+// Exit codes: 0 success; 1 the input or environment was refused with a one-line
+// `graduate: WHAT: why` (a GraduateError, a usage error, a file the system cannot read, out of
+// memory); 2 an internal error — a bug: one line saying so, the stack with GRADUATE_DEBUG=1.
 import { Command, CommanderError } from 'commander';
 import { GraduateError } from '../errors.js';
 import { Engine } from '../kernels/engine.js';
@@ -57,6 +60,29 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`graduate: ${e.message}`);
       return 1;
     }
-    throw e;
+    return lastResort(e);
   }
+}
+
+/** Errors no command turned into a GraduateError: system file errors, memory, and bugs; returns the exit code. */
+export function lastResort(e: unknown): number {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string' && typeof err.path === 'string' && typeof err.syscall === 'string') {
+    console.error(`graduate: ${err.path}: cannot ${err.syscall} (${err.code})`);
+    return 1;
+  }
+  // V8's and the heap's allocation failures: too large an input for this machine, not a bug
+  if (
+    e instanceof RangeError &&
+    /allocation failed|out of (wasm )?memory|Invalid (typed )?array length/i.test(e.message)
+  ) {
+    console.error(`graduate: out of memory: ${e.message}`);
+    return 1;
+  }
+  const debug = process.env.GRADUATE_DEBUG;
+  console.error(
+    `graduate: internal error: ${(e as Error)?.message ?? String(e)} (please report it${debug ? '' : '; GRADUATE_DEBUG=1 prints the stack'})`,
+  );
+  if (debug) console.error((e as Error)?.stack ?? String(e));
+  return 2;
 }
