@@ -47,6 +47,14 @@ export function encodeSafetensors(
   return out;
 }
 
+/** A header value for messages: short JSON, never the whole of a huge or deeply nested value. */
+function show(v: unknown): string {
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return JSON.stringify(v.slice(0, 8));
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object' && v !== null) return 'an object';
+  return JSON.stringify(typeof v === 'string' && v.length > 40 ? `${v.slice(0, 40)}…` : v) ?? String(v);
+}
+
 /**
  * Parses a safetensors file, validating header, dtypes, shapes and bounds (the tensors must tile
  * the data section exactly, as the format requires); errors name `file`. Nothing is allocated
@@ -76,7 +84,12 @@ export function decodeSafetensors(
   const spans: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null || Object.values(entry).some((v) => typeof v !== 'string'))
+      if (
+        typeof entry !== 'object' ||
+        entry === null ||
+        Array.isArray(entry) ||
+        Object.values(entry).some((v) => typeof v !== 'string')
+      )
         throw new FormatError(`${file}: __metadata__ must be an object of strings`);
       metadata = entry as Record<string, string>;
       continue;
@@ -90,11 +103,11 @@ export function decodeSafetensors(
         : undefined;
     if (!dt)
       throw new FormatError(
-        `${file}: tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)} (supported: F32, I32, I8)`,
+        `${file}: tensor '${name}' has unsupported dtype ${show(e.dtype)} (supported: F32, I32, I8)`,
       );
     const shape = e.shape;
     if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-      throw new FormatError(`${file}: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+      throw new FormatError(`${file}: tensor '${name}' has an invalid shape ${show(shape)}`);
     }
     const [b, end] = Array.isArray(e.data_offsets) && e.data_offsets.length === 2 ? e.data_offsets : [];
     const count = (shape as number[]).reduce((x, y) => x * y, 1);
@@ -106,7 +119,7 @@ export function decodeSafetensors(
       end - b !== count * dt.bytes
     ) {
       throw new FormatError(
-        `${file}: tensor '${name}' data_offsets ${JSON.stringify(e.data_offsets)} do not fit shape [${shape.join(', ')}] ${e.dtype} in ${dataLen} data bytes`,
+        `${file}: tensor '${name}' data_offsets ${show(e.data_offsets)} do not fit shape ${show(shape)} ${e.dtype} in ${dataLen} data bytes`,
       );
     }
     spans.push([b, end, name]);

@@ -404,15 +404,21 @@ export function validateState(raw: unknown, file: string): TrainState {
   return s as unknown as TrainState;
 }
 
+/** Reads a safetensors file of the checkpoint: every tensor F32 with finite values. */
 function readTensors(at: Located, name: 'model.safetensors' | 'optimizer.safetensors') {
-  return decodeSafetensors(readVerified(at, name), join(at.dir, name)).tensors;
+  const file = join(at.dir, name);
+  const { tensors } = decodeSafetensors(readVerified(at, name), file);
+  for (const [k, v] of Object.entries(tensors)) checkF32(v, `${file}: tensor '${k}'`);
+  return tensors;
 }
 
-/** Throws unless every value of `data` is finite (a NaN weight poisons every output). */
-export function assertFinite(data: ArrayLike<number>, what: string): void {
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]))
-      throw new FormatError(`${what} holds ${data[i]} at index ${i} (a corrupt or diverged model)`);
+/** Throws unless `w` is F32 with every value finite (a NaN weight poisons every output). */
+function checkF32(w: NamedArray, what: string): void {
+  if (w.dtype !== 'F32') throw new FormatError(`${what} is ${w.dtype}, expected F32`);
+  const d = w.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i]))
+      throw new FormatError(`${what} holds ${d[i]} at index ${i} (a corrupt or diverged model)`);
   }
 }
 
@@ -437,13 +443,9 @@ export function readCheckpoint(path: string): TrainingCheckpoint {
     throw new FormatError(
       `${stateFile}: epoch is ${state.epoch}, but the checkpoint pointer or manifest says ${at.epoch}`,
     );
-  const optFile = join(at.dir, 'optimizer.safetensors');
   const optimizerTensors: Record<string, Float32Array> = {};
-  for (const [k, v] of Object.entries(readTensors(at, 'optimizer.safetensors'))) {
-    if (v.dtype !== 'F32') throw new FormatError(`${optFile}: tensor '${k}' is ${v.dtype}, expected F32`);
-    assertFinite(v.data, `${optFile}: tensor '${k}'`);
+  for (const [k, v] of Object.entries(readTensors(at, 'optimizer.safetensors')))
     optimizerTensors[k] = v.data as Float32Array;
-  }
   return { ...model, state, optimizerTensors };
 }
 
@@ -453,13 +455,12 @@ export function loadWeights(model: Module, weights: Record<string, NamedArray>, 
   for (const [name, t] of expected) {
     const w = Object.hasOwn(weights, name) ? weights[name] : undefined;
     if (!w) throw new FormatError(`${source}: missing tensor '${name}' ${JSON.stringify(t.shape)}`);
-    if (w.dtype !== 'F32') throw new FormatError(`${source}: tensor '${name}' is ${w.dtype}, expected F32`);
     if (w.shape.join() !== t.shape.join()) {
       throw new FormatError(
         `${source}: tensor '${name}' has shape [${w.shape.join(', ')}], the model expects [${t.shape.join(', ')}]`,
       );
     }
-    assertFinite(w.data, `${source}: tensor '${name}'`);
+    checkF32(w, `${source}: tensor '${name}'`);
   }
   const known = new Set(expected.map(([n]) => n));
   const extra = Object.keys(weights).filter((n) => !known.has(n));

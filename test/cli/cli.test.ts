@@ -1,12 +1,13 @@
 // The command line, run in-process: train → checkpoint/metrics/report files, eval prints the
 // accuracy line, and bad input exits non-zero with a message that names the problem.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFashionMnist } from '../../src/data/fashion-mnist.js';
 import { readIdx } from '../../src/data/idx.js';
+import { resign } from '../train/tiny.js';
 import { cli } from './run.js';
 
 const haveData = existsSync('/usr/share/datasets/fashion-mnist');
@@ -221,3 +222,86 @@ function writeTinyCnn(): string {
   );
   return file;
 }
+
+describe('train into a used --out, resume, and eval with class names (tiny CSV)', () => {
+  const dir = join(out, 'tiny-run');
+  const csv = join(out, 'three.csv');
+  const model = join(out, 'three-model.json');
+  const rows = Array.from({ length: 150 }, (_, i) => {
+    const c = i % 3;
+    const jitter = ((i * 37) % 11) / 20 - 0.25;
+    return `${c * 3 + jitter},${-c * 2 - jitter},${['cat', 'dog', 'eel'][c]}`;
+  });
+  writeFileSync(csv, `x1,x2,label\n${rows.join('\n')}\n`);
+  writeFileSync(
+    model,
+    JSON.stringify({
+      inputShape: [2],
+      layers: [{ type: 'linear', out: 8 }, { type: 'relu' }, { type: 'linear', out: 3 }],
+    }),
+  );
+  const train = (...extra: string[]) =>
+    cli('train', '--data', csv, '--lr', '0.02', '--out', dir, '--no-progress', '--threads', '1', ...extra);
+  const noStack = (stderr: string) => expect(stderr).not.toMatch(/\n\s+at /);
+
+  it('a second fresh run into the same --out is refused and the first run is kept; --overwrite replaces it', async () => {
+    expect((await train('--config', model, '--epochs', '30')).code).toBe(0);
+    let r = await train('--config', model, '--epochs', '1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`graduate: ${dir} already holds a checkpoint of an earlier run: epoch 30`);
+    expect(r.stderr).toContain('--resume');
+    expect(r.stderr).toContain('--overwrite');
+    r = await cli('eval', dir, '--data', csv);
+    expect(r.stdout).toMatch(/^accuracy: 1\.0000$/m);
+    r = await train('--config', model, '--epochs', '1', '--overwrite');
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['epoch-001']);
+    expect((await cli('eval', dir, '--data', csv)).code).toBe(0);
+    expect((await train('--config', model, '--epochs', '30', '--overwrite')).code).toBe(0);
+  });
+
+  it('eval numbers labels by the model: a file lacking a class keeps the accuracy; an unknown label is an error', async () => {
+    const noCat = join(out, 'no-cat.csv');
+    writeFileSync(noCat, `x1,x2,label\n${rows.filter((r) => !r.endsWith('cat')).join('\n')}\n`);
+    let r = await cli('eval', dir, '--data', noCat);
+    expect(r.stdout).toMatch(/^accuracy: 1\.0000$/m); // was 0.0000: dog and eel renumbered 0 and 1
+    const cow = join(out, 'cow.csv');
+    writeFileSync(cow, 'x1,x2,label\n0,0,cat\n1,1,cow\n');
+    r = await cli('eval', dir, '--data', cow);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`graduate: ${cow}:3: label 'cow' is not one of the classes [cat, dog, eel]`);
+    for (const path of [join(out, 'no-such-dir'), out]) {
+      r = await cli('eval', path, '--data', csv);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^graduate: .*not a checkpoint/);
+      noStack(r.stderr);
+    }
+  });
+
+  it('--resume rebuilds the checkpoint model (no --config needed); a different --config or a bad state is an error', async () => {
+    let r = await train('--epochs', '31', '--resume');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('resuming from');
+    expect(r.stdout).toMatch(/epoch 31\/31/);
+    const other = join(out, 'other-model.json');
+    writeFileSync(other, JSON.stringify({ inputShape: [2], layers: [{ type: 'linear', out: 3 }] }));
+    r = await train('--config', other, '--epochs', '32', '--resume');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--config ${other} describes a different model than the checkpoint's`);
+    expect((await train('--config', model, '--epochs', '32', '--resume')).code).toBe(0);
+    // a bad RNG state and a non-number epoch (checksums re-recorded: the field checks behind them)
+    const ckDir = join(dir, 'checkpoints', 'epoch-032');
+    const state = JSON.parse(readFileSync(join(ckDir, 'state.json'), 'utf8'));
+    for (const [edit, message] of [
+      [{ rng: [1, 2, 'x', 4] }, 'rng[2] must be an integer in [0, 4294967295], got "x"'],
+      [{ epoch: 'one' }, 'epoch must be an integer in [0, 9007199254740991], got "one"'],
+    ] as const) {
+      writeFileSync(join(ckDir, 'state.json'), JSON.stringify({ ...state, ...edit }));
+      resign(dir);
+      r = await train('--epochs', '40', '--resume');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`graduate: ${join(ckDir, 'state.json')}: ${message}`);
+      noStack(r.stderr);
+    }
+  });
+});
