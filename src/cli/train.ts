@@ -167,8 +167,6 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   if (!flags.resume && !flags.preset && !flags.config)
     throw new ValueError('train: give one of --preset or --config (or --resume to continue a checkpoint)');
   if (flags.resume && flags.overwrite) throw new ValueError('train: --resume and --overwrite exclude each other');
-  // refuse before loading data; fit() removes the old checkpoint when --overwrite
-  if (!flags.resume && !flags.overwrite) prepareFreshOutDir(flags.out);
   const ck = flags.resume ? readCheckpoint(flags.out) : undefined;
   init({ threads: flags.threads });
   await ensureData(flags.data);
@@ -177,6 +175,8 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   // resumed: number the labels as the checkpoint did
   const all = loadData(flags.data, 'train', { limit: flags.limit, classNames: ck?.config.classNames });
   const { train, val, test } = splitData(flags.data, all, flags);
+  // refuse before building anything; fit() removes the old checkpoint when --overwrite
+  if (!flags.resume && !flags.overwrite) prepareFreshOutDir(flags.out);
   const given = flagSpec(flags, train);
   const { spec, model, outShape } = ck
     ? resumedModel(ck, given, flags)

@@ -1,6 +1,6 @@
 // The command line, run in-process: train → checkpoint/metrics/report files, eval prints the
 // accuracy line, and bad input exits non-zero with a message that names the problem.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -270,7 +270,9 @@ describe('train into a used --out, resume, and eval with class names (tiny CSV)'
     r = await cli('eval', dir, '--data', cow);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`graduate: ${cow}:3: label 'cow' is not one of the classes [cat, dog, eel]`);
-    for (const path of [join(out, 'no-such-dir'), out]) {
+    const notCheckpoint = join(out, 'not-a-checkpoint');
+    mkdirSync(notCheckpoint, { recursive: true });
+    for (const path of [join(out, 'no-such-dir'), notCheckpoint]) {
       r = await cli('eval', path, '--data', csv);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^graduate: .*not a checkpoint/);
