@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FormatError, GraduateError } from '../errors.js';
 import type { ActivationFn, Graph, InputSpec, Node } from '../graph/ir.js';
-import { validateGraph } from '../graph/validate.js';
+import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { INPUT_NAME, type OnnxInputMeta } from './export.js';
 import {
   type AttributeProto,
@@ -215,6 +215,10 @@ class Importer {
       return v;
     });
     if (dims.length < 2) bad(`input '${input.name}' must have a batch and a feature dimension`);
+    if (perSample(dims) * 4 > MEMORY_LIMIT_BYTES)
+      bad(
+        `input '${input.name}' [${dims.join(', ')}] needs ${perSample(dims) * 4} bytes per sample, more than the engine's memory (${MEMORY_LIMIT_BYTES} bytes)`,
+      );
     const meta = json<OnnxInputMeta>('input');
     const nhwc = dims.length === 4 && (meta?.layout === 'NHWC' || this.inputIsNhwc(input.name ?? ''));
     const shape = dims.length === 4 && !nhwc ? [-1, dims[2], dims[3], dims[1]] : dims;
