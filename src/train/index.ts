@@ -6,8 +6,11 @@ export {
   checkpointDir,
   loadModel,
   loadWeights,
+  prepareFreshOutDir,
   readCheckpoint,
+  readModelCheckpoint,
   saveCheckpoint,
+  type TrainingCheckpoint,
   type TrainState,
 } from './checkpoint.js';
 export { type Evaluation, evaluate } from './evaluate.js';
