@@ -557,6 +557,7 @@ async function buildArtifact(): Promise<string> {
     '3000',
     '--out',
     dir,
+    '--overwrite', // an earlier interrupted run may have left a checkpoint without model.grad
     '--no-progress',
   ]);
   await run([

@@ -24,7 +24,7 @@ export function truncations(bytes: Uint8Array, boundaries: readonly number[] = [
 
 /** A copy of `bytes` with the bit `bit` (0..7) of byte `at` flipped. */
 export function flipBit(bytes: Uint8Array, at: number, bit: number): Uint8Array {
-  const out = bytes.slice();
+  const out = Uint8Array.from(bytes); // a copy: a Buffer's slice() is a view
   out[at % out.length] ^= 1 << (bit & 7);
   return out;
 }
@@ -41,7 +41,7 @@ export const overwrites = (bytes: Uint8Array) =>
       fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.constant(new Uint8Array(8).fill(0xff))),
     )
     .map(([at, patch]) => {
-      const out = bytes.slice();
+      const out = Uint8Array.from(bytes); // a copy: a Buffer's slice() is a view
       out.set(patch.subarray(0, Math.max(0, out.length - at)), at);
       return out;
     });
