@@ -1,12 +1,13 @@
 // `graduate predict ARTIFACT INPUT…`: top-k labels for images (PNG/JPEG, resized and normalized as
 // the model expects) or JSON tensors (the model's prepared input: one sample, a batch as nested
 // arrays, or { "shape": [...], "data": [...] }).
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Command } from 'commander';
 import { decodeImage, imageInput } from '../data/images.js';
-import { FormatError } from '../errors.js';
+import { readTextFile } from '../data/text-file.js';
+import { FormatError, fmtShape, GraduateError } from '../errors.js';
 import { numel } from '../graph/ir.js';
+import { flattenNested, notFloat32 } from '../limits.js';
 import { type InferenceModel, loadArtifact } from '../runtime/index.js';
 import { engine, init } from '../tensor/context.js';
 
@@ -15,28 +16,38 @@ export function prepareImageFile(model: InferenceModel, file: string): Float32Ar
   return imageInput(model.input, decodeImage(file), file);
 }
 
-/** JSON tensor file → prepared samples (count inferred from the model's per-sample size). */
+/**
+ * JSON tensor file → prepared samples (count inferred from the model's per-sample size). Nested
+ * arrays may be one sample (the input's rank deep) or a batch (one level more), never deeper.
+ */
 export function readJsonTensor(model: InferenceModel, file: string): { data: Float32Array; batch: number } {
   let v: unknown;
+  const text = readTextFile(file, 'JSON tensor');
   try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
+    v = JSON.parse(text);
   } catch (e) {
     throw new FormatError(`${file}: not a JSON tensor (${(e as Error).message})`);
   }
-  const flat = (
-    typeof v === 'object' && v !== null && !Array.isArray(v) && 'data' in v
-      ? (v as { data: unknown[] }).data
-      : Array.isArray(v)
-        ? (v as unknown[]).flat(Number.POSITIVE_INFINITY)
-        : []
-  ) as unknown[];
-  const per = numel(model.input.shape);
-  if (flat.length === 0 || flat.length % per !== 0 || flat.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+  const shape = model.input.shape;
+  const nested =
+    typeof v === 'object' && v !== null && !Array.isArray(v) && 'data' in v ? (v as { data: unknown }).data : v;
+  const flat = Array.isArray(nested) ? flattenNested(nested, shape.length + 1) : [];
+  if (!flat)
     throw new FormatError(
-      `${file}: expected finite numbers in multiples of the model's input [${model.input.shape.join(', ')}] = ${per} values, got ${flat.length}`,
+      `${file}: arrays nested deeper than the model's input ${fmtShape(shape)} allows (at most ${shape.length + 1} levels: a batch of samples)`,
     );
+  const per = numel(shape);
+  if (flat.length === 0 || flat.length % per !== 0)
+    throw new FormatError(
+      `${file}: expected numbers in multiples of the model's input ${fmtShape(shape)} = ${per} values, got ${flat.length}`,
+    );
+  const data = new Float32Array(flat.length);
+  for (let i = 0; i < flat.length; i++) {
+    const why = notFloat32(flat[i]);
+    if (why) throw new FormatError(`${file}: value [${i}] = ${JSON.stringify(flat[i]) ?? String(flat[i])} ${why}`);
+    data[i] = flat[i] as number;
   }
-  return { data: Float32Array.from(flat as number[]), batch: flat.length / per };
+  return { data, batch: flat.length / per };
 }
 
 export function predictCommand(): Command {
@@ -59,6 +70,10 @@ export function predictCommand(): Command {
           const b = Math.min(64, batch - i);
           const per = data.length / batch;
           model.classify(data.subarray(i * per, (i + b) * per), b, opts.top).forEach((p, j) => {
+            if (p.top.some((t) => !Number.isFinite(t.score)))
+              throw new GraduateError(
+                `${artifact}: the model's output for ${batch > 1 ? `${file}[${i + j}]` : file} is not finite (a broken model, or an input it overflows on)`,
+              );
             results.push({ input: batch > 1 ? `${file}[${i + j}]` : file, top: p.top });
           });
         }

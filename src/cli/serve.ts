@@ -30,6 +30,11 @@ export function serveCommand(): Command {
     .option('--threads <n>', 'engine threads per worker, splitting the layers of a batch', num('threads', true), 1)
     .option('--max-queue <n>', 'queued samples per model beyond which requests get 429', num('max-queue', true), 1024)
     .option('--body-limit <bytes>', 'largest request body (413 beyond)', num('body-limit', true), 16 * 1024 * 1024)
+    .option(
+      '--max-image-pixels <n>',
+      'largest uploaded image, width × height, checked before decoding (400 beyond; default $GRADUATE_MAX_IMAGE_PIXELS or 50000000)',
+      num('max-image-pixels', true),
+    )
     .action(async (path: string, opts: ServeOptions) => {
       const server = await InferenceServer.start(path, opts);
       const models = server.repository.models.map((m) => `${m.name}/${m.version}`).join(', ');

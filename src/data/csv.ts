@@ -1,31 +1,37 @@
 // Tabular classification data from CSV: numeric feature columns and one label column,
 // standardized per feature. Text in CSV (columns text,label) is text.ts's business.
-import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { FormatError } from '../errors.js';
+import { inputLimits } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
+import { checkRecord, readTextFile } from './text-file.js';
 
 /** The header of a CSV file (its first record). */
 export function csvHeader(file: string): string[] {
-  const [head] = parse(readFileSync(file, 'utf8'), { to_line: 1, trim: true, bom: true, relax_column_count: true });
-  return head ?? [];
+  return readCsv(file, 1).header;
 }
 
-/** Parsed CSV: header and rows with the file line each starts on. */
-export function readCsv(file: string): { header: string[]; rows: string[][]; lines: number[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new FormatError(
-      `${file}: cannot read CSV file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+/**
+ * Parsed CSV: header and rows with the file line each starts on (the first `toLine` lines only, if given).
+ * The file's size and each record's length are checked against the input limits before parsing.
+ */
+export function readCsv(file: string, toLine?: number): { header: string[]; rows: string[][]; lines: number[] } {
+  const limits = inputLimits();
+  const text = readTextFile(file, 'CSV file', limits);
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(text, { info: true, skip_empty_lines: true, trim: true, bom: true }) as unknown as typeof records;
+    records = parse(text, {
+      info: true,
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      max_record_size: limits.recordChars,
+      ...(toLine !== undefined && { to_line: toLine, relax_column_count: true }),
+    }) as unknown as typeof records;
   } catch (e) {
-    throw new FormatError(`${file}: invalid CSV (${(e as Error).message})`);
+    const err = e as Error & { code?: string; lines?: number };
+    if (err.code === 'CSV_MAX_RECORD_SIZE') checkRecord(`${file}:${err.lines}`, limits.recordChars + 1, limits);
+    throw new FormatError(`${file}: invalid CSV (${err.message})`);
   }
   if (records.length === 0) throw new FormatError(`${file}: empty CSV (expected a header line)`);
   const [head, ...body] = records;

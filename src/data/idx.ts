@@ -1,8 +1,11 @@
 // IDX files (the MNIST family's format), plain or gzip'd: magic (0, 0, type, rank), big-endian
-// dimensions, then the data. Errors name the file and what was expected.
+// dimensions, then the data. Errors name the file and what was expected. The size the header
+// declares is checked against limits.idxBytes before the data is inflated, and inflation stops at
+// that declared size, so a gzip bomb costs no more memory than its header admits to.
 import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { FormatError } from '../errors.js';
+import { checkLimit, type InputLimits, inputLimits } from '../limits.js';
 
 export interface IdxArray {
   readonly shape: readonly number[];
@@ -19,36 +22,44 @@ const TYPES: Record<number, { name: string; bytes: number }> = {
 };
 
 /** Parses IDX bytes (gunzipping when they start with the gzip magic). */
-export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
+export function parseIdx(bytes: Uint8Array, file = '<buffer>', limits: InputLimits = inputLimits()): IdxArray {
+  const gzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+  // the header, from the first bytes only (inflated with a sync flush, as a truncated stream)
+  const head = gzip ? inflateHead(bytes, file) : bytes;
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0) {
+    throw new FormatError(`${file}: not an IDX file (expected magic 00 00 <type> <rank>)`);
+  }
+  const type = TYPES[head[2]];
+  if (!type) throw new FormatError(`${file}: unknown IDX element type 0x${head[2].toString(16)}`);
+  const rank = head[3];
+  const header = 4 + 4 * rank;
+  if (rank === 0 || head.length < header) throw new FormatError(`${file}: truncated IDX header (rank ${rank})`);
+  const headView = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const shape: number[] = [];
+  for (let i = 0; i < rank; i++) shape.push(headView.getUint32(4 + 4 * i, false));
+  const count = shape.reduce((a, b) => a * b, 1);
+  const need = header + count * type.bytes;
+  const declared = `IDX ${type.name}[${shape.join(', ')}]`;
+  checkLimit(file, `${declared} declares`, need, 'idxBytes', limits);
   let buf = bytes;
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+  if (gzip) {
     try {
-      buf = gunzipSync(buf);
+      // one byte more than declared tells a stream that inflates beyond its header from one that fits
+      buf = gunzipSync(bytes, { maxOutputLength: need + 1 });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw new FormatError(`${file}: ${declared} needs ${need} bytes, the gzip stream inflates to more`);
       throw new FormatError(`${file}: corrupt gzip stream (${(e as Error).message})`);
     }
   }
-  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) {
-    throw new FormatError(`${file}: not an IDX file (expected magic 00 00 <type> <rank>)`);
-  }
-  const type = TYPES[buf[2]];
-  if (!type) throw new FormatError(`${file}: unknown IDX element type 0x${buf[2].toString(16)}`);
-  const rank = buf[3];
-  const header = 4 + 4 * rank;
-  if (rank === 0 || buf.length < header) throw new FormatError(`${file}: truncated IDX header (rank ${rank})`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const shape: number[] = [];
-  for (let i = 0; i < rank; i++) shape.push(view.getUint32(4 + 4 * i, false));
-  const count = shape.reduce((a, b) => a * b, 1);
-  const need = header + count * type.bytes;
   if (buf.length !== need) {
-    throw new FormatError(`${file}: IDX ${type.name}[${shape.join(', ')}] needs ${need} bytes, file has ${buf.length}`);
+    throw new FormatError(`${file}: ${declared} needs ${need} bytes, file has ${buf.length}`);
   }
   const body = buf.subarray(header);
   let data: IdxArray['data'];
   switch (type.name) {
     case 'uint8':
-      data = new Uint8Array(body);
+      data = gzip ? body : new Uint8Array(body); // gunzip's buffer is ours: no second copy
       break;
     case 'int8':
       data = new Int8Array(body.buffer.slice(body.byteOffset, body.byteOffset + count));
@@ -81,8 +92,33 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>'): IdxArray {
   return { shape, data };
 }
 
+/**
+ * The first bytes of a gzip stream, inflated from growing prefixes until they hold the IDX header
+ * (a prefix inflates to at most ~1000× its size: 64 MiB for the largest). A stream that yields no
+ * header from them is inflated whole, up to 64 KiB, for zlib's own message on what is wrong.
+ */
+function inflateHead(bytes: Uint8Array, file: string): Uint8Array {
+  for (const n of [256, 4096, 65536]) {
+    let out: Uint8Array;
+    try {
+      out = gunzipSync(bytes.subarray(0, n), { finishFlush: constants.Z_SYNC_FLUSH });
+    } catch {
+      break;
+    }
+    if (out.length >= 4 && out.length >= 4 + 4 * out[3]) return out;
+    if (n >= bytes.length) break;
+  }
+  try {
+    return gunzipSync(bytes, { maxOutputLength: 1 << 16 });
+  } catch (e) {
+    const message =
+      (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'no IDX header' : (e as Error).message;
+    throw new FormatError(`${file}: corrupt gzip stream (${message})`);
+  }
+}
+
 /** Reads an IDX file (.gz or plain). */
-export function readIdx(file: string): IdxArray {
+export function readIdx(file: string, limits: InputLimits = inputLimits()): IdxArray {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -90,5 +126,5 @@ export function readIdx(file: string): IdxArray {
     const code = (e as NodeJS.ErrnoException).code;
     throw new FormatError(`${file}: cannot read IDX file (${code ?? (e as Error).message})`);
   }
-  return parseIdx(bytes, file);
+  return parseIdx(bytes, file, limits);
 }

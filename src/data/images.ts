@@ -5,6 +5,7 @@ import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FormatError } from '../errors.js';
+import { checkLimit, type InputLimits, inputLimits } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
 import { imageInput, type Rgba, resizeInto } from './image-input.js';
 
@@ -12,8 +13,15 @@ export { imageInput, type Rgba, resizeInto };
 
 const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
-/** Decodes a PNG or JPEG file or its bytes (by content, not extension) to RGBA; `name` is for messages. */
-export function decodeImage(source: string | Uint8Array, name = typeof source === 'string' ? source : 'image'): Rgba {
+/**
+ * Decodes a PNG or JPEG file or its bytes (by content, not extension) to RGBA; `name` is for messages.
+ * The size the header declares is checked against limits.imagePixels before anything is decoded.
+ */
+export function decodeImage(
+  source: string | Uint8Array,
+  name = typeof source === 'string' ? source : 'image',
+  limits: InputLimits = inputLimits(),
+): Rgba {
   let bytes: Uint8Array;
   if (typeof source !== 'string') bytes = source;
   else
@@ -24,19 +32,62 @@ export function decodeImage(source: string | Uint8Array, name = typeof source ==
         `${name}: cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
       );
     }
+  const size = imageSize(bytes);
+  if (size) checkLimit(name, `image of ${size.width}×${size.height}`, size.width * size.height, 'imagePixels', limits);
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return { width: png.width, height: png.height, data: png.data };
     }
     if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+      // jpeg-js's own limits back up imageSize() (e.g. for a frame header it could not find)
+      const img = jpeg.decode(bytes, {
+        useTArray: true,
+        formatAsRGBA: true,
+        maxResolutionInMP: limits.imagePixels / 1e6,
+        maxMemoryUsageInMB: Math.max(1024, Math.ceil((limits.imagePixels * 16) / 2 ** 20)),
+      });
       return img;
     }
   } catch (e) {
     throw new FormatError(`${name}: cannot decode image (${(e as Error).message})`);
   }
   throw new FormatError(`${name}: not a PNG or JPEG image`);
+}
+
+/**
+ * The width and height a PNG (IHDR) or JPEG (first SOFn frame header) declares, read without
+ * decoding; undefined when the header is not where it should be (the decoder then reports it).
+ */
+export function imageSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // PNG: 8-byte signature, then the IHDR chunk: length, 'IHDR', width, height (big-endian)
+  if (bytes.length >= 24 && bytes[0] === 0x89 && dv.getUint32(12) === 0x49484452)
+    return { width: dv.getUint32(16), height: dv.getUint32(20) };
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  // JPEG: segments FF <marker> <length> ...; the frame header (SOF0..SOF15 but DHT, JPG, DAC)
+  // comes before the first scan (SOS): precision, height, width.
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2; // markers without a length
+      continue;
+    }
+    if (marker === 0xda) return undefined;
+    const length = dv.getUint16(at + 2);
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (at + 9 > bytes.length) return undefined;
+      return { width: dv.getUint16(at + 7), height: dv.getUint16(at + 5) };
+    }
+    at += 2 + length;
+  }
+  return undefined;
 }
 
 function isGray(img: Rgba): boolean {

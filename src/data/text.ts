@@ -1,11 +1,12 @@
 // Text classification data: samples of (text, label) from .jsonl, .csv (columns text,label) or
 // .txt (label<TAB>text per line), tokenized into int32 ids with a vocabulary or by hashing.
 // encodeText() is the one tokenizer, shared by training data and predict/serve inputs.
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { FormatError, ValueError } from '../errors.js';
+import { inputLimits } from '../limits.js';
 import { readCsv } from './csv.js';
 import { type ArrayDataset, indexLabels, type TextTokenizer } from './dataset.js';
+import { checkRecord, readTextFile } from './text-file.js';
 
 /** Words of a text: runs of letters and digits, optionally lowercased. */
 export function words(text: string, lowercase: boolean): string[] {
@@ -66,17 +67,12 @@ function readSamples(file: string): { texts: string[]; labels: string[]; where: 
     });
     return { texts, labels, where };
   }
-  let content: string;
-  try {
-    content = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new FormatError(
-      `${file}: cannot read text file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const limits = inputLimits();
+  const content = readTextFile(file, 'text file', limits);
   content.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
     const at = `${file}:${i + 1}`;
+    checkRecord(at, line.length, limits);
+    if (line.trim() === '') return;
     if (ext === '.txt') {
       const tab = line.indexOf('\t');
       if (tab < 0) throw new FormatError(`${at}: expected 'label<TAB>text'`);

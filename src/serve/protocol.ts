@@ -3,6 +3,7 @@
 // Not for: routing or batching (server.ts, batcher.ts).
 import { fmtShape, GraduateError } from '../errors.js';
 import { numel } from '../graph/ir.js';
+import { flattenNested, notFloat32 } from '../limits.js';
 import { topClasses } from '../runtime/index.js';
 import type { Outcome } from './metrics.js';
 import type { ModelEntry, TensorSignature } from './repository.js';
@@ -147,7 +148,7 @@ function binaryData(
   return out;
 }
 
-/** Tensor data (flat, or nested as the shape) → a typed array of exactly `n` values. */
+/** Tensor data (flat, or nested as the shape: never deeper) → a typed array of exactly `n` values. */
 function flatData(
   raw: unknown,
   n: number,
@@ -156,18 +157,35 @@ function flatData(
   shape: readonly number[],
 ): Float32Array | Int32Array {
   if (!Array.isArray(raw)) throw bad(`${what}: "data" must be an array of numbers`);
-  const flat = (Array.isArray(raw[0]) ? raw.flat(Number.POSITIVE_INFINITY) : raw) as unknown[];
+  const flat = flattenNested(raw, shape.length);
+  if (!flat) throw bad(`${what}: "data" nests deeper than its shape ${fmtShape(shape)} (${shape.length} levels)`);
   if (flat.length !== n) throw bad(`${what}: "data" has ${flat.length} values; shape ${fmtShape(shape)} needs ${n}`);
   const out = datatype === 'INT32' ? new Int32Array(n) : new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const v = flat[i];
-    if (typeof v !== 'number' || !Number.isFinite(v) || (datatype === 'INT32' && !Number.isInteger(v)))
-      throw bad(
-        `${what}: data[${i}] = ${JSON.stringify(v)} is not ${datatype === 'INT32' ? 'an integer' : 'a finite number'}`,
-      );
-    out[i] = v;
+    const why =
+      datatype === 'FP32'
+        ? notFloat32(v)
+        : Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31
+          ? undefined
+          : 'is not an int32 integer';
+    if (why) throw bad(`${what}: data[${i}] = ${JSON.stringify(v) ?? String(v)} ${why}`);
+    out[i] = v as number;
   }
   return out;
+}
+
+/**
+ * Throws HttpError 500 naming the model when its output holds NaN or ±Infinity: a 200 with null
+ * logits (JSON has no NaN) and "NaN:0:…" labels would be a wrong answer that looks like an answer.
+ */
+export function checkOutput(m: ModelEntry, output: Float32Array): void {
+  for (let i = 0; i < output.length; i++)
+    if (!Number.isFinite(output[i]))
+      throw new HttpError(
+        500,
+        `model '${m.name}' version ${m.version}: output [${i}] = ${output[i]} is not finite (the model overflows on this input, or its weights are broken)`,
+      );
 }
 
 /** The infer response: 'logits' [batch, ...out] and, with top_k, 'labels' [batch, k] as "score:index:label". */

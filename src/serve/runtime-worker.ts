@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { decodeImage, imageInput } from '../data/images.js';
 import { FormatError } from '../errors.js';
 import { Engine } from '../kernels/engine.js';
+import { inputLimits } from '../limits.js';
 import { type InferenceModel, loadArtifact } from '../runtime/index.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './workers.js';
 
@@ -11,6 +12,8 @@ const port = parentPort;
 if (!port) throw new Error('runtime-worker.ts runs in a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+const limits = inputLimits({ imagePixels: init.maxImagePixels });
 
 try {
   // One engine per worker; its threads split the layers of one batch (small ones stay on one).
@@ -25,7 +28,7 @@ try {
         const output = model.run(job.data, job.batch);
         post({ type: 'done', id: job.id, output, computeMs: performance.now() - t0 }, [output.buffer as ArrayBuffer]);
       } else {
-        const output = imageInput(model.input, decodeImage(job.bytes, 'uploaded image'), 'uploaded image');
+        const output = imageInput(model.input, decodeImage(job.bytes, 'uploaded image', limits), 'uploaded image');
         post({ type: 'done', id: job.id, output, computeMs: 0 }, [output.buffer as ArrayBuffer]);
       }
     } catch (e) {

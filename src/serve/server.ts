@@ -1,14 +1,24 @@
 // `graduate serve`: the HTTP side of the inference server (fastify) speaking the Open Inference
 // Protocol (KServe v2): health, server/model metadata, model list, infer with JSON tensors or an
 // uploaded image, Prometheus /metrics. The main thread only parses, validates and answers; batches
-// run in the worker pool. close() drains: new requests get 503, accepted ones are answered.
+// run in the worker pool. close() drains: new requests get 503, accepted ones are answered, and
+// connections without a request in flight are closed at once (else one silent client holds the exit).
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ValueError } from '../errors.js';
 import { cpuCount } from '../kernels/host.js';
+import { inputLimits } from '../limits.js';
 import { topClasses } from '../runtime/index.js';
 import { Batcher, type BatcherOptions, OverloadedError } from './batcher.js';
 import { labels, ServerMetrics } from './metrics.js';
-import { HttpError, inferResponse, modelMetadata, parseInferRequest, splitBinaryBody } from './protocol.js';
+import {
+  checkOutput,
+  HttpError,
+  inferResponse,
+  modelMetadata,
+  parseInferRequest,
+  splitBinaryBody,
+} from './protocol.js';
 import { type ModelEntry, modelKey, Repository, scanRepository } from './repository.js';
 import { WorkerJobError, WorkerPool } from './workers.js';
 
@@ -27,6 +37,8 @@ export interface ServeOptions extends Partial<BatcherOptions> {
   bodyLimit?: number;
   /** Largest batch one request may carry (default max(maxBatch, 64)). */
   maxRequestBatch?: number;
+  /** Largest uploaded image, width × height, checked before decoding (default GRADUATE_MAX_IMAGE_PIXELS or 50 MP). */
+  maxImagePixels?: number;
 }
 
 /** Counts of the infer requests this server accepted (passed validation and queued) and answered. */
@@ -46,6 +58,8 @@ export class InferenceServer {
   readonly stats: ServeStats = { accepted: 0, answered: 0, ok: 0 };
   private draining = false;
   private closed?: Promise<void>;
+  /** Open connections → requests in flight on each. */
+  private readonly sockets = new Map<Socket, number>();
 
   private constructor(
     readonly app: FastifyInstance,
@@ -64,6 +78,7 @@ export class InferenceServer {
         models: repository.models.map((m) => ({ key: modelKey(m), path: m.path })),
         maxBatch: o.maxRequestBatch,
         threads: o.threads,
+        maxImagePixels: o.maxImagePixels,
       },
       o.workers,
     );
@@ -73,6 +88,7 @@ export class InferenceServer {
     const app = Fastify({ bodyLimit: o.bodyLimit, logger: false, return503OnClosing: true });
     const server = new InferenceServer(app, repository, metrics, batcher, pool);
     server.routes(o.maxRequestBatch);
+    server.trackConnections();
     try {
       await app.listen({ host: o.host, port: o.port });
     } catch (e) {
@@ -97,11 +113,34 @@ export class InferenceServer {
   close(): Promise<void> {
     this.draining = true;
     this.closed ??= (async () => {
-      await this.app.close(); // waits for in-flight requests, which wait for their batches
+      const closing = this.app.close(); // waits for in-flight requests, which wait for their batches
+      // Node's closeIdleConnections() (fastify's default) spares a connection that has not sent a
+      // request yet: a client that connected and stayed silent held the exit until it left.
+      for (const [socket, inFlight] of this.sockets) if (inFlight === 0) socket.destroy();
+      await closing;
       await this.batcher.drain();
       await this.pool.close();
     })();
     return this.closed;
+  }
+
+  /** Counts requests in flight per connection; while draining, a connection closes when its last one ends. */
+  private trackConnections(): void {
+    const { server } = this.app;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.set(socket, 0);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    server.on('request', (req, res) => {
+      const socket = req.socket as Socket;
+      this.sockets.set(socket, (this.sockets.get(socket) ?? 0) + 1);
+      res.once('close', () => {
+        const inFlight = this.sockets.get(socket);
+        if (inFlight === undefined) return; // the connection is gone
+        this.sockets.set(socket, inFlight - 1);
+        if (inFlight === 1 && this.draining) socket.destroySoon();
+      });
+    });
   }
 
   private routes(maxRequestBatch: number): void {
@@ -190,6 +229,7 @@ export class InferenceServer {
     try {
       const data = request?.data ?? (await this.pool.prepareImage(key, req.body as Uint8Array));
       const r = await this.batcher.submit(key, data, request?.batch ?? 1);
+      checkOutput(m, r.output);
       metrics.queueSeconds.observe(labels(key), r.queueMs / 1000);
       metrics.requests.inc({ ...labels(key), outcome: 'ok' });
       stats.ok++;
@@ -219,6 +259,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
     threads: opts.threads ?? 1,
     bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
     maxRequestBatch: 0,
+    maxImagePixels: opts.maxImagePixels ?? inputLimits().imagePixels,
   };
   o.maxRequestBatch = opts.maxRequestBatch ?? Math.max(o.maxBatch, 64);
   const positive = (name: string, v: number, min: number) => {
@@ -231,6 +272,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
   positive('--max-queue', o.maxQueue, 1);
   positive('--body-limit', o.bodyLimit, 1);
   positive('max request batch', o.maxRequestBatch, 1);
+  positive('--max-image-pixels', o.maxImagePixels, 1);
   if (!(o.maxDelayMs >= 0)) throw new ValueError(`--max-delay-ms: expected a number ≥ 0, got ${o.maxDelayMs}`);
   return o;
 }

@@ -14,6 +14,8 @@ export interface WorkerInit {
   maxBatch: number;
   /** Threads of each worker's engine (intra-op parallelism within one batch). */
   threads: number;
+  /** Largest uploaded image (width × height), checked before decoding. */
+  maxImagePixels: number;
 }
 
 export type WorkerRequest =
