@@ -4,7 +4,8 @@
 // − mean, ÷ std) is the graph's first nodes. Inside, 4-D activations are NCHW (ONNX's Conv and
 // pools): a Transpose follows the normalization, weights are transposed to [Cout, Cin, KH, KW], and
 // a Transpose back to NHWC precedes each Flatten so features keep Graduate's order. int8 graphs
-// become QDQ: int8 weights per output channel behind DequantizeLinear (axis = Cout), int8
+// become QDQ: int8 weights per output channel behind DequantizeLinear (axis = Cout; stored as uint8
+// with zero point 128, the same values: see exportNode), int8
 // activations per tensor with int8 zero points, int32 biases at scale sx·sw. The output is
 // 'logits'; metadata_props hold 'classNames' and 'input' (JSON).
 // Not for: reading ONNX (import.ts).
@@ -61,7 +62,12 @@ class OnnxBuilder {
     });
     return out;
   }
-  tensor(base: string, dims: number[], data: Float32Array | Int8Array | Int32Array | number[], dt?: number): string {
+  tensor(
+    base: string,
+    dims: number[],
+    data: Float32Array | Int8Array | Uint8Array | Int32Array | number[],
+    dt?: number,
+  ): string {
     const name = this.fresh(base);
     const arr = Array.isArray(data) ? Float32Array.from(data) : data;
     const dataType = dt ?? (arr instanceof Int8Array ? DT.INT8 : arr instanceof Int32Array ? DT.INT32 : DT.FLOAT);
@@ -225,13 +231,17 @@ export function exportOnnx(g: Graph): Uint8Array {
           const sx = g.values[n.inputs[0]].quant?.scale[0];
           if (!sw || sw.length !== Cout || sx === undefined)
             throw new ValueError(`exportOnnx: int8 node '${at}' lacks per-channel weight or input scales`);
-          const q = b.tensor(`${n.inputs[1]}/int8`, wDims, wData);
+          // stored as uint8 around zero point 128 (the same values exactly): ONNX Runtime's u8s8
+          // kernels on x86 without VNNI add pairs of products in saturating int16, and wrong
+          // answers follow (80% argmax agreement on an AMD EPYC with AVX2); u8u8 widens first
+          const wq = Uint8Array.from(wData as Int8Array, (v) => v + 128);
+          const q = b.tensor(`${n.inputs[1]}/uint8`, wDims, wq, DT.UINT8);
           wName = b.node(
             'DequantizeLinear',
             [
               q,
               b.tensor(`${n.inputs[1]}/scale`, [Cout], sw),
-              b.tensor(`${n.inputs[1]}/zero_point`, [Cout], new Int8Array(Cout)),
+              b.tensor(`${n.inputs[1]}/zero_point`, [Cout], new Uint8Array(Cout).fill(128), DT.UINT8),
             ],
             at,
             [{ name: 'axis', i: axis }],
