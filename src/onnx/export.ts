@@ -4,9 +4,9 @@
 // − mean, ÷ std) is the graph's first nodes. Inside, 4-D activations are NCHW (ONNX's Conv and
 // pools): a Transpose follows the normalization, weights are transposed to [Cout, Cin, KH, KW], and
 // a Transpose back to NHWC precedes each Flatten so features keep Graduate's order. int8 graphs
-// become QDQ: int8 weights per output channel behind DequantizeLinear (axis = Cout; stored as uint8
-// with zero point 128, the same values: see exportNode), int8
-// activations per tensor with int8 zero points, int32 biases at scale sx·sw. The output is
+// become QDQ: int8 weights per output channel behind DequantizeLinear (axis = Cout; stored as
+// uint8 with zero point 128, the same values: see exportNode), int8 activations per tensor with
+// int8 zero points, int32 biases at scale sx·sw. The output is
 // 'logits'; metadata_props hold 'classNames' and 'input' (JSON).
 // Not for: reading ONNX (import.ts).
 import { ValueError } from '../errors.js';
