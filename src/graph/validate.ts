@@ -12,8 +12,9 @@ import { numel } from './ir.js';
 import { planMemory } from './plan.js';
 
 /**
- * The most bytes the engine's wasm memory holds: kernels/engine.ts declares a maximum of 16384
- * pages of 64 KiB (shared memories must declare one), below wasm32's 4 GiB address space.
+ * The most bytes the engine's wasm memory holds (kernels/engine.ts declares its maximum from this;
+ * shared memories must declare one), below wasm32's 4 GiB address space. An artifact whose one
+ * sample cannot fit is refused on read.
  */
 export const MEMORY_LIMIT_BYTES = 2 ** 30;
 

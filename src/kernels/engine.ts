@@ -3,6 +3,7 @@
 // Everything that computes goes through an Engine; tensors hold pointers into its memory.
 // Not for: kernel-specific policy (gemm.ts, ...) or tensor lifetimes (src/tensor/).
 
+import { MEMORY_LIMIT_BYTES } from '../graph/validate.js';
 import type { KernelExports } from './exports.js';
 import { detectFeatures, type WasmFeatures } from './features.js';
 import { Heap, type MemoryStats } from './heap.js';
@@ -30,7 +31,7 @@ const SCRATCH_BYTES = 4096;
 /** Chunks per thread of a dynamic split (Engine.split): enough to even out a slow thread, few enough to keep each call long. */
 const DYNAMIC_CHUNKS = 4;
 const INITIAL_PAGES = 256;
-const MAX_PAGES = 16384; // 1 GiB; shared memories must declare a maximum
+const MAX_PAGES = MEMORY_LIMIT_BYTES / 65536; // shared memories must declare a maximum
 
 /** The kernel module's URL: in `base`, else in build/wasm relative to this file (same depth in src/ and dist/). */
 function wasmUrl(isa: Isa, shared: boolean, base?: string | URL): URL {
