@@ -57,20 +57,23 @@ export function inputLimits(overrides: Partial<InputLimits> = {}): InputLimits {
 
 /**
  * Throws when `declared` is over the limit `key`: the error names the input, what it declares
- * (`detail`, e.g. "30000×30000"), the limit and the variable that raises it.
+ * (`what` then the number, e.g. "image of 30000×30000 =" 900000000 pixels), the limit and the
+ * variable that raises it.
  */
 export function checkLimit(
   name: string,
-  detail: string,
+  what: string,
   declared: number,
   key: keyof InputLimits,
   limits: InputLimits = inputLimits(),
 ): void {
   if (declared <= limits[key]) return;
-  throw new FormatError(
-    `${name}: ${detail} = ${declared} ${UNIT[key]}, over the limit of ${limits[key]} ${UNIT[key]} ` +
-      `(raise it with ${LIMIT_ENV[key]}=<${UNIT[key]}>)`,
-  );
+  throw new FormatError(`${name}: ${what} ${declared} ${UNIT[key]}, ${overThe(key, limits)}`);
+}
+
+/** "over the limit of N units (raise it with VAR=<units>)" */
+export function overThe(key: keyof InputLimits, limits: InputLimits = inputLimits()): string {
+  return `over the limit of ${limits[key]} ${UNIT[key]} (raise it with ${LIMIT_ENV[key]}=<${UNIT[key]}>)`;
 }
 
 /**

@@ -2,9 +2,9 @@
 // standardized per feature. Text in CSV (columns text,label) is text.ts's business.
 import { parse } from 'csv-parse/sync';
 import { FormatError } from '../errors.js';
-import { inputLimits } from '../limits.js';
+import { inputLimits, overThe } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
-import { checkRecord, readTextFile } from './text-file.js';
+import { readTextFile } from './text-file.js';
 
 /** The header of a CSV file (its first record). */
 export function csvHeader(file: string): string[] {
@@ -30,7 +30,8 @@ export function readCsv(file: string, toLine?: number): { header: string[]; rows
     }) as unknown as typeof records;
   } catch (e) {
     const err = e as Error & { code?: string; lines?: number };
-    if (err.code === 'CSV_MAX_RECORD_SIZE') checkRecord(`${file}:${err.lines}`, limits.recordChars + 1, limits);
+    if (err.code === 'CSV_MAX_RECORD_SIZE')
+      throw new FormatError(`${file}:${err.lines}: a record longer than allowed, ${overThe('recordChars', limits)}`);
     throw new FormatError(`${file}: invalid CSV (${err.message})`);
   }
   if (records.length === 0) throw new FormatError(`${file}: empty CSV (expected a header line)`);

@@ -33,7 +33,8 @@ export function decodeImage(
       );
     }
   const size = imageSize(bytes);
-  if (size) checkLimit(name, `image of ${size.width}×${size.height}`, size.width * size.height, 'imagePixels', limits);
+  if (size)
+    checkLimit(name, `image of ${size.width}×${size.height} =`, size.width * size.height, 'imagePixels', limits);
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
