@@ -2,7 +2,7 @@
 // standardized per feature. Text in CSV (columns text,label) is text.ts's business.
 import { parse } from 'csv-parse/sync';
 import { FormatError } from '../errors.js';
-import { inputLimits, overThe } from '../limits.js';
+import { inputLimits, notFloat32, overThe } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
 import { readTextFile } from './text-file.js';
 
@@ -61,8 +61,11 @@ export function loadCsv(
     for (let f = 0; f < F; f++) {
       const cell = row[featureCols[f]];
       const v = cell === '' ? Number.NaN : Number(cell);
-      if (!Number.isFinite(v))
-        throw new FormatError(`${file}:${lines[r]}: column '${header[featureCols[f]]}' is not a number ('${cell}')`);
+      const why = notFloat32(v);
+      if (why)
+        throw new FormatError(
+          `${file}:${lines[r]}: column '${header[featureCols[f]]}' ${why === 'is not a finite number' ? 'is not a number' : why} ('${cell}')`,
+        );
       x[r * F + f] = v;
     }
     labels.push(row[labelCol]);

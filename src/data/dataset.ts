@@ -85,9 +85,13 @@ export function trainValSplit(
   return [subset(ds, train, `${ds.name}[train]`), subset(ds, val, `${ds.name}[val]`)];
 }
 
+/** Labels that are all digits are class indices, below this. */
+const MAX_INDEX_CLASSES = 65536;
+
 /**
  * Maps raw labels to class indices. Given classNames (the training set's) are used as they are;
- * otherwise non-negative integers keep their numbering ('0'..'max') and strings map to sorted names.
+ * otherwise non-negative integers keep their numbering ('0'..'max', max < 65536) and strings map to
+ * sorted names.
  */
 export function indexLabels(
   labels: readonly string[],
@@ -99,8 +103,14 @@ export function indexLabels(
     if (labels.length > 0 && labels.every((l) => /^\d+$/.test(l))) {
       let max = 0;
       for (let i = 0; i < labels.length; i++) {
-        y[i] = Number(labels[i]);
-        max = Math.max(max, y[i]);
+        const k = Number(labels[i]);
+        // an index makes every class below it: '2000000000' would be two billion class names
+        if (k >= MAX_INDEX_CLASSES)
+          throw new FormatError(
+            `${where(i)}: label '${labels[i]}' read as a class index is over ${MAX_INDEX_CLASSES - 1} (number labels from 0, or use names)`,
+          );
+        y[i] = k;
+        max = Math.max(max, k);
       }
       return { y, classNames: Array.from({ length: max + 1 }, (_, i) => String(i)) };
     }

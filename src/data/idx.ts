@@ -59,7 +59,7 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>', limits: InputLimi
   let data: IdxArray['data'];
   switch (type.name) {
     case 'uint8':
-      data = gzip ? body : new Uint8Array(body); // gunzip's buffer is ours: no second copy
+      data = gzip ? new Uint8Array(body.buffer, body.byteOffset, count) : new Uint8Array(body); // gunzip's buffer is ours: no copy
       break;
     case 'int8':
       data = new Int8Array(body.buffer.slice(body.byteOffset, body.byteOffset + count));

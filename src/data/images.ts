@@ -33,6 +33,9 @@ export function decodeImage(
       );
     }
   const size = imageSize(bytes);
+  if (size && (size.width === 0 || size.height === 0))
+    // zero is invalid in both formats; pngjs would still walk every declared row
+    throw new FormatError(`${name}: image of ${size.width}×${size.height} has no pixels`);
   if (size)
     checkLimit(name, `image of ${size.width}×${size.height} =`, size.width * size.height, 'imagePixels', limits);
   try {
@@ -51,7 +54,7 @@ export function decodeImage(
       return img;
     }
   } catch (e) {
-    throw new FormatError(`${name}: cannot decode image (${(e as Error).message})`);
+    throw new FormatError(`${name}: cannot decode image (${e instanceof Error ? e.message : String(e)})`);
   }
   throw new FormatError(`${name}: not a PNG or JPEG image`);
 }

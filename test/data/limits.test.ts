@@ -59,6 +59,14 @@ describe('input limits', () => {
     expect(performance.now() - t0).toBeLessThan(200);
   });
 
+  it('refuses a PNG declaring 0×43794056 at once (pngjs walked every empty row: a hang)', () => {
+    const t0 = performance.now();
+    expect(() => decodeImage(pngDeclaring(0, 43794056, 0), 'empty.png')).toThrow(
+      'empty.png: image of 0×43794056 has no pixels',
+    );
+    expect(performance.now() - t0).toBeLessThan(200);
+  });
+
   it('refuses a JPEG over the pixel limit before decoding it', () => {
     vi.stubEnv('GRADUATE_MAX_IMAGE_PIXELS', '100');
     expect(() => decodeImage(realJpeg(11, 10), 'photo.jpg')).toThrow(
@@ -111,6 +119,15 @@ describe('input limits', () => {
     );
     const jsonl = join(dir, 'long.jsonl');
     writeFileSync(jsonl, `{"text":"a","label":"x"}\n{"text":"${'b'.repeat(200)}","label":"y"}\n`);
+    vi.unstubAllEnvs();
+    // values that overflow float32, and digit labels that would make billions of classes
+    const big = join(dir, 'overflow.csv');
+    writeFileSync(big, 'a,label\n1,x\n1e39,y\n');
+    expect(() => loadCsv(big)).toThrow(`${big}:3: column 'a' is beyond float32's range (±3.4028235e+38) ('1e39')`);
+    const labels = join(dir, 'labels.jsonl');
+    writeFileSync(labels, '{"text":"a","label":1}\n{"text":"b","label":2000000000}\n');
+    expect(() => loadText(labels)).toThrow(`${labels}:2: label '2000000000' read as a class index is over 65535`);
+    vi.stubEnv('GRADUATE_MAX_RECORD_CHARS', '100');
     expect(() => loadText(jsonl)).toThrow(`${jsonl}:2: a line of 223 characters, over the limit of 100 characters`);
   });
 });

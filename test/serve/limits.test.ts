@@ -20,7 +20,11 @@ const tensor = (data: unknown, shape = [1, 8, 8, 1]) => ({
   inputs: [{ name: 'input', shape, datatype: 'FP32', data }],
 });
 async function post(url: string, body: string | Uint8Array, type = 'application/json') {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': type }, body });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': type },
+    body: typeof body === 'string' ? body : Buffer.from(body),
+  });
   // biome-ignore lint/suspicious/noExplicitAny: response JSON is inspected field by field
   return { status: res.status, json: (await res.json()) as any };
 }
