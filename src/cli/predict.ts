@@ -39,7 +39,7 @@ export function readJsonTensor(model: InferenceModel, file: string): { data: Flo
   const per = numel(shape);
   if (flat.length === 0 || flat.length % per !== 0)
     throw new FormatError(
-      `${file}: expected numbers in multiples of the model's input ${fmtShape(shape)} = ${per} values, got ${flat.length}`,
+      `${file}: expected finite numbers in multiples of the model's input ${fmtShape(shape)} = ${per} values, got ${flat.length}`,
     );
   const data = new Float32Array(flat.length);
   for (let i = 0; i < flat.length; i++) {

@@ -13,6 +13,7 @@ import { FormatError } from '../../src/errors.js';
 import { Engine } from '../../src/kernels/engine.js';
 import { DEFAULT_LIMITS, inputLimits } from '../../src/limits.js';
 import { loadArtifact } from '../../src/runtime/index.js';
+import { cli } from '../cli/run.js';
 import { writeTinyArtifact } from '../serve/fixtures.js';
 import { idxGzip, jpegDeclaring, pngDeclaring, realJpeg, realPng } from './bombs.js';
 import { tempDir } from './helpers.js';
@@ -140,6 +141,14 @@ describe('predict: JSON tensors', async () => {
     writeFileSync(f, text);
     return f;
   };
+
+  it('graduate predict refuses a 30000×30000 PNG bomb: exit 1 naming the file and the limit', async () => {
+    const bomb = join(dir, 'bomb.png');
+    writeFileSync(bomb, pngDeclaring(30000, 30000));
+    const r = await cli('predict', join(dir, 'tiny.grad'), bomb);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${bomb}: image of 30000×30000 = 900000000 pixels, over the limit of 50000000 pixels`);
+  });
 
   it('reads one sample, a batch, or {shape, data}', () => {
     const one = Array.from({ length: 8 }, () => Array.from({ length: 8 }, () => [0.5]));
