@@ -157,9 +157,11 @@ const headerEdits = (bytes: Uint8Array) => {
       (h: Header) =>
         EDITS[k](h, i),
   );
-  return fc
-    .array(fc.oneof(replace, edit), { minLength: 1, maxLength: 3 })
-    .map((fs) => rewriteHeader(bytes, (h) => fs.forEach((f) => tryEdit(f, h))));
+  return fc.array(fc.oneof(replace, edit), { minLength: 1, maxLength: 3 }).map((fs) =>
+    rewriteHeader(bytes, (h) => {
+      for (const f of fs) tryEdit(f, h);
+    }),
+  );
 };
 
 /** Applies an edit unless an earlier one removed what it edits (then the header stays as it is). */
