@@ -14,9 +14,17 @@ export interface InputLimits {
   textBytes: number;
   /** Characters of one CSV record or JSONL/TXT line. */
   recordChars: number;
+  /**
+   * How to raise a limit that did not come from its environment variable, as messages name it
+   * (serve's image limit: '--max-image-pixels'); by default the variable.
+   */
+  raiseWith?: Partial<Record<LimitName, string>>;
 }
 
-export const DEFAULT_LIMITS: Readonly<InputLimits> = {
+/** The name of one limit. */
+export type LimitName = Exclude<keyof InputLimits, 'raiseWith'>;
+
+export const DEFAULT_LIMITS: Readonly<Record<LimitName, number>> = {
   imagePixels: 50_000_000,
   idxBytes: 1024 ** 3,
   textBytes: 256 * 1024 ** 2,
@@ -24,14 +32,14 @@ export const DEFAULT_LIMITS: Readonly<InputLimits> = {
 };
 
 /** The environment variable that overrides each limit. */
-export const LIMIT_ENV: Readonly<Record<keyof InputLimits, string>> = {
+export const LIMIT_ENV: Readonly<Record<LimitName, string>> = {
   imagePixels: 'GRADUATE_MAX_IMAGE_PIXELS',
   idxBytes: 'GRADUATE_MAX_IDX_BYTES',
   textBytes: 'GRADUATE_MAX_TEXT_BYTES',
   recordChars: 'GRADUATE_MAX_RECORD_CHARS',
 };
 
-const UNIT: Record<keyof InputLimits, string> = {
+const UNIT: Record<LimitName, string> = {
   imagePixels: 'pixels',
   idxBytes: 'bytes',
   textBytes: 'bytes',
@@ -41,8 +49,8 @@ const UNIT: Record<keyof InputLimits, string> = {
 /** The limits in force: the defaults, each overridden by its environment variable (read on every call). */
 export function inputLimits(overrides: Partial<InputLimits> = {}): InputLimits {
   const env = typeof process === 'undefined' ? {} : process.env;
-  const out = { ...DEFAULT_LIMITS };
-  for (const key of Object.keys(LIMIT_ENV) as (keyof InputLimits)[]) {
+  const out: InputLimits = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(LIMIT_ENV) as LimitName[]) {
     const raw = env[LIMIT_ENV[key]];
     if (raw !== undefined && raw !== '') {
       const n = Number(raw);
@@ -52,7 +60,7 @@ export function inputLimits(overrides: Partial<InputLimits> = {}): InputLimits {
     }
     if (overrides[key] !== undefined) out[key] = overrides[key];
   }
-  return out;
+  return overrides.raiseWith ? { ...out, raiseWith: overrides.raiseWith } : out;
 }
 
 /**
@@ -64,40 +72,15 @@ export function checkLimit(
   name: string,
   what: string,
   declared: number,
-  key: keyof InputLimits,
+  key: LimitName,
   limits: InputLimits = inputLimits(),
 ): void {
   if (declared <= limits[key]) return;
   throw new FormatError(`${name}: ${what} ${declared} ${UNIT[key]}, ${overThe(key, limits)}`);
 }
 
-/** "over the limit of N units (raise it with VAR=<units>)" */
-export function overThe(key: keyof InputLimits, limits: InputLimits = inputLimits()): string {
-  return `over the limit of ${limits[key]} ${UNIT[key]} (raise it with ${LIMIT_ENV[key]}=<${UNIT[key]}>)`;
-}
-
-/**
- * Nested arrays flattened depth-first, or undefined when they nest deeper than `maxDepth` levels
- * (the caller knows the depth from the model's rank): bounded recursion, never a stack overflow.
- */
-export function flattenNested(value: readonly unknown[], maxDepth: number): unknown[] | undefined {
-  const out: unknown[] = [];
-  const walk = (v: readonly unknown[], depth: number): boolean => {
-    for (const x of v) {
-      if (!Array.isArray(x)) out.push(x);
-      else if (depth >= maxDepth || !walk(x, depth + 1)) return false;
-    }
-    return true;
-  };
-  return walk(value, 1) ? out : undefined;
-}
-
-/** Largest finite float32. */
-export const FLOAT32_MAX = 3.4028234663852886e38;
-
-/** Why `v` cannot be a float32 input value (not a number, non-finite, or beyond float32), or undefined. */
-export function notFloat32(v: unknown): string | undefined {
-  if (typeof v !== 'number' || !Number.isFinite(v)) return 'is not a finite number';
-  if (!Number.isFinite(Math.fround(v))) return `is beyond float32's range (±${FLOAT32_MAX.toPrecision(8)})`;
-  return undefined;
+/** "over the limit of N units (raise it with VAR=<units>)", or with limits.raiseWith's flag. */
+export function overThe(key: LimitName, limits: InputLimits = inputLimits()): string {
+  const how = limits.raiseWith?.[key] ?? LIMIT_ENV[key];
+  return `over the limit of ${limits[key]} ${UNIT[key]} (raise it with ${how}=<${UNIT[key]}>)`;
 }

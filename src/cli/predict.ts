@@ -5,10 +5,10 @@ import { extname } from 'node:path';
 import { Command } from 'commander';
 import { decodeImage, imageInput } from '../data/images.js';
 import { readTextFile } from '../data/text-file.js';
+import { firstNonFinite, jsonTensor } from '../data/values.js';
 import { FormatError, fmtShape, GraduateError } from '../errors.js';
 import { numel } from '../graph/ir.js';
-import { flattenNested, notFloat32 } from '../limits.js';
-import { type InferenceModel, loadArtifact } from '../runtime/index.js';
+import { type InferenceModel, loadArtifact, topClasses } from '../runtime/index.js';
 import { engine, init } from '../tensor/context.js';
 
 /** The model's input for one image file: resized, channels as the model wants, normalized. */
@@ -29,25 +29,19 @@ export function readJsonTensor(model: InferenceModel, file: string): { data: Flo
     throw new FormatError(`${file}: not a JSON tensor (${(e as Error).message})`);
   }
   const shape = model.input.shape;
+  const per = numel(shape);
   const nested =
     typeof v === 'object' && v !== null && !Array.isArray(v) && 'data' in v ? (v as { data: unknown }).data : v;
-  const flat = Array.isArray(nested) ? flattenNested(nested, shape.length + 1) : [];
-  if (!flat)
-    throw new FormatError(
-      `${file}: arrays nested deeper than the model's input ${fmtShape(shape)} allows (at most ${shape.length + 1} levels: a batch of samples)`,
-    );
-  const per = numel(shape);
-  if (flat.length === 0 || flat.length % per !== 0)
-    throw new FormatError(
-      `${file}: expected finite numbers in multiples of the model's input ${fmtShape(shape)} = ${per} values, got ${flat.length}`,
-    );
-  const data = new Float32Array(flat.length);
-  for (let i = 0; i < flat.length; i++) {
-    const why = notFloat32(flat[i]);
-    if (why) throw new FormatError(`${file}: value [${i}] = ${JSON.stringify(flat[i]) ?? String(flat[i])} ${why}`);
-    data[i] = flat[i] as number;
-  }
-  return { data, batch: flat.length / per };
+  const data = jsonTensor(file, Array.isArray(nested) ? nested : [], {
+    dtype: 'float32',
+    maxDepth: shape.length + 1,
+    depthOf: `the model's input ${fmtShape(shape)} as a batch of samples`,
+    checkCount: (count) =>
+      count > 0 && count % per === 0
+        ? undefined
+        : `expected finite numbers in multiples of the model's input ${fmtShape(shape)} = ${per} values, got ${count}`,
+  }) as Float32Array;
+  return { data, batch: data.length / per };
 }
 
 export function predictCommand(): Command {
@@ -66,16 +60,22 @@ export function predictCommand(): Command {
         const ext = extname(file).toLowerCase();
         const { data, batch } =
           ext === '.json' ? readJsonTensor(model, file) : { data: prepareImageFile(model, file), batch: 1 };
+        const per = data.length / batch;
+        const name = (j: number) => (batch > 1 ? `${file}[${j}]` : file);
         for (let i = 0; i < batch; i += 64) {
           const b = Math.min(64, batch - i);
-          const per = data.length / batch;
-          model.classify(data.subarray(i * per, (i + b) * per), b, opts.top).forEach((p, j) => {
-            if (p.top.some((t) => !Number.isFinite(t.score)))
-              throw new GraduateError(
-                `${artifact}: the model's output for ${batch > 1 ? `${file}[${i + j}]` : file} is not finite (a broken model, or an input it overflows on)`,
-              );
-            results.push({ input: batch > 1 ? `${file}[${i + j}]` : file, top: p.top });
-          });
+          const logits = model.run(data.subarray(i * per, (i + b) * per), b); // [b, C]
+          const C = logits.length / b;
+          const bad = firstNonFinite(logits);
+          if (bad >= 0)
+            throw new GraduateError(
+              `${artifact}: the model's output for ${name(i + Math.floor(bad / C))} is not finite (a broken model, or an input it overflows on)`,
+            );
+          for (let j = 0; j < b; j++)
+            results.push({
+              input: name(i + j),
+              top: topClasses(logits.subarray(j * C, (j + 1) * C), model.classNames, opts.top),
+            });
         }
       }
       if (opts.json) console.log(JSON.stringify(results, null, 2));

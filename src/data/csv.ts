@@ -2,9 +2,10 @@
 // standardized per feature. Text in CSV (columns text,label) is text.ts's business.
 import { parse } from 'csv-parse/sync';
 import { FormatError } from '../errors.js';
-import { inputLimits, notFloat32, overThe } from '../limits.js';
+import { inputLimits, overThe } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
 import { readTextFile } from './text-file.js';
+import { BEYOND_FLOAT32, firstNonFinite } from './values.js';
 
 /** The header of a CSV file (its first record). */
 export function csvHeader(file: string): string[] {
@@ -58,15 +59,16 @@ export function loadCsv(
   const x = new Float32Array(rows.length * F);
   const labels: string[] = [];
   rows.forEach((row, r) => {
+    const values = x.subarray(r * F, (r + 1) * F);
     for (let f = 0; f < F; f++) {
       const cell = row[featureCols[f]];
-      const v = cell === '' ? Number.NaN : Number(cell);
-      const why = notFloat32(v);
-      if (why)
-        throw new FormatError(
-          `${file}:${lines[r]}: column '${header[featureCols[f]]}' ${why === 'is not a finite number' ? 'is not a number' : why} ('${cell}')`,
-        );
-      x[r * F + f] = v;
+      values[f] = cell === '' ? Number.NaN : Number(cell);
+    }
+    const f = firstNonFinite(values); // checked as float32: '1e39' is finite as a double
+    if (f >= 0) {
+      const cell = row[featureCols[f]];
+      const why = cell !== '' && Number.isFinite(Number(cell)) ? BEYOND_FLOAT32 : 'is not a number';
+      throw new FormatError(`${file}:${lines[r]}: column '${header[featureCols[f]]}' ${why} ('${cell}')`);
     }
     labels.push(row[labelCol]);
   });

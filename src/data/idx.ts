@@ -1,10 +1,10 @@
 // IDX files (the MNIST family's format), plain or gzip'd: magic (0, 0, type, rank), big-endian
 // dimensions, then the data. Errors name the file and what was expected. The size the header
-// declares is checked against limits.idxBytes before the data is inflated, and inflation stops at
-// that declared size, so a gzip bomb costs no more memory than its header admits to.
-import { readFileSync } from 'node:fs';
+// declares is checked against limits.idxBytes before the data is read or inflated, and inflation
+// stops at that declared size, so a gzip bomb costs no more memory than its header admits to.
 import { constants, gunzipSync } from 'node:zlib';
 import { FormatError } from '../errors.js';
+import { readFileChecked, readFileHead } from '../io/read.js';
 import { checkLimit, type InputLimits, inputLimits } from '../limits.js';
 
 export interface IdxArray {
@@ -21,11 +21,22 @@ const TYPES: Record<number, { name: string; bytes: number }> = {
   14: { name: 'float64', bytes: 8 },
 };
 
-/** Parses IDX bytes (gunzipping when they start with the gzip magic). */
-export function parseIdx(bytes: Uint8Array, file = '<buffer>', limits: InputLimits = inputLimits()): IdxArray {
-  const gzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-  // the header, from the first bytes only (inflated with a sync flush, as a truncated stream)
-  const head = gzip ? inflateHead(bytes, file) : bytes;
+/** What an IDX header declares. */
+interface IdxHeader {
+  type: { name: string; bytes: number };
+  shape: number[];
+  count: number;
+  /** Bytes of the header, then of the whole file it declares. */
+  header: number;
+  need: number;
+  /** e.g. "IDX uint8[60000, 28, 28]", for messages. */
+  declared: string;
+}
+
+const isGzip = (bytes: Uint8Array) => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/** The header at the start of `head` (the file's first bytes, inflated if it is gzip'd). */
+function idxHeader(head: Uint8Array, file: string): IdxHeader {
   if (head.length < 4 || head[0] !== 0 || head[1] !== 0) {
     throw new FormatError(`${file}: not an IDX file (expected magic 00 00 <type> <rank>)`);
   }
@@ -38,8 +49,26 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>', limits: InputLimi
   const shape: number[] = [];
   for (let i = 0; i < rank; i++) shape.push(headView.getUint32(4 + 4 * i, false));
   const count = shape.reduce((a, b) => a * b, 1);
-  const need = header + count * type.bytes;
-  const declared = `IDX ${type.name}[${shape.join(', ')}]`;
+  return {
+    type,
+    shape,
+    count,
+    header,
+    need: header + count * type.bytes,
+    declared: `IDX ${type.name}[${shape.join(', ')}]`,
+  };
+}
+
+/** Parses IDX bytes (gunzipping when they start with the gzip magic). */
+export function parseIdx(bytes: Uint8Array, file = '<buffer>', limits: InputLimits = inputLimits()): IdxArray {
+  return parse(bytes, file, limits, false);
+}
+
+/** parseIdx; `owned`: nobody else holds `bytes`, so uint8 data may be a view of them rather than a copy. */
+function parse(bytes: Uint8Array, file: string, limits: InputLimits, owned: boolean): IdxArray {
+  const gzip = isGzip(bytes);
+  // the header, from the first bytes only (inflated with a sync flush, as a truncated stream)
+  const { type, shape, count, header, need, declared } = idxHeader(gzip ? inflateHead(bytes, file) : bytes, file);
   checkLimit(file, `${declared} declares`, need, 'idxBytes', limits);
   let buf = bytes;
   if (gzip) {
@@ -59,7 +88,8 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>', limits: InputLimi
   let data: IdxArray['data'];
   switch (type.name) {
     case 'uint8':
-      data = gzip ? new Uint8Array(body.buffer, body.byteOffset, count) : new Uint8Array(body); // gunzip's buffer is ours: no copy
+      // gunzip's buffer, or one readIdx read, is ours: no copy
+      data = gzip || owned ? new Uint8Array(body.buffer, body.byteOffset, count) : new Uint8Array(body);
       break;
     case 'int8':
       data = new Int8Array(body.buffer.slice(body.byteOffset, body.byteOffset + count));
@@ -97,7 +127,7 @@ export function parseIdx(bytes: Uint8Array, file = '<buffer>', limits: InputLimi
  * (a prefix inflates to at most ~1000× its size: 64 MiB for the largest). A stream that yields no
  * header from them is inflated whole, up to 64 KiB, for zlib's own message on what is wrong.
  */
-function inflateHead(bytes: Uint8Array, file: string): Uint8Array {
+function inflateHead(bytes: Uint8Array, file: string, whole = true): Uint8Array {
   for (const n of [256, 4096, 65536]) {
     let out: Uint8Array;
     try {
@@ -111,20 +141,41 @@ function inflateHead(bytes: Uint8Array, file: string): Uint8Array {
   try {
     return gunzipSync(bytes, { maxOutputLength: 1 << 16 });
   } catch (e) {
+    // `bytes` may be the file's first 64 KiB only (readIdx): then its end is not the stream's
     const message =
-      (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'no IDX header' : (e as Error).message;
+      (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || !whole
+        ? `no IDX header in the first ${bytes.length} bytes`
+        : (e as Error).message;
     throw new FormatError(`${file}: corrupt gzip stream (${message})`);
   }
 }
 
-/** Reads an IDX file (.gz or plain). */
+/** Bytes readIdx reads before it knows the file's declared size (inflateHead's largest prefix). */
+const HEAD_BYTES = 65536;
+
+/**
+ * Compressed bytes that no honest gzip stream of `need` bytes exceeds: deflate's worst case is
+ * fixed-Huffman literals (9 bits for a byte: +12.5%; stored blocks add only 5 bytes per 64 KiB),
+ * plus 64 KiB for gzip's optional name, comment and extra fields.
+ */
+const gzipBound = (need: number) => need + Math.ceil(need / 8) + 65536;
+
+/**
+ * Reads an IDX file (.gz or plain). Its size is checked against limits.idxBytes, then its header
+ * (the first 64 KiB at most) against it and against the file: a plain file must be exactly the
+ * size its header declares, a gzip'd one no bigger than a compression of it. Only then is the
+ * file read whole, so a file that lies about its size costs no more than its first 64 KiB.
+ */
 export function readIdx(file: string, limits: InputLimits = inputLimits()): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FormatError(`${file}: cannot read IDX file (${code ?? (e as Error).message})`);
-  }
-  return parseIdx(bytes, file, limits);
+  const limit = { key: 'idxBytes', limits } as const;
+  const { head, size } = readFileHead(file, 'IDX file', HEAD_BYTES, limit);
+  const gzip = isGzip(head);
+  const { need, declared } = idxHeader(gzip ? inflateHead(head, file, head.length === size) : head, file);
+  checkLimit(file, `${declared} declares`, need, 'idxBytes', limits);
+  if (!gzip && size !== need) throw new FormatError(`${file}: ${declared} needs ${need} bytes, file has ${size}`);
+  if (gzip && size > gzipBound(need))
+    throw new FormatError(
+      `${file}: a gzip stream of ${size} bytes, more than any compression of the ${need} bytes its ${declared} header declares`,
+    );
+  return parse(readFileChecked(file, 'IDX file', limit), file, limits, true);
 }

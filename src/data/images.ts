@@ -1,10 +1,11 @@
 // Image classification data from a folder with one sub-folder per class (PNG and JPEG files),
 // decoded, converted to 1 or 3 channels, resized bilinearly to one size and normalized per channel.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FormatError } from '../errors.js';
+import { readFileChecked } from '../io/read.js';
 import { checkLimit, type InputLimits, inputLimits } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
 import { imageInput, type Rgba, resizeInto } from './image-input.js';
@@ -22,16 +23,7 @@ export function decodeImage(
   name = typeof source === 'string' ? source : 'image',
   limits: InputLimits = inputLimits(),
 ): Rgba {
-  let bytes: Uint8Array;
-  if (typeof source !== 'string') bytes = source;
-  else
-    try {
-      bytes = readFileSync(source);
-    } catch (e) {
-      throw new FormatError(
-        `${name}: cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      );
-    }
+  const bytes = typeof source === 'string' ? readFileChecked(source, 'image') : source;
   const size = imageSize(bytes);
   if (size && (size.width === 0 || size.height === 0))
     // zero is invalid in both formats; pngjs would still walk every declared row

@@ -1,9 +1,9 @@
 // The Open Inference Protocol (KServe v2) in JSON: validating an infer request against a model's
 // signature (errors name the tensor, its shape or its datatype) and shaping the responses.
 // Not for: routing or batching (server.ts, batcher.ts).
+import { firstNonFinite, jsonTensor } from '../data/values.js';
 import { fmtShape, GraduateError } from '../errors.js';
 import { numel } from '../graph/ir.js';
-import { flattenNested, notFloat32 } from '../limits.js';
 import { topClasses } from '../runtime/index.js';
 import type { Outcome } from './metrics.js';
 import type { ModelEntry, TensorSignature } from './repository.js';
@@ -142,9 +142,8 @@ function binaryData(
     throw bad(`${what}: the body holds ${binary.length} bytes of tensor data after the header, expected ${n * 4}`);
   const out = datatype === 'INT32' ? new Int32Array(n) : new Float32Array(n);
   new Uint8Array(out.buffer).set(binary);
-  if (out instanceof Float32Array)
-    for (let i = 0; i < n; i++)
-      if (!Number.isFinite(out[i])) throw bad(`${what}: data[${i}] = ${out[i]} is not a finite number`);
+  const i = out instanceof Float32Array ? firstNonFinite(out) : -1;
+  if (i >= 0) throw bad(`${what}: data[${i}] = ${out[i]} is not a finite number`);
   return out;
 }
 
@@ -156,23 +155,14 @@ function flatData(
   what: string,
   shape: readonly number[],
 ): Float32Array | Int32Array {
-  if (!Array.isArray(raw)) throw bad(`${what}: "data" must be an array of numbers`);
-  const flat = flattenNested(raw, shape.length);
-  if (!flat) throw bad(`${what}: "data" nests deeper than its shape ${fmtShape(shape)} (${shape.length} levels)`);
-  if (flat.length !== n) throw bad(`${what}: "data" has ${flat.length} values; shape ${fmtShape(shape)} needs ${n}`);
-  const out = datatype === 'INT32' ? new Int32Array(n) : new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = flat[i];
-    const why =
-      datatype === 'FP32'
-        ? notFloat32(v)
-        : Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31
-          ? undefined
-          : 'is not an int32 integer';
-    if (why) throw bad(`${what}: data[${i}] = ${JSON.stringify(v) ?? String(v)} ${why}`);
-    out[i] = v as number;
-  }
-  return out;
+  const spec = {
+    dtype: datatype === 'INT32' ? 'int32' : 'float32',
+    maxDepth: shape.length,
+    depthOf: `its shape ${fmtShape(shape)}`,
+    checkCount: (count: number) =>
+      count === n ? undefined : `"data" has ${count} values; shape ${fmtShape(shape)} needs ${n}`,
+  } as const;
+  return jsonTensor(what, raw, spec, bad);
 }
 
 /**
@@ -180,12 +170,12 @@ function flatData(
  * logits (JSON has no NaN) and "NaN:0:…" labels would be a wrong answer that looks like an answer.
  */
 export function checkOutput(m: ModelEntry, output: Float32Array): void {
-  for (let i = 0; i < output.length; i++)
-    if (!Number.isFinite(output[i]))
-      throw new HttpError(
-        500,
-        `model '${m.name}' version ${m.version}: output [${i}] = ${output[i]} is not finite (the model overflows on this input, or its weights are broken)`,
-      );
+  const i = firstNonFinite(output);
+  if (i >= 0)
+    throw new HttpError(
+      500,
+      `model '${m.name}' version ${m.version}: output [${i}] = ${output[i]} is not finite (the model overflows on this input, or its weights are broken)`,
+    );
 }
 
 /** The infer response: 'logits' [batch, ...out] and, with top_k, 'labels' [batch, k] as "score:index:label". */

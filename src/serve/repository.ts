@@ -5,11 +5,12 @@
 //
 // Layouts: a single artifact FILE (model = file name without extension, version 1), or a folder
 // holding DIR/<model>/<version>/model.grad (KServe/Triton) and/or DIR/<model>.grad (version 1).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import type { InputSpec } from '../graph/ir.js';
+import { readFileChecked } from '../io/read.js';
 
 /** Open Inference Protocol tensor datatypes a model's input can take. */
 export type Datatype = 'FP32' | 'INT32';
@@ -41,7 +42,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Reads an artifact's signature. */
 export function readEntry(name: string, version: string, path: string): ModelEntry {
-  const g = readArtifact(new Uint8Array(readFileSync(path)), path);
+  const g = readArtifact(new Uint8Array(readFileChecked(path, 'artifact')), path);
   const x = g.values[g.inputs[0]];
   const y = g.values[g.outputs[0]];
   if (g.inputs.length !== 1 || g.outputs.length !== 1)

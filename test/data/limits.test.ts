@@ -162,18 +162,16 @@ describe('predict: JSON tensors', async () => {
     const data = new Array(64).fill(0);
     data[17] = 1e39;
     const f = tensorFile('overflow.json', JSON.stringify(data));
-    expect(() => readJsonTensor(model, f)).toThrow(
-      `${f}: value [17] = 1e+39 is beyond float32's range (±3.4028235e+38)`,
-    );
+    expect(() => readJsonTensor(model, f)).toThrow(`${f}: data[17] = 1e+39 is beyond float32's range (±3.4028235e+38)`);
   });
 
   it('names arrays nested 200k deep (no stack overflow) and any nesting deeper than a batch', () => {
     const deep = tensorFile('deep.json', `${'['.repeat(200_000)}1${']'.repeat(200_000)}`);
     expect(() => readJsonTensor(model, deep)).toThrow(FormatError);
     expect(() => readJsonTensor(model, deep)).toThrow(
-      `${deep}: arrays nested deeper than the model's input [8, 8, 1] allows (at most 4 levels: a batch of samples)`,
+      `${deep}: data nests deeper than the model's input [8, 8, 1] as a batch of samples (4 levels)`,
     );
     const five = tensorFile('five.json', JSON.stringify([[[[[1]]]]]));
-    expect(() => readJsonTensor(model, five)).toThrow(/nested deeper/);
+    expect(() => readJsonTensor(model, five)).toThrow(/nests deeper/);
   });
 });
