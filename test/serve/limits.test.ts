@@ -77,7 +77,7 @@ describe('graduate serve: hostile input', () => {
     const deep = `{"inputs":[{"name":"input","shape":[1,8,8,1],"datatype":"FP32","data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`;
     expect(await post(infer, deep)).toEqual({
       status: 400,
-      json: { error: `input 'input': "data" nests deeper than its shape [1, 8, 8, 1] (4 levels)` },
+      json: { error: `input 'input': data nests deeper than its shape [1, 8, 8, 1] (4 levels)` },
     });
     const five = (await post(infer, JSON.stringify(tensor([[[[[1]]]]])))).json.error;
     expect(five).toMatch(/nests deeper than its shape/);
