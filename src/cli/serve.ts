@@ -2,7 +2,7 @@
 // Protocol) until SIGTERM or SIGINT, then a graceful drain and exit 0.
 import { Command } from 'commander';
 import { ValueError } from '../errors.js';
-import { InferenceServer, type ServeOptions } from '../serve/server.js';
+import { InferenceServer, SERVE_MAX_IMAGE_PIXELS, type ServeOptions } from '../serve/server.js';
 
 const num = (name: string, integer: boolean) => (v: string) => {
   const n = Number(v);
@@ -32,7 +32,7 @@ export function serveCommand(): Command {
     .option('--body-limit <bytes>', 'largest request body (413 beyond)', num('body-limit', true), 16 * 1024 * 1024)
     .option(
       '--max-image-pixels <n>',
-      'largest uploaded image, width × height, checked before decoding (400 beyond; default $GRADUATE_MAX_IMAGE_PIXELS or 50000000)',
+      `largest uploaded image, width × height, checked before decoding (400 beyond; default $GRADUATE_MAX_IMAGE_PIXELS or ${SERVE_MAX_IMAGE_PIXELS}, below other commands' 50000000: one upload decodes to 4 bytes a pixel in a shared worker)`,
       num('max-image-pixels', true),
     )
     .action(async (path: string, opts: ServeOptions) => {

@@ -13,7 +13,7 @@ if (!port) throw new Error('runtime-worker.ts runs in a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-const limits = inputLimits({ imagePixels: init.maxImagePixels });
+const limits = inputLimits({ imagePixels: init.maxImagePixels, raiseWith: { imagePixels: init.raiseImagePixels } });
 
 try {
   // One engine per worker; its threads split the layers of one batch (small ones stay on one).

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ValueError } from '../errors.js';
 import { cpuCount } from '../kernels/host.js';
-import { inputLimits } from '../limits.js';
+import { inputLimits, LIMIT_ENV } from '../limits.js';
 import { topClasses } from '../runtime/index.js';
 import { Batcher, type BatcherOptions, OverloadedError } from './batcher.js';
 import { labels, ServerMetrics } from './metrics.js';
@@ -37,7 +37,7 @@ export interface ServeOptions extends Partial<BatcherOptions> {
   bodyLimit?: number;
   /** Largest batch one request may carry (default max(maxBatch, 64)). */
   maxRequestBatch?: number;
-  /** Largest uploaded image, width × height, checked before decoding (default GRADUATE_MAX_IMAGE_PIXELS or 50 MP). */
+  /** Largest uploaded image, width × height, checked before decoding (default GRADUATE_MAX_IMAGE_PIXELS or SERVE_MAX_IMAGE_PIXELS). */
   maxImagePixels?: number;
 }
 
@@ -49,6 +49,14 @@ export interface ServeStats {
 }
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'application/octet-stream'];
+
+/**
+ * serve's default image limit, below the 50 MP of the other commands: the models take a few
+ * hundred pixels a side at most and the body limit is 16 MiB, while one upload just under 50 MP
+ * decodes to 200 MB of RGBA in a worker that other requests share. 16 MP (a 4900×3265 photo,
+ * 64 MB decoded) still takes any phone photo short of the 48 MP modes.
+ */
+export const SERVE_MAX_IMAGE_PIXELS = 16_000_000;
 const VERSION = '0.1.0';
 
 type ModelParams = { name: string; version?: string };
@@ -79,6 +87,7 @@ export class InferenceServer {
         maxBatch: o.maxRequestBatch,
         threads: o.threads,
         maxImagePixels: o.maxImagePixels,
+        raiseImagePixels: imageLimit(opts.maxImagePixels).raiseWith,
       },
       o.workers,
     );
@@ -115,7 +124,8 @@ export class InferenceServer {
     this.closed ??= (async () => {
       const closing = this.app.close(); // waits for in-flight requests, which wait for their batches
       // Node's closeIdleConnections() (fastify's default) spares a connection that has not sent a
-      // request yet: a client that connected and stayed silent held the exit until it left.
+      // request yet, or not all of its headers: a client that connected and stayed silent held the
+      // exit until it left. Connections accepted from now on are closed as they come (trackConnections).
       for (const [socket, inFlight] of this.sockets) if (inFlight === 0) socket.destroy();
       await closing;
       await this.batcher.drain();
@@ -128,6 +138,12 @@ export class InferenceServer {
   private trackConnections(): void {
     const { server } = this.app;
     server.on('connection', (socket: Socket) => {
+      // fastify stops listening some ticks after close() begins, after its sweep of idle sockets:
+      // a connection accepted meanwhile would hold the exit until its client left
+      if (this.draining) {
+        socket.destroy();
+        return;
+      }
       this.sockets.set(socket, 0);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -248,6 +264,16 @@ export class InferenceServer {
   }
 }
 
+/**
+ * serve's image limit and what raises it (named in the 400): the flag, else
+ * GRADUATE_MAX_IMAGE_PIXELS as for every command, else serve's own SERVE_MAX_IMAGE_PIXELS.
+ */
+function imageLimit(flag: number | undefined): { pixels: number; raiseWith: string } {
+  if (flag === undefined && process.env[LIMIT_ENV.imagePixels])
+    return { pixels: inputLimits().imagePixels, raiseWith: LIMIT_ENV.imagePixels };
+  return { pixels: flag ?? SERVE_MAX_IMAGE_PIXELS, raiseWith: '--max-image-pixels' };
+}
+
 function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
   const o = {
     host: opts.host ?? '127.0.0.1',
@@ -259,7 +285,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
     threads: opts.threads ?? 1,
     bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
     maxRequestBatch: 0,
-    maxImagePixels: opts.maxImagePixels ?? inputLimits().imagePixels,
+    maxImagePixels: imageLimit(opts.maxImagePixels).pixels,
   };
   o.maxRequestBatch = opts.maxRequestBatch ?? Math.max(o.maxBatch, 64);
   const positive = (name: string, v: number, min: number) => {

@@ -16,6 +16,8 @@ export interface WorkerInit {
   threads: number;
   /** Largest uploaded image (width × height), checked before decoding. */
   maxImagePixels: number;
+  /** What raises that limit, as the 400 names it ('--max-image-pixels' or the environment variable). */
+  raiseImagePixels: string;
 }
 
 export type WorkerRequest =
