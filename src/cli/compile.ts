@@ -18,6 +18,7 @@ interface CompileFlags {
   quantize: 'int8' | 'fp16' | 'none';
   calibration: 'minmax' | 'percentile' | 'kl';
   maxAccuracyDrop: number;
+  allowNearChance?: boolean;
   finetuneEpochs: number;
   finetuneLr: number;
   passes?: string;
@@ -67,6 +68,10 @@ export function compileCommand(): Command {
       num('max-accuracy-drop'),
       0.5,
     )
+    .option(
+      '--allow-near-chance',
+      'write the artifact even if its test accuracy is near chance (e.g. imbalanced data, where always answering the majority class scores high); non-finite weights are refused all the same',
+    )
     .option('--finetune-epochs <n>', 'fine-tune after pruning (on the training split)', num('finetune-epochs'), 0)
     .option('--finetune-lr <x>', 'peak learning rate of fine-tuning (Adam, cosine decay)', num('finetune-lr'), 1e-3)
     .option('--passes <list>', 'comma-separated passes to run (default: all)')
@@ -92,6 +97,8 @@ export function compileCommand(): Command {
           quantize: f.quantize,
           calibration: f.calibration,
           maxAccuracyDrop: f.maxAccuracyDrop,
+          allowNearChance: f.allowNearChance,
+          output: f.output,
           finetuneEpochs: f.finetuneEpochs,
           finetuneLr: f.finetuneLr,
           passes: f.passes?.split(',').map((s) => s.trim()),

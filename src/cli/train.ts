@@ -1,6 +1,6 @@
 // `graduate train` and `graduate eval`: build a model from a preset or JSON config, train it on a
 // --data spec with checkpoints every epoch, then evaluate and write metrics.json and the report.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
@@ -10,6 +10,7 @@ import { fetchFashionMnist } from '../data/fetch.js';
 import { loadData } from '../data/load.js';
 import { FormatError, ValueError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
+import { readFileChecked, readTextChecked } from '../io/read.js';
 import { buildModel } from '../nn/build.js';
 import { PRESETS, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
@@ -17,8 +18,8 @@ import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
 import {
   buildCheckpointModel,
+  checkFreshOutDir,
   loadModel,
-  prepareFreshOutDir,
   readCheckpoint,
   type TrainingCheckpoint,
 } from '../train/checkpoint.js';
@@ -34,14 +35,7 @@ const num = (name: string) => (v: string) => {
 };
 
 function readConfig(file: string): ModelSpec {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new FormatError(
-      `--config ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const text = readTextChecked(file, 'model config');
   try {
     return JSON.parse(text) as ModelSpec;
   } catch (e) {
@@ -77,18 +71,77 @@ interface TrainFlags {
 function splitData(
   spec: string,
   all: ArrayDataset,
-  flags: TrainFlags,
+  o: Pick<TrainFlags, 'valFraction' | 'limit' | 'seed'>,
 ): { train: ArrayDataset; val?: ArrayDataset; test: ArrayDataset } {
-  if (spec === 'fashion-mnist' && flags.valFraction === undefined) {
+  if (spec === 'fashion-mnist' && o.valFraction === undefined) {
     // no official validation split: validate on the test split (no model selection unless --patience)
-    const test = loadData(spec, 'test', { limit: flags.limit });
+    const test = loadData(spec, 'test', { limit: o.limit });
     return { train: all, val: test, test };
   }
-  const frac = flags.valFraction ?? 0.1;
+  const frac = o.valFraction ?? 0.1;
   if (frac === 0) return { train: all, test: spec === 'fashion-mnist' ? loadData(spec, 'test') : all };
-  const [train, val] = trainValSplit(all, frac, flags.seed);
-  return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: flags.limit }) : val };
+  const [train, val] = trainValSplit(all, frac, o.seed);
+  return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: o.limit }) : val };
 }
+
+/** --augment's list as the checkpoint records it. */
+const augmentOf = (list: string): TrainConfig['augment'] => ({
+  cropPadding: list.includes('crop') ? 2 : 0,
+  horizontalFlip: list.includes('flip'),
+});
+
+/**
+ * The training options --resume takes from the checkpoint's `train` record: each flag, its
+ * attribute and its key there. Not --epochs (extending a run is the point of resuming), nor
+ * --threads and --progress (they do not change the result).
+ */
+const RESUMED_OPTIONS: { flag: string; attr: keyof TrainFlags; key: string }[] = [
+  { flag: '--seed', attr: 'seed', key: 'seed' },
+  { flag: '--batch', attr: 'batch', key: 'batchSize' },
+  { flag: '--lr', attr: 'lr', key: 'lr' },
+  { flag: '--optimizer', attr: 'optimizer', key: 'optimizer' },
+  { flag: '--schedule', attr: 'schedule', key: 'schedule' },
+  { flag: '--warmup-epochs', attr: 'warmupEpochs', key: 'warmupEpochs' },
+  { flag: '--weight-decay', attr: 'weightDecay', key: 'weightDecay' },
+  { flag: '--label-smoothing', attr: 'labelSmoothing', key: 'labelSmoothing' },
+  { flag: '--augment', attr: 'augment', key: 'augment' },
+  { flag: '--patience', attr: 'patience', key: 'patience' },
+  { flag: '--val-fraction', attr: 'valFraction', key: 'valFraction' },
+  { flag: '--limit', attr: 'limit', key: 'limit' },
+];
+
+/** The options as recorded (augment as an object, null for unused). */
+type TrainOptions = Record<string, unknown>;
+
+/**
+ * The training options of this run, as the checkpoint records them. Fresh: the flags. Resumed:
+ * each option the checkpoint records (validated by readCheckpoint) unless its flag is given
+ * explicitly, and an explicit flag that differs from the recorded value is an error naming both
+ * (it would silently train differently: another split, other batches). An option the checkpoint
+ * does not record (written before it did) comes from the flag.
+ */
+function trainOptions(flags: TrainFlags, cmd: Command, ck: TrainingCheckpoint | undefined): TrainOptions {
+  const out: TrainOptions = {};
+  for (const { flag, attr, key } of RESUMED_OPTIONS) {
+    const v = flags[attr];
+    const given = v === undefined ? null : attr === 'augment' ? augmentOf(v as string) : v;
+    const recorded = ck && Object.hasOwn(ck.config.train, key) ? ck.config.train[key] : undefined;
+    const explicit = (cmd.getOptionValueSource(attr) ?? 'default') !== 'default';
+    if (recorded === undefined || (explicit && canonical(given) === canonical(recorded))) out[key] = given;
+    else if (!explicit) out[key] = recorded;
+    else {
+      const shown = (x: unknown) => (x === null ? 'none' : typeof x === 'object' ? JSON.stringify(x) : String(x));
+      throw new ValueError(
+        `train --resume: ${flag} ${shown(given)} differs from the checkpoint's ${key} ${shown(recorded)} ` +
+          `(${join((ck as TrainingCheckpoint).dir, 'config.json')}); omit ${flag} to continue with the recorded value, or train into a new --out`,
+      );
+    }
+  }
+  return out;
+}
+
+/** A recorded option, null as undefined. */
+const opt = <T>(o: TrainOptions, key: string) => (o[key] ?? undefined) as T;
 
 function trainCommand(): Command {
   return new Command('train')
@@ -114,11 +167,14 @@ function trainCommand(): Command {
     .option('--threads <n>', 'compute threads (default: GRADUATE_THREADS or all cores)', num('threads'))
     .option('--val-fraction <x>', 'hold out this fraction of the training data for validation', num('val-fraction'))
     .option('--limit <n>', 'use only the first N samples of each split', num('limit'))
-    .option('--resume', 'continue from the checkpoint in --out (its model; --preset/--config optional)')
+    .option(
+      '--resume',
+      'continue from the checkpoint in --out: its model and its training options (--preset/--config and those flags optional, and must match); give --epochs to extend',
+    )
     .option('--overwrite', 'replace a checkpoint already in --out (else that is an error)')
     .option('--no-progress', 'plain log lines instead of a progress bar')
     .requiredOption('--out <dir>', 'output directory')
-    .action(async (flags: TrainFlags) => runTrain(flags));
+    .action(async (flags: TrainFlags, cmd: Command) => runTrain(flags, cmd));
 }
 
 /** Fashion-MNIST from the Debian package or the cache; downloaded from the official mirror when absent. */
@@ -162,21 +218,28 @@ function resumedModel(ck: TrainingCheckpoint, given: ModelSpec | undefined, flag
   return { spec, model: buildCheckpointModel(ck.config, file), outShape: [ck.config.classNames.length] };
 }
 
-async function runTrain(flags: TrainFlags): Promise<void> {
+async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   if (flags.preset && flags.config) throw new ValueError('train: give only one of --preset or --config');
   if (!flags.resume && !flags.preset && !flags.config)
     throw new ValueError('train: give one of --preset or --config (or --resume to continue a checkpoint)');
   if (flags.resume && flags.overwrite) throw new ValueError('train: --resume and --overwrite exclude each other');
   const ck = flags.resume ? readCheckpoint(flags.out) : undefined;
+  const o = trainOptions(flags, cmd, ck);
+  const data = { seed: o.seed as number, limit: opt<number>(o, 'limit'), valFraction: opt<number>(o, 'valFraction') };
   init({ threads: flags.threads });
   await ensureData(flags.data);
-  manualSeed(flags.seed);
+  manualSeed(data.seed);
   const t0 = performance.now();
-  // resumed: number the labels as the checkpoint did
-  const all = loadData(flags.data, 'train', { limit: flags.limit, classNames: ck?.config.classNames });
-  const { train, val, test } = splitData(flags.data, all, flags);
-  // refuse before building anything; fit() removes the old checkpoint when --overwrite
-  if (!flags.resume && !flags.overwrite) prepareFreshOutDir(flags.out);
+  // resumed: the data prepared as the checkpoint's was (its statistics, tokenizer, image size)
+  // and labels numbered as it numbered them
+  const all = loadData(flags.data, 'train', {
+    limit: data.limit,
+    like: ck?.config.preprocessing,
+    classNames: ck?.config.classNames,
+  });
+  const { train, val, test } = splitData(flags.data, all, data);
+  // refuse before building anything; with --overwrite the first checkpoint replaces the old one
+  if (!flags.resume && !flags.overwrite) checkFreshOutDir(flags.out);
   const given = flagSpec(flags, train);
   const { spec, model, outShape } = ck
     ? resumedModel(ck, given, flags)
@@ -193,25 +256,22 @@ async function runTrain(flags: TrainFlags): Promise<void> {
       `model output shape [${outShape.join(', ')}] does not match the ${train.classNames.length} classes of ${train.name}`,
     );
   }
-  const augment = flags.augment
-    ? { cropPadding: flags.augment.includes('crop') ? 2 : 0, horizontalFlip: flags.augment.includes('flip') }
-    : undefined;
   const config: TrainConfig = {
     epochs: flags.epochs,
-    batchSize: flags.batch,
-    lr: flags.lr,
-    optimizer: flags.optimizer,
-    weightDecay: flags.weightDecay,
-    schedule: flags.schedule,
-    warmupEpochs: flags.warmupEpochs,
-    labelSmoothing: flags.labelSmoothing,
-    augment,
-    patience: flags.patience,
-    seed: flags.seed,
+    batchSize: o.batchSize as number,
+    lr: o.lr as number,
+    optimizer: o.optimizer as TrainConfig['optimizer'],
+    weightDecay: opt(o, 'weightDecay'),
+    schedule: opt(o, 'schedule'),
+    warmupEpochs: opt(o, 'warmupEpochs'),
+    labelSmoothing: opt(o, 'labelSmoothing'),
+    augment: opt(o, 'augment'),
+    patience: opt(o, 'patience'),
+    seed: data.seed,
   };
   console.log(
     `${ck ? 'resuming' : 'training'} ${flags.preset ?? flags.config ?? ck?.dir} (${model.parameterCount().toLocaleString()} parameters) on ${train.name}: ` +
-      `${train.size} train, ${val?.size ?? 0} validation samples; ${flags.optimizer} lr ${flags.lr}, batch ${flags.batch}, ${flags.epochs} epochs`,
+      `${train.size} train, ${val?.size ?? 0} validation samples; ${config.optimizer} lr ${config.lr}, batch ${config.batchSize}, ${config.epochs} epochs`,
   );
   const result = fit({
     model,
@@ -223,6 +283,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     resume: ck,
     overwrite: flags.overwrite,
     dataSpec: flags.data,
+    recordTrain: { valFraction: data.valFraction ?? null, limit: data.limit ?? null },
     progress: flags.progress && Boolean(process.stderr.isTTY),
   });
   const ev = evaluate(model, test);
@@ -263,7 +324,7 @@ function evalCommand(): Command {
       // renumber the others, and a label the model does not know is an error naming it
       if (existsSync(path) && statSync(path).isFile()) {
         // a compiled artifact
-        const graph = readArtifact(readFileSync(path), path);
+        const graph = readArtifact(readFileChecked(path, 'artifact'), path);
         const { classNames } = graph.meta;
         await ensureData(flags.data);
         const data = loadData(flags.data, 'test', { limit: flags.limit, like: preprocessingOf(graph), classNames });

@@ -8,6 +8,7 @@ import type { ArrayDataset } from '../data/dataset.js';
 import { GraduateError, ValueError } from '../errors.js';
 import { writeArtifact } from '../graph/artifact.js';
 import { type Graph, graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
+import { validateGraph } from '../graph/validate.js';
 import type { Engine } from '../kernels/engine.js';
 import type { Sequential } from '../nn/layers.js';
 import { Session } from '../runtime/session.js';
@@ -66,10 +67,12 @@ export function nonFiniteConstant(g: Graph): string | undefined {
   for (const [name, c] of Object.entries(g.constants)) {
     const d = c.data;
     for (let i = 0; i < d.length; i++) {
-      // float16: exponent bits all ones is Inf or NaN
+      // float16: exponent bits all ones is Inf (mantissa 0) or NaN
       const bad = c.dtype === 'float16' ? (d[i] & 0x7c00) === 0x7c00 : !Number.isFinite(d[i]);
-      if (bad)
-        return `constant '${name}' holds ${c.dtype === 'float16' ? 'a non-finite half float' : d[i]} at index ${i}`;
+      if (!bad) continue;
+      if (c.dtype === 'float16' && (d[i] & 0x3ff) === 0)
+        return `constant '${name}' overflows float16 at index ${i} (a value beyond ±65504 became ${d[i] & 0x8000 ? '-' : ''}Infinity)`;
+      return `constant '${name}' holds ${c.dtype === 'float16' ? 'a NaN half float' : d[i]} at index ${i}`;
     }
     for (const v of [...(c.quant?.scale ?? []), ...(c.quant?.zeroPoint ?? [])])
       if (!Number.isFinite(v)) return `constant '${name}' has a non-finite quantization parameter ${v}`;
@@ -86,6 +89,13 @@ export interface CompileOptions {
   calibration?: QuantizeOptions['method'];
   /** Percentage points of test accuracy the graduated model may lose. */
   maxAccuracyDrop?: number;
+  /**
+   * Emit a model whose accuracy is near chance (e.g. imbalanced data, where always answering the
+   * majority class scores 95%). Non-finite weights are refused all the same.
+   */
+  allowNearChance?: boolean;
+  /** The artifact's file, for messages (validation names it). */
+  output?: string;
   finetuneEpochs?: number;
   /** Peak learning rate of fine-tuning (cosine decay, Adam). */
   finetuneLr?: number;
@@ -227,12 +237,15 @@ export function compile(
     quantization = q.report;
   }
 
+  // pruning, fine-tuning and quantization rebuild the graph: what is written must be what readArtifact accepts
+  validateGraph(g, `${opts.output ?? 'the compiled graph'} (before writing)`);
+
   // the accuracy gate
   const before = evaluateGraph(parent, test, engine).accuracy;
   const after = evaluateGraph(g, test, engine).accuracy;
   const drop = (before - after) * 100;
   const budget = opts.maxAccuracyDrop ?? 0.5;
-  sanityGate(g, after, test, parent.meta.classNames.length);
+  sanityGate(g, after, test, parent.meta.classNames.length, opts.allowNearChance ?? false, log);
   log(`accuracy ${before.toFixed(4)} → ${after.toFixed(4)} (drop ${drop.toFixed(2)} pp, budget ${budget} pp)`);
   if (drop > budget) {
     throw new AccuracyGateError(
@@ -289,20 +302,38 @@ export function compile(
   return { graph: g, bytes, report };
 }
 
-/** Refuses a compiled graph with non-finite constants or near-chance accuracy (see sanityThreshold). */
-function sanityGate(g: Graph, accuracy: number, test: ArrayDataset, classes: number): void {
+/**
+ * Refuses a compiled graph with non-finite constants (always) or near-chance accuracy (see
+ * sanityThreshold; unless allowNearChance, then it only warns).
+ */
+function sanityGate(
+  g: Graph,
+  accuracy: number,
+  test: ArrayDataset,
+  classes: number,
+  allowNearChance: boolean,
+  log: (line: string) => void,
+): void {
   const corrupt = nonFiniteConstant(g);
+  if (corrupt?.includes('overflows float16'))
+    throw new SanityGateError(
+      `the compiled model is unusable: ${corrupt}; compile with --quantize int8 or none; no artifact written`,
+    );
   if (corrupt) throw new SanityGateError(`the compiled model is corrupt: ${corrupt}; no artifact written`);
   const chance = chanceAccuracy(test.y, classes);
   const floor = sanityThreshold(chance, test.size);
-  if (accuracy < floor) {
-    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-    throw new SanityGateError(
-      `test accuracy ${pct(accuracy)} on ${test.size} samples of ${test.name} is near chance: chance level ${pct(chance)} ` +
-        `(the better of 1/${classes} and the most frequent label's share), refused below ${pct(floor)}, ` +
-        'whatever --max-accuracy-drop allows; no artifact written',
-    );
+  if (accuracy >= floor) return;
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const what =
+    `test accuracy ${pct(accuracy)} on ${test.size} samples of ${test.name} is near chance: chance level ${pct(chance)} ` +
+    `(the better of 1/${classes} and the most frequent label's share), refused below ${pct(floor)}`;
+  if (allowNearChance) {
+    log(`warning: ${what}; written anyway (--allow-near-chance)`);
+    return;
   }
+  throw new SanityGateError(
+    `${what}, whatever --max-accuracy-drop allows; no artifact written (pass --allow-near-chance if that is expected, e.g. for imbalanced data)`,
+  );
 }
 
 /**

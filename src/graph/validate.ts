@@ -7,7 +7,8 @@
 // FormatErrors naming the source, the node and the field.
 // Not for: runtime arguments (batch sizes, input lengths: Session checks those).
 import { FormatError } from '../errors.js';
-import type { ActivationFn, Constant, Graph, Node, OpName, QuantParams, Value } from './ir.js';
+import { type FieldFail, fieldsOf, isFiniteNumber, isNatural, isPosInt, isRecord } from '../io/fields.js';
+import type { ActivationFn, Constant, Graph, InputSpec, Node, OpName, QuantParams, Value } from './ir.js';
 import { numel } from './ir.js';
 import { planMemory } from './plan.js';
 
@@ -23,12 +24,6 @@ const ACTIVATION_FNS = new Set<string>(['relu', 'leakyrelu', 'sigmoid', 'tanh', 
 const VALUE_DTYPES = new Set<string>(['float32', 'int8', 'int32']);
 const CONST_DTYPES = new Set<string>(['float32', 'float16', 'int8', 'int32']);
 const BYTES: Record<string, number> = { float32: 4, float16: 2, int8: 1, int32: 4 };
-const INPUT_KINDS = new Set<string>(['image', 'tabular', 'text']);
-
-const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1;
-const isNatural = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const has = (o: object, k: string) => Object.hasOwn(o, k);
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
@@ -309,23 +304,85 @@ function checkConstant(name: string, k: unknown, bad: (m: string) => never): voi
   if (k.quant !== undefined) checkQuant(k.quant, what, bad);
 }
 
-function checkMeta(g: Graph, bad: (m: string) => never): void {
+/**
+ * The input preparation a model records: an artifact's meta.input, and (through checkpoint.ts) a
+ * checkpoint's preprocessing, whose shape field is `inputShape`. One rule for both, checking what
+ * the readers rely on: image input (data/image-input.ts, data/images.ts) is [H, W, C] and reads mean[c] and std[c] per channel without broadcasting, so mean and std hold exactly C
+ * values (tabular: one per feature, the last dimension too), std > 0 and scale > 0, all finite;
+ * text input (data/text.ts encodeText) is [maxTokens] and needs a tokenizer: `lowercase` true or
+ * false and either a non-empty vocabulary of strings or 1 to 2^32 hash buckets (FNV-1a is 32-bit).
+ * Errors are `FILE: AT.FIELD must be …, got …`.
+ */
+export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'inputShape', fail: FieldFail): InputSpec {
+  if (!isRecord(raw)) return fail(at, 'an object', raw);
+  const { kind, scale, mean, std, tokenizer } = raw;
+  const shape = raw[shapeKey];
+  if (kind !== 'image' && kind !== 'tabular' && kind !== 'text')
+    fail(`${at}.kind`, "'image', 'tabular' or 'text'", kind);
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every(isPosInt))
+    fail(`${at}.${shapeKey}`, 'an array of positive integers', shape);
+  if (kind === 'image' && shape.length !== 3)
+    fail(`${at}.${shapeKey}`, '[height, width, channels] for image input', shape);
+  if (kind === 'text' && shape.length !== 1) fail(`${at}.${shapeKey}`, '[maxTokens] for text input', shape);
+  if (scale !== undefined && !(isFiniteNumber(scale) && scale > 0)) fail(`${at}.scale`, 'a finite number > 0', scale);
+  const channels = shape[shape.length - 1];
+  for (const [key, a] of [
+    ['mean', mean],
+    ['std', std],
+  ] as const) {
+    if (a === undefined) continue;
+    if (!Array.isArray(a) || a.length !== channels)
+      fail(`${at}.${key}`, `${channels} values (one per channel or feature)`, a);
+    a.forEach((v, i) => {
+      if (!isFiniteNumber(v)) fail(`${at}.${key}[${i}]`, 'a finite number', v);
+      if (key === 'std' && !(v > 0)) fail(`${at}.std[${i}]`, 'positive', v);
+    });
+  }
+  if (kind === 'text') {
+    const t = isRecord(tokenizer) ? tokenizer : fail(`${at}.tokenizer`, 'an object (text input needs one)', tokenizer);
+    if (typeof t.lowercase !== 'boolean') fail(`${at}.tokenizer.lowercase`, 'true or false', t.lowercase);
+    if (t.kind === 'vocab') {
+      if (!Array.isArray(t.vocab) || t.vocab.length === 0) fail(`${at}.tokenizer.vocab`, 'a non-empty array', t.vocab);
+      t.vocab.forEach((w, i) => {
+        if (typeof w !== 'string') fail(`${at}.tokenizer.vocab[${i}]`, 'a string', w);
+      });
+    } else if (t.kind === 'hash') {
+      if (!(isPosInt(t.buckets) && t.buckets <= 2 ** 32))
+        fail(`${at}.tokenizer.buckets`, `an integer in [1, ${2 ** 32}]`, t.buckets);
+    } else fail(`${at}.tokenizer.kind`, "'vocab' or 'hash'", t.kind);
+  }
+  return raw as unknown as InputSpec;
+}
+
+/** Token ids a text input spec can produce (0 … n-1). */
+const tokenIds = (spec: InputSpec) => {
+  const t = spec.tokenizer as { kind: 'vocab'; vocab: string[] } | { kind: 'hash'; buckets: number };
+  return t.kind === 'vocab' ? t.vocab.length : t.buckets;
+};
+
+function checkMeta(g: Graph, source: string, bad: (m: string) => never): void {
   const m = g.meta as unknown;
   if (!isRecord(m)) bad('meta is missing (classNames, input)');
   if (!Array.isArray(m.classNames) || !m.classNames.every((c) => typeof c === 'string'))
     bad('meta.classNames must be an array of strings');
-  const input = m.input;
-  if (!isRecord(input) || !INPUT_KINDS.has(input.kind as string) || !Array.isArray(input.shape))
-    bad('meta.input must hold kind (image, tabular, text) and shape');
-  if (!input.shape.every(isPosInt)) bad(`meta.input.shape ${JSON.stringify(input.shape)} must be positive integers`);
-  const inShape = g.values[g.inputs[0]].shape.slice(1);
-  if (numel(input.shape as number[]) !== numel(inShape))
-    bad(`meta.input.shape ${fmt(input.shape as number[])} does not match input '${g.inputs[0]}' ${fmt(inShape)}`);
-  if (input.scale !== undefined && !isFiniteNumber(input.scale)) bad('meta.input.scale must be a finite number');
-  for (const k of ['mean', 'std'] as const) {
-    const a = input[k];
-    if (a !== undefined && (!Array.isArray(a) || !a.every(isFiniteNumber) || (k === 'std' && a.some((x) => x === 0))))
-      bad(`meta.input.${k} must be an array of finite numbers${k === 'std' ? ', none 0' : ''}`);
+  const inValue = g.values[g.inputs[0]];
+  const inShape = inValue.shape.slice(1);
+  // a spec of another size first: it is for another model, whatever else it holds
+  const shape = isRecord(m.input) && Array.isArray(m.input.shape) ? m.input.shape : [];
+  if (shape.every(isPosInt) && shape.length > 0 && numel(shape) !== numel(inShape))
+    bad(`meta.input.shape ${fmt(shape)} does not match input '${g.inputs[0]}' ${fmt(inShape)}`);
+  const input = checkInputSpec(m.input, 'meta.input', 'shape', fieldsOf(source).fail);
+  if (input.kind !== 'text') return;
+  // predict and serve feed encodeText's ids: int32, each below the rows of the tables they index
+  if (inValue.dtype !== 'int32') bad(`text input '${g.inputs[0]}' is ${inValue.dtype}, expected int32 token ids`);
+  const ids = tokenIds(input);
+  for (const n of g.nodes) {
+    if (n.op !== 'embeddingbag' || n.inputs[0] !== g.inputs[0]) continue;
+    const rows = g.constants[n.inputs[1]].shape[0];
+    if (ids > rows)
+      bad(
+        `meta.input.tokenizer makes ${ids} token ids, but the table '${n.inputs[1]}' of node '${n.name}' has ${rows} rows`,
+      );
   }
 }
 
@@ -392,7 +449,7 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
   if (typeof output !== 'string' || !defined.has(output) || !has(g.values, output))
     bad(`output ${JSON.stringify(output)} is not produced by any node`);
   if (g.values[output].dtype !== 'float32') bad(`output '${output}' is ${g.values[output].dtype}, expected float32`);
-  checkMeta(g, bad);
+  checkMeta(g, source, bad);
   // the Session's arena holds at least one sample's activations, beside the weights
   const arena = planMemory(g, 1).arenaBytes;
   if (arena + weightBytes > MEMORY_LIMIT_BYTES)

@@ -2,6 +2,7 @@
 // { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__: { string: string } }, then
 // the raw little-endian data. Used for checkpoints (weights and optimizer state).
 import { FormatError } from '../errors.js';
+import { isRecord, show } from './fields.js';
 
 export interface NamedArray {
   dtype: 'F32' | 'I32' | 'I8';
@@ -47,14 +48,6 @@ export function encodeSafetensors(
   return out;
 }
 
-/** A header value for messages: short JSON, never the whole of a huge or deeply nested value. */
-function show(v: unknown): string {
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return JSON.stringify(v.slice(0, 8));
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'object' && v !== null) return 'an object';
-  return JSON.stringify(typeof v === 'string' && v.length > 40 ? `${v.slice(0, 40)}…` : v) ?? String(v);
-}
-
 /**
  * Parses a safetensors file, validating header, dtypes, shapes and bounds (the tensors must tile
  * the data section exactly, as the format requires); errors name `file`. Nothing is allocated
@@ -74,8 +67,7 @@ export function decodeSafetensors(
   } catch (e) {
     throw new FormatError(`${file}: header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header))
-    throw new FormatError(`${file}: header must be a JSON object of tensors`);
+  if (!isRecord(header)) throw new FormatError(`${file}: header must be a JSON object of tensors`);
   const base = 8 + n;
   const dataLen = buf.length - base;
   // no prototype: a tensor may be named '__proto__' or 'constructor'
@@ -84,17 +76,12 @@ export function decodeSafetensors(
   const spans: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (
-        typeof entry !== 'object' ||
-        entry === null ||
-        Array.isArray(entry) ||
-        Object.values(entry).some((v) => typeof v !== 'string')
-      )
+      if (!isRecord(entry) || Object.values(entry).some((v) => typeof v !== 'string'))
         throw new FormatError(`${file}: __metadata__ must be an object of strings`);
       metadata = entry as Record<string, string>;
       continue;
     }
-    if (typeof entry !== 'object' || entry === null)
+    if (!isRecord(entry))
       throw new FormatError(`${file}: tensor '${name}' must be an object { dtype, shape, data_offsets }`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dt =

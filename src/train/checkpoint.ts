@@ -3,16 +3,20 @@
 // file atomically, then a manifest.json with each file's byte length and sha256; only then does
 // OUT/checkpoint.json (also atomic, with the same checksums) point at it. A crash at any moment
 // leaves the previous checkpoint intact and pointed to. Two epochs are kept: the one just written
-// and the one the previous pointer named, never anything the pointer names.
+// and the one the previous pointer named, never anything the pointer names. A fresh run into a
+// used folder (--overwrite) deletes nothing before its own first checkpoint is pointed to.
 // Reading verifies checksums (when recorded: checkpoints from before they existed stay readable),
 // validates every JSON field (errors name the file and the field), and refuses tensors of the
 // wrong dtype or with non-finite values. Not for compiled artifacts (src/graph/artifact.ts).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, normalize, resolve } from 'node:path';
 import type { Preprocessing } from '../data/dataset.js';
 import { FileError, FormatError, GraduateError } from '../errors.js';
+import { checkInputSpec } from '../graph/validate.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
+import { fieldsOf } from '../io/fields.js';
+import { readFileChecked, readTextChecked } from '../io/read.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import { buildModel } from '../nn/build.js';
 import type { Sequential } from '../nn/layers.js';
@@ -83,17 +87,68 @@ export function moduleTensors(model: Module): Record<string, NamedArray> {
   return out;
 }
 
-const EPOCH_DIR = /^epoch-\d+$/;
-const epochRel = (epoch: number) => join('checkpoints', `epoch-${String(epoch).padStart(3, '0')}`);
+/** An epoch folder: epoch-NNN, or epoch-NNN-K when a fresh run found an older epoch-NNN there. */
+const EPOCH_DIR = /^epoch-\d+(-\d+)?$/;
 
-/** The pointer's `latest` (normalized), or undefined when there is no readable pointer. */
-function pointedTo(outDir: string): string | undefined {
-  try {
-    const ptr = JSON.parse(readFileSync(join(outDir, 'checkpoint.json'), 'utf8')) as { latest?: unknown };
-    return typeof ptr.latest === 'string' ? normalize(ptr.latest) : undefined;
-  } catch {
-    return undefined;
+/**
+ * The folder (relative to outDir) for `epoch`: epoch-NNN, or epoch-NNN-2, -3, … where that name
+ * is taken. Never the folder the pointer names (overwriting it file by file would leave the
+ * pointer naming a mix of two runs); for the first save of a fresh run, never any folder that
+ * exists, so nothing of the earlier run is touched before the new pointer is written.
+ */
+function epochFolder(outDir: string, epoch: number, pointed: string | undefined, fresh: boolean): string {
+  const base = join('checkpoints', `epoch-${String(epoch).padStart(3, '0')}`);
+  for (let k = 1; ; k++) {
+    const rel = k === 1 ? base : `${base}-${k}`;
+    if (rel !== pointed && !(fresh && existsSync(join(outDir, rel)))) return rel;
   }
+}
+
+/** OUT/checkpoint.json, validated: where the latest epoch is, its epoch and checksums. */
+interface Pointer {
+  /** The epoch folder, relative to OUT and normalized. */
+  latest: string;
+  epoch?: number;
+  /** Absent in checkpoints written before checksums existed (still readable). */
+  checksums?: { files: FileChecksums; source: string };
+}
+
+/** Reads OUT/checkpoint.json (undefined when there is none); a malformed pointer is an error naming it. */
+function readPointer(outDir: string): Pointer | undefined {
+  const file = join(outDir, 'checkpoint.json');
+  if (!existsSync(file)) return undefined;
+  const f = fieldsOf(file);
+  const ptr = f.obj('the checkpoint pointer', readJson(file, 'checkpoint pointer'));
+  if (ptr.format !== CHECKPOINT_FORMAT || typeof ptr.latest !== 'string')
+    throw new FormatError(
+      `${file}: not a Graduate checkpoint pointer (expected format '${CHECKPOINT_FORMAT}' and 'latest')`,
+    );
+  const latest = normalize(ptr.latest);
+  if (latest.startsWith('..') || resolve(outDir, latest) === resolve(outDir))
+    f.fail('latest', 'an epoch directory inside the checkpoint folder', ptr.latest);
+  return {
+    latest,
+    epoch: ptr.epoch === undefined ? undefined : f.int('epoch', ptr.epoch),
+    checksums: ptr.files === undefined ? undefined : { files: validateChecksums(ptr.files, file), source: file },
+  };
+}
+
+/** readPointer, with an unreadable or malformed pointer as `{}` (for deciding what to keep or refuse). */
+function pointerIfAny(outDir: string): Partial<Pointer> | undefined {
+  try {
+    return readPointer(outDir);
+  } catch (e) {
+    if (e instanceof GraduateError) return {};
+    throw e;
+  }
+}
+
+export interface SaveOptions {
+  /**
+   * The first checkpoint of a fresh run: it goes to a folder name not yet used, and once the
+   * pointer names it every other epoch folder (an earlier run's) is removed.
+   */
+  fresh?: boolean;
 }
 
 /** Writes a checkpoint for `state.epoch` under outDir and points checkpoint.json at it. */
@@ -103,13 +158,16 @@ export function saveCheckpoint(
   config: CheckpointConfig,
   state: TrainState,
   optimizerTensors: Record<string, Float32Array>,
+  opts: SaveOptions = {},
 ): string {
-  const previous = pointedTo(outDir);
-  const rel = epochRel(state.epoch);
+  const previous = pointerIfAny(outDir)?.latest;
+  const rel = epochFolder(outDir, state.epoch, previous, opts.fresh ?? false);
   const dir = join(outDir, rel);
+  // not the pointed folder (see epochFolder): whatever is there is a crashed write's or a replaced run's
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const meta = { format: CHECKPOINT_FORMAT, epoch: String(state.epoch) };
-  const opt: Record<string, NamedArray> = {};
+  const opt: Record<string, NamedArray> = Object.create(null);
   for (const [k, v] of Object.entries(optimizerTensors)) opt[k] = { dtype: 'F32', shape: [v.length], data: v };
   const contents: Record<CheckpointFile, Uint8Array> = {
     'model.safetensors': encodeSafetensors(moduleTensors(model), meta),
@@ -125,10 +183,10 @@ export function saveCheckpoint(
   const head = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION };
   writeJson(join(dir, 'manifest.json'), { ...head, epoch: state.epoch, files });
   writeJson(join(outDir, 'checkpoint.json'), { ...head, latest: rel, epoch: state.epoch, files });
-  // Keep the epoch just written and the one the previous pointer named (a crash while writing the
-  // next one must leave a complete checkpoint besides the pointed one). Chosen by what the pointer
-  // said, not by name: a shorter run into the same directory writes a lower epoch number.
-  const keep = new Set([rel, previous].filter((r) => r !== undefined).map((r) => normalize(r)));
+  // Keep the epoch just written and (unless this is a fresh run's first) the one the previous
+  // pointer named: a crash while writing the next one must leave a complete checkpoint besides
+  // the pointed one. Chosen by what the pointer said, never by name.
+  const keep = new Set([rel, opts.fresh ? undefined : previous].filter((r) => r !== undefined));
   for (const d of readdirSync(join(outDir, 'checkpoints'))) {
     if (EPOCH_DIR.test(d) && !keep.has(join('checkpoints', d)))
       rmSync(join(outDir, 'checkpoints', d), { recursive: true, force: true });
@@ -138,84 +196,34 @@ export function saveCheckpoint(
 
 /** The checkpoint outDir holds (the epoch its pointer names, when readable), or undefined for none. */
 export function heldCheckpoint(outDir: string): { epoch?: number; latest?: string } | undefined {
-  const pointer = join(outDir, 'checkpoint.json');
   const dirs = existsSync(join(outDir, 'checkpoints'))
     ? readdirSync(join(outDir, 'checkpoints')).filter((d) => EPOCH_DIR.test(d))
     : [];
-  if (!existsSync(pointer) && dirs.length === 0) return undefined;
-  try {
-    const ptr = JSON.parse(readFileSync(pointer, 'utf8')) as { epoch?: unknown; latest?: unknown };
-    return {
-      epoch: Number.isInteger(ptr.epoch) ? (ptr.epoch as number) : undefined,
-      latest: typeof ptr.latest === 'string' ? ptr.latest : undefined,
-    };
-  } catch {
-    return {};
-  }
+  const ptr = pointerIfAny(outDir);
+  if (!ptr && dirs.length === 0) return undefined;
+  return { epoch: ptr?.epoch, latest: ptr?.latest };
 }
 
 /**
- * Makes outDir ready for a fresh (not resumed) run. A checkpoint already there is another run's
- * model: refused unless `overwrite`, then removed (pointer first, so no pointer ever names a
- * half-removed epoch).
+ * Checks that outDir may take a fresh (not resumed) run. A checkpoint already there is another
+ * run's model: refused unless `overwrite`. Nothing is deleted here: the new run's first
+ * saveCheckpoint ({ fresh: true }) replaces the old one only once its own is written and pointed
+ * to, so a run that diverges or is killed before then leaves the old model as it was.
  */
-export function prepareFreshOutDir(outDir: string, overwrite = false): void {
+export function checkFreshOutDir(outDir: string, overwrite = false): void {
   const held = heldCheckpoint(outDir);
-  if (!held) return;
-  if (!overwrite) {
-    const what = held.epoch !== undefined ? `epoch ${held.epoch} (${held.latest})` : 'checkpoint files';
-    throw new FileError(
-      `${outDir} already holds a checkpoint of an earlier run: ${what}. Pass --resume to continue it, ` +
-        'a new --out, or --overwrite to replace it',
-    );
-  }
-  rmSync(join(outDir, 'checkpoint.json'), { force: true });
-  rmSync(join(outDir, 'checkpoints'), { recursive: true, force: true });
+  if (!held || overwrite) return;
+  const what = held.epoch !== undefined ? `epoch ${held.epoch} (${held.latest})` : 'checkpoint files';
+  throw new FileError(
+    `${outDir} already holds a checkpoint of an earlier run: ${what}. Pass --resume to continue it, ` +
+      'a new --out, or --overwrite to replace it',
+  );
 }
 
 // ---- reading and validation ----
 
-type Json = Record<string, unknown>;
-
-/** A JSON value for messages, never serialized whole (it may be huge or nested deep). */
-function show(v: unknown): string {
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (v === null) return 'null';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  return String(v);
-}
-
-/** Field checks whose errors name the file and the field. */
-function fieldsOf(file: string) {
-  const fail = (field: string, want: string, got: unknown): never => {
-    throw new FormatError(`${file}: ${field} must be ${want}, got ${show(got)}`);
-  };
-  const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-  return {
-    fail,
-    obj: (field: string, v: unknown): Json => (isObj(v) ? v : fail(field, 'an object', v)),
-    arr: (field: string, v: unknown): unknown[] => (Array.isArray(v) ? v : fail(field, 'an array', v)),
-    str: (field: string, v: unknown): string => (typeof v === 'string' ? v : fail(field, 'a string', v)),
-    bool: (field: string, v: unknown): boolean => (typeof v === 'boolean' ? v : fail(field, 'true or false', v)),
-    num: (field: string, v: unknown): number =>
-      typeof v === 'number' && Number.isFinite(v) ? v : fail(field, 'a finite number', v),
-    int: (field: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number =>
-      Number.isInteger(v) && (v as number) >= min && (v as number) <= max
-        ? (v as number)
-        : fail(field, `an integer in [${min}, ${max}]`, v),
-  };
-}
-
 function readJson(file: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new FormatError(
-      `${file}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const text = readTextChecked(file, what);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -247,24 +255,8 @@ interface Located {
 /** Resolves OUT (via checkpoint.json) or an epoch directory (its manifest.json, if any). */
 function locate(path: string): Located {
   const p = resolve(path);
-  const pointer = join(p, 'checkpoint.json');
-  if (existsSync(pointer)) {
-    const f = fieldsOf(pointer);
-    const ptr = f.obj('the checkpoint pointer', readJson(pointer, 'checkpoint pointer'));
-    if (ptr.format !== CHECKPOINT_FORMAT || typeof ptr.latest !== 'string') {
-      throw new FormatError(
-        `${pointer}: not a Graduate checkpoint pointer (expected format '${CHECKPOINT_FORMAT}' and 'latest')`,
-      );
-    }
-    const latest = normalize(ptr.latest);
-    if (latest.startsWith('..') || resolve(p, latest) === p)
-      f.fail('latest', 'an epoch directory inside the checkpoint folder', ptr.latest);
-    const epoch = ptr.epoch === undefined ? undefined : f.int('epoch', ptr.epoch);
-    // checkpoints written before checksums existed have no `files`: still readable
-    const checksums =
-      ptr.files === undefined ? undefined : { files: validateChecksums(ptr.files, pointer), source: pointer };
-    return { dir: join(p, latest), checksums, epoch };
-  }
+  const ptr = readPointer(p);
+  if (ptr) return { dir: join(p, ptr.latest), checksums: ptr.checksums, epoch: ptr.epoch };
   if (existsSync(join(p, 'config.json')) && existsSync(join(p, 'model.safetensors'))) {
     const manifest = join(p, 'manifest.json');
     if (!existsSync(manifest)) return { dir: p };
@@ -282,15 +274,18 @@ export function checkpointDir(path: string): string {
   return locate(path).dir;
 }
 
+/** What each file is, for messages. */
+const FILE_WHAT: Record<CheckpointFile, string> = {
+  'model.safetensors': 'model weights',
+  'optimizer.safetensors': 'optimizer state',
+  'config.json': 'checkpoint config',
+  'state.json': 'training state',
+};
+
 /** Reads one file of the checkpoint, verified against its recorded length and sha256. */
 function readVerified(at: Located, name: CheckpointFile): Buffer {
   const file = join(at.dir, name);
-  let buf: Buffer;
-  try {
-    buf = readFileSync(file);
-  } catch (e) {
-    throw new FormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const buf = readFileChecked(file, FILE_WHAT[name]);
   const want = at.checksums?.files[name];
   if (want && buf.length !== want.bytes)
     throw new FormatError(`${file}: ${buf.length} bytes, but ${at.checksums?.source} records ${want.bytes}`);
@@ -309,36 +304,43 @@ function parseVerified(at: Located, name: 'config.json' | 'state.json', what: st
   }
 }
 
+/** The preprocessing by the rule artifacts' meta.input follows (graph/validate.ts), for this model's input. */
 function validatePreprocessing(raw: unknown, inputShape: readonly number[], file: string): Preprocessing {
   const f = fieldsOf(file);
-  const p = f.obj('preprocessing', raw);
-  if (p.kind !== 'image' && p.kind !== 'tabular' && p.kind !== 'text')
-    f.fail('preprocessing.kind', "'image', 'tabular' or 'text'", p.kind);
-  const shape = f.arr('preprocessing.inputShape', p.inputShape);
-  if (shape.join() !== inputShape.join())
+  const p = checkInputSpec(raw, 'preprocessing', 'inputShape', f.fail) as unknown as Preprocessing;
+  if (p.inputShape.join() !== inputShape.join())
     f.fail('preprocessing.inputShape', `model.inputShape [${inputShape.join(', ')}]`, p.inputShape);
-  if (p.scale !== undefined) f.num('preprocessing.scale', p.scale);
-  const channels = inputShape[inputShape.length - 1];
-  for (const key of ['mean', 'std'] as const) {
-    if (p[key] === undefined) continue;
-    const a = f.arr(`preprocessing.${key}`, p[key]);
-    if (a.length !== channels) f.fail(`preprocessing.${key}`, `${channels} values (one per channel or feature)`, a);
-    a.forEach((v, i) => {
-      f.num(`preprocessing.${key}[${i}]`, v);
-      if (key === 'std' && !((v as number) > 0)) f.fail(`preprocessing.std[${i}]`, 'positive', v);
-    });
+  return p;
+}
+
+/**
+ * The training options config.json records (fit's TrainConfig and the CLI's data options), each
+ * optional: absent in older checkpoints, null for an option the run did not use. Compile's
+ * fine-tuning inherits some, and --resume takes them all as its defaults.
+ */
+function validateTrainRecord(t: Record<string, unknown>, f: ReturnType<typeof fieldsOf>): void {
+  // options every run has may be absent, never null
+  const required = ['epochs', 'batchSize', 'lr', 'optimizer', 'seed'];
+  const given = (k: string) => t[k] !== undefined && (t[k] !== null || required.includes(k));
+  for (const k of ['epochs', 'batchSize']) if (given(k)) f.int(`train.${k}`, t[k], 1);
+  for (const k of ['patience', 'limit']) if (given(k)) f.int(`train.${k}`, t[k]);
+  for (const k of ['seed', 'lr', 'clipNorm', 'weightDecay', 'momentum', 'warmupEpochs', 'labelSmoothing'])
+    if (given(k)) f.num(`train.${k}`, t[k]);
+  for (const k of ['lr', 'clipNorm'])
+    if (given(k) && !((t[k] as number) > 0)) f.fail(`train.${k}`, 'a number > 0', t[k]);
+  if (given('valFraction') && !(f.num('train.valFraction', t.valFraction) >= 0 && (t.valFraction as number) < 1))
+    f.fail('train.valFraction', 'a number in [0, 1)', t.valFraction);
+  for (const [k, names] of [
+    ['optimizer', ['adam', 'adamw', 'sgd']],
+    ['schedule', ['constant', 'cosine', 'onecycle', 'step']],
+  ] as const)
+    if (given(k) && !(names as readonly unknown[]).includes(t[k]))
+      f.fail(`train.${k}`, `one of ${names.map((n) => `'${n}'`).join(', ')}`, t[k]);
+  if (given('augment')) {
+    const a = f.obj('train.augment', t.augment);
+    if (a.cropPadding !== undefined) f.int('train.augment.cropPadding', a.cropPadding, 0, 64);
+    if (a.horizontalFlip !== undefined) f.bool('train.augment.horizontalFlip', a.horizontalFlip);
   }
-  if (p.kind === 'text') {
-    const t = f.obj('preprocessing.tokenizer', p.tokenizer);
-    f.bool('preprocessing.tokenizer.lowercase', t.lowercase);
-    if (t.kind === 'vocab')
-      f.arr('preprocessing.tokenizer.vocab', t.vocab).forEach(
-        (w, i) => void f.str(`preprocessing.tokenizer.vocab[${i}]`, w),
-      );
-    else if (t.kind === 'hash') f.int('preprocessing.tokenizer.buckets', t.buckets, 1);
-    else f.fail('preprocessing.tokenizer.kind', "'vocab' or 'hash'", t.kind);
-  }
-  return p as unknown as Preprocessing;
 }
 
 /** Validates config.json (every field the readers use); errors name the file and field. */
@@ -360,15 +362,7 @@ export function validateConfig(raw: unknown, file: string): CheckpointConfig {
   classNames.forEach((n, i) => void f.str(`classNames[${i}]`, n));
   if (new Set(classNames).size !== classNames.length) f.fail('classNames', 'distinct names', classNames);
   validatePreprocessing(c.preprocessing, inputShape as number[], file);
-  const train = f.obj('train', c.train);
-  // the fields compile's fine-tuning inherits
-  if (train.labelSmoothing !== undefined) f.num('train.labelSmoothing', train.labelSmoothing);
-  if (train.weightDecay !== undefined) f.num('train.weightDecay', train.weightDecay);
-  if (train.augment !== undefined) {
-    const a = f.obj('train.augment', train.augment);
-    if (a.cropPadding !== undefined) f.int('train.augment.cropPadding', a.cropPadding, 0, 64);
-    if (a.horizontalFlip !== undefined) f.bool('train.augment.horizontalFlip', a.horizontalFlip);
-  }
+  validateTrainRecord(f.obj('train', c.train), f);
   f.str('data', c.data);
   f.str('producer', c.producer);
   return c as unknown as CheckpointConfig;
@@ -443,7 +437,8 @@ export function readCheckpoint(path: string): TrainingCheckpoint {
     throw new FormatError(
       `${stateFile}: epoch is ${state.epoch}, but the checkpoint pointer or manifest says ${at.epoch}`,
     );
-  const optimizerTensors: Record<string, Float32Array> = {};
+  // no prototype: the names come from the file (a tensor may be named '__proto__')
+  const optimizerTensors: Record<string, Float32Array> = Object.create(null);
   for (const [k, v] of Object.entries(readTensors(at, 'optimizer.safetensors')))
     optimizerTensors[k] = v.data as Float32Array;
   return { ...model, state, optimizerTensors };

@@ -20,8 +20,8 @@ import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
   type CheckpointConfig,
+  checkFreshOutDir,
   loadWeights,
-  prepareFreshOutDir,
   readCheckpoint,
   saveCheckpoint,
   type TrainingCheckpoint,
@@ -62,6 +62,8 @@ export interface FitOptions {
   overwrite?: boolean;
   /** The --data spec, recorded in the checkpoint. */
   dataSpec?: string;
+  /** More options to record in the checkpoint's `train` (the CLI's valFraction and limit; null = unused). */
+  recordTrain?: Record<string, unknown>;
   log?: (line: string) => void;
   /** Live progress bar (default: when stderr is a TTY). */
   progress?: boolean;
@@ -85,6 +87,33 @@ function validate(c: TrainConfig): void {
   pos('epochs', c.epochs, true);
   pos('batchSize', c.batchSize, true);
   pos('lr', c.lr);
+}
+
+/** Every option of TrainConfig (checked complete by the type): the checkpoint records each. */
+const TRAIN_OPTIONS: Record<keyof TrainConfig, true> = {
+  epochs: true,
+  batchSize: true,
+  lr: true,
+  optimizer: true,
+  weightDecay: true,
+  momentum: true,
+  schedule: true,
+  warmupEpochs: true,
+  seed: true,
+  labelSmoothing: true,
+  clipNorm: true,
+  augment: true,
+  patience: true,
+};
+
+/**
+ * The `train` record of config.json: every option, null where unused, so that --resume can tell
+ * "not used" (null) from "not recorded" (absent, in checkpoints written before it was complete).
+ */
+function trainRecord(c: TrainConfig, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(TRAIN_OPTIONS) as (keyof TrainConfig)[]) out[k] = c[k] ?? null;
+  return { ...out, ...extra };
 }
 
 /** The spec a checkpoint records: `spec` with the sizes the built model inferred filled in. */
@@ -139,7 +168,7 @@ export function fit(opts: FitOptions): FitResult {
     model: builtSpec(model, opts.modelSpec),
     classNames: [...train.classNames],
     preprocessing: train.preprocessing,
-    train: { ...config },
+    train: trainRecord(config, opts.recordTrain),
     data: opts.dataSpec ?? train.name,
     producer: 'graduate',
   };
@@ -158,8 +187,10 @@ export function fit(opts: FitOptions): FitResult {
     state = ck.state;
     log(`resuming from ${ck.dir} after epoch ${state.epoch}`);
   } else if (opts.outDir) {
-    prepareFreshOutDir(opts.outDir, opts.overwrite);
+    // refuses a used outDir unless overwrite; deletes nothing (the first save replaces it)
+    checkFreshOutDir(opts.outDir, opts.overwrite);
   }
+  let fresh = !opts.resume;
 
   const showBar = opts.progress ?? Boolean(process.stderr.isTTY);
   let stoppedEarly = false;
@@ -241,7 +272,8 @@ export function fit(opts: FitOptions): FitResult {
       const sd = optimizer.stateDict();
       state.optimizer = { name: config.optimizer, scalars: sd.scalars };
       state.rng = defaultRng.getState();
-      saveCheckpoint(opts.outDir, model, ckptConfig, state, sd.tensors);
+      saveCheckpoint(opts.outDir, model, ckptConfig, state, sd.tensors, { fresh });
+      fresh = false;
     }
     if (config.patience !== undefined && state.epochsWithoutImprovement >= config.patience) {
       log(`early stopping: no improvement for ${config.patience} epochs`);

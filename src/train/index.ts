@@ -3,10 +3,10 @@
 export {
   type Checkpoint,
   type CheckpointConfig,
+  checkFreshOutDir,
   checkpointDir,
   loadModel,
   loadWeights,
-  prepareFreshOutDir,
   readCheckpoint,
   readModelCheckpoint,
   saveCheckpoint,

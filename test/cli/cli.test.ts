@@ -280,6 +280,56 @@ describe('train into a used --out, resume, and eval with class names (tiny CSV)'
     }
   });
 
+  it('--resume takes the training options from the checkpoint: equal to an uninterrupted run; a differing flag is refused', async () => {
+    const run = (d: string, ...extra: string[]) =>
+      cli('train', '--data', csv, '--out', d, '--no-progress', '--threads', '1', ...extra);
+    const options = [
+      '--seed',
+      '7',
+      '--batch',
+      '32',
+      '--lr',
+      '0.01',
+      '--val-fraction',
+      '0.2',
+      '--label-smoothing',
+      '0.1',
+    ];
+    const full = join(out, 'resume-full');
+    expect((await run(full, '--config', model, '--epochs', '2', ...options)).code).toBe(0);
+    const part = join(out, 'resume-part');
+    expect((await run(part, '--config', model, '--epochs', '1', ...options)).code).toBe(0);
+    // no --config, no options: all from the checkpoint (before: seed 0, batch 64, lr 0.001, another split)
+    const r = await run(part, '--epochs', '2', '--resume');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('adam lr 0.01, batch 32, 2 epochs');
+    const weights = (d: string) => readFileSync(join(d, 'checkpoints', 'epoch-002', 'model.safetensors'));
+    expect(weights(part)).toEqual(weights(full));
+    const metrics = (d: string) => JSON.parse(readFileSync(join(d, 'metrics.json'), 'utf8'));
+    expect(metrics(part).report).toEqual(metrics(full).report);
+    expect(metrics(part).history.epochs.map((e: { valLoss: number }) => e.valLoss)).toEqual(
+      metrics(full).history.epochs.map((e: { valLoss: number }) => e.valLoss),
+    );
+    // an explicit flag equal to the recorded value is fine; a different one names the flag and both values
+    expect((await run(part, '--epochs', '3', '--resume', '--batch', '32', '--seed', '7')).code).toBe(0);
+    for (const [flag, value, message] of [
+      ['--batch', '64', "--batch 64 differs from the checkpoint's batchSize 32"],
+      ['--val-fraction', '0.1', "--val-fraction 0.1 differs from the checkpoint's valFraction 0.2"],
+      [
+        '--augment',
+        'flip',
+        '--augment {"cropPadding":0,"horizontalFlip":true} differs from the checkpoint\'s augment none',
+      ],
+    ]) {
+      const bad = await run(part, '--epochs', '4', '--resume', flag, value);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(
+        `graduate: train --resume: ${message} (${join(part, 'checkpoints', 'epoch-003', 'config.json')})`,
+      );
+      noStack(bad.stderr);
+    }
+  });
+
   it('--resume rebuilds the checkpoint model (no --config needed); a different --config or a bad state is an error', async () => {
     let r = await train('--epochs', '31', '--resume');
     expect(r.code, r.stderr).toBe(0);

@@ -76,6 +76,44 @@ describe('compile sanity gate', () => {
       dtype: 'float16',
       data: new Uint16Array(h.constants[name].data.length).fill(0x7c00),
     };
-    expect(nonFiniteConstant(h)).toMatch(/non-finite half float at index 0/);
+    expect(nonFiniteConstant(h)).toMatch(/overflows float16 at index 0/);
+    h.constants[name].data.fill(0x7e00);
+    expect(nonFiniteConstant(h)).toMatch(/holds a NaN half float at index 0/);
+  });
+
+  it('a weight beyond float16 says it overflows float16 (not "corrupt") when compiling to fp16', () => {
+    const g = graphOf(true);
+    const name = Object.keys(g.constants)[0];
+    (g.constants[name].data as Float32Array)[2] = 1e5; // finite in float32, Infinity in float16
+    const fp16 = () => compile({ parent: g, calib: data, test, engine }, { quantize: 'fp16', maxAccuracyDrop: 100 });
+    expect(fp16).toThrow(SanityGateError);
+    // before: "the compiled model is corrupt: constant … holds a non-finite half float"
+    expect(fp16).toThrow(
+      `the compiled model is unusable: constant '${name}' overflows float16 at index 2 (a value beyond ±65504 became Infinity); compile with --quantize int8 or none`,
+    );
+  });
+
+  it('--allow-near-chance writes a near-chance model (e.g. imbalanced data), never one with non-finite weights', () => {
+    // 95/5 imbalance: chance is 95%; a model at 96% is "near chance" on 1000 samples
+    expect(sanityThreshold(chanceAccuracy([...Array(950).fill(0), ...Array(50).fill(1)], 2), 1000)).toBeCloseTo(
+      0.9638,
+      3,
+    );
+    const flat = graphOf(false, (m) => {
+      for (const [name, p] of m.namedParameters()) if (name.startsWith('2.')) write(p, new Float32Array(p.size));
+    });
+    const lines: string[] = [];
+    const opts = {
+      quantize: 'none' as const,
+      maxAccuracyDrop: 100,
+      allowNearChance: true,
+      log: (l: string) => lines.push(l),
+    };
+    const r = compile({ parent: flat, calib: data, test, engine }, opts);
+    expect(r.report.totals.accuracy[1]).toBeCloseTo(1 / 3);
+    expect(lines.join('\n')).toContain('warning: test accuracy 33.33% on 90 samples of tiny is near chance');
+    const nan = graphOf(true);
+    (nan.constants[Object.keys(nan.constants)[0]].data as Float32Array)[0] = Number.NaN;
+    expect(() => compile({ parent: nan, calib: data, test, engine }, opts)).toThrow(SanityGateError);
   });
 });

@@ -154,7 +154,7 @@ describe('corrupt checkpoints are refused, naming the file and what is wrong', (
     const file = join(checkpointDir(out), 'optimizer.safetensors');
     rmSync(file);
     resign(out);
-    expect(() => trainTiny(out, 3, { resume: true })).toThrow(`${file}: cannot read (ENOENT)`);
+    expect(() => trainTiny(out, 3, { resume: true })).toThrow(`${file}: cannot read optimizer state (ENOENT)`);
     expect(() => loadModel(out)).not.toThrow(); // eval and compile do not need it
   });
 
@@ -162,7 +162,7 @@ describe('corrupt checkpoints are refused, naming the file and what is wrong', (
     const cases: [(s: Record<string, unknown>) => unknown, string][] = [
       [(s) => ({ ...s, epoch: 'one' }), 'epoch must be an integer in [0, 9007199254740991], got "one"'],
       [(s) => ({ ...s, epoch: 3 }), 'history.epochs must be one record per completed epoch (3), got an array of 2'],
-      [(s) => ({ ...s, rng: [1, 2, 3] }), 'rng must be four 32-bit words, got an array of 3'],
+      [(s) => ({ ...s, rng: [1, 2, 3] }), 'rng must be four 32-bit words, got [1,2,3]'],
       [(s) => ({ ...s, rng: [1, 2, 3, 2 ** 32] }), 'rng[3] must be an integer in [0, 4294967295], got 4294967296'],
       [(s) => ({ ...s, rng: [0, 0, 0, 0] }), 'rng must be not all zero'],
       [(s) => ({ ...s, rng: 'abcd' }), 'rng must be an array, got "abcd"'],
@@ -172,7 +172,7 @@ describe('corrupt checkpoints are refused, naming the file and what is wrong', (
       ],
       [(s) => ({ ...s, history: { epochs: [{}, {}] } }), 'history.epochs[0].epoch must be 1, got undefined'],
       [(s) => ({ ...s, bestValAccuracy: null }), 'bestValAccuracy must be a finite number, got null'],
-      [() => [1, 2], 'the state must be an object, got an array of 2'],
+      [() => [1, 2], 'the state must be an object, got [1,2]'],
     ];
     for (const [edit, message] of cases) {
       const out = trained();
@@ -191,7 +191,31 @@ describe('corrupt checkpoints are refused, naming the file and what is wrong', (
       [(c) => ({ ...c, preprocessing: { kind: 'audio' } }), "preprocessing.kind must be 'image', 'tabular' or 'text'"],
       [
         (c) => ({ ...c, preprocessing: { kind: 'tabular', inputShape: [2], mean: [0], std: [1, 1] } }),
-        'preprocessing.mean must be 2 values (one per channel or feature), got an array of 1',
+        'preprocessing.mean must be 2 values (one per channel or feature), got [0]',
+      ],
+      // one rule with artifacts' meta.input (graph/validate.ts checkInputSpec); before: scale 0 passed
+      [
+        (c) => ({ ...c, preprocessing: { ...(c.preprocessing as object), scale: 0 } }),
+        'preprocessing.scale must be a finite number > 0, got 0',
+      ],
+      [
+        (c) => ({ ...c, preprocessing: { ...(c.preprocessing as object), std: [1, -1] } }),
+        'preprocessing.std[1] must be positive, got -1',
+      ],
+      [
+        (c) => ({
+          ...c,
+          preprocessing: { kind: 'text', inputShape: [2], tokenizer: { kind: 'hash', buckets: 0, lowercase: true } },
+        }),
+        'preprocessing.tokenizer.buckets must be an integer in [1, 4294967296], got 0',
+      ],
+      [
+        (c) => ({ ...c, train: { ...(c.train as object), batchSize: 'x' } }),
+        'train.batchSize must be an integer in [1, 9007199254740991], got "x"',
+      ],
+      [
+        (c) => ({ ...c, train: { ...(c.train as object), valFraction: 1 } }),
+        'train.valFraction must be a number in [0, 1), got 1',
       ],
       [(c) => ({ ...c, model: { ...(c.model as object), layers: 'x' } }), 'model.layers must be an array, got "x"'],
       [(c) => ({ ...c, model: { inputShape: [2], layers: [{ type: 'linear', out: -1 }] } }), 'model: layers[0].out'],
