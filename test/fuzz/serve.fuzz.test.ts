@@ -2,22 +2,27 @@
 // wrong ones (names, datatypes, shapes, huge dims, values beyond float32, deep nesting, stray
 // fields), the same bodies cut short, binary requests whose header length, binary_data_size and
 // bytes lie (NaN/Inf bytes included), and mutated or oversized image uploads. The property: a 200
-// with finite outputs of the right shape, or a 4xx whose JSON error names what is wrong; never a
-// 500, a stack trace or a dropped connection.
+// whose outputs equal a local Session's on the same samples, or a 4xx whose JSON error names the
+// input and field at fault; never a 500, a stack trace or a dropped connection.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeImage, imageInput } from '../../src/data/images.js';
+import { Engine } from '../../src/kernels/engine.js';
+import { type InferenceModel, loadArtifact, topClasses } from '../../src/runtime/index.js';
 import { InferenceServer } from '../../src/serve/server.js';
 import { jpegDeclaring, pngDeclaring, realJpeg, realPng } from '../data/bombs.js';
-import { writeTinyArtifact } from '../serve/fixtures.js';
+import { CLASSES, writeTinyArtifact } from '../serve/fixtures.js';
 import { bitFlips, FUZZ_RUNS, fuzzParams, overwrites, truncations } from './mutate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graduate-serve-fuzz-'));
 const artifact = writeTinyArtifact(dir);
 let server: InferenceServer;
 let infer: string;
+/** The same model, run locally: what every 200 must answer. */
+let model: InferenceModel;
 beforeAll(async () => {
   server = await InferenceServer.start(artifact, {
     port: 0,
@@ -27,13 +32,40 @@ beforeAll(async () => {
     maxDelayMs: 0,
   });
   infer = `${server.url}/v2/models/tiny/infer`;
+  model = await loadArtifact(artifact, { engine: Engine.create({ threads: 1 }), maxBatch: 64 });
 });
 afterAll(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Posts and checks the property; returns the status. */
+/**
+ * What a 4xx must name: the input and the field at fault (datatype, shape, data[i], …), the
+ * request's other fields, the body or its header, or the uploaded image.
+ */
+const NAMES_FIELD =
+  /^(input 'input': (datatype |"shape" |shape \[|batch \d|"data" |data nests|data\[\d+\] = |parameters\.binary_data_size |binary_data_size |the body holds )|inputs\[\d+\]: |unknown input '|missing input 'input'|input '[^']*' appears twice|request body: |request header \(|parameters\.top_k: |"outputs": |unknown output |Inference-Header-Content-Length: |uploaded image: |model 'tiny' takes |top_k: |Body |Request body is too large|Unsupported Media Type: )/;
+
+/** The request as the test reads it (not as the server does): the samples a 200 must answer. */
+function samplesOf(body: Uint8Array | string, headers: Record<string, string>): { x: Float32Array; batch: number } {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
+  const headerLength = headers['inference-header-content-length'];
+  const isJson = headers['content-type'] === 'application/json';
+  if (!isJson && headerLength === undefined) {
+    const x = imageInput(model.input, decodeImage(bytes, 'upload'), 'upload');
+    return { x, batch: 1 };
+  }
+  const n = headerLength === undefined ? bytes.length : Number(headerLength);
+  // biome-ignore lint/suspicious/noExplicitAny: the request JSON is read field by field
+  const req = JSON.parse(bytes.subarray(0, n).toString('utf8')) as any;
+  const input = req.inputs.find((t: { name?: unknown }) => t?.name === 'input');
+  const batch = input.shape[0] as number;
+  if (input.parameters?.binary_data_size !== undefined)
+    return { x: new Float32Array(Uint8Array.from(bytes.subarray(n)).buffer), batch };
+  return { x: Float32Array.from((input.data as unknown[]).flat(4) as number[]), batch };
+}
+
+/** Posts and checks the property; returns the status. A 200 must equal a local Session's answer. */
 async function expectCleanAnswer(body: Uint8Array | string, headers: Record<string, string>): Promise<number> {
   const res = await fetch(infer, {
     method: 'POST',
@@ -49,16 +81,34 @@ async function expectCleanAnswer(body: Uint8Array | string, headers: Record<stri
   // biome-ignore lint/suspicious/noExplicitAny: response JSON is inspected field by field
   const json = JSON.parse(text) as any;
   if (res.status === 200) {
-    for (const o of json.outputs ?? [])
+    const { x, batch } = samplesOf(body, headers);
+    const want = model.run(x, batch); // [batch, 3]
+    const top = (k: number) =>
+      Array.from({ length: batch }, (_, b) => topClasses(want.subarray(b * 3, (b + 1) * 3), CLASSES, k)).flat();
+    for (const o of json.outputs ?? []) {
       if (o.name === 'logits') {
-        expect(o.data.every(Number.isFinite), where).toBe(true);
-        expect(o.data.length, where).toBe(o.shape[0] * 3);
+        expect(o.shape, where).toEqual([batch, 3]);
+        expect(o.data.length, where).toBe(batch * 3);
+        for (let i = 0; i < want.length; i++) expect(o.data[i], where).toBeCloseTo(want[i], 5);
+      } else {
+        expect(o.name, where).toBe('labels');
+        const k = o.shape[1];
+        expect(o.data, where).toEqual(top(k).map((t) => `${t.score.toFixed(6)}:${t.index}:${t.label}`));
       }
-    if (json.predictions) expect(json.predictions.every((p: { score: number }) => Number.isFinite(p.score))).toBe(true);
+    }
+    if (json.predictions) {
+      const got = json.predictions as { index: number; label: string; score: number }[];
+      const expected = top(got.length);
+      expect(
+        got.map((p) => [p.index, p.label]),
+        where,
+      ).toEqual(expected.map((p) => [p.index, p.label]));
+      for (const [i, p] of got.entries()) expect(p.score, where).toBeCloseTo(expected[i].score, 5);
+    }
   } else {
     expect(res.status, where).toBeGreaterThanOrEqual(400);
     expect(typeof json.error, where).toBe('string');
-    expect(json.error.length, where).toBeGreaterThan(10);
+    expect(json.error, where).toMatch(NAMES_FIELD);
   }
   return res.status;
 }
