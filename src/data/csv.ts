@@ -51,7 +51,8 @@ export function loadCsv(
 ): ArrayDataset {
   const { header, rows, lines } = readCsv(file);
   const labelName = opts.labelColumn ?? (header.includes('label') ? 'label' : header[header.length - 1]);
-  const labelCol = header.indexOf(labelName);
+  // the last column is the label when none is named: not an earlier column of the same name
+  const labelCol = labelName === header[header.length - 1] ? header.length - 1 : header.indexOf(labelName);
   if (labelCol < 0) throw new FormatError(`${file}: no label column '${labelName}' in header [${header.join(', ')}]`);
   if (header.length < 2) throw new FormatError(`${file}: needs at least one feature column besides '${labelName}'`);
   const featureCols = header.map((_, i) => i).filter((i) => i !== labelCol);

@@ -14,6 +14,13 @@ function csvFile(name: string, text: string): string {
 }
 
 describe('loadCsv', () => {
+  it("takes the last column as the label when none is named 'label', even if an earlier column shares its name", () => {
+    const f = csvFile('dup.csv', 'a,kind,kind\n1,2,x\n3,4,y\n');
+    const ds = loadCsv(f, { stats: { mean: [0, 0], std: [1, 1] } });
+    expect(ds.classNames).toEqual(['x', 'y']);
+    expect(Array.from(ds.x)).toEqual([1, 2, 3, 4]);
+  });
+
   it('maps string labels to sorted class names and standardizes features', () => {
     const f = csvFile('iris.csv', 'a,b,label\n1,10,setosa\n2,10,virginica\n3,10,setosa\n\n6,10,versicolor\n');
     const ds = loadCsv(f);
