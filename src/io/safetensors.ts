@@ -22,7 +22,9 @@ export function encodeSafetensors(
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  // no prototype: a tensor named '__proto__' must become a key, not the header's prototype
+  const header: Record<string, unknown> = Object.create(null);
+  header.__metadata__ = metadata;
   let offset = 0;
   for (const n of names) {
     const t = tensors[n];

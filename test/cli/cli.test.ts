@@ -330,6 +330,40 @@ describe('train into a used --out, resume, and eval with class names (tiny CSV)'
     }
   });
 
+  it('compile refuses a near-chance model (95/5 imbalanced data) unless --allow-near-chance', async () => {
+    const imbalanced = join(out, 'imbalanced.csv');
+    const noise = (i: number) => (((i * 7919) % 101) / 101).toFixed(3);
+    const lines = Array.from({ length: 400 }, (_, i) => `${noise(i)},${noise(i + 1)},${i % 20 === 0 ? 'b' : 'a'}`);
+    writeFileSync(imbalanced, `x1,x2,label\n${lines.join('\n')}\n`);
+    const run = join(out, 'imbalanced-run');
+    const twoClass = join(out, 'two-class.json');
+    writeFileSync(twoClass, JSON.stringify({ inputShape: [2], layers: [{ type: 'linear', out: 2 }] }));
+    const trained = await cli(
+      'train',
+      '--config',
+      twoClass,
+      '--data',
+      imbalanced,
+      '--epochs',
+      '1',
+      '--out',
+      run,
+      '--no-progress',
+    );
+    expect(trained.code, trained.stderr).toBe(0);
+    const grad = join(out, 'imbalanced.grad');
+    const compileIt = (...extra: string[]) =>
+      cli('compile', run, '--data', imbalanced, '--quantize', 'none', '-o', grad, '--threads', '1', ...extra);
+    let r = await compileIt();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is near chance: chance level 95\.00%.*pass --allow-near-chance/);
+    expect(existsSync(grad)).toBe(false);
+    r = await compileIt('--allow-near-chance');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('written anyway (--allow-near-chance)');
+    expect(existsSync(grad)).toBe(true);
+  });
+
   it('--resume rebuilds the checkpoint model (no --config needed); a different --config or a bad state is an error', async () => {
     let r = await train('--epochs', '31', '--resume');
     expect(r.code, r.stderr).toBe(0);

@@ -158,6 +158,20 @@ describe('corrupt checkpoints are refused, naming the file and what is wrong', (
     expect(() => loadModel(out)).not.toThrow(); // eval and compile do not need it
   });
 
+  it("an optimizer tensor named '__proto__' is a tensor, not the record's prototype: an error naming it on resume", () => {
+    const out = trained();
+    const file = join(checkpointDir(out), 'optimizer.safetensors');
+    const { tensors, metadata } = decodeSafetensors(readFileSync(file), file);
+    tensors.__proto__ = { dtype: 'F32', shape: [1], data: new Float32Array(1) };
+    writeFileSync(file, encodeSafetensors(tensors, metadata));
+    resign(out);
+    expect(Object.keys(readCheckpoint(out).optimizerTensors)).toContain('__proto__');
+    // before: it set the prototype of a plain {}, was skipped by Object.entries and resume went on
+    expect(() => trainTiny(out, 3, { resume: true })).toThrow(
+      `${file} with state.json: Adam.loadStateDict: unknown tensor '__proto__'`,
+    );
+  });
+
   it('state.json fields: epoch "one", a bad RNG state, mismatched history; errors name file and field', () => {
     const cases: [(s: Record<string, unknown>) => unknown, string][] = [
       [(s) => ({ ...s, epoch: 'one' }), 'epoch must be an integer in [0, 9007199254740991], got "one"'],
