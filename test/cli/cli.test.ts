@@ -93,6 +93,15 @@ describe('bad input', () => {
     r = await cli('eval', join(out, 'missing'), '--data', csv);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/not a checkpoint/);
+    // --config missing or a folder: the one file reader's FileError (before: '--config PATH: cannot read (EISDIR)')
+    for (const [path, why] of [
+      [join(out, 'no-model.json'), 'cannot read model config (ENOENT)'],
+      [out, 'is a folder, expected a model config'],
+    ]) {
+      r = await cli('train', '--config', path, '--data', csv, '--out', join(out, 'cfg2'));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`graduate: ${path}: ${why}`);
+    }
   });
 });
 

@@ -188,19 +188,6 @@ describe('compiled artifacts read back and run', () => {
     });
   });
 
-  it('compile validates what it writes: a graph readArtifact would refuse is an error naming the output, not a file', () => {
-    // no passes run (they validate after each), so nothing else checks the graph before writing
-    const broken = { ...mlp, meta: { ...mlp.meta, input: { ...TABULAR, std: [1, 0] } } };
-    const run = () =>
-      compile(
-        { parent: broken, calib: train, test, engine },
-        { quantize: 'none', passes: [], maxAccuracyDrop: 100, output: 'out.grad' },
-      );
-    // before: the bytes were returned and written; readArtifact refused them afterwards
-    expect(run).toThrow(FormatError);
-    expect(run).toThrow('out.grad (before writing): meta.input.std[1] must be positive, got 0');
-  });
-
   it('image and tabular input specs: mean/std one per channel (image-input.ts does not broadcast), std > 0, scale > 0', () => {
     const bytes = readBack('spec', mlp, train, test, { quantize: 'none' }).bytes;
     const cases: [Record<string, unknown>, string][] = [
