@@ -1,13 +1,14 @@
 // The inference session: loads a graph into an engine (weights pre-packed once into the kernels'
 // layouts), plans memory statically for a maximum batch, and runs batches with no allocation of
-// its own per call. It expects a graph that passed validateGraph (readArtifact and the compiler's
-// passes validate): op inputs, attributes, shapes, dtypes and quantization are not checked again
-// here; only the session's own arguments (maxBatch, tile, run's batch and input) are.
+// its own per call. The constructor runs validateGraph once (a graph may be built by hand, not
+// only read by readArtifact), so the kernels below rely on its checks — op inputs, attributes,
+// shapes, dtypes, quantization — without repeating them; the session itself checks only its own
+// arguments (maxBatch, tile, run's batch and input).
 // Imports only kernels/ and graph/: no training code.
 import { ShapeError, ValueError } from '../errors.js';
 import { type Constant, consumers, floatData, type Graph, type Node, numel, type QuantParams } from '../graph/ir.js';
 import { type MemoryPlan, planMemory } from '../graph/plan.js';
-import { MEMORY_LIMIT_BYTES } from '../graph/validate.js';
+import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { batchNormForward } from '../kernels/batchnorm.js';
 import type { Conv2dGeometry } from '../kernels/conv.js';
 import { conv2dPacked } from '../kernels/conv.js';
@@ -107,6 +108,8 @@ export class Session {
   private readonly pooled: Map<string, string>;
 
   constructor(graph: Graph, opts: SessionOptions = {}) {
+    // once per session: ~40 µs on the CNN preset, against ~0.2-0.3 ms (float) and ~7 ms (int8) to construct
+    validateGraph(graph, 'Session');
     if (!opts.engine && !sharedEngine) sharedEngine = Engine.create(opts.engineOptions);
     this.engine = opts.engine ?? (sharedEngine as Engine);
     this.maxBatch = opts.maxBatch ?? 256;
@@ -207,7 +210,7 @@ export class Session {
 
   /** Input quantization and output epilogue of an int8 conv2d/linear node. */
   private int8Parts(n: Node & { op: 'conv2d' | 'linear' }): { sx: number; zx: number; ep: Int8Epilogue } {
-    // validateGraph: an int8 input with quantization, a ReLU-or-none epilogue, no residual
+    // validated: an int8 input with quantization, a ReLU-or-none epilogue, no residual
     const xq = this.graph.values[n.inputs[0]].quant as QuantParams;
     const y = this.graph.values[n.output];
     const out: Int8Epilogue['out'] =
