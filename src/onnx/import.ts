@@ -465,6 +465,10 @@ class Importer {
     return name;
   }
   private constant(base: string, data: Float32Array, shape: number[]): string {
+    // a NaN, or a double beyond float32 (Infinity here), is a corrupt or unusable weight: no
+    // checksum guards an ONNX file, and the runtime would answer NaN for every input
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) this.fail(`weight '${base}' holds ${data[bad]} at index ${bad} (as float32): weights must be finite`);
     const name = this.fresh(base);
     this.g.constants[name] = { dtype: 'float32', shape, data };
     return name;

@@ -16,7 +16,7 @@ import { validateGraph } from '../../src/graph/validate.js';
 import * as G from '../../src/index.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
-import { DT, onnx } from '../../src/onnx/proto.js';
+import { DT, onnx, type TensorProto } from '../../src/onnx/proto.js';
 import {
   argmaxAgreement,
   CNN,
@@ -290,6 +290,17 @@ describe('importOnnx: tensor storage', () => {
 describe('importOnnx: errors', () => {
   const one = (op: string, extra: Partial<Parameters<typeof handModel>[0]> = {}) =>
     handModel({ input: [-1, 4], nodes: [node(op, ['x'], ['y'], 'layer7')], ...extra });
+
+  it('a NaN weight, or a double beyond float32, is refused naming the node and the weight', () => {
+    const matmul = (w: TensorProto) =>
+      handModel({ input: [-1, 2], nodes: [node('MatMul', ['x', 'w'], ['y'], 'fc')], inits: [w] });
+    expect(() => importOnnx(matmul(init('w', [2, 2], [1, Number.NaN, 3, 4])), 'nan.onnx')).toThrow(
+      /^nan\.onnx: node 'fc' \(MatMul\): weight '.*' holds NaN at index 1 \(as float32\): weights must be finite/,
+    );
+    const double = { name: 'w', dims: [2, 2], dataType: DT.DOUBLE, doubleData: [1, 2, 1e39, 4] };
+    expect(() => importOnnx(matmul(double), 'big.onnx')).toThrow(/big\.onnx: node 'fc' .* holds Infinity at index 2/);
+    expect(importOnnx(matmul(init('w', [2, 2], [1, 2, 3, 4])), 'ok.onnx').nodes.map((n) => n.op)).toEqual(['linear']);
+  });
 
   it('an unsupported op names the op, the node and the supported ops', () => {
     expect(() => importOnnx(one('HardSwish'), 'hs.onnx')).toThrow(FormatError);
