@@ -1,11 +1,11 @@
 // `graduate inspect FILE`: what an artifact holds — graph, sizes, precisions, MACs, memory plan.
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { FileError, ValueError } from '../errors.js';
+import { ValueError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import { dumpGraph } from '../graph/dump.js';
 import { graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
 import { planMemory } from '../graph/plan.js';
+import { readFileChecked } from '../io/read.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')
@@ -15,14 +15,7 @@ export function inspectCommand(): Command {
     .action((file: string, opts: { maxBatch: number }) => {
       if (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)
         throw new ValueError(`--max-batch must be a positive integer, got ${opts.maxBatch}`);
-      let data: Uint8Array;
-      try {
-        data = readFileSync(file);
-      } catch (e) {
-        throw new FileError(
-          `${file}: cannot read artifact (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-        );
-      }
+      const data = readFileChecked(file, 'artifact');
       const g = readArtifact(data, file);
       const bytes = data.length;
       const byDtype = new Map<string, number>();

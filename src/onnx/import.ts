@@ -17,11 +17,11 @@
 // metadata_props 'input' (never by node names), it becomes meta.input again. The result passes
 // validateGraph, as an artifact read from disk would.
 // Not for: writing ONNX (export.ts).
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { FormatError, GraduateError } from '../errors.js';
+import { FileError, FormatError, GraduateError } from '../errors.js';
 import type { ActivationFn, Graph, InputSpec, Node } from '../graph/ir.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
+import { readFileChecked } from '../io/read.js';
 import { INPUT_NAME, type OnnxInputMeta } from './export.js';
 import {
   type AttributeProto,
@@ -155,13 +155,14 @@ class Importer {
   private readonly uses = new Map<string, number>();
   private readonly nodeNames = new Set<string>();
   private readonly bad: (msg: string) => never;
+  private readonly externalFiles = new Map<string, Uint8Array>();
   private opset = 0;
   private node!: NodeProto;
   private nodeName = '';
 
   constructor(
     private readonly model: ModelProto,
-    source: string,
+    private readonly source: string,
     private readonly baseDir: string,
   ) {
     this.bad = (msg: string): never => {
@@ -401,14 +402,7 @@ class Importer {
     const rel = relative(this.baseDir, file);
     if (isAbsolute(loc as string) || rel.startsWith('..'))
       this.bad(`${what}: external data location '${loc}' must lie inside the model's folder`);
-    let buf: Uint8Array;
-    try {
-      buf = readFileSync(file);
-    } catch (e) {
-      return this.bad(
-        `${what}: cannot read external data ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      );
-    }
+    const buf = this.externalFile(file, what);
     const offset = Number(kv.get('offset') ?? 0);
     const length = kv.has('length') ? Number(kv.get('length')) : buf.length - offset;
     if (
@@ -420,6 +414,21 @@ class Importer {
     )
       this.bad(`${what}: external data range ${offset}+${length} lies outside ${file} (${buf.length} bytes)`);
     return buf.subarray(offset, offset + length);
+  }
+
+  /** An external data file, read once however many tensors it holds; errors name the model too. */
+  private externalFile(file: string, what: string): Uint8Array {
+    let buf = this.externalFiles.get(file);
+    if (!buf) {
+      try {
+        buf = readFileChecked(file, 'external data');
+      } catch (e) {
+        if (e instanceof FileError) throw new FileError(`${this.source}: ${what}: ${e.message}`);
+        throw e;
+      }
+      this.externalFiles.set(file, buf);
+    }
+    return buf;
   }
 
   private attrs(n: NodeProto) {

@@ -1,11 +1,11 @@
 // ONNX in and out: exportOnnx / importOnnx, and graphFromSource, which turns whatever a command
 // is given (a checkpoint folder, a .grad artifact, a .onnx file) into a graph. Node-only (reads
 // files, may rebuild a trained model): not part of the lean runtime.
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { captureGraph } from '../compile/capture.js';
-import { FormatError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import type { Graph } from '../graph/ir.js';
+import { readFileChecked } from '../io/read.js';
 import { type Checkpoint, loadModel } from '../train/checkpoint.js';
 import { importOnnx } from './import.js';
 
@@ -21,27 +21,17 @@ export interface GraphSource {
   dispose(): void;
 }
 
-function readBytes(path: string, what: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new FormatError(
-      `${path}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-}
-
 /** Checkpoint folder → captured graph; *.onnx → imported graph; any other file → artifact. */
 export function graphFromSource(path: string): GraphSource {
   if (/\.onnx$/i.test(path))
-    return { graph: importOnnx(readBytes(path, 'ONNX model'), path), kind: 'onnx', dispose() {} };
+    return { graph: importOnnx(readFileChecked(path, 'ONNX model'), path), kind: 'onnx', dispose() {} };
   let isFile = false;
   try {
     isFile = statSync(path).isFile();
   } catch {
     // not there: loadModel names what a checkpoint needs
   }
-  if (isFile) return { graph: readArtifact(readBytes(path, 'artifact'), path), kind: 'artifact', dispose() {} };
+  if (isFile) return { graph: readArtifact(readFileChecked(path, 'artifact'), path), kind: 'artifact', dispose() {} };
   const { model, checkpoint } = loadModel(path);
   const pre = checkpoint.config.preprocessing;
   const graph = captureGraph(

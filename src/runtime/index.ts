@@ -1,7 +1,7 @@
 // Public API of `graduate/runtime`: load a compiled artifact and run it — in Node, in a Worker or
 // in a browser page. Lean by design: no training code is reachable from here (a test checks it).
 
-import { FormatError } from '../errors.js';
+import { FileError, FormatError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import type { Graph, InputSpec } from '../graph/ir.js';
 import { numel } from '../graph/ir.js';
@@ -9,7 +9,7 @@ import { Engine, type EngineOptions } from '../kernels/engine.js';
 import { nodeBuiltin } from '../kernels/host.js';
 import { Session } from './session.js';
 
-export { FormatError, GraduateError, ShapeError, ValueError } from '../errors.js';
+export { FileError, FormatError, GraduateError, ShapeError, ValueError } from '../errors.js';
 export { crc32, readArtifact, writeArtifact } from '../graph/artifact.js';
 export type { Graph, InputSpec } from '../graph/ir.js';
 export { Session, type SessionOptions } from './session.js';
@@ -96,16 +96,23 @@ export async function loadArtifact(
     const fs = nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises');
     const isUrl = source instanceof URL ? source.protocol !== 'file:' : /^https?:\/\//.test(source);
     if (!isUrl && fs) {
+      // node:fs through nodeBuiltin, so that this module still bundles for browsers; the wording
+      // is io/read.ts's readFileChecked (which is Node-only): "PATH: cannot read artifact (ENOENT)"
       try {
         bytes = new Uint8Array(await fs.readFile(source));
       } catch (e) {
-        throw new FormatError(
-          `${name}: cannot read artifact (${(e as { code?: string }).code ?? (e as Error).message})`,
-        );
+        const code = (e as { code?: string }).code;
+        if (code === 'EISDIR') throw new FileError(`${name}: is a folder, expected an artifact`);
+        throw new FileError(`${name}: cannot read artifact (${code ?? (e as Error).message})`);
       }
     } else {
-      const res = await fetch(source);
-      if (!res.ok) throw new FormatError(`${name}: HTTP ${res.status} ${res.statusText}`);
+      let res: Response;
+      try {
+        res = await fetch(source);
+      } catch (e) {
+        throw new FileError(`${name}: cannot read artifact (${(e as Error).message})`);
+      }
+      if (!res.ok) throw new FileError(`${name}: cannot read artifact (HTTP ${res.status} ${res.statusText})`);
       bytes = new Uint8Array(await res.arrayBuffer());
     }
   }

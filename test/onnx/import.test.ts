@@ -10,12 +10,13 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPasses } from '../../src/compile/passes/index.js';
 import { quantizeGraph } from '../../src/compile/quantize.js';
-import { FormatError } from '../../src/errors.js';
+import { FileError, FormatError } from '../../src/errors.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { validateGraph } from '../../src/graph/validate.js';
 import * as G from '../../src/index.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
+import { graphFromSource } from '../../src/onnx/index.js';
 import { DT, onnx, type TensorProto } from '../../src/onnx/proto.js';
 import {
   argmaxAgreement,
@@ -284,8 +285,31 @@ describe('importOnnx: tensor storage', () => {
     expect(maxAbsDiff(runGraph(back, x, N), runGraph(g, x, N))).toBeLessThan(1e-5);
     writeFileSync(join(sub, 'weights.bin'), Buffer.concat(chunks).subarray(0, 10));
     expect(() => importOnnx(readFileSync(file), file)).toThrow(/external data range .* lies outside/);
+    // a missing external file, or a folder in its place: a FileError naming the model and the file
+    rmSync(join(sub, 'weights.bin'));
+    const weights = join(sub, 'weights.bin');
+    expect(() => importOnnx(readFileSync(file), file)).toThrow(FileError);
+    expect(() => importOnnx(readFileSync(file), file)).toThrow(
+      new RegExp(`^${esc(file)}: initializer .*: ${esc(weights)}: cannot read external data \\(ENOENT\\)$`),
+    );
+    mkdirSync(weights);
+    expect(() => importOnnx(readFileSync(file), file)).toThrow(
+      new RegExp(`^${esc(file)}: initializer .*: ${esc(weights)}: is a folder`),
+    );
+  });
+
+  it('graphFromSource: a missing or folder .onnx or artifact is a FileError naming the path', () => {
+    const missing = join(dir, 'missing.onnx');
+    expect(() => graphFromSource(missing)).toThrow(FileError);
+    expect(() => graphFromSource(missing)).toThrow(`${missing}: cannot read ONNX model (ENOENT)`);
+    const folder = join(dir, 'folder.onnx');
+    mkdirSync(folder, { recursive: true });
+    expect(() => graphFromSource(folder)).toThrow(new RegExp(`^${esc(folder)}: is a folder, expected an? ONNX model`));
   });
 });
+
+/** `s` with the characters a RegExp treats specially escaped. */
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('importOnnx: errors', () => {
   const one = (op: string, extra: Partial<Parameters<typeof handModel>[0]> = {}) =>
