@@ -1,8 +1,22 @@
 // Atomic writes: the target holds the old or the new bytes, a killed writer's temporary is removed
 // by the next write to the same target, a live writer's is left alone, and a failed write names
-// the file and leaves what was there.
+// the file and leaves what was there. As with write-file-atomic: a replaced file keeps its mode, a
+// new one gets 0o666 less the umask, and a symlink is written through (its target replaced).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,5 +69,47 @@ describe('writeFileAtomicSync', () => {
     expect(() => writeFileAtomicSync(join(sub, 'blocked'), 'y')).toThrow(/blocked: cannot write/);
     expect(readdirSync(sub).sort()).toEqual(['blocked', 'model.grad']);
     expect(readFileSync(f, 'utf8')).toBe('kept');
+  });
+
+  it("keeps a replaced file's mode; a new file gets 0o666 less the umask", () => {
+    const f = join(dir, 'mode.grad');
+    const umask = process.umask(0o002); // group-writable, as in shared project folders
+    try {
+      writeFileAtomicSync(f, 'new');
+    } finally {
+      process.umask(umask);
+    }
+    expect(statSync(f).mode & 0o777).toBe(0o664);
+    for (const mode of [0o600, 0o755, 0o640]) {
+      chmodSync(f, mode);
+      writeFileAtomicSync(f, `mode ${mode}`);
+      expect(statSync(f).mode & 0o777).toBe(mode);
+      expect(readFileSync(f, 'utf8')).toBe(`mode ${mode}`);
+    }
+  });
+
+  it('writes through a symlink: the link stays, the file it points to is replaced beside itself', () => {
+    const real = join(dir, 'models');
+    const links = join(dir, 'links');
+    mkdirSync(real);
+    mkdirSync(links);
+    const target = join(real, 'model.grad');
+    writeFileSync(target, 'old');
+    chmodSync(target, 0o640);
+    const link = join(links, 'current.grad');
+    symlinkSync('../models/model.grad', link); // relative, from another folder
+    writeFileAtomicSync(link, 'new');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe('../models/model.grad');
+    expect(readFileSync(target, 'utf8')).toBe('new');
+    expect(statSync(target).mode & 0o777).toBe(0o640);
+    expect(readdirSync(real)).toEqual(['model.grad']);
+    expect(readdirSync(links)).toEqual(['current.grad']);
+    // a dangling link is replaced by the file, as write-file-atomic did
+    const dangling = join(links, 'dangling.grad');
+    symlinkSync('../models/nothing.grad', dangling);
+    writeFileAtomicSync(dangling, 'file');
+    expect(lstatSync(dangling).isFile()).toBe(true);
+    expect(readFileSync(dangling, 'utf8')).toBe('file');
   });
 });
