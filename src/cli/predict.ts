@@ -5,9 +5,10 @@ import { extname } from 'node:path';
 import { Command } from 'commander';
 import { decodeImage, imageInput } from '../data/images.js';
 import { readTextFile } from '../data/text-file.js';
-import { firstNonFinite, jsonTensor } from '../data/values.js';
+import { jsonTensor } from '../data/values.js';
 import { FormatError, fmtShape, GraduateError } from '../errors.js';
 import { numel } from '../graph/ir.js';
+import { firstNonFinite } from '../io/fields.js';
 import { type InferenceModel, loadArtifact, topClasses } from '../runtime/index.js';
 import { engine, init } from '../tensor/context.js';
 

@@ -8,7 +8,7 @@ import type { ArrayDataset } from '../data/dataset.js';
 import { GraduateError, ValueError } from '../errors.js';
 import { writeArtifact } from '../graph/artifact.js';
 import { type Graph, graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
-import { validateGraph } from '../graph/validate.js';
+import { nonFiniteValues, validateGraph } from '../graph/validate.js';
 import type { Engine } from '../kernels/engine.js';
 import type { Sequential } from '../nn/layers.js';
 import { Session } from '../runtime/session.js';
@@ -65,15 +65,8 @@ export function sanityThreshold(chance: number, n: number): number {
 /** The first non-finite value among a graph's constants ('name' at index i), or undefined. */
 export function nonFiniteConstant(g: Graph): string | undefined {
   for (const [name, c] of Object.entries(g.constants)) {
-    const d = c.data;
-    for (let i = 0; i < d.length; i++) {
-      // float16: exponent bits all ones is Inf (mantissa 0) or NaN
-      const bad = c.dtype === 'float16' ? (d[i] & 0x7c00) === 0x7c00 : !Number.isFinite(d[i]);
-      if (!bad) continue;
-      if (c.dtype === 'float16' && (d[i] & 0x3ff) === 0)
-        return `constant '${name}' overflows float16 at index ${i} (a value beyond ±65504 became ${d[i] & 0x8000 ? '-' : ''}Infinity)`;
-      return `constant '${name}' holds ${c.dtype === 'float16' ? 'a NaN half float' : d[i]} at index ${i}`;
-    }
+    const why = nonFiniteValues(name, c);
+    if (why) return why;
     for (const v of [...(c.quant?.scale ?? []), ...(c.quant?.zeroPoint ?? [])])
       if (!Number.isFinite(v)) return `constant '${name}' has a non-finite quantization parameter ${v}`;
   }

@@ -30,6 +30,7 @@ export function decodeImage(
     throw new FormatError(`${name}: image of ${size.width}×${size.height} has no pixels`);
   if (size)
     checkLimit(name, `image of ${size.width}×${size.height} =`, size.width * size.height, 'imagePixels', limits);
+  if (bytes[0] === 0x89 && bytes[1] === 0x50) checkPngChunks(bytes, name);
   try {
     if (bytes[0] === 0x89 && bytes[1] === 0x50) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -49,6 +50,31 @@ export function decodeImage(
     throw new FormatError(`${name}: cannot decode image (${e instanceof Error ? e.message : String(e)})`);
   }
   throw new FormatError(`${name}: not a PNG or JPEG image`);
+}
+
+/**
+ * Throws unless the PNG's chunks lie within the file, start with IHDR, hold image data (IDAT) and
+ * end with IEND. pngjs decodes a file without IDAT into a buffer it never fills: uninitialized
+ * memory, a different "image" on every call, answered with exit 0 (found by the serve fuzzer).
+ */
+function checkPngChunks(bytes: Uint8Array, name: string): void {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = (at: number) => String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+  let idat = false;
+  for (let at = 8; at + 12 <= bytes.length; ) {
+    const length = dv.getUint32(at);
+    const t = type(at);
+    if (at === 8 && t !== 'IHDR') break;
+    if (at + 12 + length > bytes.length)
+      throw new FormatError(`${name}: PNG chunk '${t}' at byte ${at} runs past the end of the file`);
+    if (t === 'IDAT') idat = true;
+    if (t === 'IEND') {
+      if (!idat) throw new FormatError(`${name}: PNG has no image data (IDAT chunk)`);
+      return;
+    }
+    at += 12 + length;
+  }
+  throw new FormatError(`${name}: not a complete PNG (expected IHDR first, image data, then IEND)`);
 }
 
 /**

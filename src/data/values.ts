@@ -1,21 +1,13 @@
-// Checking numeric input values, in one place: the one non-finite check (firstNonFinite), float32's
-// range, and JSON tensors (nested arrays of numbers) → typed arrays with bounded nesting, a checked
-// count and errors naming the index. Values are checked after conversion to the model's dtype:
+// Checking numeric input values: float32's range (the scan itself is io/fields.ts's
+// firstNonFinite), and JSON tensors (nested arrays of numbers) → typed arrays with bounded
+// nesting, a checked count and errors naming the index. Values are checked after conversion to the model's dtype:
 // `1e39` is finite as a double but Infinity as a float32.
 // Not for: size limits (src/limits.ts) or file formats (each loader). No Node imports.
 import { FormatError } from '../errors.js';
-
-/** Largest finite float32. */
-export const FLOAT32_MAX = 3.4028234663852886e38;
+import { FLOAT32_MAX, firstNonFinite } from '../io/fields.js';
 
 /** Why a finite double was refused as a float32. */
 export const BEYOND_FLOAT32 = `is beyond float32's range (±${FLOAT32_MAX.toPrecision(8)})`;
-
-/** Index of the first NaN or ±Infinity in `data`, or -1. */
-export function firstNonFinite(data: ArrayLike<number>): number {
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
-  return -1;
-}
 
 /**
  * Nested arrays flattened depth-first, or undefined when they nest deeper than `maxDepth` levels

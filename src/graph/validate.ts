@@ -7,7 +7,16 @@
 // FormatErrors naming the source, the node and the field.
 // Not for: runtime arguments (batch sizes, input lengths: Session checks those).
 import { FormatError } from '../errors.js';
-import { type FieldFail, fieldsOf, isFiniteNumber, isNatural, isPosInt, isRecord } from '../io/fields.js';
+import {
+  type FieldFail,
+  FLOAT32_MIN_NORMAL,
+  fieldsOf,
+  firstNonFinite,
+  isFloat32,
+  isNatural,
+  isPosInt,
+  isRecord,
+} from '../io/fields.js';
 import type { ActivationFn, Constant, Graph, InputSpec, Node, OpName, QuantParams, Value } from './ir.js';
 import { numel } from './ir.js';
 import { planMemory } from './plan.js';
@@ -65,7 +74,8 @@ function ints(c: Ctx, field: string, length: number, ok: (v: unknown) => boolean
 
 function optionalNumber(c: Ctx, field: string): void {
   const v = (c.n.attrs as Record<string, unknown>)[field];
-  if (v !== undefined && !isFiniteNumber(v)) c.bad(`attrs.${field} must be a finite number, got ${JSON.stringify(v)}`);
+  if (v !== undefined && !isFloat32(v))
+    c.bad(`attrs.${field} must be a finite float32 number, got ${JSON.stringify(v)}`);
 }
 
 /** A per-channel float constant of C values (bias, BatchNorm and affine parameters). */
@@ -160,7 +170,8 @@ const RULES = {
       for (let i = 1; i < 5; i++)
         channelConstant(c, i, x.shape.at(-1) as number, ['', 'gamma', 'beta', 'mean', 'var'][i]);
       const eps = (c.n.attrs as { eps?: unknown }).eps;
-      if (!isFiniteNumber(eps) || eps < 0) c.bad(`attrs.eps must be a non-negative number, got ${JSON.stringify(eps)}`);
+      if (!isFloat32(eps) || eps < 0)
+        c.bad(`attrs.eps must be a non-negative float32 number, got ${JSON.stringify(eps)}`);
     },
   },
   affine: {
@@ -215,7 +226,7 @@ const RULES = {
     check(c) {
       sameAsInput(c, 'float32', 'int8');
       const p = (c.n.attrs as { p?: unknown }).p;
-      if (!isFiniteNumber(p) || p < 0 || p >= 1) c.bad(`attrs.p must be a number in [0, 1), got ${JSON.stringify(p)}`);
+      if (!isFloat32(p) || p < 0 || p >= 1) c.bad(`attrs.p must be a number in [0, 1), got ${JSON.stringify(p)}`);
     },
   },
   embeddingbag: {
@@ -268,7 +279,9 @@ function checkQuant(q: unknown, what: string, bad: (m: string) => never): QuantP
     return bad(`${what}: quant must hold scale and zeroPoint arrays`);
   if (q.zeroPoint.length !== q.scale.length)
     bad(`${what}: ${q.scale.length} scales but ${q.zeroPoint.length} zero points`);
-  if (!q.scale.every((s) => isFiniteNumber(s) && s > 0)) bad(`${what}: quant scales must be positive finite numbers`);
+  // the kernels compute in float32: 1e308 would be Infinity there, 1e-50 zero
+  if (!q.scale.every((s) => isFloat32(s) && s >= FLOAT32_MIN_NORMAL))
+    bad(`${what}: quant scales must be positive float32 numbers (in [2^-126, 3.4e38])`);
   if (!q.zeroPoint.every((z) => Number.isInteger(z) && z >= -128 && z <= 127))
     bad(`${what}: quant zero points must be integers in [-128, 127]`);
   return q as unknown as QuantParams;
@@ -302,6 +315,28 @@ function checkConstant(name: string, k: unknown, bad: (m: string) => never): voi
   if ((k.data as Float32Array).length !== numel(s as number[]))
     bad(`${what}: ${(k.data as Float32Array).length} values for shape ${fmt(s as number[])}`);
   if (k.quant !== undefined) checkQuant(k.quant, what, bad);
+  const why = nonFiniteValues(name, k as unknown as Constant);
+  if (why) bad(why);
+}
+
+/**
+ * Why a float constant cannot be computed with — a NaN or ±Infinity (a corrupt or diverged model),
+ * or a float16 Infinity (a value beyond ±65504 at conversion) — or undefined. One pass over the data.
+ */
+export function nonFiniteValues(name: string, c: Constant): string | undefined {
+  if (c.dtype === 'float32') {
+    const i = firstNonFinite(c.data);
+    return i < 0 ? undefined : `constant '${name}' holds ${c.data[i]} at index ${i}`;
+  }
+  if (c.dtype !== 'float16') return undefined;
+  const d = c.data;
+  for (let i = 0; i < d.length; i++) {
+    if ((d[i] & 0x7c00) !== 0x7c00) continue; // exponent bits all ones: Infinity (mantissa 0) or NaN
+    if ((d[i] & 0x3ff) === 0)
+      return `constant '${name}' overflows float16 at index ${i} (a value beyond ±65504 became ${d[i] & 0x8000 ? '-' : ''}Infinity)`;
+    return `constant '${name}' holds a NaN half float at index ${i}`;
+  }
+  return undefined;
 }
 
 /**
@@ -324,7 +359,8 @@ export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'in
   if (kind === 'image' && shape.length !== 3)
     fail(`${at}.${shapeKey}`, '[height, width, channels] for image input', shape);
   if (kind === 'text' && shape.length !== 1) fail(`${at}.${shapeKey}`, '[maxTokens] for text input', shape);
-  if (scale !== undefined && !(isFiniteNumber(scale) && scale > 0)) fail(`${at}.scale`, 'a finite number > 0', scale);
+  if (scale !== undefined && !(isFloat32(scale) && scale > 0))
+    fail(`${at}.scale`, 'a finite float32 number > 0', scale);
   const channels = shape[shape.length - 1];
   for (const [key, a] of [
     ['mean', mean],
@@ -334,8 +370,8 @@ export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'in
     if (!Array.isArray(a) || a.length !== channels)
       fail(`${at}.${key}`, `${channels} values (one per channel or feature)`, a);
     a.forEach((v, i) => {
-      if (!isFiniteNumber(v)) fail(`${at}.${key}[${i}]`, 'a finite number', v);
-      if (key === 'std' && !(v > 0)) fail(`${at}.std[${i}]`, 'positive', v);
+      if (!isFloat32(v)) fail(`${at}.${key}[${i}]`, 'a finite float32 number', v);
+      if (key === 'std' && !(v >= FLOAT32_MIN_NORMAL)) fail(`${at}.std[${i}]`, 'positive (at least 2^-126)', v);
     });
   }
   if (kind === 'text') {

@@ -1,6 +1,7 @@
 // Checks of fields parsed from JSON files (checkpoint.json, config.json, safetensors and artifact
 // headers): type guards, a short rendering of a value for messages, and field checkers whose
-// errors name the file and the field. Imports nothing but errors.ts, so that graph/ may use it
+// errors name the file and the field; and the numbers float32 can hold (a JSON number is a double:
+// 1e39 is finite there and Infinity in the kernels), with the one non-finite scan of typed arrays. Imports nothing but errors.ts, so that graph/ may use it
 // (the validator runs in the browser bundle too). Not for the shapes of tensors or graphs.
 import { FormatError } from '../errors.js';
 
@@ -13,6 +14,19 @@ export const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v a
 export const isNatural = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 /** A number that is neither NaN nor ±Infinity. */
 export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Largest finite float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+/** Smallest positive normal float32: a quantization scale below it loses its precision (or becomes 0). */
+export const FLOAT32_MIN_NORMAL = 2 ** -126;
+/** A finite number that stays finite as a float32. */
+export const isFloat32 = (v: unknown): v is number => isFiniteNumber(v) && Math.abs(v) <= FLOAT32_MAX;
+
+/** Index of the first NaN or ±Infinity in `data`, or -1. */
+export function firstNonFinite(data: ArrayLike<number>): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
 
 /**
  * A JSON value for messages, never serialized whole (it may be huge or nested deep): short

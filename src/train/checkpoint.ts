@@ -15,7 +15,7 @@ import type { Preprocessing } from '../data/dataset.js';
 import { FileError, FormatError, GraduateError } from '../errors.js';
 import { checkInputSpec } from '../graph/validate.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
-import { fieldsOf } from '../io/fields.js';
+import { fieldsOf, firstNonFinite } from '../io/fields.js';
 import { readFileChecked, readTextChecked } from '../io/read.js';
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from '../io/safetensors.js';
 import { buildModel } from '../nn/build.js';
@@ -409,11 +409,8 @@ function readTensors(at: Located, name: 'model.safetensors' | 'optimizer.safeten
 /** Throws unless `w` is F32 with every value finite (a NaN weight poisons every output). */
 function checkF32(w: NamedArray, what: string): void {
   if (w.dtype !== 'F32') throw new FormatError(`${what} is ${w.dtype}, expected F32`);
-  const d = w.data;
-  for (let i = 0; i < d.length; i++) {
-    if (!Number.isFinite(d[i]))
-      throw new FormatError(`${what} holds ${d[i]} at index ${i} (a corrupt or diverged model)`);
-  }
+  const i = firstNonFinite(w.data);
+  if (i >= 0) throw new FormatError(`${what} holds ${w.data[i]} at index ${i} (a corrupt or diverged model)`);
 }
 
 function modelAt(at: Located): Checkpoint {

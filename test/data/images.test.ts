@@ -110,7 +110,16 @@ describe('loadImageFolder', () => {
     const bad = join(dir, 'dog', 'e.png');
     writeFileSync(bad, Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
     expect(() => loadImageFolder(dir)).toThrow(FormatError);
-    expect(() => loadImageFolder(dir)).toThrow(`${bad}: cannot decode image`);
+    expect(() => loadImageFolder(dir)).toThrow(`${bad}: not a complete PNG`);
+    // a PNG whose IDAT chunk is cut out: pngjs returned memory it never filled (another "image"
+    // on every call, exit 0); a PNG whose last chunk runs past the end of the file
+    const whole = png(4, 2, () => [9, 9, 9]);
+    const at = whole.indexOf('IDAT') - 4;
+    const noData = Buffer.concat([whole.subarray(0, at), whole.subarray(at + 12 + whole.readUInt32BE(at))]);
+    writeFileSync(bad, noData);
+    expect(() => loadImageFolder(dir)).toThrow(`${bad}: PNG has no image data (IDAT chunk)`);
+    writeFileSync(bad, whole.subarray(0, whole.length - 20));
+    expect(() => loadImageFolder(dir)).toThrow(/e\.png: PNG chunk 'IDAT' at byte \d+ runs past the end of the file/);
     writeFileSync(bad, 'plain text');
     expect(() => loadImageFolder(dir)).toThrow(`${bad}: not a PNG or JPEG image`);
     expect(() => loadImageFolder(join(dir, 'missing'))).toThrow(/missing: cannot read image folder \(ENOENT\)/);

@@ -86,7 +86,7 @@ function setPath(h: Header, path: (string | number)[], value: unknown): void {
   if (value === DELETE) {
     if (Array.isArray(o)) o.splice(Number(k), 1);
     else delete o[k];
-  } else o[k] = value;
+  } else o[k] = structuredClone(value); // a copy: later edits must not change the shared replacement
 }
 
 /** Graph-level edits: unknown ops, cycles, dangling names, reordering, duplicates, bad tensor ranges. */

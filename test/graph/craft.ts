@@ -167,7 +167,40 @@ export const craftedHeaders = (
     (h) => {
       h.graph.values['input.q'].quant.scale = [0];
     },
-    /value 'input\.q': quant scales must be positive finite numbers/,
+    /value 'input\.q': quant scales must be positive float32 numbers/,
+  ],
+  // numbers a double holds but float32 does not: 1e308 is Infinity in the kernels, 1e-50 zero
+  [
+    'a weight scale beyond float32',
+    int8,
+    (h) => {
+      h.tensors['0.weight'].quant.scale[1] = 1e308;
+    },
+    /constant '0\.weight': quant scales must be positive float32 numbers/,
+  ],
+  [
+    "an activation scale below float32's normal range",
+    int8,
+    (h) => {
+      h.graph.values.v2.quant.scale = [1e-50];
+    },
+    /value 'v2': quant scales must be positive float32 numbers/,
+  ],
+  [
+    'a leaky-ReLU slope beyond float32',
+    float,
+    (h) => {
+      Object.assign(node(h, '9').attrs, { fn: 'leakyrelu', alpha: 1e39 });
+    },
+    /node \d+ \('9', activation\): attrs\.alpha must be a finite float32 number, got 1e\+39/,
+  ],
+  [
+    'an input std that divides into overflow',
+    float,
+    (h) => {
+      h.graph.meta.input.std = [0.2, 1e-50];
+    },
+    /meta\.input\.std\[1\] must be positive \(at least 2\^-126\), got 1e-50/,
   ],
   [
     'two outputs',

@@ -45,6 +45,22 @@ describe('validateGraph through readArtifact: crafted artifacts', () => {
     );
   });
 
+  it('a NaN or infinite weight (float32, or a float16 overflow) is refused naming the constant and index', () => {
+    const g = floatGraph();
+    const [name, c] = Object.entries(g.constants).find(([, k]) => k.dtype === 'float32' && k.data.length > 3) ?? [];
+    if (!name || !c) throw new Error('the float graph has no float32 weight');
+    const data = Float32Array.from(c.data as Float32Array);
+    data[3] = Number.NaN;
+    const nan = { ...g, constants: { ...g.constants, [name]: { ...c, data } } };
+    expect(() => readArtifact(writeArtifact(nan), 'nan.grad')).toThrow(
+      new RegExp(`^nan\\.grad: constant '${name.replace(/\./g, '\\.')}' holds NaN at index 3`),
+    );
+    const half = Uint16Array.from(data, () => 0x3c00); // 1.0
+    half[2] = 0xfc00; // -Infinity: a value below -65504 at conversion
+    const f16 = { ...g, constants: { ...g.constants, [name]: { ...c, dtype: 'float16' as const, data: half } } };
+    expect(() => readArtifact(writeArtifact(f16), 'f16.grad')).toThrow(/overflows float16 at index 2 .*-Infinity/);
+  });
+
   it.each([
     ['float32', float],
     ['int8', int8],
