@@ -236,7 +236,10 @@ class Importer {
       nodes = nodes.slice(norm.count);
       this.env.set(norm.output, inEntry);
       const { scale, mean, std } = meta.normalization;
-      spec = { kind: meta.kind, shape: shape.slice(1), scale, mean, std };
+      // one value for every channel broadcasts (ONNX's Sub/Div did); the runtime reads one per channel
+      const C = shape[shape.length - 1];
+      const perChannel = (a?: number[]) => (a?.length === 1 ? new Array<number>(C).fill(a[0]) : a);
+      spec = { kind: meta.kind, shape: shape.slice(1), scale, mean: perChannel(mean), std: perChannel(std) };
     }
     const classNames = json<unknown>('classNames');
     g.meta = {

@@ -130,6 +130,27 @@ describe("importOnnx: Graduate's normalization is recognised by its ops, constan
     expect(back.nodes.some((n) => n.op === 'affine')).toBe(false);
   });
 
+  it('one mean and one std for all channels (metadata and Sub/Div constants) broadcast to every channel', () => {
+    const m = exported();
+    const meta = m.metadataProps?.find((p) => p.key === 'input') as { value: string };
+    const spec = JSON.parse(meta.value);
+    spec.normalization.mean = [0.5];
+    spec.normalization.std = [0.25];
+    meta.value = JSON.stringify(spec);
+    for (const [op, v] of [
+      ['Sub', 0.5],
+      ['Div', 0.25],
+    ] as const) {
+      const node = m.graph?.node?.find((n) => n.opType === op);
+      const init = m.graph?.initializer?.find((t) => t.name === node?.input?.[1]);
+      if (!init) throw new Error(`no ${op} constant`);
+      init.dims = [1];
+      init.rawData = new Uint8Array(Float32Array.of(v).buffer);
+    }
+    const back = importOnnx(encode(m), 'one-mean.onnx');
+    expect(back.meta.input).toMatchObject({ mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
+  });
+
   it('nodes whose constants disagree with the metadata import as ordinary ops: raw input in, same answers', () => {
     const m = exported();
     const meta = m.metadataProps?.find((p) => p.key === 'input') as { value: string };
