@@ -35,6 +35,12 @@ export function serveCommand(): Command {
       `largest uploaded image, width × height, checked before decoding (400 beyond; default $GRADUATE_MAX_IMAGE_PIXELS or ${SERVE_MAX_IMAGE_PIXELS}, below other commands' 50000000: one upload decodes to 4 bytes a pixel in a shared worker)`,
       num('max-image-pixels', true),
     )
+    .option(
+      '--drain-timeout-ms <ms>',
+      'on SIGTERM, longest wait for connections still sending a request before they are closed',
+      num('drain-timeout-ms', false),
+      30_000,
+    )
     .action(async (path: string, opts: ServeOptions) => {
       const server = await InferenceServer.start(path, opts);
       const models = server.repository.models.map((m) => `${m.name}/${m.version}`).join(', ');

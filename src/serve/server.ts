@@ -39,6 +39,11 @@ export interface ServeOptions extends Partial<BatcherOptions> {
   maxRequestBatch?: number;
   /** Largest uploaded image, width × height, checked before decoding (default GRADUATE_MAX_IMAGE_PIXELS or SERVE_MAX_IMAGE_PIXELS). */
   maxImagePixels?: number;
+  /**
+   * Longest a shutdown waits for connections still sending a request (default 30 s, Kubernetes'
+   * grace period): a client whose body stalls would otherwise hold the exit for as long as it likes.
+   */
+  drainTimeoutMs?: number;
 }
 
 /** Counts of the infer requests this server accepted (passed validation and queued) and answered. */
@@ -75,6 +80,7 @@ export class InferenceServer {
     readonly metrics: ServerMetrics,
     readonly batcher: Batcher,
     private readonly pool: WorkerPool,
+    private readonly drainTimeoutMs: number,
   ) {}
 
   /** Loads the models (an artifact file or a model repository folder), starts the workers, listens. */
@@ -95,7 +101,7 @@ export class InferenceServer {
     const batcher = new Batcher(o, pool, (key, n, ms) => metrics.batch(key, n, ms));
     pool.onIdle = () => batcher.pump();
     const app = Fastify({ bodyLimit: o.bodyLimit, logger: false, return503OnClosing: true });
-    const server = new InferenceServer(app, repository, metrics, batcher, pool);
+    const server = new InferenceServer(app, repository, metrics, batcher, pool, o.drainTimeoutMs);
     server.routes(o.maxRequestBatch);
     server.trackConnections();
     try {
@@ -127,7 +133,12 @@ export class InferenceServer {
       // request yet, or not all of its headers: a client that connected and stayed silent held the
       // exit until it left. Connections accepted from now on are closed as they come (trackConnections).
       for (const [socket, inFlight] of this.sockets) if (inFlight === 0) socket.destroy();
+      // a request whose body stalls has not reached the batcher: past the deadline its connection goes
+      const deadline = setTimeout(() => {
+        for (const socket of this.sockets.keys()) socket.destroy();
+      }, this.drainTimeoutMs);
       await closing;
+      clearTimeout(deadline);
       await this.batcher.drain();
       await this.pool.close();
     })();
@@ -286,6 +297,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
     bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
     maxRequestBatch: 0,
     maxImagePixels: imageLimit(opts.maxImagePixels).pixels,
+    drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
   };
   o.maxRequestBatch = opts.maxRequestBatch ?? Math.max(o.maxBatch, 64);
   const positive = (name: string, v: number, min: number) => {
@@ -299,6 +311,8 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
   positive('--body-limit', o.bodyLimit, 1);
   positive('max request batch', o.maxRequestBatch, 1);
   positive('--max-image-pixels', o.maxImagePixels, 1);
+  if (!(o.drainTimeoutMs >= 0))
+    throw new ValueError(`--drain-timeout-ms: expected a number ≥ 0, got ${o.drainTimeoutMs}`);
   if (!(o.maxDelayMs >= 0)) throw new ValueError(`--max-delay-ms: expected a number ≥ 0, got ${o.maxDelayMs}`);
   return o;
 }

@@ -182,6 +182,20 @@ describe('graduate serve: exit', () => {
     helper.close();
   });
 
+  it('a request whose body stalls holds close() only until --drain-timeout-ms', async () => {
+    const server = await InferenceServer.start(artifact, { port: 0, workers: 1, drainTimeoutMs: 300 });
+    const stalled = await silentConnection(server.url);
+    stalled.write(
+      'POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"in',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const t0 = performance.now();
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('still open after 3 s'), 3000));
+    expect(await Promise.race([server.close().then(() => 'closed'), timeout])).toBe('closed'); // before: forever
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250); // it waited for the deadline
+    expect(stalled.destroyed || stalled.readableEnded).toBe(true);
+  });
+
   it('graduate serve exits 0 within 1.5 s of SIGTERM, a silent connection open', async () => {
     // the CLI from source: a script importing src/cli/main.ts, run with tsx as vitest does
     const script = join(dir, 'serve.mts');
