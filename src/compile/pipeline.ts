@@ -180,8 +180,9 @@ export function compile(
 ): { graph: Graph; bytes: Uint8Array; report: CompileReport } {
   const log = opts.log ?? (() => {});
   const { parent, calib, test, engine } = inputs;
-  const corrupt = nonFiniteConstant(parent);
-  if (corrupt) throw new SanityGateError(`the model to compile is corrupt: ${corrupt}; no artifact written`);
+  const corruptParent = nonFiniteConstant(parent);
+  if (corruptParent)
+    throw new SanityGateError(`the model to compile is corrupt: ${corruptParent}; no artifact written`);
   const selected = opts.passes ?? PASS_NAMES;
   for (const p of selected)
     if (!(PASS_NAMES as readonly string[]).includes(p))
@@ -230,6 +231,13 @@ export function compile(
     quantization = q.report;
   }
 
+  // non-finite weights first: the validator refuses them too, without the gate's advice
+  const corrupt = nonFiniteConstant(g);
+  if (corrupt?.includes('overflows float16'))
+    throw new SanityGateError(
+      `the compiled model is unusable: ${corrupt}; compile with --quantize int8 or none; no artifact written`,
+    );
+  if (corrupt) throw new SanityGateError(`the compiled model is corrupt: ${corrupt}; no artifact written`);
   // pruning, fine-tuning and quantization rebuild the graph: what is written must be what readArtifact accepts
   validateGraph(g, `${opts.output ?? 'the compiled graph'} (before writing)`);
 
@@ -238,7 +246,7 @@ export function compile(
   const after = evaluateGraph(g, test, engine).accuracy;
   const drop = (before - after) * 100;
   const budget = opts.maxAccuracyDrop ?? 0.5;
-  sanityGate(g, after, test, parent.meta.classNames.length, opts.allowNearChance ?? false, log);
+  sanityGate(after, test, parent.meta.classNames.length, opts.allowNearChance ?? false, log);
   log(`accuracy ${before.toFixed(4)} → ${after.toFixed(4)} (drop ${drop.toFixed(2)} pp, budget ${budget} pp)`);
   if (drop > budget) {
     throw new AccuracyGateError(
@@ -295,24 +303,14 @@ export function compile(
   return { graph: g, bytes, report };
 }
 
-/**
- * Refuses a compiled graph with non-finite constants (always) or near-chance accuracy (see
- * sanityThreshold; unless allowNearChance, then it only warns).
- */
+/** Refuses a compiled graph with near-chance accuracy (see sanityThreshold; unless allowNearChance, then it only warns). */
 function sanityGate(
-  g: Graph,
   accuracy: number,
   test: ArrayDataset,
   classes: number,
   allowNearChance: boolean,
   log: (line: string) => void,
 ): void {
-  const corrupt = nonFiniteConstant(g);
-  if (corrupt?.includes('overflows float16'))
-    throw new SanityGateError(
-      `the compiled model is unusable: ${corrupt}; compile with --quantize int8 or none; no artifact written`,
-    );
-  if (corrupt) throw new SanityGateError(`the compiled model is corrupt: ${corrupt}; no artifact written`);
   const chance = chanceAccuracy(test.y, classes);
   const floor = sanityThreshold(chance, test.size);
   if (accuracy >= floor) return;

@@ -2,6 +2,7 @@
 // decoded, converted to 1 or 3 channels, resized bilinearly to one size and normalized per channel.
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FormatError } from '../errors.js';
@@ -53,28 +54,72 @@ export function decodeImage(
 }
 
 /**
- * Throws unless the PNG's chunks lie within the file, start with IHDR, hold image data (IDAT) and
- * end with IEND. pngjs decodes a file without IDAT into a buffer it never fills: uninitialized
- * memory, a different "image" on every call, answered with exit 0 (found by the serve fuzzer).
+ * Throws unless the PNG's chunks lie within the file, start with IHDR, and hold image data (IDAT)
+ * that inflates to at least the bytes its rows need, before IEND. pngjs decodes a file without
+ * IDAT, or with too little data, into a buffer it never fills: uninitialized memory, a different
+ * "image" on every call, answered with exit 0 (found by the serve fuzzer). The data is inflated
+ * here once more to count it (pngjs takes no inflated input); its size is bounded by the header,
+ * whose pixels were checked against the limit.
  */
 function checkPngChunks(bytes: Uint8Array, name: string): void {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = (at: number) => String.fromCharCode(...bytes.subarray(at + 4, at + 8));
-  let idat = false;
+  const idat: Uint8Array[] = [];
   for (let at = 8; at + 12 <= bytes.length; ) {
     const length = dv.getUint32(at);
     const t = type(at);
-    if (at === 8 && t !== 'IHDR') break;
+    if (at === 8 && (t !== 'IHDR' || length < 13)) break;
     if (at + 12 + length > bytes.length)
       throw new FormatError(`${name}: PNG chunk '${t}' at byte ${at} runs past the end of the file`);
-    if (t === 'IDAT') idat = true;
+    if (t === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + length));
     if (t === 'IEND') {
-      if (!idat) throw new FormatError(`${name}: PNG has no image data (IDAT chunk)`);
+      if (!idat.length) throw new FormatError(`${name}: PNG has no image data (IDAT chunk)`);
+      const need = pngDataBytes(dv);
+      let got: number;
+      try {
+        got = inflateSync(Buffer.concat(idat), { maxOutputLength: need }).length;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return; // pngjs names the zlib error
+        got = need; // more than the rows need: pngjs ignores the rest
+      }
+      if (got < need)
+        throw new FormatError(
+          `${name}: PNG image data holds ${got} bytes, its ${dv.getUint32(16)}×${dv.getUint32(20)} rows need ${need}`,
+        );
       return;
     }
     at += 12 + length;
   }
   throw new FormatError(`${name}: not a complete PNG (expected IHDR first, image data, then IEND)`);
+}
+
+/** Bytes of inflated image data a PNG's IHDR needs: each row's filter byte and pixels, per Adam7 pass if interlaced. */
+function pngDataBytes(ihdr: DataView): number {
+  const [width, height, depth, colorType, interlace] = [
+    ihdr.getUint32(16),
+    ihdr.getUint32(20),
+    ihdr.getUint8(24),
+    ihdr.getUint8(25),
+    ihdr.getUint8(28),
+  ];
+  const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[colorType] ?? 1;
+  const rows = (w: number, h: number) => (w && h ? h * (1 + Math.ceil((w * depth * channels) / 8)) : 0);
+  if (interlace !== 1) return rows(width, height);
+  // Adam7: [x start, y start, x step, y step] of the 7 passes
+  const passes = [
+    [0, 0, 8, 8],
+    [4, 0, 8, 8],
+    [0, 4, 4, 8],
+    [2, 0, 4, 4],
+    [0, 2, 2, 4],
+    [1, 0, 2, 2],
+    [0, 1, 1, 2],
+  ];
+  return passes.reduce(
+    (sum, [x0, y0, dx, dy]) =>
+      sum + rows(Math.ceil(Math.max(0, width - x0) / dx), Math.ceil(Math.max(0, height - y0) / dy)),
+    0,
+  );
 }
 
 /**

@@ -53,6 +53,6 @@ describe('compile validates what it writes', () => {
     broken.on = true;
     // before: the bytes were returned (and written); readArtifact refused the file afterwards
     expect(run).toThrow(FormatError);
-    expect(run).toThrow('out.grad (before writing): meta.input.std[1] must be positive, got 0');
+    expect(run).toThrow('out.grad (before writing): meta.input.std[1] must be positive (at least 2^-126), got 0');
   });
 });

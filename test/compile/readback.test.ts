@@ -192,10 +192,10 @@ describe('compiled artifacts read back and run', () => {
     const bytes = readBack('spec', mlp, train, test, { quantize: 'none' }).bytes;
     const cases: [Record<string, unknown>, string][] = [
       [{ mean: [0] }, 'meta.input.mean must be 2 values (one per channel or feature), got [0]'],
-      [{ std: [1, 0] }, 'meta.input.std[1] must be positive, got 0'],
-      [{ std: [1, -2] }, 'meta.input.std[1] must be positive, got -2'],
-      [{ scale: 0 }, 'meta.input.scale must be a finite number > 0, got 0'],
-      [{ mean: [0, 'x'] }, 'meta.input.mean[1] must be a finite number, got "x"'],
+      [{ std: [1, 0] }, 'meta.input.std[1] must be positive (at least 2^-126), got 0'],
+      [{ std: [1, -2] }, 'meta.input.std[1] must be positive (at least 2^-126), got -2'],
+      [{ scale: 0 }, 'meta.input.scale must be a finite float32 number > 0, got 0'],
+      [{ mean: [0, 'x'] }, 'meta.input.mean[1] must be a finite float32 number, got "x"'],
       [{ kind: 'image' }, 'meta.input.shape must be [height, width, channels] for image input, got [2]'],
     ];
     for (const [edit, message] of cases) {

@@ -118,6 +118,16 @@ describe('loadImageFolder', () => {
     const noData = Buffer.concat([whole.subarray(0, at), whole.subarray(at + 12 + whole.readUInt32BE(at))]);
     writeFileSync(bad, noData);
     expect(() => loadImageFolder(dir)).toThrow(`${bad}: PNG has no image data (IDAT chunk)`);
+    // an IDAT holding an empty zlib stream for a 13×2 RGBA image (the serve fuzzer's counterexample)
+    writeFileSync(
+      bad,
+      Uint8Array.from([
+        137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 13, 0, 0, 0, 2, 8, 6, 0, 0, 0, 131, 189,
+        86, 169, 0, 0, 0, 8, 73, 68, 65, 84, 120, 156, 3, 0, 0, 0, 0, 1, 72, 6, 137, 210, 0, 0, 0, 0, 73, 69, 78, 68,
+        174, 66, 96, 130,
+      ]),
+    );
+    expect(() => loadImageFolder(dir)).toThrow(`${bad}: PNG image data holds 0 bytes, its 13×2 rows need 106`);
     writeFileSync(bad, whole.subarray(0, whole.length - 20));
     expect(() => loadImageFolder(dir)).toThrow(/e\.png: PNG chunk 'IDAT' at byte \d+ runs past the end of the file/);
     writeFileSync(bad, 'plain text');

@@ -210,11 +210,11 @@ describe('corrupt checkpoints are refused, naming the file and what is wrong', (
       // one rule with artifacts' meta.input (graph/validate.ts checkInputSpec); before: scale 0 passed
       [
         (c) => ({ ...c, preprocessing: { ...(c.preprocessing as object), scale: 0 } }),
-        'preprocessing.scale must be a finite number > 0, got 0',
+        'preprocessing.scale must be a finite float32 number > 0, got 0',
       ],
       [
         (c) => ({ ...c, preprocessing: { ...(c.preprocessing as object), std: [1, -1] } }),
-        'preprocessing.std[1] must be positive, got -1',
+        'preprocessing.std[1] must be positive (at least 2^-126), got -1',
       ],
       [
         (c) => ({
