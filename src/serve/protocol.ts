@@ -167,15 +167,18 @@ function flatData(
 }
 
 /**
- * Throws HttpError 500 naming the model when its output holds NaN or ±Infinity: a 200 with null
+ * Throws HttpError 422 naming the model when its output holds NaN or ±Infinity: a 200 with null
  * logits (JSON has no NaN) and "NaN:0:…" labels would be a wrong answer that looks like an answer.
+ * The weights are known finite (the artifact validator refuses others) and so are the inputs, so
+ * the cause is this input (e.g. values near float32's limit): a client error, not a server fault
+ * that a 500 would page someone for.
  */
 export function checkOutput(m: ModelEntry, output: Float32Array): void {
   const i = firstNonFinite(output);
   if (i >= 0)
     throw new HttpError(
-      500,
-      `model '${m.name}' version ${m.version}: output [${i}] = ${output[i]} is not finite (the model overflows on this input, or its weights are broken)`,
+      422,
+      `model '${m.name}' version ${m.version}: output [${i}] = ${output[i]} is not finite: the model overflows on this input`,
     );
 }
 

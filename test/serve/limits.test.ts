@@ -84,11 +84,13 @@ describe('graduate serve: hostile input', () => {
     expect(five).toMatch(/nests deeper than its shape/);
   });
 
-  it('never answers 200 with non-finite outputs: a model that overflows is a 500 naming it', async () => {
+  it('never answers 200 with non-finite outputs: an input the model overflows on is a 422 naming it', async () => {
     // finite float32 inputs near the top of the range overflow the convolution's sums
     const r = await post(infer, JSON.stringify(tensor(new Array(64).fill(3e38))));
-    expect(r.status).toBe(500);
-    expect(r.json.error).toMatch(/^model 'tiny' version 1: output \[\d+\] = (-?Infinity|NaN) is not finite/);
+    expect(r.status).toBe(422);
+    expect(r.json.error).toMatch(
+      /^model 'tiny' version 1: output \[\d+\] = (-?Infinity|NaN) is not finite: the model overflows on this input$/,
+    );
   });
 
   it('refuses an image bomb from its header (400) and keeps serving others', async () => {
