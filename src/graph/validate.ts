@@ -136,6 +136,19 @@ function weightedOp(c: Ctx, x: Value, rank: number): { w: Constant; cout: number
   return { w, cout };
 }
 
+/** quantize/dequantize: one input of dtype `from`, an output of the same shape in dtype `to`. */
+function conversion(from: string, to: string): OpRule {
+  return {
+    inputs: [1, 1],
+    check(c) {
+      const x = c.value(0);
+      expectDtype(c, `input '${c.n.inputs[0]}'`, x, from);
+      expectShape(c, x.shape);
+      expectDtype(c, `output '${c.n.output}'`, c.out, to);
+    },
+  };
+}
+
 /** A value in, the same shape and dtype out (views and elementwise ops). */
 function sameAsInput(c: Ctx, ...dtypes: string[]): Value {
   const x = c.value(0);
@@ -242,24 +255,8 @@ const RULES = {
       expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
     },
   },
-  quantize: {
-    inputs: [1, 1],
-    check(c) {
-      const x = c.value(0);
-      expectDtype(c, `input '${c.n.inputs[0]}'`, x, 'float32');
-      expectShape(c, x.shape);
-      expectDtype(c, `output '${c.n.output}'`, c.out, 'int8');
-    },
-  },
-  dequantize: {
-    inputs: [1, 1],
-    check(c) {
-      const x = c.value(0);
-      expectDtype(c, `input '${c.n.inputs[0]}'`, x, 'int8');
-      expectShape(c, x.shape);
-      expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
-    },
-  },
+  quantize: conversion('float32', 'int8'),
+  dequantize: conversion('int8', 'float32'),
 } satisfies Record<OpName, OpRule>;
 
 function pool(c: Ctx, ...dtypes: string[]): void {
