@@ -92,10 +92,13 @@ const augmentOf = (list: string): TrainConfig['augment'] => ({
 
 /**
  * The training options --resume takes from the checkpoint's `train` record: each flag, its
- * attribute and its key there. Not --epochs (extending a run is the point of resuming), nor
- * --threads and --progress (they do not change the result).
+ * attribute and its key there. --epochs is taken too (a resumed 3-epoch run stops at 3, and its
+ * schedule keeps its length) but may be given with another value: extending a run is a reason to
+ * resume (a cosine or step schedule then stretches to the new length). Not --threads and
+ * --progress (they do not change the result).
  */
-const RESUMED_OPTIONS: { flag: string; attr: keyof TrainFlags; key: string }[] = [
+const RESUMED_OPTIONS: { flag: string; attr: keyof TrainFlags; key: string; mayDiffer?: true }[] = [
+  { flag: '--epochs', attr: 'epochs', key: 'epochs', mayDiffer: true },
   { flag: '--seed', attr: 'seed', key: 'seed' },
   { flag: '--batch', attr: 'batch', key: 'batchSize' },
   { flag: '--lr', attr: 'lr', key: 'lr' },
@@ -122,12 +125,13 @@ type TrainOptions = Record<string, unknown>;
  */
 function trainOptions(flags: TrainFlags, cmd: Command, ck: TrainingCheckpoint | undefined): TrainOptions {
   const out: TrainOptions = {};
-  for (const { flag, attr, key } of RESUMED_OPTIONS) {
+  for (const { flag, attr, key, mayDiffer } of RESUMED_OPTIONS) {
     const v = flags[attr];
     const given = v === undefined ? null : attr === 'augment' ? augmentOf(v as string) : v;
     const recorded = ck && Object.hasOwn(ck.config.train, key) ? ck.config.train[key] : undefined;
     const explicit = (cmd.getOptionValueSource(attr) ?? 'default') !== 'default';
-    if (recorded === undefined || (explicit && canonical(given) === canonical(recorded))) out[key] = given;
+    if (recorded === undefined || (explicit && (mayDiffer || canonical(given) === canonical(recorded))))
+      out[key] = given;
     else if (!explicit) out[key] = recorded;
     else {
       const shown = (x: unknown) => (x === null ? 'none' : typeof x === 'object' ? JSON.stringify(x) : String(x));
@@ -257,7 +261,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
     );
   }
   const config: TrainConfig = {
-    epochs: flags.epochs,
+    epochs: o.epochs as number,
     batchSize: o.batchSize as number,
     lr: o.lr as number,
     optimizer: o.optimizer as TrainConfig['optimizer'],

@@ -321,6 +321,11 @@ describe('train into a used --out, resume, and eval with class names (tiny CSV)'
     );
     // an explicit flag equal to the recorded value is fine; a different one names the flag and both values
     expect((await run(part, '--epochs', '3', '--resume', '--batch', '32', '--seed', '7')).code).toBe(0);
+    // without --epochs the recorded count holds (before: the default 10, a longer cosine schedule)
+    const again = await run(part, '--resume');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('batch 32, 3 epochs');
+    expect(again.stdout).not.toMatch(/epoch 4\//);
     for (const [flag, value, message] of [
       ['--batch', '64', "--batch 64 differs from the checkpoint's batchSize 32"],
       ['--val-fraction', '0.1', "--val-fraction 0.1 differs from the checkpoint's valFraction 0.2"],
