@@ -168,3 +168,24 @@ export function floatData(c: Constant): Float32Array {
   if (c.dtype === 'float16') return Float32Array.from(c.data as Uint16Array, fromHalf);
   return c.data as Float32Array;
 }
+
+/**
+ * The token ids an int32 graph input accepts: [-1 (padding), rows) where rows is the smallest
+ * embedding table reading it; undefined when no table reads the input. An id past the table
+ * would read whatever lies after it in memory (other weights, other requests' activations).
+ */
+export function tokenIdLimit(g: Graph): number | undefined {
+  let rows: number | undefined;
+  for (const n of g.nodes)
+    if (n.op === 'embeddingbag' && n.inputs[0] === g.inputs[0]) {
+      const v = g.constants[n.inputs[1]]?.shape[0];
+      if (v !== undefined) rows = Math.min(rows ?? v, v);
+    }
+  return rows;
+}
+
+/** Index of the first id outside [-1, limit) in `ids`, or -1. */
+export function firstBadTokenId(ids: ArrayLike<number>, limit: number): number {
+  for (let i = 0; i < ids.length; i++) if (ids[i] < -1 || ids[i] >= limit) return i;
+  return -1;
+}

@@ -6,7 +6,17 @@
 // arguments (maxBatch, tile, run's batch and input).
 // Imports only kernels/ and graph/: no training code.
 import { ShapeError, ValueError } from '../errors.js';
-import { type Constant, consumers, floatData, type Graph, type Node, numel, type QuantParams } from '../graph/ir.js';
+import {
+  type Constant,
+  consumers,
+  firstBadTokenId,
+  floatData,
+  type Graph,
+  type Node,
+  numel,
+  type QuantParams,
+  tokenIdLimit,
+} from '../graph/ir.js';
 import { type MemoryPlan, planMemory } from '../graph/plan.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { batchNormForward } from '../kernels/batchnorm.js';
@@ -90,6 +100,8 @@ export class Session {
   readonly plan: MemoryPlan;
   /** Per-sample shapes of the input and output. */
   readonly inputShape: readonly number[];
+  /** Token ids of an int32 input lie in [-1, tokenIds) (tokenIdLimit); checked per run, never read past the table. */
+  private readonly tokenIds: number | undefined;
   readonly outputShape: readonly number[];
   private arena = -1;
   private readonly owned: number[] = [];
@@ -116,6 +128,7 @@ export class Session {
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
     this.inputShape = graph.values[graph.inputs[0]].shape.slice(1);
+    this.tokenIds = tokenIdLimit(graph);
     this.outputShape = graph.values[graph.outputs[0]].shape.slice(1);
     ({ graph: this.graph, pooled: this.pooled } =
       opts.fuse === false ? { graph, pooled: new Map() } : fuseConvPool(graph));
@@ -355,6 +368,13 @@ export class Session {
       throw new ShapeError(
         `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
       );
+    }
+    if (this.tokenIds !== undefined) {
+      const i = firstBadTokenId(input, this.tokenIds);
+      if (i >= 0)
+        throw new ValueError(
+          `Session.run: input[${i}] = ${input[i]} is not a token id of this model (ids lie in [-1, ${this.tokenIds}))`,
+        );
     }
     const outPer = numel(this.outputShape);
     const out = new Float32Array(batch * outPer);

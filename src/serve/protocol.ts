@@ -3,7 +3,7 @@
 // Not for: routing or batching (server.ts, batcher.ts).
 import { jsonTensor } from '../data/values.js';
 import { fmtShape, GraduateError } from '../errors.js';
-import { numel } from '../graph/ir.js';
+import { firstBadTokenId, numel } from '../graph/ir.js';
 import { firstNonFinite } from '../io/fields.js';
 import { topClasses } from '../runtime/index.js';
 import type { Outcome } from './metrics.js';
@@ -82,6 +82,12 @@ export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: numb
     size === undefined
       ? flatData(tensor.data, numel(shape), want.datatype, what, shape)
       : binaryData(binary, size, numel(shape), want.datatype, what, shape);
+  // checked here, per request: in the worker a bad id would fail every request of its batch
+  const badId = want.tokenIds === undefined ? -1 : firstBadTokenId(data, want.tokenIds);
+  if (badId >= 0)
+    throw bad(
+      `${what}: data[${badId}] = ${data[badId]} is not a token id of this model (ids lie in [-1, ${want.tokenIds}))`,
+    );
   const out: InferInput = { data, batch };
   if (typeof req.id === 'string') out.id = req.id;
   const topK = (req.parameters as { top_k?: unknown } | undefined)?.top_k;

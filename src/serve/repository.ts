@@ -9,7 +9,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
-import type { InputSpec } from '../graph/ir.js';
+import { type InputSpec, tokenIdLimit } from '../graph/ir.js';
 import { readFileChecked } from '../io/read.js';
 
 /** Open Inference Protocol tensor datatypes a model's input can take. */
@@ -20,6 +20,8 @@ export interface TensorSignature {
   datatype: Datatype;
   /** Per-sample shape (the protocol shape is [-1, ...shape]). */
   shape: readonly number[];
+  /** INT32 token ids lie in [-1, tokenIds) (graph/ir.ts tokenIdLimit). */
+  tokenIds?: number;
 }
 
 /** One servable model version. */
@@ -53,7 +55,12 @@ export function readEntry(name: string, version: string, path: string): ModelEnt
     name,
     version,
     path,
-    input: { name: g.inputs[0], datatype: x.dtype === 'int32' ? 'INT32' : 'FP32', shape: x.shape.slice(1) },
+    input: {
+      name: g.inputs[0],
+      datatype: x.dtype === 'int32' ? 'INT32' : 'FP32',
+      shape: x.shape.slice(1),
+      tokenIds: tokenIdLimit(g),
+    },
     output: { name: 'logits', datatype: 'FP32', shape: y.shape.slice(1) },
     spec: g.meta.input,
     classNames: g.meta.classNames,

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureGraph } from '../../src/compile/capture.js';
 import { writeArtifact } from '../../src/graph/artifact.js';
+import type { Graph } from '../../src/graph/ir.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
 
@@ -31,5 +32,46 @@ export function writeTinyArtifact(dir: string, name = 'tiny.grad', seed = 1): st
   const file = join(dir, name);
   writeFileSync(file, writeArtifact(graph));
   model.dispose();
+  return file;
+}
+
+/**
+ * A tiny text classifier by hand: 4 token ids → embedding bag over a 5-row table [5, 3] → linear
+ * → 2 classes. Its token ids lie in [-1, 5).
+ */
+export function tinyTextGraph(): Graph {
+  const table = Float32Array.from({ length: 15 }, (_, i) => Math.sin(i));
+  return {
+    inputs: ['ids'],
+    outputs: ['y'],
+    values: {
+      ids: { shape: [-1, 4], dtype: 'int32' },
+      bag: { shape: [-1, 3], dtype: 'float32' },
+      y: { shape: [-1, 2], dtype: 'float32' },
+    },
+    constants: {
+      table: { shape: [5, 3], dtype: 'float32', data: table },
+      w: { shape: [3, 2], dtype: 'float32', data: Float32Array.of(1, -1, 0.5, 0.25, -0.5, 2) },
+    },
+    nodes: [
+      { name: 'embed', op: 'embeddingbag', inputs: ['ids', 'table'], output: 'bag', attrs: {} },
+      { name: 'fc', op: 'linear', inputs: ['bag', 'w'], output: 'y', attrs: { activation: 'none' } },
+    ],
+    meta: {
+      classNames: ['ham', 'spam'],
+      input: {
+        kind: 'text',
+        shape: [4],
+        tokenizer: { kind: 'vocab', vocab: ['a', 'b', 'c', 'd', 'e'], lowercase: true },
+      },
+      producer: 'test',
+    },
+  };
+}
+
+/** Writes tinyTextGraph() to dir/name and returns its path. */
+export function writeTinyTextArtifact(dir: string, name = 'text.grad'): string {
+  const file = join(dir, name);
+  writeFileSync(file, writeArtifact(tinyTextGraph()));
   return file;
 }

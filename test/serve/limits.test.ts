@@ -9,9 +9,11 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as G from '../../src/index.js';
+import { Session } from '../../src/runtime/session.js';
 import { InferenceServer, SERVE_MAX_IMAGE_PIXELS } from '../../src/serve/server.js';
 import { pngDeclaring, realPng } from '../data/bombs.js';
-import { writeTinyArtifact } from './fixtures.js';
+import { tinyTextGraph, writeTinyArtifact, writeTinyTextArtifact } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graduate-serve-limits-'));
 const artifact = writeTinyArtifact(dir);
@@ -142,6 +144,46 @@ describe('graduate serve: its own image limit', () => {
     );
     const flagged = await upload({ maxImagePixels: 20_000_000 }); // decoded (its rows are missing), not refused
     expect(JSON.stringify(flagged.json)).not.toMatch(/over the limit/);
+  });
+});
+
+describe('token ids past the embedding table', () => {
+  // before: the embedding bag read whatever followed the table in wasm memory (other weights,
+  // other requests' activations) and answered 200
+  it('Session.run refuses them naming the index; -1 (padding) and the last row are fine', () => {
+    const s = new Session(tinyTextGraph(), { engine: G.engine(), maxBatch: 2 });
+    expect(s.run(Int32Array.of(0, 4, -1, -1), 1).every(Number.isFinite)).toBe(true);
+    expect(() => s.run(Int32Array.of(0, 1, 2, 3, 4, 5, -1, -1), 2)).toThrow(
+      'Session.run: input[5] = 5 is not a token id of this model (ids lie in [-1, 5))',
+    );
+    expect(() => s.run(Int32Array.of(-2, 0, 0, 0), 1)).toThrow(/input\[0\] = -2 is not a token id/);
+    s.dispose();
+  });
+
+  it('the server answers 400 per request (JSON and binary), and serves good ids beside them', async () => {
+    const server = await InferenceServer.start(writeTinyTextArtifact(dir), { port: 0, workers: 1 });
+    const url = `${server.url}/v2/models/text/infer`;
+    const ids = (data: number[]) =>
+      JSON.stringify({ inputs: [{ name: 'ids', shape: [1, 4], datatype: 'INT32', data }] });
+    const [good, badJson] = await Promise.all([post(url, ids([0, 1, 4, -1])), post(url, ids([0, 1, 2, 99]))]);
+    expect(good.status).toBe(200);
+    expect(badJson).toEqual({
+      status: 400,
+      json: { error: "input 'ids': data[3] = 99 is not a token id of this model (ids lie in [-1, 5))" },
+    });
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'ids', shape: [1, 4], datatype: 'INT32', parameters: { binary_data_size: 16 } }],
+      }),
+    );
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+      body: Buffer.concat([header, Buffer.from(Int32Array.of(0, -7, 1, 2).buffer)]),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/data\[1\] = -7 is not a token id/);
+    await server.close();
   });
 });
 
