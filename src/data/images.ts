@@ -80,7 +80,11 @@ function checkPngChunks(bytes: Uint8Array, name: string): void {
         got = inflateSync(Buffer.concat(idat), { maxOutputLength: need }).length;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return; // pngjs names the zlib error
-        got = need; // more than the rows need: pngjs ignores the rest
+        // more than the rows need: pngjs stops at that size for plain images, but inflates an
+        // interlaced one without a bound (a 1×1 image could inflate to gigabytes)
+        if (dv.getUint8(28) === 1)
+          throw new FormatError(`${name}: PNG image data inflates beyond the ${need} bytes its interlaced rows need`);
+        got = need;
       }
       if (got < need)
         throw new FormatError(

@@ -2,11 +2,13 @@
 // requested channels, resized bilinearly and normalized per channel.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { loadImageFolder } from '../../src/data/index.js';
 import { FormatError } from '../../src/errors.js';
+import { crc32 } from '../../src/graph/artifact.js';
 import { tempDir } from './helpers.js';
 
 type Rgb = [number, number, number];
@@ -27,6 +29,24 @@ function png(w: number, h: number, px: (r: number, c: number) => Rgb): Buffer {
 }
 function jpg(w: number, h: number, px: (r: number, c: number) => Rgb): Buffer {
   return jpeg.encode({ width: w, height: h, data: rgba(w, h, px) }, 100).data;
+}
+
+/** A PNG of width × height RGBA 8-bit (interlaced or not) whose IDAT holds `idat` as it is. */
+function pngWithData(width: number, height: number, interlace: number, idat: Uint8Array): Buffer {
+  const chunk = (type: string, data: Uint8Array) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 6, 0, 0, interlace], 8);
+  const sig = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
 }
 
 /** cat/ (2 PNGs, 4x2) and dog/ (1 PNG 8x4, 1 JPEG 8x8): colors per class. */
@@ -128,6 +148,11 @@ describe('loadImageFolder', () => {
       ]),
     );
     expect(() => loadImageFolder(dir)).toThrow(`${bad}: PNG image data holds 0 bytes, its 13×2 rows need 106`);
+    // an interlaced 1×1 PNG whose image data inflates to 4 MiB: pngjs inflated it unbounded
+    writeFileSync(bad, pngWithData(1, 1, 1, deflateSync(new Uint8Array(4 << 20))));
+    expect(() => loadImageFolder(dir)).toThrow(
+      /e\.png: PNG image data inflates beyond the \d+ bytes its interlaced rows need/,
+    );
     writeFileSync(bad, whole.subarray(0, whole.length - 20));
     expect(() => loadImageFolder(dir)).toThrow(/e\.png: PNG chunk 'IDAT' at byte \d+ runs past the end of the file/);
     writeFileSync(bad, 'plain text');
