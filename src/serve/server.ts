@@ -3,6 +3,8 @@
 // uploaded image, Prometheus /metrics. The main thread only parses, validates and answers; batches
 // run in the worker pool. close() drains: new requests get 503, accepted ones are answered, and
 // connections without a request in flight are closed at once (else one silent client holds the exit).
+
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ValueError } from '../errors.js';
@@ -71,8 +73,8 @@ export class InferenceServer {
   readonly stats: ServeStats = { accepted: 0, answered: 0, ok: 0 };
   private draining = false;
   private closed?: Promise<void>;
-  /** Open connections → requests in flight on each. */
-  private readonly sockets = new Map<Socket, number>();
+  /** Open connections → the requests in flight on each. */
+  private readonly sockets = new Map<Socket, Set<IncomingMessage>>();
 
   private constructor(
     readonly app: FastifyInstance,
@@ -132,10 +134,12 @@ export class InferenceServer {
       // Node's closeIdleConnections() (fastify's default) spares a connection that has not sent a
       // request yet, or not all of its headers: a client that connected and stayed silent held the
       // exit until it left. Connections accepted from now on are closed as they come (trackConnections).
-      for (const [socket, inFlight] of this.sockets) if (inFlight === 0) socket.destroy();
-      // a request whose body stalls has not reached the batcher: past the deadline its connection goes
+      for (const [socket, requests] of this.sockets) if (requests.size === 0) socket.destroy();
+      // a request whose body stalls has not reached the batcher: past the deadline its connection
+      // goes; requests received whole were accepted and are still answered
       const deadline = setTimeout(() => {
-        for (const socket of this.sockets.keys()) socket.destroy();
+        for (const [socket, requests] of this.sockets)
+          if (requests.size === 0 || [...requests].some((r) => !r.complete)) socket.destroy();
       }, this.drainTimeoutMs);
       await closing;
       clearTimeout(deadline);
@@ -145,7 +149,7 @@ export class InferenceServer {
     return this.closed;
   }
 
-  /** Counts requests in flight per connection; while draining, a connection closes when its last one ends. */
+  /** Tracks the requests in flight per connection; while draining, a connection closes when its last one ends. */
   private trackConnections(): void {
     const { server } = this.app;
     server.on('connection', (socket: Socket) => {
@@ -155,17 +159,17 @@ export class InferenceServer {
         socket.destroy();
         return;
       }
-      this.sockets.set(socket, 0);
+      this.sockets.set(socket, new Set());
       socket.once('close', () => this.sockets.delete(socket));
     });
     server.on('request', (req, res) => {
       const socket = req.socket as Socket;
-      this.sockets.set(socket, (this.sockets.get(socket) ?? 0) + 1);
+      const requests = this.sockets.get(socket);
+      if (!requests) return; // the connection is gone
+      requests.add(req);
       res.once('close', () => {
-        const inFlight = this.sockets.get(socket);
-        if (inFlight === undefined) return; // the connection is gone
-        this.sockets.set(socket, inFlight - 1);
-        if (inFlight === 1 && this.draining) socket.destroySoon();
+        requests.delete(req);
+        if (requests.size === 0 && this.draining) socket.destroySoon();
       });
     });
   }

@@ -240,6 +240,18 @@ describe('graduate serve: exit', () => {
     expect(stalled.destroyed || stalled.readableEnded).toBe(true);
   });
 
+  it('the drain deadline spares requests received whole: a queued one is still answered', async () => {
+    // the batch waits up to 600 ms for company; the deadline (50 ms) passes meanwhile
+    const opts = { port: 0, workers: 1, drainTimeoutMs: 50, maxBatch: 64, maxDelayMs: 600 };
+    const server = await InferenceServer.start(artifact, opts);
+    const pending = post(`${server.url}/v2/models/tiny/infer`, JSON.stringify(tensor(new Array(64).fill(0.5))));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // received and queued
+    const closing = server.close();
+    const r = await pending; // before: the deadline destroyed its connection (fetch failed)
+    expect(r.status).toBe(200);
+    await closing;
+  });
+
   it('graduate serve exits 0 within 1.5 s of SIGTERM, a silent connection open', async () => {
     // the CLI from source: a script importing src/cli/main.ts, run with tsx as vitest does
     const script = join(dir, 'serve.mts');
