@@ -7,6 +7,7 @@
 import type { ArrayDataset } from '../data/dataset.js';
 import { ValueError } from '../errors.js';
 import { type Constant, cloneGraph, consumers, type Graph, type Node, type QuantParams } from '../graph/ir.js';
+import { FLOAT32_MIN_NORMAL } from '../io/fields.js';
 import type { Engine } from '../kernels/engine.js';
 import { forEachActivation } from './calibrate.js';
 import { freshName } from './passes/graph-edit.js';
@@ -137,11 +138,18 @@ export function chooseRange(r: Range, method: CalibrationMethod): [number, numbe
   return positive ? [r.min, Math.min(r.max, t)] : [Math.max(r.min, -t), r.max];
 }
 
+/**
+ * A quantization scale the kernels can use: 1 for an all-zero range, else at least float32's
+ * smallest normal number (the validator refuses less: it would lose its precision or become 0;
+ * values that small quantize to 0 either way).
+ */
+const usableScale = (s: number) => (s === 0 ? 1 : Math.max(s, FLOAT32_MIN_NORMAL));
+
 /** Asymmetric int8 parameters for a real range containing 0. */
 export function int8Params([lo, hi]: [number, number]): QuantParams {
   const a = Math.min(0, lo);
   const b = Math.max(0, hi);
-  const scale = (b - a) / 255 || 1;
+  const scale = usableScale((b - a) / 255);
   const zeroPoint = Math.max(-128, Math.min(127, Math.round(-128 - a / scale)));
   return { scale: [scale], zeroPoint: [zeroPoint] };
 }
@@ -152,7 +160,7 @@ export function quantizeWeights(c: Constant): Constant {
   const N = c.shape[c.shape.length - 1];
   const scale = new Array<number>(N).fill(0);
   for (let i = 0; i < w.length; i++) scale[i % N] = Math.max(scale[i % N], Math.abs(w[i]));
-  for (let j = 0; j < N; j++) scale[j] = scale[j] / 127 || 1;
+  for (let j = 0; j < N; j++) scale[j] = usableScale(scale[j] / 127);
   const q = new Int8Array(w.length);
   for (let i = 0; i < w.length; i++) q[i] = Math.max(-127, Math.min(127, Math.round(w[i] / scale[i % N])));
   return {

@@ -21,6 +21,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FileError, FormatError, GraduateError } from '../errors.js';
 import type { ActivationFn, Graph, InputSpec, Node } from '../graph/ir.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
+import { firstNonFinite } from '../io/fields.js';
 import { readFileChecked } from '../io/read.js';
 import { INPUT_NAME, type OnnxInputMeta } from './export.js';
 import {
@@ -479,7 +480,7 @@ class Importer {
   private constant(base: string, data: Float32Array, shape: number[]): string {
     // a NaN, or a double beyond float32 (Infinity here), is a corrupt or unusable weight: no
     // checksum guards an ONNX file, and the runtime would answer NaN for every input
-    const bad = data.findIndex((v) => !Number.isFinite(v));
+    const bad = firstNonFinite(data);
     if (bad >= 0) this.fail(`weight '${base}' holds ${data[bad]} at index ${bad} (as float32): weights must be finite`);
     const name = this.fresh(base);
     this.g.constants[name] = { dtype: 'float32', shape, data };

@@ -108,3 +108,14 @@ describe('int8 graphs', () => {
     model.dispose();
   });
 });
+
+describe('quantization scales', () => {
+  it('stay usable for the kernels: a near-zero channel gets at least 2^-126, an all-zero one 1', () => {
+    const w = Float32Array.of(1e-40, 0.5, -2e-39, 0.25, 0, 0); // [3, 2]: channel 0 is ~0, channel 1 is not
+    const q = quantizeWeights({ shape: [3, 2], dtype: 'float32', data: w });
+    expect(q.quant?.scale[0]).toBe(2 ** -126); // before: 2e-39 / 127, refused by the validator
+    expect(q.quant?.scale[1]).toBeCloseTo(0.5 / 127, 12);
+    expect(quantizeWeights({ shape: [2, 1], dtype: 'float32', data: new Float32Array(2) }).quant?.scale).toEqual([1]);
+    expect(int8Params([0, 1e-40]).scale[0]).toBe(2 ** -126);
+  });
+});
