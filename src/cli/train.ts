@@ -97,7 +97,13 @@ const augmentOf = (list: string): TrainConfig['augment'] => ({
  * resume (a cosine or step schedule then stretches to the new length). Not --threads and
  * --progress (they do not change the result).
  */
-const RESUMED_OPTIONS: { flag: string; attr: keyof TrainFlags; key: string; mayDiffer?: true }[] = [
+const RESUMED_OPTIONS: {
+  flag: string;
+  attr: keyof TrainFlags;
+  /** TrainConfig's key (checked by the type), or the data options the record adds. */
+  key: keyof TrainConfig | 'valFraction' | 'limit';
+  mayDiffer?: true;
+}[] = [
   { flag: '--epochs', attr: 'epochs', key: 'epochs', mayDiffer: true },
   { flag: '--seed', attr: 'seed', key: 'seed' },
   { flag: '--batch', attr: 'batch', key: 'batchSize' },
