@@ -5,6 +5,7 @@
 // byte length and quantization parameters. Readers validate everything before trusting it. Shared
 // by the compiler (writer) and the lean runtime (reader); no Node-only imports here.
 import { FormatError } from '../errors.js';
+import { isRecord } from '../io/fields.js';
 import type { Constant, Graph } from './ir.js';
 import { validateGraph } from './validate.js';
 
@@ -47,7 +48,6 @@ export function crc32(bytes: Uint8Array): number {
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** A JSON value's kind for messages (never the value itself: it may be huge). */
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
 
