@@ -6,7 +6,7 @@ export { DisposedError, FormatError, GraduateError, ShapeError, ValueError } fro
 export { Engine, type EngineOptions } from './kernels/engine.js';
 export { detectFeatures, type WasmFeatures } from './kernels/features.js';
 export type { MemoryStats } from './kernels/heap.js';
-export * from './ops/functional.js';
+export * from './nn/functional.js';
 export { engine, init, shutdown } from './tensor/context.js';
 export { manualSeed, Rng, randn, randu } from './tensor/random.js';
 export { keep, tidy } from './tensor/scope.js';

@@ -5,7 +5,7 @@
 import { noGrad } from '../autograd/grad-mode.js';
 import { ValueError } from '../errors.js';
 import type { Padding } from '../kernels/conv.js';
-import * as F from '../ops/functional.js';
+import * as F from './functional.js';
 import { defaultRng, randn, randu } from '../tensor/random.js';
 import { ones, type Tensor, tensor, zeros } from '../tensor/tensor.js';
 import { Module } from './module.js';

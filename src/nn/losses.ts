@@ -1,5 +1,5 @@
 // Losses, built from the op table's primitives (cross-entropy has its own fused kernel).
-import * as F from '../ops/functional.js';
+import * as F from './functional.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Mean softmax cross-entropy of logits [B, C] against int32 labels [B], optional label smoothing. */

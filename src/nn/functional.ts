@@ -1,4 +1,5 @@
-// The functional tensor API: one small function per op, all going through autograd/apply.ts.
+// The functional tensor API (like torch.nn.functional): one small function per op, all going
+// through autograd/apply.ts. It lives beside the layers, not in ops/, so ops/ never imports autograd/.
 // Shapes: images NHWC; conv weights [KH, KW, Cin, Cout]; linear weights [in, out].
 import { apply } from '../autograd/apply.js';
 import type { Padding } from '../kernels/conv.js';
