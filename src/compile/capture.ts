@@ -5,8 +5,6 @@
 
 import { ValueError } from '../errors.js';
 import type { Constant, Graph, InputSpec, Node, Value } from '../graph/ir.js';
-import { conv2dGeometry } from '../kernels/conv.js';
-import { pool2dGeometry } from '../kernels/pooling.js';
 import {
   Activation,
   BatchNorm,
@@ -22,6 +20,7 @@ import {
   Sequential,
 } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
+import { conv2dGeometry, pool2dGeometry } from '../shape/window.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 class Builder {

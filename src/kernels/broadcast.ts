@@ -2,22 +2,7 @@
 // (dims, strides...) index spaces so the rank-6 walker (as/layout.ts strided_nd) sees as few and as
 // long inner rows as possible (same-shape becomes one row, a bias add becomes [rows, cols]).
 // Not for: running kernels (layout.ts, elementwise.ts).
-import { fmtShape, ShapeError, ValueError } from '../errors.js';
-
-/** Numpy broadcast of two shapes (trailing dims aligned; 1 stretches). Throws ShapeError. */
-export function broadcastShape(a: readonly number[], b: readonly number[], op = 'broadcast'): number[] {
-  const rank = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let k = 0; k < rank; k++) {
-    const da = a[a.length - rank + k] ?? 1;
-    const db = b[b.length - rank + k] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) {
-      throw new ShapeError(`${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast together`);
-    }
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
+import { ValueError } from '../errors.js';
 
 /** Row-major element strides of a dense shape. */
 export function denseStrides(shape: readonly number[]): number[] {

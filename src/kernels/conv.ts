@@ -2,38 +2,13 @@
 // the im2col matrix A[M = N*OH*OW, K = KH*KW*C] times the weights, which are already the GEMM's
 // B[K, OC] (pack once for inference). The GEMM's fused epilogue gives bias/residual/activation.
 // im2col runs in row chunks of at most COL_CHUNK_BYTES so big batches need bounded scratch.
-// Also: padding/output-size rules shared with pooling (resolveWindow).
+// Geometry (padding and output sizes) lives in src/shape/window.ts.
 // Not for: tensors or autograd (src/ops/ calls these with raw pointers); the bias gradient (a
 // reduce over dy's rows).
-import { fmtShape, ShapeError, ValueError } from '../errors.js';
+import { ShapeError } from '../errors.js';
+import type { Conv2dGeometry } from '../shape/window.js';
 import type { Engine } from './engine.js';
 import { type Epilogue, freePacked, gemm, gemmPacked, gemmPackedTA, gemmTA, type PackedB, packB } from './gemm.js';
-
-/** 'valid' = no padding; 'same' = output size ceil(in / stride), extra padding bottom/right (TF). */
-export type Padding = 'same' | 'valid' | number | readonly [top: number, left: number, bottom: number, right: number];
-
-/** Sizes of one sliding-window op over an NHWC input: window, strides, padding and output size. */
-export interface WindowGeometry {
-  N: number;
-  H: number;
-  W: number;
-  C: number;
-  KH: number;
-  KW: number;
-  strideH: number;
-  strideW: number;
-  padTop: number;
-  padLeft: number;
-  padBottom: number;
-  padRight: number;
-  OH: number;
-  OW: number;
-}
-
-/** Conv geometry: x [N, H, W, C], w [KH, KW, C, OC], y [N, OH, OW, OC]. */
-export interface Conv2dGeometry extends WindowGeometry {
-  OC: number;
-}
 
 /** Largest im2col chunk (bytes): measured best (1 MiB beat 4 and 16 MiB by 10-25% on 256x13x13x32 -> 64),
  * as the chunk the GEMM reads back is still in cache; also bounds scratch for any batch size. */
@@ -45,77 +20,6 @@ const WEIGHT_CHUNK_BYTES = 1 << 18;
 const MIN_CHUNK_ROWS = 256;
 /** Elements a thread should move in im2col/col2im before another thread is worth waking. */
 const MIN_ELEMS_PER_THREAD = 1 << 15;
-
-function isPosInt(v: number): boolean {
-  return Number.isInteger(v) && v > 0;
-}
-
-function pair(op: string, what: string, v: number | readonly [number, number]): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!isPosInt(p[0]) || !isPosInt(p[1]) || (typeof v !== 'number' && v.length !== 2)) {
-    throw new ValueError(`${op}: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
-  }
-  return p;
-}
-
-/**
- * Window geometry for an NHWC input, shared by conv and pooling. Throws ShapeError (naming `shapes`)
- * when the window does not fit the padded input.
- */
-export function resolveWindow(
-  op: string,
-  inShape: readonly number[],
-  KH: number,
-  KW: number,
-  stride: number | readonly [number, number],
-  padding: Padding,
-  shapes: string,
-): WindowGeometry {
-  if (inShape.length !== 4 || !inShape.every(isPosInt)) {
-    throw new ShapeError(`${op}: input must be NHWC with positive sizes, got ${fmtShape(inShape)}`);
-  }
-  const [N, H, W, C] = inShape;
-  const [strideH, strideW] = pair(op, 'stride', stride);
-  let pads: [number, number, number, number];
-  if (padding === 'valid') pads = [0, 0, 0, 0];
-  else if (padding === 'same') {
-    const ph = Math.max((Math.ceil(H / strideH) - 1) * strideH + KH - H, 0);
-    const pw = Math.max((Math.ceil(W / strideW) - 1) * strideW + KW - W, 0);
-    pads = [ph >> 1, pw >> 1, ph - (ph >> 1), pw - (pw >> 1)];
-  } else if (typeof padding === 'number') pads = [padding, padding, padding, padding];
-  else if (Array.isArray(padding) && padding.length === 4) pads = [padding[0], padding[1], padding[2], padding[3]];
-  else throw new ValueError(`${op}: padding must be 'same', 'valid', a number or [top, left, bottom, right]`);
-  if (!pads.every((p) => Number.isInteger(p) && p >= 0)) {
-    throw new ValueError(`${op}: padding must be non-negative integers, got ${JSON.stringify(padding)}`);
-  }
-  const [padTop, padLeft, padBottom, padRight] = pads;
-  const hp = H + padTop + padBottom;
-  const wp = W + padLeft + padRight;
-  if (KH > hp || KW > wp) {
-    throw new ShapeError(`${op}: window ${KH}x${KW} larger than the padded input ${hp}x${wp} (${shapes})`);
-  }
-  const OH = Math.floor((hp - KH) / strideH) + 1;
-  const OW = Math.floor((wp - KW) / strideW) + 1;
-  return { N, H, W, C, KH, KW, strideH, strideW, padTop, padLeft, padBottom, padRight, OH, OW };
-}
-
-/** Geometry of conv2d(x [N, H, W, C], w [KH, KW, C, OC]); ShapeError when they do not fit. */
-export function conv2dGeometry(
-  inShape: readonly number[],
-  wShape: readonly number[],
-  stride: number | readonly [number, number] = 1,
-  padding: Padding = 'valid',
-): Conv2dGeometry {
-  const shapes = `input ${fmtShape(inShape)}, weights ${fmtShape(wShape)}`;
-  if (wShape.length !== 4 || !wShape.every(isPosInt)) {
-    throw new ShapeError(`conv2d: weights must be [KH, KW, Cin, Cout] with positive sizes (${shapes})`);
-  }
-  const [KH, KW, C, OC] = wShape;
-  if (inShape.length === 4 && inShape[3] !== C) {
-    throw new ShapeError(`conv2d: input channels ${inShape[3]} differ from weight input channels ${C} (${shapes})`);
-  }
-  return { ...resolveWindow('conv2d', inShape, KH, KW, stride, padding, shapes), OC };
-}
 
 /** 1x1, stride 1, no padding: x [N, H, W, C] already is the im2col matrix [N*H*W, C]. */
 function isPointwise(g: Conv2dGeometry): boolean {

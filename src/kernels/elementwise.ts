@@ -1,7 +1,8 @@
 // Elementwise ops on the engine: unary activations and math with their derivatives, broadcasting
 // binary ops, and the BLAS-1 helpers (scale, fill, axpy, copy). Threading policy lives here.
 // Not for: reductions (reduce.ts), data movement (layout.ts), autograd bookkeeping (src/ops/).
-import { broadcastShape, broadcastStrides, coalesce, denseStrides } from './broadcast.js';
+import { broadcastShape } from '../shape/window.js';
+import { broadcastStrides, coalesce, denseStrides } from './broadcast.js';
 import type { Engine } from './engine.js';
 import { MIN_PER_THREAD, stridedNd } from './layout.js';
 

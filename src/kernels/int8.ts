@@ -7,9 +7,8 @@
 // the epilogue is spelled out in as/int8_epilogue.ts.
 // Not for: choosing scales (the compiler calibrates), training, tensors (raw pointers here).
 import { ShapeError, ValueError } from '../errors.js';
-import type { Conv2dGeometry } from './conv.js';
+import type { Conv2dGeometry, Pool2dGeometry } from '../shape/window.js';
 import type { Engine } from './engine.js';
-import type { Pool2dGeometry } from './pooling.js';
 
 /** int8 weights B[K, N] packed for gemmInt8 (i16 k-pairs in 8-column panels), with per-column data. */
 export interface PackedB8 {

@@ -1,38 +1,11 @@
 // 2-D max/average pooling and global average pooling on the engine for NHWC images: geometry
 // checks and thread splitting around the wasm kernels (as/pooling.ts).
 // Not for: tensors or autograd (src/ops/ calls these with raw pointers).
-import { fmtShape, ValueError } from '../errors.js';
-import { type Padding, resolveWindow, type WindowGeometry } from './conv.js';
+import type { Pool2dGeometry } from '../shape/window.js';
 import type { Engine } from './engine.js';
-
-/** Pooling geometry: x [N, H, W, C] -> y [N, OH, OW, C]. */
-export type Pool2dGeometry = WindowGeometry;
 
 /** Elements a thread should read before another thread is worth waking. */
 const MIN_ELEMS_PER_THREAD = 1 << 15;
-
-/**
- * Geometry of a KH x KW pooling window over x [N, H, W, C] (stride defaults to the window).
- * Padding must be smaller than the window on every side, so each window holds a real cell.
- */
-export function pool2dGeometry(
-  inShape: readonly number[],
-  kernel: number | readonly [number, number],
-  stride?: number | readonly [number, number],
-  padding: Padding = 'valid',
-): Pool2dGeometry {
-  const [KH, KW] = typeof kernel === 'number' ? [kernel, kernel] : kernel;
-  if (!Number.isInteger(KH) || !Number.isInteger(KW) || KH < 1 || KW < 1) {
-    throw new ValueError(`pool2d: kernel must be a positive integer or a pair of them, got ${JSON.stringify(kernel)}`);
-  }
-  const g = resolveWindow('pool2d', inShape, KH, KW, stride ?? [KH, KW], padding, `input ${fmtShape(inShape)}`);
-  if (g.padTop >= KH || g.padBottom >= KH || g.padLeft >= KW || g.padRight >= KW) {
-    throw new ValueError(
-      `pool2d: padding [${g.padTop}, ${g.padLeft}, ${g.padBottom}, ${g.padRight}] must be smaller than the window ${KH}x${KW}`,
-    );
-  }
-  return g;
-}
 
 function windowArgs(g: Pool2dGeometry): number[] {
   return [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, g.OH, g.OW];

@@ -2,8 +2,7 @@
 // per-sample input shape and rejecting bad configs with the path of the offending field
 // ("layers[3].kernel: …").
 import { fmtShape, ValueError } from '../errors.js';
-import { conv2dGeometry } from '../kernels/conv.js';
-import { pool2dGeometry } from '../kernels/pooling.js';
+import { conv2dGeometry, pool2dGeometry } from '../shape/window.js';
 import {
   Activation,
   BatchNorm,

@@ -2,7 +2,7 @@
 // through autograd/apply.ts. It lives beside the layers, not in ops/, so ops/ never imports autograd/.
 // Shapes: images NHWC; conv weights [KH, KW, Cin, Cout]; linear weights [in, out].
 import { apply } from '../autograd/apply.js';
-import type { Padding } from '../kernels/conv.js';
+import type { Padding } from '../shape/window.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 
 type Pair = number | readonly [number, number];

@@ -4,10 +4,10 @@
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { ValueError } from '../errors.js';
-import type { Padding } from '../kernels/conv.js';
-import * as F from './functional.js';
+import type { Padding } from '../shape/window.js';
 import { defaultRng, randn, randu } from '../tensor/random.js';
 import { ones, type Tensor, tensor, zeros } from '../tensor/tensor.js';
+import * as F from './functional.js';
 import { Module } from './module.js';
 import type { InitName, LayerSpec, Pair } from './spec.js';
 

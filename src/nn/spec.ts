@@ -1,7 +1,7 @@
 // The JSON model description used by `--config model.json`, presets and checkpoints. Sizes that
 // follow from the input (a linear layer's input features, a conv's input channels) are inferred
 // when the model is built; a built module's spec() has them filled in.
-import type { Padding } from '../kernels/conv.js';
+import type { Padding } from '../shape/window.js';
 
 export type InitName = 'he' | 'glorot';
 export type Pair = number | [number, number];

@@ -4,15 +4,7 @@
 // Layout conventions: images NHWC, conv weights [KH, KW, Cin, Cout], linear weights [in, out].
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { batchNormBackward, batchNormForward, batchNormStats } from '../kernels/batchnorm.js';
-import { broadcastShape } from '../kernels/broadcast.js';
-import {
-  type Conv2dGeometry,
-  conv2d,
-  conv2dBackwardData,
-  conv2dBackwardWeight,
-  conv2dGeometry,
-  type Padding,
-} from '../kernels/conv.js';
+import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from '../kernels/conv.js';
 import { type BinaryOp, binary, fill, scale, type UnaryOp, unary, unaryBackward } from '../kernels/elementwise.js';
 import { gemm } from '../kernels/gemm.js';
 import { concat, slice, sliceBackward, transpose } from '../kernels/layout.js';
@@ -23,11 +15,17 @@ import {
   globalAvgPoolBackward,
   maxPool2d,
   maxPool2dBackward,
-  type Pool2dGeometry,
-  pool2dGeometry,
 } from '../kernels/pooling.js';
 import { reduce } from '../kernels/reduce.js';
 import { softmax, softmaxBackward, softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../kernels/softmax.js';
+import {
+  broadcastShape,
+  type Conv2dGeometry,
+  conv2dGeometry,
+  type Padding,
+  type Pool2dGeometry,
+  pool2dGeometry,
+} from '../shape/window.js';
 import { type DType, resolveShape, type Shape, sizeOf, Tensor } from '../tensor/tensor.js';
 
 /** Attributes of each op (the op's static parameters). */

@@ -20,7 +20,6 @@ import {
 import { type MemoryPlan, planMemory } from '../graph/plan.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { batchNormForward } from '../kernels/batchnorm.js';
-import type { Conv2dGeometry } from '../kernels/conv.js';
 import { conv2dPacked } from '../kernels/conv.js';
 import { binary, unary } from '../kernels/elementwise.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
@@ -50,6 +49,7 @@ import {
 } from '../kernels/int8.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../kernels/pooling.js';
 import { softmax } from '../kernels/softmax.js';
+import type { Conv2dGeometry } from '../shape/window.js';
 
 export interface SessionOptions {
   /** Largest batch run() accepts. Default 256. */

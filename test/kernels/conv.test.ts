@@ -3,17 +3,10 @@
 // backward passes (also vs finite differences), im2col chunking, memory left flat.
 import { describe, expect, it } from 'vitest';
 import { ShapeError, ValueError } from '../../src/errors.js';
-import {
-  type Conv2dGeometry,
-  conv2d,
-  conv2dBackwardData,
-  conv2dBackwardWeight,
-  conv2dGeometry,
-  conv2dPacked,
-  type Padding,
-} from '../../src/kernels/conv.js';
+import { conv2d, conv2dBackwardData, conv2dBackwardWeight, conv2dPacked } from '../../src/kernels/conv.js';
 import type { Engine } from '../../src/kernels/engine.js';
 import { freePacked, packB } from '../../src/kernels/gemm.js';
+import { type Conv2dGeometry, conv2dGeometry, type Padding } from '../../src/shape/window.js';
 import { download, engineConfigs, engineFor, expectClose, rand, upload } from '../helpers.js';
 
 /** Calls f(x offset, y row offset, w row offset) for every real (non-padding) tap of every output. */

@@ -3,7 +3,6 @@
 // builds, one and two threads, a split-sized case, memory left flat.
 import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../../src/errors.js';
-import { broadcastShape } from '../../src/kernels/broadcast.js';
 import {
   axpy,
   BINARY_OPS,
@@ -17,6 +16,7 @@ import {
   unary,
   unaryBackward,
 } from '../../src/kernels/elementwise.js';
+import { broadcastShape } from '../../src/shape/window.js';
 import { download, engineConfigs, engineFor, expectClose, ODD, rand, upload } from '../helpers.js';
 
 const ALPHA = 0.1;

@@ -5,7 +5,6 @@
 // point); quantize/dequantize rounding and clamping; int8 pools; thread splits; memory left flat.
 import { describe, expect, it } from 'vitest';
 import { ShapeError, ValueError } from '../../src/errors.js';
-import { type Conv2dGeometry, conv2dGeometry, type Padding } from '../../src/kernels/conv.js';
 import type { Engine } from '../../src/kernels/engine.js';
 import {
   conv2dC1Int8,
@@ -26,7 +25,7 @@ import {
   quantize,
   winogradApplies,
 } from '../../src/kernels/int8.js';
-import { pool2dGeometry } from '../../src/kernels/pooling.js';
+import { type Conv2dGeometry, conv2dGeometry, type Padding, pool2dGeometry } from '../../src/shape/window.js';
 import { download, engineConfigs, engineFor, expectClose, ODD, rand, upload } from '../helpers.js';
 
 const f = Math.fround;

@@ -2,7 +2,6 @@
 // counted), their backward passes and global average pooling, on odd NHWC shapes and windows.
 import { describe, expect, it } from 'vitest';
 import { ShapeError, ValueError } from '../../src/errors.js';
-import type { Padding } from '../../src/kernels/conv.js';
 import {
   avgPool2d,
   avgPool2dBackward,
@@ -10,9 +9,9 @@ import {
   globalAvgPoolBackward,
   maxPool2d,
   maxPool2dBackward,
-  type Pool2dGeometry,
-  pool2dGeometry,
 } from '../../src/kernels/pooling.js';
+import type { Padding } from '../../src/shape/window.js';
+import { type Pool2dGeometry, pool2dGeometry } from '../../src/shape/window.js';
 import { download, downloadI32, engineConfigs, engineFor, expectClose, rand, upload } from '../helpers.js';
 
 /** Calls f(outIndex, inIndices) per output element with the flat indices of its window's real cells. */
