@@ -7,7 +7,7 @@
 // Preprocessing matches `graduate predict`: bilinear resize with half-pixel centers, luma for one
 // channel, then (pixel * scale - mean) / std with the artifact's input spec (scale default 1/255).
 
-import { type Rgba, resizeInto, imageInput as toModelInput } from '../../src/data/image-input.js';
+import { type Rgba, resizeInto, imageInput as toModelInput } from '../../src/runtime/image-input.js';
 import { type InferenceModel, loadArtifact, type Prediction } from '../../src/runtime/index.js';
 
 /** What the page exposes for scripts and tests. */

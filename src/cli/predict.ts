@@ -3,12 +3,13 @@
 // arrays, or { "shape": [...], "data": [...] }).
 import { extname } from 'node:path';
 import { Command } from 'commander';
-import { decodeImage, imageInput } from '../data/images.js';
 import { readTextFile } from '../data/text-file.js';
-import { jsonTensor } from '../data/values.js';
 import { FormatError, fmtShape, GraduateError } from '../errors.js';
 import { numel } from '../graph/ir.js';
 import { firstNonFinite } from '../io/fields.js';
+import { decodeImage } from '../io/image-decode.js';
+import { jsonTensor } from '../io/values.js';
+import { imageInput } from '../runtime/image-input.js';
 import { type InferenceModel, loadArtifact, topClasses } from '../runtime/index.js';
 import { engine, init } from '../tensor/context.js';
 

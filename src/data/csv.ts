@@ -3,10 +3,10 @@
 import { parse } from 'csv-parse/sync';
 import { FormatError } from '../errors.js';
 import { firstNonFinite } from '../io/fields.js';
+import { BEYOND_FLOAT32 } from '../io/values.js';
 import { inputLimits, overThe } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
 import { readTextFile } from './text-file.js';
-import { BEYOND_FLOAT32 } from './values.js';
 
 /** The header of a CSV file (its first record). */
 export function csvHeader(file: string): string[] {

@@ -73,7 +73,7 @@ export class InferenceModel {
       );
     const C = spec.shape[spec.shape.length - 1];
     const out = new Float32Array(n);
-    const scale = spec.scale ?? 1 / 255; // as data/image-input.ts (predict, serve, the browser page)
+    const scale = spec.scale ?? 1 / 255; // as runtime/image-input.ts (predict, serve, the browser page)
     for (let i = 0; i < n; i++) out[i] = (pixels[i] * scale - (spec.mean?.[i % C] ?? 0)) / (spec.std?.[i % C] ?? 1);
     return out;
   }

@@ -1,10 +1,10 @@
 // The Open Inference Protocol (KServe v2) in JSON: validating an infer request against a model's
 // signature (errors name the tensor, its shape or its datatype) and shaping the responses.
 // Not for: routing or batching (server.ts, batcher.ts).
-import { jsonTensor } from '../data/values.js';
 import { fmtShape, GraduateError } from '../errors.js';
 import { firstBadTokenId, numel } from '../graph/ir.js';
 import { firstNonFinite } from '../io/fields.js';
+import { jsonTensor } from '../io/values.js';
 import { topClasses } from '../runtime/index.js';
 import type { Outcome } from './metrics.js';
 import type { ModelEntry, TensorSignature } from './repository.js';

@@ -1,10 +1,11 @@
 // The body of a serving worker thread: one single-threaded engine and one runtime per served model
 // version; runs the batches and decodes the images the pool posts. Compute only, no HTTP.
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeImage, imageInput } from '../data/images.js';
 import { FormatError } from '../errors.js';
+import { decodeImage } from '../io/image-decode.js';
 import { Engine } from '../kernels/engine.js';
 import { inputLimits } from '../limits.js';
+import { imageInput } from '../runtime/image-input.js';
 import { type InferenceModel, loadArtifact } from '../runtime/index.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './workers.js';
 

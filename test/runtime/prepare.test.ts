@@ -1,13 +1,13 @@
 // InferenceModel.prepareImage (pixels 0..255 already at the model's size) agrees with the image
-// preparation `graduate predict`, `serve` and the browser page use (data/image-input.ts), with the
+// preparation `graduate predict`, `serve` and the browser page use (runtime/image-input.ts), with the
 // artifact's normalization and with the default scale when an artifact leaves it out.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { imageInput } from '../../src/data/image-input.js';
 import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
 import { Engine } from '../../src/kernels/engine.js';
+import { imageInput } from '../../src/runtime/image-input.js';
 import { loadArtifact } from '../../src/runtime/index.js';
 import { writeTinyArtifact } from '../serve/fixtures.js';
 

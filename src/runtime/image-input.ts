@@ -1,15 +1,13 @@
 // Turning decoded pixels into a model's input: bilinear resize, channel conversion,
-// normalization. No Node imports: the browser page bundles this same code, so a page and
-// `graduate predict` prepare an image identically.
+// normalization. No Node imports: the browser page bundles this same code, so a page, serve and
+// `graduate predict` prepare an image identically (training data too: data/images.ts resizes with
+// resizeInto). Decoding files is io/image-decode.ts's (Node-only; only its Rgba type is used here).
 import { FormatError } from '../errors.js';
 import type { InputSpec } from '../graph/ir.js';
+import type { Rgba } from '../io/image-decode.js';
 
-/** Decoded 8-bit RGBA pixels. */
-export interface Rgba {
-  width: number;
-  height: number;
-  data: Uint8Array | Uint8ClampedArray; // [height, width, 4]
-}
+/** Re-exported so that the browser page takes everything it prepares images with from here. */
+export type { Rgba };
 
 /** A decoded image as a model's input [H, W, C]: resized, channels as the spec wants, normalized. */
 export function imageInput(spec: InputSpec, img: Rgba, name: string): Float32Array {

@@ -4,7 +4,7 @@
 // `1e39` is finite as a double but Infinity as a float32.
 // Not for: size limits (src/limits.ts) or file formats (each loader). No Node imports.
 import { FormatError } from '../errors.js';
-import { FLOAT32_MAX, firstNonFinite } from '../io/fields.js';
+import { FLOAT32_MAX, firstNonFinite } from './fields.js';
 
 /** Why a finite double was refused as a float32. */
 export const BEYOND_FLOAT32 = `is beyond float32's range (±${FLOAT32_MAX.toPrecision(8)})`;

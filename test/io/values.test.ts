@@ -1,9 +1,9 @@
 // Input values, checked in one place: firstNonFinite (every non-finite check), and jsonTensor, the
 // one JSON tensor → typed array conversion predict and serve share (bounded nesting, count, dtype).
 import { describe, expect, it } from 'vitest';
-import { BEYOND_FLOAT32, flattenNested, jsonTensor } from '../../src/data/values.js';
 import { FormatError } from '../../src/errors.js';
 import { firstNonFinite } from '../../src/io/fields.js';
+import { BEYOND_FLOAT32, flattenNested, jsonTensor } from '../../src/io/values.js';
 
 const spec = (dtype: 'float32' | 'int32', n = 4) => ({
   dtype,
