@@ -7,8 +7,8 @@ import { limitDataset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { ValueError } from '../errors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
-import { graphFromSource } from '../onnx/index.js';
 import { engine, init } from '../tensor/context.js';
+import { graphFromSource } from './source.js';
 
 interface CompileFlags {
   data: string;

@@ -5,7 +5,8 @@ import { Command } from 'commander';
 import { runPasses } from '../compile/passes/index.js';
 import { writeArtifact } from '../graph/artifact.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
-import { exportOnnx, graphFromSource } from '../onnx/index.js';
+import { exportOnnx } from '../onnx/index.js';
+import { graphFromSource } from './source.js';
 
 export function exportCommand(): Command {
   return new Command('export')

@@ -16,7 +16,6 @@ import { validateGraph } from '../../src/graph/validate.js';
 import * as G from '../../src/index.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
-import { graphFromSource } from '../../src/onnx/index.js';
 import { DT, onnx, type TensorProto } from '../../src/onnx/proto.js';
 import {
   argmaxAgreement,
@@ -317,15 +316,6 @@ describe('importOnnx: tensor storage', () => {
     expect(() => importOnnx(readFileSync(file), file)).toThrow(
       new RegExp(`^${esc(file)}: initializer .*: ${esc(weights)}: is a folder`),
     );
-  });
-
-  it('graphFromSource: a missing or folder .onnx or artifact is a FileError naming the path', () => {
-    const missing = join(dir, 'missing.onnx');
-    expect(() => graphFromSource(missing)).toThrow(FileError);
-    expect(() => graphFromSource(missing)).toThrow(`${missing}: cannot read ONNX model (ENOENT)`);
-    const folder = join(dir, 'folder.onnx');
-    mkdirSync(folder, { recursive: true });
-    expect(() => graphFromSource(folder)).toThrow(new RegExp(`^${esc(folder)}: is a folder, expected an? ONNX model`));
   });
 });
 
