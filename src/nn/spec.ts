@@ -27,8 +27,6 @@ export type LayerSpec =
   | { type: 'residual'; layers: LayerSpec[]; shortcut?: LayerSpec[]; activation?: 'relu' | 'none' }
   | { type: 'sequential'; layers: LayerSpec[] };
 
-export type LayerType = LayerSpec['type'];
-
 /** A whole model: the per-sample input shape (NHWC images: [H, W, C]) and its layers. */
 export interface ModelSpec {
   inputShape: number[];
