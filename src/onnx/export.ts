@@ -11,6 +11,7 @@
 // Not for: reading ONNX (import.ts).
 import { ValueError } from '../errors.js';
 import { floatData, type Graph, type Node, type Value } from '../graph/ir.js';
+import { GELU_CUBIC, GELU_K } from '../graph/scalar.js';
 import { DT, EXPORT_OPSET, type NodeProto, onnx, type TensorProto } from './proto.js';
 
 /** Name prefix of the normalization nodes (for readers; the importer goes by ops and metadata). */
@@ -143,11 +144,11 @@ export function exportOnnx(g: Graph): Uint8Array {
       case 'softmax':
         return b.node('Softmax', [x], at, [{ name: 'axis', i: -1 }]);
       case 'gelu': {
-        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): the runtime's GELU, in opset-13 ops
+        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): the runtime's GELU (graph/scalar.ts), in opset-13 ops
         const c = (name: string, v: number) => b.tensor(`${at}/${name}`, [], [v]);
         const x3 = b.node('Mul', [b.node('Mul', [x, x], at), x], at);
-        const inner = b.node('Add', [x, b.node('Mul', [x3, c('c', 0.044715)], at)], at);
-        const t = b.node('Tanh', [b.node('Mul', [inner, c('k', 0.7978845608028654)], at)], at);
+        const inner = b.node('Add', [x, b.node('Mul', [x3, c('c', GELU_CUBIC)], at)], at);
+        const t = b.node('Tanh', [b.node('Mul', [inner, c('k', GELU_K)], at)], at);
         return b.node('Mul', [b.node('Mul', [x, c('half', 0.5)], at), b.node('Add', [t, c('one', 1)], at)], at);
       }
       default:

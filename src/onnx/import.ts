@@ -20,6 +20,7 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { FileError, FormatError, GraduateError } from '../errors.js';
 import type { ActivationFn, Graph, InputSpec, Node } from '../graph/ir.js';
+import { erf, geluErf, geluTanh } from '../graph/scalar.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { firstNonFinite } from '../io/fields.js';
 import { readFileChecked } from '../io/read.js';
@@ -110,22 +111,6 @@ interface Quant {
 }
 type Entry = Const | Val | Expr | Quant;
 
-const GELU_K = Math.sqrt(2 / Math.PI);
-const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(GELU_K * (x + 0.044715 * x * x * x)));
-/** erf (Abramowitz–Stegun 7.1.26, |error| < 1.5e-7). */
-function erf(x: number): number {
-  const s = Math.sign(x);
-  const a = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * a);
-  return (
-    s *
-    (1 -
-      ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
-        t *
-        Math.exp(-a * a))
-  );
-}
-const geluErf = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 const prod = (a: readonly number[]) => a.reduce((p, d) => p * d, 1);

@@ -4,13 +4,10 @@
 // Activations compute like the kernels (GELU: tanh approximation) in float64, stored as float32.
 import { ValueError } from '../../errors.js';
 import { cloneGraph, type Graph, type Node } from '../../graph/ir.js';
+import { geluTanh } from '../../graph/scalar.js';
 import { dropUnused, f32, nodeUses } from './graph-edit.js';
 
 type ActFn = Extract<Node, { op: 'activation' }>['attrs']['fn'];
-
-function gelu(x: number): number {
-  return 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
-}
 
 /** fn applied elementwise (softmax: over the last axis of length `last`). */
 export function activate(fn: ActFn, x: Float32Array, last: number, alpha = 0.01): Float32Array {
@@ -30,7 +27,7 @@ export function activate(fn: ActFn, x: Float32Array, last: number, alpha = 0.01)
     leakyrelu: (v) => (v > 0 ? v : v * alpha),
     sigmoid: (v) => 1 / (1 + Math.exp(-v)),
     tanh: Math.tanh,
-    gelu,
+    gelu: geluTanh,
   };
   const op = f[fn];
   for (let i = 0; i < x.length; i++) y[i] = op(x[i]);
