@@ -1,7 +1,10 @@
-// Builds the wasm kernel module in its four flavours: {simd, relaxed} x {shared, plain}.
+// Builds the wasm kernel modules, each in four flavours: {simd, relaxed} x {shared, plain}.
 // relaxed = relaxed-SIMD FMA (f32x4.relaxed_madd); shared = imports a shared WebAssembly.Memory
 // so a worker pool can run kernels over it (plain: for hosts without SharedArrayBuffer).
-// Output: build/wasm/kernels-<isa>-<mem>.wasm (git-ignored, made by `npm run build`).
+// Modules: the training module (entry as/index.ts, every kernel) and the inference module (entry
+// as/index-infer.ts, what the runtime's Session runs; for the runtime and the browser bundle).
+// Output: build/wasm/kernels-<isa>-<mem>.wasm and kernels-infer-<isa>-<mem>.wasm (git-ignored,
+// made by `npm run build`).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,8 +17,12 @@ execFileSync(process.execPath, [join(root, 'scripts/gen-int8-kernels.mjs')], { s
 const outDir = join(root, 'build/wasm');
 mkdirSync(outDir, { recursive: true });
 
+/** Entry per module, by the prefix of its file names. */
+const modules = [
+  { prefix: 'kernels', entry: 'src/kernels/as/index.ts' },
+  { prefix: 'kernels-infer', entry: 'src/kernels/as/index-infer.ts' },
+];
 const common = [
-  'src/kernels/as/index.ts',
   '-O3',
   '--runtime',
   'stub',
@@ -29,19 +36,21 @@ const common = [
   '16384',
 ];
 const flavours = [];
-for (const isa of ['simd', 'relaxed']) {
-  for (const mem of ['shared', 'plain']) flavours.push({ isa, mem });
+for (const { prefix, entry } of modules) {
+  for (const isa of ['simd', 'relaxed']) {
+    for (const mem of ['shared', 'plain']) flavours.push({ name: `${prefix}-${isa}-${mem}`, entry, isa, mem });
+  }
 }
 await Promise.all(
-  flavours.map(async ({ isa, mem }) => {
-    const args = [...common, '--enable', 'simd'];
+  flavours.map(async ({ name, entry, isa, mem }) => {
+    const args = [entry, ...common, '--enable', 'simd'];
     if (isa === 'relaxed') args.push('--enable', 'relaxed-simd');
     if (mem === 'shared') args.push('--enable', 'threads', '--sharedMemory');
-    args.push('-o', join(outDir, `kernels-${isa}-${mem}.wasm`));
+    args.push('-o', join(outDir, `${name}.wasm`));
     const { error, stderr } = await asc.main(args, { stdout: process.stdout, stderr: process.stderr });
     if (error) {
       console.error(stderr.toString());
-      throw new Error(`asc failed for kernels-${isa}-${mem}: ${error.message}`);
+      throw new Error(`asc failed for ${name}: ${error.message}`);
     }
   }),
 );
