@@ -4,7 +4,7 @@
 // Modules: the training module (entry as/index.ts, every kernel) and the inference module (entry
 // as/index-infer.ts, what the runtime's Session runs; for the runtime and the browser bundle).
 // Output: build/wasm/kernels-<isa>-<mem>.wasm and kernels-infer-<isa>-<mem>.wasm (git-ignored,
-// made by `npm run build`).
+// made by `npm run build`). Regenerates src/kernels/exports.generated.ts first (checked in).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,7 @@ import asc from 'assemblyscript/asc';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 execFileSync(process.execPath, [join(root, 'scripts/gen-kernels.mjs')], { stdio: 'inherit' });
 execFileSync(process.execPath, [join(root, 'scripts/gen-int8-kernels.mjs')], { stdio: 'inherit' });
+execFileSync(process.execPath, [join(root, 'scripts/gen-exports.mjs')], { stdio: 'inherit' });
 const outDir = join(root, 'build/wasm');
 mkdirSync(outDir, { recursive: true });
 

@@ -1,5 +1,6 @@
-// Entry point of the wasm kernel module: every export here is callable from TypeScript
-// (typed in src/kernels/exports.ts). One line per kernel family.
+// Entry point of the training kernel module (kernels-<isa>-<mem>.wasm): every export here is
+// callable from TypeScript, typed in src/kernels/exports.generated.ts (scripts/gen-exports.mjs
+// makes it from these files). One line per kernel family; the inference module: index-infer.ts.
 export * from './gemm';
 export * from './layout';
 export * from './elementwise';
