@@ -35,3 +35,8 @@ export function fmtShape(shape: readonly number[]): string {
 export class FileError extends GraduateError {
   override name = 'FileError';
 }
+
+/** A kernel the engine's wasm module lacks (a training kernel called on an inference engine). */
+export class KernelError extends GraduateError {
+  override name = 'KernelError';
+}

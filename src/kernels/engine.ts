@@ -3,14 +3,17 @@
 // Everything that computes goes through an Engine; tensors hold pointers into its memory.
 // Not for: kernel-specific policy (gemm.ts, ...) or tensor lifetimes (src/tensor/).
 
+import { KernelError } from '../errors.js';
 import { MEMORY_LIMIT_BYTES } from '../graph/validate.js';
-import type { KernelExports } from './exports.js';
+import { KERNEL_NAMES, type KernelExports } from './exports.js';
 import { detectFeatures, type WasmFeatures } from './features.js';
 import { Heap, type MemoryStats } from './heap.js';
 import { cpuCount, env, isNode, nodeBuiltin } from './host.js';
 import { WorkerPool } from './threads.js';
 
 export type Isa = 'simd' | 'relaxed';
+/** Which kernel module: 'train' every kernel; 'infer' only what the runtime's Session runs. */
+export type EngineProfile = 'train' | 'infer';
 
 export interface EngineOptions {
   /** Instruction set: 'relaxed' (FMA) needs relaxed-SIMD support; 'auto' picks the best. */
@@ -18,11 +21,18 @@ export interface EngineOptions {
   /** Threads including the caller; default GRADUATE_THREADS or the number of cores. 1 = no pool. */
   threads?: number;
   /**
-   * URL of the folder holding the kernels-<isa>-<mem>.wasm files (browsers: may be relative to the
-   * page; Node: a file: URL); default: build/wasm of this package. For bundles that move the
-   * runtime away from the package (browser pages; see scripts/build-browser.mjs).
+   * URL of the folder holding the kernels-<isa>-<mem>.wasm files (profile 'infer':
+   * kernels-infer-<isa>-<mem>.wasm; browsers: may be relative to the page; Node: a file: URL);
+   * default: build/wasm of this package. For bundles that move the runtime away from the package
+   * (browser pages; see scripts/build-browser.mjs).
    */
   wasmBaseUrl?: string | URL;
+  /**
+   * 'train' (default): the module with every kernel. 'infer': the inference module (about 30%
+   * smaller: no backward, loss, optimizer or tensor-library kernels); calling a kernel it lacks
+   * throws a KernelError. The runtime (graduate/runtime) creates its engines with 'infer'.
+   */
+  profile?: EngineProfile;
 }
 
 /** First heap byte: the kernels' static data (exp tables) lives below 64 KiB. */
@@ -33,17 +43,31 @@ const DYNAMIC_CHUNKS = 4;
 const INITIAL_PAGES = 256;
 const MAX_PAGES = MEMORY_LIMIT_BYTES / 65536; // shared memories must declare a maximum
 
+/** File name of the kernel module of a profile, isa and memory kind. */
+function wasmFile(profile: EngineProfile, isa: Isa, shared: boolean): string {
+  return `kernels-${profile === 'infer' ? 'infer-' : ''}${isa}-${shared ? 'shared' : 'plain'}.wasm`;
+}
+
 /** The kernel module's URL: in `base`, else in build/wasm relative to this file (same depth in src/ and dist/). */
-function wasmUrl(isa: Isa, shared: boolean, base?: string | URL): URL {
-  const file = `kernels-${isa}-${shared ? 'shared' : 'plain'}.wasm`;
+function wasmUrl(file: string, base?: string | URL): URL {
   if (base === undefined) return new URL(`../../build/wasm/${file}`, import.meta.url);
   const dir = String(base);
   const g = globalThis as { location?: { href: string } };
   return new URL(`${dir}${dir.endsWith('/') ? '' : '/'}${file}`, g.location?.href ?? import.meta.url);
 }
 
-function resolveOptions(opts: EngineOptions, features: WasmFeatures): { isa: Isa; threads: number } {
+interface Resolved {
+  profile: EngineProfile;
+  isa: Isa;
+  threads: number;
+}
+
+function resolveOptions(opts: EngineOptions, features: WasmFeatures): Resolved {
   if (!features.simd) throw new Error('graduate needs WebAssembly SIMD128, which this host lacks');
+  const profile = opts.profile ?? 'train';
+  if (profile !== 'train' && profile !== 'infer') {
+    throw new Error(`unknown engine profile '${profile}': expected train or infer`);
+  }
   const wantIsa = opts.isa ?? (env('GRADUATE_ISA') as Isa | 'auto' | undefined) ?? 'auto';
   if (wantIsa !== 'auto' && wantIsa !== 'simd' && wantIsa !== 'relaxed') {
     throw new Error(`unknown isa '${wantIsa}': expected auto, simd or relaxed`);
@@ -60,7 +84,7 @@ function resolveOptions(opts: EngineOptions, features: WasmFeatures): { isa: Isa
     throw new Error(`threads must be a positive integer, got ${opts.threads ?? `GRADUATE_THREADS=${envThreads}`}`);
   }
   if (!features.threads) threads = 1;
-  return { isa, threads };
+  return { profile, isa, threads };
 }
 
 export class Engine {
@@ -75,13 +99,19 @@ export class Engine {
   private u8View = new Uint8Array(0);
 
   private constructor(
+    readonly profile: EngineProfile,
     readonly isa: Isa,
     readonly threads: number,
     readonly memory: WebAssembly.Memory,
     module: WebAssembly.Module,
   ) {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    this.k = instance.exports as unknown as KernelExports;
+    const exported = instance.exports as Record<string, unknown>;
+    // Kernels the module lacks (the inference module's training kernels) throw a KernelError
+    // that names them, not "k.adam_step is not a function".
+    const missing = KERNEL_NAMES.filter((n) => typeof exported[n] !== 'function');
+    const stubs = missing.map((n) => [n, () => this.fail(n)]);
+    this.k = (missing.length ? { ...exported, ...Object.fromEntries(stubs) } : exported) as unknown as KernelExports;
     const names = WebAssembly.Module.exports(module)
       .filter((e) => e.kind === 'function')
       .map((e) => e.name);
@@ -94,10 +124,10 @@ export class Engine {
   /** Creates an engine synchronously (Node: reads build/wasm from disk). */
   static create(opts: EngineOptions = {}): Engine {
     const features = detectFeatures();
-    const { isa, threads } = resolveOptions(opts, features);
+    const r = resolveOptions(opts, features);
     const fs = nodeBuiltin<typeof import('node:fs')>('node:fs');
     if (!fs) throw new Error('Engine.create is synchronous and Node-only; use Engine.createAsync in browsers');
-    const url = wasmUrl(isa, threads > 1, opts.wasmBaseUrl);
+    const url = wasmUrl(wasmFile(r.profile, r.isa, r.threads > 1), opts.wasmBaseUrl);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = new Uint8Array(fs.readFileSync(url));
@@ -106,35 +136,46 @@ export class Engine {
         `cannot read kernel module ${url.pathname} (did \`npm run build\` run?): ${(e as Error).message}`,
       );
     }
-    return Engine.fromModule(new WebAssembly.Module(bytes), isa, threads);
+    return Engine.fromModule(new WebAssembly.Module(bytes), r);
   }
 
   /** Creates an engine in any host (browsers fetch the module next to the package). */
   static async createAsync(opts: EngineOptions = {}): Promise<Engine> {
     if (isNode) return Engine.create(opts);
-    const { isa, threads } = resolveOptions(opts, detectFeatures());
-    const url = wasmUrl(isa, threads > 1, opts.wasmBaseUrl);
+    const r = resolveOptions(opts, detectFeatures());
+    const url = wasmUrl(wasmFile(r.profile, r.isa, r.threads > 1), opts.wasmBaseUrl);
     const res = await fetch(url);
     if (!res.ok) throw new Error(`cannot fetch kernel module ${url.href}: HTTP ${res.status} ${res.statusText}`);
     // compileStreaming needs the application/wasm type; static servers do not all send it.
     const module = /^application\/wasm\b/.test(res.headers.get('content-type') ?? '')
       ? await WebAssembly.compileStreaming(res)
       : await WebAssembly.compile(await res.arrayBuffer());
-    const engine = Engine.fromModule(module, isa, threads);
+    const engine = Engine.fromModule(module, r);
     // Browsers start workers only while this thread runs its event loop; wait for them here, not
     // in the first kernel call (a page's main thread cannot block, and would spin forever).
     await engine.pool?.ready;
     return engine;
   }
 
-  private static fromModule(module: WebAssembly.Module, isa: Isa, threads: number): Engine {
+  private static fromModule(module: WebAssembly.Module, { profile, isa, threads }: Resolved): Engine {
     const shared = threads > 1;
     const memory = new WebAssembly.Memory({
       initial: INITIAL_PAGES,
       maximum: MAX_PAGES,
       shared,
     } as WebAssembly.MemoryDescriptor);
-    return new Engine(isa, threads, memory, module);
+    return new Engine(profile, isa, threads, memory, module);
+  }
+
+  /** The error for a kernel this engine's module lacks. */
+  private fail(name: string): never {
+    const file = wasmFile(this.profile, this.isa, this.threads > 1);
+    if (this.profile === 'infer' && KERNEL_NAMES.includes(name as keyof KernelExports)) {
+      throw new KernelError(
+        `kernel '${name}' is not in the inference module ${file} (engine profile 'infer', used by graduate/runtime): training needs an Engine created with profile 'train'`,
+      );
+    }
+    throw new KernelError(`kernel '${name}' is not in ${file} (a stale build? run \`npm run build:wasm\`)`);
   }
 
   private refreshViews(): void {
@@ -185,6 +226,8 @@ export class Engine {
     minPerThread = 1,
     dynamic = false,
   ): void {
+    const index = this.fnIndex.get(name);
+    if (index === undefined) this.fail(name); // before posting: a worker would run export undefined
     const fn = this.k[name] as unknown as (...a: number[]) => void;
     const units = Math.ceil(total / align);
     const t = this.pool ? Math.max(1, Math.min(this.threads, Math.floor(total / Math.max(minPerThread, 1)), units)) : 1;
@@ -193,7 +236,6 @@ export class Engine {
       return;
     }
     const pool = this.pool as WorkerPool;
-    const index = this.fnIndex.get(name) as number;
     if (dynamic) {
       const chunk = align * Math.ceil(units / Math.min(units, t * DYNAMIC_CHUNKS));
       pool.resetChunks();
