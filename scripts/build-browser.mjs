@@ -3,7 +3,8 @@
 //   main.js             the page's script (examples/browser/main.ts), importing ./graduate-runtime.js
 //   graduate-runtime.js the lean runtime (src/runtime/index.ts) as one ES module
 //   worker.js           the kernel worker the runtime starts next to itself (threads)
-//   wasm/*.wasm         the kernel modules (from build/wasm; `npm run build:wasm` makes them)
+//   wasm/*.wasm         the inference kernel modules, kernels-infer-<isa>-<mem>.wasm (from build/wasm;
+//                       `npm run build:wasm` makes them): the runtime's engines load only these
 // Any static server serves the folder; send COOP same-origin + COEP require-corp for threads.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -16,8 +17,12 @@ const RUNTIME_ENTRY = join(root, 'src/runtime/index.ts');
 /** Builds the page into `outDir`; returns the files written (relative to outDir). */
 export async function buildBrowser(outDir = join(root, 'dist-browser')) {
   const wasmDir = join(root, 'build/wasm');
-  const wasm = existsSync(wasmDir) ? readdirSync(wasmDir).filter((f) => f.endsWith('.wasm')) : [];
-  if (wasm.length === 0) throw new Error(`no kernel modules in ${wasmDir}: run \`npm run build:wasm\` first`);
+  const wasm = existsSync(wasmDir) ? readdirSync(wasmDir).filter((f) => /^kernels-infer-.*\.wasm$/.test(f)) : [];
+  if (wasm.length === 0) {
+    throw new Error(
+      `no inference kernel modules (kernels-infer-*.wasm) in ${wasmDir}: run \`npm run build:wasm\` first`,
+    );
+  }
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(join(outDir, 'wasm'), { recursive: true });
 

@@ -117,7 +117,7 @@ export async function loadArtifact(
     }
   }
   const graph = readArtifact(bytes, name);
-  if (!opts.engine && !runtimeEngine) runtimeEngine = Engine.createAsync(opts.engineOptions);
+  if (!opts.engine && !runtimeEngine) runtimeEngine = Engine.createAsync({ profile: 'infer', ...opts.engineOptions });
   const engine = opts.engine ?? (await (runtimeEngine as Promise<Engine>));
   return new InferenceModel(graph, { maxBatch: opts.maxBatch, engine });
 }

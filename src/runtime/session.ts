@@ -123,7 +123,7 @@ export class Session {
     // once per session: ~40 µs of structure on the CNN preset plus one pass over the float weights
     // (the non-finite scan), against ~0.2-0.3 ms (float) and ~7 ms (int8) to construct
     validateGraph(graph, 'Session');
-    if (!opts.engine && !sharedEngine) sharedEngine = Engine.create(opts.engineOptions);
+    if (!opts.engine && !sharedEngine) sharedEngine = Engine.create({ profile: 'infer', ...opts.engineOptions });
     this.engine = opts.engine ?? (sharedEngine as Engine);
     this.maxBatch = opts.maxBatch ?? 256;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
