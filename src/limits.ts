@@ -84,3 +84,10 @@ export function overThe(key: LimitName, limits: InputLimits = inputLimits()): st
   const how = limits.raiseWith?.[key] ?? LIMIT_ENV[key];
   return `over the limit of ${limits[key]} ${UNIT[key]} (raise it with ${how}=<${UNIT[key]}>)`;
 }
+
+/**
+ * The most bytes the engine's wasm memory holds (kernels/engine.ts declares its maximum from this;
+ * shared memories must declare one), below wasm32's 4 GiB address space. An artifact whose one
+ * sample cannot fit is refused on read.
+ */
+export const MEMORY_LIMIT_BYTES = 2 ** 30;

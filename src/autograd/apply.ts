@@ -1,37 +1,78 @@
-// Runs one op from the table: checks shapes, allocates the output, calls the forward kernel and,
-// when gradients are on and an input needs them, records the vjp on the output.
+// Runs one op of the registry eagerly: checks shapes (the op's infer), allocates the output on the
+// inputs' backend, calls forward and, when gradients are on and an input needs them, records the
+// vjp on the output. When a recorder is set (compile/capture.ts), each applied op is reported too.
 import { ValueError } from '../errors.js';
-import { OPS, type OpAttrs, type OpDef, type OpName } from '../ops/table.js';
+import type { Exec, Grad, Ref } from '../ops/op.js';
+import { type OpAttrs, type OpName, opDef } from '../ops/registry.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { isGradEnabled } from './grad-mode.js';
 
+/** Sees every op applied while set (capture: a module's forward becomes graph nodes). */
+export type Recorder = <K extends OpName>(op: K, ins: readonly Tensor[], attrs: OpAttrs[K], out: Tensor) => void;
+let recorder: Recorder | undefined;
+
+/** Runs fn with `r` seeing every applied op (nested recordings are not supported). */
+export function recording<T>(r: Recorder, fn: () => T): T {
+  if (recorder) throw new ValueError('recording(): already recording');
+  recorder = r;
+  try {
+    return fn();
+  } finally {
+    recorder = undefined;
+  }
+}
+
 export function apply<K extends OpName>(op: K, ins: readonly Tensor[], attrs: OpAttrs[K]): Tensor {
-  const def = OPS[op] as OpDef<OpAttrs[K]>;
+  const def = opDef(op);
   for (const t of ins) {
     if (t === undefined) continue;
     if (t.disposed) throw new ValueError(`${op}: input ${t.describe()} was disposed`);
   }
-  const shape = def.shape(ins, attrs);
+  const info = def.infer(ins, attrs);
+  def.checkValues?.(ins, attrs);
+  const backend = ins[0]?.backend;
   let out: Tensor;
   let saved: Tensor[] = [];
-  if (def.alias) {
-    out = def.alias(ins, attrs);
+  if (def.traits.view) {
+    out = ins[0].reshapeView(info.shape);
   } else {
-    out = new Tensor(shape, def.dtype ?? 'float32');
+    out = new Tensor(info.shape, info.dtype, undefined, backend);
+    const temps: Tensor[] = [];
+    const x: Exec = {
+      backend: out.backend,
+      temp: (shape, dtype) => {
+        const t = new Tensor(shape, dtype ?? 'float32', undefined, out.backend);
+        temps.push(t);
+        return t;
+      },
+    };
     try {
-      saved = def.forward?.(ins, out, attrs) ?? [];
+      saved = (def.forward(x, ins, out, attrs) ?? []) as Tensor[];
     } catch (e) {
       out.dispose();
+      for (const t of temps) t.dispose();
       throw e;
     }
+    for (const t of temps) if (!saved.includes(t)) t.dispose();
   }
-  if (isGradEnabled() && ins.some((t) => t?.requiresGrad)) {
+  recorder?.(op, ins, attrs, out);
+  const vjp = def.vjp;
+  if (vjp && isGradEnabled() && ins.some((t) => t?.requiresGrad)) {
     // Saved tensors belong to the output: they live exactly as long as it does.
     for (const s of saved) keep(s);
     out.requiresGrad = true;
     const needs = ins.map((t) => t?.requiresGrad === true);
-    out.gradNode = { op, inputs: ins, saved, backward: (d) => def.vjp(ins, out, saved, d, attrs, needs) };
+    const g: Grad = {
+      backend: out.backend,
+      alloc: (shape, dtype) => new Tensor(shape, dtype ?? 'float32', undefined, out.backend),
+    };
+    out.gradNode = {
+      op,
+      inputs: ins,
+      saved,
+      backward: (d) => vjp(g, ins as readonly Ref[], out, saved, d, attrs, needs) as (Tensor | null)[],
+    };
   } else {
     for (const s of saved) s.dispose();
   }

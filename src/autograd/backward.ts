@@ -1,9 +1,8 @@
 // Reverse-mode autograd: a topological sort of the graph behind a tensor, then one loop that
-// hands each node's output gradient to its op's vjp (src/ops/table.ts) and accumulates the
+// hands each node's output gradient to its op's vjp (src/ops/registry.ts) and accumulates the
 // results. Leaves that require gradients accumulate into `.grad` (kept alive, outside scopes);
 // every intermediate gradient is freed as soon as it has been consumed.
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
-import { axpy } from '../kernels/elementwise.js';
 import { keep } from '../tensor/scope.js';
 import { ones, type Tensor } from '../tensor/tensor.js';
 import { noGrad } from './grad-mode.js';
@@ -72,7 +71,7 @@ export function backward(root: Tensor, dRoot?: Tensor): void {
         }
         const prev = grads.get(input);
         if (prev) {
-          axpy(prev.engine, 1, d.ptr, prev.ptr, prev.size);
+          prev.backend.axpy(1, d.buf, prev.buf, prev.size);
           d.dispose();
         } else {
           grads.set(input, d);
@@ -87,7 +86,7 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   if (!leaf.grad) {
     leaf.grad = keep(g);
   } else {
-    axpy(g.engine, 1, g.ptr, leaf.grad.ptr, g.size);
+    g.backend.axpy(1, g.buf, leaf.grad.buf, g.size);
     g.dispose();
   }
 }

@@ -52,8 +52,7 @@ export function forEachActivation(
       const b = Math.min(batch, n - i);
       session.run(calib.subarray(i * per, (i + b) * per), b);
       for (const v of values) {
-        const p = session.ptr(v) >> 2;
-        observe(v, session.engine.f32.subarray(p, p + b * numel(g.values[v].shape.slice(1))));
+        observe(v, session.backend.f32(session.ptr(v), b * numel(g.values[v].shape.slice(1))));
       }
     }
   } finally {

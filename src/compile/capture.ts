@@ -1,120 +1,69 @@
-// Capture: a trained nn module (with its spec and preprocessing) becomes a graph IR. Weights are
-// copied out of wasm memory into constants; inference semantics are used (BatchNorm with running
-// statistics, Dropout as an op the eliminate pass removes). Training code stays on this side:
+// Capture: a trained nn module (with its spec and preprocessing) becomes a graph IR by running its
+// forward once in eval mode and recording each op as it is applied (autograd/apply.ts recording):
+// any module built from the functional API captures, with no list of layer classes here. Tensors
+// carrying the batch become values ([-1, ...]); parameters, buffers and other fixed tensors become
+// constants, copied out of backend memory. Nodes are named by the module that applied them
+// (its dotted path; `path.op` when a module applies several). Training code stays on this side:
 // graph/ never imports nn/.
-
+import { recording } from '../autograd/apply.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { ValueError } from '../errors.js';
-import type { Constant, Graph, InputSpec, Node, Value } from '../graph/ir.js';
-import {
-  Activation,
-  BatchNorm,
-  Conv2d,
-  Dropout,
-  EmbeddingBag,
-  Flatten,
-  GlobalAvgPool,
-  LeakyReLU,
-  Linear,
-  Pool2d,
-  Residual,
-  Sequential,
-} from '../nn/layers.js';
+import type { Constant, Graph, InputSpec, Node } from '../graph/ir.js';
 import type { Module } from '../nn/module.js';
-import { conv2dGeometry, pool2dGeometry } from '../shape/window.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { OpAttrs, OpName } from '../ops/registry.js';
+import { tidy } from '../tensor/scope.js';
+import { type Tensor, zeros } from '../tensor/tensor.js';
 
-class Builder {
-  readonly g: Graph;
-  private n = 0;
-  constructor(input: Value, meta: Graph['meta']) {
-    this.g = { inputs: ['input'], outputs: [], values: { input }, constants: {}, nodes: [], meta };
-  }
-  constant(name: string, t: Tensor): string {
-    const data = t.data();
-    this.g.constants[name] = {
-      shape: [...t.shape],
-      dtype: t.dtype === 'int32' ? 'int32' : 'float32',
-      data,
-    } as Constant;
-    return name;
-  }
-  node<N extends Node>(n: Omit<N, 'output'>, shape: number[]): string {
-    const output = `v${++this.n}`;
-    this.g.values[output] = { shape, dtype: 'float32' };
-    this.g.nodes.push({ ...n, output } as Node);
-    return output;
-  }
-  shape(v: string): number[] {
-    return this.g.values[v].shape;
-  }
+/** The batch of the probe run: 2, so that a batch axis is told apart from size-1 axes. */
+const PROBE_BATCH = 2;
+
+interface Recorded {
+  op: OpName;
+  ins: readonly Tensor[];
+  attrs: unknown;
+  out: Tensor;
+  module: string;
 }
 
-function capture(b: Builder, m: Module, x: string, path: string): string {
-  const s = b.shape(x);
-  const name = path || 'model';
-  if (m instanceof Sequential) {
-    m.layers.forEach((l, i) => {
-      x = capture(b, l, x, path ? `${path}.${i}` : String(i));
+/** Runs `model` on a probe batch, recording applied ops with the path of the module applying each. */
+function record(model: Module, x: Tensor): { ops: Recorded[]; output: Tensor } {
+  const ops: Recorded[] = [];
+  const path: string[] = [];
+  // module paths: wrap each module's forward for the duration of the probe
+  const restore: (() => void)[] = [];
+  const named = new Map<Module, string>();
+  const walk = (m: Module, p: string) => {
+    named.set(m, p);
+    for (const [k, c] of m.namedChildren()) walk(c, p ? `${p}.${k}` : k);
+  };
+  walk(model, '');
+  for (const [m, p] of named) {
+    const own = Object.hasOwn(m, 'forward');
+    const f = m.forward;
+    m.forward = (t: Tensor) => {
+      path.push(p);
+      try {
+        return f.call(m, t);
+      } finally {
+        path.pop();
+      }
+    };
+    restore.push(() => {
+      if (own) m.forward = f;
+      else delete (m as Partial<Module>).forward;
     });
-    return x;
   }
-  if (m instanceof Linear) {
-    const inputs = [x, b.constant(`${name}.weight`, m.weight)];
-    if (m.bias) inputs.push(b.constant(`${name}.bias`, m.bias));
-    return b.node({ op: 'linear', name, inputs, attrs: { activation: 'none' } }, [...s.slice(0, -1), m.outFeatures]);
+  try {
+    const output = recording(
+      <K extends OpName>(op: K, ins: readonly Tensor[], attrs: OpAttrs[K], out: Tensor) => {
+        ops.push({ op, ins, attrs, out, module: path[path.length - 1] ?? '' });
+      },
+      () => model.forward(x),
+    );
+    return { ops, output };
+  } finally {
+    for (const r of restore) r();
   }
-  if (m instanceof Conv2d) {
-    const { stride, padding } = m.opts;
-    const g = conv2dGeometry([1, ...s.slice(1)], m.weight.shape, stride ?? 1, padding ?? 'valid');
-    const inputs = [x, b.constant(`${name}.weight`, m.weight)];
-    if (m.bias) inputs.push(b.constant(`${name}.bias`, m.bias));
-    const attrs = {
-      activation: 'none' as const,
-      stride: [g.strideH, g.strideW] as [number, number],
-      pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] as [number, number, number, number],
-    };
-    return b.node({ op: 'conv2d', name, inputs, attrs }, [-1, g.OH, g.OW, g.OC]);
-  }
-  if (m instanceof BatchNorm) {
-    const inputs = [
-      x,
-      ...(['weight', 'bias', 'running_mean', 'running_var'] as const).map((k, i) =>
-        b.constant(`${name}.${k}`, [m.gamma, m.beta, m.runningMean, m.runningVar][i]),
-      ),
-    ];
-    return b.node({ op: 'batchnorm', name, inputs, attrs: { eps: m.opts.eps ?? 1e-5 } }, s);
-  }
-  if (m instanceof Activation) return b.node({ op: 'activation', name, inputs: [x], attrs: { fn: m.kind } }, s);
-  if (m instanceof LeakyReLU)
-    return b.node({ op: 'activation', name, inputs: [x], attrs: { fn: 'leakyrelu', alpha: m.alpha } }, s);
-  if (m instanceof Pool2d) {
-    const g = pool2dGeometry([1, ...s.slice(1)], m.kernel, m.opts.stride, m.opts.padding ?? 'valid');
-    const attrs = {
-      kernel: [g.KH, g.KW] as [number, number],
-      stride: [g.strideH, g.strideW] as [number, number],
-      pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] as [number, number, number, number],
-    };
-    return b.node({ op: m.kind, name, inputs: [x], attrs }, [-1, g.OH, g.OW, g.C]);
-  }
-  if (m instanceof GlobalAvgPool) return b.node({ op: 'globalavgpool', name, inputs: [x], attrs: {} }, [-1, s[3]]);
-  if (m instanceof Flatten)
-    return b.node({ op: 'flatten', name, inputs: [x], attrs: {} }, [-1, s.slice(1).reduce((a, c) => a * c, 1)]);
-  if (m instanceof Dropout) return b.node({ op: 'dropout', name, inputs: [x], attrs: { p: m.p } }, s);
-  if (m instanceof EmbeddingBag) {
-    return b.node({ op: 'embeddingbag', name, inputs: [x, b.constant(`${name}.weight`, m.weight)], attrs: {} }, [
-      -1,
-      m.dim,
-    ]);
-  }
-  if (m instanceof Residual) {
-    const y = capture(b, m.block, x, `${name}.block`);
-    const short = m.shortcut ? capture(b, m.shortcut, x, `${name}.shortcut`) : x;
-    const sum = b.node({ op: 'add', name: `${name}.add`, inputs: [y, short], attrs: {} }, b.shape(y));
-    return m.activation === 'relu'
-      ? b.node({ op: 'activation', name: `${name}.relu`, inputs: [sum], attrs: { fn: 'relu' } }, b.shape(sum))
-      : sum;
-  }
-  throw new ValueError(`capture: layer '${name}' (${m.constructor.name}) is not supported by the compiler yet`);
 }
 
 /** The inference graph of `model` for per-sample input `input.shape`, labelled with classNames. */
@@ -124,11 +73,83 @@ export function captureGraph(
   classNames: readonly string[],
   opts: { inputDType?: 'float32' | 'int32' } = {},
 ): Graph {
-  const b = new Builder(
-    { shape: [-1, ...input.shape], dtype: opts.inputDType ?? 'float32' },
-    { classNames: [...classNames], input, producer: 'graduate' },
-  );
-  const out = capture(b, model, 'input', '');
-  b.g.outputs = [out];
-  return b.g;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return noGrad(() =>
+      tidy(() => {
+        const x = zeros([PROBE_BATCH, ...input.shape], opts.inputDType ?? 'float32');
+        const { ops, output } = record(model, x);
+        return build(model, ops, x, output, input, classNames, opts.inputDType ?? 'float32');
+      }),
+    );
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+function build(
+  model: Module,
+  ops: Recorded[],
+  x: Tensor,
+  output: Tensor,
+  input: InputSpec,
+  classNames: readonly string[],
+  inputDType: 'float32' | 'int32',
+): Graph {
+  const g: Graph = {
+    inputs: ['input'],
+    outputs: [],
+    values: { input: { shape: [-1, ...input.shape], dtype: inputDType } },
+    constants: {},
+    nodes: [],
+    meta: { classNames: [...classNames], input, producer: 'graduate' },
+  };
+  const names = new Map<Tensor, string>([[x, 'input']]);
+  const params = new Map<Tensor, string>([...model.namedParameters(), ...model.namedBuffers()].map(([n, t]) => [t, n]));
+  const perModule = new Map<string, number>();
+  for (const r of ops) perModule.set(r.module, (perModule.get(r.module) ?? 0) + 1);
+  const usedNames = new Set<string>();
+  let fresh = 0;
+  const constant = (t: Tensor): string => {
+    let name = params.get(t) ?? `const${++fresh}`;
+    while (Object.hasOwn(g.constants, name)) name = `const${++fresh}`;
+    g.constants[name] = { shape: [...t.shape], dtype: t.dtype, data: t.data() } as Constant;
+    names.set(t, name);
+    return name;
+  };
+  for (const [i, r] of ops.entries()) {
+    const inputs = r.ins.map((t) => names.get(t) ?? constant(t));
+    const batched = r.ins.some((t) => g.values[names.get(t) as string] !== undefined);
+    const base = r.module || 'model';
+    let name = (perModule.get(r.module) ?? 0) > 1 ? `${base}.${r.op}` : base;
+    for (let k = 1; usedNames.has(name); k++) name = `${base}.${r.op}.${k}`;
+    usedNames.add(name);
+    if (!batched) {
+      // computed from constants only (no batch): the result is a constant
+      constant(r.out);
+      continue;
+    }
+    if (r.out.shape[0] !== PROBE_BATCH)
+      throw new ValueError(`capture: '${name}' (${r.op}) moves the batch axis (output [${r.out.shape.join(', ')}])`);
+    const out = `v${i + 1}`;
+    g.values[out] = { shape: [-1, ...r.out.shape.slice(1)], dtype: r.out.dtype };
+    g.nodes.push({ name, op: r.op, inputs, output: out, attrs: irAttrs(r) } as Node);
+    names.set(r.out, out);
+  }
+  const out = names.get(output);
+  if (!out || !g.values[out]) throw new ValueError('capture: the model output does not depend on its input');
+  g.outputs = [out];
+  return g;
+}
+
+/** Attributes as the IR stores them: batch-sized extents of the probe become -1 (the batch). */
+function irAttrs(r: Recorded): unknown {
+  const a = { ...(r.attrs as Record<string, unknown>) };
+  for (const key of ['shape', 'size'] as const) {
+    const v = a[key];
+    if (Array.isArray(v) && v[0] === PROBE_BATCH) a[key] = [-1, ...v.slice(1)];
+  }
+  delete a.onStats;
+  return a;
 }

@@ -49,8 +49,17 @@ export function liftGraph(g: Graph): { model: Sequential; spec: ModelSpec } {
           );
         break;
       }
-      case 'activation':
-        layers.push(n.attrs.fn === 'leakyrelu' ? { type: 'leakyrelu', alpha: n.attrs.alpha } : { type: n.attrs.fn });
+      case 'unary': {
+        const fn = n.attrs.fn;
+        if (fn === 'leakyRelu') layers.push({ type: 'leakyrelu', alpha: n.attrs.alpha });
+        else if (fn === 'relu' || fn === 'sigmoid' || fn === 'tanh' || fn === 'gelu') layers.push({ type: fn });
+        else throw new ValueError(`fine-tuning cannot lift node '${n.name}' (${fn}): no layer computes it`);
+        break;
+      }
+      case 'softmax':
+        if ((n.attrs.axis ?? -1) !== -1 || n.attrs.log)
+          throw new ValueError(`fine-tuning cannot lift node '${n.name}' (softmax over axis ${n.attrs.axis})`);
+        layers.push({ type: 'softmax' });
         break;
       case 'maxpool2d':
       case 'avgpool2d':

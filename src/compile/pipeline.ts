@@ -17,6 +17,7 @@ import type { Checkpoint } from '../train/checkpoint.js';
 import { fit, type TrainConfig } from '../train/fit.js';
 import { captureGraph } from './capture.js';
 import { liftGraph } from './lift.js';
+import { fuseConvPool } from './passes/fuse-pool.js';
 import { PASS_NAMES, type PassReport, runPasses } from './passes/index.js';
 import { type PruneResult, pruneChannels, pruneDeadUnits } from './prune.js';
 import { type QuantizeOptions, quantizeGraph } from './quantize.js';
@@ -227,7 +228,8 @@ export function compile(
       maxAccuracyDrop: opts.maxAccuracyDrop ?? 0.5,
       log,
     });
-    g = q.graph;
+    // int8 conv → 2×2 max pool pairs become one kernel (the runtime no longer fuses on load)
+    g = fuseConvPool(q.graph);
     quantization = q.report;
   }
 

@@ -18,6 +18,7 @@ import {
   nodeMacs,
   numel,
 } from '../graph/ir.js';
+import { OPS } from '../ops/registry.js';
 import { type CalibrateOptions, collectChannelStats } from './calibrate.js';
 import { f32, useCounts } from './passes/graph-edit.js';
 
@@ -55,22 +56,11 @@ export interface PruneResult {
 
 const isProducer = (n: Node): n is Producer => n.op === 'conv2d' || n.op === 'linear';
 
-function perChannel(n: Node): boolean {
-  switch (n.op) {
-    case 'affine':
-    case 'batchnorm':
-    case 'dropout':
-    case 'maxpool2d':
-    case 'avgpool2d':
-    case 'globalavgpool':
-    case 'flatten':
-      return true;
-    case 'activation':
-      return n.attrs.fn !== 'softmax';
-    default:
-      return false;
-  }
-}
+/** Whether channel c of n's output depends only on channel c of its first input (the op's trait). */
+const perChannel = (n: Node): boolean => OPS[n.op].traits.perChannel === true;
+
+/** Elementwise functions with f(0) = 0: a pruned (all-zero) channel stays zero through them. */
+const ZERO_KEEPING = new Set<string>(['relu', 'leakyRelu', 'tanh', 'gelu', 'neg', 'abs', 'square', 'sqrt']);
 
 function analyze(g: Graph): ChannelGroup[] {
   const readers = consumers(g);
@@ -205,7 +195,7 @@ function probeOf(g: Graph, group: ChannelGroup): { value: string; upstream: Set<
     const r = readers.get(cur);
     if (r?.length !== 1 || !group.chain.includes(r[0]) || g.outputs.includes(cur)) break;
     upstream.add(r[0]);
-    if (r[0].op === 'activation' && r[0].attrs.fn === 'relu') return { value: r[0].output, upstream };
+    if (r[0].op === 'unary' && r[0].attrs.fn === 'relu') return { value: r[0].output, upstream };
     cur = r[0].output;
   }
   return { value: p.output, upstream: new Set() };
@@ -213,7 +203,7 @@ function probeOf(g: Graph, group: ChannelGroup): { value: string; upstream: Set<
 
 /** Whether node `n` maps 0 to 0 at input indices `list` (so a channel that is 0 stays 0 through it). */
 function keepsZero(g: Graph, n: Node, list: readonly number[]): boolean {
-  if (n.op === 'activation') return n.attrs.fn !== 'sigmoid';
+  if (n.op === 'unary') return ZERO_KEEPING.has(n.attrs.fn);
   if (n.op === 'affine') {
     const shift = f32(g, n.inputs[2]);
     return list.every((i) => shift[i] === 0);

@@ -6,7 +6,7 @@
 // by the compiler (writer) and the lean runtime (reader); no Node-only imports here.
 import { FormatError } from '../errors.js';
 import { isRecord } from '../io/fields.js';
-import type { Constant, Graph } from './ir.js';
+import { type Constant, type Graph, upgradeNodes } from './ir.js';
 import { validateGraph } from './validate.js';
 
 export const MAGIC = 'GRADUATE';
@@ -132,6 +132,7 @@ export function readArtifact(input: Uint8Array, source = '<artifact>'): Graph {
     constants[name] = { dtype: t.dtype, shape: t.shape, data, quant: t.quant };
   }
   const g: Graph = { ...header.graph, constants };
+  if (Array.isArray(g.nodes)) upgradeNodes(g.nodes);
   validateGraph(g, source);
   return g;
 }

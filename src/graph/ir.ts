@@ -1,11 +1,15 @@
 // The graph IR: what `graduate compile` transforms and what the runtime executes. Values are
-// named tensors flowing between nodes (batch dimension -1), constants are weights, nodes are a
-// discriminated union checked exhaustively. Layouts: NHWC activations, conv weights
-// [KH, KW, Cin, Cout], linear weights [in, out]. This module is shared by the compiler and the
-// lean runtime: it must not import training code (nn/, autograd/, optim/, train/).
+// named tensors flowing between nodes (batch dimension -1), constants are weights, nodes are ops
+// of the registry (src/ops/) with their attributes — the union is derived from it, so the IR has
+// no op vocabulary of its own. Layouts: NHWC activations, conv weights [KH, KW, Cin, Cout],
+// linear weights [in, out]. Shared by the compiler and the lean runtime: it must not import
+// training code (nn/, autograd/, optim/, train/, tensor/).
 
+import type { ActivationFn, EpilogueAttrs } from '../ops/matmul.js';
+import type { OpAttrs, OpName } from '../ops/registry.js';
+
+export type { ActivationFn, OpName };
 export type ValueDType = 'float32' | 'int8' | 'int32';
-export type ActivationFn = 'none' | 'relu' | 'leakyrelu' | 'sigmoid' | 'tanh' | 'gelu';
 
 /** Affine quantization: real = scale · (q − zeroPoint); per tensor (one entry) or per channel along `axis`. */
 export interface QuantParams {
@@ -31,11 +35,7 @@ export interface Constant {
 }
 
 /** Fused epilogue of conv2d/linear: bias is an input; `residual` a value added before `activation`. */
-export interface Epilogue {
-  activation: ActivationFn;
-  alpha?: number;
-  residual?: string;
-}
+export type Epilogue = EpilogueAttrs;
 
 interface NodeBase {
   /** Unique node name (for dumps, reports, --dump-after). */
@@ -44,28 +44,10 @@ interface NodeBase {
   output: string;
 }
 
-export type Node =
-  | (NodeBase & {
-      op: 'conv2d';
-      attrs: Epilogue & { stride: [number, number]; pads: [number, number, number, number] };
-    })
-  | (NodeBase & { op: 'linear'; attrs: Epilogue })
-  | (NodeBase & { op: 'batchnorm'; attrs: { eps: number } }) // inputs: x, gamma, beta, mean, var
-  | (NodeBase & { op: 'affine'; attrs: Record<string, never> }) // inputs: x, scale[C], shift[C]
-  | (NodeBase & { op: 'activation'; attrs: { fn: Exclude<ActivationFn, 'none'> | 'softmax'; alpha?: number } })
-  | (NodeBase & { op: 'add'; attrs: Record<string, never> })
-  | (NodeBase & {
-      op: 'maxpool2d' | 'avgpool2d';
-      attrs: { kernel: [number, number]; stride: [number, number]; pads: [number, number, number, number] };
-    })
-  | (NodeBase & { op: 'globalavgpool'; attrs: Record<string, never> })
-  | (NodeBase & { op: 'flatten'; attrs: Record<string, never> })
-  | (NodeBase & { op: 'dropout'; attrs: { p: number } })
-  | (NodeBase & { op: 'embeddingbag'; attrs: Record<string, never> }) // inputs: ids int32 [N, L], weight [V, D]
-  | (NodeBase & { op: 'quantize'; attrs: Record<string, never> }) // float32 → int8 with the output value's quant
-  | (NodeBase & { op: 'dequantize'; attrs: Record<string, never> }); // int8 → float32 with the input value's quant
-
-export type OpName = Node['op'];
+/** A node: an op of the registry (src/ops/registry.ts) with its attributes; a union checked by op. */
+export type Node = { [K in OpName]: NodeBase & { op: K; attrs: OpAttrs[K] } }[OpName];
+/** The node of one op. */
+export type NodeOf<K extends OpName> = NodeBase & { op: K; attrs: OpAttrs[K] };
 
 /** How raw inputs become the graph's input tensor (pixels → normalized NHWC floats, …). */
 export interface InputSpec {
@@ -188,4 +170,23 @@ export function tokenIdLimit(g: Graph): number | undefined {
 export function firstBadTokenId(ids: ArrayLike<number>, limit: number): number {
   for (let i = 0; i < ids.length; i++) if (ids[i] < -1 || ids[i] >= limit) return i;
   return -1;
+}
+
+/**
+ * Nodes of graphs written before the op registry, rewritten in place: `activation` became `unary`
+ * (fn spelled as the kernels spell it) or `softmax` over the last axis. Run by readers of stored
+ * graphs (artifact, ONNX import) before validation.
+ */
+export function upgradeNodes(nodes: unknown[]): void {
+  for (const n of nodes) {
+    const r = n as { op?: unknown; attrs?: { fn?: unknown; alpha?: unknown } };
+    if (r?.op !== 'activation' || typeof r.attrs !== 'object' || r.attrs === null) continue;
+    const { fn, alpha } = r.attrs;
+    if (fn === 'softmax') Object.assign(r, { op: 'softmax', attrs: { axis: -1, log: false } });
+    else
+      Object.assign(r, {
+        op: 'unary',
+        attrs: { fn: fn === 'leakyrelu' ? 'leakyRelu' : fn, ...(alpha === undefined ? {} : { alpha }) },
+      });
+  }
 }

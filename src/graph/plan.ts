@@ -1,8 +1,9 @@
 // Static memory plan: every intermediate value gets an offset in one arena, reusing space of
-// values whose lifetimes do not overlap (greedy by size, first fit). Views (flatten, dropout)
+// values whose lifetimes do not overlap (greedy by size, first fit). Views (reshape, flatten, dropout)
 // share their input's buffer. Computed once per session for its tile, by validation for one
 // sample (does the graph fit the engine's memory?) and by `graduate inspect`.
-import { type Graph, numel } from './ir.js';
+import { OPS } from '../ops/registry.js';
+import { type Graph, numel, type OpName } from './ir.js';
 
 const BYTES = { float32: 4, int8: 1, int32: 4 } as const;
 const ALIGN = 64;
@@ -16,14 +17,14 @@ export interface MemoryPlan {
   naiveBytes: number;
 }
 
-/** Ops whose output is their input reinterpreted (no kernel, no memory). */
-export const VIEW_OPS = new Set(['flatten', 'dropout']);
+/** Whether a node's output is its input reinterpreted (no kernel, no memory): the op's view trait. */
+const isView = (op: OpName) => OPS[op].traits.view === true;
 
 export function planMemory(g: Graph, maxBatch: number): MemoryPlan {
   // root buffer of each value (views resolve to what they view)
   const root = new Map<string, string>();
   for (const v of g.inputs) root.set(v, v);
-  for (const n of g.nodes) root.set(n.output, VIEW_OPS.has(n.op) ? (root.get(n.inputs[0]) ?? n.inputs[0]) : n.output);
+  for (const n of g.nodes) root.set(n.output, isView(n.op) ? (root.get(n.inputs[0]) ?? n.inputs[0]) : n.output);
   const size = (v: string) =>
     Math.ceil((maxBatch * numel(g.values[v].shape) * BYTES[g.values[v].dtype]) / ALIGN) * ALIGN;
   // lifetime [first, last] in node indices of each root buffer

@@ -17,257 +17,40 @@ import {
   isPosInt,
   isRecord,
 } from '../io/fields.js';
-import type { ActivationFn, Constant, Graph, InputSpec, Node, OpName, QuantParams, Value } from './ir.js';
+import { MEMORY_LIMIT_BYTES } from '../limits.js';
+import type { CheckCtx, Info, OpDef } from '../ops/op.js';
+import { isOpName, OP_NAMES, OPS } from '../ops/registry.js';
+import type { Constant, Graph, InputSpec, Node, QuantParams } from './ir.js';
 import { numel } from './ir.js';
 import { planMemory } from './plan.js';
 
-/**
- * The most bytes the engine's wasm memory holds (kernels/engine.ts declares its maximum from this;
- * shared memories must declare one), below wasm32's 4 GiB address space. An artifact whose one
- * sample cannot fit is refused on read.
- */
-export const MEMORY_LIMIT_BYTES = 2 ** 30;
+export { MEMORY_LIMIT_BYTES };
 
-const EPILOGUE_FNS = new Set<string>(['none', 'relu', 'leakyrelu', 'sigmoid', 'tanh', 'gelu'] satisfies ActivationFn[]);
-const ACTIVATION_FNS = new Set<string>(['relu', 'leakyrelu', 'sigmoid', 'tanh', 'gelu', 'softmax']);
 const VALUE_DTYPES = new Set<string>(['float32', 'int8', 'int32']);
 const CONST_DTYPES = new Set<string>(['float32', 'float16', 'int8', 'int32']);
 const BYTES: Record<string, number> = { float32: 4, float16: 2, int8: 1, int32: 4 };
 const has = (o: object, k: string) => Object.hasOwn(o, k);
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
-
-/** What an op rule sees: the node, its checked inputs, and a `bad` that names the node. */
-interface Ctx {
-  g: Graph;
-  n: Node;
-  bad: (msg: string) => never;
-  /** Input i as a value (not a constant). */
-  value(i: number): Value;
-  /** Input i as a constant. */
-  constant(i: number): Constant;
-  out: Value;
-}
-
-interface OpRule {
-  /** Allowed numbers of inputs [min, max]. */
-  inputs: [number, number];
-  check(c: Ctx): void;
-}
-
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-function expectShape(c: Ctx, want: readonly number[]): void {
-  if (!same(c.out.shape, want))
-    c.bad(`output '${c.n.output}' has shape ${fmt(c.out.shape)}, the op gives ${fmt(want)}`);
-}
-
-function expectDtype(c: Ctx, what: string, v: Value, ...dtypes: string[]): void {
-  if (!dtypes.includes(v.dtype)) c.bad(`${what} is ${v.dtype}, expected ${dtypes.join(' or ')}`);
-}
-
-function ints(c: Ctx, field: string, length: number, ok: (v: unknown) => boolean, what: string): number[] {
-  const v = (c.n.attrs as Record<string, unknown>)[field];
-  if (!Array.isArray(v) || v.length !== length || !v.every(ok))
-    c.bad(`attrs.${field} must be ${length} ${what}, got ${JSON.stringify(v)}`);
-  return v as number[];
-}
-
-function optionalNumber(c: Ctx, field: string): void {
-  const v = (c.n.attrs as Record<string, unknown>)[field];
-  if (v !== undefined && !isFloat32(v))
-    c.bad(`attrs.${field} must be a finite float32 number, got ${JSON.stringify(v)}`);
-}
-
-/** A per-channel float constant of C values (bias, BatchNorm and affine parameters). */
-function channelConstant(c: Ctx, i: number, C: number, what: string): void {
-  const k = c.constant(i);
-  if (k.dtype !== 'float32' && k.dtype !== 'float16') c.bad(`${what} '${c.n.inputs[i]}' is ${k.dtype}, expected float`);
-  if (k.data.length !== C) c.bad(`${what} '${c.n.inputs[i]}' has ${k.data.length} values for ${C} channels`);
-}
-
-/** Output size of a window op along one axis (the kernels' floor formula), or 0 if it does not fit. */
-const windowOut = (size: number, k: number, s: number, padA: number, padB: number) =>
-  size + padA + padB < k ? 0 : Math.floor((size + padA + padB - k) / s) + 1;
-
-/** Checks the window attrs and the output shape [-1, OH, OW, C] of conv2d and the pools. */
-function windowOp(c: Ctx, x: Value, K: number[], C: number): void {
-  if (x.shape.length !== 4) c.bad(`input '${c.n.inputs[0]}' must be 4-D NHWC, got ${fmt(x.shape)}`);
-  const stride = ints(c, 'stride', 2, isPosInt, 'positive integers');
-  const pads = ints(c, 'pads', 4, isNatural, 'non-negative integers');
-  const [, H, W] = x.shape;
-  const OH = windowOut(H, K[0], stride[0], pads[0], pads[2]);
-  const OW = windowOut(W, K[1], stride[1], pads[1], pads[3]);
-  if (OH < 1 || OW < 1) c.bad(`window ${K.join('x')} (pads ${fmt(pads)}) does not fit input ${fmt(x.shape)}`);
-  expectShape(c, [-1, OH, OW, C]);
-}
-
-/** conv2d / linear: weights, bias, epilogue; int8 weights need an int8 input and a ReLU-or-none epilogue. */
-function weightedOp(c: Ctx, x: Value, rank: number): { w: Constant; cout: number } {
-  const w = c.constant(1);
-  const name = `weight '${c.n.inputs[1]}'`;
-  if (w.shape.length !== rank || !w.shape.every(isPosInt))
-    c.bad(`${name} has shape ${fmt(w.shape)}, expected rank ${rank} with positive sizes`);
-  if (w.dtype === 'int32') c.bad(`${name} is int32, expected float32, float16 or int8`);
-  const cin = w.shape[rank - 2];
-  const cout = w.shape[rank - 1];
-  if (x.shape.at(-1) !== cin) c.bad(`input '${c.n.inputs[0]}' has ${x.shape.at(-1)} channels, ${name} expects ${cin}`);
-  if (c.n.inputs.length > 2) channelConstant(c, 2, cout, 'bias');
-  const a = c.n.attrs as Record<string, unknown>;
-  if (!EPILOGUE_FNS.has(a.activation as string))
-    c.bad(`attrs.activation ${JSON.stringify(a.activation)} is not one of ${[...EPILOGUE_FNS].join(', ')}`);
-  optionalNumber(c, 'alpha');
-  if (a.residual !== undefined) {
-    const r = typeof a.residual === 'string' && has(c.g.values, a.residual) ? c.g.values[a.residual] : undefined;
-    if (!r || has(c.g.constants, a.residual as string))
-      c.bad(`attrs.residual ${JSON.stringify(a.residual)} must name a value`);
-    if (!same(r.shape, c.out.shape) || r.dtype !== 'float32')
-      c.bad(`residual '${a.residual}' is ${r.dtype}${fmt(r.shape)}, expected float32${fmt(c.out.shape)}`);
+/** Shape and dtype of a node's input as the op's shape rule sees it (float16 weights compute as float32). */
+function infoOf(g: Graph, v: string): Info {
+  if (has(g.constants, v)) {
+    const k = g.constants[v];
+    return { shape: k.shape, dtype: k.dtype === 'float16' ? 'float32' : k.dtype };
   }
-  if (w.dtype === 'int8') {
-    if (w.quant?.scale.length !== cout) c.bad(`int8 ${name} needs ${cout} per-channel scales`);
-    expectDtype(c, `input '${c.n.inputs[0]}' of an int8 layer`, x, 'int8');
-    if (a.residual !== undefined || (a.activation !== 'none' && a.activation !== 'relu'))
-      c.bad('int8 layers support only a ReLU epilogue (no residual)');
-    expectDtype(c, `output '${c.n.output}'`, c.out, 'float32', 'int8');
-  } else {
-    expectDtype(c, `input '${c.n.inputs[0]}'`, x, 'float32');
-    expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
-  }
-  return { w, cout };
+  return g.values[v];
 }
 
-/** quantize/dequantize: one input of dtype `from`, an output of the same shape in dtype `to`. */
-function conversion(from: string, to: string): OpRule {
-  return {
-    inputs: [1, 1],
-    check(c) {
-      const x = c.value(0);
-      expectDtype(c, `input '${c.n.inputs[0]}'`, x, from);
-      expectShape(c, x.shape);
-      expectDtype(c, `output '${c.n.output}'`, c.out, to);
-    },
-  };
-}
-
-/** A value in, the same shape and dtype out (views and elementwise ops). */
-function sameAsInput(c: Ctx, ...dtypes: string[]): Value {
-  const x = c.value(0);
-  expectDtype(c, `input '${c.n.inputs[0]}'`, x, ...dtypes);
-  expectShape(c, x.shape);
-  if (c.out.dtype !== x.dtype) c.bad(`output '${c.n.output}' is ${c.out.dtype}, its input ${x.dtype}`);
-  return x;
-}
-
-/** Per-op rules: the shape rule of the runtime's kernel, its inputs and attributes. */
-const RULES = {
-  conv2d: {
-    inputs: [2, 3],
-    check(c) {
-      const x = c.value(0);
-      const { w, cout } = weightedOp(c, x, 4);
-      windowOp(c, x, w.shape.slice(0, 2), cout);
-    },
-  },
-  linear: {
-    inputs: [2, 3],
-    check(c) {
-      const x = c.value(0);
-      const { cout } = weightedOp(c, x, 2);
-      expectShape(c, [...x.shape.slice(0, -1), cout]);
-    },
-  },
-  batchnorm: {
-    inputs: [5, 5],
-    check(c) {
-      const x = sameAsInput(c, 'float32');
-      for (let i = 1; i < 5; i++)
-        channelConstant(c, i, x.shape.at(-1) as number, ['', 'gamma', 'beta', 'mean', 'var'][i]);
-      const eps = (c.n.attrs as { eps?: unknown }).eps;
-      if (!isFloat32(eps) || eps < 0)
-        c.bad(`attrs.eps must be a non-negative float32 number, got ${JSON.stringify(eps)}`);
-    },
-  },
-  affine: {
-    inputs: [3, 3],
-    check(c) {
-      const x = sameAsInput(c, 'float32');
-      channelConstant(c, 1, x.shape.at(-1) as number, 'scale');
-      channelConstant(c, 2, x.shape.at(-1) as number, 'shift');
-    },
-  },
-  activation: {
-    inputs: [1, 1],
-    check(c) {
-      sameAsInput(c, 'float32');
-      const fn = (c.n.attrs as { fn?: unknown }).fn;
-      if (!ACTIVATION_FNS.has(fn as string))
-        c.bad(`attrs.fn ${JSON.stringify(fn)} is not one of ${[...ACTIVATION_FNS].join(', ')}`);
-      optionalNumber(c, 'alpha');
-    },
-  },
-  add: {
-    inputs: [2, 2],
-    check(c) {
-      const a = sameAsInput(c, 'float32');
-      const b = c.value(1);
-      if (b.dtype !== 'float32' || !same(a.shape, b.shape))
-        c.bad(`adds ${fmt(a.shape)} and ${b.dtype}${fmt(b.shape)}: both must be float32 of one shape`);
-    },
-  },
-  maxpool2d: { inputs: [1, 1], check: (c) => pool(c, 'float32', 'int8') },
-  avgpool2d: { inputs: [1, 1], check: (c) => pool(c, 'float32') },
-  globalavgpool: {
-    inputs: [1, 1],
-    check(c) {
-      const x = c.value(0);
-      expectDtype(c, `input '${c.n.inputs[0]}'`, x, 'float32', 'int8');
-      if (x.shape.length !== 4) c.bad(`input '${c.n.inputs[0]}' must be 4-D NHWC, got ${fmt(x.shape)}`);
-      expectShape(c, [-1, x.shape[3]]);
-      if (c.out.dtype !== x.dtype) c.bad(`output '${c.n.output}' is ${c.out.dtype}, its input ${x.dtype}`);
-    },
-  },
-  flatten: {
-    inputs: [1, 1],
-    check(c) {
-      const x = c.value(0);
-      expectShape(c, [-1, numel(x.shape.slice(1))]);
-      if (c.out.dtype !== x.dtype) c.bad(`output '${c.n.output}' is ${c.out.dtype}, its input ${x.dtype}`);
-    },
-  },
-  dropout: {
-    inputs: [1, 1],
-    check(c) {
-      sameAsInput(c, 'float32', 'int8');
-      const p = (c.n.attrs as { p?: unknown }).p;
-      if (!isFloat32(p) || p < 0 || p >= 1) c.bad(`attrs.p must be a number in [0, 1), got ${JSON.stringify(p)}`);
-    },
-  },
-  embeddingbag: {
-    inputs: [2, 2],
-    check(c) {
-      const ids = c.value(0);
-      expectDtype(c, `ids '${c.n.inputs[0]}'`, ids, 'int32');
-      if (ids.shape.length !== 2) c.bad(`ids '${c.n.inputs[0]}' must be [-1, L], got ${fmt(ids.shape)}`);
-      const w = c.constant(1);
-      if (w.shape.length !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float16'))
-        c.bad(`weight '${c.n.inputs[1]}' must be a float [V, D] table, got ${w.dtype}${fmt(w.shape)}`);
-      expectShape(c, [-1, w.shape[1]]);
-      expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
-    },
-  },
-  quantize: conversion('float32', 'int8'),
-  dequantize: conversion('int8', 'float32'),
-} satisfies Record<OpName, OpRule>;
-
-function pool(c: Ctx, ...dtypes: string[]): void {
-  const x = c.value(0);
-  expectDtype(c, `input '${c.n.inputs[0]}'`, x, ...dtypes);
-  const K = ints(c, 'kernel', 2, isPosInt, 'positive integers');
-  windowOp(c, x, K, x.shape[3]);
-  const pads = (c.n.attrs as { pads: number[] }).pads;
-  if (pads[0] >= K[0] || pads[2] >= K[0] || pads[1] >= K[1] || pads[3] >= K[1])
-    c.bad(`pads ${fmt(pads)} must be smaller than the window ${K.join('x')}`);
-  if (c.out.dtype !== x.dtype) c.bad(`output '${c.n.output}' is ${c.out.dtype}, its input ${x.dtype}`);
+/**
+ * Output shape of node n by its op's shape rule (the registry's infer) over the graph's values;
+ * throws the rule's error. Used to check stored shapes and to infer shapes of new nodes.
+ */
+export function inferNode(g: Graph, n: Node): Info {
+  return (OPS[n.op] as OpDef<unknown>).infer(
+    n.inputs.map((v) => infoOf(g, v)),
+    n.attrs,
+  );
 }
 
 /** Quantization parameters: per tensor for values (the kernels use one scale), per channel for weights. */
@@ -447,15 +230,15 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
     const where = `node ${i} ('${isRecord(n) ? String(n.name) : '?'}'${isRecord(n) && typeof n.op === 'string' ? `, ${n.op}` : ''})`;
     const fail: (msg: string) => never = (msg) => bad(`${where}: ${msg}`);
     if (!isRecord(n)) fail('malformed node');
-    const rule = has(RULES, n.op as string) ? RULES[n.op as OpName] : undefined;
-    if (!rule) fail(`unknown op ${JSON.stringify(n.op)} (supported: ${Object.keys(RULES).join(', ')})`);
+    const rule = isOpName(n.op) ? (OPS[n.op] as OpDef<unknown>) : undefined;
+    if (!rule) fail(`unknown op ${JSON.stringify(n.op)} (supported: ${OP_NAMES.join(', ')})`);
     if (typeof n.name !== 'string' || n.name === '') fail('name must be a non-empty string');
     if (names.has(n.name)) fail(`name '${n.name}' is used by another node`);
     names.add(n.name);
     if (!Array.isArray(n.inputs) || !n.inputs.every((v) => typeof v === 'string') || typeof n.output !== 'string')
       fail('inputs must be names and output a name');
     if (!isRecord(n.attrs)) fail('attrs must be an object');
-    const [lo, hi] = rule.inputs;
+    const [lo, hi] = rule.arity;
     if (n.inputs.length < lo || n.inputs.length > hi)
       fail(`${n.inputs.length} inputs, expected ${lo === hi ? lo : `${lo} to ${hi}`}`);
     const res = (n.attrs as { residual?: unknown }).residual;
@@ -463,19 +246,32 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
       if (!defined.has(v)) fail(`input '${v}' is not defined before use`);
     if (!has(g.values, n.output)) fail(`output '${n.output}' has no value entry`);
     if (defined.has(n.output)) fail(`output '${n.output}' is defined twice`);
-    const ctx: Ctx = {
-      g,
-      n,
+    const out = g.values[n.output];
+    const ctx: CheckCtx<unknown> = {
+      n: n as Node,
       bad: fail,
-      out: g.values[n.output],
+      out,
       value: (k) =>
         has(g.values, n.inputs[k]) ? g.values[n.inputs[k]] : fail(`input ${k} '${n.inputs[k]}' must be a value`),
       constant: (k) =>
         has(g.constants, n.inputs[k])
           ? g.constants[n.inputs[k]]
           : fail(`input ${k} '${n.inputs[k]}' must be a constant`),
+      isConstant: (k) => has(g.constants, n.inputs[k]),
+      valueNamed: (v) => (has(g.values, v) && !has(g.constants, v) ? g.values[v] : undefined),
     };
     rule.check(ctx);
+    // the op's own shape rule decides the output shape (no second copy of it here)
+    let want: Info | undefined;
+    try {
+      want = inferNode(g, n as Node);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    if (!same(out.shape, want.shape))
+      fail(`output '${n.output}' has shape ${fmt(out.shape)}, the op gives ${fmt(want.shape)}`);
+    if (out.dtype !== want.dtype && out.dtype !== 'int8' && want.dtype !== 'int8')
+      fail(`output '${n.output}' is ${out.dtype}, the op gives ${want.dtype}`);
     defined.add(n.output);
   }
   const [output] = g.outputs;

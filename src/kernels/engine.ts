@@ -4,7 +4,7 @@
 // Not for: kernel-specific policy (gemm.ts, ...) or tensor lifetimes (src/tensor/).
 
 import { KernelError } from '../errors.js';
-import { MEMORY_LIMIT_BYTES } from '../graph/validate.js';
+import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import { KERNEL_NAMES, type KernelExports } from './exports.js';
 import { detectFeatures, type WasmFeatures } from './features.js';
 import { Heap, type MemoryStats } from './heap.js';

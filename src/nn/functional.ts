@@ -2,7 +2,7 @@
 // through autograd/apply.ts. It lives beside the layers, not in ops/, so ops/ never imports autograd/.
 // Shapes: images NHWC; conv weights [KH, KW, Cin, Cout]; linear weights [in, out].
 import { apply } from '../autograd/apply.js';
-import type { Padding } from '../shape/window.js';
+import { conv2dGeometry, type Padding, pool2dGeometry } from '../shape/window.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 
 type Pair = number | readonly [number, number];
@@ -41,32 +41,52 @@ export const gelu = (x: Tensor): Tensor => apply('unary', [x], { fn: 'gelu' });
 /** x * mul + add. */
 export const scale = (x: Tensor, mulBy: number, addTo = 0): Tensor => apply('scale', [x], { mul: mulBy, add: addTo });
 
-/** [M, K] · [K, N] → [M, N]. */
+/** a[..., M, K] · b[..., K, N] → [..., M, N] (batched over the leading axes; b may be [K, N]). */
 export const matmul = (a: Tensor, b: Tensor): Tensor => apply('matmul', [a, b], {});
 /** x[..., in] · w[in, out] + b[out] (bias fused into the GEMM). */
-export const linear = (x: Tensor, w: Tensor, b?: Tensor): Tensor => apply('linear', b ? [x, w, b] : [x, w], {});
+export const linear = (x: Tensor, w: Tensor, b?: Tensor): Tensor =>
+  apply('linear', b ? [x, w, b] : [x, w], { activation: 'none' });
+
+type Window = { stride: [number, number]; pads: [number, number, number, number] };
+const window = (g: {
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+  padBottom: number;
+  padRight: number;
+}): Window => ({ stride: [g.strideH, g.strideW], pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] });
+
 /** 2-D convolution, x [N, H, W, Cin], w [KH, KW, Cin, Cout], b [Cout] → [N, OH, OW, Cout]. */
-export const conv2d = (x: Tensor, w: Tensor, b?: Tensor, opts: { stride?: Pair; padding?: Padding } = {}): Tensor =>
-  apply('conv2d', b ? [x, w, b] : [x, w], { stride: opts.stride ?? 1, padding: opts.padding ?? 'valid' });
+export const conv2d = (x: Tensor, w: Tensor, b?: Tensor, opts: { stride?: Pair; padding?: Padding } = {}): Tensor => {
+  const g = conv2dGeometry(x.shape, w.shape, opts.stride ?? 1, opts.padding ?? 'valid');
+  return apply('conv2d', b ? [x, w, b] : [x, w], { activation: 'none', ...window(g) });
+};
+function poolAttrs(x: Tensor, kernel: Pair, opts: { stride?: Pair; padding?: Padding }) {
+  const g = pool2dGeometry(x.shape, kernel, opts.stride, opts.padding ?? 'valid');
+  return { kernel: [g.KH, g.KW] as [number, number], ...window(g) };
+}
 /** Max pooling over NHWC windows (stride defaults to the kernel size). */
 export const maxPool2d = (x: Tensor, kernel: Pair, opts: { stride?: Pair; padding?: Padding } = {}): Tensor =>
-  apply('maxPool2d', [x], { kernel, stride: opts.stride, padding: opts.padding ?? 'valid' });
+  apply('maxpool2d', [x], poolAttrs(x, kernel, opts));
 /** Average pooling over NHWC windows (padding cells not counted). */
 export const avgPool2d = (x: Tensor, kernel: Pair, opts: { stride?: Pair; padding?: Padding } = {}): Tensor =>
-  apply('avgPool2d', [x], { kernel, stride: opts.stride, padding: opts.padding ?? 'valid' });
+  apply('avgpool2d', [x], poolAttrs(x, kernel, opts));
 /** [N, H, W, C] → [N, C], the mean over H and W. */
-export const globalAvgPool = (x: Tensor): Tensor => apply('globalAvgPool', [x], {});
+export const globalAvgPool = (x: Tensor): Tensor => apply('globalavgpool', [x], {});
 
 /** Same data, another shape (one dimension may be -1); shares memory. */
 export const reshape = (x: Tensor, shape: Shape): Tensor => apply('reshape', [x], { shape });
 /** [N, ...] → [N, prod(...)]. */
-export const flatten = (x: Tensor): Tensor => reshape(x, [x.shape[0] ?? 1, -1]);
+export const flatten = (x: Tensor): Tensor => apply('flatten', [x], {});
+/** Inference-mode dropout: x itself (a view; training masks with mul, see nn/layers.ts Dropout). */
+export const dropout = (x: Tensor, p: number): Tensor => apply('dropout', [x], { p });
 /** Permutes axes (default: reverses them). */
 export const transpose = (x: Tensor, perm?: readonly number[]): Tensor =>
   apply('transpose', [x], { perm: perm ?? x.shape.map((_, i) => x.rank - 1 - i) });
 /** The block starting at `begin` of extent `size` (-1: to the end). */
 export const slice = (x: Tensor, begin: readonly number[], size: readonly number[]): Tensor =>
-  apply('slice', [x], { begin, size: size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s)) });
+  apply('slice', [x], { begin, size });
 /** Joins tensors along `axis`. */
 export const concat = (xs: readonly Tensor[], axis = 0): Tensor => apply('concat', xs, { axis });
 
@@ -83,10 +103,10 @@ export const mean = (x: Tensor, axes?: Axes, keepDims = false): Tensor =>
 export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor =>
   apply('max', [x], { axes: axesOf(x, axes), keepDims });
 
-/** Softmax over the last axis. */
-export const softmax = (x: Tensor): Tensor => apply('softmax', [x], { log: false });
-/** log(softmax(x)) over the last axis, computed stably. */
-export const logSoftmax = (x: Tensor): Tensor => apply('softmax', [x], { log: true });
+/** Softmax over `axis` (default the last). */
+export const softmax = (x: Tensor, axis = -1): Tensor => apply('softmax', [x], { axis, log: false });
+/** log(softmax(x)) over `axis` (default the last), computed stably. */
+export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply('softmax', [x], { axis, log: true });
 /** Mean cross-entropy of logits [B, C] against int32 labels [B]; optional label smoothing. */
 export const softmaxCrossEntropy = (logits: Tensor, labels: Tensor, smoothing = 0): Tensor =>
   apply('softmaxCrossEntropy', [logits, labels], { smoothing });
@@ -96,9 +116,27 @@ export const batchNorm = (
   gamma: Tensor,
   beta: Tensor,
   opts: { eps?: number; onStats?: (mean: Tensor, variance: Tensor) => void } = {},
-): Tensor => apply('batchNorm', [x, gamma, beta], { eps: opts.eps ?? 1e-5, onStats: opts.onStats });
+): Tensor =>
+  apply('batchnorm_train', [x, gamma, beta], {
+    eps: opts.eps ?? 1e-5,
+    onStats: opts.onStats as ((mean: unknown, variance: unknown) => void) | undefined,
+  });
+/** Batch normalization with given statistics mean[C], variance[C] (inference, and eval-mode layers). */
+export const batchNormInference = (
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  eps = 1e-5,
+): Tensor => apply('batchnorm', [x, gamma, beta, mean, variance], { eps });
+/** Layer normalization over the last axis: (x − mean) / sqrt(var + eps) · gamma[C] + beta[C]. */
+export const layerNorm = (x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor =>
+  apply('layernorm', [x, gamma, beta], { eps });
+/** cond ≠ 0 ? a : b elementwise (all three broadcast): masking, e.g. attention. */
+export const where = (cond: Tensor, a: Tensor, b: Tensor): Tensor => apply('where', [cond, a, b], {});
 
 /** Rows of weight [vocab, dim] for int32 ids [...] → [..., dim] (id -1 gives zeros). */
-export const embedding = (weight: Tensor, ids: Tensor): Tensor => apply('embedding', [weight, ids], {});
+export const embedding = (weight: Tensor, ids: Tensor): Tensor => apply('embedding', [ids, weight], {});
 /** Mean of the rows of weight for each bag of int32 ids [B, L] (-1 = padding) → [B, dim]. */
-export const embeddingBag = (weight: Tensor, ids: Tensor): Tensor => apply('embeddingBag', [weight, ids], {});
+export const embeddingBag = (weight: Tensor, ids: Tensor): Tensor => apply('embeddingbag', [ids, weight], {});

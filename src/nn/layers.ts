@@ -114,10 +114,8 @@ export class BatchNorm extends Module {
           }),
       });
     }
-    // eval: an affine map with the running statistics
-    const s = F.mul(this.gamma, F.reciprocal(F.sqrt(F.add(this.runningVar, eps))));
-    const t = F.sub(this.beta, F.mul(this.runningMean, s));
-    return F.add(F.mul(x, s), t);
+    // eval: the running statistics (the op the compiler captures and folds)
+    return F.batchNormInference(x, this.gamma, this.beta, this.runningMean, this.runningVar, eps);
   }
   spec(): LayerSpec {
     return { type: 'batchnorm', channels: this.channels, eps: this.opts.eps, momentum: this.opts.momentum };
@@ -126,10 +124,9 @@ export class BatchNorm extends Module {
 
 /** target = (1 - m) target + m * k * src, in place. */
 function blendInto(target: Tensor, src: Tensor, m: number, k: number): void {
-  const f = target.engine.f32;
-  const t0 = target.ptr >> 2;
-  const s0 = src.ptr >> 2;
-  for (let i = 0; i < target.size; i++) f[t0 + i] = (1 - m) * f[t0 + i] + m * k * f[s0 + i];
+  const b = target.backend;
+  b.scale(target.buf, target.buf, target.size, 1 - m, 0);
+  b.axpy(m * k, src.buf, target.buf, target.size);
 }
 
 type Act = 'relu' | 'gelu' | 'sigmoid' | 'tanh' | 'softmax';
@@ -207,7 +204,7 @@ export class Dropout extends Module {
     if (!(p >= 0 && p < 1)) throw new ValueError(`Dropout: p must be in [0, 1), got ${p}`);
   }
   forward(x: Tensor): Tensor {
-    if (!this.training || this.p === 0) return x;
+    if (!this.training || this.p === 0) return F.dropout(x, this.p); // a view: what capture records
     const keepScale = 1 / (1 - this.p);
     const mask = new Float32Array(x.size);
     for (let i = 0; i < mask.length; i++) mask[i] = defaultRng.next() >= this.p ? keepScale : 0;

@@ -1,6 +1,7 @@
 // Losses, built from the op table's primitives (cross-entropy has its own fused kernel).
-import * as F from './functional.js';
+
 import type { Tensor } from '../tensor/tensor.js';
+import * as F from './functional.js';
 
 /** Mean softmax cross-entropy of logits [B, C] against int32 labels [B], optional label smoothing. */
 export function crossEntropy(logits: Tensor, labels: Tensor, opts: { labelSmoothing?: number } = {}): Tensor {

@@ -64,6 +64,11 @@ export abstract class Module {
     return this.parameters().reduce((s, t) => s + t.size, 0);
   }
 
+  /** [name, child] pairs of the direct children. */
+  namedChildren(): [string, Module][] {
+    return [...this.children];
+  }
+
   modules(): Module[] {
     return [this, ...[...this.children.values()].flatMap((c) => c.modules())];
   }

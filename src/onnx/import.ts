@@ -507,7 +507,11 @@ class Importer {
     const at = e.nodes.at(-1) ?? this.nodeName;
     const activation = (fn: Exclude<ActivationFn, 'none'>, alpha?: number) =>
       this.emit(
-        { op: 'activation', inputs: [base.v], attrs: alpha === undefined ? { fn } : { fn, alpha } },
+        {
+          op: 'unary',
+          inputs: [base.v],
+          attrs: { fn: fn === 'leakyrelu' ? 'leakyRelu' : fn, ...(alpha === undefined ? {} : { alpha }) },
+        },
         shape,
         `${base.v}.${fn}`,
         at,
@@ -671,7 +675,7 @@ class Importer {
           );
         return {
           ...e,
-          v: this.emit({ op: 'activation', inputs: [e.v], attrs: { fn: 'softmax' } }, this.phys(e)),
+          v: this.emit({ op: 'softmax', inputs: [e.v], attrs: { axis: -1, log: false } }, this.phys(e)),
         };
       }
       case 'LogSoftmax':

@@ -1,7 +1,6 @@
 // Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), with the
 // semantics of torch.optim.Adam / AdamW: bias-corrected moments, eps added after the square root.
 // Not for: the update loop itself (src/kernels/as/optim.ts, one fused pass per parameter).
-import { adamStep } from '../kernels/optim.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkRange, Optimizer, type ParamGroupOptions, type ParamState } from './optimizer.js';
 
@@ -57,7 +56,7 @@ export class Adam extends Optimizer {
 
   protected update(p: Tensor, grad: Tensor, st: ParamState): void {
     const [m, v] = st.tensors;
-    adamStep(p.engine, p.ptr, grad.ptr, m.ptr, v.ptr, p.size, {
+    p.backend.adamStep(p.buf, grad.buf, m.buf, v.buf, p.size, {
       lr: this.lr,
       beta1: this.beta1,
       beta2: this.beta2,

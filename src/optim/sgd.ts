@@ -2,7 +2,6 @@
 // semantics of torch.optim.SGD (the momentum buffer starts as the first gradient).
 // Not for: the update loop itself (src/kernels/as/optim.ts, one fused pass per parameter).
 import { ValueError } from '../errors.js';
-import { sgdStep } from '../kernels/optim.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkRange, Optimizer, type ParamGroupOptions, type ParamState } from './optimizer.js';
 
@@ -61,8 +60,8 @@ export class SGD extends Optimizer {
   }
 
   protected update(p: Tensor, grad: Tensor, st: ParamState, fresh: boolean): void {
-    const buf = st.tensors[0]?.ptr ?? 0;
-    sgdStep(p.engine, p.ptr, grad.ptr, buf, p.size, {
+    const buf = st.tensors[0]?.buf ?? 0;
+    p.backend.sgdStep(p.buf, grad.buf, buf, p.size, {
       lr: this.lr,
       momentum: this.momentum,
       dampening: this.dampening,

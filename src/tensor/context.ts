@@ -1,26 +1,37 @@
-// The engine that tensors live in. One per process (or Worker): created on first use with the
-// defaults (GRADUATE_THREADS / GRADUATE_ISA or all cores, best instruction set), or configured
-// beforehand with init(). Kernel-level code that needs several engines uses Engine directly.
-
+// The default backend (device) that tensors are created on when no backend is given: the wasm
+// backend, created on first use with the defaults (GRADUATE_THREADS / GRADUATE_ISA or all cores,
+// best instruction set), or configured beforehand with init(). Ops run on their inputs' backend,
+// so tensors of two backends can live in one process (tensor(data, shape, dtype, backend)).
+import type { Backend } from '../backend/backend.js';
+import { WasmBackend } from '../backend/wasm.js';
 import { ValueError } from '../errors.js';
-import { Engine, type EngineOptions } from '../kernels/engine.js';
+import type { Engine, EngineOptions } from '../kernels/engine.js';
 
-let current: Engine | undefined;
+let current: WasmBackend | undefined;
 
-/** Configures the tensor engine; call before creating the first tensor (or after dispose()). */
+/** Configures the default backend's engine; call before creating the first tensor (or after shutdown()). */
 export function init(opts: EngineOptions = {}): Engine {
   if (current) throw new ValueError('init(): the engine already exists; call it before the first tensor is created');
-  current = Engine.create(opts);
+  current = WasmBackend.create(opts);
+  return current.engine;
+}
+
+function wasm(): WasmBackend {
+  if (!current) current = WasmBackend.create();
   return current;
 }
 
-/** The tensor engine, created with defaults on first use. */
+/** The backend tensors are created on by default. */
+export function defaultBackend(): Backend {
+  return wasm();
+}
+
+/** The default backend's wasm engine (sessions that should share the training process's memory and threads). */
 export function engine(): Engine {
-  if (!current) current = Engine.create();
-  return current;
+  return wasm().engine;
 }
 
-/** Stops the engine's worker threads; every tensor becomes invalid. */
+/** Stops the default backend's worker threads; every tensor on it becomes invalid. */
 export function shutdown(): void {
   current?.dispose();
   current = undefined;

@@ -5,42 +5,39 @@
 //     except what fn returns (moved to the enclosing scope) and what keep() marked.
 // A training step runs inside tidy(); parameters, gradients and optimizer state are created
 // outside any scope (or kept) and live until disposed.
-import type { Tensor } from './tensor.js';
+// Scopes hold anything disposable (tensors): this file needs nothing from tensor.ts.
+interface Tracked {
+  dispose(): void;
+}
 
-const stack: Set<Tensor>[] = [];
+const stack: Set<Tracked>[] = [];
 
 /** Registers a new tensor with the innermost scope (no-op outside scopes). */
-export function track(t: Tensor): void {
+export function track(t: Tracked): void {
   stack[stack.length - 1]?.add(t);
 }
 
 /** Removes `t` from scope tracking: it lives until disposed explicitly. Returns `t`. */
-export function keep<T extends Tensor>(t: T): T {
+export function keep<T extends Tracked>(t: T): T {
   for (const scope of stack) scope.delete(t);
   return t;
 }
 
-/** Anything tidy() may return: tensors are found in arrays and plain objects. */
-function collect(value: unknown, into: Set<Tensor>, depth = 0): void {
+/** What tidy() returns: tensors of its scope are found as such, or in arrays and plain objects. */
+function collect(value: unknown, scope: Set<Tracked>, into: Set<Tracked>, depth = 0): void {
   if (depth > 4 || value === null || typeof value !== 'object') return;
-  if (isTensor(value)) {
-    into.add(value);
+  if (scope.has(value as Tracked)) {
+    into.add(value as Tracked);
   } else if (Array.isArray(value)) {
-    for (const v of value) collect(v, into, depth + 1);
+    for (const v of value) collect(v, scope, into, depth + 1);
   } else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) collect(v, into, depth + 1);
+    for (const v of Object.values(value)) collect(v, scope, into, depth + 1);
   }
-}
-
-let isTensor: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
-/** Called once by tensor.ts (avoids an import cycle). */
-export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
-  isTensor = check;
 }
 
 /** Runs fn in a scope; disposes every tensor it created except those it returns or kept. */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Tensor>();
+  const scope = new Set<Tracked>();
   stack.push(scope);
   let result: T;
   try {
@@ -52,16 +49,11 @@ export function tidy<T>(fn: () => T): T {
     stack.pop();
   }
   if (result instanceof Promise) throw new TypeError('tidy(fn): fn must be synchronous (it returned a Promise)');
-  const survivors = new Set<Tensor>();
-  collect(result, survivors);
+  const survivors = new Set<Tracked>();
+  collect(result, scope, survivors);
   for (const t of scope) {
     if (survivors.has(t)) track(t);
     else t.dispose();
   }
   return result;
-}
-
-/** Number of open scopes (for tests and diagnostics). */
-export function scopeDepth(): number {
-  return stack.length;
 }

@@ -1,16 +1,16 @@
-// The Tensor: a dense, row-major block of wasm memory with a shape and a dtype, plus the autograd
-// fields (requiresGrad, grad, and the op that produced it). Storage is reference-counted so that
-// reshape() shares memory; the block returns to the engine's heap when the last tensor using it
-// is disposed. Arithmetic lives in src/ops/ (functions, and the methods added in ops/methods.ts).
+// The Tensor: a dense, row-major buffer of a backend (its device: wasm memory by default) with a
+// shape and a dtype, plus the autograd fields (requiresGrad, grad, and the op that produced it).
+// Storage is reference-counted so that reshape() shares memory; the buffer returns to its backend
+// when the last tensor using it is disposed. Ops run on their inputs' backend (autograd/apply.ts);
+// creation functions take one explicitly or use the default (context.ts). Arithmetic: nn/functional.ts.
+import { type Backend, type Buf, DTYPE_BYTES } from '../backend/backend.js';
 import { DisposedError, fmtShape, ShapeError, ValueError } from '../errors.js';
-import type { Engine } from '../kernels/engine.js';
-import { engine } from './context.js';
-import { setTensorCheck, track } from './scope.js';
+import { resolveShape } from '../ops/layout.js';
+import type { DType, Shape } from '../ops/op.js';
+import { defaultBackend } from './context.js';
+import { track } from './scope.js';
 
-export type DType = 'float32' | 'int32' | 'int8';
-export type Shape = readonly number[];
-
-const BYTES: Record<DType, number> = { float32: 4, int32: 4, int8: 1 };
+export type { DType, Shape };
 
 /** Number of elements of a shape. */
 export function sizeOf(shape: Shape): number {
@@ -30,11 +30,11 @@ export function checkShape(shape: Shape, what = 'shape'): void {
 class Storage {
   refs = 1;
   constructor(
-    readonly engine: Engine,
-    readonly ptr: number,
+    readonly backend: Backend,
+    readonly buf: Buf,
   ) {}
   release(): void {
-    if (--this.refs === 0) this.engine.free(this.ptr);
+    if (--this.refs === 0) this.backend.free(this.buf);
   }
 }
 
@@ -61,8 +61,8 @@ export class Tensor {
   /** Optional name (parameters: 'conv1.weight'). */
   name?: string;
 
-  /** Allocates an uninitialized tensor in the engine (use the creation functions instead). */
-  constructor(shape: Shape, dtype: DType = 'float32', share?: Tensor) {
+  /** Allocates an uninitialized tensor on `backend` (default: the default backend; use the creation functions instead). */
+  constructor(shape: Shape, dtype: DType = 'float32', share?: Tensor, backend?: Backend) {
     checkShape(shape);
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
@@ -71,8 +71,8 @@ export class Tensor {
       this.storage = share.live();
       this.storage.refs++;
     } else {
-      const e = engine();
-      this.storage = new Storage(e, e.alloc(this.size * BYTES[dtype]));
+      const b = backend ?? defaultBackend();
+      this.storage = new Storage(b, b.alloc(this.size * DTYPE_BYTES[dtype]));
     }
     track(this);
   }
@@ -82,12 +82,13 @@ export class Tensor {
     return this.storage;
   }
 
-  /** Byte address in the engine's memory. */
-  get ptr(): number {
-    return this.live().ptr;
+  /** The buffer in the backend's memory (wasm: its byte address). */
+  get buf(): Buf {
+    return this.live().buf;
   }
-  get engine(): Engine {
-    return this.live().engine;
+  /** The backend (device) holding the data; ops on this tensor run there. */
+  get backend(): Backend {
+    return this.live().backend;
   }
   get rank(): number {
     return this.shape.length;
@@ -123,11 +124,7 @@ export class Tensor {
 
   /** A copy of the data as a typed array. */
   data(): Float32Array | Int32Array | Int8Array {
-    const e = this.engine;
-    const p = this.ptr;
-    if (this.dtype === 'float32') return e.f32.slice(p >> 2, (p >> 2) + this.size);
-    if (this.dtype === 'int32') return e.i32.slice(p >> 2, (p >> 2) + this.size);
-    return new Int8Array(e.u8.buffer, p, this.size).slice();
+    return this.backend.read(this.buf, this.dtype, this.size);
   }
 
   /** The single value of a one-element tensor. */
@@ -154,24 +151,6 @@ export class Tensor {
   }
 }
 
-setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor);
-
-/** Resolves one -1 in a target shape against `size` elements. */
-export function resolveShape(shape: Shape, size: number, from: Shape): number[] {
-  const s = [...shape];
-  const neg = s.indexOf(-1);
-  if (neg >= 0) {
-    const rest = sizeOf(s.filter((_, i) => i !== neg));
-    if (rest === 0 || size % rest !== 0)
-      throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} to ${fmtShape(shape)}`);
-    s[neg] = size / rest;
-  }
-  checkShape(s, 'reshape target');
-  if (sizeOf(s) !== size)
-    throw new ShapeError(`reshape: cannot reshape ${fmtShape(from)} (${size} elements) to ${fmtShape(shape)}`);
-  return s;
-}
-
 type Nested = number | readonly Nested[];
 
 function inferShape(data: Nested): number[] {
@@ -185,7 +164,12 @@ function inferShape(data: Nested): number[] {
 }
 
 /** Creates a tensor from numbers (flat with a shape, nested arrays, or a typed array). */
-export function tensor(data: Nested | Float32Array | Int32Array | Int8Array, shape?: Shape, dtype?: DType): Tensor {
+export function tensor(
+  data: Nested | Float32Array | Int32Array | Int8Array,
+  shape?: Shape,
+  dtype?: DType,
+  backend?: Backend,
+): Tensor {
   const dt: DType = dtype ?? (data instanceof Int32Array ? 'int32' : data instanceof Int8Array ? 'int8' : 'float32');
   let flat: ArrayLike<number>;
   let s: Shape;
@@ -208,7 +192,7 @@ export function tensor(data: Nested | Float32Array | Int32Array | Int8Array, sha
     if (typeof flat[i] !== 'number' || (Number.isNaN(flat[i] as number) && dt !== 'float32'))
       throw new ValueError(`tensor(): element ${i} is not a number (${String(flat[i])})`);
   }
-  const t = new Tensor(s, dt);
+  const t = new Tensor(s, dt, undefined, backend);
   write(t, flat);
   return t;
 }
@@ -216,20 +200,17 @@ export function tensor(data: Nested | Float32Array | Int32Array | Int8Array, sha
 /** Copies numbers into a tensor's memory. */
 export function write(t: Tensor, values: ArrayLike<number>): void {
   if (values.length !== t.size) throw new ShapeError(`write: ${values.length} values for tensor ${t.describe()}`);
-  const e = t.engine;
-  if (t.dtype === 'float32') e.f32.set(values, t.ptr >> 2);
-  else if (t.dtype === 'int32') e.i32.set(values, t.ptr >> 2);
-  else new Int8Array(e.u8.buffer, t.ptr, t.size).set(values);
+  t.backend.write(t.buf, t.dtype, values);
 }
 
-/** A tensor filled with `value`. */
-export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
-  const t = new Tensor(shape, dtype);
-  const e = t.engine;
-  if (dtype === 'float32') e.f32.fill(value, t.ptr >> 2, (t.ptr >> 2) + t.size);
-  else if (dtype === 'int32') e.i32.fill(value, t.ptr >> 2, (t.ptr >> 2) + t.size);
-  else new Int8Array(e.u8.buffer, t.ptr, t.size).fill(value);
+/** A tensor filled with `value` (on `backend`, default: the default backend). */
+export function full(shape: Shape, value: number, dtype: DType = 'float32', backend?: Backend): Tensor {
+  const t = new Tensor(shape, dtype, undefined, backend);
+  if (dtype === 'float32') t.backend.fill(t.buf, t.size, value);
+  else t.backend.write(t.buf, dtype, new (dtype === 'int32' ? Int32Array : Int8Array)(t.size).fill(value));
   return t;
 }
-export const zeros = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 0, dtype);
-export const ones = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 1, dtype);
+export const zeros = (shape: Shape, dtype: DType = 'float32', backend?: Backend): Tensor =>
+  full(shape, 0, dtype, backend);
+export const ones = (shape: Shape, dtype: DType = 'float32', backend?: Backend): Tensor =>
+  full(shape, 1, dtype, backend);

@@ -61,7 +61,7 @@ describe('autograd', () => {
         G.noGrad(() => {
           for (const p of params) {
             const updated = G.sub(p, G.mul(p.grad as G.Tensor, 0.1));
-            p.engine.f32.set(updated.data() as Float32Array, p.ptr >> 2);
+            p.backend.write(p.buf, p.dtype, updated.data());
             p.grad?.dispose();
             p.grad = null;
           }

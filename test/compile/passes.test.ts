@@ -111,12 +111,12 @@ describe('eliminate', () => {
     expect(ops(out)).toEqual([
       'conv2d',
       'affine',
-      'activation',
+      'unary',
       'maxpool2d',
       'flatten',
       'linear',
       'affine',
-      'activation',
+      'unary',
       'linear',
     ]);
     expect(out.outputs).toEqual([out.nodes[8].output]);
@@ -141,7 +141,7 @@ describe('fold-bn', () => {
   it('folds each affine into the conv2d/linear before it, creating a zero bias where there was none', () => {
     const g = eliminateTrainingOps(capture(CNN));
     const out = applyPass(foldBatchNorm, g);
-    expect(ops(out)).toEqual(['conv2d', 'activation', 'maxpool2d', 'flatten', 'linear', 'activation', 'linear']);
+    expect(ops(out)).toEqual(['conv2d', 'unary', 'maxpool2d', 'flatten', 'linear', 'unary', 'linear']);
     // conv: W'[…, c] = W[…, c]·scale[c]
     const w = g.constants['0.weight'].data;
     const scale = g.constants['1.scale'].data;
@@ -170,14 +170,14 @@ describe('fold-bn', () => {
     );
     // the residual block's batchnorm folds; the one after relu stays
     const out = applyPass(foldBatchNorm, g);
-    expect(ops(out)).toEqual(['conv2d', 'activation', 'affine', 'conv2d', 'add', 'activation', 'flatten', 'linear']);
+    expect(ops(out)).toEqual(['conv2d', 'unary', 'affine', 'conv2d', 'add', 'unary', 'flatten', 'linear']);
     // give the residual conv's output a second reader: it can no longer absorb its affine
     const shared = structuredClone(g);
     const conv = shared.nodes[3].output;
     shared.values.extra = { ...shared.values[conv] };
     shared.nodes.splice(4, 0, {
       name: 'extra',
-      op: 'activation',
+      op: 'unary',
       inputs: [conv],
       output: 'extra',
       attrs: { fn: 'tanh' },
@@ -191,18 +191,18 @@ describe('fuse', () => {
     const g = foldBatchNorm(eliminateTrainingOps(capture(RESNET)));
     expect(ops(g)).toEqual([
       'conv2d',
-      'activation',
+      'unary',
       'conv2d',
       'add',
-      'activation',
+      'unary',
       'globalavgpool',
       'linear',
-      'activation',
+      'unary',
       'linear',
-      'activation',
+      'softmax',
     ]);
     const out = applyPass(fuseEpilogues, g);
-    expect(ops(out)).toEqual(['conv2d', 'conv2d', 'globalavgpool', 'linear', 'linear', 'activation']);
+    expect(ops(out)).toEqual(['conv2d', 'conv2d', 'globalavgpool', 'linear', 'linear', 'softmax']);
     const [c1, c2, , l1, l2] = out.nodes;
     expect(c1.attrs).toMatchObject({ activation: 'relu' });
     expect(c1.attrs).not.toHaveProperty('residual');
@@ -248,7 +248,7 @@ describe('fold-constants', () => {
       { name: 'aff', op: 'affine', inputs: ['W0', 's', 't'], output: 'wa', attrs: {} },
       { name: 'flat', op: 'flatten', inputs: ['wa'], output: 'wf', attrs: {} },
       { name: 'plus', op: 'add', inputs: ['wf', 'D'], output: 'wd', attrs: {} },
-      { name: 'act', op: 'activation', inputs: ['wd'], output: 'wr', attrs: { fn: 'relu' } },
+      { name: 'act', op: 'unary', inputs: ['wd'], output: 'wr', attrs: { fn: 'relu' } },
       { name: 'fc', op: 'linear', inputs: ['x', 'wr', 'b'], output: 'y', attrs: { activation: 'none' } },
     ],
     meta: { classNames: [], input: { kind: 'tabular', shape: [4] }, producer: 'test' },

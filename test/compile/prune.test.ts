@@ -132,7 +132,7 @@ describe('pruneDeadUnits', () => {
       ],
     };
     const g = compiled(spec);
-    expect(g.nodes.map((n) => n.op)).toEqual(['conv2d', 'activation', 'affine', 'flatten', 'linear']);
+    expect(g.nodes.map((n) => n.op)).toEqual(['conv2d', 'unary', 'affine', 'flatten', 'linear']);
     killChannel(g, '0', 0);
     g.constants['2.shift'].data[0] = 0.5;
     expect(pruneDeadUnits(g, data(g, 3), N, { engine }).graph.constants['0.weight'].shape).toEqual([1, 1, 2, 4]);

@@ -3,6 +3,7 @@
 // and fp16 halves are exact where they can be.
 import { describe, expect, it } from 'vitest';
 import { captureGraph } from '../../src/compile/capture.js';
+import { fuseConvPool } from '../../src/compile/passes/fuse-pool.js';
 import { runPasses } from '../../src/compile/passes/index.js';
 import { chooseRange, int8Params, quantizeGraph, quantizeWeights, toHalf } from '../../src/compile/quantize.js';
 import { fromHalf } from '../../src/graph/ir.js';
@@ -93,11 +94,13 @@ describe('int8 graphs', () => {
       // relative RMS error of the logits; KL clips the tails of these random-weight activations on
       // purpose (it trades outliers for resolution), so it is held to a looser bound
       expect(Math.sqrt(err / mag), method).toBeLessThan(method === 'kl' ? 0.3 : 0.08);
-      // the conv → 2×2 max pool pair runs as one fused kernel, bit for bit as the two kernels
-      const unfused = new Session(graph, { engine: G.engine(), maxBatch: 16, fuse: false });
-      expect(q.graph.nodes.length).toBe(unfused.graph.nodes.length - 1);
-      expect(Array.from(unfused.run(x, 16))).toEqual(Array.from(b));
-      unfused.dispose();
+      // the conv → 2×2 max pool pair fused (fuse-pool) runs as one kernel, bit for bit as the two kernels
+      const fusedGraph = fuseConvPool(graph);
+      expect(fusedGraph.nodes.length).toBe(graph.nodes.length - 1);
+      expect(fusedGraph.nodes.some((x) => x.op === 'conv2d' && x.attrs.pool === 'max2x2')).toBe(true);
+      const fused = new Session(fusedGraph, { engine: G.engine(), maxBatch: 16 });
+      expect(Array.from(fused.run(x, 16))).toEqual(Array.from(b));
+      fused.dispose();
       // the 8-channel 3x3 conv runs by Winograd F(2x2, 3x3) unless told not to: exact, the same outputs
       const direct = new Session(graph, { engine: G.engine(), maxBatch: 16, winograd: false });
       expect(Array.from(direct.run(x, 16))).toEqual(Array.from(b));

@@ -190,9 +190,9 @@ export const craftedHeaders = (
     'a leaky-ReLU slope beyond float32',
     float,
     (h) => {
-      Object.assign(node(h, '9').attrs, { fn: 'leakyrelu', alpha: 1e39 });
+      Object.assign(node(h, '9'), { op: 'unary', attrs: { fn: 'leakyRelu', alpha: 1e39 } });
     },
-    /node \d+ \('9', activation\): attrs\.alpha must be a finite float32 number, got 1e\+39/,
+    /node \d+ \('9', unary\): attrs\.alpha must be a finite float32 number, got 1e\+39/,
   ],
   [
     'an input std that divides into overflow',
@@ -230,9 +230,9 @@ export const craftedHeaders = (
     'an unknown activation',
     float,
     (h) => {
-      node(h, '9').attrs.fn = 'swish';
+      Object.assign(node(h, '9'), { op: 'unary', attrs: { fn: 'swish' } });
     },
-    /node 6 \('9', activation\): attrs\.fn "swish" is not one of/,
+    /node 6 \('9', unary\): attrs\.fn "swish" is not one of/,
   ],
   [
     'a residual that names a constant',

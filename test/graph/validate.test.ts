@@ -37,7 +37,7 @@ describe('validateGraph through readArtifact: crafted artifacts', () => {
       outputs: ['y'],
       values: { x: { shape, dtype: 'float32' }, y: { shape, dtype: 'float32' } },
       constants: {},
-      nodes: [{ name: 'act', op: 'activation', inputs: ['x'], output: 'y', attrs: { fn: 'relu' } }],
+      nodes: [{ name: 'act', op: 'unary', inputs: ['x'], output: 'y', attrs: { fn: 'relu' } }],
       meta: { classNames: [], input: { kind: 'image', shape: shape.slice(1) }, producer: 'test' },
     };
     expect(() => readArtifact(writeArtifact(g), 'big.grad')).toThrow(

@@ -234,7 +234,7 @@ describe('importOnnx: other producers', () => {
     expect(g.values[g.inputs[0]].shape).toEqual([-1, 10, 10, 3]);
     expect(g.meta.onnx).toMatchObject({ inputLayout: 'NCHW' });
     expect(g.nodes.map((n) => n.op)).toContain('flatten');
-    expect(g.nodes.find((n) => n.op === 'activation' && n.attrs.fn === 'gelu')).toBeDefined();
+    expect(g.nodes.find((n) => n.op === 'unary' && n.attrs.fn === 'gelu')).toBeDefined();
     const x = Float32Array.from(rawPixels(N).subarray(0, N * 300), (v) => v / 255 - 0.5);
     const want = await runOrt(bytes, x, [N, 3, 10, 10]);
     // Graduate's GELU is the tanh form: within 5e-4 of erf GELU

@@ -1,73 +1,63 @@
-// Pass `fold-constants`: a node whose inputs are all constants (affine, add, activation, flatten,
-// dropout) is computed here, once, and its output becomes a constant. Shapes of such values have
-// no batch dimension: the result keeps the first input's shape (flatten: [d0, d1·d2·…]).
-// Activations compute like the kernels (GELU: tanh approximation) in float64, stored as float32.
-import { ValueError } from '../../errors.js';
-import { cloneGraph, type Graph, type Node } from '../../graph/ir.js';
-import { geluTanh } from '../../graph/scalar.js';
-import { dropUnused, f32, nodeUses } from './graph-edit.js';
+// Pass `fold-constants`: a node whose inputs are all float constants is computed here, once, by
+// its op's own forward on the plain-TypeScript reference backend, and its output becomes a
+// constant. Any op of the registry folds; ops that only graphs can run (quantize, …) stay.
+// Constants have no batch dimension: the result's shape is the op's shape rule over theirs.
+import { ReferenceBackend } from '../../backend/reference.js';
+import { cloneGraph, floatData, type Graph, type Node } from '../../graph/ir.js';
+import type { Arg, Info, OpDef } from '../../ops/op.js';
+import { OPS } from '../../ops/registry.js';
+import { dropUnused, nodeUses } from './graph-edit.js';
 
-type ActFn = Extract<Node, { op: 'activation' }>['attrs']['fn'];
+let reference: ReferenceBackend | undefined;
 
-/** fn applied elementwise (softmax: over the last axis of length `last`). */
-export function activate(fn: ActFn, x: Float32Array, last: number, alpha = 0.01): Float32Array {
-  const y = new Float32Array(x.length);
-  if (fn === 'softmax') {
-    for (let r = 0; r < x.length; r += last) {
-      let m = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < last; j++) m = Math.max(m, x[r + j]);
-      let s = 0;
-      for (let j = 0; j < last; j++) s += Math.exp(x[r + j] - m);
-      for (let j = 0; j < last; j++) y[r + j] = Math.exp(x[r + j] - m) / s;
-    }
-    return y;
-  }
-  const f: Record<Exclude<ActFn, 'softmax'>, (v: number) => number> = {
-    relu: (v) => Math.max(v, 0),
-    leakyrelu: (v) => (v > 0 ? v : v * alpha),
-    sigmoid: (v) => 1 / (1 + Math.exp(-v)),
-    tanh: Math.tanh,
-    gelu: geluTanh,
-  };
-  const op = f[fn];
-  for (let i = 0; i < x.length; i++) y[i] = op(x[i]);
-  return y;
-}
-
-/** The value of node `n` from constant inputs, or undefined for ops this pass does not evaluate. */
+/** The value of node `n` from constant inputs, or undefined when its op does not evaluate them. */
 function evaluate(g: Graph, n: Node): { shape: number[]; data: Float32Array } | undefined {
-  const shape = g.constants[n.inputs[0]].shape;
-  const x = f32(g, n.inputs[0]);
-  const last = shape[shape.length - 1] ?? 1;
-  switch (n.op) {
-    case 'affine': {
-      const [s, t] = [f32(g, n.inputs[1]), f32(g, n.inputs[2])];
-      return { shape: [...shape], data: x.map((v, i) => v * s[i % last] + t[i % last]) };
-    }
-    case 'add': {
-      const y = f32(g, n.inputs[1]);
-      if (y.length !== x.length)
-        throw new ValueError(`fold-constants: node '${n.name}' adds ${x.length} to ${y.length} values`);
-      return { shape: [...shape], data: x.map((v, i) => v + y[i]) };
-    }
-    case 'activation':
-      return { shape: [...shape], data: activate(n.attrs.fn, x, last, n.attrs.alpha) };
-    case 'flatten':
-      return { shape: shape.length ? [shape[0], x.length / shape[0]] : [1], data: x.slice() };
-    case 'dropout':
-      return { shape: [...shape], data: x.slice() };
-    default:
-      return undefined;
+  const def = OPS[n.op] as OpDef<unknown>;
+  const consts = n.inputs.map((v) => g.constants[v]);
+  const infos: Info[] = consts.map((c) => ({ shape: c.shape, dtype: 'float32' }));
+  let out: Info;
+  try {
+    out = def.infer(infos, n.attrs);
+  } catch {
+    return undefined; // the validator reports a shape error with the node's name
+  }
+  if (out.dtype !== 'float32') return undefined;
+  if (def.traits.view) return { shape: [...out.shape], data: floatData(consts[0]).slice() };
+  reference ??= new ReferenceBackend();
+  const b = reference;
+  const owned: number[] = [];
+  const arg = (shape: readonly number[], data?: Float32Array): Arg => {
+    const buf = b.alloc(Math.max(4, shape.reduce((x, y) => x * y, 1) * 4));
+    owned.push(buf);
+    if (data) b.write(buf, 'float32', data);
+    return { buf, shape, dtype: 'float32' };
+  };
+  try {
+    const ins = consts.map((c) => arg(c.shape, floatData(c)));
+    const y = arg(out.shape);
+    def.forward({ backend: b, temp: (s) => arg(s) }, ins, y, n.attrs);
+    return {
+      shape: [...out.shape],
+      data: b.read(
+        y.buf,
+        'float32',
+        out.shape.reduce((x, z) => x * z, 1),
+      ) as Float32Array,
+    };
+  } catch {
+    return undefined;
+  } finally {
+    for (const p of owned) b.free(p);
   }
 }
 
-/** The graph with every all-constant affine/add/activation/flatten/dropout node replaced by its result. */
+/** The graph with every node whose inputs are all float constants replaced by its result. */
 export function foldConstants(g: Graph): Graph {
   const out = cloneGraph(g);
   out.nodes = out.nodes.filter((n) => {
     const ins = nodeUses(n);
     if (!ins.length || out.outputs.includes(n.output)) return true;
-    if (!ins.every((v) => out.constants[v]?.dtype === 'float32')) return true;
+    if (!ins.every((v) => out.constants[v]?.dtype === 'float32' || out.constants[v]?.dtype === 'float16')) return true;
     const r = evaluate(out, n);
     if (!r) return true;
     out.constants[n.output] = { shape: r.shape, dtype: 'float32', data: r.data };

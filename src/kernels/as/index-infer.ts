@@ -1,7 +1,8 @@
 // Entry point of the inference kernel module (kernels-infer-<isa>-<mem>.wasm): the kernels that
 // src/runtime's Session runs, and nothing else, so pages and servers load a smaller module.
-// Left out: backward kernels, loss, optimizer steps and the tensor library's own kernels (gemm_ta,
-// reductions, fill/copy/axpy, batch statistics): only training code calls them. An engine made with
+// Left out: backward kernels, loss, optimizer steps and training-only helpers (gemm_ta, argmax,
+// axpy, batch statistics): only training code calls them. Reductions, transposes, scale/fill/copy
+// are in: graph ops (softmax over an axis, layernorm, mean, transpose) run them. An engine made with
 // profile 'infer' throws a clear error if one is called anyway (src/kernels/engine.ts).
 // Every name here must be an export of index.ts too (scripts/gen-exports.mjs checks), and
 // test/runtime/infer-module.test.ts checks that the runtime bundle calls nothing missing here.
@@ -10,8 +11,9 @@
 export { packed_b_bytes, pack_b, pack_bt, gemm } from './gemm';
 export { im2col } from './conv';
 // elementwise ops with broadcasting (strided_nd) and standalone activations
-export { strided_nd } from './layout';
-export { unary } from './elementwise';
+export { strided_nd, transpose2d } from './layout';
+export { unary, binary_row, scale_f32, fill_f32, copy_f32 } from './elementwise';
+export { reduce_axis } from './reduce';
 export { softmax_rows } from './softmax';
 export { maxpool2d, avgpool2d, global_avg_pool } from './pooling';
 // batch norm in eval mode (running statistics): scale/shift, then the per-row affine

@@ -1,0 +1,76 @@
+// The wasm backend for training: WasmInferenceBackend (wasm-infer.ts) plus the backward kernels,
+// batch statistics, losses and optimizer updates of src/kernels/ — what tensors and autograd run
+// on. Needs an engine with the training kernel module (EngineOptions.profile 'train', the default).
+import { batchNormBackward, batchNormStats } from '../kernels/batchnorm.js';
+import { conv2dBackwardData, conv2dBackwardWeight } from '../kernels/conv.js';
+import { axpy, unaryBackward } from '../kernels/elementwise.js';
+import { Engine, type EngineOptions } from '../kernels/engine.js';
+import { gemm } from '../kernels/gemm.js';
+import { sliceBackward } from '../kernels/layout.js';
+import { adamStep, sgdStep, sumSquares } from '../kernels/optim.js';
+import { avgPool2dBackward, globalAvgPoolBackward, maxPool2dBackward } from '../kernels/pooling.js';
+import { argmax } from '../kernels/reduce.js';
+import { softmaxBackward, softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../kernels/softmax.js';
+import type { Backend, Buf, GemmOptions } from './backend.js';
+import { WasmInferenceBackend } from './wasm-infer.js';
+
+export class WasmBackend extends WasmInferenceBackend implements Backend {
+  static create(opts: EngineOptions = {}): WasmBackend {
+    return new WasmBackend(Engine.create(opts));
+  }
+
+  unaryBackward: Backend['unaryBackward'] = (fn, x, y, dy, dx, n, alpha) =>
+    unaryBackward(this.engine, fn, x, y, dy, dx, n, alpha);
+  axpy: Backend['axpy'] = (alpha, x, y, n) => axpy(this.engine, alpha, x, y, n);
+  argmax: Backend['argmax'] = (x, rows, cols, out) => argmax(this.engine, x, rows, cols, out);
+  softmaxBackward: Backend['softmaxBackward'] = (y, dy, dx, rows, cols, log) =>
+    softmaxBackward(this.engine, y, dy, dx, rows, cols, log);
+  softmaxCrossEntropy: Backend['softmaxCrossEntropy'] = (logits, labels, rows, cols, loss, probs, smoothing) =>
+    softmaxCrossEntropy(this.engine, logits, labels, rows, cols, loss, probs, smoothing);
+  softmaxCrossEntropyBackward: Backend['softmaxCrossEntropyBackward'] = (p, l, rows, cols, dLoss, dLogits, s) =>
+    softmaxCrossEntropyBackward(this.engine, p, l, rows, cols, dLoss, dLogits, s);
+  override gemm(a: Buf, b: Buf, c: Buf, M: number, K: number, N: number, opts: GemmOptions = {}): void {
+    gemm(this.engine, a, b, c, M, K, N, opts);
+  }
+  conv2dBackwardData: Backend['conv2dBackwardData'] = (dy, w, g, dx) => conv2dBackwardData(this.engine, dy, w, g, dx);
+  conv2dBackwardWeight: Backend['conv2dBackwardWeight'] = (x, dy, g, dw) =>
+    conv2dBackwardWeight(this.engine, x, dy, g, dw);
+  maxPool2dBackward: Backend['maxPool2dBackward'] = (dy, am, g, dx) => maxPool2dBackward(this.engine, dy, am, g, dx);
+  avgPool2dBackward: Backend['avgPool2dBackward'] = (dy, g, dx) => avgPool2dBackward(this.engine, dy, g, dx);
+  globalAvgPoolBackward: Backend['globalAvgPoolBackward'] = (dy, N, HW, C, dx) =>
+    globalAvgPoolBackward(this.engine, dy, N, HW, C, dx);
+  batchNormStats: Backend['batchNormStats'] = (x, rows, C, mean, v) => batchNormStats(this.engine, x, rows, C, mean, v);
+  batchNormBackward: Backend['batchNormBackward'] = (x, dy, rows, C, mean, v, eps, gamma, dx, dg, db) =>
+    batchNormBackward(this.engine, x, dy, rows, C, mean, v, eps, gamma, dx, dg, db);
+  sliceBackward: Backend['sliceBackward'] = (dy, size, begin, dx, shape) =>
+    sliceBackward(this.engine, dy, size, begin, dx, shape);
+  scatterAdd(dy: Buf, D: number, ids: Buf, n: number, dTable: Buf): void {
+    const f = this.engine.f32;
+    const id = this.engine.i32;
+    for (let i = 0; i < n; i++) {
+      const k = id[(ids >> 2) + i];
+      if (k < 0) continue;
+      const src = (dy >> 2) + i * D;
+      const dst = (dTable >> 2) + k * D;
+      for (let j = 0; j < D; j++) f[dst + j] += f[src + j];
+    }
+  }
+  embeddingBagBackward(dy: Buf, D: number, ids: Buf, B: number, L: number, dTable: Buf): void {
+    const f = this.engine.f32;
+    const id = this.engine.i32;
+    for (let b = 0; b < B; b++) {
+      let count = 0;
+      for (let t = 0; t < L; t++) if (id[(ids >> 2) + b * L + t] >= 0) count++;
+      const src = (dy >> 2) + b * D;
+      for (let t = 0; t < L; t++) {
+        const k = id[(ids >> 2) + b * L + t];
+        if (k < 0) continue;
+        const dst = (dTable >> 2) + k * D;
+        for (let j = 0; j < D; j++) f[dst + j] += f[src + j] / count;
+      }
+    }
+  }
+  sgdStep: Backend['sgdStep'] = (p, g, buf, n, a) => sgdStep(this.engine, p, g, buf, n, a);
+  adamStep: Backend['adamStep'] = (p, g, m, v, n, a) => adamStep(this.engine, p, g, m, v, n, a);
+  sumSquares: Backend['sumSquares'] = (x, n) => sumSquares(this.engine, x, n);
+}

@@ -1,0 +1,100 @@
+// Table lookups by int32 ids (-1 = padding, giving zeros): embedding (rows of weight[V, D] for ids
+// of any shape) and embeddingbag (the mean of the rows of each bag ids[B, L]: bag-of-words text).
+// Inputs are (ids, weight). Ids outside [-1, V) are refused before any read (checkValues eagerly;
+// the runtime checks requests by graph/ir.ts tokenIdLimit).
+import { fmtShape, ShapeError, ValueError } from '../errors.js';
+import type { CheckCtx, Info, OpDef, Ref } from './op.js';
+import { expectDtype, fmt, numel } from './rules.js';
+
+export interface GatherAttrs {
+  embedding: Record<string, never>;
+  embeddingbag: Record<string, never>;
+}
+
+function checkTable(op: string, ids: Info, w: Info): void {
+  if (w.shape.length !== 2) throw new ShapeError(`${op}: weight ${fmtShape(w.shape)} must be [vocab, dim]`);
+  if (ids.dtype !== 'int32') throw new ShapeError(`${op}: ids ${ids.dtype}${fmtShape(ids.shape)} must be int32`);
+}
+
+function checkIds(op: string, [ids, w]: readonly Ref[]): void {
+  const id = ids.data();
+  const V = w.shape[0];
+  for (let i = 0; i < id.length; i++) {
+    if (!(id[i] >= -1 && id[i] < V))
+      throw new ValueError(`${op}: token id ${id[i]} at index ${i} is outside [-1, ${V})`);
+  }
+}
+
+function checkIr(c: CheckCtx<unknown>, bagged: boolean): void {
+  const ids = c.value(0);
+  expectDtype(c, `ids '${c.n.inputs[0]}'`, ids, 'int32');
+  if (bagged && ids.shape.length !== 2) c.bad(`ids '${c.n.inputs[0]}' must be [-1, L], got ${fmt(ids.shape)}`);
+  const w = c.constant(1);
+  if (w.shape.length !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float16'))
+    c.bad(`weight '${c.n.inputs[1]}' must be a float [V, D] table, got ${w.dtype}${fmt(w.shape)}`);
+  expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
+}
+
+export const GATHER = {
+  embedding: {
+    arity: [2, 2],
+    infer: ([ids, w]) => {
+      checkTable('embedding', ids, w);
+      return { shape: [...ids.shape, w.shape[1]], dtype: 'float32' };
+    },
+    checkValues: (ins) => checkIds('embedding', ins),
+    check: (c) => checkIr(c, false),
+    forward(x, [ids, w], out) {
+      x.backend.gather(w.buf, w.shape[1], ids.buf, numel(ids.shape), out.buf);
+      return undefined;
+    },
+    vjp: (g, [ids, w], _o, _s, d) => {
+      const dw = g.alloc(w.shape);
+      g.backend.fill(dw.buf, dw.size, 0);
+      g.backend.scatterAdd(d.buf, w.shape[1], ids.buf, ids.size, dw.buf);
+      return [null, dw];
+    },
+    traits: {},
+    onnx: (o, n) => {
+      // ONNX Gather reads -1 as the last row: padding ids are clamped to 0 and their rows zeroed
+      const at = n.name;
+      const ids = o.raw(n.inputs[0]);
+      const table = o.tensor(n.inputs[1], [...o.constant(n.inputs[1]).shape], o.floatData(n.inputs[1]));
+      const zero = o.tensor(`${at}/zero`, [], Int32Array.of(0));
+      const valid = o.node(
+        'Cast',
+        [o.node('Greater', [o.node('Add', [ids, o.tensor(`${at}/one`, [], Int32Array.of(1))], at), zero], at)],
+        at,
+        [{ name: 'to', i: o.DT.FLOAT }],
+      );
+      const rows = o.node('Gather', [table, o.node('Max', [ids, zero], at)], at, [{ name: 'axis', i: 0 }]);
+      const mask = o.node('Unsqueeze', [valid, o.ints(`${at}/axes`, [-1])], at);
+      o.bind(n.output, o.node('Mul', [rows, mask], at), at, 'graduate');
+    },
+  } satisfies OpDef<GatherAttrs['embedding']>,
+  embeddingbag: {
+    arity: [2, 2],
+    infer: ([ids, w]) => {
+      checkTable('embeddingbag', ids, w);
+      if (ids.shape.length !== 2)
+        throw new ShapeError(`embeddingbag: ids ${fmtShape(ids.shape)} must be [batch, tokens]`);
+      return { shape: [ids.shape[0], w.shape[1]], dtype: 'float32' };
+    },
+    checkValues: (ins) => checkIds('embeddingbag', ins),
+    check: (c) => checkIr(c, true),
+    forward(x, [ids, w], out) {
+      const [B, L] = ids.shape;
+      x.backend.embeddingBag(w.buf, w.shape[1], ids.buf, B, L, out.buf);
+      return undefined;
+    },
+    vjp: (g, [ids, w], _o, _s, d) => {
+      const [B, L] = ids.shape;
+      const dw = g.alloc(w.shape);
+      g.backend.fill(dw.buf, dw.size, 0);
+      g.backend.embeddingBagBackward(d.buf, w.shape[1], ids.buf, B, L, dw.buf);
+      return [null, dw];
+    },
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<GatherAttrs['embeddingbag']>,
+} satisfies { [K in keyof GatherAttrs]: OpDef<GatherAttrs[K]> };
