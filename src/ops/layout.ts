@@ -131,11 +131,13 @@ export const LAYOUT = {
     arity: [1, 1],
     infer: ([x], a) => {
       const size = sizeOf(x, a);
+      // the IR's symbolic batch (axis 0 = -1) is checked below: the whole of it
+      const free = (i: number) => i === 0 && symbolic(x);
       const bad =
         a.begin.length !== x.shape.length ||
         a.size.length !== x.shape.length ||
         a.begin.some(
-          (b, i) => !Number.isInteger(b) || b < 0 || !(size[i] >= 0) || (x.shape[i] >= 0 && b + size[i] > x.shape[i]),
+          (b, i) => !free(i) && (!Number.isInteger(b) || b < 0 || !(size[i] >= 0) || b + size[i] > x.shape[i]),
         );
       if (bad)
         throw new ShapeError(
