@@ -717,6 +717,28 @@ class Importer {
           v: this.emit({ op: 'batchnorm', inputs: [e.v, ...names], attrs: { eps } }, this.phys(e)),
         };
       }
+      case 'LayerNormalization': {
+        // opset 17: over the last axis, with Scale and optional B (Mean/InvStdDev outputs unused)
+        if ((n.output ?? []).slice(1).some((o) => (this.uses.get(o) ?? 0) > 0))
+          this.fail('its Mean / InvStdDev outputs are used');
+        const e = this.materialize(this.get(n.input?.[0] ?? ''), 'input');
+        const r = e.dims.length;
+        let axis = A.int('axis', -1);
+        if (axis < 0) axis += r;
+        const last = e.layout !== 'nchw' && !e.order && axis === r - 1;
+        if (!last || (e.layout === 'flat' && this.phys(e).at(-1) !== e.dims[r - 1]))
+          this.fail(`normalizing from axis ${axis} of a rank-${r} tensor is not supported (only the last axis)`);
+        const C = e.dims[r - 1];
+        const scale = this.constIn(1, 'Scale').data;
+        const bias = n.input?.[2] ? this.constIn(2, 'B').data : new Float32Array(C);
+        if (scale.length !== C || bias.length !== C)
+          this.fail(`Scale/B of ${scale.length}/${bias.length} values do not fit ${C} features`);
+        const names = [scale, bias].map((d, i) =>
+          this.constant(`${this.nodeName}.${['weight', 'bias'][i]}`, Float32Array.from(d), [C]),
+        );
+        const eps = A.float('epsilon', 1e-5);
+        return { ...e, v: this.emit({ op: 'layernorm', inputs: [e.v, ...names], attrs: { eps } }, this.phys(e)) };
+      }
       case 'MaxPool':
       case 'AveragePool':
         return this.pool(op, A);

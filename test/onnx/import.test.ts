@@ -241,6 +241,34 @@ describe('importOnnx: other producers', () => {
     expect(maxAbsDiff(runGraph(g, toNhwc(x, [N, 3, 10, 10]), N), want)).toBeLessThan(1e-3);
   });
 
+  it('imports LayerNormalization (opset 17) and exports layernorm (opset 13 primitives): both match ONNX Runtime', async () => {
+    const r = (n: number, s: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + s) * 0.7);
+    const bytes = handModel({
+      input: [-1, 12],
+      nodes: [
+        node('MatMul', ['x', 'w'], ['h'], 'fc'),
+        node('LayerNormalization', ['h', 'scale', 'b'], ['y'], 'ln', { epsilon: 1e-3 }, ['epsilon']),
+      ],
+      inits: [init('w', [12, 9], r(108, 1)), init('scale', [9], r(9, 2)), init('b', [9], r(9, 3))],
+    });
+    const g = importOnnx(bytes, 'ln.onnx');
+    expect(g.nodes.map((n) => n.op)).toEqual(['linear', 'layernorm']);
+    const x = Float32Array.from({ length: N * 12 }, (_, i) => Math.cos(i * 0.37) * 2);
+    const want = await runOrt(bytes, x, [N, 12]);
+    expect(maxAbsDiff(runGraph(g, x, N), want)).toBeLessThan(1e-4);
+    // and back out: opset 13 has no LayerNormalization, the export spells it in primitives
+    const exported = exportOnnx(g);
+    expect(onnx.ModelProto.decode(exported).graph?.node?.map((n) => n.opType)).toContain('ReduceMean');
+    expect(maxAbsDiff(await runOrt(exported, x, [N, 12]), want)).toBeLessThan(1e-4);
+    // a LayerNormalization over more than the last axis is refused by name
+    const wide = handModel({
+      input: [-1, 3, 4],
+      nodes: [node('LayerNormalization', ['x', 'scale'], ['y'], 'ln2', { axis: 1 })],
+      inits: [init('scale', [3, 4], r(12, 4))],
+    });
+    expect(() => importOnnx(wide, 'wide.onnx')).toThrow(/wide\.onnx.*ln2.*only the last axis/);
+  });
+
   it('maps GlobalAveragePool → Squeeze → MatMul + Add → Sigmoid, Constant and Dropout', async () => {
     const bytes = handModel({
       input: [-1, 2, 5, 5],
