@@ -7,6 +7,7 @@
 
 import type { ActivationFn, EpilogueAttrs } from '../ops/matmul.js';
 import type { OpAttrs, OpName } from '../ops/registry.js';
+import { conv2dGeometry } from '../shape/window.js';
 
 export type { ActivationFn, OpName };
 export type ValueDType = 'float32' | 'int8' | 'int32';
@@ -114,8 +115,10 @@ export function consumers(g: Graph): Map<string, Node[]> {
 export function nodeMacs(g: Graph, n: Node): number {
   if (n.op === 'conv2d') {
     const w = g.constants[n.inputs[1]];
-    const out = g.values[n.output].shape; // [-1, OH, OW, OC]
-    return out[1] * out[2] * w.shape[0] * w.shape[1] * w.shape[2] * w.shape[3];
+    // the convolution's own output size (a fused pool's output is a quarter of it)
+    const x = g.values[n.inputs[0]].shape;
+    const { OH, OW } = conv2dGeometry([1, ...x.slice(1)], w.shape, n.attrs.stride, n.attrs.pads);
+    return OH * OW * w.shape[0] * w.shape[1] * w.shape[2] * w.shape[3];
   }
   if (n.op === 'linear') {
     const w = g.constants[n.inputs[1]];
