@@ -370,9 +370,13 @@ describe('importOnnx: errors', () => {
     expect(() => importOnnx(one('HardSwish'), 'hs.onnx')).toThrow(
       /hs\.onnx: node 'layer7' \(HardSwish\): op is not supported .*supported: Add, .*Conv/,
     );
-    expect(() => importOnnx(one('LogSoftmax'), 'ls.onnx')).toThrow(
-      /node 'layer7' \(LogSoftmax\).*no log-softmax kernel/,
-    );
+    // LogSoftmax imports (the registry's softmax has a log form): log-softmax of the last axis
+    const ls = importOnnx(one('LogSoftmax'), 'ls.onnx');
+    expect(ls.nodes.map((n) => [n.op, n.attrs])).toEqual([['softmax', { axis: -1, log: true }]]);
+    const lx = Float32Array.of(0, Math.log(2), 1, -1, 3, 3, 3, 3);
+    const lse = (r: number) => Math.log([0, 1, 2, 3].reduce((s, j) => s + Math.exp(lx[r * 4 + j]), 0));
+    const lwant = Array.from(lx, (v, i) => v - lse(Math.floor(i / 4)));
+    expect(maxAbsDiff(runGraph(ls, lx, 2), lwant)).toBeLessThan(1e-5);
     const concat = handModel({ input: [-1, 4], nodes: [node('Concat', ['x', 'x'], ['y'], 'cat', { axis: 1 })] });
     expect(() => importOnnx(concat, 'c.onnx')).toThrow(/node 'cat' \(Concat\).*no concat op/);
     const relu6 = handModel({

@@ -34,26 +34,26 @@ export const ELEMENTWISE = {
       cx.fail(`Clip(${lo}, ${hi}) is not supported: only Clip(0, ∞) (= ReLU) maps onto Graduate's activations`);
     return cx.unary(relu);
   },
-  Softmax: (cx, n, A) => {
-    const e = cx.materialize(cx.get(n.input?.[0] ?? ''), 'input');
-    const r = e.dims.length;
-    let axis = A.int('axis', cx.opset < 13 ? 1 : -1);
-    if (axis < 0) axis += r;
-    const ok = e.layout === 'nchw' ? axis === 1 : !e.order && axis === r - 1 && (cx.opset >= 13 || axis === r - 1);
-    if (!ok || (e.layout === 'flat' && cx.phys(e).at(-1) !== e.dims[r - 1]))
-      cx.fail(`softmax over axis ${axis} of a rank-${r} tensor is not supported (only over channels / the last axis)`);
-    return {
-      ...e,
-      v: cx.emit({ op: 'softmax', inputs: [e.v], attrs: { axis: -1, log: false } }, cx.phys(e)),
-    };
-  },
-  LogSoftmax: (cx) =>
-    cx.fail(
-      'LogSoftmax is not supported: the Graduate runtime has no log-softmax kernel (export Softmax or raw logits)',
-    ),
+  Softmax: (cx, n, A) => softmax(cx, n, A, false),
+  LogSoftmax: (cx, n, A) => softmax(cx, n, A, true),
   // ONNX Runtime's fused GELU (erf form)
   'com.microsoft:Gelu': (cx) => cx.unary(geluErf),
 } satisfies Record<string, Converter>;
+
+/** Softmax / LogSoftmax over the channels (NCHW) or the last axis. */
+function softmax(cx: Parameters<Converter>[0], n: Parameters<Converter>[1], A: Parameters<Converter>[2], log: boolean) {
+  const e = cx.materialize(cx.get(n.input?.[0] ?? ''), 'input');
+  const r = e.dims.length;
+  let axis = A.int('axis', cx.opset < 13 ? 1 : -1);
+  if (axis < 0) axis += r;
+  const ok = e.layout === 'nchw' ? axis === 1 : !e.order && axis === r - 1 && (cx.opset >= 13 || axis === r - 1);
+  if (!ok || (e.layout === 'flat' && cx.phys(e).at(-1) !== e.dims[r - 1]))
+    cx.fail(`softmax over axis ${axis} of a rank-${r} tensor is not supported (only over channels / the last axis)`);
+  return {
+    ...e,
+    v: cx.emit({ op: 'softmax', inputs: [e.v], attrs: { axis: -1, log } }, cx.phys(e)),
+  };
+}
 
 type BinaryOp = 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow';
 const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {

@@ -16,11 +16,8 @@ export const CONVERTERS = { ...ELEMENTWISE, ...LAYERS, ...SHAPE, ...QUANT } sati
 
 type OpKey = keyof typeof CONVERTERS;
 
-/**
- * Converted (LogSoftmax: refused with its reason) yet not named in the supported lists, as before
- * the table: listing them would change every unsupported-op message.
- */
-const UNLISTED: ReadonlySet<OpKey> = new Set<OpKey>(['LayerNormalization', 'LogSoftmax', 'Shape']);
+/** Ops of the table left out of the supported lists (none today). */
+const UNLISTED: ReadonlySet<OpKey> = new Set<OpKey>([]);
 
 /** ONNX ops the importer maps (default domain), and those of com.microsoft (ONNX Runtime's fusions). */
 export const SUPPORTED_OPS: readonly string[] = (Object.keys(CONVERTERS) as OpKey[])
