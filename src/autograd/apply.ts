@@ -32,6 +32,9 @@ export function apply<K extends OpName>(op: K, ins: readonly Tensor[], attrs: Op
   const info = def.infer(ins, attrs);
   def.checkValues?.(ins, attrs);
   const backend = ins[0]?.backend;
+  for (const t of ins)
+    if (t && t.backend !== backend)
+      throw new ValueError(`${op}: inputs live on different backends ('${backend?.name}' and '${t.backend.name}')`);
   let out: Tensor;
   let saved: Tensor[] = [];
   if (def.traits.view) {

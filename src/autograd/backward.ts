@@ -43,7 +43,7 @@ export function backward(root: Tensor, dRoot?: Tensor): void {
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     // The caller's gradient stays the caller's: work on our own tensor.
-    grads.set(root, dRoot ? dRoot.reshapeView(dRoot.shape) : ones(root.shape));
+    grads.set(root, dRoot ? dRoot.reshapeView(dRoot.shape) : ones(root.shape, 'float32', root.backend));
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const g = grads.get(t);

@@ -23,12 +23,28 @@ interface Recorded {
   attrs: unknown;
   out: Tensor;
   module: string;
+  /** Whether the module applying it has children (a container: its own ops are named path.op). */
+  container: boolean;
+}
+
+/** A tensor's data as captured (copied at record time: a forward may free its temporaries). */
+interface Snapshot {
+  shape: number[];
+  dtype: Tensor['dtype'];
+  data: Float32Array | Int32Array | Int8Array;
 }
 
 /** Runs `model` on a probe batch, recording applied ops with the path of the module applying each. */
-function record(model: Module, x: Tensor): { ops: Recorded[]; output: Tensor } {
+function record(model: Module, x: Tensor): { ops: Recorded[]; output: Tensor; fixed: Map<Tensor, Snapshot> } {
   const ops: Recorded[] = [];
   const path: string[] = [];
+  const containers = new Set<string>();
+  // tensors carrying the probe batch, and copies of every other tensor an op read or made
+  const batched = new Set<Tensor>([x]);
+  const fixed = new Map<Tensor, Snapshot>();
+  const snap = (t: Tensor) => {
+    if (!fixed.has(t)) fixed.set(t, { shape: [...t.shape], dtype: t.dtype, data: t.data() });
+  };
   // module paths: wrap each module's forward for the duration of the probe
   const restore: (() => void)[] = [];
   const named = new Map<Module, string>();
@@ -37,6 +53,7 @@ function record(model: Module, x: Tensor): { ops: Recorded[]; output: Tensor } {
     for (const [k, c] of m.namedChildren()) walk(c, p ? `${p}.${k}` : k);
   };
   walk(model, '');
+  for (const [m, p] of named) if (m.namedChildren().length) containers.add(p);
   for (const [m, p] of named) {
     const own = Object.hasOwn(m, 'forward');
     const f = m.forward;
@@ -56,11 +73,15 @@ function record(model: Module, x: Tensor): { ops: Recorded[]; output: Tensor } {
   try {
     const output = recording(
       <K extends OpName>(op: K, ins: readonly Tensor[], attrs: OpAttrs[K], out: Tensor) => {
-        ops.push({ op, ins, attrs, out, module: path[path.length - 1] ?? '' });
+        const module = path[path.length - 1] ?? '';
+        for (const t of ins) if (!batched.has(t)) snap(t);
+        if (ins.some((t) => batched.has(t))) batched.add(out);
+        else snap(out); // computed from constants only: a constant of the graph
+        ops.push({ op, ins, attrs, out, module, container: containers.has(module) });
       },
       () => model.forward(x),
     );
-    return { ops, output };
+    return { ops, output, fixed };
   } finally {
     for (const r of restore) r();
   }
@@ -79,8 +100,8 @@ export function captureGraph(
     return noGrad(() =>
       tidy(() => {
         const x = zeros([PROBE_BATCH, ...input.shape], opts.inputDType ?? 'float32');
-        const { ops, output } = record(model, x);
-        return build(model, ops, x, output, input, classNames, opts.inputDType ?? 'float32');
+        const { ops, output, fixed } = record(model, x);
+        return build(model, ops, fixed, x, output, input, classNames, opts.inputDType ?? 'float32');
       }),
     );
   } finally {
@@ -91,6 +112,7 @@ export function captureGraph(
 function build(
   model: Module,
   ops: Recorded[],
+  fixed: Map<Tensor, Snapshot>,
   x: Tensor,
   output: Tensor,
   input: InputSpec,
@@ -111,10 +133,14 @@ function build(
   for (const r of ops) perModule.set(r.module, (perModule.get(r.module) ?? 0) + 1);
   const usedNames = new Set<string>();
   let fresh = 0;
+  // value names are 'input' and v1, v2, …: a constant never takes one
+  const free = (name: string) => !Object.hasOwn(g.constants, name) && name !== 'input' && !/^v\d+$/.test(name);
   const constant = (t: Tensor): string => {
     let name = params.get(t) ?? `const${++fresh}`;
-    while (Object.hasOwn(g.constants, name)) name = `const${++fresh}`;
-    g.constants[name] = { shape: [...t.shape], dtype: t.dtype, data: t.data() } as Constant;
+    if (!free(name)) name = `param.${name}`;
+    while (!free(name)) name = `const${++fresh}`;
+    const s = fixed.get(t) as Snapshot;
+    g.constants[name] = { shape: s.shape, dtype: s.dtype, data: s.data } as Constant;
     names.set(t, name);
     return name;
   };
@@ -122,8 +148,11 @@ function build(
     const inputs = r.ins.map((t) => names.get(t) ?? constant(t));
     const batched = r.ins.some((t) => g.values[names.get(t) as string] !== undefined);
     const base = r.module || 'model';
-    let name = (perModule.get(r.module) ?? 0) > 1 ? `${base}.${r.op}` : base;
-    for (let k = 1; usedNames.has(name); k++) name = `${base}.${r.op}.${k}`;
+    // a leaf module's one op takes its path; containers (residual blocks) and leaves applying
+    // several ops name each path.op (unary: path.fn, e.g. '3.relu')
+    const suffix = r.op === 'unary' ? (r.attrs as { fn: string }).fn : r.op;
+    let name = r.container || (perModule.get(r.module) ?? 0) > 1 ? `${base}.${suffix}` : base;
+    for (let k = 1; usedNames.has(name); k++) name = `${base}.${suffix}.${k}`;
     usedNames.add(name);
     if (!batched) {
       // computed from constants only (no batch): the result is a constant

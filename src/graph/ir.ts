@@ -155,18 +155,31 @@ export function floatData(c: Constant): Float32Array {
 }
 
 /**
+ * The table lookups (embedding, embeddingbag) whose ids come from the graph input, directly or
+ * through views of it (reshape, flatten, dropout): each with the rows of its table.
+ */
+export function tokenTables(g: Graph): { node: Node; rows: number }[] {
+  const fromInput = new Set([g.inputs[0]]);
+  const out: { node: Node; rows: number }[] = [];
+  for (const n of g.nodes) {
+    if ((n.op === 'reshape' || n.op === 'flatten' || n.op === 'dropout') && fromInput.has(n.inputs[0]))
+      fromInput.add(n.output);
+    if ((n.op === 'embedding' || n.op === 'embeddingbag') && fromInput.has(n.inputs[0])) {
+      const rows = g.constants[n.inputs[1]]?.shape[0];
+      if (rows !== undefined) out.push({ node: n, rows });
+    }
+  }
+  return out;
+}
+
+/**
  * The token ids an int32 graph input accepts: [-1 (padding), rows) where rows is the smallest
- * embedding table reading it; undefined when no table reads the input. An id past the table
+ * table reading it (tokenTables); undefined when no table reads the input. An id past the table
  * would read whatever lies after it in memory (other weights, other requests' activations).
  */
 export function tokenIdLimit(g: Graph): number | undefined {
-  let rows: number | undefined;
-  for (const n of g.nodes)
-    if (n.op === 'embeddingbag' && n.inputs[0] === g.inputs[0]) {
-      const v = g.constants[n.inputs[1]]?.shape[0];
-      if (v !== undefined) rows = Math.min(rows ?? v, v);
-    }
-  return rows;
+  const rows = tokenTables(g).map((t) => t.rows);
+  return rows.length ? Math.min(...rows) : undefined;
 }
 
 /** Index of the first id outside [-1, limit) in `ids`, or -1. */

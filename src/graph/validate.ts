@@ -21,12 +21,14 @@ import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import type { CheckCtx, Info, OpDef } from '../ops/op.js';
 import { isOpName, OP_NAMES, OPS } from '../ops/registry.js';
 import type { Constant, Graph, InputSpec, Node, QuantParams } from './ir.js';
-import { numel } from './ir.js';
+import { numel, tokenTables } from './ir.js';
 import { planMemory } from './plan.js';
 
 export { MEMORY_LIMIT_BYTES };
 
 const VALUE_DTYPES = new Set<string>(['float32', 'int8', 'int32']);
+/** Highest rank of a value the kernels take (kernels/broadcast.ts MAX_RANK). */
+const MAX_VALUE_RANK = 6;
 const CONST_DTYPES = new Set<string>(['float32', 'float16', 'int8', 'int32']);
 const BYTES: Record<string, number> = { float32: 4, float16: 2, int8: 1, int32: 4 };
 const has = (o: object, k: string) => Object.hasOwn(o, k);
@@ -73,6 +75,9 @@ function checkValue(name: string, v: unknown, bad: (m: string) => never): void {
   const s = v.shape as unknown[];
   if (s.length < 2 || s[0] !== -1 || !s.slice(1).every((d) => isPosInt(d) && d <= 2 ** 31))
     bad(`${what}: shape ${JSON.stringify(s)} must be [-1 (batch), positive sizes…]`);
+  // the strided kernels (transpose, broadcasting) walk at most 6 axes
+  if (s.length > MAX_VALUE_RANK)
+    bad(`${what}: shape ${JSON.stringify(s)} has rank ${s.length}, more than ${MAX_VALUE_RANK}`);
   if (!VALUE_DTYPES.has(v.dtype as string)) bad(`${what}: unknown dtype ${JSON.stringify(v.dtype)}`);
   const bytes = numel(s as number[]) * BYTES[v.dtype as string];
   if (bytes > MEMORY_LIMIT_BYTES)
@@ -192,9 +197,7 @@ function checkMeta(g: Graph, source: string, bad: (m: string) => never): void {
   // predict and serve feed encodeText's ids: int32, each below the rows of the tables they index
   if (inValue.dtype !== 'int32') bad(`text input '${g.inputs[0]}' is ${inValue.dtype}, expected int32 token ids`);
   const ids = tokenIds(input);
-  for (const n of g.nodes) {
-    if (n.op !== 'embeddingbag' || n.inputs[0] !== g.inputs[0]) continue;
-    const rows = g.constants[n.inputs[1]].shape[0];
+  for (const { node: n, rows } of tokenTables(g)) {
     if (ids > rows)
       bad(
         `meta.input.tokenizer makes ${ids} token ids, but the table '${n.inputs[1]}' of node '${n.name}' has ${rows} rows`,
@@ -270,8 +273,10 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
     }
     if (!same(out.shape, want.shape))
       fail(`output '${n.output}' has shape ${fmt(out.shape)}, the op gives ${fmt(want.shape)}`);
-    if (out.dtype !== want.dtype && out.dtype !== 'int8' && want.dtype !== 'int8')
-      fail(`output '${n.output}' is ${out.dtype}, the op gives ${want.dtype}`);
+    // a float result may be stored int8 only by an op that requantizes in its epilogue (conv2d, linear)
+    const requantized = rule.traits.epilogue === true && out.dtype === 'int8' && want.dtype === 'float32';
+    if (out.dtype !== want?.dtype && !requantized)
+      fail(`output '${n.output}' is ${out.dtype}, the op gives ${want?.dtype}`);
     defined.add(n.output);
   }
   const [output] = g.outputs;

@@ -208,7 +208,7 @@ export class Dropout extends Module {
     const keepScale = 1 / (1 - this.p);
     const mask = new Float32Array(x.size);
     for (let i = 0; i < mask.length; i++) mask[i] = defaultRng.next() >= this.p ? keepScale : 0;
-    return F.mul(x, tensor(mask, x.shape));
+    return F.mul(x, tensor(mask, x.shape, 'float32', x.backend));
   }
   spec(): LayerSpec {
     return { type: 'dropout', p: this.p };

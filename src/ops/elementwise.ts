@@ -3,8 +3,9 @@
 
 import { UNARY_FNS, type UnaryFn } from '../backend/backend.js';
 import { fmtShape, ShapeError } from '../errors.js';
+import { isFloat32 } from '../io/fields.js';
 import { broadcastShape } from '../shape/window.js';
-import type { CheckCtx, OnnxCtx, OpDef, Ref, ValueInfo } from './op.js';
+import type { CheckCtx, OnnxCtx, OnnxOrder, OpDef, Ref, ValueInfo } from './op.js';
 import { channelConstant, channelsOf, expectDtype, numel, optionalNumber, sameDtype, sumTo } from './rules.js';
 
 type None = Record<string, never>;
@@ -46,6 +47,7 @@ function binaryOp(op: keyof typeof KERNEL_BINARY): OpDef<None> {
     infer: ([a, b]) => ({ shape: broadcastShape(a.shape, b.shape, op), dtype: 'float32' }),
     check(c) {
       for (const i of [0, 1]) expectDtype(c, `input '${c.n.inputs[i]}'`, operand(c, i), 'float32');
+      expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
     },
     forward(x, [a, b], out) {
       x.backend.binary(fn, a.buf, a.shape, b.buf, b.shape, out.buf);
@@ -92,19 +94,28 @@ function binaryOp(op: keyof typeof KERNEL_BINARY): OpDef<None> {
       }
     },
     traits: {},
-    onnx: (o, n) =>
-      o.bind(
-        n.output,
-        o.node(ONNX_BINARY[op], [operandOnnx(o, n.inputs[0], n.name), operandOnnx(o, n.inputs[1], n.name)], n.name),
-        n.name,
-      ),
+    onnx: (o, n) => {
+      const order = orderOf(o, n.inputs);
+      const [a, b] = n.inputs.map((v) => operandOnnx(o, v, n.name, order));
+      o.bind(n.output, o.node(ONNX_BINARY[op], [a, b], n.name), n.name, order);
+    },
   };
 }
 
-/** A value's float ONNX tensor, or a constant as an initializer. */
-function operandOnnx(o: OnnxCtx, name: string, at: string): string {
-  if (!o.isConstant(name)) return o.float(name, at);
+/** A value's float ONNX tensor (in `order`), or a constant as an initializer. */
+function operandOnnx(o: OnnxCtx, name: string, at: string, order: OnnxOrder): string {
+  if (!o.isConstant(name)) return o.float(name, at, order);
   return o.tensor(name, [...o.constant(name).shape], o.floatData(name));
+}
+
+/**
+ * Axis order for an elementwise op's ONNX operands: ONNX's (4-D values NCHW) when all operands are
+ * values of one rank — they broadcast alike in either order, and CNN residual adds stay transpose-
+ * free — else Graduate's, which constants (and lower-rank operands) are written in.
+ */
+function orderOf(o: OnnxCtx, inputs: readonly string[]): OnnxOrder {
+  const ranks = inputs.map((v) => (o.isConstant(v) ? -1 : o.value(v).shape.length));
+  return ranks.every((r) => r === ranks[0] && r >= 0) ? 'onnx' : 'graduate';
 }
 
 const ONNX_UNARY: Partial<Record<UnaryFn, string>> = {
@@ -160,8 +171,9 @@ export const ELEMENTWISE = {
     infer: ([x]) => ({ shape: x.shape, dtype: 'float32' }),
     check(c) {
       sameDtype(c, 'float32');
-      optionalNumber(c, 'mul');
-      optionalNumber(c, 'add');
+      for (const k of ['mul', 'add'] as const)
+        if (!isFloat32(c.n.attrs[k]))
+          c.bad(`attrs.${k} must be a finite float32 number, got ${JSON.stringify(c.n.attrs[k])}`);
     },
     forward(x, [i], out, a) {
       x.backend.scale(i.buf, out.buf, numel(i.shape), a.mul, a.add);
@@ -188,6 +200,7 @@ export const ELEMENTWISE = {
     }),
     check(c) {
       for (const i of [0, 1, 2]) expectDtype(c, `input '${c.n.inputs[i]}'`, operand(c, i), 'float32');
+      expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
     },
     forward(x, [c, a, b], out) {
       x.backend.where(c.buf, c.shape, a.buf, a.shape, b.buf, b.shape, out.buf);
@@ -212,9 +225,10 @@ export const ELEMENTWISE = {
     traits: {},
     onnx: (o, n) => {
       const at = n.name;
-      const [c, a, b] = n.inputs.map((v) => operandOnnx(o, v, at));
+      const order = orderOf(o, n.inputs);
+      const [c, a, b] = n.inputs.map((v) => operandOnnx(o, v, at, order));
       const cond = o.node('Cast', [c], at, [{ name: 'to', i: 9 }]); // BOOL
-      o.bind(n.output, o.node('Where', [cond, a, b], at), at);
+      o.bind(n.output, o.node('Where', [cond, a, b], at), at, order);
     },
   } satisfies OpDef<None>,
   affine: {

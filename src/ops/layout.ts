@@ -49,6 +49,12 @@ function reshapeInfer(x: Info, target: readonly number[]): Info {
 
 const sizeOf = (x: Info, a: LayoutAttrs['slice']) => a.size.map((s, i) => (s < 0 ? x.shape[i] - a.begin[i] : s));
 
+/** attrs[field] must be an array of integers satisfying `ok` (before the shape rule reads it). */
+function intArray(c: CheckCtx<unknown>, field: string, v: unknown, ok: (d: number) => boolean): void {
+  if (!Array.isArray(v) || !v.every((d) => Number.isInteger(d) && ok(d)))
+    c.bad(`attrs.${field} must be an array of integers, got ${JSON.stringify(v)}`);
+}
+
 function checkBatchAxis(c: CheckCtx<unknown>, ok: boolean, what: string): void {
   if (!ok) c.bad(`${what} must keep the batch axis 0 in place`);
 }
@@ -61,7 +67,10 @@ export const LAYOUT = {
   reshape: {
     arity: [1, 1],
     infer: ([x], a) => reshapeInfer(x, a.shape),
-    check: (c) => void sameDtype(c, 'float32', 'int8', 'int32'),
+    check: (c) => {
+      sameDtype(c, 'float32', 'int8', 'int32');
+      intArray(c, 'shape', c.n.attrs.shape, (d) => d === -1 || d >= 1);
+    },
     forward: view('reshape'),
     vjp: (_g, [x], _o, _s, d) => [d.reshapeView(x.shape)],
     run: () => undefined,
@@ -101,7 +110,8 @@ export const LAYOUT = {
     },
     check: (c) => {
       sameDtype(c, 'float32');
-      checkBatchAxis(c, c.n.attrs.perm?.[0] === 0, 'attrs.perm');
+      intArray(c, 'perm', c.n.attrs.perm, (d) => d >= 0);
+      checkBatchAxis(c, c.n.attrs.perm[0] === 0, 'attrs.perm');
     },
     forward(x, [i], out, a) {
       x.backend.transpose(i.buf, i.shape, a.perm, out.buf);
@@ -147,7 +157,11 @@ export const LAYOUT = {
         throw new ShapeError('slice: the IR takes the whole batch (begin[0] = 0, size[0] = -1)');
       return { shape: size.map((s, i) => (i === 0 && symbolic(x) ? -1 : s)), dtype: x.dtype };
     },
-    check: (c) => void sameDtype(c, 'float32'),
+    check: (c) => {
+      sameDtype(c, 'float32');
+      intArray(c, 'begin', c.n.attrs.begin, (d) => d >= 0);
+      intArray(c, 'size', c.n.attrs.size, (d) => d >= -1);
+    },
     forward(x, [i], out, a) {
       x.backend.slice(i.buf, i.shape, a.begin, sizeOf(i, a), out.buf);
       return undefined;
@@ -194,6 +208,9 @@ export const LAYOUT = {
     check: (c) => {
       for (let i = 0; i < c.n.inputs.length; i++)
         if (c.value(i).dtype !== 'float32') c.bad(`input '${c.n.inputs[i]}' must be float32`);
+      if (c.out.dtype !== 'float32') c.bad(`output '${c.n.output}' is ${c.out.dtype}, expected float32`);
+      if (!Number.isInteger(c.n.attrs.axis))
+        c.bad(`attrs.axis must be an integer, got ${JSON.stringify(c.n.attrs.axis)}`);
     },
     forward(x, ins, out, a) {
       const axis = a.axis < 0 ? a.axis + out.shape.length : a.axis;

@@ -224,9 +224,11 @@ export const MATMUL = {
     },
     check(c) {
       for (const i of [0, 1]) {
-        const v = c.isConstant(i) ? { ...c.constant(i), dtype: c.constant(i).dtype as ValueInfo['dtype'] } : c.value(i);
-        expectDtype(c, `input '${c.n.inputs[i]}'`, v as ValueInfo, 'float32');
+        // a constant operand may be float16 (widened at load, as every float weight)
+        const dtype = c.isConstant(i) ? c.constant(i).dtype.replace('float16', 'float32') : c.value(i).dtype;
+        if (dtype !== 'float32') c.bad(`input '${c.n.inputs[i]}' is ${dtype}, expected float32`);
       }
+      expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
     },
     forward(x, [a, b], out) {
       const { M, K, N, shared, batches } = matmulDims(a.shape, b.shape);
@@ -262,10 +264,11 @@ export const MATMUL = {
     traits: {},
     onnx: (o, n) => {
       const at = n.name;
+      // axes are Graduate's: 4-D operands in NHWC order, not ONNX's NCHW
       const [a, b] = n.inputs.map((v) =>
-        o.isConstant(v) ? o.tensor(v, [...o.constant(v).shape], o.floatData(v)) : o.float(v, at),
+        o.isConstant(v) ? o.tensor(v, [...o.constant(v).shape], o.floatData(v)) : o.float(v, at, 'graduate'),
       );
-      o.bind(n.output, o.node('MatMul', [a, b], at), at);
+      o.bind(n.output, o.node('MatMul', [a, b], at), at, 'graduate');
     },
   } satisfies OpDef<MatmulAttrs['matmul']>,
   linear: {

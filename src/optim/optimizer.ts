@@ -103,7 +103,7 @@ export abstract class Optimizer {
         this.state.set(p, st);
       }
       const fresh = st.tensors.length === 0 && this.needsSlots();
-      if (fresh) st.tensors.push(...this.slots.map(() => keep(zeros(p.shape))));
+      if (fresh) st.tensors.push(...this.slots.map(() => keep(zeros(p.shape, 'float32', p.backend))));
       st.step++;
       if (p.size > 0) this.update(p, g, st, fresh);
     }
@@ -205,7 +205,7 @@ export abstract class Optimizer {
         tensors.length = 0;
       } else {
         this.slots.forEach((_, k) => {
-          tensors[k] ??= keep(zeros(p.shape));
+          tensors[k] ??= keep(zeros(p.shape, 'float32', p.backend));
           write(tensors[k], data[k]);
         });
       }

@@ -234,6 +234,11 @@ export class Session {
         `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
       );
     }
+    const want = this.graph.values[this.graph.inputs[0]].dtype === 'int32' ? Int32Array : Float32Array;
+    if (!(input instanceof want))
+      throw new ValueError(
+        `Session.run: input is a ${input.constructor.name}, the model takes ${want === Int32Array ? 'int32 token ids (Int32Array)' : 'float32 values (Float32Array)'}`,
+      );
     if (this.tokenIds !== undefined) {
       const i = firstBadTokenId(input, this.tokenIds);
       if (i >= 0)

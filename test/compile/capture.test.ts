@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { captureGraph } from '../../src/compile/capture.js';
 import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
 import * as G from '../../src/index.js';
+import { buildModel } from '../../src/nn/build.js';
 import * as F from '../../src/nn/functional.js';
 import { Embedding, Linear, Sequential } from '../../src/nn/layers.js';
 import { Module } from '../../src/nn/module.js';
@@ -71,6 +72,37 @@ describe('capture records applied ops', () => {
     expect(graph.nodes.find((n) => n.op === 'linear')?.name).toBe('q');
     expect(graph.values[graph.outputs[0]].shape).toEqual([-1, 3]);
     for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
+    model.dispose();
+  });
+
+  it('keeps constants a forward computes and frees itself, and parameter names that look like values', () => {
+    class Projected extends Module {
+      readonly input = this.param('input', G.tensor([1, 2, 3, 4, 5, 6], [3, 2]));
+      forward(x: Tensor): Tensor {
+        // wᵀ is computed from a parameter inside the forward's own scope (freed when it returns)
+        return G.tidy(() => F.matmul(x, F.transpose(this.input, [1, 0])));
+      }
+      spec(): LayerSpec {
+        return { type: 'sequential', layers: [] };
+      }
+    }
+    const m = new Projected();
+    const x = G.tensor([1, 0, 0, 1], [2, 2]);
+    const { graph, got, want } = runBoth(m, x, 'float32');
+    expect(Object.keys(graph.constants)).not.toContain('input');
+    expect(Array.from(got)).toEqual(Array.from(want));
+    m.dispose();
+  });
+
+  it('names residual blocks as before: path.add, path.relu', () => {
+    G.manualSeed(2);
+    const { model } = buildModel({
+      inputShape: [4, 4, 2],
+      layers: [{ type: 'residual', layers: [{ type: 'conv2d', out: 2, kernel: 3, padding: 'same' }] }],
+    });
+    model.eval();
+    const g = captureGraph(model, { kind: 'image', shape: [4, 4, 2] }, []);
+    expect(g.nodes.map((n) => n.name)).toEqual(['0.block.0', '0.add', '0.relu']);
     model.dispose();
   });
 

@@ -142,6 +142,20 @@ const close = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number, wha
   }
 };
 
+describe('tensors on two backends in one process', () => {
+  it('trains on the reference backend (seed gradient and results there), refuses mixing', () => {
+    tidy(() => {
+      const x = tensor([1, -2, 3], [3], 'float32', reference);
+      x.requiresGrad = true;
+      backward(G.sum(G.mul(x, x)));
+      expect(Array.from(x.grad?.data() ?? [])).toEqual([2, -4, 6]);
+      expect(x.grad?.backend).toBe(reference);
+      const w = tensor([1, 2, 3], [3]);
+      expect(() => G.add(x, w)).toThrow(/add: inputs live on different backends \('reference' and 'wasm'\)/);
+    });
+  });
+});
+
 describe('op registry', () => {
   it('has a definition with every part for each op, and a case here for each', () => {
     for (const op of OP_NAMES) {

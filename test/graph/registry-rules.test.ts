@@ -1,0 +1,152 @@
+// The rules the op registry adds to graph validation and the runtime, each from a defect a
+// review found in the first version: graphs from files that would have run out of bounds or
+// computed garbage are refused naming the node and field; the ONNX export keeps Graduate's axes
+// for ops whose operands are constants or of another rank (checked against ONNX Runtime).
+import { describe, expect, it } from 'vitest';
+import type { Graph, Node } from '../../src/graph/ir.js';
+import { inferNode, validateGraph } from '../../src/graph/validate.js';
+import { exportOnnx } from '../../src/onnx/export.js';
+import { Session } from '../../src/runtime/session.js';
+import { maxAbsDiff, runOrt } from '../onnx/fixtures.js';
+
+type Const = Graph['constants'][string];
+const fconst = (shape: number[], f: (i: number) => number): Const => ({
+  shape,
+  dtype: 'float32',
+  data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => f(i)),
+});
+
+/** A graph x → nodes → the last node's output, shapes inferred by the op rules. */
+function graph(
+  input: number[],
+  nodes: Omit<Node, 'output'>[],
+  constants: Graph['constants'] = {},
+  dtype: 'float32' | 'int32' = 'float32',
+): Graph {
+  const g: Graph = {
+    inputs: ['x'],
+    outputs: [],
+    values: { x: { shape: [-1, ...input], dtype } },
+    constants,
+    nodes: [],
+    meta: { classNames: [], input: { kind: 'tabular', shape: input }, producer: 'test' },
+  };
+  nodes.forEach((n, i) => {
+    const node = { ...n, output: `y${i}` } as Node;
+    const info = inferNode(g, node);
+    g.values[node.output] = { shape: [...info.shape], dtype: info.dtype };
+    g.nodes.push(node);
+  });
+  g.outputs = [`y${nodes.length - 1}`];
+  return g;
+}
+
+describe('validateGraph: registry rules', () => {
+  it('refuses a float op writing a value declared int8 (only conv2d/linear requantize)', () => {
+    const g = graph([4], [{ name: 'mm', op: 'matmul', inputs: ['x', 'w'], attrs: {} }], {
+      w: fconst([4, 64], () => 0.5),
+    });
+    g.values.y0 = { shape: [-1, 64], dtype: 'int8', quant: { scale: [0.1], zeroPoint: [0] } };
+    g.values.out = { shape: [-1, 64], dtype: 'float32' };
+    g.nodes.push({ name: 'dq', op: 'dequantize', inputs: ['y0'], output: 'out', attrs: {} });
+    g.outputs = ['out'];
+    expect(() => validateGraph(g, 'bad.grad')).toThrow(
+      /bad\.grad: node 0 \('mm', matmul\): output 'y0' is int8, expected float32/,
+    );
+    const add = graph([4], [{ name: 'a', op: 'add', inputs: ['x', 'x'], attrs: {} }]);
+    add.values.y0 = { shape: [-1, 4], dtype: 'int8', quant: { scale: [0.1], zeroPoint: [0] } };
+    expect(() => validateGraph(add, 'add.grad')).toThrow(/'a', add\): output 'y0' is int8/);
+  });
+
+  it('names bad attributes before the shape rule reads them, and caps value rank at 6', () => {
+    const g = graph([4], [{ name: 's', op: 'scale', inputs: ['x'], attrs: { mul: 2, add: 0 } }]);
+    (g.nodes[0].attrs as Record<string, unknown>).mul = undefined;
+    expect(() => validateGraph(g, 'g')).toThrow(/'s', scale\): attrs\.mul must be a finite float32 number/);
+    const r = graph([4, 3], [{ name: 'r', op: 'reshape', inputs: ['x'], attrs: { shape: [-1, 12] } }]);
+    (r.nodes[0].attrs as Record<string, unknown>).shape = 'flat';
+    expect(() => validateGraph(r, 'g')).toThrow(/'r', reshape\): attrs\.shape must be an array of integers/);
+    const t = graph([4, 3], [{ name: 't', op: 'transpose', inputs: ['x'], attrs: { perm: [0, 2, 1] } }]);
+    (t.nodes[0].attrs as Record<string, unknown>).perm = { 0: 0 };
+    expect(() => validateGraph(t, 'g')).toThrow(/'t', transpose\): attrs\.perm must be an array of integers/);
+    const deep = graph([1, 1, 1, 1, 1, 2], [{ name: 'u', op: 'unary', inputs: ['x'], attrs: { fn: 'relu' } }]);
+    deep.values.x.shape = [-1, 1, 1, 1, 1, 1, 1, 2];
+    deep.values.y0.shape = [-1, 1, 1, 1, 1, 1, 1, 2];
+    deep.meta.input.shape = [1, 1, 1, 1, 1, 1, 2];
+    expect(() => validateGraph(deep, 'deep.grad')).toThrow(/value 'x': shape .* has rank 8, more than 6/);
+  });
+
+  it('accepts float16 weights for matmul (what --quantize fp16 writes)', () => {
+    const g = graph([4], [{ name: 'mm', op: 'matmul', inputs: ['x', 'w'], attrs: {} }], {
+      w: fconst([4, 3], (i) => i),
+    });
+    g.constants.w = { shape: [4, 3], dtype: 'float16', data: new Uint16Array(12).fill(0x3c00) };
+    expect(() => validateGraph(g, 'fp16.grad')).not.toThrow();
+  });
+});
+
+describe('token ids reach a table only within its rows', () => {
+  const table = fconst([5, 2], (i) => i);
+  it('checks ids of embedding and of embeddingbag behind a view of the input', () => {
+    const emb = graph([4], [{ name: 'e', op: 'embedding', inputs: ['x', 't'], attrs: {} }], { t: table }, 'int32');
+    const s = new Session(emb, { maxBatch: 1 });
+    expect(() => s.run(Int32Array.of(0, 4, 5, 200), 1)).toThrow(
+      /input\[2\] = 5 is not a token id of this model \(ids lie in \[-1, 5\)\)/,
+    );
+    expect(Array.from(s.run(Int32Array.of(0, 4, -1, 1), 1))).toEqual([0, 1, 8, 9, 0, 0, 2, 3]);
+    // float bits as ids (a denormal whose bits are 40) are refused by type, before any read
+    expect(() => s.run(new Float32Array(new Int32Array([0, 1, 40, 2]).buffer), 1)).toThrow(
+      /input is a Float32Array, the model takes int32 token ids/,
+    );
+    s.dispose();
+    const bag = graph(
+      [2, 2],
+      [
+        { name: 'r', op: 'reshape', inputs: ['x'], attrs: { shape: [-1, 4] } },
+        { name: 'b', op: 'embeddingbag', inputs: ['y0', 't'], attrs: {} },
+      ],
+      { t: table },
+      'int32',
+    );
+    const sb = new Session(bag, { maxBatch: 1 });
+    expect(() => sb.run(Int32Array.of(0, 1, 2, 7), 1)).toThrow(/input\[3\] = 7 is not a token id/);
+    sb.dispose();
+  });
+});
+
+describe('ONNX export keeps the axes of constants and of matmul (ONNX Runtime agrees)', () => {
+  const x = Float32Array.from({ length: 2 * 27 }, (_, i) => Math.sin(i * 0.7));
+  const cases: [string, Graph][] = [
+    [
+      'add of a 4-D value and a per-channel constant',
+      graph([3, 3, 3], [{ name: 'a', op: 'add', inputs: ['x', 'c'], attrs: {} }], { c: fconst([3], (i) => i * 10) }),
+    ],
+    [
+      'mul by a [W, C] constant',
+      graph([3, 3, 3], [{ name: 'm', op: 'mul', inputs: ['x', 'c'], attrs: {} }], { c: fconst([3, 3], (i) => i - 4) }),
+    ],
+    [
+      'matmul of a 4-D value by a weight',
+      graph([3, 3, 3], [{ name: 'mm', op: 'matmul', inputs: ['x', 'w'], attrs: {} }], {
+        w: fconst([3, 3], (i) => (i % 4) - 1.5),
+      }),
+    ],
+    [
+      'matmul of two 4-D activations (Q·Kᵀ)',
+      graph(
+        [3, 3, 3],
+        [
+          { name: 't', op: 'transpose', inputs: ['x'], attrs: { perm: [0, 1, 3, 2] } },
+          { name: 'qk', op: 'matmul', inputs: ['x', 'y0'], attrs: {} },
+        ],
+      ),
+    ],
+  ];
+  it.each(cases)('%s', async (_name, g) => {
+    validateGraph(g, 'g');
+    const s = new Session(g, { maxBatch: 2 });
+    const want = s.run(x, 2);
+    s.dispose();
+    // the exported graph takes NHWC input as Graduate does and returns Graduate's layout
+    expect(maxAbsDiff(await runOrt(exportOnnx(g), x, [2, 3, 3, 3]), want)).toBeLessThan(1e-4);
+  });
+});
