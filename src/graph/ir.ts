@@ -120,6 +120,12 @@ export function nodeMacs(g: Graph, n: Node): number {
     const { OH, OW } = conv2dGeometry([1, ...x.slice(1)], w.shape, n.attrs.stride, n.attrs.pads);
     return OH * OW * w.shape[0] * w.shape[1] * w.shape[2] * w.shape[3];
   }
+  if (n.op === 'matmul') {
+    // a[-1, ..., M, K] · b[..., K, N]: per sample, the leading axes after the batch times M·K·N
+    const a = g.values[n.inputs[0]]?.shape ?? g.constants[n.inputs[0]].shape;
+    const b = g.values[n.inputs[1]]?.shape ?? g.constants[n.inputs[1]].shape;
+    return numel(a.slice(1)) * b[b.length - 1];
+  }
   if (n.op === 'linear') {
     const w = g.constants[n.inputs[1]];
     const x = g.values[n.inputs[0]].shape;

@@ -289,6 +289,7 @@ export const MATMUL = {
     },
     check: (c) => void checkWeighted(c, 2),
     forward(x, [i, w, b], out, a) {
+      if (a.residual) throw new ShapeError('linear: a fused residual runs only in graphs');
       const [K, N] = w.shape;
       x.backend.gemm(i.buf, w.buf, out.buf, numel(i.shape) / K, K, N, epilogueOf(b?.buf, a));
       return undefined;

@@ -5,7 +5,15 @@
 import { fmtShape, ShapeError } from '../errors.js';
 import { isNatural, isPosInt } from '../io/fields.js';
 import { type Conv2dGeometry, conv2dGeometry, type Pool2dGeometry, pool2dGeometry } from '../shape/window.js';
-import { checkWeighted, type EpilogueAttrs, exportWeighted, int8Of, planEpilogue, planInt8 } from './matmul.js';
+import {
+  checkWeighted,
+  type EpilogueAttrs,
+  exportWeighted,
+  int8Of,
+  KERNEL_ACTIVATION,
+  planEpilogue,
+  planInt8,
+} from './matmul.js';
 import type { CheckCtx, Info, OpDef, PlanCtx, Ref, Shape } from './op.js';
 import { fmt, ints, sameDtype } from './rules.js';
 
@@ -96,9 +104,10 @@ export const WINDOW = {
         c.bad('a fused pool needs int8 weights and an int8 output');
     },
     forward(x, [i, w, b], out, a) {
-      if (a.pool) throw new ShapeError('conv2d: a fused pool runs only in graphs (int8)');
+      if (a.pool || a.residual) throw new ShapeError('conv2d: a fused pool or residual runs only in graphs');
       const g = convGeo(i.shape, w.shape, a);
-      x.backend.conv2d(i.buf, w.buf, g, out.buf, { bias: b?.buf });
+      const activation = KERNEL_ACTIVATION[a.activation ?? 'none'];
+      x.backend.conv2d(i.buf, w.buf, g, out.buf, { bias: b?.buf, activation, alpha: a.alpha });
       return undefined;
     },
     vjp: (g, [x, w, b], _o, _s, d, a, needs) => {

@@ -20,6 +20,9 @@ export function fuseConvPool(g: Graph): Graph {
     const a = p.attrs;
     const twoByTwo = a.kernel[0] === 2 && a.kernel[1] === 2 && a.stride[0] === 2 && a.stride[1] === 2;
     if (!twoByTwo || a.pads.some((x) => x !== 0) || out.values[p.output].dtype !== 'int8') continue;
+    // the fused kernel requantizes to the conv's output parameters: the pool's must be the same
+    const [qc, qp] = [out.values[n.output].quant, out.values[p.output].quant];
+    if (qc?.scale[0] !== qp?.scale[0] || qc?.zeroPoint[0] !== qp?.zeroPoint[0]) continue;
     drop.add(p);
     delete out.values[n.output];
     n.output = p.output;
