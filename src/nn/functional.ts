@@ -2,7 +2,7 @@
 // through autograd/apply.ts. It lives beside the layers, not in ops/, so ops/ never imports autograd/.
 // Shapes: images NHWC; conv weights [KH, KW, Cin, Cout]; linear weights [in, out].
 import { apply } from '../autograd/apply.js';
-import { conv2dGeometry, type Padding, pool2dGeometry } from '../shape/window.js';
+import { conv2dGeometry, type Padding, pool2dGeometry, type WindowGeometry } from '../shape/window.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
 
 type Pair = number | readonly [number, number];
@@ -47,15 +47,11 @@ export const matmul = (a: Tensor, b: Tensor): Tensor => apply('matmul', [a, b], 
 export const linear = (x: Tensor, w: Tensor, b?: Tensor): Tensor =>
   apply('linear', b ? [x, w, b] : [x, w], { activation: 'none' });
 
-type Window = { stride: [number, number]; pads: [number, number, number, number] };
-const window = (g: {
-  strideH: number;
-  strideW: number;
-  padTop: number;
-  padLeft: number;
-  padBottom: number;
-  padRight: number;
-}): Window => ({ stride: [g.strideH, g.strideW], pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] });
+/** A resolved window's attributes as the ops take them (padding as explicit pads). */
+const window = (g: WindowGeometry) => ({
+  stride: [g.strideH, g.strideW] as [number, number],
+  pads: [g.padTop, g.padLeft, g.padBottom, g.padRight] as [number, number, number, number],
+});
 
 /** 2-D convolution, x [N, H, W, Cin], w [KH, KW, Cin, Cout], b [Cout] → [N, OH, OW, Cout]. */
 export const conv2d = (x: Tensor, w: Tensor, b?: Tensor, opts: { stride?: Pair; padding?: Padding } = {}): Tensor => {
