@@ -127,7 +127,7 @@ export function nonFiniteValues(name: string, c: Constant): string | undefined {
 /**
  * The input preparation a model records: an artifact's meta.input, and (through checkpoint.ts) a
  * checkpoint's preprocessing, whose shape field is `inputShape`. One rule for both, checking what
- * the readers rely on: image input (data/image-input.ts, data/images.ts) is [H, W, C] and reads mean[c] and std[c] per channel without broadcasting, so mean and std hold exactly C
+ * the readers rely on: image input (runtime/image-input.ts, data/images.ts) is [H, W, C] and reads mean[c] and std[c] per channel without broadcasting, so mean and std hold exactly C
  * values (tabular: one per feature, the last dimension too), std > 0 and scale > 0, all finite;
  * text input (data/text.ts encodeText) is [maxTokens] and needs a tokenizer: `lowercase` true or
  * false and either a non-empty vocabulary of strings or 1 to 2^32 hash buckets (FNV-1a is 32-bit).
