@@ -234,11 +234,7 @@ export class Session {
         `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
       );
     }
-    const want = this.graph.values[this.graph.inputs[0]].dtype === 'int32' ? Int32Array : Float32Array;
-    if (!(input instanceof want))
-      throw new ValueError(
-        `Session.run: input is a ${input.constructor.name}, the model takes ${want === Int32Array ? 'int32 token ids (Int32Array)' : 'float32 values (Float32Array)'}`,
-      );
+    input = this.asInputType(input);
     if (this.tokenIds !== undefined) {
       const i = firstBadTokenId(input, this.tokenIds);
       if (i >= 0)
@@ -254,6 +250,20 @@ export class Session {
       this.store(out, b0 * outPer, n * outPer);
     });
     return out;
+  }
+
+  /**
+   * The input in the graph input's element type: token ids given as floats must be integers (their
+   * values are copied, never their bits: a float whose bits look like an id is not one).
+   */
+  private asInputType(input: Float32Array | Int32Array): Float32Array | Int32Array {
+    if (this.graph.values[this.graph.inputs[0]].dtype !== 'int32')
+      return input instanceof Float32Array ? input : Float32Array.from(input);
+    if (input instanceof Int32Array) return input;
+    for (let i = 0; i < input.length; i++)
+      if (!Number.isInteger(input[i]))
+        throw new ValueError(`Session.run: input[${i}] = ${input[i]} is not a token id (the model takes integer ids)`);
+    return Int32Array.from(input);
   }
 
   /** Calls fn(first sample, samples) for each tile of a batch. */
