@@ -5,7 +5,7 @@
 import type { Buf, Epilogue, EpilogueActivation, Int8Epilogue } from '../backend/backend.js';
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { isPosInt } from '../io/fields.js';
-import type { CheckCtx, ConstInfo, NodeView, OnnxCtx, OpDef, PlanCtx, Ref, ValueInfo } from './op.js';
+import type { CheckCtx, ConstInfo, NodeView, OnnxCtx, OpDef, PlanCtx, Ref } from './op.js';
 import { channelConstant, expectDtype, fmt, numel, optionalNumber, same } from './rules.js';
 
 /** Activations of a fused epilogue, as the IR spells them. */

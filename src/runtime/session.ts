@@ -13,7 +13,7 @@ import { type Constant, firstBadTokenId, floatData, type Graph, type Node, numel
 import { type MemoryPlan, planMemory } from '../graph/plan.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
-import type { Arg, ConstInfo, OpDef, PlanCtx, Step } from '../ops/op.js';
+import type { Arg, OpDef, PlanCtx, Step } from '../ops/op.js';
 import { OPS } from '../ops/registry.js';
 
 export interface SessionOptions {
@@ -107,6 +107,8 @@ export class Session {
       throw new ValueError(`Session: out of memory: the graph needs ${need}, more than ${MEMORY_LIMIT_BYTES} bytes`);
     try {
       this.arena = this.backend.alloc(Math.max(this.plan.arenaBytes, 64));
+      // zeroed, so that steps planned by running once (scratch sizing) read defined values
+      this.backend.fill(this.arena, Math.max(this.plan.arenaBytes, 64) >> 2, 0);
       const p = this.planCtx();
       for (const n of graph.nodes) {
         const s = this.compileNode(n, p);
@@ -202,24 +204,36 @@ export class Session {
       return { buf: this.ptr(v), shape: val.shape, dtype: val.dtype, batched: true } as const;
     });
     const out = { buf: this.ptr(n.output), shape: g.values[n.output].shape, dtype: g.values[n.output].dtype };
-    const temps: Buf[] = [];
+    // the step's scratch buffers, the k-th temp() of a call in slot k: sized for the tile on the
+    // first (planning) call below and kept, so running allocates nothing
+    const slots: { buf: Buf; bytes: number }[] = [];
+    let k = 0;
     const x = {
       backend: b,
       temp: (shape: readonly number[], dtype: Arg['dtype'] = 'float32'): Arg => {
-        const buf = b.alloc(Math.max(64, numel(shape) * DTYPE_BYTES[dtype]));
-        temps.push(buf);
-        return { buf, shape, dtype };
+        const bytes = Math.max(64, numel(shape) * DTYPE_BYTES[dtype]);
+        let slot = slots[k];
+        if (!slot || slot.bytes < bytes) {
+          if (slot) {
+            this.owned.splice(this.owned.indexOf(slot.buf), 1);
+            b.free(slot.buf);
+          }
+          slot = { buf: b.alloc(bytes), bytes };
+          slots[k] = slot;
+          this.owned.push(slot.buf);
+        }
+        k++;
+        return { buf: slot.buf, shape, dtype };
       },
     };
     const at = (N: number, a: { shape: readonly number[] }) => [N, ...a.shape.slice(1)];
-    return (N) => {
+    const step: Step = (N) => {
+      k = 0;
       const args = ins.map((a) => (a.batched ? { ...a, shape: at(N, a) } : a));
-      try {
-        def.forward(x, args, { ...out, shape: at(N, out) }, n.attrs);
-      } finally {
-        for (const t of temps.splice(0)) b.free(t);
-      }
+      def.forward(x, args, { ...out, shape: at(N, out) }, n.attrs);
     };
+    step(this.tile); // plans the scratch on the zeroed arena (ids 0 are valid; the results are unread)
+    return step;
   }
 
   /** Runs `batch` samples (input: batch × per-sample values); returns a copy of the output. */

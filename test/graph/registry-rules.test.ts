@@ -3,10 +3,12 @@
 // computed garbage are refused naming the node and field; the ONNX export keeps Graduate's axes
 // for ops whose operands are constants or of another rank (checked against ONNX Runtime).
 import { describe, expect, it } from 'vitest';
+import { WasmInferenceBackend } from '../../src/backend/wasm-infer.js';
 import type { Graph, Node } from '../../src/graph/ir.js';
 import { inferNode, validateGraph } from '../../src/graph/validate.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { Session } from '../../src/runtime/session.js';
+import { engine } from '../../src/tensor/context.js';
 import { maxAbsDiff, runOrt } from '../onnx/fixtures.js';
 
 type Const = Graph['constants'][string];
@@ -81,6 +83,34 @@ describe('validateGraph: registry rules', () => {
     });
     g.constants.w = { shape: [4, 3], dtype: 'float16', data: new Uint16Array(12).fill(0x3c00) };
     expect(() => validateGraph(g, 'fp16.grad')).not.toThrow();
+  });
+});
+
+describe('the runtime allocates nothing per call', () => {
+  it('ops run by forward (layernorm, softmax over an inner axis) plan their scratch once', () => {
+    const g = graph(
+      [5, 7],
+      [
+        { name: 'ln', op: 'layernorm', inputs: ['x', 'g', 'b'], attrs: { eps: 1e-5 } },
+        { name: 'sm', op: 'softmax', inputs: ['y0'], attrs: { axis: 1, log: false } },
+      ],
+      { g: fconst([7], (i) => 1 + i / 7), b: fconst([7], (i) => i / 10) },
+    );
+    const backend = new WasmInferenceBackend(engine());
+    let allocs = 0;
+    const alloc = backend.alloc.bind(backend);
+    backend.alloc = (bytes) => {
+      allocs++;
+      return alloc(bytes);
+    };
+    const s = new Session(g, { backend, maxBatch: 4 });
+    const x = Float32Array.from({ length: 4 * 35 }, (_, i) => Math.sin(i));
+    const first = s.run(x, 4);
+    allocs = 0;
+    for (const n of [4, 1, 3]) s.run(x.subarray(0, n * 35), n);
+    expect(allocs).toBe(0);
+    expect(Array.from(s.run(x, 4))).toEqual(Array.from(first));
+    s.dispose();
   });
 });
 
