@@ -73,7 +73,6 @@ export const LAYOUT = {
     },
     forward: view('reshape'),
     vjp: (_g, [x], _o, _s, d) => [d.reshapeView(x.shape)],
-    run: () => undefined,
     traits: { view: true },
     onnx: (o, n) => {
       const at = n.name;
@@ -88,7 +87,6 @@ export const LAYOUT = {
     check: (c) => void sameDtype(c, 'float32', 'int8', 'int32'),
     forward: view('flatten'),
     vjp: (_g, [x], _o, _s, d) => [d.reshapeView(x.shape)],
-    run: () => undefined,
     traits: { view: true, perChannel: true },
     onnx: (o, n) => {
       // data movement: int8 tensors pass as they are, in Graduate's (NHWC) order
@@ -256,7 +254,6 @@ export const LAYOUT = {
     },
     forward: view('dropout'),
     vjp: (_g, [x], _o, _s, d) => [d.reshapeView(x.shape)],
-    run: () => undefined,
     traits: { view: true, trainingOnly: true, perChannel: true },
     onnx: (o, n) => o.set(n.output, o.raw(n.inputs[0])),
   } satisfies OpDef<LayoutAttrs['dropout']>,

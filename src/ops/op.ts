@@ -182,7 +182,7 @@ export interface OpDef<A> {
   /** Writes out; returns temporaries the vjp needs (eager keeps them with the output). Unused for views. */
   forward(x: Exec, ins: readonly Arg[], out: Arg, a: A): readonly Arg[] | undefined;
   vjp: Vjp<A> | null;
-  /** The runtime's step (default: forward over the arena with shapes [N, ...]); undefined: a view. */
+  /** The runtime's step; undefined: the default (forward over the arena with shapes [N, ...]; views: none). */
   run?(p: PlanCtx, n: NodeView<A>): Step | undefined;
   readonly traits: OpTraits;
   /** ONNX export of the node (null: not exportable; the exporter names the op). */

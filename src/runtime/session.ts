@@ -186,7 +186,8 @@ export class Session {
   /** A node's step: its op's run(), or its forward over the arena with the tile's batch. */
   private compileNode(n: Node, p: PlanCtx): Step | undefined {
     const def = OPS[n.op] as OpDef<unknown>;
-    if (def.run) return def.run(p, n);
+    const planned = def.run?.(p, n);
+    if (planned) return planned;
     if (def.traits.view) return undefined; // planMemory gave it its input's buffer
     const g = this.graph;
     const b = this.backend;

@@ -87,14 +87,15 @@ describe('validateGraph: registry rules', () => {
 });
 
 describe('the runtime allocates nothing per call', () => {
-  it('ops run by forward (layernorm, softmax over an inner axis) plan their scratch once', () => {
+  it('ops run by forward (layernorm, softmax over an inner axis) plan their scratch once; a weight is packed once', () => {
     const g = graph(
       [5, 7],
       [
         { name: 'ln', op: 'layernorm', inputs: ['x', 'g', 'b'], attrs: { eps: 1e-5 } },
         { name: 'sm', op: 'softmax', inputs: ['y0'], attrs: { axis: 1, log: false } },
+        { name: 'mm', op: 'matmul', inputs: ['y1', 'w'], attrs: {} },
       ],
-      { g: fconst([7], (i) => 1 + i / 7), b: fconst([7], (i) => i / 10) },
+      { g: fconst([7], (i) => 1 + i / 7), b: fconst([7], (i) => i / 10), w: fconst([7, 3], (i) => (i % 5) - 2) },
     );
     const backend = new WasmInferenceBackend(engine());
     let allocs = 0;
