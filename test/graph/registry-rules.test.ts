@@ -4,12 +4,14 @@
 // for ops whose operands are constants or of another rank (checked against ONNX Runtime).
 import { describe, expect, it } from 'vitest';
 import { WasmInferenceBackend } from '../../src/backend/wasm-infer.js';
+import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
 import type { Graph, Node } from '../../src/graph/ir.js';
 import { inferNode, validateGraph } from '../../src/graph/validate.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { Session } from '../../src/runtime/session.js';
 import { engine } from '../../src/tensor/context.js';
 import { maxAbsDiff, runOrt } from '../onnx/fixtures.js';
+import { floatGraph, rewriteHeader } from './craft.js';
 
 type Const = Graph['constants'][string];
 const fconst = (shape: number[], f: (i: number) => number): Const => ({
@@ -180,5 +182,29 @@ describe('ONNX export keeps the axes of constants and of matmul (ONNX Runtime ag
     s.dispose();
     // the exported graph takes NHWC input as Graduate does and returns Graduate's layout
     expect(maxAbsDiff(await runOrt(exportOnnx(g), x, [2, 3, 3, 3]), want)).toBeLessThan(1e-4);
+  });
+});
+
+describe('artifacts written before the op registry', () => {
+  it("read with their 'activation' nodes as unary/softmax, computing the same", () => {
+    const g = floatGraph();
+    const bytes = writeArtifact(g);
+    // the older spelling: activation {fn: 'leakyrelu' | 'softmax' | …}
+    const old = rewriteHeader(bytes, (h) => {
+      for (const n of h.graph.nodes) {
+        if (n.op === 'softmax') Object.assign(n, { op: 'activation', attrs: { fn: 'softmax' } });
+        if (n.op === 'unary')
+          Object.assign(n, { op: 'activation', attrs: { fn: n.attrs.fn === 'leakyRelu' ? 'leakyrelu' : n.attrs.fn } });
+      }
+      return h;
+    });
+    expect(new TextDecoder().decode(old)).toContain('"activation"');
+    const back = readArtifact(old, 'old.grad');
+    expect(back.nodes.map((n) => n.op)).toEqual(g.nodes.map((n) => n.op));
+    const x = Float32Array.from({ length: 2 * 128 }, (_, i) => (i * 37) % 255);
+    const [a, b] = [new Session(g, { maxBatch: 2 }), new Session(back, { maxBatch: 2 })];
+    expect(Array.from(b.run(x, 2))).toEqual(Array.from(a.run(x, 2)));
+    a.dispose();
+    b.dispose();
   });
 });
