@@ -264,7 +264,7 @@ export const MATMUL = {
     run(p, n) {
       const w = p.constantInfo(n.inputs[1]);
       const a = p.value(n.inputs[0]);
-      if (!w || w.shape.length !== 2 || p.constantInfo(n.inputs[0])) return undefined;
+      if (w?.shape.length !== 2 || p.constantInfo(n.inputs[0])) return undefined;
       // a shared weight [K, N]: prepared once, one GEMM over every row of every sample (as linear)
       const rows = numel(a.shape.slice(1, -1));
       const packed = p.weights(n.inputs[1]);
