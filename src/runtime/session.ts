@@ -73,6 +73,32 @@ export class Session {
   private readonly winograd: boolean;
   private readonly constPtr = new Map<string, Buf>();
   private readonly weightsOf = new Map<string, Prepared>();
+  /**
+   * Scratch of the steps run by an op's forward, shared by all of them (steps run one after
+   * another; temporaries never outlive their step): the k-th temp() of a step takes slot k, sized
+   * by the largest request of any step at planning (each step runs once at construction), and
+   * kept, so running allocates nothing. Counted in the session's memory check.
+   */
+  private readonly slots: { buf: Buf; bytes: number }[] = [];
+  private scratchUsed = 0;
+  private readonly scratch = {
+    backend: undefined as unknown as InferenceBackend,
+    temp: (shape: readonly number[], dtype: Arg['dtype'] = 'float32'): Arg => {
+      const bytes = Math.max(64, numel(shape) * DTYPE_BYTES[dtype]);
+      let slot = this.slots[this.scratchUsed];
+      if (!slot || slot.bytes < bytes) {
+        if (slot) {
+          this.owned.splice(this.owned.indexOf(slot.buf), 1);
+          this.backend.free(slot.buf);
+        }
+        slot = { buf: this.backend.alloc(bytes), bytes };
+        this.slots[this.scratchUsed] = slot;
+        this.owned.push(slot.buf);
+      }
+      this.scratchUsed++;
+      return { buf: slot.buf, shape, dtype };
+    },
+  };
   private readonly steps: Step[] = [];
   private readonly stepNames: string[] = [];
   private disposed = false;
@@ -89,6 +115,7 @@ export class Session {
       if (!opts.engine && !sharedEngine) sharedEngine = Engine.create({ profile: 'infer', ...opts.engineOptions });
       this.backend = wasmBackend(opts.engine ?? (sharedEngine as Engine));
     }
+    this.scratch.backend = this.backend;
     this.maxBatch = opts.maxBatch ?? 256;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
@@ -117,6 +144,11 @@ export class Session {
           this.stepNames.push(n.name);
         }
       }
+      const scratch = this.slots.reduce((t, x) => t + x.bytes, 0);
+      if (this.plan.arenaBytes + weights + scratch > MEMORY_LIMIT_BYTES)
+        throw new ValueError(
+          `Session: out of memory: the graph needs ${need} and ${scratch} bytes of scratch, more than ${MEMORY_LIMIT_BYTES} bytes`,
+        );
     } catch (e) {
       this.dispose();
       // the engine's memory is shared with other sessions: what is left may not hold this one
@@ -190,7 +222,6 @@ export class Session {
     if (planned) return planned;
     if (def.traits.view) return undefined; // planMemory gave it its input's buffer
     const g = this.graph;
-    const b = this.backend;
     // inputs: arena values (batch axis set per call) or constants (as they are)
     const ins = n.inputs.map((v) => {
       const k = p.constantInfo(v);
@@ -205,31 +236,10 @@ export class Session {
       return { buf: this.ptr(v), shape: val.shape, dtype: val.dtype, batched: true } as const;
     });
     const out = { buf: this.ptr(n.output), shape: g.values[n.output].shape, dtype: g.values[n.output].dtype };
-    // the step's scratch buffers, the k-th temp() of a call in slot k: sized for the tile on the
-    // first (planning) call below and kept, so running allocates nothing
-    const slots: { buf: Buf; bytes: number }[] = [];
-    let k = 0;
-    const x = {
-      backend: b,
-      temp: (shape: readonly number[], dtype: Arg['dtype'] = 'float32'): Arg => {
-        const bytes = Math.max(64, numel(shape) * DTYPE_BYTES[dtype]);
-        let slot = slots[k];
-        if (!slot || slot.bytes < bytes) {
-          if (slot) {
-            this.owned.splice(this.owned.indexOf(slot.buf), 1);
-            b.free(slot.buf);
-          }
-          slot = { buf: b.alloc(bytes), bytes };
-          slots[k] = slot;
-          this.owned.push(slot.buf);
-        }
-        k++;
-        return { buf: slot.buf, shape, dtype };
-      },
-    };
+    const x = this.scratch;
     const at = (N: number, a: { shape: readonly number[] }) => [N, ...a.shape.slice(1)];
     const step: Step = (N) => {
-      k = 0;
+      this.scratchUsed = 0;
       const args = ins.map((a) => (a.batched ? { ...a, shape: at(N, a) } : a));
       def.forward(x, args, { ...out, shape: at(N, out) }, n.attrs);
     };
@@ -239,24 +249,8 @@ export class Session {
 
   /** Runs `batch` samples (input: batch × per-sample values); returns a copy of the output. */
   run(input: Float32Array | Int32Array, batch: number): Float32Array {
-    if (this.disposed) throw new ValueError('Session: used after dispose()');
-    if (!Number.isInteger(batch) || batch < 1 || batch > this.maxBatch) {
-      throw new ShapeError(`Session.run: batch ${batch} must be an integer in [1, ${this.maxBatch}] (maxBatch)`);
-    }
+    input = this.prepareInput(input, batch);
     const per = numel(this.inputShape);
-    if (input.length !== batch * per) {
-      throw new ShapeError(
-        `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
-      );
-    }
-    input = this.asInputType(input);
-    if (this.tokenIds !== undefined) {
-      const i = firstBadTokenId(input, this.tokenIds);
-      if (i >= 0)
-        throw new ValueError(
-          `Session.run: input[${i}] = ${input[i]} is not a token id of this model (ids lie in [-1, ${this.tokenIds}))`,
-        );
-    }
     const outPer = numel(this.outputShape);
     const out = new Float32Array(batch * outPer);
     this.tiles(batch, (b0, n) => {
@@ -268,17 +262,37 @@ export class Session {
   }
 
   /**
-   * The input in the graph input's element type: token ids given as floats must be integers (their
-   * values are copied, never their bits: a float whose bits look like an id is not one).
+   * Checks run()'s arguments and returns the input in the graph input's element type. Token ids
+   * given as floats are converted by value (never their bits), each checked against the tables
+   * before conversion, so no id wraps around int32 into range.
    */
-  private asInputType(input: Float32Array | Int32Array): Float32Array | Int32Array {
+  private prepareInput(input: Float32Array | Int32Array, batch: number): Float32Array | Int32Array {
+    if (this.disposed) throw new ValueError('Session: used after dispose()');
+    if (!Number.isInteger(batch) || batch < 1 || batch > this.maxBatch) {
+      throw new ShapeError(`Session.run: batch ${batch} must be an integer in [1, ${this.maxBatch}] (maxBatch)`);
+    }
+    const per = numel(this.inputShape);
+    if (input.length !== batch * per) {
+      throw new ShapeError(
+        `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
+      );
+    }
     if (this.graph.values[this.graph.inputs[0]].dtype !== 'int32')
       return input instanceof Float32Array ? input : Float32Array.from(input);
-    if (input instanceof Int32Array) return input;
-    for (let i = 0; i < input.length; i++)
-      if (!Number.isInteger(input[i]))
-        throw new ValueError(`Session.run: input[${i}] = ${input[i]} is not a token id (the model takes integer ids)`);
-    return Int32Array.from(input);
+    if (!(input instanceof Int32Array))
+      for (let i = 0; i < input.length; i++)
+        if (!Number.isInteger(input[i]) || input[i] < -1 || input[i] >= 2 ** 31)
+          throw new ValueError(
+            `Session.run: input[${i}] = ${input[i]} is not a token id (the model takes integer ids)`,
+          );
+    if (this.tokenIds !== undefined) {
+      const i = firstBadTokenId(input, this.tokenIds);
+      if (i >= 0)
+        throw new ValueError(
+          `Session.run: input[${i}] = ${input[i]} is not a token id of this model (ids lie in [-1, ${this.tokenIds}))`,
+        );
+    }
+    return input instanceof Int32Array ? input : Int32Array.from(input);
   }
 
   /** Calls fn(first sample, samples) for each tile of a batch. */
@@ -300,6 +314,7 @@ export class Session {
   /** Mean milliseconds per node over `reps` runs of `batch` samples (for reports). */
   profile(input: Float32Array | Int32Array, batch: number, reps = 5): Map<string, number> {
     this.run(input, batch);
+    input = this.prepareInput(input, batch);
     const per = numel(this.inputShape);
     const ms = new Map<string, number>();
     for (let r = 0; r < reps; r++) {

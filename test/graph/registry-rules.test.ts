@@ -117,6 +117,35 @@ describe('the runtime allocates nothing per call', () => {
   });
 });
 
+describe('runtime scratch is one pool for the whole session', () => {
+  it("holds the largest step's scratch, not the sum over steps", () => {
+    const ln = (k: number): Omit<Node, 'output'> => ({
+      name: `ln${k}`,
+      op: 'layernorm',
+      inputs: [k ? `y${k - 1}` : 'x', 'g', 'b'],
+      attrs: { eps: 1e-5 },
+    });
+    const consts = { g: fconst([16], () => 1), b: fconst([16], () => 0) };
+    const scratchOf = (layers: number) => {
+      const backend = new WasmInferenceBackend(engine());
+      const before = backend.memoryStats().liveBytes;
+      const s = new Session(
+        graph(
+          [8, 16],
+          Array.from({ length: layers }, (_, k) => ln(k)),
+          consts,
+        ),
+        { backend, maxBatch: 8, tile: 8 },
+      );
+      const used = backend.memoryStats().liveBytes - before;
+      s.dispose();
+      return used;
+    };
+    // 12 layernorms need no more scratch than 2 (the arena grows a little with the values)
+    expect(scratchOf(12) - scratchOf(2)).toBeLessThan(8192);
+  });
+});
+
 describe('token ids reach a table only within its rows', () => {
   const table = fconst([5, 2], (i) => i);
   it('checks ids of embedding and of embeddingbag behind a view of the input', () => {
@@ -131,6 +160,11 @@ describe('token ids reach a table only within its rows', () => {
       /input\[1\] = 1\.4\d*e-45 is not a token id/,
     );
     expect(Array.from(s.run(Float32Array.of(0, 4, -1, 1), 1))).toEqual([0, 1, 8, 9, 0, 0, 2, 3]);
+    // float ids beyond int32 do not wrap into range (2^32 would become 0)
+    expect(() => s.run(Float32Array.of(0, 2 ** 32, 1, 2), 1)).toThrow(/input\[1\] = 4294967296 is not a token id/);
+    // profile() takes the same input checks and conversion as run()
+    expect(() => s.profile(Float32Array.of(0, 1, 9, 2), 1, 1)).toThrow(/input\[2\] = 9 is not a token id/);
+    expect(s.profile(Float32Array.of(0, 1, 2, 3), 1, 1).size).toBe(1);
     s.dispose();
     const bag = graph(
       [2, 2],
