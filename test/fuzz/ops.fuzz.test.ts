@@ -124,10 +124,10 @@ describe('graphs of the registry ops from files', () => {
               v.shape = [...v.shape];
               v.shape[1 + (dim % Math.max(1, v.shape.length - 1))] = typeof value === 'number' ? value : 3;
             } else {
-            const v = g.values[n.output];
-            v.dtype = (['int8', 'int32', 'float32'] as const)[dim % 3];
-            if (v.dtype === 'int8') v.quant = { scale: [0.1], zeroPoint: [0] };
-          }
+              const v = g.values[n.output];
+              v.dtype = (['int8', 'int32', 'float32'] as const)[dim % 3];
+              if (v.dtype === 'int8') v.quant = { scale: [0.1], zeroPoint: [0] };
+            }
             const outcome = expectCleanOutcome(() => {
               validateGraph(g, 'fuzzed.grad');
               const s = new Session(g, { maxBatch: 2 });
