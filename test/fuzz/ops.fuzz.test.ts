@@ -6,45 +6,16 @@
 // (a write past a buffer corrupts the weights after the arena: two runs must agree bit for bit).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Graph, Node } from '../../src/graph/ir.js';
-import { inferNode, validateGraph } from '../../src/graph/validate.js';
+import type { Graph } from '../../src/graph/ir.js';
+import { validateGraph } from '../../src/graph/validate.js';
 import { Session } from '../../src/runtime/session.js';
+import { fconst, graph } from '../graph/build.js';
 import { expectCleanOutcome, FUZZ_RUNS, fuzzParams } from './mutate.js';
 
-type Const = Graph['constants'][string];
-const fconst = (shape: number[], v = 0.5): Const => ({
-  shape,
-  dtype: 'float32',
-  data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v),
-});
-
-/** x [-1, ...input] → nodes; shapes from the op rules. */
-function graph(
-  input: number[],
-  nodes: Omit<Node, 'output'>[],
-  constants: Graph['constants'] = {},
-  dtype: 'float32' | 'int32' = 'float32',
-): Graph {
-  const g: Graph = {
-    inputs: ['x'],
-    outputs: [],
-    values: { x: { shape: [-1, ...input], dtype } },
-    constants,
-    nodes: [],
-    meta: { classNames: [], input: { kind: 'tabular', shape: input }, producer: 'fuzz' },
-  };
-  nodes.forEach((n, i) => {
-    const node = { ...n, output: `y${i}` } as Node;
-    const info = inferNode(g, node);
-    g.values[node.output] = { shape: [...info.shape], dtype: info.dtype };
-    g.nodes.push(node);
-  });
-  g.outputs = [`y${nodes.length - 1}`];
-  return g;
-}
+const filled = (shape: number[], v = 0.5) => fconst(shape, () => v);
 
 const BASES: [string, () => Graph][] = [
-  ['matmul', () => graph([3, 4], [{ name: 'mm', op: 'matmul', inputs: ['x', 'w'], attrs: {} }], { w: fconst([4, 5]) })],
+  ['matmul', () => graph([3, 4], [{ name: 'mm', op: 'matmul', inputs: ['x', 'w'], attrs: {} }], { w: filled([4, 5]) })],
   [
     'attention',
     () =>
@@ -64,18 +35,18 @@ const BASES: [string, () => Graph][] = [
   ['concat', () => graph([2, 3], [{ name: 'c', op: 'concat', inputs: ['x', 'x'], attrs: { axis: 1 } }])],
   ['mean', () => graph([2, 3, 4], [{ name: 'r', op: 'mean', inputs: ['x'], attrs: { axes: [2], keepDims: true } }])],
   ['reshape', () => graph([2, 6], [{ name: 'r', op: 'reshape', inputs: ['x'], attrs: { shape: [-1, 3, 4] } }])],
-  ['where', () => graph([4], [{ name: 'w', op: 'where', inputs: ['x', 'x', 'c'], attrs: {} }], { c: fconst([4]) })],
+  ['where', () => graph([4], [{ name: 'w', op: 'where', inputs: ['x', 'x', 'c'], attrs: {} }], { c: filled([4]) })],
   [
     'layernorm',
     () =>
       graph([3, 4], [{ name: 'ln', op: 'layernorm', inputs: ['x', 'g', 'b'], attrs: { eps: 1e-5 } }], {
-        g: fconst([4], 1),
-        b: fconst([4], 0),
+        g: filled([4], 1),
+        b: filled([4], 0),
       }),
   ],
   [
     'embedding',
-    () => graph([5], [{ name: 'e', op: 'embedding', inputs: ['x', 't'], attrs: {} }], { t: fconst([7, 3]) }, 'int32'),
+    () => graph([5], [{ name: 'e', op: 'embedding', inputs: ['x', 't'], attrs: {} }], { t: filled([7, 3]) }, 'int32'),
   ],
 ];
 

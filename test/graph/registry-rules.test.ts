@@ -6,44 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { WasmInferenceBackend } from '../../src/backend/wasm-infer.js';
 import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
 import type { Graph, Node } from '../../src/graph/ir.js';
-import { inferNode, validateGraph } from '../../src/graph/validate.js';
+import { validateGraph } from '../../src/graph/validate.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { Session } from '../../src/runtime/session.js';
 import { engine } from '../../src/tensor/context.js';
 import { maxAbsDiff, runOrt } from '../onnx/fixtures.js';
+import { fconst, graph } from './build.js';
 import { floatGraph, rewriteHeader } from './craft.js';
-
-type Const = Graph['constants'][string];
-const fconst = (shape: number[], f: (i: number) => number): Const => ({
-  shape,
-  dtype: 'float32',
-  data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => f(i)),
-});
-
-/** A graph x → nodes → the last node's output, shapes inferred by the op rules. */
-function graph(
-  input: number[],
-  nodes: Omit<Node, 'output'>[],
-  constants: Graph['constants'] = {},
-  dtype: 'float32' | 'int32' = 'float32',
-): Graph {
-  const g: Graph = {
-    inputs: ['x'],
-    outputs: [],
-    values: { x: { shape: [-1, ...input], dtype } },
-    constants,
-    nodes: [],
-    meta: { classNames: [], input: { kind: 'tabular', shape: input }, producer: 'test' },
-  };
-  nodes.forEach((n, i) => {
-    const node = { ...n, output: `y${i}` } as Node;
-    const info = inferNode(g, node);
-    g.values[node.output] = { shape: [...info.shape], dtype: info.dtype };
-    g.nodes.push(node);
-  });
-  g.outputs = [`y${nodes.length - 1}`];
-  return g;
-}
 
 describe('validateGraph: registry rules', () => {
   it('refuses a float op writing a value declared int8 (only conv2d/linear requantize)', () => {
