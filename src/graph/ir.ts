@@ -7,6 +7,7 @@
 
 import type { ActivationFn, EpilogueAttrs } from '../ops/matmul.js';
 import type { OpAttrs, OpName } from '../ops/registry.js';
+import { numel } from '../ops/rules.js';
 import { conv2dGeometry } from '../shape/window.js';
 
 export type { ActivationFn, OpName };
@@ -83,12 +84,8 @@ export function cloneGraph(g: Graph): Graph {
   };
 }
 
-/** Number of elements of a constant or a value's per-sample part. */
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d < 0 ? 1 : d;
-  return n;
-}
+// numel: the number of elements of a constant or of a value's per-sample part (a -1 batch counts as 1)
+export { numel };
 
 /** Producer of each value (inputs and constants have none). */
 export function producers(g: Graph): Map<string, Node> {

@@ -6,7 +6,7 @@
 // so that a graph that passes here is run without any further structural check. Errors are
 // FormatErrors naming the source, the node and the field.
 // Not for: runtime arguments (batch sizes, input lengths: Session checks those).
-import { FormatError } from '../errors.js';
+import { FormatError, fmtShape } from '../errors.js';
 import {
   type FieldFail,
   FLOAT32_MIN_NORMAL,
@@ -20,6 +20,7 @@ import {
 import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import type { CheckCtx, Info, OpDef } from '../ops/op.js';
 import { isOpName, OP_NAMES, OPS } from '../ops/registry.js';
+import { same } from '../ops/rules.js';
 import type { Constant, Graph, InputSpec, Node, QuantParams } from './ir.js';
 import { numel, tokenTables } from './ir.js';
 import { planMemory } from './plan.js';
@@ -32,8 +33,6 @@ const MAX_VALUE_RANK = 6;
 const CONST_DTYPES = new Set<string>(['float32', 'float16', 'int8', 'int32']);
 const BYTES: Record<string, number> = { float32: 4, float16: 2, int8: 1, int32: 4 };
 const has = (o: object, k: string) => Object.hasOwn(o, k);
-const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
-const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Shape and dtype of a node's input as the op's shape rule sees it (float16 weights compute as float32). */
 function infoOf(g: Graph, v: string): Info {
@@ -82,7 +81,7 @@ function checkValue(name: string, v: unknown, bad: (m: string) => never): void {
   const bytes = numel(s as number[]) * BYTES[v.dtype as string];
   if (bytes > MEMORY_LIMIT_BYTES)
     bad(
-      `${what}: shape ${fmt(s as number[])} needs ${bytes} bytes per sample, more than the engine's memory (${MEMORY_LIMIT_BYTES} bytes)`,
+      `${what}: shape ${fmtShape(s as number[])} needs ${bytes} bytes per sample, more than the engine's memory (${MEMORY_LIMIT_BYTES} bytes)`,
     );
   if (v.quant !== undefined) {
     const q = checkQuant(v.quant, what, bad);
@@ -98,7 +97,7 @@ function checkConstant(name: string, k: unknown, bad: (m: string) => never): voi
   const s = k.shape as unknown[];
   if (!s.every(isNatural)) bad(`${what}: invalid shape ${JSON.stringify(s)}`);
   if ((k.data as Float32Array).length !== numel(s as number[]))
-    bad(`${what}: ${(k.data as Float32Array).length} values for shape ${fmt(s as number[])}`);
+    bad(`${what}: ${(k.data as Float32Array).length} values for shape ${fmtShape(s as number[])}`);
   if (k.quant !== undefined) checkQuant(k.quant, what, bad);
   const why = nonFiniteValues(name, k as unknown as Constant);
   if (why) bad(why);
@@ -191,7 +190,7 @@ function checkMeta(g: Graph, source: string, bad: (m: string) => never): void {
   // a spec of another size first: it is for another model, whatever else it holds
   const shape = isRecord(m.input) && Array.isArray(m.input.shape) ? m.input.shape : [];
   if (shape.every(isPosInt) && shape.length > 0 && numel(shape) !== numel(inShape))
-    bad(`meta.input.shape ${fmt(shape)} does not match input '${g.inputs[0]}' ${fmt(inShape)}`);
+    bad(`meta.input.shape ${fmtShape(shape)} does not match input '${g.inputs[0]}' ${fmtShape(inShape)}`);
   const input = checkInputSpec(m.input, 'meta.input', 'shape', fieldsOf(source).fail);
   if (input.kind !== 'text') return;
   // predict and serve feed encodeText's ids: int32, each below the rows of the tables they index
@@ -272,7 +271,7 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
       fail((e as Error).message);
     }
     if (!same(out.shape, want.shape))
-      fail(`output '${n.output}' has shape ${fmt(out.shape)}, the op gives ${fmt(want.shape)}`);
+      fail(`output '${n.output}' has shape ${fmtShape(out.shape)}, the op gives ${fmtShape(want.shape)}`);
     // a float result may be stored int8 only by an op that requantizes in its epilogue (conv2d, linear)
     const requantized = rule.traits.epilogue === true && out.dtype === 'int8' && want.dtype === 'float32';
     if (out.dtype !== want?.dtype && !requantized)
@@ -288,7 +287,7 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
   const arena = planMemory(g, 1).arenaBytes;
   if (arena + weightBytes > MEMORY_LIMIT_BYTES)
     bad(
-      `one sample needs ${arena} bytes of activations (input ${fmt(g.values[input].shape)}) and the weights ${weightBytes}, ` +
+      `one sample needs ${arena} bytes of activations (input ${fmtShape(g.values[input].shape)}) and the weights ${weightBytes}, ` +
         `more than the engine's memory (${MEMORY_LIMIT_BYTES} bytes)`,
     );
 }

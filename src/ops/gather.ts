@@ -4,7 +4,7 @@
 // the runtime checks requests by graph/ir.ts tokenIdLimit).
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import type { CheckCtx, Info, OpDef, Ref } from './op.js';
-import { expectDtype, fmt, numel } from './rules.js';
+import { expectDtype, numel } from './rules.js';
 
 export interface GatherAttrs {
   embedding: Record<string, never>;
@@ -28,10 +28,10 @@ function checkIds(op: string, [ids, w]: readonly Ref[]): void {
 function checkIr(c: CheckCtx<unknown>, bagged: boolean): void {
   const ids = c.value(0);
   expectDtype(c, `ids '${c.n.inputs[0]}'`, ids, 'int32');
-  if (bagged && ids.shape.length !== 2) c.bad(`ids '${c.n.inputs[0]}' must be [-1, L], got ${fmt(ids.shape)}`);
+  if (bagged && ids.shape.length !== 2) c.bad(`ids '${c.n.inputs[0]}' must be [-1, L], got ${fmtShape(ids.shape)}`);
   const w = c.constant(1);
   if (w.shape.length !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float16'))
-    c.bad(`weight '${c.n.inputs[1]}' must be a float [V, D] table, got ${w.dtype}${fmt(w.shape)}`);
+    c.bad(`weight '${c.n.inputs[1]}' must be a float [V, D] table, got ${w.dtype}${fmtShape(w.shape)}`);
   expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
 }
 

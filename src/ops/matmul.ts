@@ -6,7 +6,7 @@ import type { Buf, Epilogue, EpilogueActivation, Int8Epilogue } from '../backend
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { isPosInt } from '../io/fields.js';
 import type { CheckCtx, ConstInfo, NodeView, OnnxCtx, OpDef, PlanCtx, Ref } from './op.js';
-import { channelConstant, expectDtype, fmt, numel, optionalNumber, same } from './rules.js';
+import { channelConstant, expectDtype, numel, optionalNumber, same } from './rules.js';
 
 /** Activations of a fused epilogue, as the IR spells them. */
 export type ActivationFn = 'none' | 'relu' | 'leakyrelu' | 'sigmoid' | 'tanh' | 'gelu';
@@ -40,7 +40,7 @@ export function checkWeighted(c: CheckCtx<EpilogueAttrs>, rank: number): { w: Co
   const w = c.constant(1);
   const name = `weight '${c.n.inputs[1]}'`;
   if (w.shape.length !== rank || !w.shape.every(isPosInt))
-    c.bad(`${name} has shape ${fmt(w.shape)}, expected rank ${rank} with positive sizes`);
+    c.bad(`${name} has shape ${fmtShape(w.shape)}, expected rank ${rank} with positive sizes`);
   if (w.dtype === 'int32') c.bad(`${name} is int32, expected float32, float16 or int8`);
   const cin = w.shape[rank - 2];
   const cout = w.shape[rank - 1];
@@ -54,7 +54,7 @@ export function checkWeighted(c: CheckCtx<EpilogueAttrs>, rank: number): { w: Co
     const r = typeof a.residual === 'string' ? c.valueNamed(a.residual) : undefined;
     if (!r) return c.bad(`attrs.residual ${JSON.stringify(a.residual)} must name a value`);
     if (!same(r.shape, c.out.shape) || r.dtype !== 'float32')
-      c.bad(`residual '${a.residual}' is ${r.dtype}${fmt(r.shape)}, expected float32${fmt(c.out.shape)}`);
+      c.bad(`residual '${a.residual}' is ${r.dtype}${fmtShape(r.shape)}, expected float32${fmtShape(c.out.shape)}`);
   }
   if (w.dtype === 'int8') {
     if (w.quant?.scale.length !== cout) c.bad(`int8 ${name} needs ${cout} per-channel scales`);

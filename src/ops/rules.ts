@@ -2,12 +2,11 @@
 // the conv/linear epilogue and int8 rules) and small shape rules. The messages name the node's
 // field or input, since they reach users reading an artifact or an ONNX file.
 
-import type { Backend, Buf } from '../backend/backend.js';
-import { fmtShape, ShapeError } from '../errors.js';
+import type { Backend } from '../backend/backend.js';
+import { ShapeError } from '../errors.js';
 import { isFloat32 } from '../io/fields.js';
-import type { CheckCtx, ConstInfo, DType, Info, Ref, Shape, ValueInfo } from './op.js';
+import type { CheckCtx, ConstInfo, Info, Ref, Shape, ValueInfo } from './op.js';
 
-export const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 export const same = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -17,9 +16,6 @@ export function numel(shape: readonly number[]): number {
   for (const d of shape) n *= d < 0 ? 1 : d;
   return n;
 }
-
-/** The elements of a shape whose batch axis is `N` (arena values at run time). */
-export const info = (shape: Shape, dtype: DType = 'float32'): Info => ({ shape, dtype });
 
 export function expectDtype(c: CheckCtx<unknown>, what: string, v: ValueInfo, ...dtypes: string[]): void {
   if (!dtypes.includes(v.dtype)) c.bad(`${what} is ${v.dtype}, expected ${dtypes.join(' or ')}`);
@@ -70,10 +66,6 @@ export function channelsOf(op: string, x: Info): number {
   return x.shape[x.shape.length - 1];
 }
 
-export function rank(op: string, x: Info, r: number, what = 'input'): void {
-  if (x.shape.length !== r) throw new ShapeError(`${op}: ${what} ${fmtShape(x.shape)} must have rank ${r}`);
-}
-
 /** Sums a broadcast gradient back down to `shape` (the inverse of broadcasting); g is released. */
 export function sumTo(b: Backend, alloc: (s: Shape) => Ref, g: Ref, shape: Shape): Ref {
   if (same(g.shape, shape)) return g;
@@ -91,6 +83,3 @@ export function rowsOf(x: Info): [number, number] {
   const C = x.shape[x.shape.length - 1];
   return [numel(x.shape) / C, C];
 }
-
-/** 0 when absent (kernels read 0 as 'no bias'). */
-export const bufOr0 = (a: { buf: Buf } | undefined) => a?.buf;

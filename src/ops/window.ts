@@ -15,7 +15,7 @@ import {
   planInt8,
 } from './matmul.js';
 import type { CheckCtx, Info, OpDef, PlanCtx, Ref, Shape } from './op.js';
-import { fmt, ints, sameDtype } from './rules.js';
+import { ints, sameDtype } from './rules.js';
 
 type Pair = [number, number];
 type Pads = [number, number, number, number];
@@ -47,13 +47,13 @@ const windowOut = (size: number, k: number, s: number, padA: number, padB: numbe
 
 /** IR check of the window attributes against the input (messages name the window and pads). */
 function checkWindow(c: CheckCtx<{ stride: Pair; pads: Pads }>, x: Info, K: readonly number[]): void {
-  if (x.shape.length !== 4) c.bad(`input '${c.n.inputs[0]}' must be 4-D NHWC, got ${fmt(x.shape)}`);
+  if (x.shape.length !== 4) c.bad(`input '${c.n.inputs[0]}' must be 4-D NHWC, got ${fmtShape(x.shape)}`);
   const stride = ints(c, 'stride', 2, isPosInt, 'positive integers');
   const pads = ints(c, 'pads', 4, isNatural, 'non-negative integers');
   const [, H, W] = x.shape;
   const OH = windowOut(H, K[0], stride[0], pads[0], pads[2]);
   const OW = windowOut(W, K[1], stride[1], pads[1], pads[3]);
-  if (OH < 1 || OW < 1) c.bad(`window ${K.join('x')} (pads ${fmt(pads)}) does not fit input ${fmt(x.shape)}`);
+  if (OH < 1 || OW < 1) c.bad(`window ${K.join('x')} (pads ${fmtShape(pads)}) does not fit input ${fmtShape(x.shape)}`);
 }
 
 function checkPool(c: CheckCtx<WindowAttrs['maxpool2d']>, ...dtypes: string[]): void {
@@ -62,7 +62,7 @@ function checkPool(c: CheckCtx<WindowAttrs['maxpool2d']>, ...dtypes: string[]): 
   checkWindow(c, x, K);
   const pads = c.n.attrs.pads;
   if (pads[0] >= K[0] || pads[2] >= K[0] || pads[1] >= K[1] || pads[3] >= K[1])
-    c.bad(`pads ${fmt(pads)} must be smaller than the window ${K.join('x')}`);
+    c.bad(`pads ${fmtShape(pads)} must be smaller than the window ${K.join('x')}`);
 }
 
 /** The node's geometry as a function of the tile's batch (shapes from the graph). */
@@ -223,7 +223,7 @@ export const WINDOW = {
     },
     check(c) {
       const x = sameDtype(c, 'float32', 'int8');
-      if (x.shape.length !== 4) c.bad(`input '${c.n.inputs[0]}' must be 4-D NHWC, got ${fmt(x.shape)}`);
+      if (x.shape.length !== 4) c.bad(`input '${c.n.inputs[0]}' must be 4-D NHWC, got ${fmtShape(x.shape)}`);
     },
     forward(x, [i], out) {
       const [N, H, W, C] = i.shape;
