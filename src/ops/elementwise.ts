@@ -30,7 +30,7 @@ export interface ElementwiseAttrs {
 export const EPILOGUE_UNARY = new Set<UnaryFn>(['relu', 'leakyRelu', 'sigmoid', 'tanh', 'gelu']);
 
 /** Input i as a value or a constant (binary ops take either). */
-function operand(c: CheckCtx<unknown>, i: number): ValueInfo {
+export function operand(c: CheckCtx<unknown>, i: number): ValueInfo {
   if (!c.isConstant(i)) return c.value(i);
   const k = c.constant(i);
   if (k.dtype !== 'float32' && k.dtype !== 'float16') c.bad(`input '${c.n.inputs[i]}' is ${k.dtype}, expected float`);
@@ -103,7 +103,7 @@ function binaryOp(op: keyof typeof KERNEL_BINARY): OpDef<None> {
 }
 
 /** A value's float ONNX tensor (in `order`), or a constant as an initializer. */
-function operandOnnx(o: OnnxCtx, name: string, at: string, order: OnnxOrder): string {
+export function operandOnnx(o: OnnxCtx, name: string, at: string, order: OnnxOrder): string {
   if (!o.isConstant(name)) return o.float(name, at, order);
   return o.tensor(name, [...o.constant(name).shape], o.floatData(name));
 }

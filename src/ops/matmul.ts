@@ -5,6 +5,7 @@
 import type { Buf, Epilogue, EpilogueActivation, Int8Epilogue } from '../backend/backend.js';
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { isPosInt } from '../io/fields.js';
+import { operand, operandOnnx } from './elementwise.js';
 import type { CheckCtx, ConstInfo, NodeView, OnnxCtx, OpDef, PlanCtx, Ref } from './op.js';
 import { channelConstant, expectDtype, numel, optionalNumber, same } from './rules.js';
 
@@ -223,11 +224,8 @@ export const MATMUL = {
       return { shape: [...lead, M, N], dtype: 'float32' };
     },
     check(c) {
-      for (const i of [0, 1]) {
-        // a constant operand may be float16 (widened at load, as every float weight)
-        const dtype = c.isConstant(i) ? c.constant(i).dtype.replace('float16', 'float32') : c.value(i).dtype;
-        if (dtype !== 'float32') c.bad(`input '${c.n.inputs[i]}' is ${dtype}, expected float32`);
-      }
+      // values or float constants (float16 weights widen at load, as every float weight)
+      for (const i of [0, 1]) expectDtype(c, `input '${c.n.inputs[i]}'`, operand(c, i), 'float32');
       expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
     },
     forward(x, [a, b], out) {
@@ -275,9 +273,7 @@ export const MATMUL = {
     onnx: (o, n) => {
       const at = n.name;
       // axes are Graduate's: 4-D operands in NHWC order, not ONNX's NCHW
-      const [a, b] = n.inputs.map((v) =>
-        o.isConstant(v) ? o.tensor(v, [...o.constant(v).shape], o.floatData(v)) : o.float(v, at, 'graduate'),
-      );
+      const [a, b] = n.inputs.map((v) => operandOnnx(o, v, at, 'graduate'));
       o.bind(n.output, o.node('MatMul', [a, b], at), at, 'graduate');
     },
   } satisfies OpDef<MatmulAttrs['matmul']>,

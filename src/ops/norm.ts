@@ -26,23 +26,10 @@ function checkParams(op: string, x: Info, ps: readonly Info[]): number {
   return C;
 }
 
-/** Sum over rows of a[rows, C] · b[rows, C] → out[C] (b absent: of a). */
-function columnSum(
-  b: InferenceBackend,
-  temp: () => Arg,
-  a: Arg,
-  other: Arg | undefined,
-  rows: number,
-  C: number,
-  out: Arg,
-): void {
-  if (!other) {
-    b.reduce('sum', a.buf, [rows, C], [0], out.buf);
-    return;
-  }
-  const t = temp();
-  b.binary('mul', a.buf, [rows, C], other.buf, [rows, C], t.buf);
-  b.reduce('sum', t.buf, [rows, C], [0], out.buf);
+/** out[C] = Σ over rows of a[rows, C] · b[rows, C], through the scratch t[rows, C]. */
+function columnDot(bk: InferenceBackend, a: Arg, b: Arg, t: Arg, rows: number, C: number, out: Arg): void {
+  bk.binary('mul', a.buf, [rows, C], b.buf, [rows, C], t.buf);
+  bk.reduce('sum', t.buf, [rows, C], [0], out.buf);
 }
 
 const epsOf = (c: { n: { attrs: { eps: unknown } }; bad(m: string): never }) => {
@@ -88,9 +75,10 @@ export const NORM = {
         bk.binary('sub', x.buf, [rows, C], mean.buf, [C], xhat.buf);
         bk.binary('mul', xhat.buf, [rows, C], rstd.buf, [C], xhat.buf);
         dgamma = g.alloc([C]);
-        const temps: Ref[] = [];
-        columnSum(bk, () => temps[temps.push(g.alloc(x.shape)) - 1], d, xhat, rows, C, dgamma);
-        for (const t of [...temps, xhat]) t.dispose();
+        const t = g.alloc(x.shape);
+        columnDot(bk, d, xhat, t, rows, C, dgamma);
+        t.dispose();
+        xhat.dispose();
       }
       let dbeta: Ref | null = null;
       if (needs[2]) {
@@ -215,7 +203,7 @@ export const NORM = {
       if (needs[1]) {
         dgamma = g.alloc([C]);
         const t = g.alloc(x.shape);
-        columnSum(b, () => t, d, xhat, rows, C, dgamma);
+        columnDot(b, d, xhat, t, rows, C, dgamma);
         t.dispose();
       }
       let dbeta: Ref | null = null;

@@ -3,7 +3,8 @@
 // constant. Any op of the registry folds; ops that only graphs can run (quantize, …) stay.
 // Constants have no batch dimension: the result's shape is the op's shape rule over theirs.
 import { ReferenceBackend } from '../../backend/reference.js';
-import { cloneGraph, floatData, type Graph, type Node } from '../../graph/ir.js';
+import { cloneGraph, floatData, type Graph, type Node, numel } from '../../graph/ir.js';
+import { inferNode } from '../../graph/validate.js';
 import type { Arg, Info, OpDef } from '../../ops/op.js';
 import { OPS } from '../../ops/registry.js';
 import { dropUnused, nodeUses } from './graph-edit.js';
@@ -14,10 +15,9 @@ let reference: ReferenceBackend | undefined;
 function evaluate(g: Graph, n: Node): { shape: number[]; data: Float32Array } | undefined {
   const def = OPS[n.op] as OpDef<unknown>;
   const consts = n.inputs.map((v) => g.constants[v]);
-  const infos: Info[] = consts.map((c) => ({ shape: c.shape, dtype: 'float32' }));
   let out: Info;
   try {
-    out = def.infer(infos, n.attrs);
+    out = inferNode(g, n);
   } catch {
     return undefined; // the validator reports a shape error with the node's name
   }
@@ -27,7 +27,7 @@ function evaluate(g: Graph, n: Node): { shape: number[]; data: Float32Array } | 
   const b = reference;
   const owned: number[] = [];
   const arg = (shape: readonly number[], data?: Float32Array): Arg => {
-    const buf = b.alloc(Math.max(4, shape.reduce((x, y) => x * y, 1) * 4));
+    const buf = b.alloc(Math.max(4, numel(shape) * 4));
     owned.push(buf);
     if (data) b.write(buf, 'float32', data);
     return { buf, shape, dtype: 'float32' };
@@ -38,11 +38,7 @@ function evaluate(g: Graph, n: Node): { shape: number[]; data: Float32Array } | 
     def.forward({ backend: b, temp: (s) => arg(s) }, ins, y, n.attrs);
     return {
       shape: [...out.shape],
-      data: b.read(
-        y.buf,
-        'float32',
-        out.shape.reduce((x, z) => x * z, 1),
-      ) as Float32Array,
+      data: b.read(y.buf, 'float32', numel(out.shape)) as Float32Array,
     };
   } catch {
     return undefined;
