@@ -13,7 +13,7 @@ import { type Constant, firstBadTokenId, floatData, type Graph, type Node, numel
 import { type MemoryPlan, planMemory } from '../graph/plan.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
-import type { Arg, OpDef, PlanCtx, Step } from '../ops/op.js';
+import type { Arg, Exec, OpDef, PlanCtx, Step } from '../ops/op.js';
 import { OPS } from '../ops/registry.js';
 
 export interface SessionOptions {
@@ -81,24 +81,8 @@ export class Session {
    */
   private readonly slots: { buf: Buf; bytes: number }[] = [];
   private scratchUsed = 0;
-  private readonly scratch = {
-    backend: undefined as unknown as InferenceBackend,
-    temp: (shape: readonly number[], dtype: Arg['dtype'] = 'float32'): Arg => {
-      const bytes = Math.max(64, numel(shape) * DTYPE_BYTES[dtype]);
-      let slot = this.slots[this.scratchUsed];
-      if (!slot || slot.bytes < bytes) {
-        if (slot) {
-          this.owned.splice(this.owned.indexOf(slot.buf), 1);
-          this.backend.free(slot.buf);
-        }
-        slot = { buf: this.backend.alloc(bytes), bytes };
-        this.slots[this.scratchUsed] = slot;
-        this.owned.push(slot.buf);
-      }
-      this.scratchUsed++;
-      return { buf: slot.buf, shape, dtype };
-    },
-  };
+  /** Where those steps' forward runs: this session's backend and its scratch slots. */
+  private readonly scratch: Exec;
   private readonly steps: Step[] = [];
   private readonly stepNames: string[] = [];
   private disposed = false;
@@ -115,7 +99,7 @@ export class Session {
       if (!opts.engine && !sharedEngine) sharedEngine = Engine.create({ profile: 'infer', ...opts.engineOptions });
       this.backend = wasmBackend(opts.engine ?? (sharedEngine as Engine));
     }
-    this.scratch.backend = this.backend;
+    this.scratch = { backend: this.backend, temp: (shape, dtype) => this.temp(shape, dtype) };
     this.maxBatch = opts.maxBatch ?? 256;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
@@ -184,6 +168,19 @@ export class Session {
       this.constPtr.set(name, p);
     }
     return p;
+  }
+
+  /** The next scratch slot of the running step, grown (never at run time: see slots) to `shape`. */
+  private temp(shape: readonly number[], dtype: Arg['dtype'] = 'float32'): Arg {
+    const bytes = Math.max(64, numel(shape) * DTYPE_BYTES[dtype]);
+    let slot = this.slots[this.scratchUsed];
+    if (!slot || slot.bytes < bytes) {
+      if (slot) this.backend.free(slot.buf);
+      slot = { buf: this.backend.alloc(bytes), bytes };
+      this.slots[this.scratchUsed] = slot;
+    }
+    this.scratchUsed++;
+    return { buf: slot.buf, shape, dtype };
   }
 
   /** What an op's run() may ask of the session. */
@@ -313,8 +310,8 @@ export class Session {
 
   /** Mean milliseconds per node over `reps` runs of `batch` samples (for reports). */
   profile(input: Float32Array | Int32Array, batch: number, reps = 5): Map<string, number> {
-    this.run(input, batch);
     input = this.prepareInput(input, batch);
+    this.run(input, batch); // warm-up (the input is already in the graph's type: no second conversion)
     const per = numel(this.inputShape);
     const ms = new Map<string, number>();
     for (let r = 0; r < reps; r++) {
@@ -336,6 +333,7 @@ export class Session {
     this.disposed = true;
     for (const p of this.prepared) this.backend.release(p);
     for (const p of this.owned) this.backend.free(p);
+    for (const slot of this.slots) this.backend.free(slot.buf);
     if (this.arena >= 0) this.backend.free(this.arena);
   }
 }
