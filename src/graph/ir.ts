@@ -5,9 +5,9 @@
 // linear weights [in, out]. Shared by the compiler and the lean runtime: it must not import
 // training code (nn/, autograd/, optim/, train/, tensor/).
 
-import type { ActivationFn, EpilogueAttrs } from '../ops/matmul.js';
+import type { EpilogueAttrs } from '../ops/matmul.js';
 import type { OpAttrs, OpName } from '../ops/registry.js';
-import { numel } from '../ops/rules.js';
+import { type ActivationFn, numel } from '../ops/rules.js';
 import { conv2dGeometry } from '../shape/window.js';
 
 export type { ActivationFn, OpName };

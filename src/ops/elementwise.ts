@@ -5,8 +5,21 @@ import { UNARY_FNS, type UnaryFn } from '../backend/backend.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { isFloat32 } from '../io/fields.js';
 import { broadcastShape } from '../shape/window.js';
-import type { CheckCtx, OnnxCtx, OnnxOrder, OpDef, Ref, ValueInfo } from './op.js';
-import { channelConstant, channelsOf, expectDtype, numel, optionalNumber, sameDtype, sumTo } from './rules.js';
+import type { OpDef, Ref } from './op.js';
+import {
+  channelConstant,
+  channelsOf,
+  EPILOGUE_UNARY,
+  expectDtype,
+  IR_ACTIVATION,
+  numel,
+  operand,
+  operandOnnx,
+  optionalNumber,
+  orderOf,
+  sameDtype,
+  sumTo,
+} from './rules.js';
 
 type None = Record<string, never>;
 export interface ElementwiseAttrs {
@@ -24,17 +37,6 @@ export interface ElementwiseAttrs {
   where: None;
   /** x · scale[C] + shift[C] over the last axis. */
   affine: None;
-}
-
-/** Activations a conv/linear epilogue can absorb (the fuse pass). */
-export const EPILOGUE_UNARY = new Set<UnaryFn>(['relu', 'leakyRelu', 'sigmoid', 'tanh', 'gelu']);
-
-/** Input i as a value or a constant (binary ops take either). */
-export function operand(c: CheckCtx<unknown>, i: number): ValueInfo {
-  if (!c.isConstant(i)) return c.value(i);
-  const k = c.constant(i);
-  if (k.dtype !== 'float32' && k.dtype !== 'float16') c.bad(`input '${c.n.inputs[i]}' is ${k.dtype}, expected float`);
-  return { shape: k.shape, dtype: 'float32' };
 }
 
 const ONNX_BINARY = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', maximum: 'Max', minimum: 'Min' } as const;
@@ -102,22 +104,6 @@ function binaryOp(op: keyof typeof KERNEL_BINARY): OpDef<None> {
   };
 }
 
-/** A value's float ONNX tensor (in `order`), or a constant as an initializer. */
-export function operandOnnx(o: OnnxCtx, name: string, at: string, order: OnnxOrder): string {
-  if (!o.isConstant(name)) return o.float(name, at, order);
-  return o.tensor(name, [...o.constant(name).shape], o.floatData(name));
-}
-
-/**
- * Axis order for an elementwise op's ONNX operands: ONNX's (4-D values NCHW) when all operands are
- * values of one rank — they broadcast alike in either order, and CNN residual adds stay transpose-
- * free — else Graduate's, which constants (and lower-rank operands) are written in.
- */
-function orderOf(o: OnnxCtx, inputs: readonly string[]): OnnxOrder {
-  const ranks = inputs.map((v) => (o.isConstant(v) ? -1 : o.value(v).shape.length));
-  return ranks.every((r) => r === ranks[0] && r >= 0) ? 'onnx' : 'graduate';
-}
-
 const ONNX_UNARY: Partial<Record<UnaryFn, string>> = {
   neg: 'Neg',
   exp: 'Exp',
@@ -125,9 +111,6 @@ const ONNX_UNARY: Partial<Record<UnaryFn, string>> = {
   sqrt: 'Sqrt',
   abs: 'Abs',
   reciprocal: 'Reciprocal',
-  relu: 'Relu',
-  sigmoid: 'Sigmoid',
-  tanh: 'Tanh',
 };
 
 export const ELEMENTWISE = {
@@ -160,7 +143,7 @@ export const ELEMENTWISE = {
       const { fn, alpha } = n.attrs;
       const x = o.float(n.inputs[0], n.name);
       let y: string;
-      if (fn === 'leakyRelu' || fn === 'gelu') y = o.activation(fn === 'gelu' ? 'gelu' : 'leakyrelu', x, n.name, alpha);
+      if (EPILOGUE_UNARY.has(fn)) y = o.activation(IR_ACTIVATION[fn as keyof typeof IR_ACTIVATION], x, n.name, alpha);
       else if (fn === 'square') y = o.node('Mul', [x, x], n.name);
       else y = o.node(ONNX_UNARY[fn] as string, [x], n.name);
       o.bind(n.output, y, n.name);

@@ -2,25 +2,22 @@
 // linear (x[..., in] · W[in, out] + b, the GEMM with a fused epilogue; the compiler's fusion target).
 // Shared with conv.ts: the epilogue/int8 checks and the ONNX export of weighted layers.
 
-import type { Buf, Epilogue, EpilogueActivation, Int8Epilogue } from '../backend/backend.js';
+import type { Buf, Epilogue, Int8Epilogue } from '../backend/backend.js';
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { isPosInt } from '../io/fields.js';
-import { operand, operandOnnx } from './elementwise.js';
 import type { CheckCtx, ConstInfo, NodeView, OnnxCtx, OpDef, PlanCtx, Ref } from './op.js';
-import { channelConstant, expectDtype, numel, optionalNumber, same } from './rules.js';
-
-/** Activations of a fused epilogue, as the IR spells them. */
-export type ActivationFn = 'none' | 'relu' | 'leakyrelu' | 'sigmoid' | 'tanh' | 'gelu';
-export const EPILOGUE_FNS: readonly ActivationFn[] = ['none', 'relu', 'leakyrelu', 'sigmoid', 'tanh', 'gelu'];
-/** IR spelling → the kernels' (and the unary op's) spelling. */
-export const KERNEL_ACTIVATION: Record<ActivationFn, EpilogueActivation> = {
-  none: 'none',
-  relu: 'relu',
-  leakyrelu: 'leakyRelu',
-  sigmoid: 'sigmoid',
-  tanh: 'tanh',
-  gelu: 'gelu',
-};
+import {
+  type ActivationFn,
+  channelConstant,
+  EPILOGUE_FNS,
+  expectDtype,
+  KERNEL_ACTIVATION,
+  numel,
+  operand,
+  operandOnnx,
+  optionalNumber,
+  same,
+} from './rules.js';
 
 /** Fused epilogue of conv2d/linear: bias is an input; `residual` a value added before `activation`. */
 export interface EpilogueAttrs {

@@ -1,11 +1,12 @@
-// Helpers the op definitions share: IR checks (attribute types and ranges, per-channel constants,
-// the conv/linear epilogue and int8 rules) and small shape rules. The messages name the node's
+// Helpers the op definitions share: IR checks (attribute types and ranges, per-channel constants),
+// small shape rules, the two spellings of epilogue activations (IR 'leakyrelu', kernels
+// 'leakyRelu') with their maps, and the operands of ops that take values or constants alike. The messages name the node's
 // field or input, since they reach users reading an artifact or an ONNX file.
 
-import type { Backend } from '../backend/backend.js';
+import type { Backend, EpilogueActivation, UnaryFn } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 import { isFloat32 } from '../io/fields.js';
-import type { CheckCtx, ConstInfo, Info, Ref, Shape, ValueInfo } from './op.js';
+import type { CheckCtx, ConstInfo, Info, OnnxCtx, OnnxOrder, Ref, Shape, ValueInfo } from './op.js';
 
 export const same = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
@@ -82,4 +83,49 @@ export function sumTo(b: Backend, alloc: (s: Shape) => Ref, g: Ref, shape: Shape
 export function rowsOf(x: Info): [number, number] {
   const C = x.shape[x.shape.length - 1];
   return [numel(x.shape) / C, C];
+}
+
+/** Activations of a fused epilogue, as the IR spells them. */
+export type ActivationFn = 'none' | 'relu' | 'leakyrelu' | 'sigmoid' | 'tanh' | 'gelu';
+export const EPILOGUE_FNS: readonly ActivationFn[] = ['none', 'relu', 'leakyrelu', 'sigmoid', 'tanh', 'gelu'];
+/** IR spelling → the kernels' (and the unary op's) spelling. */
+export const KERNEL_ACTIVATION = {
+  none: 'none',
+  relu: 'relu',
+  leakyrelu: 'leakyRelu',
+  sigmoid: 'sigmoid',
+  tanh: 'tanh',
+  gelu: 'gelu',
+} as const satisfies Record<ActivationFn, EpilogueActivation>;
+/** The kernels' (and the unary op's) spelling → the IR's epilogue spelling. */
+export const IR_ACTIVATION = Object.fromEntries(
+  Object.entries(KERNEL_ACTIVATION).map(([ir, kernel]) => [kernel, ir]),
+) as Record<EpilogueActivation, ActivationFn>;
+/** Unary functions a conv/linear epilogue can absorb (the fuse pass). */
+export const EPILOGUE_UNARY: ReadonlySet<UnaryFn> = new Set(
+  Object.values(KERNEL_ACTIVATION).filter((f): f is Exclude<EpilogueActivation, 'none'> => f !== 'none'),
+);
+
+/** Input i as a value or a constant (binary ops take either). */
+export function operand(c: CheckCtx<unknown>, i: number): ValueInfo {
+  if (!c.isConstant(i)) return c.value(i);
+  const k = c.constant(i);
+  if (k.dtype !== 'float32' && k.dtype !== 'float16') c.bad(`input '${c.n.inputs[i]}' is ${k.dtype}, expected float`);
+  return { shape: k.shape, dtype: 'float32' };
+}
+
+/** A value's float ONNX tensor (in `order`), or a constant as an initializer. */
+export function operandOnnx(o: OnnxCtx, name: string, at: string, order: OnnxOrder): string {
+  if (!o.isConstant(name)) return o.float(name, at, order);
+  return o.tensor(name, [...o.constant(name).shape], o.floatData(name));
+}
+
+/**
+ * Axis order for an elementwise op's ONNX operands: ONNX's (4-D values NCHW) when all operands are
+ * values of one rank — they broadcast alike in either order, and CNN residual adds stay transpose-
+ * free — else Graduate's, which constants (and lower-rank operands) are written in.
+ */
+export function orderOf(o: OnnxCtx, inputs: readonly string[]): OnnxOrder {
+  const ranks = inputs.map((v) => (o.isConstant(v) ? -1 : o.value(v).shape.length));
+  return ranks.every((r) => r === ranks[0] && r >= 0) ? 'onnx' : 'graduate';
 }

@@ -5,17 +5,9 @@
 import { fmtShape, ShapeError } from '../errors.js';
 import { isNatural, isPosInt } from '../io/fields.js';
 import { type Conv2dGeometry, conv2dGeometry, type Pool2dGeometry, pool2dGeometry } from '../shape/window.js';
-import {
-  checkWeighted,
-  type EpilogueAttrs,
-  exportWeighted,
-  int8Of,
-  KERNEL_ACTIVATION,
-  planEpilogue,
-  planInt8,
-} from './matmul.js';
+import { checkWeighted, type EpilogueAttrs, exportWeighted, int8Of, planEpilogue, planInt8 } from './matmul.js';
 import type { CheckCtx, Info, OpDef, PlanCtx, Ref, Shape } from './op.js';
-import { ints, sameDtype } from './rules.js';
+import { ints, KERNEL_ACTIVATION, sameDtype } from './rules.js';
 
 type Pair = [number, number];
 type Pads = [number, number, number, number];

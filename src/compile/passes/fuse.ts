@@ -2,8 +2,8 @@
 // whose GEMM epilogue does the work while the tile is still in registers:
 // y = act(x·W + b + r). The add is fused first (the epilogue adds the residual before the
 // activation); softmax never fuses (it reads a whole row).
-import { type ActivationFn, cloneGraph, consumers, type Graph, type Node } from '../../graph/ir.js';
-import { EPILOGUE_UNARY } from '../../ops/elementwise.js';
+import { cloneGraph, consumers, type Graph, type Node } from '../../graph/ir.js';
+import { EPILOGUE_UNARY, IR_ACTIVATION } from '../../ops/rules.js';
 import { dropUnused } from './graph-edit.js';
 
 type Producer = Extract<Node, { op: 'conv2d' | 'linear' }>;
@@ -37,7 +37,7 @@ export function fuseEpilogues(g: Graph): Graph {
     }
     const act = soleReader(p.output);
     if (act?.op === 'unary' && EPILOGUE_UNARY.has(act.attrs.fn)) {
-      p.attrs.activation = act.attrs.fn === 'leakyRelu' ? 'leakyrelu' : (act.attrs.fn as ActivationFn);
+      p.attrs.activation = IR_ACTIVATION[act.attrs.fn as keyof typeof IR_ACTIVATION];
       if (act.attrs.alpha !== undefined) p.attrs.alpha = act.attrs.alpha;
       delete out.values[p.output];
       p.output = act.output;

@@ -14,6 +14,7 @@ import { FormatError } from '../../errors.js';
 import type { ActivationFn, Graph, Node } from '../../graph/ir.js';
 import { geluErf, geluTanh } from '../../graph/scalar.js';
 import { firstNonFinite } from '../../io/fields.js';
+import { KERNEL_ACTIVATION } from '../../ops/rules.js';
 import type { NodeProto } from '../proto.js';
 import { type Const, prod } from './fold.js';
 
@@ -138,7 +139,7 @@ export class Layout {
         {
           op: 'unary',
           inputs: [base.v],
-          attrs: { fn: fn === 'leakyrelu' ? 'leakyRelu' : fn, ...(alpha === undefined ? {} : { alpha }) },
+          attrs: { fn: KERNEL_ACTIVATION[fn], ...(alpha === undefined ? {} : { alpha }) },
         },
         shape,
         `${base.v}.${fn}`,
