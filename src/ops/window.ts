@@ -126,8 +126,7 @@ export const WINDOW = {
       const w = p.constantInfo(n.inputs[1]);
       if (!w) throw new ShapeError(`conv2d '${n.name}': weights must be a constant`);
       // the convolution's own geometry (a fused pool writes the pooled output)
-      const g1 = convGeo(p.value(n.inputs[0]).shape, w.shape, n.attrs, 1);
-      const geo = (N: number): Conv2dGeometry => ({ ...g1, N });
+      const geo = planGeo(p, (x, N) => convGeo(x, w.shape, n.attrs, N), n.inputs[0]);
       const x = p.buf(n.inputs[0]);
       const out = p.buf(n.output);
       if (w.dtype === 'int8') {
