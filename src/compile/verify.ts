@@ -2,6 +2,7 @@
 // eval` on artifacts. The input preparation recorded in the graph is turned back into a data-layer
 // Preprocessing so files are normalized exactly as at training time.
 import type { ArrayDataset, Preprocessing } from '../data/dataset.js';
+import { ValueError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
 import { numel } from '../graph/ir.js';
 import type { Engine } from '../kernels/engine.js';
@@ -11,6 +12,10 @@ import { argmaxRows } from '../train/metrics.js';
 /** The graph's recorded input preparation, as the data loaders take it (`like`). */
 export function preprocessingOf(g: Graph): Preprocessing {
   const i = g.meta.input;
+  if (i.kind === 'tensor')
+    throw new ValueError(
+      `this model takes named tensors [${g.inputs.join(', ')}] with no recorded preprocessing: it cannot be evaluated on a dataset`,
+    );
   return {
     kind: i.kind,
     inputShape: [...i.shape],

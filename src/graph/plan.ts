@@ -25,8 +25,12 @@ export function planMemory(g: Graph, maxBatch: number): MemoryPlan {
   const root = new Map<string, string>();
   for (const v of g.inputs) root.set(v, v);
   for (const n of g.nodes) root.set(n.output, isView(n.op) ? (root.get(n.inputs[0]) ?? n.inputs[0]) : n.output);
-  const size = (v: string) =>
-    Math.ceil((maxBatch * numel(g.values[v].shape) * BYTES[g.values[v].dtype]) / ALIGN) * ALIGN;
+  // a batched value ([-1, …]) holds maxBatch samples; a fixed-shape one holds itself
+  const size = (v: string) => {
+    const { shape, dtype } = g.values[v];
+    const n = (shape[0] === -1 ? maxBatch : 1) * numel(shape);
+    return Math.ceil((n * BYTES[dtype]) / ALIGN) * ALIGN;
+  };
   // lifetime [first, last] in node indices of each root buffer
   const life = new Map<string, [number, number]>();
   const touch = (v: string, i: number) => {

@@ -72,8 +72,10 @@ function checkValue(name: string, v: unknown, bad: (m: string) => never): void {
   const what = `value '${name}'`;
   if (!isRecord(v) || !Array.isArray(v.shape)) bad(`${what}: malformed (needs shape and dtype)`);
   const s = v.shape as unknown[];
-  if (s.length < 2 || s[0] !== -1 || !s.slice(1).every((d) => isPosInt(d) && d <= 2 ** 31))
-    bad(`${what}: shape ${JSON.stringify(s)} must be [-1 (batch), positive sizes…]`);
+  // batched: [-1, sizes…]; or a fixed shape of any rank (a scalar is []), sizes ≥ 0
+  const sizes = s[0] === -1 ? s.slice(1) : s;
+  if (!sizes.every((d) => isNatural(d) && d <= 2 ** 31))
+    bad(`${what}: shape ${JSON.stringify(s)} must be [-1 (batch), sizes…] or fixed sizes`);
   // the strided kernels (transpose, broadcasting) walk at most 6 axes
   if (s.length > MAX_VALUE_RANK)
     bad(`${what}: shape ${JSON.stringify(s)} has rank ${s.length}, more than ${MAX_VALUE_RANK}`);
@@ -145,6 +147,8 @@ export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'in
   if (kind === 'text' && shape.length !== 1) fail(`${at}.${shapeKey}`, '[maxTokens] for text input', shape);
   if (scale !== undefined && !(isFloat32(scale) && scale > 0))
     fail(`${at}.scale`, 'a finite float32 number > 0', scale);
+  if (raw.layout !== undefined && (kind !== 'image' || (raw.layout !== 'NHWC' && raw.layout !== 'NCHW')))
+    fail(`${at}.layout`, kind === 'image' ? "'NHWC' or 'NCHW'" : 'absent (a layout is for image input)', raw.layout);
   const channels = shape[shape.length - 1];
   for (const [key, a] of [
     ['mean', mean],
@@ -185,6 +189,7 @@ function checkMeta(g: Graph, source: string, bad: (m: string) => never): void {
   if (!isRecord(m)) bad('meta is missing (classNames, input)');
   if (!Array.isArray(m.classNames) || !m.classNames.every((c) => typeof c === 'string'))
     bad('meta.classNames must be an array of strings');
+  if (isRecord(m.input) && m.input.kind === 'tensor') return; // named tensors as they are: nothing to check
   const inValue = g.values[g.inputs[0]];
   const inShape = inValue.shape.slice(1);
   // a spec of another size first: it is for another model, whatever else it holds
@@ -219,14 +224,17 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
     checkConstant(name, k, bad);
     weightBytes += k.data.byteLength;
   }
-  // what the Session supports
-  if (g.inputs.length !== 1 || g.outputs.length !== 1)
-    bad(`graphs with one input and one output are supported (got ${g.inputs.length} and ${g.outputs.length})`);
+  // what the Session supports: named inputs and outputs, float32 or int32
+  if (g.inputs.length < 1 || g.outputs.length < 1)
+    bad(`a graph needs at least one input and one output (got ${g.inputs.length} and ${g.outputs.length})`);
+  for (const input of g.inputs) {
+    if (typeof input !== 'string' || !has(g.values, input)) bad(`input ${JSON.stringify(input)} has no value entry`);
+    if (has(g.constants, input)) bad(`input '${input}' is also a constant`);
+    if (g.values[input].dtype === 'int8') bad(`input '${input}' is int8: inputs are float32 or int32`);
+  }
+  if (new Set(g.inputs).size !== g.inputs.length) bad('an input is listed twice');
   const [input] = g.inputs;
-  if (typeof input !== 'string' || !has(g.values, input)) bad(`input ${JSON.stringify(input)} has no value entry`);
-  if (has(g.constants, input)) bad(`input '${input}' is also a constant`);
-  if (g.values[input].dtype === 'int8') bad(`input '${input}' is int8: inputs are float32 (or int32 token ids)`);
-  const defined = new Set<string>([input, ...Object.keys(g.constants)]);
+  const defined = new Set<string>([...g.inputs, ...Object.keys(g.constants)]);
   const names = new Set<string>();
   for (const [i, n] of g.nodes.entries()) {
     const where = `node ${i} ('${isRecord(n) ? String(n.name) : '?'}'${isRecord(n) && typeof n.op === 'string' ? `, ${n.op}` : ''})`;
@@ -278,10 +286,12 @@ export function validateGraph(g: Graph, source = '<graph>'): void {
       fail(`output '${n.output}' is ${out.dtype}, the op gives ${want?.dtype}`);
     defined.add(n.output);
   }
-  const [output] = g.outputs;
-  if (typeof output !== 'string' || !defined.has(output) || !has(g.values, output))
-    bad(`output ${JSON.stringify(output)} is not produced by any node`);
-  if (g.values[output].dtype !== 'float32') bad(`output '${output}' is ${g.values[output].dtype}, expected float32`);
+  for (const output of g.outputs) {
+    if (typeof output !== 'string' || !defined.has(output) || !has(g.values, output) || g.inputs.includes(output))
+      bad(`output ${JSON.stringify(output)} is not produced by any node`);
+    const dt = g.values[output].dtype;
+    if (dt !== 'float32' && dt !== 'int32') bad(`output '${output}' is ${dt}, expected float32 or int32`);
+  }
   checkMeta(g, source, bad);
   // the Session's arena holds at least one sample's activations, beside the weights
   const arena = planMemory(g, 1).arenaBytes;

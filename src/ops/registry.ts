@@ -6,7 +6,9 @@
 import { ELEMENTWISE, type ElementwiseAttrs } from './elementwise.js';
 import { GATHER, type GatherAttrs } from './gather.js';
 import { LAYOUT, type LayoutAttrs } from './layout.js';
+import { MATH, type MathAttrs } from './math.js';
 import { MATMUL, type MatmulAttrs } from './matmul.js';
+import { MOVEMENT, type MovementAttrs } from './movement.js';
 import { NORM, type NormAttrs } from './norm.js';
 import type { OpDef } from './op.js';
 import { QUANT, type QuantAttrs } from './quant.js';
@@ -21,7 +23,9 @@ export interface OpAttrs
     ReduceAttrs,
     NormAttrs,
     GatherAttrs,
-    QuantAttrs {}
+    QuantAttrs,
+    MathAttrs,
+    MovementAttrs {}
 export type OpName = keyof OpAttrs;
 
 export const OPS: { readonly [K in OpName]: OpDef<OpAttrs[K]> } = {
@@ -33,6 +37,8 @@ export const OPS: { readonly [K in OpName]: OpDef<OpAttrs[K]> } = {
   ...NORM,
   ...GATHER,
   ...QUANT,
+  ...MATH,
+  ...MOVEMENT,
 };
 
 export const OP_NAMES = Object.keys(OPS) as OpName[];

@@ -100,7 +100,8 @@ export class Session {
       this.backend = wasmBackend(opts.engine ?? (sharedEngine as Engine));
     }
     this.scratch = { backend: this.backend, temp: (shape, dtype) => this.temp(shape, dtype) };
-    this.maxBatch = opts.maxBatch ?? 256;
+    // a graph with no batched input runs once per call: batch 1
+    this.maxBatch = graph.inputs.some((v) => graph.values[v].shape[0] === -1) ? (opts.maxBatch ?? 256) : 1;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
     this.inputShape = graph.values[graph.inputs[0]].shape.slice(1);
@@ -216,7 +217,11 @@ export class Session {
   private compileNode(n: Node, p: PlanCtx): Step | undefined {
     const def = OPS[n.op] as OpDef<unknown>;
     const planned = def.run?.(p, n);
-    if (planned) return planned;
+    if (planned) {
+      // a fixed-shape (unbatched) node: its kernels take axis 0 as their batch
+      const x = g0(this.graph, n);
+      return x && x.shape[0] !== -1 ? () => planned(x.shape.length ? x.shape[0] : 1) : planned;
+    }
     if (def.traits.view) return undefined; // planMemory gave it its input's buffer
     const g = this.graph;
     // inputs: arena values (batch axis set per call) or constants (as they are)
@@ -230,32 +235,65 @@ export class Session {
           batched: false,
         } as const;
       const val = g.values[v];
-      return { buf: this.ptr(v), shape: val.shape, dtype: val.dtype, batched: true } as const;
+      return { buf: this.ptr(v), shape: val.shape, dtype: val.dtype, batched: val.shape[0] === -1 } as const;
     });
-    const out = { buf: this.ptr(n.output), shape: g.values[n.output].shape, dtype: g.values[n.output].dtype };
+    const outVal = g.values[n.output];
+    const out = { buf: this.ptr(n.output), shape: outVal.shape, dtype: outVal.dtype };
+    const outBatched = outVal.shape[0] === -1;
     const x = this.scratch;
     const at = (N: number, a: { shape: readonly number[] }) => [N, ...a.shape.slice(1)];
     const step: Step = (N) => {
       this.scratchUsed = 0;
       const args = ins.map((a) => (a.batched ? { ...a, shape: at(N, a) } : a));
-      def.forward(x, args, { ...out, shape: at(N, out) }, n.attrs);
+      def.forward(x, args, outBatched ? { ...out, shape: at(N, out) } : out, n.attrs);
     };
     step(this.tile); // plans the scratch on the zeroed arena (ids 0 are valid; the results are unread)
     return step;
   }
 
-  /** Runs `batch` samples (input: batch × per-sample values); returns a copy of the output. */
+  /**
+   * Runs `batch` samples (input: batch × per-sample values) of a graph with one input; returns a
+   * copy of its first output as float32 (int32 outputs converted).
+   */
   run(input: Float32Array | Int32Array, batch: number): Float32Array {
-    input = this.prepareInput(input, batch);
-    const per = numel(this.inputShape);
-    const outPer = numel(this.outputShape);
-    const out = new Float32Array(batch * outPer);
+    if (this.graph.inputs.length !== 1)
+      throw new ShapeError(
+        `Session.run: the graph has ${this.graph.inputs.length} inputs (${this.graph.inputs.join(', ')}); use runAll`,
+      );
+    const [out] = this.runAll([input], batch);
+    return out instanceof Float32Array ? out : Float32Array.from(out);
+  }
+
+  /**
+   * Runs a batch through a graph with any number of inputs and outputs, in the graph's order:
+   * batched values ([-1, …]) hold `batch` samples, fixed-shape ones their whole shape (a graph
+   * with no batched input runs with batch 1). Outputs come back as float32 or int32 copies.
+   */
+  runAll(inputs: readonly (Float32Array | Int32Array)[], batch = 1): (Float32Array | Int32Array)[] {
+    const g = this.graph;
+    if (inputs.length !== g.inputs.length)
+      throw new ShapeError(`Session.runAll: ${inputs.length} inputs given, the graph takes ${g.inputs.length}`);
+    const xs = inputs.map((x, i) => this.prepareInput(x, batch, i));
+    const io = (v: string) => ({ v, batched: g.values[v].shape[0] === -1, per: numel(g.values[v].shape) });
+    const ins = g.inputs.map(io);
+    const outs = g.outputs.map(io);
+    const results = outs.map((o) =>
+      g.values[o.v].dtype === 'int32'
+        ? new Int32Array((o.batched ? batch : 1) * o.per)
+        : new Float32Array((o.batched ? batch : 1) * o.per),
+    );
     this.tiles(batch, (b0, n) => {
-      this.load(input, b0 * per, n * per);
+      ins.forEach((x, i) => {
+        if (x.batched) this.load(x.v, xs[i], b0 * x.per, n * x.per);
+        else if (b0 === 0) this.load(x.v, xs[i], 0, x.per); // fixed inputs: written once per run
+      });
       for (const s of this.steps) s(n);
-      this.store(out, b0 * outPer, n * outPer);
+      outs.forEach((o, i) => {
+        if (o.batched) this.store(o.v, results[i], b0 * o.per, n * o.per);
+        else if (b0 === 0) this.store(o.v, results[i], 0, o.per);
+      });
     });
-    return out;
+    return results;
   }
 
   /**
@@ -263,19 +301,33 @@ export class Session {
    * given as floats are converted by value (never their bits), each checked against the tables
    * before conversion, so no id wraps around int32 into range.
    */
-  private prepareInput(input: Float32Array | Int32Array, batch: number): Float32Array | Int32Array {
+  private prepareInput(input: Float32Array | Int32Array, batch: number, k = 0): Float32Array | Int32Array {
     if (this.disposed) throw new ValueError('Session: used after dispose()');
     if (!Number.isInteger(batch) || batch < 1 || batch > this.maxBatch) {
       throw new ShapeError(`Session.run: batch ${batch} must be an integer in [1, ${this.maxBatch}] (maxBatch)`);
     }
-    const per = numel(this.inputShape);
-    if (input.length !== batch * per) {
+    const name = this.graph.inputs[k];
+    const { shape, dtype } = this.graph.values[name];
+    const batched = shape[0] === -1;
+    const per = numel(shape);
+    const want = (batched ? batch : 1) * per;
+    if (!(input instanceof Float32Array || input instanceof Int32Array))
+      throw new ValueError(`Session.run: input '${name}' must be a Float32Array or an Int32Array`);
+    if (input.length !== want) {
       throw new ShapeError(
-        `Session.run: input has ${input.length} values, expected ${batch} × [${this.inputShape.join(', ')}] = ${batch * per}`,
+        batched
+          ? `Session.run: input '${name}' has ${input.length} values, expected ${batch} × [${shape.slice(1).join(', ')}] = ${want}`
+          : `Session.run: input '${name}' has ${input.length} values, expected [${shape.join(', ')}] = ${want}`,
       );
     }
-    if (this.graph.values[this.graph.inputs[0]].dtype !== 'int32')
-      return input instanceof Float32Array ? input : Float32Array.from(input);
+    if (dtype !== 'int32') return input instanceof Float32Array ? input : Float32Array.from(input);
+    if (k !== 0 || this.tokenIds === undefined) {
+      if (input instanceof Int32Array) return input;
+      for (let i = 0; i < input.length; i++)
+        if (!Number.isInteger(input[i]) || Math.abs(input[i]) >= 2 ** 31)
+          throw new ValueError(`Session.run: input '${name}'[${i}] = ${input[i]} is not an int32 integer`);
+      return Int32Array.from(input);
+    }
     if (!(input instanceof Int32Array))
       for (let i = 0; i < input.length; i++)
         if (!Number.isInteger(input[i]) || input[i] < -1 || input[i] >= 2 ** 31)
@@ -297,15 +349,16 @@ export class Session {
     for (let b0 = 0; b0 < batch; b0 += this.tile) fn(b0, Math.min(this.tile, batch - b0));
   }
 
-  /** input[from, from + count) → the graph input's buffer. */
-  private load(input: Float32Array | Int32Array, from: number, count: number): void {
+  /** input[from, from + count) → the buffer of graph input `v`. */
+  private load(v: string, input: Float32Array | Int32Array, from: number, count: number): void {
     const src = input.subarray(from, from + count);
-    this.backend.write(this.ptr(this.graph.inputs[0]), src instanceof Int32Array ? 'int32' : 'float32', src);
+    this.backend.write(this.ptr(v), src instanceof Int32Array ? 'int32' : 'float32', src);
   }
 
-  /** The graph output's first `count` values → out[from, ...). */
-  private store(out: Float32Array, from: number, count: number): void {
-    out.set(this.backend.f32(this.ptr(this.graph.outputs[0]), count), from);
+  /** The first `count` values of graph output `v` → out[from, ...). */
+  private store(v: string, out: Float32Array | Int32Array, from: number, count: number): void {
+    const src = out instanceof Int32Array ? this.backend.i32(this.ptr(v), count) : this.backend.f32(this.ptr(v), count);
+    out.set(src, from);
   }
 
   /** Mean milliseconds per node over `reps` runs of `batch` samples (for reports). */
@@ -314,9 +367,10 @@ export class Session {
     this.run(input, batch); // warm-up (the input is already in the graph's type: no second conversion)
     const per = numel(this.inputShape);
     const ms = new Map<string, number>();
+    const v = this.graph.inputs[0];
     for (let r = 0; r < reps; r++) {
       this.tiles(batch, (b0, n) => {
-        this.load(input, b0 * per, n * per);
+        this.load(v, input, b0 * per, n * per);
         this.steps.forEach((s, i) => {
           const t0 = performance.now();
           s(n);
@@ -336,6 +390,12 @@ export class Session {
     for (const slot of this.slots) this.backend.free(slot.buf);
     if (this.arena >= 0) this.backend.free(this.arena);
   }
+}
+
+/** The first input of node n that is a value (not a constant), if any. */
+function g0(g: Graph, n: Node): { shape: readonly number[] } | undefined {
+  const v = n.inputs.find((i) => !Object.hasOwn(g.constants, i));
+  return v === undefined ? undefined : g.values[v];
 }
 
 /** The largest tile (≤ maxBatch; a multiple of 4 above 4) whose activation plan fits TILE_BYTES. */

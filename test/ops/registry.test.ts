@@ -108,6 +108,31 @@ const CASES: Cases = {
   layernorm: [{ ins: [f([3, 5, 7]), w([7]), w([7])], attrs: { eps: 1e-5 }, ir: true, tol: 5e-2 }],
   embedding: [{ ins: [{ shape: [3, 5], kind: 'ids', vocab: 7 }, w([7, 4])], attrs: none, ir: true }],
   embeddingbag: [{ ins: [{ shape: [3, 5], kind: 'ids', vocab: 7 }, w([7, 4])], attrs: none, ir: true }],
+  map: [
+    { ins: [f([3, 5, 7], 'margin')], attrs: { fn: 'elu', alpha: 0.7 }, ir: true },
+    { ins: [f([3, 5, 7])], attrs: { fn: 'erf' }, ir: true },
+    { ins: [f([3, 13])], attrs: { fn: 'round' }, ir: true },
+  ],
+  binop: [
+    { ins: [f([3, 5, 7]), f([5, 1])], attrs: { fn: 'prelu' }, ir: true },
+    { ins: [f([3, 5, 7]), w([7])], attrs: { fn: 'lt' }, ir: true },
+  ],
+  cast: [{ ins: [f([3, 5], 'margin')], attrs: { to: 'int32' }, ir: true }],
+  reduce: [{ ins: [f([3, 5, 7])], attrs: { fn: 'logsumexp', axes: [2, 1], keepDims: false }, ir: true }],
+  argmax: [{ ins: [f([3, 5, 7])], attrs: { axis: 1, keepDims: true, last: false, min: true }, ir: true }],
+  cumsum: [{ ins: [f([3, 5, 7])], attrs: { axis: 2, exclusive: true, reverse: true }, ir: true }],
+  hardmax: [{ ins: [f([3, 5, 7])], attrs: { axis: -1 }, ir: true }],
+  gather: [
+    { ins: [f([3, 5, 7]), { shape: [2, 3], kind: 'ids', vocab: 5, constant: true }], attrs: { axis: 1 }, ir: true },
+  ],
+  gatherelements: [
+    { ins: [f([3, 5, 7]), { shape: [3, 2, 7], kind: 'labels', vocab: 5, constant: true }], attrs: { axis: 1 } },
+  ],
+  expand: [{ ins: [f([3, 1, 7])], attrs: { shape: [5, 1] }, ir: true }],
+  tile: [{ ins: [f([3, 5, 7])], attrs: { repeats: [1, 2, 3] }, ir: true }],
+  pad: [{ ins: [f([3, 5, 7])], attrs: { pads: [0, 2, 1, 0, 3, -2], mode: 'reflect', value: 0 }, ir: true }],
+  strided: [{ ins: [f([3, 5, 7])], attrs: { begin: [2, 4, 1], step: [-1, -2, 3], size: [3, 3, 2] } }],
+  trilu: [{ ins: [f([3, 5, 7])], attrs: { upper: true, k: 1 }, ir: true }],
   quantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
   dequantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
 };
@@ -297,8 +322,8 @@ describe('op registry', () => {
             graph.meta.input = { kind: 'tabular', shape: c.ins[0].shape.slice(1) };
           }
           const node = { name: 'op', op, inputs, output: 'y', attrs: c.attrs } as Node;
-          const shape = inferNode(graph, node).shape;
-          graph.values.y = { shape: [...shape], dtype: 'float32' };
+          const { shape, dtype: yType } = inferNode(graph, node);
+          graph.values.y = { shape: [...shape], dtype: yType };
           graph.nodes.push(node);
           validateGraph(graph, `${op} graph`);
           const s = new Session(graph, { maxBatch: B });

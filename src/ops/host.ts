@@ -1,0 +1,112 @@
+// Host loops: how ops without a device kernel compute. They run in TypeScript over the backend's
+// live views of its memory (InferenceBackend.f32 / i32), so every backend runs them unchanged —
+// the ONNX-semantics ops of the general import path (math.ts, movement.ts) and the int32 side of
+// layout ops whose kernels move float32. Views stay valid until the next alloc: a host loop takes
+// its views after its temporaries. Also the index arithmetic they share: row-major strides and the
+// input offsets of a broadcast.
+// Not for: fast paths (the backend's kernels) or shape rules (the ops' infer).
+import type { Arg, Exec } from './op.js';
+import { numel } from './rules.js';
+
+export type HostArray = Float32Array | Int32Array;
+
+/** The live view of an argument's elements (float32 or int32; int8 is not a host dtype). */
+export function view(x: Exec, a: Arg): HostArray {
+  const n = numel(a.shape);
+  if (a.dtype === 'int32') return x.backend.i32(a.buf, n);
+  if (a.dtype === 'float32') return x.backend.f32(a.buf, n);
+  throw new Error(`host loops take float32 or int32 tensors, got ${a.dtype}`);
+}
+
+/** Row-major element strides of `shape`. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let k = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = k;
+    k *= shape[i];
+  }
+  return s;
+}
+
+/**
+ * For each element of `out` (row-major), the offset of the element of a tensor of shape `from`
+ * that numpy broadcasting reads there (from's axes align with out's last axes; size-1 axes repeat).
+ */
+export function broadcastOffsets(from: readonly number[], out: readonly number[]): Int32Array {
+  const n = numel(out);
+  const r = out.length;
+  const lead = r - from.length;
+  const fs = stridesOf(from);
+  // stride in `from` of each output axis (0 where from repeats)
+  const st = out.map((d, i) => (i < lead || from[i - lead] === 1 ? 0 : fs[i - lead]));
+  const offs = new Int32Array(n);
+  const idx = new Array<number>(r).fill(0);
+  let off = 0;
+  for (let k = 0; k < n; k++) {
+    offs[k] = off;
+    for (let a = r - 1; a >= 0; a--) {
+      idx[a]++;
+      off += st[a];
+      if (idx[a] < out[a]) break;
+      off -= st[a] * idx[a];
+      idx[a] = 0;
+    }
+  }
+  return offs;
+}
+
+/** Shape of `x` with the axis `axis` split off: [outer, size of axis, inner]. */
+export function aroundAxis(shape: readonly number[], axis: number): [number, number, number] {
+  let outer = 1;
+  let inner = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i];
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+  return [outer, shape[axis], inner];
+}
+
+/** Copies `x` permuted by `perm` into `out` (any host dtype). */
+export function permute(src: HostArray, shape: readonly number[], perm: readonly number[], dst: HostArray): void {
+  const outShape = perm.map((p) => shape[p]);
+  const s = stridesOf(shape);
+  const st = perm.map((p) => s[p]);
+  const r = outShape.length;
+  const idx = new Array<number>(r).fill(0);
+  let off = 0;
+  const n = dst.length;
+  for (let k = 0; k < n; k++) {
+    dst[k] = src[off];
+    for (let a = r - 1; a >= 0; a--) {
+      idx[a]++;
+      off += st[a];
+      if (idx[a] < outShape[a]) break;
+      off -= st[a] * idx[a];
+      idx[a] = 0;
+    }
+  }
+}
+
+/** erf(x) to double precision (series below 2.5, continued fraction of erfc above). */
+export function erf(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // erf x = 2/√π · Σ (-1)^n x^(2n+1) / (n! (2n+1))
+    let term = ax;
+    let sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 80; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  if (ax > 6) return Math.sign(x);
+  // erfc x = exp(-x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + 2/(x + …)))))
+  let f = 0;
+  for (let k = 60; k >= 1; k--) f = k / 2 / (ax + f);
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
+  return Math.sign(x) * (1 - erfc);
+}

@@ -1,0 +1,635 @@
+// Tensor math with ONNX's semantics, over float32 and int32 (the IR's bool is int32 0/1): `map`
+// (unary math and parameterized activations), `binop` (broadcasting arithmetic, comparisons,
+// logic, bit ops), `cast`, `reduce` (ten reductions over any axes), `argmax`, `cumsum` and
+// `hardmax`. They compute in host loops (host.ts): what the general ONNX import path maps ops
+// onto when Graduate has no faster kernel op for them. None has a vjp yet (inference and constant
+// folding only); none exports to ONNX yet (the exporter names the op).
+import { ShapeError } from '../errors.js';
+import { broadcastShape } from '../shape/window.js';
+import { aroundAxis, broadcastOffsets, erf, type HostArray, stridesOf, view } from './host.js';
+import type { CheckCtx, DType, Info, OpDef } from './op.js';
+import { normAxes, numel } from './rules.js';
+
+export const MAP_FNS = [
+  'identity',
+  'abs',
+  'neg',
+  'sign',
+  'exp',
+  'log',
+  'sqrt',
+  'reciprocal',
+  'floor',
+  'ceil',
+  'round',
+  'sin',
+  'cos',
+  'tan',
+  'asin',
+  'acos',
+  'atan',
+  'sinh',
+  'cosh',
+  'asinh',
+  'acosh',
+  'atanh',
+  'erf',
+  'sigmoid',
+  'tanh',
+  'relu',
+  'leakyRelu',
+  'elu',
+  'selu',
+  'celu',
+  'hardSigmoid',
+  'hardSwish',
+  'softplus',
+  'softsign',
+  'mish',
+  'gelu',
+  'geluTanh',
+  'thresholdedRelu',
+  'shrink',
+  'clip',
+  'not',
+  'isNaN',
+  'isInf',
+] as const;
+export type MapFn = (typeof MAP_FNS)[number];
+
+/** Functions defined on int32 too (the rest take float32). */
+const INT_MAP: ReadonlySet<MapFn> = new Set(['identity', 'abs', 'neg', 'sign', 'relu', 'clip', 'not']);
+/** Functions whose result is a bool (int32 0/1) whatever the input. */
+const BOOL_MAP: ReadonlySet<MapFn> = new Set(['isNaN', 'isInf']);
+
+export const BIN_FNS = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'mod',
+  'fmod',
+  'max',
+  'min',
+  'eq',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+  'and',
+  'or',
+  'xor',
+  'shl',
+  'shr',
+  'bitand',
+  'bitor',
+  'bitxor',
+  'prelu',
+] as const;
+export type BinFn = (typeof BIN_FNS)[number];
+const COMPARE: ReadonlySet<BinFn> = new Set(['eq', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'xor']);
+const INT_ONLY: ReadonlySet<BinFn> = new Set(['shl', 'shr', 'bitand', 'bitor', 'bitxor', 'and', 'or', 'xor']);
+
+export const REDUCE_FNS = [
+  'sum',
+  'mean',
+  'max',
+  'min',
+  'prod',
+  'l1',
+  'l2',
+  'logsum',
+  'logsumexp',
+  'sumsquare',
+] as const;
+export type ReduceFn = (typeof REDUCE_FNS)[number];
+const INT_REDUCE: ReadonlySet<ReduceFn> = new Set(['sum', 'max', 'min', 'prod', 'l1', 'sumsquare']);
+
+export interface MathAttrs {
+  /** y = fn(x); alpha/beta/gamma as ONNX's activations name them (clip: alpha = min, beta = max; isInf: alpha/beta = detect +/− as 1/0). */
+  map: { fn: MapFn; alpha?: number; beta?: number; gamma?: number };
+  /** y = a fn b, numpy broadcasting; comparisons and logic give bool (int32 0/1). pow takes any exponent dtype. */
+  binop: { fn: BinFn };
+  /** Conversion: to float32, to int32 (toward zero, as C), or to bool (≠ 0). */
+  cast: { to: 'float32' | 'int32' | 'bool' };
+  /** Reduction over `axes` (sorted, non-empty). */
+  reduce: { fn: ReduceFn; axes: readonly number[]; keepDims: boolean };
+  /** Index (int32) of the first (or `last`) largest (`min`: smallest) element along `axis`. */
+  argmax: { axis: number; keepDims: boolean; last: boolean; min: boolean };
+  /** Running sum along `axis`. */
+  cumsum: { axis: number; exclusive: boolean; reverse: boolean };
+  /** 1 at the first largest element along `axis`, 0 elsewhere. */
+  hardmax: { axis: number };
+}
+
+const isBatched = (x: Info) => x.shape[0] === -1;
+
+function noBatchAxis(op: string, x: Info, axes: readonly number[]): void {
+  if (isBatched(x) && axes.includes(0)) throw new ShapeError(`${op}: the IR cannot compute across the batch axis`);
+}
+
+/** Checks the dtype of value or constant input i. */
+function dtypeOf(c: CheckCtx<unknown>, i: number): DType {
+  if (!c.isConstant(i)) return c.value(i).dtype;
+  const k = c.constant(i);
+  return k.dtype === 'float16' ? 'float32' : k.dtype;
+}
+
+function expectHost(c: CheckCtx<unknown>, i: number, ...ok: DType[]): DType {
+  const d = dtypeOf(c, i);
+  if (!ok.includes(d)) c.bad(`input '${c.n.inputs[i]}' is ${d}, expected ${ok.join(' or ')}`);
+  return d;
+}
+
+function expectOut(c: CheckCtx<unknown>, want: DType): void {
+  if (c.out.dtype !== want) c.bad(`output '${c.n.output}' is ${c.out.dtype}, expected ${want}`);
+}
+
+function finiteAttr(c: CheckCtx<unknown>, field: string): void {
+  const v = (c.n.attrs as Record<string, unknown>)[field];
+  if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v)))
+    c.bad(`attrs.${field} must be a number, got ${JSON.stringify(v)}`);
+}
+
+function boolAttr(c: CheckCtx<unknown>, field: string): void {
+  const v = (c.n.attrs as Record<string, unknown>)[field];
+  if (typeof v !== 'boolean') c.bad(`attrs.${field} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function intAttr(c: CheckCtx<unknown>, field: string): void {
+  const v = (c.n.attrs as Record<string, unknown>)[field];
+  if (!Number.isInteger(v)) c.bad(`attrs.${field} must be an integer, got ${JSON.stringify(v)}`);
+}
+
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_GAMMA = 1.0507009873554805;
+
+/** The scalar function of a map node (float semantics; int32 results are truncated by the store). */
+function mapFn(a: MathAttrs['map'], int: boolean): (x: number) => number {
+  const alpha = a.alpha;
+  const beta = a.beta;
+  switch (a.fn) {
+    case 'identity':
+      return (x) => x;
+    case 'abs':
+      return Math.abs;
+    case 'neg':
+      return (x) => -x;
+    case 'sign':
+      return (x) => (Number.isNaN(x) ? x : Math.sign(x));
+    case 'exp':
+      return Math.exp;
+    case 'log':
+      return Math.log;
+    case 'sqrt':
+      return Math.sqrt;
+    case 'reciprocal':
+      return (x) => 1 / x;
+    case 'floor':
+      return Math.floor;
+    case 'ceil':
+      return Math.ceil;
+    case 'round':
+      // half to even
+      return (x) => {
+        const r = Math.round(x);
+        return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+      };
+    case 'sin':
+      return Math.sin;
+    case 'cos':
+      return Math.cos;
+    case 'tan':
+      return Math.tan;
+    case 'asin':
+      return Math.asin;
+    case 'acos':
+      return Math.acos;
+    case 'atan':
+      return Math.atan;
+    case 'sinh':
+      return Math.sinh;
+    case 'cosh':
+      return Math.cosh;
+    case 'asinh':
+      return Math.asinh;
+    case 'acosh':
+      return Math.acosh;
+    case 'atanh':
+      return Math.atanh;
+    case 'erf':
+      return erf;
+    case 'sigmoid':
+      return (x) => 1 / (1 + Math.exp(-x));
+    case 'tanh':
+      return Math.tanh;
+    case 'relu':
+      return (x) => (x > 0 ? x : int ? 0 : x < 0 ? 0 : x);
+    case 'leakyRelu': {
+      const s = alpha ?? 0.01;
+      return (x) => (x < 0 ? x * s : x);
+    }
+    case 'elu': {
+      const s = alpha ?? 1;
+      return (x) => (x < 0 ? s * (Math.exp(x) - 1) : x);
+    }
+    case 'selu': {
+      const s = alpha ?? SELU_ALPHA;
+      const g = a.gamma ?? SELU_GAMMA;
+      return (x) => (x <= 0 ? g * s * (Math.exp(x) - 1) : g * x);
+    }
+    case 'celu': {
+      const s = alpha ?? 1;
+      return (x) => Math.max(0, x) + Math.min(0, s * (Math.exp(x / s) - 1));
+    }
+    case 'hardSigmoid': {
+      const s = alpha ?? 0.2;
+      const b = beta ?? 0.5;
+      return (x) => Math.max(0, Math.min(1, s * x + b));
+    }
+    case 'hardSwish':
+      return (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5));
+    case 'softplus':
+      return (x) => (x > 30 ? x : Math.log1p(Math.exp(x)));
+    case 'softsign':
+      return (x) => x / (1 + Math.abs(x));
+    case 'mish':
+      return (x) => x * Math.tanh(x > 30 ? x : Math.log1p(Math.exp(x)));
+    case 'gelu':
+      return (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+    case 'geluTanh':
+      return (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    case 'thresholdedRelu': {
+      const s = alpha ?? 1;
+      return (x) => (x > s ? x : 0);
+    }
+    case 'shrink': {
+      const l = alpha ?? 0.5;
+      const b = beta ?? 0;
+      return (x) => (x < -l ? x + b : x > l ? x - b : 0);
+    }
+    case 'clip': {
+      const lo = alpha ?? Number.NEGATIVE_INFINITY;
+      const hi = beta ?? Number.POSITIVE_INFINITY;
+      return (x) => (Number.isNaN(x) ? x : Math.min(hi, Math.max(lo, x)));
+    }
+    case 'not':
+      return (x) => (x === 0 ? 1 : 0);
+    case 'isNaN':
+      return (x) => (Number.isNaN(x) ? 1 : 0);
+    case 'isInf': {
+      const pos = (alpha ?? 1) !== 0;
+      const neg = (beta ?? 1) !== 0;
+      return (x) => ((pos && x === Number.POSITIVE_INFINITY) || (neg && x === Number.NEGATIVE_INFINITY) ? 1 : 0);
+    }
+  }
+}
+
+/** Python's modulo (result takes the divisor's sign). */
+const pyMod = (a: number, b: number) => {
+  const r = a % b;
+  return r !== 0 && r < 0 !== b < 0 ? r + b : r;
+};
+
+/** The scalar function of a binop node; `int`: int32 operands (wrapping arithmetic). */
+function binFn(fn: BinFn, int: boolean): (a: number, b: number) => number {
+  switch (fn) {
+    case 'add':
+      return int ? (a, b) => (a + b) | 0 : (a, b) => a + b;
+    case 'sub':
+      return int ? (a, b) => (a - b) | 0 : (a, b) => a - b;
+    case 'mul':
+      return int ? Math.imul : (a, b) => a * b;
+    case 'div':
+      // integer division truncates toward zero (C, ONNX Runtime); by zero: 0, never a trap
+      return int ? (a, b) => (b === 0 ? 0 : Math.trunc(a / b) | 0) : (a, b) => a / b;
+    case 'pow':
+      return int ? (a, b) => Math.trunc(a ** b) | 0 : (a, b) => a ** b;
+    case 'mod':
+      return int ? (a, b) => (b === 0 ? 0 : pyMod(a, b)) : pyMod;
+    case 'fmod':
+      return int ? (a, b) => (b === 0 ? 0 : a % b) : (a, b) => a % b;
+    case 'max':
+      return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.max(a, b));
+    case 'min':
+      return (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? Number.NaN : Math.min(a, b));
+    case 'eq':
+      return (a, b) => (a === b ? 1 : 0);
+    case 'lt':
+      return (a, b) => (a < b ? 1 : 0);
+    case 'le':
+      return (a, b) => (a <= b ? 1 : 0);
+    case 'gt':
+      return (a, b) => (a > b ? 1 : 0);
+    case 'ge':
+      return (a, b) => (a >= b ? 1 : 0);
+    case 'and':
+      return (a, b) => (a !== 0 && b !== 0 ? 1 : 0);
+    case 'or':
+      return (a, b) => (a !== 0 || b !== 0 ? 1 : 0);
+    case 'xor':
+      return (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0);
+    case 'shl':
+      return (a, b) => (b >= 32 || b < 0 ? 0 : a << b);
+    case 'shr':
+      return (a, b) => (b >= 32 || b < 0 ? 0 : a >>> b);
+    case 'bitand':
+      return (a, b) => a & b;
+    case 'bitor':
+      return (a, b) => a | b;
+    case 'bitxor':
+      return (a, b) => a ^ b;
+    case 'prelu':
+      return (a, b) => (a < 0 ? a * b : a);
+  }
+}
+
+/** Reduction: the start value, the accumulation, and the final map over (acc, count). */
+function reducer(fn: ReduceFn): {
+  init: number;
+  add: (acc: number, x: number) => number;
+  end: (acc: number, n: number) => number;
+} {
+  const id = (acc: number) => acc;
+  switch (fn) {
+    case 'sum':
+      return { init: 0, add: (s, x) => s + x, end: id };
+    case 'mean':
+      return { init: 0, add: (s, x) => s + x, end: (s, n) => s / n };
+    case 'max':
+      return { init: Number.NEGATIVE_INFINITY, add: (s, x) => (x > s || Number.isNaN(x) ? x : s), end: id };
+    case 'min':
+      return { init: Number.POSITIVE_INFINITY, add: (s, x) => (x < s || Number.isNaN(x) ? x : s), end: id };
+    case 'prod':
+      return { init: 1, add: (s, x) => s * x, end: id };
+    case 'l1':
+      return { init: 0, add: (s, x) => s + Math.abs(x), end: id };
+    case 'l2':
+      return { init: 0, add: (s, x) => s + x * x, end: (s) => Math.sqrt(s) };
+    case 'logsum':
+      return { init: 0, add: (s, x) => s + x, end: (s) => Math.log(s) };
+    case 'logsumexp':
+      return { init: 0, add: (s, x) => s + Math.exp(x), end: (s) => Math.log(s) };
+    case 'sumsquare':
+      return { init: 0, add: (s, x) => s + x * x, end: id };
+  }
+}
+
+/** An integer result wrapped to int32 as integer arithmetic would (non-finite: 0). */
+const wrap32 = (v: number) => (Number.isFinite(v) ? Number(BigInt.asIntN(32, BigInt(Math.trunc(v)))) : 0);
+
+function reducedShape(shape: readonly number[], axes: readonly number[], keepDims: boolean): number[] {
+  return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+}
+
+/** Output offset of every input element of a reduction over `axes` (kept axes in order). */
+function reduceOffsets(shape: readonly number[], axes: readonly number[]): Int32Array {
+  const kept = reducedShape(shape, axes, true);
+  const ks = stridesOf(kept).map((s, i) => (axes.includes(i) ? 0 : s));
+  return broadcastOffsetsWith(shape, ks);
+}
+
+/** For each element of `shape` (row-major), Σ index[i] · strides[i]. */
+function broadcastOffsetsWith(shape: readonly number[], st: readonly number[]): Int32Array {
+  const n = numel(shape);
+  const offs = new Int32Array(n);
+  const r = shape.length;
+  const idx = new Array<number>(r).fill(0);
+  let off = 0;
+  for (let k = 0; k < n; k++) {
+    offs[k] = off;
+    for (let a = r - 1; a >= 0; a--) {
+      idx[a]++;
+      off += st[a];
+      if (idx[a] < shape[a]) break;
+      off -= st[a] * idx[a];
+      idx[a] = 0;
+    }
+  }
+  return offs;
+}
+
+function axisOf(op: string, x: Info, axis: number): number {
+  const [a] = normAxes(op, [axis], x.shape.length);
+  noBatchAxis(op, x, [a]);
+  return a;
+}
+
+const FLOAT_OR_INT: DType[] = ['float32', 'int32'];
+
+export const MATH = {
+  map: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      if (x.dtype === 'int32' && !INT_MAP.has(a.fn) && !BOOL_MAP.has(a.fn))
+        throw new ShapeError(`map: ${a.fn} takes float32, got int32`);
+      return { shape: x.shape, dtype: BOOL_MAP.has(a.fn) ? 'int32' : x.dtype };
+    },
+    check: (c) => {
+      if (!(MAP_FNS as readonly string[]).includes(c.n.attrs.fn))
+        c.bad(`attrs.fn ${JSON.stringify(c.n.attrs.fn)} is not one of ${MAP_FNS.join(', ')}`);
+      for (const f of ['alpha', 'beta', 'gamma']) finiteAttr(c, f);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const f = mapFn(a, i.dtype === 'int32');
+      const src = view(x, i);
+      const dst = view(x, out);
+      for (let k = 0; k < dst.length; k++) dst[k] = f(src[k]);
+      return undefined;
+    },
+    vjp: null,
+    traits: { perChannel: true },
+    onnx: null,
+  } satisfies OpDef<MathAttrs['map']>,
+  binop: {
+    arity: [2, 2],
+    infer: ([a, b], at) => {
+      const shape = broadcastShape(a.shape, b.shape, at.fn);
+      if (at.fn !== 'pow' && a.dtype !== b.dtype)
+        throw new ShapeError(`${at.fn}: operands are ${a.dtype} and ${b.dtype}; they must have one dtype`);
+      if (INT_ONLY.has(at.fn) && a.dtype !== 'int32') throw new ShapeError(`${at.fn}: takes int32 (or bool) operands`);
+      return { shape, dtype: COMPARE.has(at.fn) ? 'int32' : a.dtype };
+    },
+    check: (c) => {
+      if (!(BIN_FNS as readonly string[]).includes(c.n.attrs.fn))
+        c.bad(`attrs.fn ${JSON.stringify(c.n.attrs.fn)} is not one of ${BIN_FNS.join(', ')}`);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+      expectHost(c, 1, ...FLOAT_OR_INT);
+    },
+    forward(x, [a, b], out, at) {
+      const f = binFn(at.fn, a.dtype === 'int32');
+      const oa = broadcastOffsets(a.shape, out.shape);
+      const ob = broadcastOffsets(b.shape, out.shape);
+      const va = view(x, a);
+      const vb = view(x, b);
+      const dst = view(x, out);
+      for (let k = 0; k < dst.length; k++) dst[k] = f(va[oa[k]], vb[ob[k]]);
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MathAttrs['binop']>,
+  cast: {
+    arity: [1, 1],
+    infer: ([x], a) => ({ shape: x.shape, dtype: a.to === 'float32' ? 'float32' : 'int32' }),
+    check: (c) => {
+      if (!['float32', 'int32', 'bool'].includes(c.n.attrs.to))
+        c.bad(`attrs.to must be 'float32', 'int32' or 'bool', got ${JSON.stringify(c.n.attrs.to)}`);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const src = view(x, i);
+      const dst = view(x, out);
+      if (a.to === 'bool') for (let k = 0; k < dst.length; k++) dst[k] = src[k] !== 0 ? 1 : 0;
+      // NaN and out-of-range floats are undefined in ONNX; here NaN → 0 and ±∞ saturate
+      else if (a.to === 'int32' && i.dtype === 'float32')
+        for (let k = 0; k < dst.length; k++) {
+          const v = Math.trunc(src[k]);
+          dst[k] = Number.isNaN(v) ? 0 : Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, v));
+        }
+      else dst.set(src);
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MathAttrs['cast']>,
+  reduce: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      const axes = normAxes('reduce', a.axes, x.shape.length);
+      noBatchAxis(`reduce ${a.fn}`, x, axes);
+      if (x.dtype === 'int32' && !INT_REDUCE.has(a.fn))
+        throw new ShapeError(`reduce ${a.fn}: takes float32, got int32`);
+      return { shape: reducedShape(x.shape, axes, a.keepDims), dtype: x.dtype };
+    },
+    check: (c) => {
+      if (!(REDUCE_FNS as readonly string[]).includes(c.n.attrs.fn))
+        c.bad(`attrs.fn ${JSON.stringify(c.n.attrs.fn)} is not one of ${REDUCE_FNS.join(', ')}`);
+      if (!Array.isArray(c.n.attrs.axes) || !c.n.attrs.axes.every(Number.isInteger))
+        c.bad(`attrs.axes must be integers, got ${JSON.stringify(c.n.attrs.axes)}`);
+      boolAttr(c, 'keepDims');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const axes = normAxes('reduce', a.axes, i.shape.length);
+      const r = reducer(a.fn);
+      const offs = reduceOffsets(i.shape, axes);
+      const n = numel(i.shape) / Math.max(1, numel(out.shape));
+      const acc = new Float64Array(numel(out.shape)).fill(r.init);
+      const src = view(x, i);
+      for (let k = 0; k < src.length; k++) acc[offs[k]] = r.add(acc[offs[k]], src[k]);
+      const dst = view(x, out);
+      const int = out.dtype === 'int32';
+      for (let k = 0; k < dst.length; k++) {
+        const v = r.end(acc[k], n);
+        dst[k] = int ? wrap32(v) : v;
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MathAttrs['reduce']>,
+  argmax: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      const axis = axisOf('argmax', x, a.axis);
+      return { shape: reducedShape(x.shape, [axis], a.keepDims), dtype: 'int32' };
+    },
+    check: (c) => {
+      intAttr(c, 'axis');
+      for (const f of ['keepDims', 'last', 'min']) boolAttr(c, f);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+      expectOut(c, 'int32');
+    },
+    forward(x, [i], out, a) {
+      const axis = normAxes('argmax', [a.axis], i.shape.length)[0];
+      const [outer, n, inner] = aroundAxis(i.shape, axis);
+      const src = view(x, i);
+      const dst = view(x, out);
+      const better = a.min
+        ? (v: number, b: number) => (a.last ? v <= b : v < b)
+        : (v: number, b: number) => (a.last ? v >= b : v > b);
+      for (let o = 0; o < outer; o++)
+        for (let j = 0; j < inner; j++) {
+          const base = o * n * inner + j;
+          let best = 0;
+          for (let k = 1; k < n; k++) if (better(src[base + k * inner], src[base + best * inner])) best = k;
+          dst[o * inner + j] = best;
+        }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MathAttrs['argmax']>,
+  cumsum: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      axisOf('cumsum', x, a.axis);
+      return { shape: x.shape, dtype: x.dtype };
+    },
+    check: (c) => {
+      intAttr(c, 'axis');
+      boolAttr(c, 'exclusive');
+      boolAttr(c, 'reverse');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const axis = normAxes('cumsum', [a.axis], i.shape.length)[0];
+      const [outer, n, inner] = aroundAxis(i.shape, axis);
+      const src = view(x, i);
+      const dst = view(x, out);
+      const int = i.dtype === 'int32';
+      for (let o = 0; o < outer; o++)
+        for (let j = 0; j < inner; j++) {
+          const base = o * n * inner + j;
+          let s = 0;
+          for (let t = 0; t < n; t++) {
+            const k = a.reverse ? n - 1 - t : t;
+            const v = src[base + k * inner];
+            if (!a.exclusive) s = int ? (s + v) | 0 : s + v;
+            dst[base + k * inner] = s;
+            if (a.exclusive) s = int ? (s + v) | 0 : s + v;
+          }
+        }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MathAttrs['cumsum']>,
+  hardmax: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      axisOf('hardmax', x, a.axis);
+      return { shape: x.shape, dtype: x.dtype };
+    },
+    check: (c) => {
+      intAttr(c, 'axis');
+      expectHost(c, 0, 'float32');
+    },
+    forward(x, [i], out, a) {
+      const axis = normAxes('hardmax', [a.axis], i.shape.length)[0];
+      const [outer, n, inner] = aroundAxis(i.shape, axis);
+      const src = view(x, i);
+      const dst = view(x, out) as HostArray;
+      dst.fill(0);
+      for (let o = 0; o < outer; o++)
+        for (let j = 0; j < inner; j++) {
+          const base = o * n * inner + j;
+          let best = 0;
+          for (let k = 1; k < n; k++) if (src[base + k * inner] > src[base + best * inner]) best = k;
+          if (n > 0) dst[base + best * inner] = 1;
+        }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MathAttrs['hardmax']>,
+} satisfies { [K in keyof MathAttrs]: OpDef<MathAttrs[K]> };

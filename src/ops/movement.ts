@@ -1,0 +1,331 @@
+// Data movement with ONNX's semantics, over float32 and int32 in host loops (host.ts): `gather`
+// and `gatherelements` (index lookups along an axis; out-of-range indices are a ValueError,
+// never a read past the tensor), `expand` (broadcast to a shape), `tile`, `pad` (constant,
+// reflect, edge, wrap), `strided` (a slice with steps on every axis) and `trilu`. The general ONNX
+// import path maps ops onto them. No vjps yet; no ONNX export yet.
+import { ShapeError, ValueError } from '../errors.js';
+import { broadcastShape } from '../shape/window.js';
+import { aroundAxis, broadcastOffsets, stridesOf, view } from './host.js';
+import type { CheckCtx, DType, Info, OpDef } from './op.js';
+import { normAxes, numel } from './rules.js';
+
+export interface MovementAttrs {
+  /** out = data[..., indices, ...] along `axis` (indices int32, negative from the end). */
+  gather: { axis: number };
+  /** out[i][j][k] = data[index[i][j][k]][j][k] (axis 0; likewise for any axis). */
+  gatherelements: { axis: number };
+  /** x broadcast with `shape` (numpy rules, both ways). */
+  expand: { shape: readonly number[] };
+  /** x repeated `repeats[i]` times along axis i. */
+  tile: { repeats: readonly number[] };
+  /** pads: [begin of each axis…, end of each axis…], negative crops. */
+  pad: { pads: readonly number[]; mode: 'constant' | 'reflect' | 'edge' | 'wrap'; value: number };
+  /** out[i] = x[begin + i · step] on every axis (size elements; steps may be negative). */
+  strided: { begin: readonly number[]; step: readonly number[]; size: readonly number[] };
+  /** Keeps the upper (or lower) triangle of the last two axes from diagonal k; zeroes the rest. */
+  trilu: { upper: boolean; k: number };
+}
+
+const FLOAT_OR_INT: DType[] = ['float32', 'int32'];
+const isBatched = (x: Info) => x.shape[0] === -1;
+
+function dtypeOf(c: CheckCtx<unknown>, i: number): DType {
+  if (!c.isConstant(i)) return c.value(i).dtype;
+  const k = c.constant(i);
+  return k.dtype === 'float16' ? 'float32' : k.dtype;
+}
+
+function expectHost(c: CheckCtx<unknown>, i: number, ...ok: DType[]): void {
+  const d = dtypeOf(c, i);
+  if (!ok.includes(d)) c.bad(`input '${c.n.inputs[i]}' is ${d}, expected ${ok.join(' or ')}`);
+}
+
+function intList(c: CheckCtx<unknown>, field: string, length?: number): void {
+  const v = (c.n.attrs as Record<string, unknown>)[field];
+  if (!Array.isArray(v) || !v.every(Number.isInteger) || (length !== undefined && v.length !== length))
+    c.bad(`attrs.${field} must be ${length ?? 'a list of'} integers, got ${JSON.stringify(v)}`);
+}
+
+function axisOf(op: string, x: Info, axis: number): number {
+  const [a] = normAxes(op, [axis], x.shape.length);
+  if (isBatched(x) && a === 0) throw new ShapeError(`${op}: the IR cannot index along the batch axis`);
+  return a;
+}
+
+/** Index `i` of an axis of size n (negative from the end), or a ValueError. */
+function wrapIndex(op: string, i: number, n: number): number {
+  const j = i < 0 ? i + n : i;
+  if (!(j >= 0 && j < n)) throw new ValueError(`${op}: index ${i} is out of range for an axis of size ${n}`);
+  return j;
+}
+
+/** Source index along an axis of size n for output position p of a pad by `before`. */
+function padSource(p: number, n: number, mode: MovementAttrs['pad']['mode']): number {
+  if (p >= 0 && p < n) return p;
+  switch (mode) {
+    case 'constant':
+      return -1;
+    case 'edge':
+      return p < 0 ? 0 : n - 1;
+    case 'wrap':
+      return ((p % n) + n) % n;
+    case 'reflect': {
+      if (n === 1) return 0;
+      const period = 2 * (n - 1);
+      const q = ((p % period) + period) % period;
+      return q < n ? q : period - q;
+    }
+  }
+}
+
+export const MOVEMENT = {
+  gather: {
+    arity: [2, 2],
+    infer: ([d, i], a) => {
+      const axis = axisOf('gather', d, a.axis);
+      if (i.dtype !== 'int32') throw new ShapeError(`gather: indices must be int32, got ${i.dtype}`);
+      if (isBatched(i) && !(axis === 0 || isBatched(d)))
+        throw new ShapeError('gather: batched indices need a batched table');
+      return { shape: [...d.shape.slice(0, axis), ...i.shape, ...d.shape.slice(axis + 1)], dtype: d.dtype };
+    },
+    check: (c) => {
+      if (!Number.isInteger(c.n.attrs.axis)) c.bad(`attrs.axis must be an integer, got ${c.n.attrs.axis}`);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+      expectHost(c, 1, 'int32');
+      if (isBatched(c.out) && !c.isConstant(0) && c.value(0).shape[0] !== -1)
+        c.bad('gather of a batched index tensor needs a batched table');
+    },
+    forward(x, [d, i], out, a) {
+      const axis = normAxes('gather', [a.axis], d.shape.length)[0];
+      const [outer, n, inner] = aroundAxis(d.shape, axis);
+      const src = view(x, d);
+      const idx = view(x, i);
+      const dst = view(x, out);
+      const m = idx.length;
+      for (let o = 0; o < outer; o++)
+        for (let t = 0; t < m; t++) {
+          const k = wrapIndex('gather', idx[t], n);
+          const from = (o * n + k) * inner;
+          const to = (o * m + t) * inner;
+          for (let j = 0; j < inner; j++) dst[to + j] = src[from + j];
+        }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['gather']>,
+  gatherelements: {
+    arity: [2, 2],
+    infer: ([d, i], a) => {
+      const axis = axisOf('gatherelements', d, a.axis);
+      if (i.dtype !== 'int32') throw new ShapeError(`gatherelements: indices must be int32, got ${i.dtype}`);
+      if (i.shape.length !== d.shape.length || i.shape.some((s, k) => k !== axis && s > d.shape[k] && s !== -1))
+        throw new ShapeError(`gatherelements: indices ${i.shape} do not fit data ${d.shape} outside axis ${axis}`);
+      return { shape: i.shape, dtype: d.dtype };
+    },
+    check: (c) => {
+      if (!Number.isInteger(c.n.attrs.axis)) c.bad(`attrs.axis must be an integer, got ${c.n.attrs.axis}`);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+      expectHost(c, 1, 'int32');
+    },
+    forward(x, [d, i], out, a) {
+      const axis = normAxes('gatherelements', [a.axis], d.shape.length)[0];
+      const ds = stridesOf(d.shape);
+      const r = i.shape.length;
+      const src = view(x, d);
+      const idx = view(x, i);
+      const dst = view(x, out);
+      const at = new Array<number>(r).fill(0);
+      for (let k = 0; k < idx.length; k++) {
+        let off = 0;
+        for (let q = 0; q < r; q++)
+          off += (q === axis ? wrapIndex('gatherelements', idx[k], d.shape[axis]) : at[q]) * ds[q];
+        dst[k] = src[off];
+        for (let q = r - 1; q >= 0; q--) {
+          if (++at[q] < i.shape[q]) break;
+          at[q] = 0;
+        }
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['gatherelements']>,
+  expand: {
+    arity: [1, 1],
+    infer: ([x], a) => ({ shape: broadcastShape(x.shape, a.shape, 'expand'), dtype: x.dtype }),
+    check: (c) => {
+      intList(c, 'shape');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out) {
+      const offs = broadcastOffsets(i.shape, out.shape);
+      const src = view(x, i);
+      const dst = view(x, out);
+      for (let k = 0; k < dst.length; k++) dst[k] = src[offs[k]];
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['expand']>,
+  tile: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      if (a.repeats.length !== x.shape.length)
+        throw new ShapeError(`tile: ${a.repeats.length} repeats for rank ${x.shape.length}`);
+      if (isBatched(x) && a.repeats[0] !== 1) throw new ShapeError('tile: the batch axis must repeat once');
+      return { shape: x.shape.map((d, i) => (d < 0 ? d : d * a.repeats[i])), dtype: x.dtype };
+    },
+    check: (c) => {
+      intList(c, 'repeats');
+      if (!c.n.attrs.repeats.every((r) => r >= 0)) c.bad('attrs.repeats must not be negative');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out) {
+      const r = i.shape.length;
+      const is = stridesOf(i.shape);
+      const src = view(x, i);
+      const dst = view(x, out);
+      const at = new Array<number>(r).fill(0);
+      for (let k = 0; k < dst.length; k++) {
+        let off = 0;
+        for (let q = 0; q < r; q++) off += (at[q] % i.shape[q]) * is[q];
+        dst[k] = src[off];
+        for (let q = r - 1; q >= 0; q--) {
+          if (++at[q] < out.shape[q]) break;
+          at[q] = 0;
+        }
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['tile']>,
+  pad: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      const r = x.shape.length;
+      if (a.pads.length !== 2 * r) throw new ShapeError(`pad: ${a.pads.length} pads for rank ${r} (needs ${2 * r})`);
+      if (isBatched(x) && (a.pads[0] !== 0 || a.pads[r] !== 0))
+        throw new ShapeError('pad: the batch axis cannot be padded');
+      const shape = x.shape.map((d, i) => (d < 0 ? d : d + a.pads[i] + a.pads[i + r]));
+      if (shape.some((d, i) => d < 0 && x.shape[i] >= 0))
+        throw new ShapeError(`pad: pads [${a.pads.join(', ')}] crop ${x.shape} below nothing`);
+      if (a.mode !== 'constant' && x.shape.some((d, i) => d === 0 && shape[i] > 0))
+        throw new ShapeError(`pad: ${a.mode} padding of an empty axis`);
+      return { shape, dtype: x.dtype };
+    },
+    check: (c) => {
+      intList(c, 'pads');
+      if (!['constant', 'reflect', 'edge', 'wrap'].includes(c.n.attrs.mode))
+        c.bad(`attrs.mode must be constant, reflect, edge or wrap, got ${JSON.stringify(c.n.attrs.mode)}`);
+      if (typeof c.n.attrs.value !== 'number') c.bad('attrs.value must be a number');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const r = i.shape.length;
+      const is = stridesOf(i.shape);
+      const src = view(x, i);
+      const dst = view(x, out);
+      const at = new Array<number>(r).fill(0);
+      for (let k = 0; k < dst.length; k++) {
+        let off = 0;
+        for (let q = 0; q < r && off >= 0; q++) {
+          const s = padSource(at[q] - a.pads[q], i.shape[q], a.mode);
+          off = s < 0 ? -1 : off + s * is[q];
+        }
+        dst[k] = off < 0 ? a.value : src[off];
+        for (let q = r - 1; q >= 0; q--) {
+          if (++at[q] < out.shape[q]) break;
+          at[q] = 0;
+        }
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['pad']>,
+  strided: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      const r = x.shape.length;
+      if (a.begin.length !== r || a.step.length !== r || a.size.length !== r)
+        throw new ShapeError(`strided: begin, step and size need ${r} entries each`);
+      x.shape.forEach((d, q) => {
+        if (d < 0) {
+          if (a.begin[q] !== 0 || a.step[q] !== 1 || a.size[q] !== -1)
+            throw new ShapeError('strided: the batch axis is taken whole');
+          return;
+        }
+        const { begin: b, step: s, size: n } = { begin: a.begin[q], step: a.step[q], size: a.size[q] };
+        const last = b + (n - 1) * s;
+        if (s === 0 || n < 0 || (n > 0 && (b < 0 || b >= d || last < 0 || last >= d)))
+          throw new ShapeError(`strided: axis ${q} of size ${d}: begin ${b}, step ${s}, size ${n} leave the axis`);
+      });
+      return { shape: [...a.size], dtype: x.dtype };
+    },
+    check: (c) => {
+      for (const f of ['begin', 'step', 'size']) intList(c, f);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const r = i.shape.length;
+      const is = stridesOf(i.shape);
+      const src = view(x, i);
+      const dst = view(x, out);
+      const at = new Array<number>(r).fill(0);
+      let base = 0;
+      for (let q = 0; q < r; q++) base += a.begin[q] * is[q];
+      for (let k = 0; k < dst.length; k++) {
+        let off = base;
+        for (let q = 0; q < r; q++) off += at[q] * a.step[q] * is[q];
+        dst[k] = src[off];
+        for (let q = r - 1; q >= 0; q--) {
+          if (++at[q] < out.shape[q]) break;
+          at[q] = 0;
+        }
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['strided']>,
+  trilu: {
+    arity: [1, 1],
+    infer: ([x]) => {
+      if (x.shape.length < 2 || (x.shape.length === 2 && isBatched(x)))
+        throw new ShapeError('trilu: needs a matrix in the last two axes');
+      return { shape: x.shape, dtype: x.dtype };
+    },
+    check: (c) => {
+      if (typeof c.n.attrs.upper !== 'boolean') c.bad('attrs.upper must be true or false');
+      if (!Number.isInteger(c.n.attrs.k)) c.bad('attrs.k must be an integer');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const r = i.shape.length;
+      const R = i.shape[r - 2];
+      const C = i.shape[r - 1];
+      const src = view(x, i);
+      const dst = view(x, out);
+      const mats = numel(i.shape) / Math.max(1, R * C);
+      for (let m = 0; m < mats; m++)
+        for (let y = 0; y < R; y++)
+          for (let z = 0; z < C; z++) {
+            const k = (m * R + y) * C + z;
+            const keep = a.upper ? z - y >= a.k : z - y <= a.k;
+            dst[k] = keep ? src[k] : 0;
+          }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['trilu']>,
+} satisfies { [K in keyof MovementAttrs]: OpDef<MovementAttrs[K]> };
