@@ -6,6 +6,7 @@ import { dumpGraph } from '../graph/dump.js';
 import { graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
 import { planMemory } from '../graph/plan.js';
 import { readFileChecked } from '../io/read.js';
+import { describePreparation } from '../runtime/image-input.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')
@@ -31,6 +32,8 @@ export function inspectCommand(): Command {
         `MACs per sample: ${graphMacs(g).toLocaleString()}; activation memory at batch ${opts.maxBatch}: ${(plan.arenaBytes / 2 ** 20).toFixed(2)} MiB (without reuse ${(plan.naiveBytes / 2 ** 20).toFixed(2)} MiB)`,
       );
       console.log(`input: ${JSON.stringify(g.meta.input)}`);
+      // the contract (docs/inputs.md): run, serve's tensors and the ONNX export take this tensor
+      console.log(`input tensor: ${describePreparation(g.meta.input)}`);
       console.log(`classes: ${g.meta.classNames.join(', ')}`);
       console.log('\nlayers:');
       for (const n of g.nodes) {

@@ -1,30 +1,54 @@
 // `graduate export SOURCE -o model.onnx` and `graduate import model.onnx -o ARTIFACT`: models out
 // to ONNX (f32, or QDQ for int8 artifacts) and in from ONNX (to the IR, through the compiler's
-// passes, as an artifact that compile, inspect, predict and serve take).
+// passes, as an artifact that compile, inspect, predict and serve take). Import takes the input
+// preparation the model was trained with (--input-scale, --mean, --std, --layout) and its labels;
+// both directions keep one input contract (docs/inputs.md).
 import { Command } from 'commander';
 import { runPasses } from '../compile/passes/index.js';
+import { readTextFile } from '../data/text-file.js';
+import { ValueError } from '../errors.js';
 import { writeArtifact } from '../graph/artifact.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
+import { readFileChecked } from '../io/read.js';
+import { type DeclaredInput, importOnnx } from '../onnx/import.js';
 import { exportOnnx } from '../onnx/index.js';
+import { describePreparation } from '../runtime/image-input.js';
 import { graphFromSource } from './source.js';
 
 export function exportCommand(): Command {
   return new Command('export')
-    .description('write a checkpoint or artifact as ONNX (opset 13; int8 as QDQ); input: raw NHWC pixels')
+    .description(
+      'write a checkpoint or artifact as ONNX (opset 13; int8 as QDQ); input: the prepared tensor serve and run take (docs/inputs.md)',
+    )
     .argument('<source>', 'checkpoint directory (train --out) or compiled artifact')
     .requiredOption('-o, --output <file>', 'ONNX file to write')
-    .action((path: string, f: { output: string }) => {
+    .option('--raw-input', 'the graph takes raw NHWC pixels (0..255) and applies scale, mean and std itself')
+    .action((path: string, f: { output: string; rawInput?: boolean }) => {
       const src = graphFromSource(path);
       try {
         // checkpoints: inference form first (dropout gone, BatchNorm folded, epilogues fused)
         const graph = src.kind === 'checkpoint' ? runPasses(src.graph).graph : src.graph;
-        const bytes = exportOnnx(graph);
+        const bytes = exportOnnx(graph, { rawInput: f.rawInput });
         writeFileAtomicSync(f.output, bytes);
         console.log(`wrote ${f.output} (${bytes.length} bytes, ${graph.nodes.length} Graduate nodes)`);
+        console.log(
+          f.rawInput
+            ? 'input: raw NHWC pixels (the graph prepares them)'
+            : `input: ${describePreparation(graph.meta.input)} (declared in metadata_props 'input')`,
+        );
       } finally {
         src.dispose();
       }
     });
+}
+
+interface ImportFlags {
+  output: string;
+  inputScale?: number;
+  mean?: number[];
+  std?: number[];
+  layout?: 'NHWC' | 'NCHW';
+  labels?: string;
 }
 
 export function importCommand(): Command {
@@ -32,15 +56,84 @@ export function importCommand(): Command {
     .description('read an ONNX model into a Graduate artifact (then compile / eval / inspect / serve it)')
     .argument('<model>', 'ONNX file (.onnx); external data files are read from its folder')
     .requiredOption('-o, --output <file>', 'artifact to write')
-    .action((path: string, f: { output: string }) => {
-      const { graph } = graphFromSource(path);
+    .option(
+      '--input-scale <x>',
+      'the model was trained on raw · x (pixels 0..255 for images), e.g. 1/255',
+      positive('input-scale'),
+    )
+    .option('--mean <m,...>', 'then minus mean[c] (one value, or one per channel)', list('mean', false))
+    .option('--std <s,...>', 'then divided by std[c] (one value, or one per channel)', list('std', true))
+    .option('--layout <nchw|nhwc>', "layout of the input tensor clients pass (default nhwc, Graduate's)", layout)
+    .option('--labels <file>', 'class names, one per line, one per output')
+    .action((path: string, f: ImportFlags) => {
+      const input: DeclaredInput = { scale: f.inputScale, mean: f.mean, std: f.std, layout: f.layout };
+      if (f.labels) input.classNames = readLabels(f.labels);
+      const graph = importOnnx(readFileChecked(path, 'ONNX model'), path, {
+        input,
+        warn: (m) => console.error(`warning: ${m}`),
+      });
       const { graph: g } = runPasses(graph);
       const bytes = writeArtifact(g, 'graduate import');
       writeFileAtomicSync(f.output, bytes);
       console.log(`${path}: ${graph.nodes.length} nodes imported, ${g.nodes.length} after passes`);
+      const onnx = g.meta.onnx as { inputName?: string; inputLayout?: string } | undefined;
+      const spec = g.meta.input;
       console.log(
-        `input [${g.meta.input.shape.join(', ')}] (${JSON.stringify(g.meta.onnx)}), ${g.meta.classNames.length} classes`,
+        `input: ${describePreparation(spec)}${onnx?.inputLayout ? ` (ONNX input '${onnx.inputName}' is ${onnx.inputLayout})` : ''}`,
       );
+      if (onnx?.inputLayout === 'NCHW' && spec.layout !== 'NCHW')
+        console.log('  tensors are passed NHWC (run, serve, export); --layout nchw keeps the ONNX file’s NCHW');
+      console.log(`${g.meta.classNames.length} classes: ${g.meta.classNames.slice(0, 10).join(', ')}`);
       console.log(`wrote ${f.output} (${bytes.length} bytes)`);
     });
+}
+
+/** A finite number > 0, or a fraction of two such numbers ("1/255"). */
+function parseNumber(text: string): number {
+  const m = /^\s*([^/\s]+)\s*(?:\/\s*([^/\s]+)\s*)?$/.exec(text);
+  if (!m) return Number.NaN;
+  const a = Number(m[1]);
+  const b = m[2] === undefined ? 1 : Number(m[2]);
+  return m[1] !== '' && b !== 0 ? a / b : Number.NaN;
+}
+
+function positive(name: string) {
+  return (v: string): number => {
+    const x = parseNumber(v);
+    if (!(Number.isFinite(x) && x > 0 && Math.fround(x) > 0 && Number.isFinite(Math.fround(x))))
+      throw new ValueError(`--${name} '${v}': expected a positive number or fraction, e.g. 1/255 or 0.5`);
+    return x;
+  };
+}
+
+function list(name: string, positiveOnly: boolean) {
+  return (v: string): number[] => {
+    const parts = v.split(',');
+    return parts.map((p) => {
+      const x = parseNumber(p);
+      if (!Number.isFinite(x) || !Number.isFinite(Math.fround(x)))
+        throw new ValueError(
+          `--${name} '${v}': '${p.trim()}' is not a number (expected one value, or one per channel separated by commas, e.g. 0.485,0.456,0.406)`,
+        );
+      if (positiveOnly && !(Math.fround(x) > 0))
+        throw new ValueError(`--${name} '${v}': ${p.trim()} is not positive (a standard deviation divides)`);
+      return x;
+    });
+  };
+}
+
+function layout(v: string): 'NHWC' | 'NCHW' {
+  const l = v.trim().toUpperCase();
+  if (l !== 'NHWC' && l !== 'NCHW') throw new ValueError(`--layout '${v}': expected nchw or nhwc`);
+  return l;
+}
+
+/** Class names, one per line (blank lines at the end ignored, none in between). */
+function readLabels(file: string): string[] {
+  const lines = readTextFile(file, 'labels file').split(/\r?\n/);
+  while (lines.length && lines[lines.length - 1].trim() === '') lines.pop();
+  const empty = lines.findIndex((l) => l.trim() === '');
+  if (empty >= 0) throw new ValueError(`--labels ${file}: line ${empty + 1} is empty (one class name per line)`);
+  if (lines.length === 0) throw new ValueError(`--labels ${file}: no labels (one class name per line)`);
+  return lines.map((l) => l.trim());
 }

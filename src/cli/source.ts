@@ -22,7 +22,11 @@ export interface GraphSource {
 /** Checkpoint folder → captured graph; *.onnx → imported graph; any other file → artifact. */
 export function graphFromSource(path: string): GraphSource {
   if (/\.onnx$/i.test(path))
-    return { graph: importOnnx(readFileChecked(path, 'ONNX model'), path), kind: 'onnx', dispose() {} };
+    return {
+      graph: importOnnx(readFileChecked(path, 'ONNX model'), path, { warn: (m) => console.error(`warning: ${m}`) }),
+      kind: 'onnx',
+      dispose() {},
+    };
   let isFile = false;
   try {
     isFile = statSync(path).isFile();

@@ -61,7 +61,10 @@ function findFile(dir: string, name: string): string | undefined {
  * With opts.dir only that folder is searched; otherwise $GRADUATE_DATA_DIR/fashion-mnist,
  * /usr/share/datasets/fashion-mnist and ~/.cache/graduate/fashion-mnist.
  */
-export function loadFashionMnist(split: 'train' | 'test', opts: { dir?: string; limit?: number } = {}): ArrayDataset {
+export function loadFashionMnist(
+  split: 'train' | 'test',
+  opts: { dir?: string; limit?: number; prep?: PixelPreparation } = {},
+): ArrayDataset {
   const names = FASHION_MNIST_FILES[split];
   if (!names) throw new FormatError(`loadFashionMnist: unknown split '${split}' (expected 'train' or 'test')`);
   const tried: string[] = [];
@@ -69,7 +72,7 @@ export function loadFashionMnist(split: 'train' | 'test', opts: { dir?: string; 
     const imagesFile = findFile(dir, names.images);
     const labelsFile = findFile(dir, names.labels);
     if (imagesFile && labelsFile) {
-      return fromIdx(readIdx(imagesFile), imagesFile, readIdx(labelsFile), labelsFile, split, opts.limit);
+      return fromIdx(readIdx(imagesFile), imagesFile, readIdx(labelsFile), labelsFile, split, opts.limit, opts.prep);
     }
     tried.push(join(dir, `${names.images}(.gz)`), join(dir, `${names.labels}(.gz)`));
   }
@@ -79,7 +82,17 @@ export function loadFashionMnist(split: 'train' | 'test', opts: { dir?: string; 
   );
 }
 
-/** Checks the pair of IDX arrays and converts uint8 pixels to normalized float32 in one pass. */
+/** Another model's preparation of the pixels: (pixel · scale − mean) / std (a model's meta.input). */
+export interface PixelPreparation {
+  scale: number;
+  mean: number;
+  std: number;
+}
+
+/**
+ * Checks the pair of IDX arrays and converts uint8 pixels to normalized float32 in one pass
+ * (Fashion-MNIST's own normalization, or `prep`).
+ */
 export function fromIdx(
   images: IdxArray,
   imagesFile: string,
@@ -87,6 +100,7 @@ export function fromIdx(
   labelsFile: string,
   split: 'train' | 'test',
   limit?: number,
+  prep?: PixelPreparation,
 ): ArrayDataset {
   if (images.shape.length !== 3 || !(images.data instanceof Uint8Array))
     throw new FormatError(`${imagesFile}: expected uint8 images [N, H, W], got rank ${images.shape.length} IDX`);
@@ -106,7 +120,8 @@ export function fromIdx(
     y[i] = l;
   }
   const lut = new Float32Array(256);
-  for (let p = 0; p < 256; p++) lut[p] = (p / 255 - FASHION_MNIST_MEAN) / FASHION_MNIST_STD;
+  for (let p = 0; p < 256; p++)
+    lut[p] = prep ? (p * prep.scale - prep.mean) / prep.std : (p / 255 - FASHION_MNIST_MEAN) / FASHION_MNIST_STD;
   const px = images.data;
   const x = new Float32Array(size * h * w);
   for (let i = 0; i < x.length; i++) x[i] = lut[px[i]];
@@ -119,9 +134,9 @@ export function fromIdx(
     preprocessing: {
       kind: 'image',
       inputShape: [h, w, 1],
-      scale: 1 / 255,
-      mean: [FASHION_MNIST_MEAN],
-      std: [FASHION_MNIST_STD],
+      scale: prep ? prep.scale : 1 / 255,
+      mean: [prep ? prep.mean : FASHION_MNIST_MEAN],
+      std: [prep ? prep.std : FASHION_MNIST_STD],
     },
     name: `fashion-mnist/${split}`,
   };

@@ -18,13 +18,15 @@ function isGray(img: Rgba): boolean {
 /**
  * One sub-folder per class (sorted names, or opts.classNames), PNG/JPEG files, as x float32 [N, H, W, C]:
  * resized to opts.size or the first image's size, opts.channels or the first image's (1 if gray),
- * pixel/255 then (x - mean[c]) / std[c] with opts.mean/std or this folder's statistics.
+ * pixel/255 then (x - mean[c]) / std[c] with opts.mean/std or this folder's statistics; with
+ * opts.scale, pixel · scale instead of pixel/255 (a model's recorded preparation).
  */
 export function loadImageFolder(
   dir: string,
   opts: {
     size?: [number, number];
     channels?: 1 | 3;
+    scale?: number;
     mean?: number[];
     std?: number[];
     classNames?: readonly string[];
@@ -68,6 +70,7 @@ export function loadImageFolder(
   const std = opts.std ?? computed!.std;
   if (mean.length !== C || std.length !== C)
     throw new FormatError(`${dir}: ${C}-channel images, but mean/std have ${mean.length}/${std.length} values`);
+  if (opts.scale !== undefined && opts.scale !== 1 / 255) for (let i = 0; i < x.length; i++) x[i] *= 255 * opts.scale;
   standardize(x, mean, std);
   return {
     x,
@@ -75,7 +78,13 @@ export function loadImageFolder(
     sampleShape: [H, W, C],
     classNames: [...classNames],
     size: files.length,
-    preprocessing: { kind: 'image', inputShape: [H, W, C], scale: 1 / 255, mean: [...mean], std: [...std] },
+    preprocessing: {
+      kind: 'image',
+      inputShape: [H, W, C],
+      scale: opts.scale ?? 1 / 255,
+      mean: [...mean],
+      std: [...std],
+    },
     name: dir,
   };
 }

@@ -5,7 +5,7 @@ import { extname } from 'node:path';
 import { FormatError } from '../errors.js';
 import { csvHeader, loadCsv } from './csv.js';
 import { type ArrayDataset, limitDataset, type Preprocessing } from './dataset.js';
-import { loadFashionMnist } from './fashion-mnist.js';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, type PixelPreparation } from './fashion-mnist.js';
 import { loadImageFolder } from './images.js';
 import { loadText } from './text.js';
 
@@ -23,7 +23,8 @@ export interface LoadDataOptions {
  * split is the same data (callers split it themselves, e.g. with trainValSplit).
  */
 export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOptions = {}): ArrayDataset {
-  if (spec === 'fashion-mnist') return loadFashionMnist(split, { limit: opts.limit });
+  if (spec === 'fashion-mnist')
+    return loadFashionMnist(split, { limit: opts.limit, prep: fashionMnistLike(opts.like) });
   if (!existsSync(spec))
     throw new FormatError(
       `--data ${spec}: no such file or folder (expected 'fashion-mnist', a .csv, .jsonl or .txt file, or an image folder)`,
@@ -36,12 +37,45 @@ export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOp
   return limitDataset(ds, opts.limit);
 }
 
+/**
+ * Fashion-MNIST prepared as a model records (an imported model's declared preparation, which need
+ * not be the loader's own); undefined when it is the loader's own, so those inputs stay bit-exact.
+ */
+function fashionMnistLike(like: Preprocessing | undefined): PixelPreparation | undefined {
+  if (!like) return undefined;
+  const shape = like.inputShape.join();
+  if (!((like.kind === 'image' && shape === '28,28,1') || (like.kind === 'tabular' && shape === '784')))
+    throw new FormatError(
+      `--data fashion-mnist: 28×28 gray images [28, 28, 1], but the model takes ${like.kind} input [${like.inputShape.join(', ')}]`,
+    );
+  // one value per channel (image) or per pixel (tabular): a per-pixel preparation is not for these loaders
+  const one = (a: number[] | undefined, d: number) => {
+    if (a?.some((v) => v !== a[0]))
+      throw new FormatError('--data fashion-mnist: the model prepares each pixel differently (per-feature mean/std)');
+    return a?.[0] ?? d;
+  };
+  const p = {
+    scale: like.scale ?? (like.kind === 'image' ? 1 / 255 : 1),
+    mean: one(like.mean, 0),
+    std: one(like.std, 1),
+  };
+  const own = p.scale === 1 / 255 && p.mean === FASHION_MNIST_MEAN && p.std === FASHION_MNIST_STD;
+  return own ? undefined : p;
+}
+
 function loadPath(path: string, { like, classNames }: LoadDataOptions): ArrayDataset {
   if (statSync(path).isDirectory()) {
     const [H, W, C] = like?.kind === 'image' ? like.inputShape : [];
+    // a model's preparation as it records it: no statistics of this folder where it has none
     return loadImageFolder(path, {
       classNames,
-      ...(like?.kind === 'image' && { size: [H, W], channels: C as 1 | 3, mean: like.mean, std: like.std }),
+      ...(like?.kind === 'image' && {
+        size: [H, W],
+        channels: C as 1 | 3,
+        scale: like.scale,
+        mean: like.mean ?? new Array<number>(C).fill(0),
+        std: like.std ?? new Array<number>(C).fill(1),
+      }),
     });
   }
   const ext = extname(path).toLowerCase();

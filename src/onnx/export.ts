@@ -1,13 +1,16 @@
 // Export: a Graduate graph as an ONNX model (opset 13, IR version 7) that ONNX Runtime and
-// TensorRT run. The ONNX graph takes the raw input the artifact takes (image pixels 0..255 as
-// float32, NHWC [N, H, W, C]; tabular features as they are): the input preparation (× scale,
-// − mean, ÷ std) is the graph's first nodes. Inside, 4-D activations are NCHW (ONNX's Conv and
-// pools): a Transpose follows the normalization, weights are transposed to [Cout, Cin, KH, KW], and
-// a Transpose back to NHWC precedes each Flatten so features keep Graduate's order. int8 graphs
-// become QDQ: int8 weights per output channel behind DequantizeLinear (axis = Cout; stored as
-// uint8 with zero point 128, the same values: see exportNode), int8 activations per tensor with
-// int8 zero points, int32 biases at scale sx·sw. The output is
-// 'logits'; metadata_props hold 'classNames' and 'input' (JSON).
+// TensorRT run. The ONNX graph takes the tensor every Graduate path takes (docs/inputs.md): the
+// model's prepared input, (raw · scale − mean[c]) / std[c], NHWC [N, H, W, C] for images (NCHW
+// where meta.input.layout says so); the preparation is declared in metadata_props 'input'
+// (`preprocessing`), not computed. With `rawInput` the graph takes raw values instead (pixels 0..255,
+// NHWC) and its first nodes prepare them (× scale, − mean, ÷ std): the form exports had before
+// the one contract, for pipelines that feed pixels. Inside, 4-D activations are NCHW (ONNX's
+// Conv and pools): a Transpose follows the input, weights are transposed to [Cout, Cin, KH, KW],
+// and a Transpose back to NHWC precedes each Flatten so features keep Graduate's order. int8
+// graphs become QDQ: int8 weights per output channel behind DequantizeLinear (axis = Cout; stored
+// as uint8 with zero point 128, the same values: see exportNode), int8 activations per tensor
+// with int8 zero points, int32 biases at scale sx·sw. The output is 'logits'; metadata_props hold
+// 'classNames' and 'input' (JSON).
 // Not for: reading ONNX (import.ts).
 import { ValueError } from '../errors.js';
 import { floatData, type Graph, type Value } from '../graph/ir.js';
@@ -21,14 +24,21 @@ export const NORMALIZE_PREFIX = 'graduate/normalize/';
 export const INPUT_NAME = 'input';
 export const OUTPUT_NAME = 'logits';
 
-/** What metadata_props 'input' holds: the ONNX input and the preparation inside the graph. */
+/** What metadata_props 'input' holds: the ONNX input and its preparation. */
 export interface OnnxInputMeta {
   kind: Graph['meta']['input']['kind'];
-  layout: 'NHWC' | 'NC';
+  layout: 'NHWC' | 'NCHW' | 'NC';
   /** Per-sample shape of the ONNX input. */
   shape: number[];
-  /** Applied by the graph's first nodes: x = (raw · scale − mean[c]) / std[c]. */
+  /** Applied by the graph's first nodes (rawInput exports; `{}` otherwise): x = (raw · scale − mean[c]) / std[c]. */
   normalization: { scale?: number; mean?: number[]; std?: number[] };
+  /** Declared, for the client to apply (the default export, whose input is the prepared tensor). */
+  preprocessing?: { scale?: number; mean?: number[]; std?: number[] };
+}
+
+export interface ExportOptions {
+  /** The graph takes raw pixels (0..255, NHWC) and prepares them itself (see the file header). */
+  rawInput?: boolean;
 }
 
 type Attr = { name: string } & ({ i: number } | { f: number } | { ints: number[] } | { s: string });
@@ -91,7 +101,7 @@ const valueInfo = (name: string, dims: number[]) => ({
 });
 
 /** Serializes `g` as an ONNX model (see the file header for the input, layouts and QDQ). */
-export function exportOnnx(g: Graph): Uint8Array {
+export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
   if (g.inputs.length !== 1 || g.outputs.length !== 1)
     throw new ValueError(
       `exportOnnx: graphs with one input and one output are supported (${g.inputs.length}, ${g.outputs.length})`,
@@ -181,13 +191,16 @@ export function exportOnnx(g: Graph): Uint8Array {
     DT,
   };
 
-  // input: raw values → normalization → NCHW
+  // input: the prepared tensor (or, rawInput, raw values → normalization) → NCHW
   const inVal = g.values[g.inputs[0]];
   if (inVal.dtype !== 'float32')
     throw new ValueError(
       `exportOnnx: input '${g.inputs[0]}' is ${inVal.dtype}; only float inputs export (text models do not)`,
     );
   const spec = g.meta.input;
+  const nchwIn = inVal.shape.length === 4 && spec.layout === 'NCHW';
+  if (nchwIn && opts.rawInput)
+    throw new ValueError('exportOnnx: a raw-input export takes NHWC pixels; this model declares NCHW input tensors');
   let x = INPUT_NAME;
   const C = inVal.shape[inVal.shape.length - 1];
   const perC = (a: number[] | undefined, what: string) => {
@@ -198,11 +211,16 @@ export function exportOnnx(g: Graph): Uint8Array {
   };
   const mean = perC(spec.mean, 'mean');
   const std = perC(spec.std, 'std');
-  if (spec.scale !== undefined && spec.scale !== 1)
-    x = b.node('Mul', [x, b.tensor(`${NORMALIZE_PREFIX}scale`, [], [spec.scale])], `${NORMALIZE_PREFIX}scale`);
-  if (mean) x = b.node('Sub', [x, b.tensor(`${NORMALIZE_PREFIX}mean`, [mean.length], mean)], `${NORMALIZE_PREFIX}mean`);
-  if (std) x = b.node('Div', [x, b.tensor(`${NORMALIZE_PREFIX}std`, [std.length], std)], `${NORMALIZE_PREFIX}std`);
-  if (inVal.shape.length === 4) x = b.node('Transpose', [x], 'input', [{ name: 'perm', ints: [0, 3, 1, 2] }]);
+  const preparation = { scale: spec.scale, mean, std };
+  if (opts.rawInput) {
+    if (spec.scale !== undefined && spec.scale !== 1)
+      x = b.node('Mul', [x, b.tensor(`${NORMALIZE_PREFIX}scale`, [], [spec.scale])], `${NORMALIZE_PREFIX}scale`);
+    if (mean)
+      x = b.node('Sub', [x, b.tensor(`${NORMALIZE_PREFIX}mean`, [mean.length], mean)], `${NORMALIZE_PREFIX}mean`);
+    if (std) x = b.node('Div', [x, b.tensor(`${NORMALIZE_PREFIX}std`, [std.length], std)], `${NORMALIZE_PREFIX}std`);
+  }
+  if (inVal.shape.length === 4 && !nchwIn)
+    x = b.node('Transpose', [x], 'input', [{ name: 'perm', ints: [0, 3, 1, 2] }]);
   names.set(g.inputs[0], { t: x, order: 'onnx' });
 
   for (const n of g.nodes) {
@@ -215,11 +233,14 @@ export function exportOnnx(g: Graph): Uint8Array {
   const outV = g.outputs[0];
   b.node('Identity', [floatOf(outV, 'output', 'graduate')], 'output', [], OUTPUT_NAME);
 
+  const [, H, W] = inVal.shape;
+  const inShape = nchwIn ? [-1, C, H, W] : inVal.shape;
   const inputMeta: OnnxInputMeta = {
     kind: spec.kind,
-    layout: inVal.shape.length === 4 ? 'NHWC' : 'NC',
-    shape: inVal.shape.slice(1),
-    normalization: { scale: spec.scale, mean, std },
+    layout: inVal.shape.length === 4 ? (nchwIn ? 'NCHW' : 'NHWC') : 'NC',
+    shape: inShape.slice(1),
+    normalization: opts.rawInput ? preparation : {},
+    ...(!opts.rawInput && { preprocessing: preparation }),
   };
   const model = onnx.ModelProto.create({
     irVersion: 7,
@@ -230,7 +251,7 @@ export function exportOnnx(g: Graph): Uint8Array {
       name: 'graduate',
       node: b.nodes,
       initializer: b.initializers,
-      input: [valueInfo(INPUT_NAME, inVal.shape)],
+      input: [valueInfo(INPUT_NAME, inShape)],
       output: [valueInfo(OUTPUT_NAME, g.values[outV].shape)],
     },
     metadataProps: [

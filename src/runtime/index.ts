@@ -7,11 +7,13 @@ import type { Graph, InputSpec } from '../graph/ir.js';
 import { numel } from '../graph/ir.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
 import { nodeBuiltin } from '../kernels/host.js';
+import { preparePixels, transposeImages } from './image-input.js';
 import { Session } from './session.js';
 
 export { FileError, FormatError, GraduateError, ShapeError, ValueError } from '../errors.js';
 export { crc32, readArtifact, writeArtifact } from '../graph/artifact.js';
 export type { Graph, InputSpec } from '../graph/ir.js';
+export { describePreparation, type InputPreparation, inputPreparation, tensorShape } from './image-input.js';
 export { Session, type SessionOptions } from './session.js';
 
 export interface Prediction {
@@ -50,8 +52,15 @@ export class InferenceModel {
   get input(): InputSpec {
     return this.graph.meta.input;
   }
-  /** Raw outputs (e.g. logits) for `batch` prepared samples. */
+  /**
+   * Raw outputs (e.g. logits) for `batch` samples of the model's input tensor: prepared as
+   * `input` records ((raw · scale − mean[c]) / std[c]), in its layout (NHWC unless NCHW), the
+   * same tensor serve's FP32 input and the ONNX export take (docs/inputs.md).
+   */
   run(input: Float32Array | Int32Array, batch: number): Float32Array {
+    const spec = this.input;
+    if (spec.layout === 'NCHW' && input instanceof Float32Array && spec.kind === 'image')
+      return this.session.run(transposeImages(input, spec.shape), batch);
     return this.session.run(input, batch);
   }
   /** Softmax probabilities and the top-k classes of each sample. */
@@ -63,7 +72,7 @@ export class InferenceModel {
       out.push({ top: topClasses(logits.subarray(b * C, (b + 1) * C), this.classNames, k) });
     return out;
   }
-  /** Pixels (0..255, NHWC, the model's size and channels) → the model's normalized input. */
+  /** Pixels (0..255, NHWC, the model's size and channels) → the model's input tensor (see run). */
   prepareImage(pixels: ArrayLike<number>): Float32Array {
     const spec = this.input;
     const n = numel(spec.shape);
@@ -71,11 +80,7 @@ export class InferenceModel {
       throw new FormatError(
         `prepareImage: ${pixels.length} pixel values, the model expects [${spec.shape.join(', ')}] = ${n}`,
       );
-    const C = spec.shape[spec.shape.length - 1];
-    const out = new Float32Array(n);
-    const scale = spec.scale ?? 1 / 255; // as runtime/image-input.ts (predict, serve, the browser page)
-    for (let i = 0; i < n; i++) out[i] = (pixels[i] * scale - (spec.mean?.[i % C] ?? 0)) / (spec.std?.[i % C] ?? 1);
-    return out;
+    return preparePixels(spec, pixels); // as runtime/image-input.ts (predict, serve, the browser page)
   }
   dispose(): void {
     this.session.dispose();

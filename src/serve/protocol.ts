@@ -5,6 +5,7 @@ import { fmtShape, GraduateError } from '../errors.js';
 import { firstBadTokenId, numel } from '../graph/ir.js';
 import { firstNonFinite } from '../io/fields.js';
 import { jsonTensor } from '../io/values.js';
+import { describePreparation, inputPreparation } from '../runtime/image-input.js';
 import { topClasses } from '../runtime/index.js';
 import type { Outcome } from './metrics.js';
 import type { ModelEntry, TensorSignature } from './repository.js';
@@ -46,7 +47,24 @@ export function modelMetadata(m: ModelEntry, versions: string[]) {
     platform: 'graduate',
     inputs: [tensor(m.input)],
     outputs: [tensor(m.output)],
-    parameters: { input_kind: m.spec.kind, class_names: m.classNames },
+    parameters: { input_kind: m.spec.kind, class_names: m.classNames, ...preprocessingParameters(m) },
+  };
+}
+
+/**
+ * The model's input contract as metadata parameters (docs/inputs.md): the tensor a client sends
+ * is the prepared one, input_preprocessing says how it is made from raw pixels or features
+ * (image uploads are prepared by the server so). Text models take token ids: nothing to state.
+ */
+export function preprocessingParameters(m: ModelEntry): Record<string, string | number | number[]> {
+  if (m.spec.kind === 'text') return { input_preprocessing: describePreparation(m.spec) };
+  const p = inputPreparation(m.spec);
+  return {
+    input_preprocessing: `tensors are prepared: ${describePreparation(m.spec)}`,
+    input_scale: p.scale,
+    ...(p.mean && { input_mean: p.mean }),
+    ...(p.std && { input_std: p.std }),
+    ...(p.layout && { input_layout: p.layout }),
   };
 }
 

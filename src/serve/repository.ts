@@ -11,6 +11,7 @@ import { FormatError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import { type InputSpec, tokenIdLimit } from '../graph/ir.js';
 import { readFileChecked } from '../io/read.js';
+import { tensorShape } from '../runtime/image-input.js';
 
 /** Open Inference Protocol tensor datatypes a model's input can take. */
 export type Datatype = 'FP32' | 'INT32';
@@ -58,7 +59,8 @@ export function readEntry(name: string, version: string, path: string): ModelEnt
     input: {
       name: g.inputs[0],
       datatype: x.dtype === 'int32' ? 'INT32' : 'FP32',
-      shape: x.shape.slice(1),
+      // the tensor clients send: the graph's NHWC input, or NCHW where the artifact declares it
+      shape: x.dtype === 'float32' && g.meta.input.kind === 'image' ? tensorShape(g.meta.input) : x.shape.slice(1),
       tokenIds: tokenIdLimit(g),
     },
     output: { name: 'logits', datatype: 'FP32', shape: y.shape.slice(1) },

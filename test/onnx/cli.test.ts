@@ -80,18 +80,24 @@ describe('graduate export / import', () => {
     const raw = Float32Array.from({ length: 4 * 784 }, (_, i) => (i * 13) % 256);
     const x = raw.map((p) => (p / 255 - 0.286) / 0.353);
     const want = runGraph(graph, x, 4);
-    expect(maxAbsDiff(await runOrt(onnxFile, raw, [4, 28, 28, 1]), want)).toBeLessThan(1e-4);
+    // the one input contract: the export takes the tensor the artifact's session takes
+    expect(maxAbsDiff(await runOrt(onnxFile, x, [4, 28, 28, 1]), want)).toBeLessThan(1e-4);
+    r = await cli('export', ckpt, '-o', join(out, 'raw.onnx'), '--raw-input');
+    expect(r.code, r.stderr).toBe(0);
+    expect(maxAbsDiff(await runOrt(join(out, 'raw.onnx'), raw, [4, 28, 28, 1]), want)).toBeLessThan(1e-4);
 
     const artifact = join(out, 'imported.grad');
     r = await cli('import', onnxFile, '-o', artifact);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/warning/); // Graduate's own export declares its preparation
     const back = readArtifact(readFileSync(artifact), artifact);
     expect(back.meta.classNames).toEqual(classes);
     expect(maxAbsDiff(runGraph(back, x, 4), want)).toBeLessThan(1e-5);
 
     r = await cli('export', artifact, '-o', join(out, 'again.onnx'));
     expect(r.code, r.stderr).toBe(0);
-    expect(maxAbsDiff(await runOrt(join(out, 'again.onnx'), raw, [4, 28, 28, 1]), want)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(await runOrt(join(out, 'again.onnx'), x, [4, 28, 28, 1]), want)).toBeLessThan(1e-4);
+    expect(readArtifact(readFileSync(artifact), artifact).meta.input).toMatchObject(graph.meta.input);
 
     const bad = join(out, 'bad.onnx');
     writeFileSync(bad, readFileSync(onnxFile).subarray(0, 100));

@@ -1,5 +1,6 @@
-// Export: Graduate graphs as ONNX, run by ONNX Runtime on raw pixels. f32 models must match the
-// Graduate session on the same (normalized) input within 1e-4; int8 models export as QDQ and must
+// Export: Graduate graphs as ONNX, run by ONNX Runtime on the tensor the session takes (the one
+// input contract; raw pixels with rawInput). f32 models must match the Graduate session on the
+// same input within 1e-4; int8 models export as QDQ and must
 // agree on the argmax of ≥ 95% of the samples, with logits close.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -29,16 +30,19 @@ describe('exportOnnx', () => {
     ['conv/bn/relu/residual/pools/gelu/flatten/linear', CNN],
     ['global-average-pool/sigmoid/softmax', GAP],
   ] as const) {
-    it(`f32 ${name}: ONNX Runtime on raw pixels matches the session within 1e-4`, async () => {
+    it(`f32 ${name}: ONNX Runtime on the session's input tensor matches the session within 1e-4`, async () => {
       const g = captured(layers);
       const raw = rawPixels(N);
-      const want = runGraph(g, normalize(raw), N);
-      const got = await runOrt(exportOnnx(g), raw, [N, ...SHAPE]);
+      const x = normalize(raw); // the one input contract (docs/inputs.md): the prepared tensor
+      const want = runGraph(g, x, N);
+      const got = await runOrt(exportOnnx(g), x, [N, ...SHAPE]);
       expect(got.length).toBe(want.length);
       expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
       // also after the compiler's passes (fused epilogues: residual + activation in one node)
       const fused = runPasses(g).graph;
-      expect(maxAbsDiff(await runOrt(exportOnnx(fused), raw, [N, ...SHAPE]), want)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await runOrt(exportOnnx(fused), x, [N, ...SHAPE]), want)).toBeLessThan(1e-4);
+      // rawInput: the graph takes raw pixels and prepares them itself
+      expect(maxAbsDiff(await runOrt(exportOnnx(g, { rawInput: true }), raw, [N, ...SHAPE]), want)).toBeLessThan(1e-4);
     });
   }
 
@@ -49,12 +53,19 @@ describe('exportOnnx', () => {
     expect(num(m.irVersion)).toBeGreaterThanOrEqual(7);
     const props = Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value]));
     expect(JSON.parse(props.classNames)).toEqual(['class 0', 'class 1', 'class 2', 'class 3']);
-    expect(JSON.parse(props.input)).toMatchObject({
+    // the input is the prepared tensor: the preparation is declared, no node computes it
+    expect(JSON.parse(props.input)).toEqual({
       kind: 'image',
       layout: 'NHWC',
       shape: SHAPE,
-      normalization: { scale: 1 / 255 },
+      normalization: {},
+      preprocessing: { scale: 1 / 255, mean: g.meta.input.mean, std: g.meta.input.std },
     });
+    expect(m.graph?.node?.[0].opType).toBe('Transpose');
+    const rawForm = onnx.ModelProto.decode(exportOnnx(g, { rawInput: true }));
+    const rawProps = Object.fromEntries(rawForm.metadataProps.map((p) => [p.key, p.value]));
+    expect(JSON.parse(rawProps.input)).toMatchObject({ normalization: { scale: 1 / 255 } });
+    expect(JSON.parse(rawProps.input).preprocessing).toBeUndefined();
     const s = await ort.InferenceSession.create(exportOnnx(g));
     expect(s.inputNames).toEqual(['input']);
     expect(s.outputNames).toEqual(['logits']);
@@ -75,10 +86,10 @@ describe('exportOnnx', () => {
       const ops = new Set(onnx.ModelProto.decode(bytes).graph?.node?.map((n) => n.opType));
       expect(ops.has('QuantizeLinear') && ops.has('DequantizeLinear')).toBe(true);
       const n = 200;
-      const raw = rawPixels(n, 11);
-      const want = runGraph(q8, normalize(raw), n);
-      const got = await runOrt(bytes, raw, [n, ...SHAPE]);
-      const float = runGraph(g, normalize(raw), n);
+      const x = normalize(rawPixels(n, 11));
+      const want = runGraph(q8, x, n);
+      const got = await runOrt(bytes, x, [n, ...SHAPE]);
+      const float = runGraph(g, x, n);
       const scale = maxAbsDiff(float, new Float32Array(float.length));
       expect(argmaxAgreement(got, want, n)).toBeGreaterThanOrEqual(0.95);
       expect(maxAbsDiff(got, want)).toBeLessThan(0.05 * scale);
