@@ -1,6 +1,7 @@
 // Runs one op of the registry eagerly: checks shapes (the op's infer), allocates the output on the
 // inputs' backend, calls forward and, when gradients are on and an input needs them, records the
-// vjp on the output. When a recorder is set (compile/capture.ts), each applied op is reported too.
+// vjp on the output. When a recorder is set (compile/capture.ts), each applied op is reported too,
+// with the label of the innermost `labelled` call (a graph module's node name) if any.
 import { ValueError } from '../errors.js';
 import type { Exec, Grad, Ref } from '../ops/op.js';
 import { type OpAttrs, type OpName, opDef } from '../ops/registry.js';
@@ -9,8 +10,15 @@ import { Tensor } from '../tensor/tensor.js';
 import { isGradEnabled } from './grad-mode.js';
 
 /** Sees every op applied while set (capture: a module's forward becomes graph nodes). */
-export type Recorder = <K extends OpName>(op: K, ins: readonly Tensor[], attrs: OpAttrs[K], out: Tensor) => void;
+export type Recorder = <K extends OpName>(
+  op: K,
+  ins: readonly Tensor[],
+  attrs: OpAttrs[K],
+  out: Tensor,
+  label?: string,
+) => void;
 let recorder: Recorder | undefined;
+let label: string | undefined;
 
 /** Runs fn with `r` seeing every applied op (nested recordings are not supported). */
 export function recording<T>(r: Recorder, fn: () => T): T {
@@ -20,6 +28,17 @@ export function recording<T>(r: Recorder, fn: () => T): T {
     return fn();
   } finally {
     recorder = undefined;
+  }
+}
+
+/** Runs fn with the ops it applies labelled `name` for the recorder (capture names their nodes so). */
+export function labelled<T>(name: string, fn: () => T): T {
+  const outer = label;
+  label = name;
+  try {
+    return fn();
+  } finally {
+    label = outer;
   }
 }
 
@@ -59,7 +78,7 @@ export function apply<K extends OpName>(op: K, ins: readonly Tensor[], attrs: Op
     }
     for (const t of temps) if (!saved.includes(t)) t.dispose();
   }
-  recorder?.(op, ins, attrs, out);
+  recorder?.(op, ins, attrs, out, label);
   const vjp = def.vjp;
   if (vjp && isGradEnabled() && ins.some((t) => t?.requiresGrad)) {
     // Saved tensors belong to the output: they live exactly as long as it does.

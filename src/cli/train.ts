@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
-import { type ArrayDataset, trainValSplit } from '../data/dataset.js';
+import { type ArrayDataset, type Preprocessing, trainValSplit } from '../data/dataset.js';
 import { haveFashionMnist } from '../data/fashion-mnist.js';
 import { fetchFashionMnist } from '../data/fetch.js';
 import { loadData } from '../data/load.js';
@@ -12,6 +12,7 @@ import { FormatError, ValueError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import { readFileChecked, readTextChecked } from '../io/read.js';
 import { buildModel } from '../nn/build.js';
+import { graphModel } from '../nn/graph-module.js';
 import { PRESETS, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
 import { engine, init } from '../tensor/context.js';
@@ -27,6 +28,7 @@ import { evaluate } from '../train/evaluate.js';
 import { builtSpec, fit, type TrainConfig } from '../train/fit.js';
 import { type ClassificationReport, classificationReport, formatReport } from '../train/metrics.js';
 import { writeReport } from '../train/report.js';
+import { graphFromSource } from './source.js';
 
 const num = (name: string) => (v: string) => {
   const n = Number(v);
@@ -46,6 +48,7 @@ function readConfig(file: string): ModelSpec {
 interface TrainFlags {
   preset?: string;
   config?: string;
+  init?: string;
   data: string;
   epochs: number;
   batch: number;
@@ -72,16 +75,18 @@ function splitData(
   spec: string,
   all: ArrayDataset,
   o: Pick<TrainFlags, 'valFraction' | 'limit' | 'seed'>,
+  like?: Preprocessing,
 ): { train: ArrayDataset; val?: ArrayDataset; test: ArrayDataset } {
+  // the test split prepared as the training split was (a resumed or --init model's preparation)
   if (spec === 'fashion-mnist' && o.valFraction === undefined) {
     // no official validation split: validate on the test split (no model selection unless --patience)
-    const test = loadData(spec, 'test', { limit: o.limit });
+    const test = loadData(spec, 'test', { limit: o.limit, like });
     return { train: all, val: test, test };
   }
   const frac = o.valFraction ?? 0.1;
-  if (frac === 0) return { train: all, test: spec === 'fashion-mnist' ? loadData(spec, 'test') : all };
+  if (frac === 0) return { train: all, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { like }) : all };
   const [train, val] = trainValSplit(all, frac, o.seed);
-  return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: o.limit }) : val };
+  return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: o.limit, like }) : val };
 }
 
 /** --augment's list as the checkpoint records it. */
@@ -158,6 +163,10 @@ function trainCommand(): Command {
     .description('train a model (preset or JSON config) on a dataset; checkpoint, metrics.json and report go to --out')
     .addOption(new Option('--preset <name>', 'model preset').choices([...PRESETS]))
     .option('--config <file>', 'model JSON config ({ inputShape, layers })')
+    .option(
+      '--init <model>',
+      'fine-tune an existing network: an ONNX model (.onnx), a compiled artifact or a checkpoint directory, weights included',
+    )
     .requiredOption('--data <spec>', "'fashion-mnist', a .csv, .jsonl/.txt text file, or an image folder")
     .option('--epochs <n>', 'epochs', num('epochs'), 10)
     .option('--batch <n>', 'batch size', num('batch'), 64)
@@ -228,10 +237,28 @@ function resumedModel(ck: TrainingCheckpoint, given: ModelSpec | undefined, flag
   return { spec, model: buildCheckpointModel(ck.config, file), outShape: [ck.config.classNames.length] };
 }
 
+/**
+ * The network of --init as a trainable model (nn/graph-module.ts) with its weights: an imported
+ * ONNX model, an artifact or a checkpoint, transfer learning's starting point.
+ */
+function initModel(path: string) {
+  const source = graphFromSource(path);
+  try {
+    const { model, spec } = graphModel(source.graph);
+    const out = source.graph.values[source.graph.outputs[0]].shape.slice(1);
+    return { spec, model, outShape: out, like: preprocessingOf(source.graph) };
+  } finally {
+    source.dispose();
+  }
+}
+
 async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
-  if (flags.preset && flags.config) throw new ValueError('train: give only one of --preset or --config');
-  if (!flags.resume && !flags.preset && !flags.config)
-    throw new ValueError('train: give one of --preset or --config (or --resume to continue a checkpoint)');
+  if ([flags.preset, flags.config, flags.init].filter(Boolean).length > 1)
+    throw new ValueError('train: give only one of --preset, --config or --init');
+  if (!flags.resume && !flags.preset && !flags.config && !flags.init)
+    throw new ValueError('train: give one of --preset, --config or --init (or --resume to continue a checkpoint)');
+  if (flags.resume && flags.init)
+    throw new ValueError('train: --init starts a fresh run; --resume continues the checkpoint in --out (its model)');
   if (flags.resume && flags.overwrite) throw new ValueError('train: --resume and --overwrite exclude each other');
   const ck = flags.resume ? readCheckpoint(flags.out) : undefined;
   const o = trainOptions(flags, cmd, ck);
@@ -240,20 +267,26 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   await ensureData(flags.data);
   manualSeed(data.seed);
   const t0 = performance.now();
+  const initial = flags.init ? initModel(flags.init) : undefined;
   // resumed: the data prepared as the checkpoint's was (its statistics, tokenizer, image size)
   // and labels numbered as it numbered them
-  const all = loadData(flags.data, 'train', {
-    limit: data.limit,
-    like: ck?.config.preprocessing,
-    classNames: ck?.config.classNames,
-  });
-  const { train, val, test } = splitData(flags.data, all, data);
+  // --init: the data prepared as the network expects it (its recorded input preparation)
+  const like = ck?.config.preprocessing ?? initial?.like;
+  const all = loadData(flags.data, 'train', { limit: data.limit, like, classNames: ck?.config.classNames });
+  const { train, val, test } = splitData(flags.data, all, data, like);
   // refuse before building anything; with --overwrite the first checkpoint replaces the old one
-  if (!flags.resume && !flags.overwrite) checkFreshOutDir(flags.out);
+  if (!flags.resume && !flags.overwrite) {
+    try {
+      checkFreshOutDir(flags.out);
+    } catch (e) {
+      initial?.model.dispose();
+      throw e;
+    }
+  }
   const given = flagSpec(flags, train);
   const { spec, model, outShape } = ck
     ? resumedModel(ck, given, flags)
-    : { spec: given as ModelSpec, ...buildModel(given as ModelSpec) };
+    : (initial ?? { spec: given as ModelSpec, ...buildModel(given as ModelSpec) });
   if (spec.inputShape?.join() !== train.sampleShape.join()) {
     model.dispose();
     throw new ValueError(
@@ -280,7 +313,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
     seed: data.seed,
   };
   console.log(
-    `${ck ? 'resuming' : 'training'} ${flags.preset ?? flags.config ?? ck?.dir} (${model.parameterCount().toLocaleString()} parameters) on ${train.name}: ` +
+    `${ck ? 'resuming' : initial ? 'fine-tuning' : 'training'} ${flags.preset ?? flags.config ?? flags.init ?? ck?.dir} (${model.parameterCount().toLocaleString()} parameters) on ${train.name}: ` +
       `${train.size} train, ${val?.size ?? 0} validation samples; ${config.optimizer} lr ${config.lr}, batch ${config.batchSize}, ${config.epochs} epochs`,
   );
   const result = fit({
@@ -299,12 +332,12 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   const ev = evaluate(model, test);
   const report = classificationReport(ev.labels, ev.preds, test.classNames);
   const paths = writeReport(flags.out, {
-    title: `Graduate training report: ${flags.preset ?? flags.config ?? flags.out} on ${flags.data}`,
+    title: `Graduate training report: ${flags.preset ?? flags.config ?? flags.init ?? flags.out} on ${flags.data}`,
     history: result.history,
     report,
     config: {
       ...config,
-      model: flags.preset ?? flags.config ?? flags.out,
+      model: flags.preset ?? flags.config ?? flags.init ?? flags.out,
       data: flags.data,
       parameters: model.parameterCount(),
       testSet: test.name,

@@ -3,8 +3,9 @@
 // any module built from the functional API captures, with no list of layer classes here. Tensors
 // carrying the batch become values ([-1, ...]); parameters, buffers and other fixed tensors become
 // constants, copied out of backend memory. Nodes are named by the module that applied them
-// (its dotted path; `path.op` when a module applies several). Training code stays on this side:
-// graph/ never imports nn/.
+// (its dotted path; `path.op` when a module applies several), or by the label the module gave
+// them (autograd/apply.ts labelled: a graph module keeps its graph's node names). Training code
+// stays on this side: graph/ never imports nn/.
 import { recording } from '../autograd/apply.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { ValueError } from '../errors.js';
@@ -23,6 +24,8 @@ interface Recorded {
   attrs: unknown;
   out: Tensor;
   module: string;
+  /** The node name the applying module gave (labelled), if any. */
+  label?: string;
   /** Whether the module applying it has children (a container: its own ops are named path.op). */
   container: boolean;
 }
@@ -72,12 +75,12 @@ function record(model: Module, x: Tensor): { ops: Recorded[]; output: Tensor; fi
   }
   try {
     const output = recording(
-      <K extends OpName>(op: K, ins: readonly Tensor[], attrs: OpAttrs[K], out: Tensor) => {
+      <K extends OpName>(op: K, ins: readonly Tensor[], attrs: OpAttrs[K], out: Tensor, label?: string) => {
         const module = path[path.length - 1] ?? '';
         for (const t of ins) if (!batched.has(t)) snap(t);
         if (ins.some((t) => batched.has(t))) batched.add(out);
         else snap(out); // computed from constants only: a constant of the graph
-        ops.push({ op, ins, attrs, out, module, container: containers.has(module) });
+        ops.push({ op, ins, attrs, out, module, label, container: containers.has(module) });
       },
       () => model.forward(x),
     );
@@ -147,11 +150,13 @@ function build(
   for (const [i, r] of ops.entries()) {
     const inputs = r.ins.map((t) => names.get(t) ?? constant(t));
     const batched = r.ins.some((t) => g.values[names.get(t) as string] !== undefined);
-    const base = r.module || 'model';
+    const base = r.label ?? (r.module || 'model');
     // a leaf module's one op takes its path; containers (residual blocks) and leaves applying
-    // several ops name each path.op (unary: path.fn, e.g. '3.relu')
+    // several ops name each path.op (unary: path.fn, e.g. '3.relu'); a labelled op takes its
+    // label (the label's later ops, e.g. an unfused epilogue's activation, label.fn)
     const suffix = r.op === 'unary' ? (r.attrs as { fn: string }).fn : r.op;
-    let name = r.container || (perModule.get(r.module) ?? 0) > 1 ? `${base}.${suffix}` : base;
+    const several = r.label ? usedNames.has(base) : r.container || (perModule.get(r.module) ?? 0) > 1;
+    let name = several ? `${base}.${suffix}` : base;
     for (let k = 1; usedNames.has(name); k++) name = `${base}.${suffix}.${k}`;
     usedNames.add(name);
     if (!batched) {

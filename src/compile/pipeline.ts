@@ -10,13 +10,12 @@ import { writeArtifact } from '../graph/artifact.js';
 import { type Graph, graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
 import { nonFiniteValues, validateGraph } from '../graph/validate.js';
 import type { Engine } from '../kernels/engine.js';
-import type { Sequential } from '../nn/layers.js';
+import { graphModel } from '../nn/graph-module.js';
 import { Session } from '../runtime/session.js';
 import { manualSeed } from '../tensor/random.js';
 import type { Checkpoint } from '../train/checkpoint.js';
 import { fit, type TrainConfig } from '../train/fit.js';
 import { captureGraph } from './capture.js';
-import { liftGraph } from './lift.js';
 import { fuseConvPool } from './passes/fuse-pool.js';
 import { PASS_NAMES, type PassReport, runPasses } from './passes/index.js';
 import { type PruneResult, pruneChannels, pruneDeadUnits } from './prune.js';
@@ -330,7 +329,9 @@ function sanityGate(
 }
 
 /**
- * Fine-tunes a pruned sequential graph on `data` with the training loop; returns the new graph.
+ * Fine-tunes a (pruned) graph on `data` with the training loop; returns the new graph. Any float
+ * graph trains — a captured checkpoint, an imported ONNX model, an artifact — through a graph
+ * module (nn/graph-module.ts), and captures back under its node names.
  * The parent's regularization (label smoothing, weight decay, augmentation, from the checkpoint's
  * training config) carries over: without it the pruned net overfits the few epochs (measured on
  * the cnn preset trained with label smoothing 0.1: see docs/compile.md).
@@ -344,34 +345,30 @@ function finetune(
   parentTrain: Record<string, unknown> = {},
 ): Graph {
   manualSeed(0);
-  const { model, spec } = liftGraph(g);
+  const { model, spec } = graphModel(g);
   const inherited: Partial<TrainConfig> = {};
   if (typeof parentTrain.labelSmoothing === 'number') inherited.labelSmoothing = parentTrain.labelSmoothing;
   if (typeof parentTrain.weightDecay === 'number') inherited.weightDecay = parentTrain.weightDecay;
   if (parentTrain.augment && typeof parentTrain.augment === 'object')
     inherited.augment = parentTrain.augment as Augment;
-  const r = fit({
-    model,
-    modelSpec: spec,
-    train: data,
-    config: { epochs, batchSize: 64, lr, optimizer: 'adam', seed: 0, schedule: 'cosine', ...inherited },
-    log,
-    progress: false,
-  });
-  r.optimizer.dispose();
-  model.eval();
-  const tuned = runPasses(captureGraph(model as Sequential, g.meta.input, g.meta.classNames), [
-    'eliminate',
-    'fold-bn',
-  ]).graph;
-  model.dispose();
-  // the lifted model numbers its layers afresh: keep the original node names for the report
-  if (tuned.nodes.length === g.nodes.length && tuned.nodes.every((n, i) => n.op === g.nodes[i].op)) {
-    tuned.nodes.forEach((n, i) => {
-      n.name = g.nodes[i].name;
+  try {
+    const r = fit({
+      model,
+      modelSpec: spec,
+      train: data,
+      config: { epochs, batchSize: 64, lr, optimizer: 'adam', seed: 0, schedule: 'cosine', ...inherited },
+      log,
+      progress: false,
     });
+    r.optimizer.dispose();
+    // the graph module itself (not its Sequential): constants keep the graph's names
+    const inputDType = g.values[g.inputs[0]].dtype === 'int32' ? 'int32' : 'float32';
+    const tuned = captureGraph(model.layers[0], g.meta.input, g.meta.classNames, { inputDType });
+    tuned.meta = { ...g.meta };
+    return runPasses(tuned, ['eliminate', 'fold-bn']).graph;
+  } finally {
+    model.dispose();
   }
-  return tuned;
 }
 
 /** Human-readable report. */

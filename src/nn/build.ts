@@ -3,6 +3,7 @@
 // ("layers[3].kernel: …").
 import { fmtShape, ValueError } from '../errors.js';
 import { conv2dGeometry, pool2dGeometry } from '../shape/window.js';
+import { checkGraphSpec, GraphModule } from './graph-module.js';
 import {
   Activation,
   BatchNorm,
@@ -127,6 +128,11 @@ function buildLayerShape(
     }
     case 'sequential':
       return buildSequential(spec.layers, inShape, `${path}.layers`);
+    case 'graph': {
+      const { type: _, ...graph } = spec;
+      const { outShape, macs } = checkGraphSpec(graph, inShape, path);
+      return { module: new GraphModule(graph), outShape, macs };
+    }
     case 'residual': {
       const block = buildSequential(spec.layers, inShape, `${path}.layers`);
       const short = spec.shortcut ? buildSequential(spec.shortcut, inShape, `${path}.shortcut`) : undefined;

@@ -198,17 +198,25 @@ export class Flatten extends Module {
 }
 
 /** Zeroes each value with probability p while training (inverted dropout: scales by 1/(1-p)). */
+/**
+ * Dropout of rate p: in training, x times a mask of 0 and 1/(1 − p) drawn from the default RNG
+ * (checkpointed: resume draws the same masks); otherwise the inference view, which capture records.
+ */
+export function maskedDropout(x: Tensor, p: number, training: boolean): Tensor {
+  if (!training || p === 0) return F.dropout(x, p);
+  const keepScale = 1 / (1 - p);
+  const mask = new Float32Array(x.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = defaultRng.next() >= p ? keepScale : 0;
+  return F.mul(x, tensor(mask, x.shape, 'float32', x.backend));
+}
+
 export class Dropout extends Module {
   constructor(readonly p: number) {
     super();
     if (!(p >= 0 && p < 1)) throw new ValueError(`Dropout: p must be in [0, 1), got ${p}`);
   }
   forward(x: Tensor): Tensor {
-    if (!this.training || this.p === 0) return F.dropout(x, this.p); // a view: what capture records
-    const keepScale = 1 / (1 - this.p);
-    const mask = new Float32Array(x.size);
-    for (let i = 0; i < mask.length; i++) mask[i] = defaultRng.next() >= this.p ? keepScale : 0;
-    return F.mul(x, tensor(mask, x.shape, 'float32', x.backend));
+    return maskedDropout(x, this.p, this.training);
   }
   spec(): LayerSpec {
     return { type: 'dropout', p: this.p };

@@ -1,6 +1,7 @@
 // The JSON model description used by `--config model.json`, presets and checkpoints. Sizes that
 // follow from the input (a linear layer's input features, a conv's input channels) are inferred
 // when the model is built; a built module's spec() has them filled in.
+import type { Node, ValueDType } from '../graph/ir.js';
 import type { Padding } from '../shape/window.js';
 
 export type InitName = 'he' | 'glorot';
@@ -25,7 +26,24 @@ export type LayerSpec =
   | { type: 'dropout'; p: number }
   | { type: 'embedding' | 'embeddingbag'; vocab: number; dim: number }
   | { type: 'residual'; layers: LayerSpec[]; shortcut?: LayerSpec[]; activation?: 'relu' | 'none' }
-  | { type: 'sequential'; layers: LayerSpec[] };
+  | { type: 'sequential'; layers: LayerSpec[] }
+  | ({ type: 'graph' } & GraphSpec);
+
+/**
+ * A graph IR's structure as a layer (nn/graph-module.ts): its nodes and values, and each
+ * constant's shape and role. Parameters and buffers are the checkpoint's tensors (by constant
+ * name); int32 constants (indices) carry their data here.
+ */
+export interface GraphSpec {
+  inputs: string[];
+  outputs: string[];
+  values: Record<string, { shape: number[]; dtype: ValueDType }>;
+  constants: Record<
+    string,
+    { shape: number[]; role: 'param' | 'buffer' } | { shape: number[]; role: 'fixed'; data: number[] }
+  >;
+  nodes: Node[];
+}
 
 /** A whole model: the per-sample input shape (NHWC images: [H, W, C]) and its layers. */
 export interface ModelSpec {
