@@ -1,6 +1,6 @@
 // `graduate predict ARTIFACT INPUT…`: top-k labels for images (PNG/JPEG, resized and normalized as
-// the model expects) or JSON tensors (the model's prepared input: one sample, a batch as nested
-// arrays, or { "shape": [...], "data": [...] }).
+// the model expects) or JSON tensors (the model's prepared input, as run and serve take it
+// (docs/inputs.md): one sample, a batch as nested arrays, or { "shape": [...], "data": [...] }).
 import { extname } from 'node:path';
 import { Command } from 'commander';
 import { readTextFile } from '../data/text-file.js';
@@ -9,7 +9,7 @@ import { numel } from '../graph/ir.js';
 import { firstNonFinite } from '../io/fields.js';
 import { decodeImage } from '../io/image-decode.js';
 import { jsonTensor } from '../io/values.js';
-import { imageInput } from '../runtime/image-input.js';
+import { imageInput, tensorShape } from '../runtime/image-input.js';
 import { type InferenceModel, loadArtifact, topClasses } from '../runtime/index.js';
 import { engine, init } from '../tensor/context.js';
 
@@ -30,7 +30,7 @@ export function readJsonTensor(model: InferenceModel, file: string): { data: Flo
   } catch (e) {
     throw new FormatError(`${file}: not a JSON tensor (${(e as Error).message})`);
   }
-  const shape = model.input.shape;
+  const shape = tensorShape(model.input); // the tensor run takes (NCHW where the artifact declares it)
   const per = numel(shape);
   const nested =
     typeof v === 'object' && v !== null && !Array.isArray(v) && 'data' in v ? (v as { data: unknown }).data : v;
