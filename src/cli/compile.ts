@@ -21,6 +21,7 @@ interface CompileFlags {
   allowNearChance?: boolean;
   finetuneEpochs: number;
   finetuneLr: number;
+  finetuneSamples?: number;
   passes?: string;
   dumpAfter?: string;
   testLimit?: number;
@@ -37,7 +38,10 @@ const num = (name: string) => (v: string) => {
 export function compileCommand(): Command {
   return new Command('compile')
     .description('graduate a checkpoint: fuse, prune, quantize, verify accuracy, write an artifact and a report')
-    .argument('<checkpoint>', 'checkpoint directory (train --out), or an ONNX model (.onnx)')
+    .argument(
+      '<checkpoint>',
+      'checkpoint directory (train --out), an ONNX model (.onnx) or an artifact; float models can be pruned and fine-tuned',
+    )
     .requiredOption(
       '--data <spec>',
       'labelled data: calibration from its training split, verification on its test split',
@@ -74,6 +78,11 @@ export function compileCommand(): Command {
     )
     .option('--finetune-epochs <n>', 'fine-tune after pruning (on the training split)', num('finetune-epochs'), 0)
     .option('--finetune-lr <x>', 'peak learning rate of fine-tuning (Adam, cosine decay)', num('finetune-lr'), 1e-3)
+    .option(
+      '--finetune-samples <n>',
+      'fine-tune on the first N training samples (default: all)',
+      num('finetune-samples'),
+    )
     .option('--passes <list>', 'comma-separated passes to run (default: all)')
     .option('--dump-after <pass>', 'print the graph after this pass')
     .option('--test-limit <n>', 'verify on the first N test samples only', num('test-limit'))
@@ -87,7 +96,7 @@ export function compileCommand(): Command {
       const like = { like: pre, classNames: parent.meta.classNames };
       const all = loadData(f.data, 'train', like);
       const calib = limitDataset(all, Math.min(f.calibSamples, all.size));
-      const finetune = f.finetuneEpochs > 0 ? all : calib;
+      const finetune = f.finetuneEpochs > 0 ? limitDataset(all, f.finetuneSamples) : calib;
       const test = loadData(f.data, 'test', { ...like, limit: f.testLimit });
       const result = compile(
         { parent, checkpoint, calib: f.finetuneEpochs > 0 ? finetune : calib, test, engine: engine() },
