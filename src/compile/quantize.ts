@@ -4,11 +4,13 @@
 // flow through max-pooling, flatten and global average pooling, and quantize/dequantize nodes
 // are inserted at the borders. A sensitivity search returns the layers that cost the most
 // accuracy to float32 until the drop fits the budget. fp16: weights stored as half floats.
+
 import type { ArrayDataset } from '../data/dataset.js';
 import { ValueError } from '../errors.js';
 import { type Constant, cloneGraph, consumers, type Graph, type Node, type QuantParams } from '../graph/ir.js';
 import { FLOAT32_MIN_NORMAL } from '../io/fields.js';
 import type { Engine } from '../kernels/engine.js';
+import { toHalf } from '../shape/half.js';
 import { forEachActivation } from './calibrate.js';
 import { freshName } from './passes/graph-edit.js';
 import { evaluateGraph } from './verify.js';
@@ -234,29 +236,9 @@ function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantPa
   return g;
 }
 
-/** f32 → IEEE half (round to nearest even). */
-export function toHalf(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = ((u >>> 23) & 0xff) - 127 + 15;
-  let mant = u & 0x7fffff;
-  if (exp >= 31) return sign | 0x7c00 | (((u >>> 23) & 0xff) === 0xff && mant ? 0x200 : 0);
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - exp;
-    const half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (half + (rem > mid || (rem === mid && half & 1) ? 1 : 0));
-  }
-  const half = (exp << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  return sign | (half + (rem > 0x1000 || (rem === 0x1000 && half & 1) ? 1 : 0));
-}
-
 /** Quantizes a graph; the report says which layers are int8 and why others are not. */
+export { toHalf };
+
 export function quantizeGraph(
   g: Graph,
   calib: Float32Array,

@@ -8,6 +8,7 @@
 import type { EpilogueAttrs } from '../ops/matmul.js';
 import type { OpAttrs, OpName } from '../ops/registry.js';
 import { type ActivationFn, numel } from '../ops/rules.js';
+import { fromHalf } from '../shape/half.js';
 import { conv2dGeometry } from '../shape/window.js';
 
 export type { ActivationFn, OpName };
@@ -145,15 +146,7 @@ export function graphParams(g: Graph): number {
   return Object.values(g.constants).reduce((s, c) => s + c.data.length, 0);
 }
 
-/** IEEE half bits → number. */
-export function fromHalf(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
+export { fromHalf };
 
 /** A float32 view of a float constant (float16 widened). */
 export function floatData(c: Constant): Float32Array {

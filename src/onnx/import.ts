@@ -25,7 +25,7 @@ import type { Graph } from '../graph/ir.js';
 import { validateGraph } from '../graph/validate.js';
 import { describePreparation } from '../runtime/image-input.js';
 import type { OnnxInputMeta } from './export.js';
-import { Importer } from './import/importer.js';
+import { readModel } from './import/paths.js';
 import { type ModelProto, onnx } from './proto.js';
 
 export { SUPPORTED_MS_OPS, SUPPORTED_OPS } from './import/converters.js';
@@ -35,6 +35,8 @@ export interface ImportOptions {
   baseDir?: string;
   /** The input preparation and labels the model was trained with, as the user declares them. */
   input?: DeclaredInput;
+  /** Shapes of inputs the model leaves symbolic, by ONNX input name (the general path; fixes a batched input too). */
+  shapes?: Record<string, readonly number[]>;
   /** Told what is assumed about an image model's input when neither the file nor `input` says. */
   warn?: (message: string) => void;
 }
@@ -57,7 +59,7 @@ export function importOnnx(bytes: Uint8Array, source: string, opts: ImportOption
     throw new FormatError(`${source}: not a valid ONNX protobuf (${(e as Error).message})`);
   }
   try {
-    const g = new Importer(model, source, opts.baseDir ?? dirname(resolve(source))).run();
+    const g = readModel(model, source, opts.baseDir ?? dirname(resolve(source)), { shapes: opts.shapes });
     declareInput(g, model, source, opts);
     validateGraph(g, source);
     return g;

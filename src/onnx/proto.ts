@@ -10,11 +10,27 @@ export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = onnxProto.onnx.IAttributeProto;
 
 /** TensorProto.DataType codes used here. */
-export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT16: 5, INT32: 6, INT64: 7, FLOAT16: 10, DOUBLE: 11 } as const;
+export const DT = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  BFLOAT16: 16,
+} as const;
 
 /** The opset export writes and the range import reads (default domain). */
 export const EXPORT_OPSET = 13;
 export const IMPORT_OPSETS = [9, 22] as const;
+/** Opsets the general import path reads (opset 6's legacy broadcast attributes included). */
+export const IMPORT_GENERAL_OPSETS = [6, 22] as const;
 
 /** protobufjs gives int64 fields as number or Long; both become numbers (exact below 2^53). */
 export function num(v: number | { toNumber(): number } | null | undefined): number {

@@ -5,6 +5,7 @@
 // its views after its temporaries. Also the index arithmetic they share: row-major strides and the
 // input offsets of a broadcast.
 // Not for: fast paths (the backend's kernels) or shape rules (the ops' infer).
+import { fromHalf, toHalf } from '../shape/half.js';
 import type { Arg, Exec } from './op.js';
 import { numel } from './rules.js';
 
@@ -39,7 +40,7 @@ export function broadcastOffsets(from: readonly number[], out: readonly number[]
   const lead = r - from.length;
   const fs = stridesOf(from);
   // stride in `from` of each output axis (0 where from repeats)
-  const st = out.map((d, i) => (i < lead || from[i - lead] === 1 ? 0 : fs[i - lead]));
+  const st = out.map((_, i) => (i < lead || from[i - lead] === 1 ? 0 : fs[i - lead]));
   const offs = new Int32Array(n);
   const idx = new Array<number>(r).fill(0);
   let off = 0;
@@ -109,4 +110,20 @@ export function erf(x: number): number {
   for (let k = 60; k >= 1; k--) f = k / 2 / (ax + f);
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
   return Math.sign(x) * (1 - erfc);
+}
+
+/** x rounded to float16 precision (as float). */
+export function roundHalf(x: number): number {
+  return fromHalf(toHalf(x));
+}
+
+/**
+ * x cut to bfloat16 precision: the upper 16 bits of its float32 (truncation, as ONNX's reference
+ * implementation and its backend test data convert; NaN stays NaN).
+ */
+export function roundBfloat16(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const u = new Uint32Array(new Float32Array([x]).buffer)[0];
+  const r = u & 0xffff0000;
+  return new Float32Array(new Uint32Array([r >>> 0]).buffer)[0];
 }

@@ -5,6 +5,7 @@
 // whole batch (size[0] = -1), concat joins another axis, reshape keeps the batch as its first axis.
 import { fmtShape, ShapeError } from '../errors.js';
 import { isFloat32 } from '../io/fields.js';
+import { aroundAxis, view as hostView, permute } from './host.js';
 import type { CheckCtx, Info, OpDef, Shape } from './op.js';
 import { normAxes, numel, sameDtype } from './rules.js';
 
@@ -107,12 +108,14 @@ export const LAYOUT = {
       return { shape: p.map((i) => x.shape[i]), dtype: x.dtype };
     },
     check: (c) => {
-      sameDtype(c, 'float32');
+      sameDtype(c, 'float32', 'int32');
       intArray(c, 'perm', c.n.attrs.perm, (d) => d >= 0);
       checkBatchAxis(c, c.n.attrs.perm[0] === 0, 'attrs.perm');
     },
     forward(x, [i], out, a) {
-      x.backend.transpose(i.buf, i.shape, a.perm, out.buf);
+      // int32: a host loop (the kernel moves float32, and a host copy must not pass ints through floats)
+      if (i.dtype === 'int32') permute(hostView(x, i), i.shape, a.perm, hostView(x, out));
+      else x.backend.transpose(i.buf, i.shape, a.perm, out.buf);
       return undefined;
     },
     vjp: (g, _i, _o, _s, d, a) => {
@@ -204,14 +207,35 @@ export const LAYOUT = {
       };
     },
     check: (c) => {
+      // values or constants (general graphs join shapes and tables), float32 or int32 alike
+      const dtypeOf = (i: number) => {
+        if (!c.isConstant(i)) return c.value(i).dtype;
+        const k = c.constant(i).dtype;
+        return k === 'float16' ? 'float32' : k;
+      };
+      const dt = dtypeOf(0);
       for (let i = 0; i < c.n.inputs.length; i++)
-        if (c.value(i).dtype !== 'float32') c.bad(`input '${c.n.inputs[i]}' must be float32`);
-      if (c.out.dtype !== 'float32') c.bad(`output '${c.n.output}' is ${c.out.dtype}, expected float32`);
+        if (dtypeOf(i) !== dt || (dt !== 'float32' && dt !== 'int32'))
+          c.bad(`input '${c.n.inputs[i]}' is ${dtypeOf(i)}: concat takes float32 or int32 inputs of one dtype`);
+      if (c.out.dtype !== dt) c.bad(`output '${c.n.output}' is ${c.out.dtype}, expected ${dt}`);
       if (!Number.isInteger(c.n.attrs.axis))
         c.bad(`attrs.axis must be an integer, got ${JSON.stringify(c.n.attrs.axis)}`);
     },
     forward(x, ins, out, a) {
       const axis = a.axis < 0 ? a.axis + out.shape.length : a.axis;
+      if (out.dtype === 'int32') {
+        // a host loop: rows of each input in turn (see transpose)
+        const [outer, , inner] = aroundAxis(out.shape, axis);
+        const dst = hostView(x, out);
+        const srcs = ins.map((t) => ({ v: hostView(x, t), row: t.shape[axis] * inner }));
+        let o = 0;
+        for (let r = 0; r < outer; r++)
+          for (const t of srcs) {
+            dst.set(t.v.subarray(r * t.row, (r + 1) * t.row), o);
+            o += t.row;
+          }
+        return undefined;
+      }
       x.backend.concat(
         ins.map((t) => ({ buf: t.buf, shape: t.shape })),
         axis,

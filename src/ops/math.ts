@@ -6,7 +6,16 @@
 // folding only); none exports to ONNX yet (the exporter names the op).
 import { ShapeError } from '../errors.js';
 import { broadcastShape } from '../shape/window.js';
-import { aroundAxis, broadcastOffsets, erf, type HostArray, stridesOf, view } from './host.js';
+import {
+  aroundAxis,
+  broadcastOffsets,
+  erf,
+  type HostArray,
+  roundBfloat16,
+  roundHalf,
+  stridesOf,
+  view,
+} from './host.js';
 import type { CheckCtx, DType, Info, OpDef } from './op.js';
 import { normAxes, numel } from './rules.js';
 
@@ -111,8 +120,8 @@ export interface MathAttrs {
   map: { fn: MapFn; alpha?: number; beta?: number; gamma?: number };
   /** y = a fn b, numpy broadcasting; comparisons and logic give bool (int32 0/1). pow takes any exponent dtype. */
   binop: { fn: BinFn };
-  /** Conversion: to float32, to int32 (toward zero, as C), or to bool (≠ 0). */
-  cast: { to: 'float32' | 'int32' | 'bool' };
+  /** Conversion: to float32 (float16/bfloat16: rounded to that precision), to int32 (toward zero, as C), or to bool (≠ 0). */
+  cast: { to: 'float32' | 'float16' | 'bfloat16' | 'int32' | 'bool' };
   /** Reduction over `axes` (sorted, non-empty). */
   reduce: { fn: ReduceFn; axes: readonly number[]; keepDims: boolean };
   /** Index (int32) of the first (or `last`) largest (`min`: smallest) element along `axis`. */
@@ -166,7 +175,7 @@ const SELU_ALPHA = 1.6732632423543772;
 const SELU_GAMMA = 1.0507009873554805;
 
 /** The scalar function of a map node (float semantics; int32 results are truncated by the store). */
-function mapFn(a: MathAttrs['map'], int: boolean): (x: number) => number {
+function mapFn(a: MathAttrs['map']): (x: number) => number {
   const alpha = a.alpha;
   const beta = a.beta;
   switch (a.fn) {
@@ -225,7 +234,7 @@ function mapFn(a: MathAttrs['map'], int: boolean): (x: number) => number {
     case 'tanh':
       return Math.tanh;
     case 'relu':
-      return (x) => (x > 0 ? x : int ? 0 : x < 0 ? 0 : x);
+      return (x) => (Number.isNaN(x) ? x : Math.max(0, x));
     case 'leakyRelu': {
       const s = alpha ?? 0.01;
       return (x) => (x < 0 ? x * s : x);
@@ -417,6 +426,7 @@ function axisOf(op: string, x: Info, axis: number): number {
 }
 
 const FLOAT_OR_INT: DType[] = ['float32', 'int32'];
+const CAST_TO: readonly string[] = ['float32', 'float16', 'bfloat16', 'int32', 'bool'];
 
 export const MATH = {
   map: {
@@ -433,7 +443,7 @@ export const MATH = {
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out, a) {
-      const f = mapFn(a, i.dtype === 'int32');
+      const f = mapFn(a);
       const src = view(x, i);
       const dst = view(x, out);
       for (let k = 0; k < dst.length; k++) dst[k] = f(src[k]);
@@ -474,10 +484,10 @@ export const MATH = {
   } satisfies OpDef<MathAttrs['binop']>,
   cast: {
     arity: [1, 1],
-    infer: ([x], a) => ({ shape: x.shape, dtype: a.to === 'float32' ? 'float32' : 'int32' }),
+    infer: ([x], a) => ({ shape: x.shape, dtype: a.to === 'int32' || a.to === 'bool' ? 'int32' : 'float32' }),
     check: (c) => {
-      if (!['float32', 'int32', 'bool'].includes(c.n.attrs.to))
-        c.bad(`attrs.to must be 'float32', 'int32' or 'bool', got ${JSON.stringify(c.n.attrs.to)}`);
+      if (!CAST_TO.includes(c.n.attrs.to))
+        c.bad(`attrs.to must be one of ${CAST_TO.join(', ')}, got ${JSON.stringify(c.n.attrs.to)}`);
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out, a) {
@@ -490,6 +500,8 @@ export const MATH = {
           const v = Math.trunc(src[k]);
           dst[k] = Number.isNaN(v) ? 0 : Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, v));
         }
+      else if (a.to === 'float16') for (let k = 0; k < dst.length; k++) dst[k] = roundHalf(src[k]);
+      else if (a.to === 'bfloat16') for (let k = 0; k < dst.length; k++) dst[k] = roundBfloat16(src[k]);
       else dst.set(src);
       return undefined;
     },

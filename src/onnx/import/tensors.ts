@@ -37,11 +37,15 @@ export class TensorReader {
       [DT.INT64]: 8,
       [DT.FLOAT16]: 2,
       [DT.DOUBLE]: 8,
+      [DT.BOOL]: 1,
+      [DT.UINT16]: 2,
+      [DT.UINT32]: 4,
+      [DT.UINT64]: 8,
+      [DT.BFLOAT16]: 2,
     };
     const per = size[dt];
-    if (!per)
-      bad(`${what}: data type ${dt} is not supported (float, float16, double, int8, uint8, int16, int32, int64)`);
-    const isInt = dt !== DT.FLOAT && dt !== DT.FLOAT16 && dt !== DT.DOUBLE;
+    if (!per) bad(`${what}: data type ${dt} is not supported (float, float16, bfloat16, double, bool and integers)`);
+    const isInt = dt !== DT.FLOAT && dt !== DT.FLOAT16 && dt !== DT.DOUBLE && dt !== DT.BFLOAT16;
     const typed: ArrayLike<number | { toNumber(): number }> =
       dt === DT.FLOAT
         ? (t.floatData ?? [])
@@ -49,7 +53,9 @@ export class TensorReader {
           ? (t.doubleData ?? [])
           : dt === DT.INT64
             ? (t.int64Data ?? [])
-            : (t.int32Data ?? []);
+            : dt === DT.UINT32 || dt === DT.UINT64
+              ? (t.uint64Data ?? [])
+              : (t.int32Data ?? []);
     if (raw ? raw.length !== n * per : typed.length !== n)
       bad(`${what}: ${raw ? `${raw.length} bytes` : `${typed.length} typed values`} of data for ${n} elements`);
     const out = isInt ? new Float64Array(n) : new Float32Array(n);
@@ -64,21 +70,34 @@ export class TensorReader {
               ? view.getFloat64(o, true)
               : dt === DT.FLOAT16
                 ? fromHalf(view.getUint16(o, true))
-                : dt === DT.INT8
-                  ? view.getInt8(o)
-                  : dt === DT.UINT8
-                    ? view.getUint8(o)
-                    : dt === DT.INT16
-                      ? view.getInt16(o, true)
-                      : dt === DT.INT32
-                        ? view.getInt32(o, true)
-                        : Number(view.getBigInt64(o, true));
+                : dt === DT.BFLOAT16
+                  ? new Float32Array(new Uint32Array([view.getUint16(o, true) << 16]).buffer)[0]
+                  : dt === DT.INT8
+                    ? view.getInt8(o)
+                    : dt === DT.UINT8 || dt === DT.BOOL
+                      ? view.getUint8(o)
+                      : dt === DT.UINT16
+                        ? view.getUint16(o, true)
+                        : dt === DT.UINT32
+                          ? view.getUint32(o, true)
+                          : dt === DT.UINT64
+                            ? Number(view.getBigUint64(o, true))
+                            : dt === DT.INT16
+                              ? view.getInt16(o, true)
+                              : dt === DT.INT32
+                                ? view.getInt32(o, true)
+                                : Number(view.getBigInt64(o, true));
       }
       return { kind: 'const', dims, data: out, int: isInt };
     }
     for (let i = 0; i < n; i++) {
       const v = num(typed[i] as number);
-      out[i] = dt === DT.FLOAT16 ? fromHalf(v) : v;
+      out[i] =
+        dt === DT.FLOAT16
+          ? fromHalf(v)
+          : dt === DT.BFLOAT16
+            ? new Float32Array(new Uint32Array([(v & 0xffff) << 16]).buffer)[0]
+            : v;
     }
     return { kind: 'const', dims, data: out, int: isInt };
   }

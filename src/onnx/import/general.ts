@@ -1,0 +1,340 @@
+// The general import path: an ONNX graph as it is — any number of named inputs and outputs, any
+// rank, fixed shapes or a batch (-1) first axis, float and integer dtypes (floats compute as
+// float32; every integer type and bool as int32) — with ONNX's own axis order kept (an NCHW
+// convolution is wrapped in transposes to Graduate's NHWC kernel). Each ONNX op maps onto ops of
+// the registry through the table in general-ops.ts; a node whose inputs are all constants is
+// computed here, by its op's forward on the reference backend, so shape arithmetic (Shape →
+// Gather → Concat → Reshape chains) folds into constants. The image path (importer.ts) is tried
+// first by importOnnx: it maps single-input classifiers onto NHWC without transposes; this path
+// takes everything else.
+// Not for: what an ONNX op means (general-ops.ts).
+import { ReferenceBackend } from '../../backend/reference.js';
+import { FormatError } from '../../errors.js';
+import type { Graph } from '../../graph/ir.js';
+import { MEMORY_LIMIT_BYTES } from '../../limits.js';
+import type { Arg, DType, Info, OpDef } from '../../ops/op.js';
+import { OPS, type OpAttrs, type OpName } from '../../ops/registry.js';
+import { numel } from '../../ops/rules.js';
+import { IMPORT_GENERAL_OPSETS, type ModelProto, type NodeProto, num } from '../proto.js';
+import { type Attrs, attrs } from './attrs.js';
+import { TensorReader } from './tensors.js';
+
+/** A tensor during import: a graph value, or a constant (ints as exact doubles, floats as float32). */
+export type T =
+  | { kind: 'value'; v: string; shape: number[]; dtype: 'float32' | 'int32' }
+  | { kind: 'const'; shape: number[]; int: boolean; data: Float32Array | Float64Array };
+
+/** One ONNX op's conversion: its outputs (undefined: an optional output it does not produce). */
+export type GeneralConverter = (cx: GeneralImporter, n: NodeProto, A: Attrs, ins: (T | undefined)[]) => T[];
+
+/** ONNX element types: floats compute as float32, integers and bool as int32. */
+const FLOAT_TYPES = new Set([1, 10, 11, 16]);
+const INT_TYPES = new Set([2, 3, 4, 5, 6, 7, 9, 12, 13]);
+export const ELEM_NAMES: Record<number, string> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
+};
+
+/** Graph input/output as the ONNX model declares it (meta.onnx.inputs/outputs). */
+export interface OnnxIo {
+  name: string;
+  /** The graph's value. */
+  value: string;
+  /** ONNX element type (1 float, 7 int64, 9 bool, …). */
+  elemType: number;
+  shape: number[];
+}
+
+export interface GeneralOptions {
+  /** Shapes of inputs whose dimensions the model leaves symbolic (or to fix a batched one). */
+  shapes?: Record<string, readonly number[]>;
+}
+
+let reference: ReferenceBackend | undefined;
+
+export class GeneralImporter {
+  readonly g: Graph = {
+    inputs: [],
+    outputs: [],
+    values: {},
+    constants: {},
+    nodes: [],
+    meta: { classNames: [], input: { kind: 'tensor', shape: [] }, producer: '' },
+  };
+  readonly env = new Map<string, T>();
+  opset = 0;
+  /** The node being converted and its name (errors name it). */
+  node: NodeProto = {};
+  nodeName = '';
+  private readonly tensors: TensorReader;
+  private readonly constNames = new WeakMap<object, string>();
+  private count = 0;
+
+  constructor(
+    private readonly model: ModelProto,
+    readonly source: string,
+    baseDir: string,
+    private readonly table: Readonly<Record<string, GeneralConverter>>,
+    private readonly opts: GeneralOptions = {},
+  ) {
+    this.tensors = new TensorReader(source, baseDir, this.bad);
+  }
+
+  readonly bad = (msg: string): never => {
+    throw new FormatError(`${this.source}: ${msg}`);
+  };
+
+  /** A FormatError naming the current node and its op. */
+  readonly fail = (msg: string): never => this.bad(`node '${this.nodeName}' (${this.node.opType}): ${msg}`);
+
+  run(): Graph {
+    const { model, bad, g } = this;
+    const graph = model.graph ?? bad('the model has no graph (is this an ONNX file?)');
+    for (const o of model.opsetImport ?? []) if (!o.domain || o.domain === 'ai.onnx') this.opset = num(o.version);
+    const [lo, hi] = IMPORT_GENERAL_OPSETS;
+    if (this.opset < lo || this.opset > hi)
+      bad(`opset ${this.opset || '(none)'} of the default domain is not supported (supported: ${lo}–${hi})`);
+    for (const t of graph.initializer ?? []) {
+      const c = this.tensors.read(t);
+      this.env.set(t.name ?? '', { kind: 'const', shape: c.dims, int: c.int, data: c.data });
+    }
+    // inputs: initializers listed as inputs are constants with that default (as ONNX Runtime runs them)
+    const io: { inputs: OnnxIo[]; outputs: OnnxIo[] } = { inputs: [], outputs: [] };
+    for (const input of graph.input ?? []) {
+      const name = input.name ?? '';
+      if (this.env.has(name)) continue;
+      const tt =
+        input.type?.tensorType ??
+        bad(`input '${name}' is not a tensor (sequences, maps and optionals are not supported)`);
+      const elem = tt.elemType ?? 0;
+      const dtype = FLOAT_TYPES.has(elem) ? 'float32' : INT_TYPES.has(elem) ? 'int32' : undefined;
+      if (!dtype)
+        bad(`input '${name}' has element type ${ELEM_NAMES[elem] ?? elem}, not supported (floats, integers, bool)`);
+      const shape = this.inputShape(name, tt.shape?.dim);
+      const v = this.valueName(name);
+      g.values[v] = { shape, dtype: dtype as 'float32' | 'int32' };
+      g.inputs.push(v);
+      io.inputs.push({ name, value: v, elemType: elem, shape });
+      this.env.set(name, { kind: 'value', v, shape, dtype: dtype as 'float32' | 'int32' });
+    }
+    if (g.inputs.length === 0) bad('the model has no inputs (a graph of constants only is not supported)');
+    const nodes = graph.node ?? [];
+    for (const [i, n] of nodes.entries()) {
+      this.node = n;
+      this.nodeName = n.name || `${n.opType}_${i}`;
+      const domain = n.domain ?? '';
+      if (domain && domain !== 'ai.onnx') this.fail(`domain '${domain}' is not supported by the general import path`);
+      const op = n.opType ?? '';
+      const convert = Object.hasOwn(this.table, op) ? this.table[op] : undefined;
+      if (!convert) this.fail(`op is not supported (supported: ${Object.keys(this.table).sort().join(', ')})`);
+      const ins = (n.input ?? []).map((x) => (x ? this.get(x) : undefined));
+      const outs = (convert as GeneralConverter)(this, n, attrs(n), ins);
+      (n.output ?? []).forEach((name, k) => {
+        if (!name) return;
+        const t = outs[k];
+        if (!t) this.fail(`output ${k} ('${name}') is not supported`);
+        this.env.set(name, t as T);
+      });
+    }
+    for (const out of graph.output ?? []) {
+      const name = out.name ?? '';
+      const t = this.env.get(name) ?? bad(`output '${name}' is not produced by any node`);
+      // an output that is a constant, an input or another output: computed by a copy node
+      let v = t.kind === 'value' && !g.inputs.includes(t.v) && !g.outputs.includes(t.v) ? t : undefined;
+      if (!v) {
+        this.nodeName = `output ${name}`;
+        v = this.emitNode('map', [t], { fn: 'identity' });
+      }
+      g.outputs.push(v.v);
+      const elem = out.type?.tensorType?.elemType ?? (v.dtype === 'float32' ? 1 : 7);
+      io.outputs.push({ name, value: v.v, elemType: elem, shape: v.shape });
+    }
+    g.meta = {
+      classNames: [],
+      input: { kind: 'tensor', shape: [] },
+      producer: `onnx:${model.producerName || 'unknown'}${model.producerVersion ? ` ${model.producerVersion}` : ''}`,
+      onnx: { opset: this.opset, path: 'general', inputs: io.inputs, outputs: io.outputs },
+    };
+    return g;
+  }
+
+  /** An input's shape: fixed dims as declared, a symbolic first dim as the batch (-1), others from opts.shapes. */
+  private inputShape(
+    name: string,
+    dims: { dimValue?: unknown; dimParam?: string | null }[] | null | undefined,
+  ): number[] {
+    const given = this.opts.shapes?.[name];
+    const declared = (dims ?? []).map((d) => {
+      const v = num(d.dimValue as number);
+      return d.dimValue !== undefined && d.dimValue !== null && v >= 0 && !d.dimParam ? v : undefined;
+    });
+    if (given) {
+      if (dims && given.length !== declared.length)
+        this.bad(
+          `input '${name}': the given shape [${given.join(', ')}] has rank ${given.length}, the model's ${declared.length}`,
+        );
+      given.forEach((d, i) => {
+        if (!Number.isInteger(d) || d < 0)
+          this.bad(`input '${name}': the given shape [${given.join(', ')}] is not a shape`);
+        if (declared[i] !== undefined && declared[i] !== d)
+          this.bad(`input '${name}': dimension ${i} is ${declared[i]} in the model, ${d} in the given shape`);
+      });
+      return [...given];
+    }
+    if (!dims) this.bad(`input '${name}' has no shape in the model: give it (shapes option, --input-shape)`);
+    const shape = declared.map((d, i) => {
+      if (d !== undefined) return d;
+      if (i === 0) return -1;
+      return this.bad(
+        `input '${name}' dimension ${i} is symbolic ('${(dims as { dimParam?: string | null }[])[i].dimParam || '?'}'): give the input's shape (shapes option, --input-shape)`,
+      );
+    });
+    const bytes = numel(shape) * 4;
+    if (bytes > MEMORY_LIMIT_BYTES)
+      this.bad(`input '${name}' [${shape.join(', ')}] needs ${bytes} bytes per sample, more than the engine's memory`);
+    return shape;
+  }
+
+  get(name: string): T {
+    const t = this.env.get(name);
+    if (!t) this.fail(`input '${name}' is not defined before use`);
+    return t as T;
+  }
+
+  /** A fresh value name derived from `base`. */
+  private valueName(base: string): string {
+    let v = base.replace(/[^\w./:-]/g, '_') || 'v';
+    while (Object.hasOwn(this.g.values, v) || Object.hasOwn(this.g.constants, v)) v = `${base}_${++this.count}`;
+    return v;
+  }
+
+  /** Shape and dtype of a tensor as the op rules see it. */
+  info(t: T): Info {
+    return t.kind === 'value'
+      ? { shape: t.shape, dtype: t.dtype }
+      : { shape: t.shape, dtype: t.int ? 'int32' : 'float32' };
+  }
+
+  dtype(t: T): 'float32' | 'int32' {
+    return t.kind === 'value' ? t.dtype : t.int ? 'int32' : 'float32';
+  }
+
+  /** A constant's IR name (added once per constant). */
+  constName(c: Extract<T, { kind: 'const' }>): string {
+    const known = this.constNames.get(c);
+    if (known) return known;
+    const name = this.valueName(`${this.nodeName}/const`);
+    this.g.constants[name] = c.int
+      ? { shape: c.shape, dtype: 'int32', data: this.int32(c.data) }
+      : { shape: c.shape, dtype: 'float32', data: c.data instanceof Float32Array ? c.data : Float32Array.from(c.data) };
+    this.constNames.set(c, name);
+    return name;
+  }
+
+  /** Integer data as int32 (an integer beyond int32 is refused: Graduate computes integers in int32). */
+  private int32(d: Float32Array | Float64Array): Int32Array {
+    const out = new Int32Array(d.length);
+    for (let i = 0; i < d.length; i++) {
+      if (d[i] < -(2 ** 31) || d[i] >= 2 ** 31)
+        this.fail(`the integer ${d[i]} does not fit int32 (Graduate computes integers in int32)`);
+      out[i] = d[i];
+    }
+    return out;
+  }
+
+  /**
+   * The result of registry op `op` over `ins`: computed now when every input is a constant (the
+   * op's forward on the reference backend), else a new node of the graph.
+   */
+  emit<K extends OpName>(op: K, ins: readonly T[], a: OpAttrs[K]): T {
+    if (ins.every((t) => t.kind === 'const')) return this.fold(op, ins as Extract<T, { kind: 'const' }>[], a);
+    return this.emitNode(op, ins, a);
+  }
+
+  /** A node of op `op` (never folded). */
+  emitNode<K extends OpName>(op: K, ins: readonly T[], a: OpAttrs[K]): Extract<T, { kind: 'value' }> {
+    const def = OPS[op] as OpDef<unknown>;
+    let out: Info;
+    try {
+      out = def.infer(
+        ins.map((t) => this.info(t)),
+        a,
+      );
+    } catch (e) {
+      return this.fail((e as Error).message);
+    }
+    if (out.dtype === 'int8') this.fail(`${op} gives int8, which the general path does not carry`);
+    const v = this.valueName(`${this.nodeName}/${op}`);
+    const inputs = ins.map((t) => (t.kind === 'value' ? t.v : this.constName(t)));
+    this.g.nodes.push({ name: v, op, inputs, output: v, attrs: a } as Graph['nodes'][number]);
+    this.g.values[v] = { shape: [...out.shape], dtype: out.dtype };
+    return { kind: 'value', v, shape: [...out.shape], dtype: out.dtype as 'float32' | 'int32' };
+  }
+
+  private fold<K extends OpName>(op: K, ins: Extract<T, { kind: 'const' }>[], a: OpAttrs[K]): T {
+    const def = OPS[op] as OpDef<unknown>;
+    let out: Info;
+    try {
+      out = def.infer(
+        ins.map((t) => this.info(t)),
+        a,
+      );
+    } catch (e) {
+      return this.fail((e as Error).message);
+    }
+    const int = out.dtype === 'int32';
+    if (def.traits.view) return { kind: 'const', shape: [...out.shape], int, data: ins[0].data };
+    reference ??= new ReferenceBackend();
+    const b = reference;
+    const owned: number[] = [];
+    const arg = (shape: readonly number[], dtype: DType, data?: ArrayLike<number>): Arg => {
+      const buf = b.alloc(Math.max(4, numel(shape) * 4));
+      owned.push(buf);
+      if (data) b.write(buf, dtype, data);
+      return { buf, shape, dtype };
+    };
+    try {
+      const args = ins.map((t) => arg(t.shape, t.int ? 'int32' : 'float32', t.int ? this.int32(t.data) : t.data));
+      const y = arg(out.shape, out.dtype);
+      def.forward({ backend: b, temp: (s, dt) => arg(s, dt ?? 'float32') }, args, y, a);
+      const r = b.read(y.buf, out.dtype, numel(out.shape));
+      return { kind: 'const', shape: [...out.shape], int, data: int ? Float64Array.from(r) : (r as Float32Array) };
+    } catch (e) {
+      if (e instanceof FormatError) throw e;
+      return this.fail((e as Error).message);
+    } finally {
+      for (const p of owned) b.free(p);
+    }
+  }
+
+  /** A TensorProto (a Constant's value) as a constant. */
+  readTensor(t: Parameters<TensorReader['read']>[0]) {
+    return this.tensors.read(t, `node '${this.nodeName}' tensor`);
+  }
+
+  /** A constant's values (ints exact), or a failure naming what must be constant. */
+  constValues(t: T | undefined, what: string): number[] {
+    if (t?.kind !== 'const')
+      return this.fail(`${what} must be a constant (computed from the model's weights or shapes)`);
+    return Array.from(t.data);
+  }
+
+  /** A new constant. */
+  constant(shape: number[], values: ArrayLike<number>, int: boolean): T {
+    return { kind: 'const', shape, int, data: int ? Float64Array.from(values) : Float32Array.from(values) };
+  }
+}
