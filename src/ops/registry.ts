@@ -14,6 +14,7 @@ import type { OpDef } from './op.js';
 import { QUANT, type QuantAttrs } from './quant.js';
 import { REDUCE, type ReduceAttrs } from './reduce.js';
 import { WINDOW, type WindowAttrs } from './window.js';
+import { WINDOW_ND, type WindowNdAttrs } from './window-nd.js';
 
 export interface OpAttrs
   extends ElementwiseAttrs,
@@ -25,7 +26,8 @@ export interface OpAttrs
     GatherAttrs,
     QuantAttrs,
     MathAttrs,
-    MovementAttrs {}
+    MovementAttrs,
+    WindowNdAttrs {}
 export type OpName = keyof OpAttrs;
 
 export const OPS: { readonly [K in OpName]: OpDef<OpAttrs[K]> } = {
@@ -39,6 +41,7 @@ export const OPS: { readonly [K in OpName]: OpDef<OpAttrs[K]> } = {
   ...QUANT,
   ...MATH,
   ...MOVEMENT,
+  ...WINDOW_ND,
 };
 
 export const OP_NAMES = Object.keys(OPS) as OpName[];

@@ -133,6 +133,35 @@ const CASES: Cases = {
   pad: [{ ins: [f([3, 5, 7])], attrs: { pads: [0, 2, 1, 0, 3, -2], mode: 'reflect', value: 0 }, ir: true }],
   strided: [{ ins: [f([3, 5, 7])], attrs: { begin: [2, 4, 1], step: [-1, -2, 3], size: [3, 3, 2] } }],
   trilu: [{ ins: [f([3, 5, 7])], attrs: { upper: true, k: 1 }, ir: true }],
+  convnd: [
+    {
+      ins: [f([2, 4, 7, 6]), w([6, 2, 3, 2]), w([6])],
+      attrs: { group: 2, strides: [2, 1], dilations: [1, 2], pads: [1, 0, 2, 1] },
+      ir: true,
+    },
+  ],
+  convtransposend: [
+    {
+      ins: [f([2, 4, 5]), w([4, 3, 3]), w([6])],
+      attrs: { group: 2, strides: [2], dilations: [1], pads: [1, 0], outputPadding: [1] },
+      ir: true,
+    },
+  ],
+  poolnd: [
+    {
+      ins: [f([2, 3, 5, 4, 6])],
+      attrs: {
+        kind: 'avg',
+        kernel: [2, 3, 2],
+        strides: [2, 1, 2],
+        dilations: [1, 1, 2],
+        pads: [1, 0, 0, 1, 1, 1],
+        ceil: true,
+        countPad: true,
+      },
+      ir: true,
+    },
+  ],
   quantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
   dequantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
 };

@@ -218,104 +218,141 @@ function sliceBy(cx: Cx, x: T, begin: number[], step: number[], size: number[]):
   return cx.emit('strided', [x], { begin, step, size });
 }
 
-function convWeights(cx: Cx, w: T, what: string): Extract<T, { kind: 'const' }> {
-  if (w.kind !== 'const' || w.int) return cx.fail(`${what} must be a float constant (an initializer)`);
-  return w;
-}
-
-/** ONNX window attributes (2-D): kernel, strides, pads [top, left, bottom, right]. */
-function windowAttrs(
+/** ONNX window attributes over `rank` spatial axes (auto_pad resolved against x). */
+function windowNd(
   cx: Cx,
   A: Attrs,
   x: T,
   kernel: number[],
-): { stride: [number, number]; pads: [number, number, number, number] } {
-  const strides = A.ints('strides') ?? [1, 1];
-  const dil = A.ints('dilations') ?? [1, 1];
-  if (dil.some((d) => d !== 1)) cx.fail(`dilations [${dil.join(', ')}] are not supported`);
+  transposed = false,
+): { strides: number[]; dilations: number[]; pads: number[] } {
+  const rank = kernel.length;
+  const strides = A.ints('strides') ?? new Array<number>(rank).fill(1);
+  const dilations = A.ints('dilations') ?? new Array<number>(rank).fill(1);
+  let pads = A.ints('pads') ?? new Array<number>(2 * rank).fill(0);
   const auto = A.str('auto_pad', 'NOTSET');
-  let pads = A.ints('pads') ?? [0, 0, 0, 0];
   if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
-    pads = [0, 0, 0, 0];
-    for (const i of [0, 1]) {
+    pads = new Array<number>(2 * rank).fill(0);
+    for (let i = 0; i < rank; i++) {
       const d = x.shape[2 + i];
-      const out = Math.ceil(d / strides[i]);
-      const total = Math.max(0, (out - 1) * strides[i] + kernel[i] - d);
+      const span = (kernel[i] - 1) * dilations[i] + 1;
+      const total = transposed
+        ? Math.max(0, strides[i] * (d - 1) + span - d * strides[i])
+        : Math.max(0, (Math.ceil(d / strides[i]) - 1) * strides[i] + span - d);
       const small = Math.floor(total / 2);
-      const [b, e] = auto === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
-      pads[i] = b;
-      pads[2 + i] = e;
+      const upper = auto === 'SAME_UPPER';
+      pads[i] = upper ? small : total - small;
+      pads[i + rank] = total - pads[i];
     }
-  } else if (auto === 'VALID') pads = [0, 0, 0, 0];
+  } else if (auto === 'VALID') pads = new Array<number>(2 * rank).fill(0);
   else if (auto !== 'NOTSET') cx.fail(`auto_pad '${auto}' is not supported`);
-  return { stride: [strides[0], strides[1]], pads: [pads[0], pads[1], pads[2], pads[3]] };
-}
-
-/** x [N, C, L] or [N, C, H, W] as 4-D NCHW (a 1-D window gets H = 1). */
-function as2d(cx: Cx, x: T, A: Attrs, kernel: number[]): { x4: T; kernel: number[]; A: Attrs; back: (y: T) => T } {
-  if (x.shape.length === 4) return { x4: x, kernel, A, back: (y) => y };
-  if (x.shape.length !== 3) cx.fail(`input ${x.shape} must be 3-D or 4-D (1-D and 2-D windows)`);
-  const widen = (k: string) => {
-    const v = A.ints(k);
-    if (!v) return undefined;
-    return k === 'pads' ? [0, v[0], 0, v[1]] : [1, v[0]];
-  };
-  const A2: Attrs = {
-    ...A,
-    ints: (k: string) => (['strides', 'pads', 'dilations', 'kernel_shape'].includes(k) ? widen(k) : A.ints(k)),
-  };
-  const x4 = reshape(cx, x, [x.shape[0], x.shape[1], 1, x.shape[2]]);
-  return {
-    x4,
-    kernel: [1, kernel[0]],
-    A: A2,
-    back: (y) => reshape(cx, y, [y.shape[0], y.shape[1], y.shape[3]]),
-  };
+  if (strides.length !== rank || dilations.length !== rank || pads.length !== 2 * rank)
+    cx.fail(`strides/dilations/pads do not match a ${rank}-D window`);
+  return { strides, dilations, pads };
 }
 
 const toNhwc = [0, 2, 3, 1];
 const toNchw = [0, 3, 1, 2];
 
-const conv: GeneralConverter = (cx, _n, A0, ins) => {
-  const x0 = need(cx, ins, 0);
-  const w0 = convWeights(cx, need(cx, ins, 1), 'the weight W');
-  if (A0.int('group', 1) !== 1) cx.fail(`group ${A0.int('group', 1)} is not supported (grouped convolution)`);
-  if (cx.dtype(x0) !== 'float32') cx.fail('takes float tensors');
-  const { x4, kernel, A, back } = as2d(cx, x0, A0, w0.shape.slice(2));
-  const [Cout, Cin] = w0.shape;
-  const [KH, KW] = kernel;
-  if (x4.shape[1] !== Cin) cx.fail(`input has ${x4.shape[1]} channels, the weight ${Cin}`);
-  // [Cout, Cin, KH, KW] → [KH, KW, Cin, Cout]
-  const src = w0.data;
-  const w = new Float32Array(src.length);
+/** An NCHW 2-D (or 1-D, as H = 1) window on the NHWC kernels: x transposed in, y back out. */
+function viaNhwc(cx: Cx, x: T, run: (x4: T) => T): T {
+  const one = x.shape.length === 3;
+  const x4 = one ? reshape(cx, x, [x.shape[0], x.shape[1], 1, x.shape[2]]) : x;
+  const y = transpose(cx, run(transpose(cx, x4, toNhwc)), toNchw);
+  return one ? reshape(cx, y, [y.shape[0], y.shape[1], y.shape[3]]) : y;
+}
+
+/** Pads as the 2-D kernels take them ([top, left, bottom, right]) for a 1-D or 2-D window. */
+function pads2d(p: number[]): [number, number, number, number] {
+  return p.length === 2 ? [0, p[0], 0, p[1]] : [p[0], p[1], p[2], p[3]];
+}
+
+const conv: GeneralConverter = (cx, _n, A, ins) => {
+  const x = need(cx, ins, 0);
+  const w = need(cx, ins, 1);
+  const b = ins[2];
+  if (cx.dtype(x) !== 'float32' || cx.dtype(w) !== 'float32') cx.fail('takes float tensors');
+  const ks = w.shape.slice(2);
+  const group = A.int('group', 1);
+  const win = windowNd(cx, A, x, ks);
+  const rank = ks.length;
+  const fast =
+    group === 1 &&
+    win.dilations.every((d) => d === 1) &&
+    w.kind === 'const' &&
+    (rank === 1 || rank === 2) &&
+    (!b || b.kind === 'const');
+  if (!fast) return [cx.emit('convnd', b ? [x, w, b] : [x, w], { group, ...win })];
+  // [Cout, Cin, KH, KW] → [KH, KW, Cin, Cout] for the NHWC kernel
+  const [Cout, Cin] = w.shape;
+  const [KH, KW] = rank === 1 ? [1, ks[0]] : ks;
+  const src = (w as Extract<T, { kind: 'const' }>).data;
+  const wt = new Float32Array(src.length);
   for (let o = 0; o < Cout; o++)
     for (let c = 0; c < Cin; c++)
       for (let h = 0; h < KH; h++)
-        for (let k = 0; k < KW; k++) w[((h * KW + k) * Cin + c) * Cout + o] = src[((o * Cin + c) * KH + h) * KW + k];
-  const wt = cx.constant([KH, KW, Cin, Cout], w, false);
-  const bias = ins[2] ? [convWeights(cx, ins[2], 'the bias B')] : [];
-  const geo = windowAttrs(cx, A, x4, kernel);
-  const y = cx.emit('conv2d', [transpose(cx, x4, toNhwc), wt, ...bias], { activation: 'none', ...geo });
-  return [back(transpose(cx, y, toNchw))];
+        for (let k = 0; k < KW; k++) wt[((h * KW + k) * Cin + c) * Cout + o] = src[((o * Cin + c) * KH + h) * KW + k];
+  const weight = cx.constant([KH, KW, Cin, Cout], wt, false);
+  const stride: [number, number] = rank === 1 ? [1, win.strides[0]] : [win.strides[0], win.strides[1]];
+  return [
+    viaNhwc(cx, x, (x4) =>
+      cx.emit('conv2d', b ? [x4, weight, b] : [x4, weight], { activation: 'none', stride, pads: pads2d(win.pads) }),
+    ),
+  ];
+};
+
+const convTranspose: GeneralConverter = (cx, _n, A, ins) => {
+  const x = need(cx, ins, 0);
+  const w = need(cx, ins, 1);
+  const b = ins[2];
+  const ks = w.shape.slice(2);
+  const rank = ks.length;
+  const group = A.int('group', 1);
+  const outputPadding = A.ints('output_padding') ?? new Array<number>(rank).fill(0);
+  let win = windowNd(cx, A, x, ks, true);
+  const outShape = A.ints('output_shape');
+  if (outShape) {
+    // pads from the requested output size (ONNX: SAME_UPPER-style split unless auto_pad says lower)
+    const pads = new Array<number>(2 * rank).fill(0);
+    for (let i = 0; i < rank; i++) {
+      const full = win.strides[i] * (x.shape[2 + i] - 1) + outputPadding[i] + (ks[i] - 1) * win.dilations[i] + 1;
+      const total = full - outShape[outShape.length - rank + i];
+      if (total < 0) cx.fail(`output_shape [${outShape.join(', ')}] is larger than the transposed convolution gives`);
+      const lower = A.str('auto_pad', 'NOTSET') === 'SAME_LOWER';
+      pads[i] = lower ? total - Math.floor(total / 2) : Math.floor(total / 2);
+      pads[i + rank] = total - pads[i];
+    }
+    win = { ...win, pads };
+  }
+  return [cx.emit('convtransposend', b ? [x, w, b] : [x, w], { group, outputPadding, ...win })];
 };
 
 const pool =
   (kind: 'max' | 'avg'): GeneralConverter =>
-  (cx, n, A0, ins) => {
-    const x0 = need(cx, ins, 0);
+  (cx, n, A, ins) => {
+    const x = need(cx, ins, 0);
     if ((n.output ?? [])[1]) cx.fail('the Indices output is not supported');
-    if (A0.int('ceil_mode', 0) !== 0) cx.fail('ceil_mode 1 is not supported');
-    if (A0.int('storage_order', 0) !== 0) cx.fail('storage_order 1 is not supported');
-    const k0 = A0.ints('kernel_shape') ?? cx.fail('kernel_shape is required');
-    const { x4, kernel, A, back } = as2d(cx, x0, A0, k0);
-    const geo = windowAttrs(cx, A, x4, kernel);
-    if (kind === 'avg' && A0.int('count_include_pad', 0) !== 0 && geo.pads.some((p) => p !== 0))
-      cx.fail('count_include_pad 1 with padding is not supported');
-    if (geo.pads[0] >= kernel[0] || geo.pads[2] >= kernel[0] || geo.pads[1] >= kernel[1] || geo.pads[3] >= kernel[1])
-      cx.fail(`pads ${geo.pads} as large as the window are not supported`);
-    const attrs = { kernel: [kernel[0], kernel[1]] as [number, number], ...geo };
-    const y = cx.emit(kind === 'max' ? 'maxpool2d' : 'avgpool2d', [transpose(cx, x4, toNhwc)], attrs);
-    return [back(transpose(cx, y, toNchw))];
+    if (A.int('storage_order', 0) !== 0) cx.fail('storage_order 1 is not supported');
+    const kernel = A.ints('kernel_shape') ?? cx.fail('kernel_shape is required');
+    const win = windowNd(cx, A, x, kernel);
+    const rank = kernel.length;
+    const ceil = A.int('ceil_mode', 0) !== 0;
+    const countPad = A.int('count_include_pad', 0) !== 0;
+    const p2 = pads2d(win.pads);
+    const fast =
+      (rank === 1 || rank === 2) &&
+      !ceil &&
+      win.dilations.every((d) => d === 1) &&
+      (kind === 'max' || !countPad || win.pads.every((p) => p === 0)) &&
+      p2[0] < (rank === 1 ? 1 : kernel[0]) &&
+      p2[2] < (rank === 1 ? 1 : kernel[0]) &&
+      p2[1] < kernel[rank - 1] &&
+      p2[3] < kernel[rank - 1];
+    if (!fast) return [cx.emit('poolnd', [x], { kind, kernel, ceil, countPad, ...win })];
+    const k2: [number, number] = rank === 1 ? [1, kernel[0]] : [kernel[0], kernel[1]];
+    const stride: [number, number] = rank === 1 ? [1, win.strides[0]] : [win.strides[0], win.strides[1]];
+    const op = kind === 'max' ? 'maxpool2d' : 'avgpool2d';
+    return [viaNhwc(cx, x, (x4) => cx.emit(op, [x4], { kernel: k2, stride, pads: p2 }))];
   };
 
 const globalPool =
@@ -840,6 +877,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Constant: constantOp,
   ConstantOfShape: constantOfShape,
   Conv: conv,
+  ConvTranspose: convTranspose,
   Cos: unary('cos'),
   Cosh: unary('cosh'),
   CumSum: cumsum,
@@ -889,7 +927,19 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Or: binary('or'),
   Pad: pad,
   Pow: binary('pow'),
-  PRelu: binary('prelu'),
+  PRelu: (cx, _n, _A, ins) => {
+    const x = need(cx, ins, 0);
+    let slope = need(cx, ins, 1);
+    // a per-channel slope [C] of an NC… tensor (PyTorch's export, older opsets): along axis 1
+    if (
+      slope.shape.length === 1 &&
+      x.shape.length > 2 &&
+      slope.shape[0] === x.shape[1] &&
+      slope.shape[0] !== x.shape[x.shape.length - 1]
+    )
+      slope = reshape(cx, slope, [slope.shape[0], ...new Array<number>(x.shape.length - 2).fill(1)]);
+    return [bin(cx, 'prelu', x, slope)];
+  },
   Range: range,
   Reciprocal: unary('reciprocal'),
   ReduceL1: reduction('l1', 18),
