@@ -37,6 +37,8 @@ export interface ImportOptions {
   input?: DeclaredInput;
   /** Shapes of inputs the model leaves symbolic, by ONNX input name (the general path; fixes a batched input too). */
   shapes?: Record<string, readonly number[]>;
+  /** Inputs fixed to a value at import, by ONNX input name (shape/axes inputs a static graph needs as constants). */
+  constants?: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>;
   /** Told what is assumed about an image model's input when neither the file nor `input` says. */
   warn?: (message: string) => void;
 }
@@ -59,7 +61,10 @@ export function importOnnx(bytes: Uint8Array, source: string, opts: ImportOption
     throw new FormatError(`${source}: not a valid ONNX protobuf (${(e as Error).message})`);
   }
   try {
-    const g = readModel(model, source, opts.baseDir ?? dirname(resolve(source)), { shapes: opts.shapes });
+    const g = readModel(model, source, opts.baseDir ?? dirname(resolve(source)), {
+      shapes: opts.shapes,
+      constants: opts.constants,
+    });
     declareInput(g, model, source, opts);
     validateGraph(g, source);
     return g;

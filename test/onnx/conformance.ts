@@ -19,6 +19,8 @@ export interface ConformanceResult {
   reason?: string;
   /** The full message or the worst difference. */
   detail?: string;
+  /** Inputs fixed to the test data's values at import (shape/axes inputs; ImportOptions.constants). */
+  frozen?: string[];
 }
 
 const RTOL = 1e-3;
@@ -79,23 +81,41 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
     readdirSync(join(dir, test, set))
       .filter((f) => f.startsWith(prefix))
       .sort((a, b) => Number(a.replace(/\D/g, '')) - Number(b.replace(/\D/g, '')));
+  const m0 = (() => {
+    try {
+      return onnx.ModelProto.decode(bytes);
+    } catch {
+      return undefined;
+    }
+  })();
+  const inits = new Set((m0?.graph?.initializer ?? []).map((t) => t.name));
+  const names = (m0?.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));
   let g: Graph;
+  let frozen: string[] = [];
   try {
     g = importOnnx(bytes, path);
   } catch (e) {
-    // inputs with symbolic sizes: fixed to the test data's shapes (as a user gives them)
+    // inputs with symbolic sizes: fixed to the test data's shapes (as a user gives them); shape or
+    // axes inputs a static graph needs as constants: fixed to the test data's values (reported)
     const symbolic = e instanceof GraduateError && /symbolic|has no shape/.test(e.message);
+    const constant = e instanceof GraduateError && /must be a constant/.test(e.message);
     try {
-      if (!symbolic || !sets.length) throw e;
-      const m = onnx.ModelProto.decode(bytes);
-      const inits = new Set((m.graph?.initializer ?? []).map((t) => t.name));
-      const names = (m.graph?.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));
+      if (!(symbolic || constant) || !sets.length) throw e;
       const shapes: Record<string, number[]> = {};
+      const constants: Record<string, { shape: number[]; data: ArrayLike<number> }> = {};
       files(sets[0], 'input_').forEach((f, i) => {
         const v = read(sets[0], f);
-        if (v && names[i] !== undefined) shapes[names[i]] = v.dims;
+        if (!v || names[i] === undefined) return;
+        shapes[names[i]] = v.dims;
+        // integer inputs of rank ≤ 1, equal in every data set: shapes, axes, sizes
+        const same = sets.every((s2) => {
+          const w = read(s2, f);
+          return w && w.data.length === v.data.length && w.data.every((d, k) => d === v.data[k]);
+        });
+        if (constant && v.int && v.dims.length <= 1 && same) constants[names[i]] = { shape: v.dims, data: v.data };
       });
-      g = importOnnx(bytes, path, { shapes });
+      frozen = Object.keys(constants);
+      g = importOnnx(bytes, path, { shapes, ...(frozen.length ? { constants } : {}) });
     } catch (e2) {
       if (e2 instanceof GraduateError)
         return { ...base, status: 'unsupported', reason: reasonOf(e2.message, path), detail: e2.message };
@@ -110,7 +130,9 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
   let worst = 0;
   const layout = (g.meta.onnx as { inputLayout?: string } | undefined)?.inputLayout;
   for (const set of sets) {
-    const inputs = files(set, 'input_').map((f) => read(set, f));
+    const inputs = files(set, 'input_')
+      .filter((_, i) => !frozen.includes(names[i]))
+      .map((f) => read(set, f));
     const outputs = files(set, 'output_').map((f) => read(set, f));
     if (inputs.length !== g.inputs.length)
       return {
@@ -182,7 +204,12 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
       }
     }
   }
-  return { ...base, status: 'pass', detail: `max |diff| ${worst.toExponential(2)}` };
+  return {
+    ...base,
+    status: 'pass',
+    detail: `max |diff| ${worst.toExponential(2)}${frozen.length ? ` (inputs fixed at import: ${frozen.join(', ')})` : ''}`,
+    ...(frozen.length ? { frozen } : {}),
+  };
 }
 
 /** Tests of `folder` under `data` that have a model. */

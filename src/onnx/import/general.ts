@@ -62,6 +62,11 @@ export interface OnnxIo {
 export interface GeneralOptions {
   /** Shapes of inputs whose dimensions the model leaves symbolic (or to fix a batched one). */
   shapes?: Record<string, readonly number[]>;
+  /**
+   * Inputs fixed to a value at import (shape, axes or size inputs that Graduate's static graphs
+   * need as constants, as TensorRT needs shape tensors at build time): they are constants, not inputs.
+   */
+  constants?: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>;
 }
 
 let reference: ReferenceBackend | undefined;
@@ -113,7 +118,7 @@ export class GeneralImporter {
       this.env.set(t.name ?? '', { kind: 'const', shape: c.dims, int: c.int, data: c.data });
     }
     // inputs: initializers listed as inputs are constants with that default (as ONNX Runtime runs them)
-    const io: { inputs: OnnxIo[]; outputs: OnnxIo[] } = { inputs: [], outputs: [] };
+    const io: { inputs: OnnxIo[]; outputs: OnnxIo[]; frozen: string[] } = { inputs: [], outputs: [], frozen: [] };
     for (const input of graph.input ?? []) {
       const name = input.name ?? '';
       if (this.env.has(name)) continue;
@@ -124,6 +129,17 @@ export class GeneralImporter {
       const dtype = FLOAT_TYPES.has(elem) ? 'float32' : INT_TYPES.has(elem) ? 'int32' : undefined;
       if (!dtype)
         bad(`input '${name}' has element type ${ELEM_NAMES[elem] ?? elem}, not supported (floats, integers, bool)`);
+      const frozen = this.opts.constants?.[name];
+      if (frozen) {
+        const n = numel([...frozen.shape]);
+        if (frozen.data.length !== n)
+          bad(
+            `input '${name}': the fixed value has ${frozen.data.length} values for shape [${frozen.shape.join(', ')}]`,
+          );
+        this.env.set(name, this.constant([...frozen.shape], frozen.data, dtype === 'int32'));
+        io.frozen.push(name);
+        continue;
+      }
       const shape = this.inputShape(name, tt.shape?.dim);
       const v = this.valueName(name);
       g.values[v] = { shape, dtype: dtype as 'float32' | 'int32' };
@@ -167,7 +183,7 @@ export class GeneralImporter {
       classNames: [],
       input: { kind: 'tensor', shape: [] },
       producer: `onnx:${model.producerName || 'unknown'}${model.producerVersion ? ` ${model.producerVersion}` : ''}`,
-      onnx: { opset: this.opset, path: 'general', inputs: io.inputs, outputs: io.outputs },
+      onnx: { opset: this.opset, path: 'general', inputs: io.inputs, outputs: io.outputs, frozen: io.frozen },
     };
     return g;
   }

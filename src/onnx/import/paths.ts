@@ -11,7 +11,7 @@ import type { Graph } from '../../graph/ir.js';
 import { validateGraph } from '../../graph/validate.js';
 import { DT, IMPORT_OPSETS, type ModelProto, num } from '../proto.js';
 import { converterFor, MS_DOMAIN } from './converters.js';
-import { GeneralImporter } from './general.js';
+import { GeneralImporter, type GeneralOptions } from './general.js';
 import { GENERAL_OPS } from './general-ops.js';
 import { Importer } from './importer.js';
 
@@ -35,19 +35,20 @@ function classifierShaped(model: ModelProto): boolean {
 }
 
 export interface PathOptions {
-  shapes?: Record<string, readonly number[]>;
+  shapes?: GeneralOptions['shapes'];
+  constants?: GeneralOptions['constants'];
 }
 
 /** The model as a graph, by the path made for it (see the header). */
 export function readModel(model: ModelProto, source: string, baseDir: string, opts: PathOptions = {}): Graph {
-  const general = () => new GeneralImporter(model, source, baseDir, GENERAL_OPS, { shapes: opts.shapes }).run();
+  const general = () => new GeneralImporter(model, source, baseDir, GENERAL_OPS, opts).run();
   // the fallback must also be a graph the runtime takes (a NaN weight is refused, not re-read)
   const checkedGeneral = () => {
     const g = general();
     validateGraph(g, source);
     return g;
   };
-  if (!classifierShaped(model) || opts.shapes) return general();
+  if (!classifierShaped(model) || opts.shapes || opts.constants) return general();
   try {
     return new Importer(model, source, baseDir).run();
   } catch (e) {
