@@ -29,8 +29,8 @@ export const DT = {
 /** The opset export writes and the range import reads (default domain). */
 export const EXPORT_OPSET = 13;
 export const IMPORT_OPSETS = [9, 22] as const;
-/** Opsets the general import path reads (opset 6's legacy broadcast attributes included). */
-export const IMPORT_GENERAL_OPSETS = [6, 22] as const;
+/** Opsets the general import path reads (the legacy broadcast attributes of opsets < 7 included). */
+export const IMPORT_GENERAL_OPSETS = [1, 22] as const;
 
 /** protobufjs gives int64 fields as number or Long; both become numbers (exact below 2^53). */
 export function num(v: number | { toNumber(): number } | null | undefined): number {

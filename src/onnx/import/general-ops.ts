@@ -399,25 +399,32 @@ const instanceNorm: GeneralConverter = (cx, _n, A, ins) => {
 
 const layerNorm: GeneralConverter = (cx, n, A, ins) => {
   const x = need(cx, ins, 0);
-  if ((n.output ?? []).slice(1).some((o) => o)) cx.fail('the Mean and InvStdDev outputs are not supported');
   const r = x.shape.length;
   const axis = normAxis(cx, A.int('axis', -1), r);
   const eps = A.float('epsilon', 1e-5);
   const scale = need(cx, ins, 1);
   const bias = ins[2];
   const C = x.shape[r - 1];
-  if (
+  const stats = (n.output ?? []).slice(1).some((o) => o);
+  const fused =
+    !stats &&
     axis === r - 1 &&
     scale.kind === 'const' &&
     scale.shape.length === 1 &&
     (!bias || (bias.kind === 'const' && bias.shape.length === 1)) &&
-    cx.dtype(x) === 'float32'
-  ) {
+    cx.dtype(x) === 'float32';
+  if (fused) {
     const b = bias ?? cx.constant([C], new Float32Array(C), false);
     return [cx.emit('layernorm', [x, scale, b], { eps })];
   }
-  const y = bin(cx, 'mul', normalize(cx, x, x.shape.map((_, i) => i).slice(axis), eps), scale);
-  return [bias ? bin(cx, 'add', y, bias) : y];
+  // composed: (x − mean) · invStd · scale + bias, with Mean and InvStdDev as outputs 1 and 2
+  const axes = x.shape.map((_, i) => i).slice(axis);
+  const mean = reduceWith(cx, 'mean', x, axes, true);
+  const xc = bin(cx, 'sub', x, mean);
+  const variance = reduceWith(cx, 'mean', bin(cx, 'mul', xc, xc), axes, true);
+  const invStd = map(cx, 'reciprocal', map(cx, 'sqrt', bin(cx, 'add', variance, cx.constant([], [eps], false))));
+  const y = bin(cx, 'mul', bin(cx, 'mul', xc, invStd), scale);
+  return [bias ? bin(cx, 'add', y, bias) : y, mean, invStd];
 };
 
 const gemm: GeneralConverter = (cx, _n, A, ins) => {
@@ -848,6 +855,46 @@ const isInf: GeneralConverter = (cx, _n, A, ins) => [
   }),
 ];
 
+
+/** NegativeLogLikelihoodLoss of log-probabilities x [N, C, d…] at int targets t [N, d…]. */
+function nll(cx: Cx, A: Attrs, x: T, target: T, weight: T | undefined): T {
+  const reduction = A.str('reduction', 'mean');
+  if (!['none', 'sum', 'mean'].includes(reduction)) cx.fail(`reduction '${reduction}' is not supported`);
+  if (x.shape.length < 2) cx.fail('input must be [N, C, …]');
+  let t = cx.dtype(target) === 'int32' ? target : cx.emit('cast', [target], { to: 'int32' });
+  // ignored targets: weight 0, index 0 (so the lookup stays in range)
+  let valid: T | undefined;
+  if (A.has('ignore_index')) {
+    const ig = bin(cx, 'eq', t, cx.constant([], [A.int('ignore_index', 0)], true));
+    valid = cx.emit('map', [ig], { fn: 'not' });
+    t = bin(cx, 'mul', t, valid);
+  }
+  const idx = reshape(cx, t, [t.shape[0], 1, ...t.shape.slice(1)]);
+  const picked = reshape(cx, cx.emit('gatherelements', [x, idx], { axis: 1 }), t.shape);
+  let loss = map(cx, 'neg', picked);
+  let w: T | undefined = weight ? cx.emit('gather', [weight, t], { axis: 0 }) : undefined;
+  if (valid) {
+    const v = cx.emit('cast', [valid], { to: 'float32' });
+    w = w ? bin(cx, 'mul', w, v) : v;
+  }
+  if (w) loss = bin(cx, 'mul', loss, w);
+  if (reduction === 'none') return loss;
+  const all = loss.shape.map((_, i) => i);
+  const total = reduceWith(cx, 'sum', loss, all, false);
+  if (reduction === 'sum') return total;
+  if (!w) return reduceWith(cx, 'mean', loss, all, false);
+  return bin(cx, 'div', total, reduceWith(cx, 'sum', w, all, false));
+}
+
+const nllLoss: GeneralConverter = (cx, _n, A, ins) => [nll(cx, A, need(cx, ins, 0), need(cx, ins, 1), ins[2])];
+
+const softmaxCrossEntropy: GeneralConverter = (cx, _n, A, ins) => {
+  const scores = need(cx, ins, 0);
+  if (cx.dtype(scores) !== 'float32') cx.fail('takes float scores');
+  const logProb = cx.emit('softmax', [scores], { axis: 1, log: true });
+  return [nll(cx, A, logProb, need(cx, ins, 1), ins[2]), logProb];
+};
+
 export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Abs: unary('abs'),
   Acos: unary('acos'),
@@ -921,6 +968,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Mish: unary('mish'),
   Mod: (cx, _n, A, ins) => [bin(cx, A.int('fmod', 0) ? 'fmod' : 'mod', need(cx, ins, 0), need(cx, ins, 1))],
   Mul: binary('mul'),
+  NegativeLogLikelihoodLoss: nllLoss,
   Neg: unary('neg'),
   Not: unary('not'),
   OneHot: oneHot,
@@ -968,6 +1016,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Size: sizeOp,
   Slice: sliceOp,
   Softmax: softmaxLike('softmax'),
+  SoftmaxCrossEntropyLoss: softmaxCrossEntropy,
   Softplus: unary('softplus'),
   Softsign: unary('softsign'),
   SpaceToDepth: spaceToDepth,
