@@ -104,7 +104,7 @@ export class Session {
     this.maxBatch = graph.inputs.some((v) => graph.values[v].shape[0] === -1) ? (opts.maxBatch ?? 256) : 1;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
-    this.inputShape = graph.values[graph.inputs[0]].shape.slice(1);
+    this.inputShape = graph.inputs.length ? graph.values[graph.inputs[0]].shape.slice(1) : [];
     this.tokenIds = tokenIdLimit(graph);
     this.outputShape = graph.values[graph.outputs[0]].shape.slice(1);
     this.graph = graph;

@@ -103,6 +103,7 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
       if (!(symbolic || constant) || !sets.length) throw e;
       const shapes: Record<string, number[]> = {};
       const constants: Record<string, { shape: number[]; data: ArrayLike<number> }> = {};
+      const scalars: typeof constants = {};
       files(sets[0], 'input_').forEach((f, i) => {
         const v = read(sets[0], f);
         if (!v || names[i] === undefined) return;
@@ -113,9 +114,18 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
           return w && w.data.length === v.data.length && w.data.every((d, k) => d === v.data[k]);
         });
         if (constant && v.int && v.dims.length <= 1 && same) constants[names[i]] = { shape: v.dims, data: v.data };
+        if (constant && v.data.length <= 1 && same) scalars[names[i]] = { shape: v.dims, data: v.data };
       });
       frozen = Object.keys(constants);
-      g = importOnnx(bytes, path, { shapes, ...(frozen.length ? { constants } : {}) });
+      try {
+        g = importOnnx(bytes, path, { shapes, ...(frozen.length ? { constants } : {}) });
+      } catch (e3) {
+        // still asking for a constant: also the scalar inputs (a float depth, Range bounds, a pad value)
+        if (!(e3 instanceof GraduateError && /must be a constant/.test(e3.message))) throw e3;
+        const more = { ...constants, ...scalars };
+        frozen = Object.keys(more);
+        g = importOnnx(bytes, path, { shapes, constants: more });
+      }
     } catch (e2) {
       if (e2 instanceof GraduateError)
         return { ...base, status: 'unsupported', reason: reasonOf(e2.message, path), detail: e2.message };

@@ -212,7 +212,10 @@ function sliceAxis(d: number, start: number, end: number, step: number): [number
 function sliceBy(cx: Cx, x: T, begin: number[], step: number[], size: number[]): T {
   if (isBatched(x) && !(begin[0] === 0 && step[0] === 1 && size[0] === -1))
     cx.fail('slicing the batch axis is not supported');
-  if (size.some((s) => s === 0)) cx.fail('an empty slice is not supported');
+  if (size.some((s) => s === 0)) {
+    if (x.kind !== 'const') cx.fail('an empty slice of a computed tensor is not supported');
+    return cx.constant(size, [], cx.dtype(x) === 'int32');
+  }
   if (cx.dtype(x) === 'float32' && step.every((s) => s === 1))
     return cx.emit('slice', [x], { begin: [...begin], size: [...size] });
   return cx.emit('strided', [x], { begin, step, size });
@@ -308,7 +311,7 @@ const convTranspose: GeneralConverter = (cx, _n, A, ins) => {
   const ks = w.shape.slice(2);
   const rank = ks.length;
   const group = A.int('group', 1);
-  const outputPadding = A.ints('output_padding') ?? new Array<number>(rank).fill(0);
+  const outputPadding = [...(A.ints('output_padding') ?? new Array<number>(rank).fill(0))];
   let win = windowNd(cx, A, x, ks, true);
   const outShape = A.ints('output_shape');
   if (outShape) {
@@ -317,10 +320,12 @@ const convTranspose: GeneralConverter = (cx, _n, A, ins) => {
     for (let i = 0; i < rank; i++) {
       const full = win.strides[i] * (x.shape[2 + i] - 1) + outputPadding[i] + (ks[i] - 1) * win.dilations[i] + 1;
       const total = full - outShape[outShape.length - rank + i];
-      if (total < 0) cx.fail(`output_shape [${outShape.join(', ')}] is larger than the transposed convolution gives`);
+      // a larger requested output: the difference is extra output padding at the end
+      if (total < 0) outputPadding[i] -= total;
+      const t = Math.max(0, total);
       const lower = A.str('auto_pad', 'NOTSET') === 'SAME_LOWER';
-      pads[i] = lower ? total - Math.floor(total / 2) : Math.floor(total / 2);
-      pads[i + rank] = total - pads[i];
+      pads[i] = lower ? t - Math.floor(t / 2) : Math.floor(t / 2);
+      pads[i + rank] = t - pads[i];
     }
     win = { ...win, pads };
   }
@@ -334,6 +339,13 @@ const pool =
     if ((n.output ?? [])[1]) cx.fail('the Indices output is not supported');
     if (A.int('storage_order', 0) !== 0) cx.fail('storage_order 1 is not supported');
     const kernel = A.ints('kernel_shape') ?? cx.fail('kernel_shape is required');
+    if (cx.dtype(x) === 'int32') {
+      // integer max pooling: through float32 (exact for the 8- and 16-bit types ONNX allows here)
+      if (kind !== 'max') cx.fail('average pooling takes float tensors');
+      const xf = cx.emit('cast', [x], { to: 'float32' });
+      const [y] = pool('max')(cx, n, A, [xf]);
+      return [cx.emit('cast', [y], { to: 'int32' })];
+    }
     const win = windowNd(cx, A, x, kernel);
     const rank = kernel.length;
     const ceil = A.int('ceil_mode', 0) !== 0;
@@ -371,8 +383,17 @@ function channelShaped(cx: Cx, values: ArrayLike<number>, r: number): T {
 const batchNorm: GeneralConverter = (cx, n, A, ins) => {
   const x = need(cx, ins, 0);
   if ((n.output ?? []).slice(1).some((o) => o)) cx.fail('training-mode outputs are not supported (inference only)');
-  const [scale, b, mean, v] = [1, 2, 3, 4].map((i) => cx.constValues(ins[i], `input ${i}`));
   const eps = A.float('epsilon', 1e-5);
+  const r0 = x.shape.length;
+  if ([1, 2, 3, 4].some((i) => ins[i]?.kind !== 'const')) {
+    // parameters computed at run time: (x − mean) · scale / sqrt(var + eps) + b, channel-shaped
+    const [sc, bb, mu, va] = [1, 2, 3, 4].map((i) =>
+      reshape(cx, need(cx, ins, i), [x.shape[1], ...new Array<number>(Math.max(0, r0 - 2)).fill(1)]),
+    );
+    const inv = map(cx, 'sqrt', bin(cx, 'add', va, cx.constant([], [eps], false)));
+    return [bin(cx, 'add', bin(cx, 'div', bin(cx, 'mul', bin(cx, 'sub', x, mu), sc), inv), bb)];
+  }
+  const [scale, b, mean, v] = [1, 2, 3, 4].map((i) => cx.constValues(ins[i], `input ${i}`));
   const s = scale.map((g, c) => g / Math.sqrt(v[c] + eps));
   const t = b.map((bb, c) => bb - mean[c] * s[c]);
   const r = x.shape.length;
@@ -391,10 +412,9 @@ function normalize(cx: Cx, x: T, axes: number[], eps: number): T {
 const instanceNorm: GeneralConverter = (cx, _n, A, ins) => {
   const x = need(cx, ins, 0);
   const r = x.shape.length;
-  const scale = cx.constValues(ins[1], 'scale');
-  const b = cx.constValues(ins[2], 'B');
+  const shaped = (t: T) => reshape(cx, t, [t.shape[0], ...new Array<number>(Math.max(0, r - 2)).fill(1)]);
   const y = normalize(cx, x, x.shape.map((_, i) => i).slice(2), A.float('epsilon', 1e-5));
-  return [bin(cx, 'add', bin(cx, 'mul', y, channelShaped(cx, scale, r)), channelShaped(cx, b, r))];
+  return [bin(cx, 'add', bin(cx, 'mul', y, shaped(need(cx, ins, 1))), shaped(need(cx, ins, 2)))];
 };
 
 const layerNorm: GeneralConverter = (cx, n, A, ins) => {
@@ -560,8 +580,7 @@ const sliceOp: GeneralConverter = (cx, _n, A, ins) => {
     }
     [begin[a], step[a], size[a]] = sliceAxis(x.shape[a], starts[k], ends[k], steps[k]);
   });
-  if (x.kind === 'const' || !size.some((s) => s === 0)) return [sliceBy(cx, x, begin, step, size)];
-  return cx.fail('an empty slice is not supported');
+  return [sliceBy(cx, x, begin, step, size)];
 };
 
 const split: GeneralConverter = (cx, n, A, ins) => {
@@ -854,7 +873,6 @@ const isInf: GeneralConverter = (cx, _n, A, ins) => [
     beta: A.int('detect_negative', 1),
   }),
 ];
-
 
 /** NegativeLogLikelihoodLoss of log-probabilities x [N, C, d…] at int targets t [N, d…]. */
 function nll(cx: Cx, A: Attrs, x: T, target: T, weight: T | undefined): T {

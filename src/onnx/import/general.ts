@@ -147,7 +147,6 @@ export class GeneralImporter {
       io.inputs.push({ name, value: v, elemType: elem, shape });
       this.env.set(name, { kind: 'value', v, shape, dtype: dtype as 'float32' | 'int32' });
     }
-    if (g.inputs.length === 0) bad('the model has no inputs (a graph of constants only is not supported)');
     const nodes = graph.node ?? [];
     for (const [i, n] of nodes.entries()) {
       this.node = n;
