@@ -1,4 +1,5 @@
-// npm run bench:infer [-- --checkpoint DIR] [--artifact FILE] [--json FILE] [--quick] — inference on Fashion-MNIST's
+// npm run bench:infer [-- --checkpoint DIR] [--artifact FILE] [--json FILE] [--quick] [--only imported]
+// [--onnx FILE] [--graduated FILE] — inference on Fashion-MNIST's
 // test images in one run: the parent checkpoint run eagerly on Graduate's own engine (f32), the
 // graduated f32 graph (passes only: BN folded, epilogues fused), the graduated int8 + pruned
 // artifact (fine-tuned, calibrated), TensorFlow.js's wasm backend running the parent's weights, and
@@ -8,6 +9,10 @@
 // so ONNX Runtime is fed the IDX file's bytes as float32 while Graduate gets the normalized images.
 // Batch-256 throughput, batch-1 latency p50/p99, file sizes, accuracy, and the issue's targets.
 // Without --checkpoint it reuses runs/cnn (the README's main job) or trains the cnn preset briefly.
+// Then the imported-model sections (bench/infer-imported.ts): a PyTorch-exported CNN (--onnx, default
+// test/fixtures/onnx/fashion-cnn.onnx) in fp32 against onnxruntime-web, and graduated (or --graduated
+// FILE, an artifact `graduate compile` wrote from it) against onnxruntime-node; `--only imported`
+// runs those alone.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +38,8 @@ import { engine } from '../src/tensor/context.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { loadModel } from '../src/train/checkpoint.js';
 import { fit } from '../src/train/fit.js';
-import { argmaxRows } from '../src/train/metrics.js';
+import { benchImported, DEFAULT_IMPORTED_ONNX } from './infer-imported.js';
+import { agreement, measureAll, type Result, type Runner, summarize } from './measure.js';
 import {
   loadTfWasm,
   type OrtPeer,
@@ -43,7 +49,6 @@ import {
   ortWebSession,
   type Tf,
 } from './peers.js';
-import { timeMs, timeMsAsync } from './timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,8 +56,13 @@ const { values } = parseArgs({
     artifact: { type: 'string' },
     json: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    onnx: { type: 'string', default: DEFAULT_IMPORTED_ONNX },
+    graduated: { type: 'string' },
   },
 });
+if (values.only !== undefined && values.only !== 'imported')
+  throw new Error(`--only ${values.only}: the sections are 'imported' (or all, without --only)`);
 const quick = values.quick;
 const BATCH = 256;
 const LAT_RUNS = quick ? 100 : 300;
@@ -63,6 +73,30 @@ const trialOpts = quick ? { minTrialMs: 20, trials: 3, warmup: 2 } : { minTrialM
 const log = (l: string) => console.error(l);
 const t00 = performance.now();
 const secs = () => `${((performance.now() - t00) / 1000).toFixed(0)} s`;
+
+/** The imported-model sections: printed, and returned for the JSON record. */
+async function importedSections(): Promise<Record<string, unknown>> {
+  const r = await benchImported({
+    onnxPath: values.onnx,
+    graduatedPath: values.graduated,
+    quick,
+    settings: { batch: BATCH, rounds: ROUNDS, trial: trialOpts, latRuns: LAT_RUNS, latWarmup: LAT_WARMUP },
+    log: (l) => log(`[${secs()}] ${l}`),
+  });
+  for (const l of r.lines) console.log(l);
+  return r.json;
+}
+if (values.only === 'imported') {
+  const imported = await importedSections();
+  console.log(`(total ${secs()})`);
+  if (values.json)
+    writeFileSync(
+      values.json,
+      `${JSON.stringify({ date: new Date().toISOString(), node: process.version, imported }, null, 2)}\n`,
+    );
+  // the engine's worker threads would keep the process alive
+  process.exit(0);
+}
 
 // ---- the parent checkpoint ------------------------------------------------------------------
 const eng = engine();
@@ -172,7 +206,6 @@ const macs = compiled.report.totals.macs;
 log(`[${secs()}] compiled: ${int8Bytes.length} bytes, accuracy ${accParent.toFixed(4)} → ${accInt8.toFixed(4)}`);
 
 // ---- runners: each takes `n` samples starting at sample `i` and returns the logits ------------
-type Runner = (i: number, n: number) => Float32Array | Promise<Float32Array>;
 const xs = (i: number, n: number) => test.x.subarray(i * per, (i + n) * per) as Float32Array;
 // Raw pixels 0..255 of the same test images, from the IDX file itself, for the ONNX models.
 const rawImages = (() => {
@@ -194,71 +227,15 @@ const sessionRunner =
   (i, n) =>
     s.run(xs(i, n), n);
 
-interface Result {
-  perSecond: number;
-  p50: number;
-  p99: number;
-}
-/**
- * Batch-256 throughput and batch-1 latency of every runner, interleaved so that load from other
- * processes falls on all alike: ROUNDS rounds of timeMs per runner in turn (the median of the
- * rounds' medians), then single-image runs round-robin over the runners (image r for run r).
- */
-/** Batch-256 samples/s from per-round ms per batch, and p50/p99 of single-image latencies. */
-function summarize(ms: number[], lat: number[]): Result {
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  const q = (a: number[], p: number) =>
-    [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.ceil(p * a.length) - 1)];
-  return { perSecond: (BATCH * 1000) / median(ms), p50: q(lat, 0.5), p99: q(lat, 0.99) };
-}
-
-/**
- * Batch-256 throughput and batch-1 latency of every runner, interleaved so that load from other
- * processes falls on all alike: ROUNDS rounds of timeMs per runner in turn (the median of the
- * rounds' medians), then single-image runs round-robin over the runners (image r for run r).
- * Asynchronous runners (ONNX Runtime) are awaited call by call (timeMsAsync).
- */
-async function measureAll(runners: [string, Runner][]): Promise<Record<string, Result>> {
-  const isAsync = runners.map(([, run]) => {
-    const out = run(0, 1);
-    return out instanceof Promise ? out.then(() => true) : false;
-  });
-  const asyncs = await Promise.all(isAsync);
-  const ms = runners.map(() => [] as number[]);
-  for (let round = 0; round < ROUNDS; round++)
-    for (const [k, [, run]] of runners.entries())
-      ms[k].push(
-        asyncs[k] ? await timeMsAsync(async () => run(0, BATCH), trialOpts) : timeMs(() => run(0, BATCH), trialOpts),
-      );
-  log(`[${secs()}] measured batch ${BATCH}`);
-  for (const [, run] of runners)
-    for (let i = 0; i < LAT_WARMUP; i++) {
-      const out = run(i, 1);
-      if (out instanceof Promise) await out;
-    }
-  const lat = runners.map(() => [] as number[]);
-  for (let r = 0; r < LAT_RUNS; r++)
-    for (const [k, [, run]] of runners.entries()) {
-      const t0 = performance.now();
-      const out = run(r % test.size, 1);
-      if (out instanceof Promise) await out;
-      lat[k].push(performance.now() - t0);
-    }
-  log(`[${secs()}] measured batch 1`);
-  return Object.fromEntries(runners.map(([name], k) => [name, summarize(ms[k], lat[k])]));
-}
-
-/** Fraction of the first n test images on which two runners' argmax agree. */
-async function agreement(a: Runner, b: Runner, n: number): Promise<number> {
-  let same = 0;
-  for (let i = 0; i < n; i += BATCH) {
-    const m = Math.min(BATCH, n - i);
-    const pa = argmaxRows(await a(i, m), m, 10);
-    const pb = argmaxRows(await b(i, m), m, 10);
-    for (let r = 0; r < m; r++) if (pa[r] === pb[r]) same++;
-  }
-  return same / n;
-}
+const measureSettings = {
+  batch: BATCH,
+  rounds: ROUNDS,
+  trial: trialOpts,
+  latRuns: LAT_RUNS,
+  latWarmup: LAT_WARMUP,
+  samples: test.size,
+  log: (l: string) => log(`[${secs()}] ${l}`),
+};
 
 const e1 = Engine.create({ threads: 1 });
 const sF32 = (await loadArtifact(f32Bytes, { engine: eng, maxBatch: BATCH })).session;
@@ -414,7 +391,7 @@ for (const [name, open] of [
   }
 }
 log(`[${secs()}] measuring ${runners.length} runners…`);
-const results = await measureAll(runners);
+const results = await measureAll(runners, measureSettings);
 net?.dispose();
 for (const p of ortPeers) await p.release();
 // onnxruntime-web with 2 threads: its own module instance in a worker thread, timed there, after the rest.
@@ -430,7 +407,7 @@ try {
     latRuns: LAT_RUNS,
     latWarmup: LAT_WARMUP,
   });
-  results[ORT_WEB(2)] = summarize(m.ms, m.lat);
+  results[ORT_WEB(2)] = summarize(BATCH, m.ms, m.lat);
   await w.close();
 } catch (e) {
   ortNotes.push(`${ORT_WEB(2)} failed: ${(e as Error).message.split('\n')[0]}`);
@@ -518,6 +495,7 @@ for (const [t, ours] of [
 }
 console.log('\ntargets');
 for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
+const imported = await importedSections();
 console.log(`(total ${secs()})`);
 
 if (values.json) {
@@ -546,6 +524,7 @@ if (values.json) {
           notes: ortNotes,
         },
         targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })),
+        imported,
       },
       null,
       2,
