@@ -130,6 +130,52 @@ export interface MathAttrs {
   cumsum: { axis: number; exclusive: boolean; reverse: boolean };
   /** 1 at the first largest element along `axis`, 0 elsewhere. */
   hardmax: { axis: number };
+  /** Einstein summation ('ij,jk->ik'; '...' and the implicit output form as numpy). */
+  einsum: { equation: string };
+}
+
+/** An einsum equation resolved against input ranks: each operand's labels and the output's. */
+function parseEinsum(eq: string, ranks: readonly number[]): { ins: string[][]; out: string[] } {
+  const bad = (why: string): never => {
+    throw new ShapeError(`einsum '${eq}': ${why}`);
+  };
+  const [lhs, rhs] = eq.replace(/\s/g, '').split('->');
+  const terms = lhs.split(',');
+  if (terms.length !== ranks.length) bad(`${terms.length} operands in the equation, ${ranks.length} given`);
+  // '...' becomes one label per broadcast axis (digits, right-aligned across operands)
+  const ell = Math.max(0, ...terms.map((t, i) => (t.includes('...') ? ranks[i] - t.replace('...', '').length : 0)));
+  const ellLabels = (k: number) => Array.from({ length: k }, (_, j) => String(ell - k + j));
+  const expand = (t: string, rank: number): string[] => {
+    const [a, b] = t.split('...');
+    if (b === undefined) return [...a];
+    return [...a, ...ellLabels(rank - a.length - b.length), ...b];
+  };
+  const ins = terms.map((t, i) => expand(t, ranks[i]));
+  ins.forEach((l, i) => {
+    if (l.length !== ranks[i]) bad(`operand ${i} has rank ${ranks[i]}, the equation ${l.length} labels`);
+    if (l.some((c) => !/[A-Za-z0-9]/.test(c))) bad('labels must be letters');
+  });
+  let out: string[];
+  if (rhs === undefined) {
+    const count = new Map<string, number>();
+    for (const l of ins) for (const c of l) count.set(c, (count.get(c) ?? 0) + 1);
+    out = [...ellLabels(ell), ...[...count.keys()].filter((c) => count.get(c) === 1 && /[A-Za-z]/.test(c)).sort()];
+  } else out = expand(rhs, rhs.replace('...', '').length + (rhs.includes('...') ? ell : 0));
+  return { ins, out };
+}
+
+/** Sizes of the einsum labels (size-1 axes broadcast). */
+function einsumSizes(eq: string, ins: string[][], shapes: readonly (readonly number[])[]): Map<string, number> {
+  const size = new Map<string, number>();
+  ins.forEach((l, i) =>
+    l.forEach((c, k) => {
+      const d = shapes[i][k];
+      const known = size.get(c);
+      if (known === undefined || known === 1) size.set(c, d);
+      else if (d !== 1 && d !== known) throw new ShapeError(`einsum '${eq}': label ${c} is ${known} and ${d}`);
+    }),
+  );
+  return size;
 }
 
 const isBatched = (x: Info) => x.shape[0] === -1;
@@ -644,4 +690,79 @@ export const MATH = {
     traits: {},
     onnx: null,
   } satisfies OpDef<MathAttrs['hardmax']>,
+  einsum: {
+    arity: [1, 8],
+    infer: (ins, a) => {
+      if (ins.some(isBatched)) throw new ShapeError('einsum: takes fixed shapes');
+      const { ins: labels, out } = parseEinsum(
+        a.equation,
+        ins.map((t) => t.shape.length),
+      );
+      const size = einsumSizes(
+        a.equation,
+        labels,
+        ins.map((t) => t.shape),
+      );
+      const dtype = ins[0].dtype;
+      if (ins.some((t) => t.dtype !== dtype)) throw new ShapeError('einsum: operands of one dtype');
+      return { shape: out.map((c) => size.get(c) ?? 1), dtype };
+    },
+    check: (c) => {
+      if (typeof c.n.attrs.equation !== 'string') c.bad('attrs.equation must be a string');
+      for (let i = 0; i < c.n.inputs.length; i++) expectHost(c, i, ...FLOAT_OR_INT);
+    },
+    forward(x, ins, out, a) {
+      const { ins: labels, out: outL } = parseEinsum(
+        a.equation,
+        ins.map((t) => t.shape.length),
+      );
+      const size = einsumSizes(
+        a.equation,
+        labels,
+        ins.map((t) => t.shape),
+      );
+      const all = [...new Set([...outL, ...labels.flat()])];
+      const dims = all.map((c) => size.get(c) ?? 1);
+      const pos = new Map(all.map((c, i) => [c, i]));
+      // each operand's element stride per label (0 where it broadcasts)
+      const strides = ins.map((t, i) => {
+        const st = stridesOf(t.shape);
+        const per = new Array<number>(all.length).fill(0);
+        labels[i].forEach((c, k) => {
+          if (t.shape[k] !== 1) per[pos.get(c) as number] += st[k];
+        });
+        return per;
+      });
+      const os = stridesOf(outL.map((c) => size.get(c) ?? 1));
+      const outStride = new Array<number>(all.length).fill(0);
+      outL.forEach((c, k) => {
+        outStride[pos.get(c) as number] = os[k];
+      });
+      const srcs = ins.map((t) => view(x, t));
+      const dst = view(x, out);
+      dst.fill(0);
+      const at = new Array<number>(all.length).fill(0);
+      const total = numel(dims);
+      const offs = new Array<number>(ins.length).fill(0);
+      let o = 0;
+      for (let k = 0; k < total; k++) {
+        let p = 1;
+        for (let i = 0; i < srcs.length; i++) p *= srcs[i][offs[i]];
+        dst[o] += p;
+        for (let q = all.length - 1; q >= 0; q--) {
+          at[q]++;
+          o += outStride[q];
+          for (let i = 0; i < offs.length; i++) offs[i] += strides[i][q];
+          if (at[q] < dims[q]) break;
+          o -= outStride[q] * at[q];
+          for (let i = 0; i < offs.length; i++) offs[i] -= strides[i][q] * at[q];
+          at[q] = 0;
+        }
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MathAttrs['einsum']>,
 } satisfies { [K in keyof MathAttrs]: OpDef<MathAttrs[K]> };

@@ -24,6 +24,33 @@ export interface MovementAttrs {
   strided: { begin: readonly number[]; step: readonly number[]; size: readonly number[] };
   /** Keeps the upper (or lower) triangle of the last two axes from diagonal k; zeroes the rest. */
   trilu: { upper: boolean; k: number };
+  /** The k largest (or smallest) along `axis`, sorted: their values, or (`indices`) their int32 positions. */
+  topk: { k: number; axis: number; largest: boolean; indices: boolean };
+  /** out = data[indices[…]] with the last axis of indices indexing the leading axes after batchDims. */
+  gathernd: { batchDims: number };
+  /** A copy of data with updates written at indices along `axis` (reduction: none, add, mul, max, min). */
+  scatterelements: { axis: number; reduction: Reduction };
+  /** A copy of data with updates written at the index tuples (the last axis of indices). */
+  scatternd: { reduction: Reduction };
+}
+
+export type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
+const REDUCTIONS: readonly string[] = ['none', 'add', 'mul', 'max', 'min'];
+
+/** How a scatter combines an update u with the value v already there. */
+function combine(r: Reduction, int: boolean): (v: number, u: number) => number {
+  switch (r) {
+    case 'none':
+      return (_v, u) => u;
+    case 'add':
+      return int ? (v, u) => (v + u) | 0 : (v, u) => v + u;
+    case 'mul':
+      return int ? Math.imul : (v, u) => v * u;
+    case 'max':
+      return Math.max;
+    case 'min':
+      return Math.min;
+  }
 }
 
 const FLOAT_OR_INT: DType[] = ['float32', 'int32'];
@@ -328,4 +355,161 @@ export const MOVEMENT = {
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['trilu']>,
+  topk: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      const axis = axisOf('topk', x, a.axis);
+      if (!(Number.isInteger(a.k) && a.k >= 0 && a.k <= x.shape[axis]))
+        throw new ShapeError(`topk: k ${a.k} is out of range for an axis of size ${x.shape[axis]}`);
+      return { shape: x.shape.map((d, i) => (i === axis ? a.k : d)), dtype: a.indices ? 'int32' : x.dtype };
+    },
+    check: (c) => {
+      if (!Number.isInteger(c.n.attrs.axis) || !Number.isInteger(c.n.attrs.k))
+        c.bad('attrs.axis and attrs.k must be integers');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+    },
+    forward(x, [i], out, a) {
+      const axis = normAxes('topk', [a.axis], i.shape.length)[0];
+      const [outer, n, inner] = aroundAxis(i.shape, axis);
+      const src = view(x, i);
+      const dst = view(x, out);
+      const order = new Array<number>(n);
+      // largest first (ties: the lower index first), as ONNX Runtime sorts
+      const cmp = (p: number, q: number, base: number) => {
+        const u = src[base + p * inner];
+        const v = src[base + q * inner];
+        if (u === v) return p - q;
+        return a.largest ? (u > v ? -1 : 1) : u < v ? -1 : 1;
+      };
+      for (let o = 0; o < outer; o++)
+        for (let j = 0; j < inner; j++) {
+          const base = o * n * inner + j;
+          for (let t = 0; t < n; t++) order[t] = t;
+          order.sort((p, q) => cmp(p, q, base));
+          for (let t = 0; t < a.k; t++)
+            dst[(o * a.k + t) * inner + j] = a.indices ? order[t] : src[base + order[t] * inner];
+        }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['topk']>,
+  gathernd: {
+    arity: [2, 2],
+    infer: ([d, i], a) => {
+      const b = a.batchDims;
+      const q = i.shape[i.shape.length - 1];
+      if (i.dtype !== 'int32') throw new ShapeError('gathernd: indices must be int32');
+      if (isBatched(d) || isBatched(i)) throw new ShapeError('gathernd: takes fixed shapes');
+      if (!(q >= 1 && b + q <= d.shape.length))
+        throw new ShapeError(`gathernd: index tuples of ${q} for data [${d.shape}]`);
+      return { shape: [...i.shape.slice(0, -1), ...d.shape.slice(b + q)], dtype: d.dtype };
+    },
+    check: (c) => {
+      if (!Number.isInteger(c.n.attrs.batchDims) || c.n.attrs.batchDims < 0) c.bad('attrs.batchDims must be a natural');
+      expectHost(c, 0, ...FLOAT_OR_INT);
+      expectHost(c, 1, 'int32');
+    },
+    forward(x, [d, i], out, a) {
+      const b = a.batchDims;
+      const q = i.shape[i.shape.length - 1];
+      const ds = stridesOf(d.shape);
+      const slice = numel(d.shape.slice(b + q));
+      const batches = numel(d.shape.slice(0, b));
+      const tuples = numel(i.shape.slice(b, -1));
+      const src = view(x, d);
+      const idx = view(x, i);
+      const dst = view(x, out);
+      for (let bb = 0; bb < batches; bb++)
+        for (let t = 0; t < tuples; t++) {
+          let off = b > 0 ? bb * ds[b - 1] : 0;
+          for (let k = 0; k < q; k++)
+            off += wrapIndex('gathernd', idx[(bb * tuples + t) * q + k], d.shape[b + k]) * ds[b + k];
+          dst.set(src.subarray(off, off + slice), (bb * tuples + t) * slice);
+        }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['gathernd']>,
+  scatterelements: {
+    arity: [3, 3],
+    infer: ([d, i, u], a) => {
+      axisOf('scatterelements', d, a.axis);
+      if (i.dtype !== 'int32' || u.dtype !== d.dtype || i.shape.join() !== u.shape.join())
+        throw new ShapeError('scatterelements: int32 indices and updates of one shape, updates of the data dtype');
+      if (isBatched(d)) throw new ShapeError('scatterelements: takes fixed shapes');
+      return { shape: d.shape, dtype: d.dtype };
+    },
+    check: (c) => {
+      if (!REDUCTIONS.includes(c.n.attrs.reduction)) c.bad(`attrs.reduction must be one of ${REDUCTIONS.join(', ')}`);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+      expectHost(c, 1, 'int32');
+    },
+    forward(x, [d, i, u], out, a) {
+      const axis = normAxes('scatterelements', [a.axis], d.shape.length)[0];
+      const ds = stridesOf(d.shape);
+      const r = i.shape.length;
+      const f = combine(a.reduction, d.dtype === 'int32');
+      const dst = view(x, out);
+      dst.set(view(x, d));
+      const idx = view(x, i);
+      const up = view(x, u);
+      const at = new Array<number>(r).fill(0);
+      for (let k = 0; k < idx.length; k++) {
+        let off = 0;
+        for (let q = 0; q < r; q++)
+          off += (q === axis ? wrapIndex('scatterelements', idx[k], d.shape[axis]) : at[q]) * ds[q];
+        dst[off] = f(dst[off], up[k]);
+        for (let q = r - 1; q >= 0; q--) {
+          if (++at[q] < i.shape[q]) break;
+          at[q] = 0;
+        }
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['scatterelements']>,
+  scatternd: {
+    arity: [3, 3],
+    infer: ([d, i, u]) => {
+      const q = i.shape[i.shape.length - 1];
+      if (i.dtype !== 'int32' || u.dtype !== d.dtype)
+        throw new ShapeError('scatternd: int32 indices, updates of the data dtype');
+      if (isBatched(d)) throw new ShapeError('scatternd: takes fixed shapes');
+      const want = [...i.shape.slice(0, -1), ...d.shape.slice(q)];
+      if (!(q >= 1 && q <= d.shape.length) || want.join() !== u.shape.join())
+        throw new ShapeError(`scatternd: updates [${u.shape}] do not match indices [${i.shape}] into [${d.shape}]`);
+      return { shape: d.shape, dtype: d.dtype };
+    },
+    check: (c) => {
+      if (!REDUCTIONS.includes(c.n.attrs.reduction)) c.bad(`attrs.reduction must be one of ${REDUCTIONS.join(', ')}`);
+      expectHost(c, 0, ...FLOAT_OR_INT);
+      expectHost(c, 1, 'int32');
+    },
+    forward(x, [d, i, u], out, a) {
+      const q = i.shape[i.shape.length - 1];
+      const ds = stridesOf(d.shape);
+      const slice = numel(d.shape.slice(q));
+      const f = combine(a.reduction, d.dtype === 'int32');
+      const dst = view(x, out);
+      dst.set(view(x, d));
+      const idx = view(x, i);
+      const up = view(x, u);
+      const tuples = numel(i.shape.slice(0, -1));
+      for (let t = 0; t < tuples; t++) {
+        let off = 0;
+        for (let k = 0; k < q; k++) off += wrapIndex('scatternd', idx[t * q + k], d.shape[k]) * ds[k];
+        for (let j = 0; j < slice; j++) dst[off + j] = f(dst[off + j], up[t * slice + j]);
+      }
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<MovementAttrs['scatternd']>,
 } satisfies { [K in keyof MovementAttrs]: OpDef<MovementAttrs[K]> };

@@ -20,8 +20,124 @@ export interface WindowNdAttrs {
   convnd: Window & { group: number };
   /** The transpose (gradient) of convnd: w [C, M/group, k…]; outputPadding adds to the end of each axis. */
   convtransposend: Window & { group: number; outputPadding: readonly number[] };
-  /** Max or average over the window (average: count_include_pad counts padded cells). */
-  poolnd: Window & { kind: 'max' | 'avg'; kernel: readonly number[]; ceil: boolean; countPad: boolean };
+  /**
+   * Max or average over the window (average: count_include_pad counts padded cells); argmax: the
+   * int32 index of each maximum in the whole input flattened (ONNX MaxPool's Indices, row-major).
+   */
+  poolnd: Window & { kind: 'max' | 'avg' | 'argmax'; kernel: readonly number[]; ceil: boolean; countPad: boolean };
+  /**
+   * ONNX Resize of every axis to `sizes`: scales[i] maps output to input coordinates (as the
+   * model gave them, or size ratios), roi for tf_crop_and_resize ([starts…, ends…], normalized).
+   */
+  resize: {
+    sizes: readonly number[];
+    scales: readonly number[];
+    mode: 'nearest' | 'linear' | 'cubic';
+    coordinate:
+      | 'half_pixel'
+      | 'pytorch_half_pixel'
+      | 'align_corners'
+      | 'asymmetric'
+      | 'tf_crop_and_resize'
+      | 'half_pixel_symmetric';
+    nearest: 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil';
+    cubicA: number;
+    excludeOutside: boolean;
+    extrapolation: number;
+    roi?: readonly number[];
+  };
+}
+
+/** Interpolation taps of one output coordinate along one axis: input indices and weights. */
+function resizeTaps(
+  a: WindowNdAttrs['resize'],
+  axis: number,
+  o: number,
+  inSize: number,
+  outSize: number,
+): { at: number[]; w: number[] } {
+  const s = a.scales[axis];
+  let x: number;
+  switch (a.coordinate) {
+    case 'half_pixel':
+      x = (o + 0.5) / s - 0.5;
+      break;
+    case 'half_pixel_symmetric': {
+      const adj = outSize / (s * inSize);
+      const center = inSize / 2;
+      const offset = center * (1 - adj);
+      x = offset + (o + 0.5) / s - 0.5;
+      break;
+    }
+    case 'pytorch_half_pixel':
+      x = outSize > 1 ? (o + 0.5) / s - 0.5 : 0;
+      break;
+    case 'align_corners':
+      x = outSize === 1 ? 0 : (o * (inSize - 1)) / (outSize - 1);
+      break;
+    case 'asymmetric':
+      x = o / s;
+      break;
+    case 'tf_crop_and_resize': {
+      const r = a.roi ?? [];
+      const n = a.sizes.length;
+      const [r0, r1] = [r[axis] ?? 0, r[axis + n] ?? 1];
+      x =
+        outSize > 1
+          ? r0 * (inSize - 1) + (o * (r1 - r0) * (inSize - 1)) / (outSize - 1)
+          : 0.5 * (r0 + r1) * (inSize - 1);
+      if (x < 0 || x > inSize - 1) return { at: [], w: [] }; // extrapolated
+      break;
+    }
+  }
+  if (a.mode === 'nearest') {
+    let i: number;
+    switch (a.nearest) {
+      case 'round_prefer_floor':
+        i = x % 1 === 0.5 || x % 1 === -0.5 ? Math.floor(x) : Math.round(x);
+        break;
+      case 'round_prefer_ceil':
+        i = Math.round(x);
+        break;
+      case 'floor':
+        i = Math.floor(x);
+        break;
+      case 'ceil':
+        i = Math.ceil(x);
+        break;
+    }
+    return { at: [Math.min(Math.max(i, 0), inSize - 1)], w: [1] };
+  }
+  if (a.mode === 'linear') {
+    const xc = Math.min(Math.max(x, 0), inSize - 1);
+    const i0 = Math.floor(xc);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const t = xc - i0;
+    return { at: [i0, i1], w: [1 - t, t] };
+  }
+  const A = a.cubicA;
+  const i0 = Math.floor(x);
+  const t = x - i0;
+  const cub = (d: number) => {
+    const z = Math.abs(d);
+    if (z <= 1) return ((A + 2) * z - (A + 3)) * z * z + 1;
+    if (z < 2) return ((A * z - 5 * A) * z + 8 * A) * z - 4 * A;
+    return 0;
+  };
+  const at: number[] = [];
+  const w: number[] = [];
+  for (let k = -1; k <= 2; k++) {
+    const j = i0 + k;
+    const inside = j >= 0 && j < inSize;
+    if (a.excludeOutside && !inside) continue;
+    at.push(Math.min(Math.max(j, 0), inSize - 1));
+    w.push(cub(t - k));
+  }
+  if (a.excludeOutside) {
+    const sum = w.reduce((p, q) => p + q, 0);
+    for (let k = 0; k < w.length; k++) w[k] /= sum;
+  }
+  return { at, w };
 }
 
 function windowCheck(c: CheckCtx<Window>, rank: number): void {
@@ -232,13 +348,13 @@ export const WINDOW_ND = {
         return o;
       });
       if (out.some((d) => d < 1)) throw new ShapeError(`poolnd: the window does not fit [${x.shape.join(', ')}]`);
-      return { shape: [x.shape[0], x.shape[1], ...out], dtype: 'float32' };
+      return { shape: [x.shape[0], x.shape[1], ...out], dtype: a.kind === 'argmax' ? 'int32' : 'float32' };
     },
     check: (c) => {
       windowCheck(c, c.n.attrs.kernel.length);
       if (!c.n.attrs.kernel.every((k) => Number.isInteger(k) && k >= 1))
         c.bad('attrs.kernel must be positive integers');
-      if (c.n.attrs.kind !== 'max' && c.n.attrs.kind !== 'avg') c.bad("attrs.kind must be 'max' or 'avg'");
+      if (!['max', 'avg', 'argmax'].includes(c.n.attrs.kind)) c.bad("attrs.kind must be 'max', 'avg' or 'argmax'");
       floatIn(c, 0);
     },
     forward(x, [xi], out, a) {
@@ -257,6 +373,7 @@ export const WINDOW_ND = {
         forEachPosition(os, (at, k) => {
           const origin = at.map((o, i) => o * a.strides[i] - a.pads[i]);
           let best = Number.NEGATIVE_INFINITY;
+          let at0 = -1;
           let sum = 0;
           let count = 0;
           let padded = 0;
@@ -274,11 +391,15 @@ export const WINDOW_ND = {
             if (inPad) padded++;
             if (!inside) continue;
             const v = X[nc * inner + off];
-            if (v > best || Number.isNaN(v)) best = v;
+            // the first largest (a NaN propagates)
+            if (at0 < 0 || v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
+              best = v;
+              at0 = nc * inner + off;
+            }
             sum += v;
             count++;
           }
-          Y[nc * on + k] = a.kind === 'max' ? best : sum / (a.countPad ? padded : count);
+          Y[nc * on + k] = a.kind === 'max' ? best : a.kind === 'argmax' ? at0 : sum / (a.countPad ? padded : count);
         });
       return undefined;
     },
@@ -286,4 +407,51 @@ export const WINDOW_ND = {
     traits: {},
     onnx: null,
   } satisfies OpDef<WindowNdAttrs['poolnd']>,
+  resize: {
+    arity: [1, 1],
+    infer: ([x], a) => {
+      if (a.sizes.length !== x.shape.length || a.scales.length !== x.shape.length)
+        throw new ShapeError(`resize: ${a.sizes.length} sizes for rank ${x.shape.length}`);
+      if (x.shape[0] === -1 && (a.sizes[0] !== -1 || a.scales[0] !== 1))
+        throw new ShapeError('resize: the batch axis keeps its size');
+      if (a.sizes.some((d, i) => d < 1 && !(i === 0 && d === -1))) throw new ShapeError('resize: empty output');
+      return { shape: [...a.sizes], dtype: x.dtype };
+    },
+    check: (c) => {
+      const a = c.n.attrs;
+      if (!['nearest', 'linear', 'cubic'].includes(a.mode)) c.bad('attrs.mode must be nearest, linear or cubic');
+      if (!a.scales.every((v) => v > 0 && Number.isFinite(v))) c.bad('attrs.scales must be positive');
+      const x = c.value(0);
+      if (a.mode !== 'nearest' && x.dtype !== 'float32') c.bad(`${a.mode} resizing takes float32`);
+    },
+    forward(x, [i], out, a) {
+      // separable: one axis at a time (n-linear and n-cubic interpolation factor by axis)
+      const r = i.shape.length;
+      let shape = [...i.shape];
+      let cur: Float64Array = Float64Array.from(view(x, i));
+      for (let axis = 0; axis < r; axis++) {
+        const inSize = shape[axis];
+        const outSize = out.shape[axis];
+        if (inSize === outSize && a.scales[axis] === 1 && a.coordinate !== 'tf_crop_and_resize') continue;
+        const [outer, , inner] = [numel(shape.slice(0, axis)), inSize, numel(shape.slice(axis + 1))];
+        const next = new Float64Array(outer * outSize * inner);
+        for (let o = 0; o < outSize; o++) {
+          const { at, w } = resizeTaps(a, axis, o, inSize, outSize);
+          for (let p = 0; p < outer; p++)
+            for (let j = 0; j < inner; j++) {
+              let v = at.length ? 0 : a.extrapolation;
+              for (let k = 0; k < at.length; k++) v += w[k] * cur[(p * inSize + at[k]) * inner + j];
+              next[(p * outSize + o) * inner + j] = v;
+            }
+        }
+        cur = next;
+        shape = shape.map((d, k) => (k === axis ? outSize : d));
+      }
+      view(x, out).set(cur);
+      return undefined;
+    },
+    vjp: null,
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<WindowNdAttrs['resize']>,
 } satisfies { [K in keyof WindowNdAttrs]: OpDef<WindowNdAttrs[K]> };

@@ -162,6 +162,41 @@ const CASES: Cases = {
       ir: true,
     },
   ],
+  topk: [
+    { ins: [f([3, 5, 7])], attrs: { k: 3, axis: 1, largest: true, indices: false }, ir: true },
+    { ins: [f([3, 5, 7])], attrs: { k: 2, axis: -1, largest: false, indices: true }, ir: true },
+  ],
+  gathernd: [
+    { ins: [f([3, 5, 7]), { shape: [3, 2, 1], kind: 'labels', vocab: 5, constant: true }], attrs: { batchDims: 1 } },
+  ],
+  scatterelements: [
+    {
+      ins: [f([3, 5, 7]), { shape: [3, 2, 7], kind: 'labels', vocab: 5, constant: true }, f([3, 2, 7])],
+      attrs: { axis: 1, reduction: 'add' },
+    },
+  ],
+  scatternd: [
+    {
+      ins: [f([4, 5, 7]), { shape: [2, 1], kind: 'labels', vocab: 4, constant: true }, f([2, 5, 7])],
+      attrs: { reduction: 'none' },
+    },
+  ],
+  einsum: [{ ins: [f([3, 5, 7]), f([3, 7, 4])], attrs: { equation: 'bij,bjk->bik' } }],
+  resize: [
+    {
+      ins: [f([2, 3, 4, 5])],
+      attrs: {
+        sizes: [2, 3, 7, 9],
+        scales: [1, 1, 7 / 4, 9 / 5],
+        mode: 'cubic',
+        coordinate: 'half_pixel',
+        nearest: 'round_prefer_floor',
+        cubicA: -0.75,
+        excludeOutside: true,
+        extrapolation: 0,
+      },
+    },
+  ],
   quantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
   dequantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
 };

@@ -213,8 +213,8 @@ function sliceBy(cx: Cx, x: T, begin: number[], step: number[], size: number[]):
   if (isBatched(x) && !(begin[0] === 0 && step[0] === 1 && size[0] === -1))
     cx.fail('slicing the batch axis is not supported');
   if (size.some((s) => s === 0)) {
-    if (x.kind !== 'const') cx.fail('an empty slice of a computed tensor is not supported');
-    return cx.constant(size, [], cx.dtype(x) === 'int32');
+    if (x.kind === 'const') return cx.constant(size, [], cx.dtype(x) === 'int32');
+    return cx.emit('strided', [x], { begin, step, size });
   }
   if (cx.dtype(x) === 'float32' && step.every((s) => s === 1))
     return cx.emit('slice', [x], { begin: [...begin], size: [...size] });
@@ -336,8 +336,15 @@ const pool =
   (kind: 'max' | 'avg'): GeneralConverter =>
   (cx, n, A, ins) => {
     const x = need(cx, ins, 0);
-    if ((n.output ?? [])[1]) cx.fail('the Indices output is not supported');
     if (A.int('storage_order', 0) !== 0) cx.fail('storage_order 1 is not supported');
+    if ((n.output ?? [])[1]) {
+      // with Indices: both outputs by the host pool (values, and the argmax of the same windows)
+      if (kind !== 'max' || cx.dtype(x) !== 'float32') cx.fail('Indices are given for float MaxPool only');
+      const k = A.ints('kernel_shape') ?? cx.fail('kernel_shape is required');
+      const w = windowNd(cx, A, x, k);
+      const at = { kernel: k, ceil: A.int('ceil_mode', 0) !== 0, countPad: false, ...w };
+      return [cx.emit('poolnd', [x], { kind: 'max', ...at }), cx.emit('poolnd', [x], { kind: 'argmax', ...at })];
+    }
     const kernel = A.ints('kernel_shape') ?? cx.fail('kernel_shape is required');
     if (cx.dtype(x) === 'int32') {
       // integer max pooling: through float32 (exact for the 8- and 16-bit types ONNX allows here)
@@ -382,9 +389,35 @@ function channelShaped(cx: Cx, values: ArrayLike<number>, r: number): T {
 
 const batchNorm: GeneralConverter = (cx, n, A, ins) => {
   const x = need(cx, ins, 0);
-  if ((n.output ?? []).slice(1).some((o) => o)) cx.fail('training-mode outputs are not supported (inference only)');
   const eps = A.float('epsilon', 1e-5);
   const r0 = x.shape.length;
+  const training = A.int('training_mode', 0) !== 0 || (n.output ?? []).slice(1).some((o) => o);
+  if (training) {
+    // training mode (opset 14+): batch statistics over every axis but the channels, and the
+    // running statistics blended by momentum as outputs 1 and 2
+    if (isBatched(x)) cx.fail('training-mode statistics over the batch axis need a fixed batch');
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const shaped = (t: T) => reshape(cx, t, [x.shape[1], ...new Array<number>(Math.max(0, r0 - 2)).fill(1)]);
+    const mean = reduceWith(cx, 'mean', x, axes, true);
+    const xc = bin(cx, 'sub', x, mean);
+    const variance = reduceWith(cx, 'mean', bin(cx, 'mul', xc, xc), axes, true);
+    const inv = map(cx, 'sqrt', bin(cx, 'add', variance, cx.constant([], [eps], false)));
+    const y = bin(
+      cx,
+      'add',
+      bin(cx, 'div', bin(cx, 'mul', xc, shaped(need(cx, ins, 1))), inv),
+      shaped(need(cx, ins, 2)),
+    );
+    const m = A.float('momentum', 0.9);
+    const blend = (running: T, current: T) =>
+      bin(
+        cx,
+        'add',
+        bin(cx, 'mul', running, cx.constant([], [m], false)),
+        bin(cx, 'mul', reshape(cx, current, [x.shape[1]]), cx.constant([], [1 - m], false)),
+      );
+    return [y, blend(need(cx, ins, 3), mean), blend(need(cx, ins, 4), variance)];
+  }
   if ([1, 2, 3, 4].some((i) => ins[i]?.kind !== 'const')) {
     // parameters computed at run time: (x − mean) · scale / sqrt(var + eps) + b, channel-shaped
     const [sc, bb, mu, va] = [1, 2, 3, 4].map((i) =>
@@ -842,7 +875,6 @@ const oneHot: GeneralConverter = (cx, _n, A, ins) => {
   let ids = need(cx, ins, 0);
   const depth = cx.constValues(ins[1], 'depth')[0];
   const values = need(cx, ins, 2);
-  if (values.kind !== 'const') return cx.fail('values must be a constant');
   if (cx.dtype(ids) !== 'int32') ids = cx.emit('cast', [ids], { to: 'int32' });
   const r = ids.shape.length + 1;
   const axis = normAxis(cx, A.int('axis', -1), r);
@@ -856,10 +888,12 @@ const oneHot: GeneralConverter = (cx, _n, A, ins) => {
     true,
   );
   const hot = bin(cx, 'eq', reshape(cx, ids, shape), positions);
-  const [off, on] = [values.data[0], values.data[1]];
-  const int = values.int;
+  const int = cx.dtype(values) === 'int32';
   const h = int ? hot : cx.emit('cast', [hot], { to: 'float32' });
-  return [bin(cx, 'add', bin(cx, 'mul', h, cx.constant([], [on - off], int)), cx.constant([], [off], int))];
+  // values [off, on] (computed or constant): off + hot · (on − off)
+  const pick = (i: number) => cx.emit('gather', [values, cx.constant([], [i], true)], { axis: 0 });
+  const off = pick(0);
+  return [bin(cx, 'add', bin(cx, 'mul', h, bin(cx, 'sub', pick(1), off)), off)];
 };
 
 const gelu: GeneralConverter = (cx, _n, A, ins) => [
@@ -913,6 +947,156 @@ const softmaxCrossEntropy: GeneralConverter = (cx, _n, A, ins) => {
   return [nll(cx, A, logProb, need(cx, ins, 1), ins[2]), logProb];
 };
 
+const resize: GeneralConverter = (cx, n, A, ins) => {
+  const x = need(cx, ins, 0);
+  const r = x.shape.length;
+  const legacy = n.opType === 'Upsample' || cx.opset < 11;
+  if (A.int('antialias', 0)) cx.fail('antialias 1 is not supported');
+  let mode = A.str('mode', 'nearest');
+  if (mode === 'bilinear' || mode === 'trilinear') mode = 'linear';
+  if (!['nearest', 'linear', 'cubic'].includes(mode)) cx.fail(`mode '${mode}' is not supported`);
+  const coordinate = legacy ? 'asymmetric' : A.str('coordinate_transformation_mode', 'half_pixel');
+  const known = [
+    'half_pixel',
+    'half_pixel_symmetric',
+    'pytorch_half_pixel',
+    'align_corners',
+    'asymmetric',
+    'tf_crop_and_resize',
+  ];
+  if (!known.includes(coordinate)) cx.fail(`coordinate_transformation_mode '${coordinate}' is not supported`);
+  const axes = (A.ints('axes') ?? x.shape.map((_, i) => i)).map((a) => normAxis(cx, a, r));
+  // scales and sizes: attribute (Upsample-7), input 1 (Upsample-9, Resize-10) or inputs 2 and 3
+  const given = (t: T | undefined, what: string) => (t && numel(t.shape) > 0 ? cx.constValues(t, what) : undefined);
+  let scalesIn: number[] | undefined;
+  let sizesIn: number[] | undefined;
+  let roi: number[] | undefined;
+  if (n.opType === 'Upsample' && cx.opset < 9)
+    scalesIn = (A.floats('scales') ?? cx.fail('scales are required')).slice();
+  else if (legacy) scalesIn = given(ins[1], 'scales');
+  else {
+    roi = given(ins[1], 'roi');
+    scalesIn = given(ins[2], 'scales');
+    sizesIn = given(ins[3], 'sizes');
+  }
+  const scales = x.shape.map(() => 1);
+  const sizes = [...x.shape];
+  if (sizesIn) {
+    const policy = A.str('keep_aspect_ratio_policy', 'stretch');
+    const ratio = axes.map((a, k) => (sizesIn as number[])[k] / x.shape[a]);
+    const uniform =
+      policy === 'not_larger' ? Math.min(...ratio) : policy === 'not_smaller' ? Math.max(...ratio) : undefined;
+    axes.forEach((a, k) => {
+      scales[a] = uniform ?? ratio[k];
+      sizes[a] = uniform === undefined ? (sizesIn as number[])[k] : Math.round(uniform * x.shape[a]);
+    });
+  } else if (scalesIn) {
+    axes.forEach((a, k) => {
+      scales[a] = (scalesIn as number[])[k];
+      sizes[a] = Math.floor(x.shape[a] * scales[a]);
+    });
+  } else cx.fail('needs scales or sizes');
+  if (isBatched(x) && (scales[0] !== 1 || sizes[0] !== -1)) cx.fail('resizing the batch axis is not supported');
+  if (roi && axes.length !== r) {
+    const full = [...x.shape.map(() => 0), ...x.shape.map(() => 1)];
+    axes.forEach((a, k) => {
+      full[a] = (roi as number[])[k];
+      full[a + r] = (roi as number[])[k + axes.length];
+    });
+    roi = full;
+  }
+  return [
+    cx.emit('resize', [x], {
+      sizes,
+      scales,
+      mode: mode as 'nearest',
+      coordinate: coordinate as 'half_pixel',
+      nearest: (legacy ? 'floor' : A.str('nearest_mode', 'round_prefer_floor')) as 'floor',
+      cubicA: A.float('cubic_coeff_a', -0.75),
+      excludeOutside: A.int('exclude_outside', 0) !== 0,
+      extrapolation: A.float('extrapolation_value', 0),
+      ...(roi ? { roi } : {}),
+    }),
+  ];
+};
+
+const topK: GeneralConverter = (cx, _n, A, ins) => {
+  const x = need(cx, ins, 0);
+  const k = cx.opset >= 10 ? cx.constValues(ins[1], 'K')[0] : A.int('k', 1);
+  const axis = normAxis(cx, A.int('axis', -1), x.shape.length);
+  const largest = A.int('largest', 1) !== 0;
+  return [
+    cx.emit('topk', [x], { k, axis, largest, indices: false }),
+    cx.emit('topk', [x], { k, axis, largest, indices: true }),
+  ];
+};
+
+const int32 = (cx: Cx, t: T) => (cx.dtype(t) === 'int32' ? t : cx.emit('cast', [t], { to: 'int32' }));
+
+const lrn: GeneralConverter = (cx, _n, A, ins) => {
+  // x / (bias + alpha/size · Σ x² over `size` neighbouring channels)^beta
+  const x = need(cx, ins, 0);
+  const size = A.int('size', 1);
+  const r = x.shape.length;
+  const sq = bin(cx, 'mul', x, x);
+  const lo = Math.floor((size - 1) / 2);
+  const hi = Math.ceil((size - 1) / 2);
+  const pads = new Array<number>(2 * r).fill(0);
+  pads[1] = lo;
+  pads[1 + r] = hi;
+  const padded = cx.emit('pad', [sq], { pads, mode: 'constant', value: 0 });
+  let sum: T | undefined;
+  for (let k = 0; k < size; k++) {
+    const part = sliceBy(
+      cx,
+      padded,
+      x.shape.map((_, i) => (i === 1 ? k : 0)),
+      x.shape.map(() => 1),
+      [...x.shape],
+    );
+    sum = sum ? bin(cx, 'add', sum, part) : part;
+  }
+  const scaled = bin(
+    cx,
+    'add',
+    bin(cx, 'mul', sum as T, cx.constant([], [A.float('alpha', 1e-4) / size], false)),
+    cx.constant([], [A.float('bias', 1)], false),
+  );
+  return [bin(cx, 'div', x, bin(cx, 'pow', scaled, cx.constant([], [A.float('beta', 0.75)], false)))];
+};
+
+const mvn: GeneralConverter = (cx, _n, A, ins) => {
+  const x = need(cx, ins, 0);
+  const axes = (A.ints('axes') ?? [0, 2, 3]).map((a) => normAxis(cx, a, x.shape.length));
+  const mean = reduceWith(cx, 'mean', x, axes, true);
+  const xc = bin(cx, 'sub', x, mean);
+  const sd = map(cx, 'sqrt', reduceWith(cx, 'mean', bin(cx, 'mul', xc, xc), axes, true));
+  return [bin(cx, 'div', xc, bin(cx, 'add', sd, cx.constant([], [1e-9], false)))];
+};
+
+/** Blackman, Hamming and Hann windows of a constant size (constants). */
+const windowFn =
+  (kind: 'blackman' | 'hamming' | 'hann'): GeneralConverter =>
+  (cx, _n, A, ins) => {
+    const size = cx.constValues(ins[0], 'size')[0];
+    if (!(size >= 0 && size <= 2 ** 24)) cx.fail(`size ${size}`);
+    const N = A.int('periodic', 1) ? size : size - 1;
+    const f = (i: number) => {
+      const c = (2 * Math.PI * i) / N;
+      if (kind === 'hann') return 0.5 - 0.5 * Math.cos(c);
+      if (kind === 'hamming') return 25 / 46 - (21 / 46) * Math.cos(c);
+      return 0.42 - 0.5 * Math.cos(c) + 0.08 * Math.cos(2 * c);
+    };
+    const dt = A.int('output_datatype', 1);
+    return [
+      cx.constant(
+        [size],
+        Array.from({ length: size }, (_, i) => f(i)),
+        !FLOAT_ELEMS.has(dt),
+      ),
+    ];
+  };
+
 export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Abs: unary('abs'),
   Acos: unary('acos'),
@@ -927,6 +1111,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Atanh: unary('atanh'),
   AveragePool: pool('avg'),
   BatchNormalization: batchNorm,
+  BlackmanWindow: windowFn('blackman'),
   BitShift: (cx, _n, A, ins) => [
     bin(cx, A.str('direction', '') === 'LEFT' ? 'shl' : 'shr', need(cx, ins, 0), need(cx, ins, 1)),
   ],
@@ -949,6 +1134,13 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   DepthToSpace: depthToSpace,
   Div: binary('div'),
   Dropout: dropout,
+  Einsum: (cx, _n, A, ins) => [
+    cx.emit(
+      'einsum',
+      ins.filter((t): t is T => t !== undefined),
+      { equation: A.str('equation', '') },
+    ),
+  ],
   Elu: unary('elu', (A) => ({ alpha: A.float('alpha', 1) })),
   Equal: binary('eq'),
   Erf: unary('erf'),
@@ -959,6 +1151,9 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Floor: unary('floor'),
   Gather: gather,
   GatherElements: gatherElements,
+  GatherND: (cx, _n, A, ins) => [
+    cx.emit('gathernd', [need(cx, ins, 0), int32(cx, need(cx, ins, 1))], { batchDims: A.int('batch_dims', 0) }),
+  ],
   Gelu: gelu,
   Gemm: gemm,
   GlobalAveragePool: globalPool('mean'),
@@ -968,11 +1163,14 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Hardmax: softmaxLike('hard'),
   HardSigmoid: unary('hardSigmoid', (A) => ({ alpha: A.float('alpha', 0.2), beta: A.float('beta', 0.5) })),
   HardSwish: unary('hardSwish'),
+  HammingWindow: windowFn('hamming'),
+  HannWindow: windowFn('hann'),
   Identity: identity,
   InstanceNormalization: instanceNorm,
   IsInf: isInf,
   IsNaN: unary('isNaN'),
   LayerNormalization: layerNorm,
+  LRN: lrn,
   LeakyRelu: unary('leakyRelu', (A) => ({ alpha: A.float('alpha', 0.01) })),
   Less: binary('lt'),
   LessOrEqual: binary('le'),
@@ -982,6 +1180,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Max: variadic('max'),
   MaxPool: pool('max'),
   Mean: variadic('add', true),
+  MeanVarianceNormalization: mvn,
   Min: variadic('min'),
   Mish: unary('mish'),
   Mod: (cx, _n, A, ins) => [bin(cx, A.int('fmod', 0) ? 'fmod' : 'mod', need(cx, ins, 0), need(cx, ins, 1))],
@@ -1020,7 +1219,22 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   ReduceSumSquare: reduction('sumsquare', 18),
   Relu: unary('relu'),
   Reshape: reshapeOp,
+  Resize: resize,
   Round: unary('round'),
+  ScatterElements: (cx, _n, A, ins) => {
+    const x = need(cx, ins, 0);
+    return [
+      cx.emit('scatterelements', [x, int32(cx, need(cx, ins, 1)), need(cx, ins, 2)], {
+        axis: normAxis(cx, A.int('axis', 0), x.shape.length),
+        reduction: A.str('reduction', 'none') as 'none',
+      }),
+    ];
+  },
+  ScatterND: (cx, _n, A, ins) => [
+    cx.emit('scatternd', [need(cx, ins, 0), int32(cx, need(cx, ins, 1)), need(cx, ins, 2)], {
+      reduction: A.str('reduction', 'none') as 'none',
+    }),
+  ],
   Selu: unary('selu', (A) => ({
     alpha: A.float('alpha', 1.6732632423543772),
     gamma: A.float('gamma', 1.0507009873554805),
@@ -1047,9 +1261,11 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Tanh: unary('tanh'),
   ThresholdedRelu: unary('thresholdedRelu', (A) => ({ alpha: A.float('alpha', 1) })),
   Tile: tile,
+  TopK: topK,
   Transpose: transposeOp,
   Trilu: trilu,
   Unsqueeze: unsqueeze,
+  Upsample: resize,
   Where: where,
   Xor: binary('xor'),
 };
