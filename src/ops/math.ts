@@ -167,14 +167,13 @@ function parseEinsum(eq: string, ranks: readonly number[]): { ins: string[][]; o
 /** Sizes of the einsum labels (size-1 axes broadcast). */
 function einsumSizes(eq: string, ins: string[][], shapes: readonly (readonly number[])[]): Map<string, number> {
   const size = new Map<string, number>();
-  ins.forEach((l, i) =>
-    l.forEach((c, k) => {
+  for (const [i, l] of ins.entries())
+    for (const [k, c] of l.entries()) {
       const d = shapes[i][k];
       const known = size.get(c);
       if (known === undefined || known === 1) size.set(c, d);
       else if (d !== 1 && d !== known) throw new ShapeError(`einsum '${eq}': label ${c} is ${known} and ${d}`);
-    }),
-  );
+    }
   return size;
 }
 
