@@ -1,7 +1,7 @@
 // Public API of `graduate/runtime`: load a compiled artifact and run it — in Node, in a Worker or
 // in a browser page. Lean by design: no training code is reachable from here (a test checks it).
 
-import { FileError, FormatError } from '../errors.js';
+import { FileError, FormatError, ShapeError, ValueError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import type { Graph, InputSpec } from '../graph/ir.js';
 import { numel } from '../graph/ir.js';
@@ -9,12 +9,38 @@ import { Engine, type EngineOptions } from '../kernels/engine.js';
 import { nodeBuiltin } from '../kernels/host.js';
 import { preparePixels, transposeImages } from './image-input.js';
 import { Session } from './session.js';
+import {
+  declaredArray,
+  feedBatch,
+  graphSignature,
+  type NamedInput,
+  type NamedOutput,
+  type Signature,
+  type TensorInfo,
+  toCompute,
+} from './signature.js';
 
 export { FileError, FormatError, GraduateError, ShapeError, ValueError } from '../errors.js';
 export { crc32, readArtifact, writeArtifact } from '../graph/artifact.js';
 export type { Graph, InputSpec } from '../graph/ir.js';
 export { describePreparation, type InputPreparation, inputPreparation, tensorShape } from './image-input.js';
 export { Session, type SessionOptions } from './session.js';
+export {
+  graphSignature,
+  type NamedInput,
+  type NamedOutput,
+  type Signature,
+  type TensorDtype,
+  type TensorInfo,
+} from './signature.js';
+
+/** Options of InferenceModel.runNamed. */
+export interface RunNamedOptions {
+  /** Samples in the batch (default: what the batched inputs' lengths say; 1 when none is batched). */
+  batch?: number;
+  /** Outputs to return, by name (default: all). */
+  outputs?: readonly string[];
+}
 
 export interface Prediction {
   /** Top-k classes, best first. */
@@ -40,11 +66,28 @@ export function topClasses(logits: ArrayLike<number>, classNames: readonly strin
 /** A loaded model: its graph, a session to run it, and helpers for classification. */
 export class InferenceModel {
   readonly session: Session;
+  /** The named inputs and outputs (names, declared dtypes, shapes with -1 for a batch axis). */
+  readonly signature: Signature;
   constructor(
     readonly graph: Graph,
     opts: { maxBatch?: number; engine?: Engine } = {},
   ) {
+    this.signature = graphSignature(graph);
     this.session = new Session(graph, opts);
+  }
+  /** Inputs in the model's order: name, declared dtype, shape (-1: the batch axis). */
+  get inputs(): readonly TensorInfo[] {
+    return this.signature.inputs;
+  }
+  /** Outputs in the model's order (as inputs). */
+  get outputs(): readonly TensorInfo[] {
+    return this.signature.outputs;
+  }
+  get inputNames(): string[] {
+    return this.signature.inputs.map((t) => t.name);
+  }
+  get outputNames(): string[] {
+    return this.signature.outputs.map((t) => t.name);
   }
   get classNames(): readonly string[] {
     return this.graph.meta.classNames;
@@ -58,10 +101,59 @@ export class InferenceModel {
    * same tensor serve's FP32 input and the ONNX export take (docs/inputs.md).
    */
   run(input: Float32Array | Int32Array, batch: number): Float32Array {
+    if (this.graph.inputs.length !== 1)
+      throw new ShapeError(
+        `InferenceModel.run: the model takes ${this.graph.inputs.length} named inputs (${this.inputNames.join(', ')}); use runNamed`,
+      );
     const spec = this.input;
     if (spec.layout === 'NCHW' && input instanceof Float32Array && spec.kind === 'image')
       return this.session.run(transposeImages(input, spec.shape), batch);
     return this.session.run(input, batch);
+  }
+  /**
+   * Runs the model on named tensors, as onnxruntime-node's `session.run(feeds)`: `feeds` maps each
+   * input name (`inputNames`) to a typed array — the declared type's (BigInt64Array for int64,
+   * Uint8Array for bool, …) or the compute type's (Float32Array, Int32Array) — holding `batch`
+   * samples of a batched input ([-1, …]) or the whole of a fixed-shape one. Returns every output
+   * (or those `outputs` names) by name, in its declared type's array (int64 → BigInt64Array, bool →
+   * Uint8Array; float16 → Float32Array). Errors name the input: unknown, missing, wrong length
+   * (with the shape expected) or wrong array type. An image model's input is the prepared tensor,
+   * in the layout it declares, as for run().
+   */
+  runNamed(
+    feeds: Readonly<Record<string, NamedInput>>,
+    opts: number | RunNamedOptions = {},
+  ): Record<string, NamedOutput> {
+    const o = typeof opts === 'number' ? { batch: opts } : opts;
+    const sig = this.signature;
+    const names = this.inputNames;
+    for (const k of Object.keys(feeds))
+      if (!names.includes(k))
+        throw new ValueError(`runNamed: unknown input '${k}'; the model takes ${describeAll(sig.inputs)}`);
+    const missing = sig.inputs.filter((t) => !Object.hasOwn(feeds, t.name));
+    if (missing.length)
+      throw new ValueError(
+        `runNamed: missing input${missing.length > 1 ? 's' : ''} ${missing.map((t) => `'${t.name}' (${t.dtype} [${t.shape.join(', ')}])`).join(', ')}`,
+      );
+    const xs = sig.inputs.map((t) => toCompute(t, feeds[t.name], `runNamed: input '${t.name}'`));
+    const batch = feedBatch(
+      sig.inputs,
+      xs.map((x) => x.length),
+      o.batch,
+    );
+    const want = o.outputs ?? this.outputNames;
+    for (const k of want)
+      if (!this.outputNames.includes(k))
+        throw new ValueError(`runNamed: unknown output '${k}'; the model has ${describeAll(sig.outputs)}`);
+    const spec = this.input;
+    if (spec.layout === 'NCHW' && spec.kind === 'image' && xs[0] instanceof Float32Array)
+      xs[0] = transposeImages(xs[0], spec.shape);
+    const ys = this.session.runAll(xs, batch);
+    const out: Record<string, NamedOutput> = {};
+    sig.outputs.forEach((t, i) => {
+      if (want.includes(t.name)) out[t.name] = declaredArray(t, ys[i]);
+    });
+    return out;
   }
   /** Softmax probabilities and the top-k classes of each sample. */
   classify(input: Float32Array | Int32Array, batch: number, k = 3): Prediction[] {
@@ -86,6 +178,10 @@ export class InferenceModel {
     this.session.dispose();
   }
 }
+
+/** "'x' float32 [-1, 3], 'ids' int64 [-1, 3]" */
+const describeAll = (ts: readonly TensorInfo[]) =>
+  ts.map((t) => `'${t.name}' ${t.dtype} [${t.shape.join(', ')}]`).join(', ');
 
 /** Loads an artifact from bytes, a file path (Node), or a URL (fetch). */
 export async function loadArtifact(
