@@ -120,8 +120,11 @@ export interface MathAttrs {
   map: { fn: MapFn; alpha?: number; beta?: number; gamma?: number };
   /** y = a fn b, numpy broadcasting; comparisons and logic give bool (int32 0/1). pow takes any exponent dtype. */
   binop: { fn: BinFn };
-  /** Conversion: to float32 (float16/bfloat16: rounded to that precision), to int32 (toward zero, as C), or to bool (≠ 0). */
-  cast: { to: 'float32' | 'float16' | 'bfloat16' | 'int32' | 'bool' };
+  /**
+   * Conversion: to float32 (float16/bfloat16: rounded to that precision), to int32 (toward zero, as
+   * C; narrower integer types wrap as C casts do, held in int32), or to bool (≠ 0).
+   */
+  cast: { to: 'float32' | 'float16' | 'bfloat16' | 'int32' | 'int16' | 'uint16' | 'int8' | 'uint8' | 'bool' };
   /** Reduction over `axes` (sorted, non-empty). */
   reduce: { fn: ReduceFn; axes: readonly number[]; keepDims: boolean };
   /** Index (int32) of the first (or `last`) largest (`min`: smallest) element along `axis`. */
@@ -471,7 +474,24 @@ function axisOf(op: string, x: Info, axis: number): number {
 }
 
 const FLOAT_OR_INT: DType[] = ['float32', 'int32'];
-const CAST_TO: readonly string[] = ['float32', 'float16', 'bfloat16', 'int32', 'bool'];
+const CAST_TO: readonly string[] = [
+  'float32',
+  'float16',
+  'bfloat16',
+  'int32',
+  'int16',
+  'uint16',
+  'int8',
+  'uint8',
+  'bool',
+];
+/** Narrow integer casts: bits and signedness (the value wraps, as C casts do). */
+const NARROW: Record<string, [number, boolean]> = {
+  int16: [16, true],
+  uint16: [16, false],
+  int8: [8, true],
+  uint8: [8, false],
+};
 
 export const MATH = {
   map: {
@@ -529,7 +549,10 @@ export const MATH = {
   } satisfies OpDef<MathAttrs['binop']>,
   cast: {
     arity: [1, 1],
-    infer: ([x], a) => ({ shape: x.shape, dtype: a.to === 'int32' || a.to === 'bool' ? 'int32' : 'float32' }),
+    infer: ([x], a) => ({
+      shape: x.shape,
+      dtype: a.to === 'float32' || a.to === 'float16' || a.to === 'bfloat16' ? 'float32' : 'int32',
+    }),
     check: (c) => {
       if (!CAST_TO.includes(c.n.attrs.to))
         c.bad(`attrs.to must be one of ${CAST_TO.join(', ')}, got ${JSON.stringify(c.n.attrs.to)}`);
@@ -545,7 +568,15 @@ export const MATH = {
           const v = Math.trunc(src[k]);
           dst[k] = Number.isNaN(v) ? 0 : Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, v));
         }
-      else if (a.to === 'float16') for (let k = 0; k < dst.length; k++) dst[k] = roundHalf(src[k]);
+      else if (NARROW[a.to]) {
+        const [bits, signed] = NARROW[a.to];
+        const m = 2 ** bits;
+        for (let k = 0; k < dst.length; k++) {
+          const t = Math.trunc(src[k]);
+          const w = Number.isFinite(t) ? ((t % m) + m) % m : 0;
+          dst[k] = signed && w >= m / 2 ? w - m : w;
+        }
+      } else if (a.to === 'float16') for (let k = 0; k < dst.length; k++) dst[k] = roundHalf(src[k]);
       else if (a.to === 'bfloat16') for (let k = 0; k < dst.length; k++) dst[k] = roundBfloat16(src[k]);
       else dst.set(src);
       return undefined;

@@ -22,7 +22,7 @@ import { TensorReader } from './tensors.js';
 /** A tensor during import: a graph value, or a constant (ints as exact doubles, floats as float32). */
 export type T =
   | { kind: 'value'; v: string; shape: number[]; dtype: 'float32' | 'int32' }
-  | { kind: 'const'; shape: number[]; int: boolean; data: Float32Array | Float64Array };
+  | { kind: 'const'; shape: number[]; int: boolean; data: Float32Array | Float64Array; elem?: number };
 
 /** One ONNX op's conversion: its outputs (undefined: an optional output it does not produce). */
 export type GeneralConverter = (cx: GeneralImporter, n: NodeProto, A: Attrs, ins: (T | undefined)[]) => T[];
@@ -115,7 +115,7 @@ export class GeneralImporter {
       bad(`opset ${this.opset || '(none)'} of the default domain is not supported (supported: ${lo}–${hi})`);
     for (const t of graph.initializer ?? []) {
       const c = this.tensors.read(t);
-      this.env.set(t.name ?? '', { kind: 'const', shape: c.dims, int: c.int, data: c.data });
+      this.env.set(t.name ?? '', { kind: 'const', shape: c.dims, int: c.int, data: c.data, elem: c.elem });
     }
     // inputs: initializers listed as inputs are constants with that default (as ONNX Runtime runs them)
     const io: { inputs: OnnxIo[]; outputs: OnnxIo[]; frozen: string[] } = { inputs: [], outputs: [], frozen: [] };
