@@ -8,6 +8,16 @@ import { type Const, mapConst } from './fold.js';
 import { type Entry, type Expr, Layout, type Val } from './layout.js';
 import { TensorReader } from './tensors.js';
 
+/** A DequantizeLinear of integer weights: element i is scale[ch(i)] · (q[i] − zp[ch(i)]). */
+export interface QWeights {
+  q: Float32Array | Float64Array;
+  scale: number[];
+  zp: number[];
+  /** The quantized axis (per-channel scales), or -1 for one scale. */
+  axis: number;
+  ch: (i: number) => number;
+}
+
 /** One ONNX op's conversion: the entry its first output becomes (n is cx.node). */
 export type Converter = (cx: Context, n: NodeProto, A: Attrs) => Entry;
 
@@ -18,6 +28,10 @@ export class Context extends Layout {
   readonly uses = new Map<string, number>();
   /** The default domain's opset. */
   opset = 0;
+  /** Weights folded from a DequantizeLinear of integers: their integers, zero points and scales. */
+  readonly qweights = new WeakMap<Const, QWeights>();
+  /** Layers of a quantized model that compute in float32, and why (recorded in meta.onnx.int8). */
+  readonly floatLayers: { node: string; reason: string }[] = [];
   private readonly tensors: TensorReader;
 
   constructor(source: string, baseDir: string) {
@@ -63,9 +77,9 @@ export class Context extends Layout {
   }
 
   /** An elementwise function of the input, applied to the entry `e` (default: input 0). */
-  unary(f: (x: number) => number, e: Entry = this.get(this.node.input?.[0] ?? '')): Entry {
-    if (e.kind === 'const') return mapConst(e, f);
-    if (e.kind === 'quant') this.fail('an int8 tensor (QuantizeLinear output) is not an input Graduate can import');
+  unary(f: (x: number) => number, e0: Entry = this.get(this.node.input?.[0] ?? '')): Entry {
+    if (e0.kind === 'const') return mapConst(e0, f);
+    const e = e0.kind === 'dq' || e0.kind === 'quant' ? this.materialize(e0, 'input') : e0;
     const ex = e as Val | Expr;
     const base = ex.kind === 'expr' ? ex.base : ex;
     const g = ex.kind === 'expr' ? ex.f : (x: number) => x;

@@ -13,6 +13,8 @@ export interface Const {
   dims: number[];
   data: Float32Array | Float64Array;
   int: boolean;
+  /** The ONNX element type where it is known (read from the file, or a Cast's target). */
+  elem?: number;
 }
 
 export const prod = (a: readonly number[]) => a.reduce((p, d) => p * d, 1);
@@ -42,7 +44,7 @@ export function constantAttr(A: Attrs): Const | undefined {
 export function castConst(c: Const, to: number): Const {
   const isInt = to !== DT.FLOAT && to !== DT.DOUBLE && to !== DT.FLOAT16;
   const data = isInt ? Float64Array.from(c.data, Math.trunc) : Float32Array.from(c.data);
-  return { kind: 'const', dims: c.dims, data, int: isInt };
+  return { kind: 'const', dims: c.dims, data, int: isInt, elem: to };
 }
 
 /** Shape of a constant, as an int64 vector. */
@@ -52,7 +54,7 @@ export function shapeConst(c: Const): Const {
 
 /** f elementwise (the result is float). */
 export function mapConst(c: Const, f: (x: number) => number): Const {
-  return { ...c, data: Float32Array.from(c.data, f), int: false };
+  return { ...c, data: Float32Array.from(c.data, f), int: false, elem: undefined };
 }
 
 /** Flatten at `axis` (already non-negative): [prod(dims[:axis]), prod(dims[axis:])]. */
@@ -158,14 +160,13 @@ export function dequantizeConst(x: Const, { scale, zp, ch }: QParams): Const {
   return { kind: 'const', dims: x.dims, data, int: false };
 }
 
-/** Round half to even and saturate: int8 when the zero point has a negative value, else uint8. */
-export function quantizeConst(x: Const, { scale, zp, ch }: QParams): Const {
-  const signed = zp ? [...zp].some((v) => v < 0) : false;
+/** Round half to even and saturate to int8 (signed) or uint8. */
+export function quantizeConst(x: Const, { scale, zp, ch }: QParams, signed: boolean): Const {
   const [lo, hi] = signed ? [-128, 127] : [0, 255];
   const data = Float64Array.from(x.data, (v, i) =>
     Math.min(hi, Math.max(lo, roundEven(v / scale[ch(i)]) + (zp ? zp[ch(i)] : 0))),
   );
-  return { kind: 'const', dims: x.dims, data, int: true };
+  return { kind: 'const', dims: x.dims, data, int: true, elem: signed ? DT.INT8 : DT.UINT8 };
 }
 
 function roundEven(x: number): number {

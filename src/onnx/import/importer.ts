@@ -1,7 +1,9 @@
 // The ONNX importer's model-level steps: opset and graph checks, the one graph input (NCHW becomes
 // NHWC; an input whose first layout op is Transpose to NCHW is taken as NHWC), Graduate's own
 // export's input normalization (recognised and turned back into meta.input), each node converted
-// by looking its op up in the converter table (converters.ts), and the graph output.
+// by looking its op up in the converter table (converters.ts) — int8 tensors through the int8
+// converters first (convert-quant.ts), every other op reading a DequantizeLinear as float — and the
+// graph output (a quantized model's requantizations fused into its int8 layers, int8-epilogue.ts).
 // Not for: what an op means (convert-*.ts), layouts (layout.ts) or constants (fold.ts).
 import type { Graph, InputSpec } from '../../graph/ir.js';
 import { MEMORY_LIMIT_BYTES } from '../../graph/validate.js';
@@ -9,8 +11,9 @@ import { INPUT_NAME, type OnnxInputMeta } from '../export.js';
 import { DT, IMPORT_OPSETS, type ModelProto, type NodeProto, num } from '../proto.js';
 import { attrs } from './attrs.js';
 import { Context } from './context.js';
-import { INT8_MOVES } from './convert-quant.js';
+import { INT8_INPUT, INT8_MOVES, int8Move, QUANT } from './convert-quant.js';
 import { converterFor, MS_DOMAIN, SUPPORTED_MS_OPS, SUPPORTED_OPS } from './converters.js';
+import { fuseInt8Epilogues } from './int8-epilogue.js';
 import { type Entry, perSample, type Val } from './layout.js';
 
 export class Importer extends Context {
@@ -115,6 +118,7 @@ export class Importer extends Context {
     if (this.g.values[o.v].shape.length > 2 && o.dims.length === 2) o = this.flatten2d(o);
     if (g.inputs.includes(o.v)) bad(`output '${outName}' is the input itself`);
     g.outputs = [o.v];
+    this.int8Summary();
     const C = perSample(o.dims);
     if (g.meta.classNames.length !== C) g.meta.classNames = Array.from({ length: C }, (_, i) => String(i));
     return g;
@@ -175,6 +179,22 @@ export class Importer extends Context {
     return false;
   }
 
+  /**
+   * A quantized model's record (meta.onnx.int8): the layers computing in int8, and those in float32
+   * with the reason; the requantizations fused into the int8 layers first (int8-epilogue.ts).
+   */
+  private int8Summary(): void {
+    const g = this.g;
+    const quantized = Object.values(g.values).some((v) => v.dtype === 'int8');
+    if (!quantized && this.floatLayers.length === 0) return;
+    fuseInt8Epilogues(g);
+    const int8Layers = g.nodes
+      .filter((n) => (n.op === 'conv2d' || n.op === 'linear') && g.constants[n.inputs[1]]?.dtype === 'int8')
+      .map((n) => n.name);
+    const float32Layers = this.floatLayers.map((f) => ({ name: f.node, reason: f.reason }));
+    g.meta.onnx = { ...(g.meta.onnx as object), int8: { int8Layers, float32Layers } };
+  }
+
   /** The entry node n's first output becomes: its op's converter, looked up by domain and type. */
   private convert(n: NodeProto): Entry {
     const op = n.opType ?? '';
@@ -183,25 +203,47 @@ export class Importer extends Context {
     if (domain === MS_DOMAIN) {
       const ms = converterFor(domain, op);
       if (!ms) return this.fail(`com.microsoft op is not supported (supported: ${SUPPORTED_MS_OPS.join(', ')})`);
-      return ms(this, n, A);
+      return this.withFloatInputs(n, () => ms(this, n, A));
     }
     if (domain && domain !== 'ai.onnx')
       this.fail(
         `domain '${domain}' is not supported (supported: the default domain; com.microsoft ${SUPPORTED_MS_OPS.join(', ')})`,
       );
-    const x0 = this.input(0);
-    // int8 data movement between QuantizeLinear and DequantizeLinear: apply to the float tensor
-    if (x0?.kind === 'quant' && INT8_MOVES.has(op)) {
-      this.env.set(n.input?.[0] ?? '', x0.base);
-      const out = this.convert(n);
-      this.env.set(n.input?.[0] ?? '', x0);
-      return out.kind === 'const' || out.kind === 'quant' ? out : { kind: 'quant', base: out };
-    }
     const convert = converterFor('', op);
     if (!convert)
       return this.fail(
         `op is not supported by Graduate's ONNX import (supported: ${SUPPORTED_OPS.join(', ')}; com.microsoft: ${SUPPORTED_MS_OPS.join(', ')})`,
       );
-    return convert(this, n, A);
+    // quantized tensors: their own converters, int8 layers and moves (convert-quant.ts)
+    if (Object.hasOwn(QUANT, op)) return convert(this, n, A);
+    const x0 = this.input(0);
+    if (x0?.kind === 'quant' || x0?.kind === 'dq') {
+      if (Object.hasOwn(INT8_INPUT, op)) return INT8_INPUT[op](this, n, A);
+      if (INT8_MOVES.has(op)) return int8Move(this, n, () => convert(this, n, A));
+    }
+    const w = n.input?.[1] ? this.env.get(n.input[1]) : undefined;
+    if ((op === 'Conv' || op === 'Gemm' || op === 'MatMul') && w?.kind === 'const' && this.qweights.has(w))
+      this.floatLayers.push({
+        node: this.nodeName,
+        reason: 'its input is float32, not the DequantizeLinear of an int8 tensor',
+      });
+    return this.withFloatInputs(n, () => convert(this, n, A));
+  }
+
+  /** convert() with every DequantizeLinear input read as float (its dequantize node, made once). */
+  private withFloatInputs(n: NodeProto, convert: () => Entry): Entry {
+    const saved = new Map<string, Entry>();
+    for (const name of n.input ?? []) {
+      const e = name ? this.env.get(name) : undefined;
+      if (e?.kind === 'dq' && !saved.has(name)) {
+        saved.set(name, e);
+        this.env.set(name, this.materialize(e, 'input'));
+      }
+    }
+    try {
+      return convert();
+    } finally {
+      for (const [name, e] of saved) this.env.set(name, e);
+    }
   }
 }

@@ -6,7 +6,10 @@
 //     the per-sample elements (`order`, from flattening an NCHW tensor in NHWC order), which the
 //     next Gemm/MatMul absorbs by permuting its weight rows;
 //   - an elementwise function of a value not yet materialized (named when used: affine or an
-//     activation), a QuantizeLinear output, or a constant (fold.ts).
+//     activation), or a constant (fold.ts);
+//   - an int8 / uint8 tensor of the model ('quant': QuantizeLinear and QLinear* outputs), held by a
+//     Graduate int8 value, and a DequantizeLinear of one ('dq'), which int8 layers read as it is
+//     and float ops read through a dequantize node made when first needed (see convert-quant.ts).
 // Layout also holds the graph under construction: fresh names, weights and nodes, named after the
 // ONNX node being converted, which every error names too.
 // Not for: what each ONNX op means (the converters, convert-*.ts) or constant folding (fold.ts).
@@ -35,12 +38,30 @@ export interface Expr {
   nodes: string[];
   done?: Val;
 }
-/** QuantizeLinear of a float tensor: dropped again by its DequantizeLinear. */
+/**
+ * Quantization of an int8 tensor as Graduate holds it: real = scale · (q − zp) with q int8. A uint8
+ * tensor of the model is held shifted by −128 (its zero point too), so `zp` is always int8's.
+ */
+export interface QParam {
+  scale: number;
+  zp: number;
+  /** The element type the model sees. */
+  type: 'int8' | 'uint8';
+}
+/** An int8 / uint8 tensor of the model, held by the int8 value `v.v` (quantized with `q`). */
 export interface Quant {
   kind: 'quant';
-  base: Val | Expr;
+  v: Val;
+  q: QParam;
 }
-export type Entry = Const | Val | Expr | Quant;
+/** DequantizeLinear of an int8 tensor: real = gain · scale · (q − zp); `done`: its float value once made. */
+export interface Dq {
+  kind: 'dq';
+  of: Quant;
+  gain: number;
+  done?: Val;
+}
+export type Entry = Const | Val | Expr | Quant | Dq;
 
 export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -50,7 +71,8 @@ export const perSample = (dims: readonly number[]) => prod(dims.slice(1));
 export function dimsOf(e: Entry): number[] {
   if (e.kind === 'const' || e.kind === 'value') return e.dims;
   if (e.kind === 'expr') return e.base.dims;
-  return dimsOf(e.base);
+  if (e.kind === 'quant') return e.v.dims;
+  return e.of.v.dims;
 }
 
 /** The graph under construction and how entries become (and are relabelled as) its values. */
@@ -121,8 +143,9 @@ export class Layout {
       return this.fail(`${what} is a constant: constant-only subgraphs feeding this op are not supported`);
     if (e.kind === 'quant')
       return this.fail(
-        `${what} is an int8 tensor (QuantizeLinear output): only QuantizeLinear→DequantizeLinear pairs import (as float)`,
+        `${what} is an int8 tensor (a QuantizeLinear or QLinear* output) and this op takes float: DequantizeLinear it first`,
       );
+    if (e.kind === 'dq') return this.dequantized(e);
     if (e.done) return e.done;
     const f = e.f;
     const xs: number[] = [];
@@ -157,14 +180,44 @@ export class Layout {
     else if (close(sigmoid, 1e-6)) v = activation('sigmoid');
     else if (close(Math.tanh, 1e-6)) v = activation('tanh');
     else if (close(geluTanh, 1e-6) || close(geluErf, 1e-5)) v = activation('gelu');
+    else if (f(1) > 0 && xs.every((x) => Math.abs(f(x) / f(1) - Math.max(x, 0)) <= 1e-6 * (1 + Math.abs(x)))) {
+      // k · ReLU(x), k > 0 (ConvInteger / MatMulInteger's accumulator times its scales, then Relu)
+      const C = shape[shape.length - 1];
+      const s = this.constant(`${at}.scale`, new Float32Array(C).fill(f(1)), [C]);
+      const t = this.constant(`${at}.shift`, new Float32Array(C), [C]);
+      const scaled = this.emit({ op: 'affine', inputs: [base.v, s, t], attrs: {} }, shape, `${base.v}.affine`, at);
+      v = this.emit(
+        { op: 'unary', inputs: [scaled], attrs: { fn: KERNEL_ACTIVATION.relu } },
+        shape,
+        `${scaled}.relu`,
+        at,
+      );
+    }
     if (v === undefined) {
       const samples = [-2, -1, 0, 1, 2].map((x) => `f(${x}) = ${f(x).toPrecision(4)}`).join(', ');
       return this.bad(
         `nodes ${e.nodes.map((n) => `'${n}'`).join(', ')}: this elementwise function (${samples}) is not one Graduate runs ` +
-          '(affine, relu, leakyrelu, sigmoid, tanh, gelu)',
+          '(affine, relu, leakyrelu, sigmoid, tanh, gelu, k · relu)',
       );
     }
     e.done = { ...base, v };
+    return e.done;
+  }
+
+  /** Marks value `v` int8, quantized with q. */
+  setInt8(v: string, q: QParam): void {
+    this.g.values[v] = { ...this.g.values[v], dtype: 'int8', quant: { scale: [q.scale], zeroPoint: [q.zp] } };
+  }
+
+  /** The float value of a DequantizeLinear: a dequantize node (and an affine for a gain ≠ 1), made once. */
+  private dequantized(e: Dq): Val {
+    if (e.done) return e.done;
+    const x = e.of.v;
+    const v = this.emit({ op: 'dequantize', inputs: [x.v], attrs: {} }, this.phys(x), `${x.v}.dq`);
+    const f = { ...x, v };
+    const g = e.gain;
+    e.done =
+      g === 1 ? f : this.materialize({ kind: 'expr', base: f, f: (y) => g * y, nodes: [this.nodeName] }, 'input');
     return e.done;
   }
 

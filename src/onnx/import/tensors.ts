@@ -88,7 +88,7 @@ export class TensorReader {
                                 ? view.getInt32(o, true)
                                 : Number(view.getBigInt64(o, true));
       }
-      return { kind: 'const', dims, data: out, int: isInt };
+      return { kind: 'const', dims, data: out, int: isInt, elem: dt };
     }
     for (let i = 0; i < n; i++) {
       const v = num(typed[i] as number);
@@ -99,7 +99,7 @@ export class TensorReader {
             ? new Float32Array(new Uint32Array([(v & 0xffff) << 16]).buffer)[0]
             : v;
     }
-    return { kind: 'const', dims, data: out, int: isInt };
+    return { kind: 'const', dims, data: out, int: isInt, elem: dt };
   }
 
   /** Bytes of an external tensor (location relative to the model's folder, offset, length). */
