@@ -12,6 +12,7 @@ import { MOVEMENT, type MovementAttrs } from './movement.js';
 import { NORM, type NormAttrs } from './norm.js';
 import type { OpDef } from './op.js';
 import { QUANT, type QuantAttrs } from './quant.js';
+import { RECURRENT, type RecurrentAttrs } from './recurrent.js';
 import { REDUCE, type ReduceAttrs } from './reduce.js';
 import { WINDOW, type WindowAttrs } from './window.js';
 import { WINDOW_ND, type WindowNdAttrs } from './window-nd.js';
@@ -27,7 +28,8 @@ export interface OpAttrs
     QuantAttrs,
     MathAttrs,
     MovementAttrs,
-    WindowNdAttrs {}
+    WindowNdAttrs,
+    RecurrentAttrs {}
 export type OpName = keyof OpAttrs;
 
 export const OPS: { readonly [K in OpName]: OpDef<OpAttrs[K]> } = {
@@ -42,6 +44,7 @@ export const OPS: { readonly [K in OpName]: OpDef<OpAttrs[K]> } = {
   ...MATH,
   ...MOVEMENT,
   ...WINDOW_ND,
+  ...RECURRENT,
 };
 
 export const OP_NAMES = Object.keys(OPS) as OpName[];

@@ -197,6 +197,24 @@ const CASES: Cases = {
       },
     },
   ],
+  recurrent: [
+    {
+      ins: [f([4, 2, 3]), w([2, 12, 3]), w([2, 12, 3]), w([2, 24]), w([2, 2, 3]), w([2, 2, 3]), w([2, 9])],
+      attrs: {
+        cell: 'lstm',
+        hidden: 3,
+        direction: 'bidirectional',
+        layout: 0,
+        clip: 0,
+        activations: ['Sigmoid', 'Tanh', 'Tanh', 'Sigmoid', 'Tanh', 'Tanh'],
+        alpha: [],
+        beta: [],
+        linearBeforeReset: false,
+        inputForget: false,
+        output: 'y',
+      },
+    },
+  ],
   quantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
   dequantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
 };

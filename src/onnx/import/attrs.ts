@@ -14,6 +14,7 @@ export function attrs(n: NodeProto) {
     ints: (k: string) => (m.has(k) ? (m.get(k)?.ints ?? []).map(num) : undefined),
     floats: (k: string) => m.get(k)?.floats ?? undefined,
     str: (k: string, d: string) => (m.has(k) ? new TextDecoder().decode(m.get(k)?.s ?? new Uint8Array()) : d),
+    strs: (k: string) => (m.has(k) ? (m.get(k)?.strings ?? []).map((b) => new TextDecoder().decode(b)) : undefined),
     tensor: (k: string) => m.get(k)?.t ?? undefined,
   };
 }

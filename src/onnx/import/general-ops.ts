@@ -1119,6 +1119,11 @@ function alongAxis(cx: Cx, p: T, axis: number, r: number): T {
   return reshape(cx, p, [p.shape[0], ...new Array<number>(r - axis - 1).fill(1)]);
 }
 
+/** The axis of per-axis parameters (only read when the scale has more than one value). */
+function paramAxis(cx: Cx, A: Attrs, x: T, scale: T): number {
+  return numel(scale.shape) > 1 ? normAxis(cx, A.int('axis', 1), x.shape.length) : 0;
+}
+
 const toFloat = (cx: Cx, t: T) => (cx.dtype(t) === 'float32' ? t : cx.emit('cast', [t], { to: 'float32' }));
 
 function dequant(cx: Cx, x: T, scale: T, zp: T | undefined, axis: number): T {
@@ -1139,13 +1144,13 @@ const quantizeLinear: GeneralConverter = (cx, _n, A, ins) => {
   const x = need(cx, ins, 0);
   if (A.has('block_size') && A.int('block_size', 0) !== 0) cx.fail('blocked quantization is not supported');
   const { zp, lo, hi } = zeroPoint(cx, ins[2]);
-  const axis = normAxis(cx, A.int('axis', 1), Math.max(1, x.shape.length));
+  const axis = paramAxis(cx, A, x, need(cx, ins, 1));
   return [quant(cx, toFloat(cx, x), need(cx, ins, 1), zp, axis, lo, hi)];
 };
 
 const dequantizeLinear: GeneralConverter = (cx, _n, A, ins) => {
   const x = need(cx, ins, 0);
-  const axis = normAxis(cx, A.int('axis', 1), Math.max(1, x.shape.length));
+  const axis = paramAxis(cx, A, x, need(cx, ins, 1));
   return [dequant(cx, x, need(cx, ins, 1), ins[2], axis)];
 };
 
@@ -1202,6 +1207,77 @@ const qlinearConv: GeneralConverter = (cx, n, A, ins) => {
   const { lo, hi } = zeroPoint(cx, yz);
   return [quant(cx, y, ys, yz, 1, lo, hi)];
 };
+
+/** RNN, GRU and LSTM: one recurrent node per requested output (absent inputs as zeros). */
+const recurrent =
+  (cell: 'rnn' | 'gru' | 'lstm'): GeneralConverter =>
+  (cx, n, A, ins) => {
+    const x = need(cx, ins, 0);
+    const w = need(cx, ins, 1);
+    const direction = A.str('direction', 'forward') as 'forward' | 'reverse' | 'bidirectional';
+    if (!['forward', 'reverse', 'bidirectional'].includes(direction))
+      cx.fail(`direction '${direction}' is not supported`);
+    const D = direction === 'bidirectional' ? 2 : 1;
+    const H = A.int('hidden_size', w.shape[1] / { rnn: 1, gru: 3, lstm: 4 }[cell]);
+    const layout = A.int('layout', 0) as 0 | 1;
+    const [S, Bn] = layout === 0 ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
+    const G = { rnn: 1, gru: 3, lstm: 4 }[cell];
+    const lens = ins[4];
+    if (lens && lens.kind !== 'const') cx.fail('sequence_lens must be a constant (every sequence at full length)');
+    if (lens && !(lens.kind === 'const' && lens.data.every((v) => v === S)))
+      cx.fail('sequence_lens other than the full length of every sequence is not supported');
+    const zeros = (shape: number[]) => cx.constant(shape, new Float32Array(numel(shape)), false);
+    const state = (t: T | undefined) => {
+      if (!t) return zeros([D, Bn, H]);
+      return layout === 0 ? t : transpose(cx, t, [1, 0, 2]);
+    };
+    const defaults = { rnn: ['Tanh'], gru: ['Sigmoid', 'Tanh'], lstm: ['Sigmoid', 'Tanh', 'Tanh'] }[cell];
+    const given = (A.strs('activations') ?? []).map((a) => a.charAt(0).toUpperCase() + a.slice(1));
+    const names = [
+      'Sigmoid',
+      'Tanh',
+      'Relu',
+      'LeakyRelu',
+      'ThresholdedRelu',
+      'ScaledTanh',
+      'HardSigmoid',
+      'Elu',
+      'Softsign',
+      'Softplus',
+      'Affine',
+    ];
+    const canon = (a: string) => names.find((c) => c.toLowerCase() === a.toLowerCase()) ?? a;
+    const activations = given.length ? given.map(canon) : [...defaults, ...(D === 2 ? defaults : [])];
+    const attrs = {
+      cell,
+      hidden: H,
+      direction,
+      layout,
+      clip: A.float('clip', 0),
+      activations,
+      alpha: [...(A.floats('activation_alpha') ?? [])],
+      beta: [...(A.floats('activation_beta') ?? [])],
+      linearBeforeReset: A.int('linear_before_reset', 0) !== 0,
+      inputForget: A.int('input_forget', 0) !== 0,
+    };
+    const inputs = [
+      x,
+      w,
+      need(cx, ins, 2),
+      ins[3] ?? zeros([D, 2 * G * H]),
+      state(ins[5]),
+      cell === 'lstm' ? state(ins[6]) : zeros([D, Bn, H]),
+      cell === 'lstm' && ins[7] ? ins[7] : zeros([D, 3 * H]),
+    ];
+    const wanted = (n.output ?? []).map((o) => !!o);
+    const outs: T[] = [];
+    (['y', 'h', 'c'] as const).forEach((output, k) => {
+      if (!wanted[k]) return;
+      const y = cx.emit('recurrent', inputs, { ...attrs, output });
+      outs[k] = y;
+    });
+    return outs;
+  };
 
 export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Abs: unary('abs'),
@@ -1264,6 +1340,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
     cx.emit('gathernd', [need(cx, ins, 0), int32(cx, need(cx, ins, 1))], { batchDims: A.int('batch_dims', 0) }),
   ],
   Gelu: gelu,
+  GRU: recurrent('gru'),
   Gemm: gemm,
   GlobalAveragePool: globalPool('mean'),
   GlobalMaxPool: globalPool('max'),
@@ -1280,6 +1357,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   IsNaN: unary('isNaN'),
   LayerNormalization: layerNorm,
   LRN: lrn,
+  LSTM: recurrent('lstm'),
   LeakyRelu: unary('leakyRelu', (A) => ({ alpha: A.float('alpha', 0.01) })),
   Less: binary('lt'),
   LessOrEqual: binary('le'),
@@ -1333,6 +1411,7 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Relu: unary('relu'),
   Reshape: reshapeOp,
   Resize: resize,
+  RNN: recurrent('rnn'),
   Round: unary('round'),
   ScatterElements: (cx, _n, A, ins) => {
     const x = need(cx, ins, 0);
