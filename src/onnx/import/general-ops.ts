@@ -183,7 +183,7 @@ function castTo(cx: Cx, x: T, to: number): T {
   const target = FLOAT_ELEMS.has(to) ? 'float32' : INT_ELEMS.has(to) ? 'int32' : to === 9 ? 'bool' : undefined;
   if (!target) return cx.fail(`cast to ${ELEM_NAMES[to] ?? to} is not supported`);
   if (to === 10 || to === 16) return cx.emit('cast', [x], { to: to === 10 ? 'float16' : 'bfloat16' });
-  if (NARROW_ELEMS[to]) return cx.emit('cast', [x], { to: NARROW_ELEMS[to] });
+  if (NARROW_ELEMS[to]) return { ...cx.emit('cast', [x], { to: NARROW_ELEMS[to] }), elem: to };
   if (target === 'float32' && cx.dtype(x) === 'float32') return x;
   if (target === 'int32' && cx.dtype(x) === 'int32') return x;
   return cx.emit('cast', [x], { to: target });
@@ -1098,18 +1098,12 @@ const windowFn =
  * arithmetic, not int8 speed: int8 models that should run in the int8 kernels take the image path
  * (convert-quant.ts).
  */
-function zeroPoint(cx: Cx, zp: T | undefined): { zp: T | undefined; lo: number; hi: number } {
-  // uint8 unless the zero point says int8 (its element type, or a negative value)
-  const signed =
-    zp?.kind === 'const' ? zp.elem === 3 || (zp.elem === undefined && zp.data.some((v) => v < 0)) : zp ? false : false;
-  const wide = zp?.kind === 'const' && (zp.elem === 5 || zp.elem === 4);
-  const [lo, hi] = wide
-    ? zp?.kind === 'const' && zp.elem === 5
-      ? [-32768, 32767]
-      : [0, 65535]
-    : signed
-      ? [-128, 127]
-      : [0, 255];
+function zeroPoint(zp: T | undefined): { zp: T | undefined; lo: number; hi: number } {
+  // the zero point's element type decides the range (uint8 when there is none); a constant of
+  // unknown type is int8 when it holds a negative value
+  const elem = zp?.elem ?? (zp?.kind === 'const' && zp.data.some((v) => v < 0) ? 3 : 2);
+  const range: Record<number, [number, number]> = { 2: [0, 255], 3: [-128, 127], 4: [0, 65535], 5: [-32768, 32767] };
+  const [lo, hi] = range[elem] ?? [0, 255];
   return { zp, lo, hi };
 }
 
@@ -1143,7 +1137,7 @@ function quant(cx: Cx, x: T, scale: T, zp: T | undefined, axis: number, lo: numb
 const quantizeLinear: GeneralConverter = (cx, _n, A, ins) => {
   const x = need(cx, ins, 0);
   if (A.has('block_size') && A.int('block_size', 0) !== 0) cx.fail('blocked quantization is not supported');
-  const { zp, lo, hi } = zeroPoint(cx, ins[2]);
+  const { zp, lo, hi } = zeroPoint(ins[2]);
   const axis = paramAxis(cx, A, x, need(cx, ins, 1));
   return [quant(cx, toFloat(cx, x), need(cx, ins, 1), zp, axis, lo, hi)];
 };
@@ -1193,7 +1187,7 @@ const qlinearMatMul: GeneralConverter = (cx, n, A, ins) => {
   const af = dequant(cx, a, as, az, a.shape.length - 1);
   const bf = dequant(cx, b, bs, bz, b.shape.length - 1);
   const [y] = matmul(cx, n, A, [af, bf]);
-  const { lo, hi } = zeroPoint(cx, yz);
+  const { lo, hi } = zeroPoint(yz);
   return [quant(cx, y, ys, yz, 1, lo, hi)];
 };
 
@@ -1204,7 +1198,7 @@ const qlinearConv: GeneralConverter = (cx, n, A, ins) => {
   // the int32 bias is in units of x_scale · w_scale
   const b = ins[8] ? [bin(cx, 'mul', toFloat(cx, ins[8]), bin(cx, 'mul', reshape(cx, xs, []), ws))] : [];
   const [y] = conv(cx, n, A, [xf, wf, ...b]);
-  const { lo, hi } = zeroPoint(cx, yz);
+  const { lo, hi } = zeroPoint(yz);
   return [quant(cx, y, ys, yz, 1, lo, hi)];
 };
 

@@ -21,7 +21,7 @@ import { TensorReader } from './tensors.js';
 
 /** A tensor during import: a graph value, or a constant (ints as exact doubles, floats as float32). */
 export type T =
-  | { kind: 'value'; v: string; shape: number[]; dtype: 'float32' | 'int32' }
+  | { kind: 'value'; v: string; shape: number[]; dtype: 'float32' | 'int32'; elem?: number }
   | { kind: 'const'; shape: number[]; int: boolean; data: Float32Array | Float64Array; elem?: number };
 
 /** One ONNX op's conversion: its outputs (undefined: an optional output it does not produce). */
@@ -145,7 +145,7 @@ export class GeneralImporter {
       g.values[v] = { shape, dtype: dtype as 'float32' | 'int32' };
       g.inputs.push(v);
       io.inputs.push({ name, value: v, elemType: elem, shape });
-      this.env.set(name, { kind: 'value', v, shape, dtype: dtype as 'float32' | 'int32' });
+      this.env.set(name, { kind: 'value', v, shape, dtype: dtype as 'float32' | 'int32', elem });
     }
     const nodes = graph.node ?? [];
     for (const [i, n] of nodes.entries()) {
