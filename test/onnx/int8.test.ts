@@ -4,15 +4,18 @@
 // (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger) import into Graduate's int8 IR — conv2d
 // / linear with int8 weights reading int8 values — and answer what ONNX Runtime answers on the same
 // file within one quantization step of the output; what the int8 kernels cannot express is refused
-// by name or computed in float32 with a note in meta.onnx.int8.
+// by name (then read by the general path in float, recorded as meta.onnx.path 'general', or refused
+// there too) or computed in float32 with a note in meta.onnx.int8.
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../src/errors.js';
 import type { Graph } from '../../src/graph/ir.js';
+import { Importer } from '../../src/onnx/import/importer.js';
 import { importOnnx } from '../../src/onnx/import.js';
-import { DT, type TensorProto } from '../../src/onnx/proto.js';
+import { DT, onnx, type TensorProto } from '../../src/onnx/proto.js';
 import { handModel, init, node, runGraph } from './fixtures.js';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'onnx', 'int8');
@@ -133,12 +136,92 @@ function intInit(name: string, dims: number[], values: number[], dataType: numbe
   return { name, dims, dataType, rawData: raw };
 }
 
+describe('a hand-written QDQ model: NHWC input, a tensor read as int8 and as float, Gemm alpha', () => {
+  it('imports its layers as int8 and matches ONNX Runtime within one output step', async () => {
+    const r = (n: number, seed: number, lo: number, hi: number) =>
+      Array.from(
+        { length: n },
+        (_, i) => lo + ((((Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453) % 1) + 1) % 1) * (hi - lo),
+      );
+    const w8 = r(3 * 2 * 3 * 3, 1, -127, 127).map(Math.round);
+    const g8 = r(5 * 48, 2, -127, 127).map(Math.round);
+    const m = handModel({
+      input: [-1, 4, 4, 2],
+      opset: 13,
+      nodes: [
+        node('QuantizeLinear', ['x', 's0', 'z0'], ['q0'], 'q0'),
+        node('DequantizeLinear', ['q0', 's0', 'z0'], ['d0'], 'd0'),
+        node('Transpose', ['d0'], ['t'], 'nchw', { perm: [0, 3, 1, 2] }),
+        node('DequantizeLinear', ['w8', 'sw', 'zw'], ['w'], 'dw', { axis: 0 }),
+        node('Conv', ['t', 'w', 'b'], ['c'], 'conv', { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+        node('QuantizeLinear', ['c', 's1', 'z1'], ['q1'], 'q1'),
+        node('DequantizeLinear', ['q1', 's1', 'z1'], ['d1'], 'd1'),
+        node('Relu', ['d1'], ['relu'], 'relu'),
+        node('QuantizeLinear', ['relu', 's1', 'z1'], ['qr'], 'qr'),
+        node('DequantizeLinear', ['qr', 's1', 'z1'], ['dr'], 'dr'),
+        node('Add', ['dr', 'd1'], ['a'], 'add'),
+        node('QuantizeLinear', ['a', 's2', 'z2'], ['q2'], 'q2'),
+        node('DequantizeLinear', ['q2', 's2', 'z2'], ['d2'], 'd2'),
+        node('Flatten', ['d2'], ['f'], 'flatten'),
+        node('DequantizeLinear', ['g8', 'sg'], ['gw'], 'dg'),
+        node('Gemm', ['f', 'gw'], ['g'], 'gemm', { transB: 1, alpha: 0.5 }, ['alpha']),
+        node('QuantizeLinear', ['g', 's3', 'z3'], ['q3'], 'q3'),
+        node('DequantizeLinear', ['q3', 's3', 'z3'], ['y'], 'out'),
+      ],
+      inits: [
+        init('s0', [], [1 / 255]),
+        intInit('z0', [], [0], DT.UINT8),
+        intInit('w8', [3, 2, 3, 3], w8, DT.INT8),
+        init('sw', [3], [0.002, 0.003, 0.0025]),
+        intInit('zw', [3], [0, 0, 0], DT.INT8),
+        init('b', [3], [0.1, -0.2, 0.05]),
+        init('s1', [], [4 / 255]),
+        intInit('z1', [], [128], DT.UINT8),
+        init('s2', [], [6 / 255]),
+        intInit('z2', [], [85], DT.UINT8),
+        intInit('g8', [5, 48], g8, DT.INT8),
+        init('sg', [], [0.004]),
+        init('s3', [], [0.02]),
+        intInit('z3', [], [120], DT.UINT8),
+      ],
+    });
+    const g = importOnnx(m, 'hand.onnx');
+    const layers = g.nodes.filter((n) => n.op === 'conv2d' || n.op === 'linear');
+    expect(layers.map((n) => g.constants[n.inputs[1]].dtype)).toEqual(['int8', 'int8']);
+    expect(int8Meta(g)?.float32Layers).toEqual([]);
+    const n = 32;
+    const x = Float32Array.from({ length: n * 32 }, (_, i) => ((Math.sin(i * 0.31) + 1) / 2) * 0.98);
+    const ours = runGraph(g, x, n); // NHWC in, as the model's input is
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(tmpdir(), 'qdq-')), 'hand.onnx');
+    writeFileSync(path, m);
+    const ref = await runOrt(path, x, [n, 4, 4, 2]);
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ours[i] - ref[i]));
+    expect(worst).toBeLessThanOrEqual(0.02 * 1.0001);
+  });
+});
+
 describe('what the int8 kernels cannot express is refused by name', () => {
   const s = init('s', [], [0.05]);
   const z = intInit('z', [], [128], DT.UINT8);
+  /**
+   * The int8 (image) path refuses by name; importOnnx then tries the general path, which either
+   * refuses too or computes ONNX's arithmetic in float (recorded: meta.onnx.path 'general', no int8).
+   */
   const refused = (m: Uint8Array, re: RegExp) => {
-    expect(() => importOnnx(m, 'm.onnx')).toThrow(FormatError);
-    expect(() => importOnnx(m, 'm.onnx')).toThrow(re);
+    const int8Path = () => new Importer(onnx.ModelProto.decode(m), 'm.onnx', tmpdir()).run();
+    expect(int8Path).toThrow(FormatError);
+    expect(int8Path).toThrow(re);
+    let g: Graph | undefined;
+    try {
+      g = importOnnx(m, 'm.onnx');
+    } catch (e) {
+      expect(e).toBeInstanceOf(FormatError);
+      return;
+    }
+    expect((g.meta.onnx as { path?: string }).path).toBe('general');
+    expect(Object.values(g.constants).some((c) => c.dtype === 'int8')).toBe(false);
   };
 
   it('per-channel quantization of an activation (Graduate: one scale per int8 tensor)', () => {
@@ -197,8 +280,6 @@ describe('what the int8 kernels cannot express is refused by name', () => {
   });
 
   it("onnxruntime's dynamic quantization (DynamicQuantizeLinear): scales computed per run", () => {
-    const path = join(DIR, 'dynamic-quant.onnx');
-    expect(() => importOnnx(readFileSync(path), path)).toThrow(FormatError);
-    expect(() => importOnnx(readFileSync(path), path)).toThrow(/DynamicQuantizeLinear.*quantize the model statically/);
+    refused(readFileSync(join(DIR, 'dynamic-quant.onnx')), /DynamicQuantizeLinear.*quantize the model statically/);
   });
 });

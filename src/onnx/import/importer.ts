@@ -161,7 +161,7 @@ export class Importer extends Context {
     return { count: steps.length, output: last };
   }
 
-  /** NHWC when the first layout-relevant op after the input (through elementwise ops) is Transpose to NCHW. */
+  /** NHWC when the first layout-relevant op after the input (through elementwise ops and Q/DQ) is Transpose to NCHW. */
   private inputIsNhwc(name: string): boolean {
     const nodes = this.model.graph?.node ?? [];
     let frontier = [name];
@@ -171,7 +171,8 @@ export class Importer extends Context {
         if (!n.input?.some((i) => frontier.includes(i))) continue;
         const op = n.opType ?? '';
         if (op === 'Transpose') return attrs(n).ints('perm')?.join() === '0,3,1,2';
-        if (!['Mul', 'Sub', 'Div', 'Add', 'Identity', 'Cast'].includes(op)) return false;
+        if (!['Mul', 'Sub', 'Div', 'Add', 'Identity', 'Cast', 'QuantizeLinear', 'DequantizeLinear'].includes(op))
+          return false;
         next.push(...(n.output ?? []));
       }
       frontier = next;
