@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { runPasses } from '../../src/compile/passes/index.js';
 import { FormatError } from '../../src/errors.js';
+import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { Importer } from '../../src/onnx/import/importer.js';
 import { importOnnx } from '../../src/onnx/import.js';
@@ -135,6 +137,19 @@ function intInit(name: string, dims: number[], values: number[], dataType: numbe
   });
   return { name, dims, dataType, rawData: raw };
 }
+
+describe('an imported int8 model is an artifact like a graduated one', () => {
+  it.each(CASES.map((c) => c.file))('%s: passes (graduate import), artifact write/read, same answers', (file) => {
+    const path = join(DIR, file);
+    const g = importOnnx(readFileSync(path), path);
+    const back = readArtifact(writeArtifact(runPasses(g).graph, 'test'), file);
+    expect(back.nodes.filter((n) => back.constants[n.inputs[1]]?.dtype === 'int8').length).toBe(
+      int8Meta(g)?.int8Layers.length,
+    );
+    const x = inputs(16);
+    expect(Array.from(runGraph(back, x, 16))).toEqual(Array.from(runGraph(g, x, 16)));
+  });
+});
 
 describe('a hand-written QDQ model: NHWC input, a tensor read as int8 and as float, Gemm alpha', () => {
   it('imports its layers as int8 and matches ONNX Runtime within one output step', async () => {
