@@ -6,7 +6,10 @@
 // idle compute under load; with maxBatch 1 it was a fifth of the worker's time). A batch that is
 // due only by its delay waits for an idle worker, since it can still grow, and while such a queue
 // is the oldest due one nothing is posted ahead, so that it is not starved by a busier model. The
-// queue is bounded (maxQueue samples per model): beyond it, submit refuses.
+// queue is bounded (maxQueue samples per model): beyond it, submit refuses. A request submitted
+// `solo` (a graph with fixed-shape inputs or outputs: its samples cannot be stacked) runs in a batch
+// of its own, as soon as a worker is free. A batch that fails on bad input (an index past a table)
+// is split: its requests run again one by one, so that one request's bad data fails only itself.
 // Not for: HTTP, validation (server.ts, protocol.ts) or threads (workers.ts).
 import { GraduateError } from '../errors.js';
 
@@ -19,23 +22,24 @@ export interface BatcherOptions {
   maxQueue: number;
 }
 
+/** A request's tensors: one, or a graph's inputs in order (each [batch, …], or a fixed shape). */
+export type Tensors = Float32Array | Int32Array | readonly (Float32Array | Int32Array)[];
+/** A batch's results: the one output, or a graph's outputs in order. */
+export type Outputs = Float32Array | (Float32Array | Int32Array)[];
+
 /** Where batches run (the worker pool). */
 export interface Executor {
   /** A worker runs nothing: it can start a batch now. */
   hasIdle(): boolean;
   /** A busy worker can take a batch to run next (optional; without it, batches wait for an idle worker). */
   canQueueNext?(): boolean;
-  run(
-    key: string,
-    data: Float32Array | Int32Array,
-    batch: number,
-  ): Promise<{ output: Float32Array; computeMs: number }>;
+  run(key: string, data: Tensors, batch: number): Promise<{ output: Outputs; computeMs: number }>;
 }
 
 /** One request's share of a batch's result. */
 export interface BatchResult {
   /** This request's outputs [batch, ...out]. */
-  output: Float32Array;
+  output: Outputs;
   /** Time not computing: in the queue, waiting in the worker behind another batch, and the hops to it and back. */
   queueMs: number;
   computeMs: number;
@@ -49,8 +53,10 @@ export class OverloadedError extends GraduateError {
 }
 
 interface Pending {
-  data: Float32Array | Int32Array;
+  data: Tensors;
   batch: number;
+  /** Runs in a batch of its own. */
+  solo: boolean;
   enqueued: number;
   resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
@@ -81,8 +87,11 @@ export class Batcher {
     return this.queues.get(key)?.samples ?? 0;
   }
 
-  /** Queues `batch` samples for model `key`; resolves with their outputs. Throws OverloadedError when full. */
-  submit(key: string, data: Float32Array | Int32Array, batch: number): Promise<BatchResult> {
+  /**
+   * Queues `batch` samples for model `key` (`solo`: never stacked with other requests); resolves
+   * with their outputs. Throws OverloadedError when full.
+   */
+  submit(key: string, data: Tensors, batch: number, solo = false): Promise<BatchResult> {
     let q = this.queues.get(key);
     if (!q) {
       q = { pending: [], samples: 0 };
@@ -93,7 +102,7 @@ export class Batcher {
         `model ${key}: queue full (${q.samples} samples queued, limit ${this.opts.maxQueue}); retry later`,
       );
     const p = new Promise<BatchResult>((resolve, reject) => {
-      q.pending.push({ data, batch, enqueued: performance.now(), resolve, reject });
+      q.pending.push({ data, batch, solo, enqueued: performance.now(), resolve, reject });
     });
     q.samples += batch;
     this.pump();
@@ -132,9 +141,9 @@ export class Batcher {
     }
   }
 
-  /** Holds a whole batch (or the batcher is flushing: every queue goes as it is). */
+  /** Holds a whole batch (or a solo request, or the batcher is flushing: every queue goes as it is). */
   private full(q: Queue): boolean {
-    return this.flushing || q.samples >= this.opts.maxBatch;
+    return this.flushing || q.samples >= this.opts.maxBatch || q.pending[0]?.solo === true;
   }
 
   /** Resolves when every queue is empty and no batch runs; queued requests go without waiting for the delay. */
@@ -167,14 +176,17 @@ export class Batcher {
   private dispatch(key: string, q: Queue): void {
     const taken: Pending[] = [];
     let samples = 0;
-    while (q.pending.length > 0 && (taken.length === 0 || samples + q.pending[0].batch <= this.opts.maxBatch)) {
+    while (
+      q.pending.length > 0 &&
+      (taken.length === 0 ||
+        (!taken[0].solo && !q.pending[0].solo && samples + q.pending[0].batch <= this.opts.maxBatch))
+    ) {
       const p = q.pending.shift() as Pending;
       taken.push(p);
       samples += p.batch;
     }
     q.samples -= samples;
-    const per = taken[0].data.length / taken[0].batch;
-    const input = taken.length === 1 ? taken[0].data : concat(taken, samples * per);
+    const input = taken.length === 1 ? taken[0].data : concat(taken, samples);
     const start = performance.now();
     this.running++;
     this.exec
@@ -184,11 +196,10 @@ export class Batcher {
         // A batch posted behind a running one waits in the worker: that counts as queueing, as does
         // the hop to the worker and back (the worker times only its compute).
         const waited = Math.max(0, performance.now() - start - computeMs);
-        const outPer = output.length / samples;
         let row = 0;
         for (const p of taken) {
           p.resolve({
-            output: output.subarray(row * outPer, (row + p.batch) * outPer),
+            output: rows(output, samples, row, p.batch),
             queueMs: start - p.enqueued + waited,
             computeMs,
             batchSize: samples,
@@ -196,8 +207,12 @@ export class Batcher {
           row += p.batch;
         }
       })
-      .catch((e: Error) => {
-        for (const p of taken) p.reject(e);
+      .catch((e: Error & { badInput?: boolean }) => {
+        if (e.badInput && taken.length > 1) {
+          // one request's data failed the batch: each runs again alone, first in the queue
+          q.pending.unshift(...taken.map((p) => ({ ...p, solo: true })));
+          q.samples += samples;
+        } else for (const p of taken) p.reject(e);
       })
       .finally(() => {
         this.running--;
@@ -207,12 +222,28 @@ export class Batcher {
   }
 }
 
-function concat(parts: Pending[], length: number): Float32Array | Int32Array {
-  const out = parts[0].data instanceof Int32Array ? new Int32Array(length) : new Float32Array(length);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p.data, off);
-    off += p.data.length;
-  }
-  return out;
+/** The requests' tensors stacked along the batch axis (each input in turn, for a graph's inputs). */
+function concat(parts: Pending[], samples: number): Tensors {
+  const stack = (arrays: (Float32Array | Int32Array)[]) => {
+    const length = (arrays[0].length / parts[0].batch) * samples;
+    const out = arrays[0] instanceof Int32Array ? new Int32Array(length) : new Float32Array(length);
+    let off = 0;
+    for (const a of arrays) {
+      out.set(a, off);
+      off += a.length;
+    }
+    return out;
+  };
+  const first = parts[0].data;
+  if (!Array.isArray(first)) return stack(parts.map((p) => p.data as Float32Array | Int32Array));
+  return first.map((_, i) => stack(parts.map((p) => (p.data as readonly (Float32Array | Int32Array)[])[i])));
+}
+
+/** Samples [from, from + n) of a batch's outputs. */
+function rows(output: Outputs, samples: number, from: number, n: number): Outputs {
+  const cut = <A extends Float32Array | Int32Array>(a: A): A => {
+    const per = a.length / samples;
+    return a.subarray(from * per, (from + n) * per) as A;
+  };
+  return Array.isArray(output) ? output.map(cut) : cut(output as Float32Array);
 }

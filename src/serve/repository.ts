@@ -12,6 +12,7 @@ import { readArtifact } from '../graph/artifact.js';
 import { type InputSpec, tokenIdLimit } from '../graph/ir.js';
 import { readFileChecked } from '../io/read.js';
 import { tensorShape } from '../runtime/image-input.js';
+import { graphSignature, type Signature } from '../runtime/signature.js';
 
 /** Open Inference Protocol tensor datatypes a model's input can take. */
 export type Datatype = 'FP32' | 'INT32';
@@ -35,6 +36,11 @@ export interface ModelEntry {
   output: TensorSignature;
   spec: InputSpec;
   classNames: readonly string[];
+  /**
+   * A 'tensor' model (a general ONNX graph): its named inputs and outputs, which requests name
+   * (serve/named.ts). `input` and `output` then describe its first ones and the protocol ignores them.
+   */
+  named?: Signature;
 }
 
 /** Key of a model version in the batcher and the workers. */
@@ -46,6 +52,16 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Reads an artifact's signature. */
 export function readEntry(name: string, version: string, path: string): ModelEntry {
   const g = readArtifact(new Uint8Array(readFileChecked(path, 'artifact')), path);
+  if (g.meta.input.kind === 'tensor') {
+    const named = graphSignature(g, path);
+    const first = (t: Signature['inputs'][number] | undefined) => ({
+      name: t?.name ?? '',
+      datatype: t?.compute === 'int32' ? ('INT32' as const) : ('FP32' as const),
+      shape: t ? t.shape.slice(1) : [],
+    });
+    const [input, output] = [first(named.inputs[0]), first(named.outputs[0])];
+    return { name, version, path, input, output, spec: g.meta.input, classNames: g.meta.classNames, named };
+  }
   const x = g.values[g.inputs[0]];
   const y = g.values[g.outputs[0]];
   if (g.inputs.length !== 1 || g.outputs.length !== 1)

@@ -1,13 +1,13 @@
 // The body of a serving worker thread: one single-threaded engine and one runtime per served model
 // version; runs the batches and decodes the images the pool posts. Compute only, no HTTP.
 import { parentPort, workerData } from 'node:worker_threads';
-import { FormatError } from '../errors.js';
+import { FormatError, ShapeError, ValueError } from '../errors.js';
 import { decodeImage } from '../io/image-decode.js';
 import { Engine } from '../kernels/engine.js';
 import { inputLimits } from '../limits.js';
 import { imageInput } from '../runtime/image-input.js';
 import { type InferenceModel, loadArtifact } from '../runtime/index.js';
-import type { WorkerInit, WorkerReply, WorkerRequest } from './workers.js';
+import { buffersOf, type WorkerInit, type WorkerReply, type WorkerRequest } from './workers.js';
 
 const port = parentPort;
 if (!port) throw new Error('runtime-worker.ts runs in a worker thread');
@@ -26,14 +26,21 @@ try {
     try {
       if (job.type === 'run') {
         const t0 = performance.now();
-        const output = model.run(job.data, job.batch);
-        post({ type: 'done', id: job.id, output, computeMs: performance.now() - t0 }, [output.buffer as ArrayBuffer]);
+        // a graph's named inputs (serve's 'tensor' models) in the graph's order, or the one input
+        const output = ArrayBuffer.isView(job.data)
+          ? model.run(job.data, job.batch)
+          : model.session.runAll(job.data, job.batch);
+        post({ type: 'done', id: job.id, output, computeMs: performance.now() - t0 }, buffersOf(output));
       } else {
         const output = imageInput(model.input, decodeImage(job.bytes, 'uploaded image', limits), 'uploaded image');
         post({ type: 'done', id: job.id, output, computeMs: 0 }, [output.buffer as ArrayBuffer]);
       }
     } catch (e) {
-      post({ type: 'failed', id: job.id, message: (e as Error).message, badInput: e instanceof FormatError });
+      // the request's data (an undecodable image; a named tensor's value its graph refuses, e.g.
+      // an index past a table) rather than the server
+      const badInput =
+        e instanceof FormatError || (job.type === 'run' && (e instanceof ValueError || e instanceof ShapeError));
+      post({ type: 'failed', id: job.id, message: (e as Error).message, badInput });
     }
   });
   post({ type: 'ready' });

@@ -13,6 +13,7 @@ import { inputLimits, LIMIT_ENV } from '../limits.js';
 import { topClasses } from '../runtime/index.js';
 import { Batcher, type BatcherOptions, OverloadedError } from './batcher.js';
 import { labels, ServerMetrics } from './metrics.js';
+import { namedMetadata, namedResponse, parseNamedRequest } from './named.js';
 import {
   checkOutput,
   HttpError,
@@ -207,7 +208,8 @@ export class InferenceServer {
     }));
     const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
       const m = this.lookup(req.params) as ModelEntry;
-      return modelMetadata(m, repo.names().find((n) => n.name === m.name)?.versions ?? [m.version]);
+      const versions = repo.names().find((n) => n.name === m.name)?.versions ?? [m.version];
+      return m.named ? namedMetadata(m, m.named, versions) : modelMetadata(m, versions);
     };
     app.get('/v2/models/:name', metadata);
     app.get('/v2/models/:name/versions/:version', metadata);
@@ -246,6 +248,7 @@ export class InferenceServer {
     const image = raw !== undefined && binary === undefined;
     if (image && m.spec.kind !== 'image')
       throw new HttpError(400, `model '${m.name}' takes ${m.spec.kind} input, not images`);
+    if (m.named) return this.inferNamed(m, m.named, req, reply, maxRequestBatch, binary);
     const request = image
       ? undefined
       : binary
@@ -254,19 +257,57 @@ export class InferenceServer {
     const k = Number(req.query.top_k ?? 3);
     if (image && (!Number.isInteger(k) || k < 1))
       throw new HttpError(400, `top_k: expected a positive integer, got '${req.query.top_k}'`);
+    return this.accounted(key, reply, async () => {
+      const data = request?.data ?? (await this.pool.prepareImage(key, req.body as Uint8Array));
+      const r = await this.batcher.submit(key, data, request?.batch ?? 1);
+      const output = r.output as Float32Array;
+      checkOutput(m, output);
+      this.metrics.queueSeconds.observe(labels(key), r.queueMs / 1000);
+      return request
+        ? inferResponse(m, request, output)
+        : { model_name: m.name, model_version: m.version, predictions: topClasses(output, m.classNames, k) };
+    });
+  }
+
+  /**
+   * Named tensors of a 'tensor' model (serve/named.ts) → every output asked for, as JSON or binary
+   * data. Requests are stacked with others only when every input and output has a batch axis.
+   */
+  private async inferNamed(
+    m: ModelEntry,
+    sig: NonNullable<ModelEntry['named']>,
+    req: InferRequest,
+    reply: FastifyReply,
+    maxRequestBatch: number,
+    binary: { header: unknown; binary: Uint8Array } | undefined,
+  ) {
+    const request = binary
+      ? parseNamedRequest(m, sig, binary.header, maxRequestBatch, binary.binary)
+      : parseNamedRequest(m, sig, req.body, maxRequestBatch);
+    const key = modelKey(m);
+    return this.accounted(key, reply, async () => {
+      const r = await this.batcher.submit(key, request.tensors, request.batch, !sig.stackable);
+      this.metrics.queueSeconds.observe(labels(key), r.queueMs / 1000);
+      const { body, binary: parts } = namedResponse(m, sig, request, r.output as (Float32Array | Int32Array)[]);
+      if (parts.length === 0) return body;
+      // binary tensor data extension: the JSON header, then each binary output's bytes in order
+      const header = Buffer.from(JSON.stringify(body));
+      reply.header('inference-header-content-length', String(header.length));
+      reply.type('application/octet-stream');
+      return reply.send(Buffer.concat([header, ...parts]));
+    });
+  }
+
+  /** Runs an accepted infer request's work with its metrics: in flight, latency, outcome. */
+  private async accounted<R>(key: string, reply: FastifyReply, work: () => Promise<R>): Promise<R> {
     const { metrics, stats } = this;
     metrics.inflight.inc();
     stats.accepted++;
     try {
-      const data = request?.data ?? (await this.pool.prepareImage(key, req.body as Uint8Array));
-      const r = await this.batcher.submit(key, data, request?.batch ?? 1);
-      checkOutput(m, r.output);
-      metrics.queueSeconds.observe(labels(key), r.queueMs / 1000);
+      const result = await work();
       metrics.requests.inc({ ...labels(key), outcome: 'ok' });
       stats.ok++;
-      return request
-        ? inferResponse(m, request, r.output)
-        : { model_name: m.name, model_version: m.version, predictions: topClasses(r.output, m.classNames, k) };
+      return result;
     } catch (e) {
       if (e instanceof OverloadedError) throw new HttpError(429, e.message, 'overloaded');
       if (e instanceof WorkerJobError) throw new HttpError(e.badInput ? 400 : 500, e.message);

@@ -6,6 +6,7 @@
 // Not for: forming batches (batcher.ts) or the protocol (server.ts).
 import { Worker } from 'node:worker_threads';
 import { GraduateError } from '../errors.js';
+import type { Outputs, Tensors } from './batcher.js';
 
 /** What a worker is started with. */
 export interface WorkerInit {
@@ -21,12 +22,12 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest =
-  | { type: 'run'; id: number; key: string; data: Float32Array | Int32Array; batch: number }
+  | { type: 'run'; id: number; key: string; data: Tensors; batch: number }
   | { type: 'image'; id: number; key: string; bytes: Uint8Array };
 
 export type WorkerReply =
   | { type: 'ready' }
-  | { type: 'done'; id: number; output: Float32Array; computeMs: number }
+  | { type: 'done'; id: number; output: Outputs; computeMs: number }
   | { type: 'failed'; id: number; message: string; badInput: boolean };
 
 /** A job failed in a worker: bad input (e.g. an undecodable image) or a runtime failure. */
@@ -43,7 +44,7 @@ export class WorkerJobError extends GraduateError {
 const ENTRY = new URL('./worker-entry.js', import.meta.url);
 
 interface Job {
-  resolve: (r: { output: Float32Array; computeMs: number }) => void;
+  resolve: (r: { output: Outputs; computeMs: number }) => void;
   reject: (e: Error) => void;
 }
 
@@ -95,11 +96,7 @@ export class WorkerPool {
    * Runs a batch on an idle worker, else queues it on a worker running one batch (the caller checks
    * hasIdle() or canQueueNext()); output: [batch, ...out].
    */
-  run(
-    key: string,
-    data: Float32Array | Int32Array,
-    batch: number,
-  ): Promise<{ output: Float32Array; computeMs: number }> {
+  run(key: string, data: Tensors, batch: number): Promise<{ output: Outputs; computeMs: number }> {
     // an idle worker; else the one whose running batch started first (it should end first)
     const w =
       this.workers.find((x) => x.ready && x.batches === 0) ??
@@ -108,12 +105,10 @@ export class WorkerPool {
         .reduce<RuntimeWorker | undefined>((a, x) => (a && a.runningSince <= x.runningSince ? a : x), undefined);
     if (!w) throw new GraduateError('WorkerPool.run: every worker is busy with a batch and the next one');
     if (w.batches++ === 0) w.runningSince = performance.now();
-    return this.post(w, { type: 'run', id: this.nextId++, key, data, batch }, [data.buffer as ArrayBuffer]).finally(
-      () => {
-        if (--w.batches > 0) w.runningSince = performance.now(); // the batch posted behind it starts
-        if (!this.closing) this.onIdle();
-      },
-    );
+    return this.post(w, { type: 'run', id: this.nextId++, key, data, batch }, buffersOf(data)).finally(() => {
+      if (--w.batches > 0) w.runningSince = performance.now(); // the batch posted behind it starts
+      if (!this.closing) this.onIdle();
+    });
   }
 
   /** Decodes an image into the model's input on the least busy worker. */
@@ -121,7 +116,7 @@ export class WorkerPool {
     const ready = this.workers.filter((x) => x.ready);
     if (ready.length === 0) throw new GraduateError('WorkerPool: no worker is running');
     const w = ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
-    return (await this.post(w, { type: 'image', id: this.nextId++, key, bytes })).output;
+    return (await this.post(w, { type: 'image', id: this.nextId++, key, bytes })).output as Float32Array;
   }
 
   /** Stops every worker (running jobs fail). */
@@ -135,7 +130,7 @@ export class WorkerPool {
     w: RuntimeWorker,
     job: WorkerRequest,
     transfer: ArrayBuffer[] = [],
-  ): Promise<{ output: Float32Array; computeMs: number }> {
+  ): Promise<{ output: Outputs; computeMs: number }> {
     return new Promise((resolve, reject) => {
       w.jobs.set(job.id, { resolve, reject });
       w.thread.postMessage(job, transfer);
@@ -181,4 +176,10 @@ export class WorkerPool {
       });
     });
   }
+}
+
+/** The distinct buffers of some tensors, to transfer (a buffer listed twice cannot be). */
+export function buffersOf(data: Tensors | Outputs): ArrayBuffer[] {
+  const list: readonly (Float32Array | Int32Array)[] = ArrayBuffer.isView(data) ? [data] : data;
+  return [...new Set(list.map((a) => a.buffer as ArrayBuffer))];
 }

@@ -15,7 +15,7 @@ function fakeExecutor(workers: number, ms: number) {
       batches.push(batch);
       await new Promise((r) => setTimeout(r, ms));
       busy--;
-      return { output: Float32Array.from(data, (v) => v * 2), computeMs: ms };
+      return { output: Float32Array.from(data as Float32Array, (v) => v * 2), computeMs: ms };
     },
   };
   return exec;
@@ -41,7 +41,7 @@ function queueingExecutor(ms: number) {
       chain = done;
       return done.then(() => {
         posted--;
-        return { output: Float32Array.from(data, (v) => v * 2), computeMs: ms };
+        return { output: Float32Array.from(data as Float32Array, (v) => v * 2), computeMs: ms };
       });
     },
   };
@@ -55,7 +55,7 @@ describe('Batcher', () => {
     const t0 = performance.now();
     const rs = await Promise.all([1, 2, 3, 4, 5].map((v) => b.submit('m/1', Float32Array.of(v, -v), 1)));
     expect(exec.batches).toEqual([4, 1]);
-    expect(rs.map((r) => Array.from(r.output))).toEqual([1, 2, 3, 4, 5].map((v) => [2 * v, -2 * v]));
+    expect(rs.map((r) => Array.from(r.output as Float32Array))).toEqual([1, 2, 3, 4, 5].map((v) => [2 * v, -2 * v]));
     expect(rs[4].batchSize).toBe(1);
     expect(rs[4].queueMs).toBeGreaterThanOrEqual(25);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
@@ -89,7 +89,7 @@ describe('Batcher', () => {
     const one = queueingExecutor(5);
     const b1 = new Batcher({ maxBatch: 1, maxDelayMs: 0, maxQueue: 100 }, one);
     const rs = await Promise.all([1, 2, 3, 4, 5].map((v) => b1.submit('m/1', Float32Array.of(v), 1)));
-    expect(rs.map((r) => r.output[0])).toEqual([2, 4, 6, 8, 10]);
+    expect(rs.map((r) => (r.output as Float32Array)[0])).toEqual([2, 4, 6, 8, 10]);
     expect(one.batches).toEqual([1, 1, 1, 1, 1]);
     expect(one.maxPosted()).toBe(2); // the next request was waiting in the worker, not in the batcher
 
@@ -141,5 +141,57 @@ describe('Batcher', () => {
     expect(exec.maxPosted()).toBe(2); // the second was posted at once, behind the first
     expect(first.queueMs).toBeLessThan(30);
     expect(second.queueMs).toBeGreaterThanOrEqual(30); // it waited for the first's 40 ms in the worker
+  });
+
+  it("stacks a graph's named tensors input by input and gives each request its rows of every output", async () => {
+    const seen: number[][] = [];
+    const exec: Executor = {
+      hasIdle: () => true,
+      run: async (_key, data, batch) => {
+        const [x, ids] = data as (Float32Array | Int32Array)[];
+        seen.push([batch, x.length, ids.length]);
+        // outputs: x + ids per row [batch, 2], and the ids [batch, 1]
+        const sum = Float32Array.from(x, (v, i) => v + ids[i >> 1]);
+        return { output: [sum, Int32Array.from(ids)], computeMs: 0 };
+      },
+    };
+    const b = new Batcher({ maxBatch: 8, maxDelayMs: 5, maxQueue: 100 }, exec);
+    const [r1, r2] = await Promise.all([
+      b.submit('g', [Float32Array.of(1, 2), Int32Array.of(10)], 1),
+      b.submit('g', [Float32Array.of(3, 4, 5, 6), Int32Array.of(20, 30)], 2),
+    ]);
+    expect(seen).toEqual([[3, 6, 3]]); // one batch of 3 samples
+    expect((r1.output as Float32Array[]).map((a) => [...a])).toEqual([[11, 12], [10]]);
+    expect((r2.output as Float32Array[]).map((a) => [...a])).toEqual([
+      [23, 24, 35, 36],
+      [20, 30],
+    ]);
+  });
+
+  it('runs solo requests (fixed-shape graphs) in batches of their own', async () => {
+    const exec = fakeExecutor(4, 2);
+    const b = new Batcher({ maxBatch: 8, maxDelayMs: 50, maxQueue: 100 }, exec);
+    const t0 = performance.now();
+    await Promise.all([1, 2, 3].map((v) => b.submit('fixed', Float32Array.of(v), 1, true)));
+    expect(exec.batches).toEqual([1, 1, 1]);
+    expect(performance.now() - t0).toBeLessThan(45); // due at once: nothing to wait for
+  });
+
+  it('splits a batch that failed on bad input: only the request with bad data fails', async () => {
+    const batches: number[] = [];
+    const exec: Executor = {
+      hasIdle: () => true,
+      run: async (_key, data, batch) => {
+        batches.push(batch);
+        const x = data as Float32Array;
+        if (x.includes(-1)) throw Object.assign(new Error('index -1 is out of range'), { badInput: true });
+        return { output: Float32Array.from(x), computeMs: 0 };
+      },
+    };
+    const b = new Batcher({ maxBatch: 8, maxDelayMs: 5, maxQueue: 100 }, exec);
+    const rs = await Promise.allSettled([1, -1, 3].map((v) => b.submit('m', Float32Array.of(v), 1)));
+    expect(rs.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(batches).toEqual([3, 1, 1, 1]);
+    expect(((rs[2] as PromiseFulfilledResult<{ output: Float32Array }>).value.output as Float32Array)[0]).toBe(3);
   });
 });
