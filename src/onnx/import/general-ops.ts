@@ -10,7 +10,7 @@ import type { BinFn, MapFn, ReduceFn } from '../../ops/math.js';
 import { numel } from '../../ops/rules.js';
 import { broadcastShape } from '../../shape/window.js';
 import type { Attrs } from './attrs.js';
-import { ELEM_NAMES, type GeneralConverter, type GeneralImporter, type T } from './general.js';
+import { ELEM_NAMES, type GeneralConverter, type GeneralImporter, type SequenceConverter, type T } from './general.js';
 
 type Cx = GeneralImporter;
 
@@ -1454,4 +1454,95 @@ export const GENERAL_OPS: Readonly<Record<string, GeneralConverter>> = {
   Upsample: resize,
   Where: where,
   Xor: binary('xor'),
+};
+
+// ---- sequences: lists of tensors known at import (positions and lengths are constants) ----------
+
+function seqIn(cx: Cx, ins: (T | T[] | undefined)[], i: number): T[] {
+  const s = ins[i];
+  if (!Array.isArray(s)) return cx.fail(`input ${i} must be a sequence`);
+  return s;
+}
+
+function tensorIn(cx: Cx, ins: (T | T[] | undefined)[], i: number): T {
+  const t = ins[i];
+  if (!t || Array.isArray(t)) return cx.fail(`input ${i} must be a tensor`);
+  return t;
+}
+
+/** A position in a sequence of `n` (negative from the end; `end` allows n itself, for inserts). */
+function position(cx: Cx, t: T | T[] | undefined, n: number, dflt: number, end = false): number {
+  if (!t) return dflt;
+  if (Array.isArray(t)) return cx.fail('a position must be a tensor');
+  const p = cx.constValues(t, 'position')[0];
+  const q = p < 0 ? p + n : p;
+  if (!(q >= 0 && (end ? q <= n : q < n))) cx.fail(`position ${p} is out of range for a sequence of ${n}`);
+  return q;
+}
+
+export const SEQUENCE_OPS: Readonly<Record<string, SequenceConverter>> = {
+  // Identity passes a sequence or a tensor through
+  Identity: (cx, _n, _A, ins) => [ins[0] ?? cx.fail('input 0 is required')],
+  SequenceEmpty: () => [[]],
+  SequenceConstruct: (cx, _n, _A, ins) => [ins.map((_, i) => tensorIn(cx, ins, i))],
+  SequenceAt: (cx, _n, _A, ins) => {
+    const s = seqIn(cx, ins, 0);
+    return [s[position(cx, ins[1], s.length, 0)]];
+  },
+  SequenceInsert: (cx, _n, _A, ins) => {
+    const s = seqIn(cx, ins, 0);
+    const at = position(cx, ins[2], s.length, s.length, true);
+    return [[...s.slice(0, at), tensorIn(cx, ins, 1), ...s.slice(at)]];
+  },
+  SequenceErase: (cx, _n, _A, ins) => {
+    const s = seqIn(cx, ins, 0);
+    const at = position(cx, ins[1], s.length, s.length - 1);
+    return [[...s.slice(0, at), ...s.slice(at + 1)]];
+  },
+  SequenceLength: (cx, _n, _A, ins) => [cx.constant([], [seqIn(cx, ins, 0).length], true)],
+  SplitToSequence: (cx, _n, A, ins) => {
+    const x = tensorIn(cx, ins, 0);
+    const axis = normAxis(cx, A.int('axis', 0), x.shape.length);
+    const d = x.shape[axis];
+    const split = ins[1] ? cx.constValues(tensorIn(cx, ins, 1), 'split') : undefined;
+    const scalar = ins[1] && !Array.isArray(ins[1]) && ins[1].shape.length === 0;
+    const sizes = !split
+      ? new Array<number>(d).fill(1)
+      : scalar
+        ? Array.from({ length: Math.ceil(d / split[0]) }, (_, i) => Math.min(split[0], d - i * split[0]))
+        : split;
+    if (sizes.reduce((p, q) => p + q, 0) !== d) cx.fail(`split sizes [${sizes.join(', ')}] do not sum to ${d}`);
+    const keep = A.int('keepdims', 1) !== 0 || !!split;
+    let off = 0;
+    return [
+      sizes.map((p) => {
+        const begin = x.shape.map((_, i) => (i === axis ? off : 0));
+        const size = x.shape.map((v, i) => (i === axis ? p : v));
+        off += p;
+        const part = sliceBy(
+          cx,
+          x,
+          begin,
+          x.shape.map(() => 1),
+          size,
+        );
+        return keep
+          ? part
+          : reshape(
+              cx,
+              part,
+              x.shape.filter((_, i) => i !== axis),
+            );
+      }),
+    ];
+  },
+  ConcatFromSequence: (cx, _n, A, ins) => {
+    const s = seqIn(cx, ins, 0);
+    if (!s.length) cx.fail('concatenating an empty sequence');
+    const fresh = A.int('new_axis', 0) !== 0;
+    const r = s[0].shape.length + (fresh ? 1 : 0);
+    const axis = normAxis(cx, A.int('axis', 0), r);
+    const parts = fresh ? s.map((t) => reshape(cx, t, [...t.shape.slice(0, axis), 1, ...t.shape.slice(axis)])) : s;
+    return [parts.length === 1 ? cx.emit('map', [parts[0]], { fn: 'identity' }) : cx.emit('concat', parts, { axis })];
+  },
 };

@@ -24,6 +24,14 @@ export type T =
   | { kind: 'value'; v: string; shape: number[]; dtype: 'float32' | 'int32'; elem?: number }
   | { kind: 'const'; shape: number[]; int: boolean; data: Float32Array | Float64Array; elem?: number };
 
+/** A sequence op's conversion: inputs and outputs are tensors or sequences (lists of tensors). */
+export type SequenceConverter = (
+  cx: GeneralImporter,
+  n: NodeProto,
+  A: Attrs,
+  ins: (T | T[] | undefined)[],
+) => (T | T[] | undefined)[];
+
 /** One ONNX op's conversion: its outputs (undefined: an optional output it does not produce). */
 export type GeneralConverter = (cx: GeneralImporter, n: NodeProto, A: Attrs, ins: (T | undefined)[]) => T[];
 
@@ -81,6 +89,8 @@ export class GeneralImporter {
     meta: { classNames: [], input: { kind: 'tensor', shape: [] }, producer: '' },
   };
   readonly env = new Map<string, T>();
+  /** Sequences (SequenceConstruct, SplitToSequence, …): lists of tensors, resolved at import. */
+  readonly seqs = new Map<string, T[]>();
   opset = 0;
   /** The node being converted and its name (errors name it). */
   node: NodeProto = {};
@@ -95,6 +105,7 @@ export class GeneralImporter {
     baseDir: string,
     private readonly table: Readonly<Record<string, GeneralConverter>>,
     private readonly opts: GeneralOptions = {},
+    private readonly sequenceTable: Readonly<Record<string, SequenceConverter>> = {},
   ) {
     this.tensors = new TensorReader(source, baseDir, this.bad);
   }
@@ -154,9 +165,30 @@ export class GeneralImporter {
       const domain = n.domain ?? '';
       if (domain && domain !== 'ai.onnx') this.fail(`domain '${domain}' is not supported by the general import path`);
       const op = n.opType ?? '';
+      const seqOp = Object.hasOwn(this.sequenceTable, op) ? this.sequenceTable[op] : undefined;
+      if (seqOp) {
+        // sequences are lists of tensors known at import: their ops run here
+        const ins = (n.input ?? []).map((x) => (x ? (this.seqs.get(x) ?? this.get(x)) : undefined));
+        const outs = seqOp(this, n, attrs(n), ins);
+        (n.output ?? []).forEach((name, k) => {
+          const t = outs[k];
+          if (!name) return;
+          if (!t) this.fail(`output ${k} ('${name}') is not supported`);
+          if (Array.isArray(t)) this.seqs.set(name, t);
+          else this.env.set(name, t as T);
+        });
+        continue;
+      }
       const convert = Object.hasOwn(this.table, op) ? this.table[op] : undefined;
-      if (!convert) this.fail(`op is not supported (supported: ${Object.keys(this.table).sort().join(', ')})`);
-      const ins = (n.input ?? []).map((x) => (x ? this.get(x) : undefined));
+      if (!convert)
+        this.fail(
+          `op is not supported (supported: ${[...new Set([...Object.keys(this.table), ...Object.keys(this.sequenceTable)])].sort().join(', ')})`,
+        );
+      const ins = (n.input ?? []).map((x) => {
+        if (!x) return undefined;
+        if (this.seqs.has(x)) this.fail(`input '${x}' is a sequence; ${op} takes a tensor`);
+        return this.get(x);
+      });
       const outs = (convert as GeneralConverter)(this, n, attrs(n), ins);
       (n.output ?? []).forEach((name, k) => {
         if (!name) return;
@@ -167,6 +199,7 @@ export class GeneralImporter {
     }
     for (const out of graph.output ?? []) {
       const name = out.name ?? '';
+      if (this.seqs.has(name)) bad(`output '${name}' is a sequence: graph outputs must be tensors`);
       const t = this.env.get(name) ?? bad(`output '${name}' is not produced by any node`);
       // an output that is a constant, an input or another output: computed by a copy node
       let v = t.kind === 'value' && !g.inputs.includes(t.v) && !g.outputs.includes(t.v) ? t : undefined;

@@ -12,7 +12,7 @@ import { validateGraph } from '../../graph/validate.js';
 import { DT, IMPORT_OPSETS, type ModelProto, num } from '../proto.js';
 import { converterFor, MS_DOMAIN } from './converters.js';
 import { GeneralImporter, type GeneralOptions } from './general.js';
-import { GENERAL_OPS } from './general-ops.js';
+import { GENERAL_OPS, SEQUENCE_OPS } from './general-ops.js';
 import { Importer } from './importer.js';
 
 /** Whether the image path is made for this model (its shape, not its every detail). */
@@ -41,7 +41,7 @@ export interface PathOptions {
 
 /** The model as a graph, by the path made for it (see the header). */
 export function readModel(model: ModelProto, source: string, baseDir: string, opts: PathOptions = {}): Graph {
-  const general = () => new GeneralImporter(model, source, baseDir, GENERAL_OPS, opts).run();
+  const general = () => new GeneralImporter(model, source, baseDir, GENERAL_OPS, opts, SEQUENCE_OPS).run();
   // the fallback must also be a graph the runtime takes (a NaN weight is refused, not re-read)
   const checkedGeneral = () => {
     const g = general();
