@@ -1,23 +1,24 @@
-// Import: an ONNX model (opset 9–22) as a Graduate graph, so compile, inspect, predict and serve
-// take it. Graduate's graph is NHWC and has no transpose or reshape ops, so the importer tracks,
-// for every ONNX tensor, how its logical ONNX layout maps onto the NHWC value that holds it
-// (import/layout.ts): Transpose, Reshape, Flatten, Squeeze and Unsqueeze thus become relabellings
-// (or Graduate's flatten view). An NCHW graph input becomes an NHWC input (meta.onnx.inputLayout
-// says so). Chains of elementwise ops with scalar constants are kept as a function of one value and
-// named when used: affine, ReLU, LeakyReLU, sigmoid, tanh, GELU (erf or tanh form — both map onto
-// the runtime's tanh GELU, within 5e-4). Per-channel constants become affine nodes. QDQ models
-// import as float: DequantizeLinear of int8 weights is folded, QuantizeLinear→DequantizeLinear
-// pairs on activations are dropped. Constant subgraphs (shapes, Constant, Identity, casts of
-// constants) are folded (import/fold.ts). Each op is converted by its entry in the converter table
-// (import/converters.ts, one family per convert-*.ts); everything else is a FormatError naming the
-// node, its op and what is supported. Graduate's own export starts with its input normalization:
-// recognised by its ops, constants and metadata_props 'input' (never by node names), it becomes
-// meta.input again (import/importer.ts). The result passes validateGraph, as an artifact read from
-// disk would. Graduate's later exports declare the preparation in that metadata instead (their
-// input is the prepared tensor, docs/inputs.md): it becomes meta.input here. What the caller
-// declares (`ImportOptions.input`: `graduate import --input-scale … --mean … --std … --layout …
-// --labels …`) then overrides what the file says; an image model about which neither says
-// anything is reported through `warn` with what will be assumed.
+// Import: an ONNX model (opsets 1–22) as a Graduate graph, so compile, inspect, predict, serve and
+// InferenceModel take it. Two paths read models (import/paths.ts decides):
+// - the image path (import/importer.ts; opsets 9–22) for single-input float classifiers: it maps
+//   them onto Graduate's NHWC kernels with no transposes — it tracks, for every ONNX tensor, how
+//   its logical layout maps onto the NHWC value that holds it (import/layout.ts), so Transpose,
+//   Reshape, Flatten, Squeeze and Unsqueeze become relabellings; an NCHW input becomes an NHWC
+//   input (meta.onnx.inputLayout). Chains of elementwise ops with scalar constants become affine
+//   and activation nodes, per-channel constants affine nodes. Quantized models (QDQ, QLinear*,
+//   *Integer) become Graduate's int8 IR and run on the int8 kernels (docs/onnx.md). Each op is
+//   converted by its entry in import/converters.ts.
+// - the general path (import/general.ts, general-ops.ts) for everything else, and for what the
+//   image path refuses: any number of named inputs and outputs, any rank, fixed or batched
+//   shapes, float/integer/bool tensors (as float32/int32), ONNX's own axis order, sequences
+//   resolved at import; shape arithmetic folds into constants. `warn` says when a model the image
+//   path was made for fell back here (its int8 layers then compute in float).
+// Everything else is a FormatError naming the node, its op and what is supported. Graduate's own
+// export starts with its input normalization, or declares its preparation in metadata_props
+// 'input' (docs/inputs.md): either becomes meta.input again. What the caller declares
+// (`ImportOptions.input`: `graduate import --input-scale … --mean … --std … --layout … --labels …`)
+// then overrides what the file says; an image model about which neither says anything is
+// reported through `warn` with what will be assumed. The result passes validateGraph.
 // Not for: writing ONNX (export.ts).
 import { dirname, resolve } from 'node:path';
 import { FormatError, GraduateError, ValueError } from '../errors.js';
@@ -25,8 +26,8 @@ import type { Graph } from '../graph/ir.js';
 import { validateGraph } from '../graph/validate.js';
 import { describePreparation } from '../runtime/image-input.js';
 import type { OnnxInputMeta } from './export.js';
-import { readModel } from './import/paths.js';
-import { type ModelProto, onnx } from './proto.js';
+import { type PathOptions, readModel } from './import/paths.js';
+import { type ModelProto, num, onnx } from './proto.js';
 
 export { SUPPORTED_MS_OPS, SUPPORTED_OPS } from './import/converters.js';
 
@@ -35,10 +36,17 @@ export interface ImportOptions {
   baseDir?: string;
   /** The input preparation and labels the model was trained with, as the user declares them. */
   input?: DeclaredInput;
-  /** Shapes of inputs the model leaves symbolic, by ONNX input name (the general path; fixes a batched input too). */
+  /**
+   * Shapes of inputs the model leaves symbolic, by ONNX input name (the general path). A first
+   * dimension of -1 keeps a batch axis there; otherwise the shape is fixed (a batched input too).
+   */
   shapes?: Record<string, readonly number[]>;
-  /** Inputs fixed to a value at import, by ONNX input name (shape/axes inputs a static graph needs as constants). */
-  constants?: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>;
+  /**
+   * Inputs fixed to a value at import, by ONNX input name (shape/axes inputs a static graph needs
+   * as constants). Without `shape`: the one `shapes` gives, else the model's own when fixed, else
+   * [n] for a rank-1 input and [] for a scalar.
+   */
+  constants?: Record<string, { shape?: readonly number[]; data: ArrayLike<number> }>;
   /** Told what is assumed about an image model's input when neither the file nor `input` says. */
   warn?: (message: string) => void;
 }
@@ -61,10 +69,14 @@ export function importOnnx(bytes: Uint8Array, source: string, opts: ImportOption
     throw new FormatError(`${source}: not a valid ONNX protobuf (${(e as Error).message})`);
   }
   try {
-    const g = readModel(model, source, opts.baseDir ?? dirname(resolve(source)), {
-      shapes: opts.shapes,
-      constants: opts.constants,
-    });
+    const g = readModel(model, source, opts.baseDir ?? dirname(resolve(source)), inputOptions(model, source, opts));
+    const refused = (g.meta.onnx as { imagePathRefused?: string } | undefined)?.imagePathRefused;
+    if (refused && opts.warn)
+      opts.warn(
+        `${source}: read by the general import path (ONNX's axis order, host loops where no kernel applies${
+          /Quantize|int8|QLinear|Integer/.test(refused) ? '; quantized layers compute in float, not int8' : ''
+        }): the image path refused it: ${refused.replace(`${source}: `, '')}`,
+      );
     declareInput(g, model, source, opts);
     validateGraph(g, source);
     return g;
@@ -73,6 +85,76 @@ export function importOnnx(bytes: Uint8Array, source: string, opts: ImportOption
     // a malformed model that slipped past the checks: still a clean error naming the file
     throw new FormatError(`${source}: malformed ONNX model (${(e as Error).message})`);
   }
+}
+
+/**
+ * `shapes` and `constants` checked against the model's inputs (an unknown name is refused, naming
+ * the inputs there are) and made what the import paths take: a shape with a batch axis kept (-1
+ * first) is written into the model's declaration of that input, and each fixed input gets its shape.
+ */
+function inputOptions(model: ModelProto, source: string, opts: ImportOptions): PathOptions {
+  if (!opts.shapes && !opts.constants) return {};
+  const graph = model.graph;
+  const inits = new Set((graph?.initializer ?? []).map((t) => t.name ?? ''));
+  const inputs = new Map((graph?.input ?? []).filter((i) => !inits.has(i.name ?? '')).map((i) => [i.name ?? '', i]));
+  const known = (name: string, what: string) => {
+    const i = inputs.get(name);
+    if (!i)
+      throw new ValueError(
+        `${what} '${name}': ${source} has no input '${name}' (its inputs: ${[...inputs.keys()].join(', ') || 'none'})`,
+      );
+    return i;
+  };
+  const declared = (name: string) => {
+    const dims = known(name, 'input').type?.tensorType?.shape?.dim;
+    return dims?.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? num(d.dimValue) : -1));
+  };
+  const shapes: Record<string, readonly number[]> = {};
+  for (const [name, shape] of Object.entries(opts.shapes ?? {})) {
+    const input = known(name, '--input-shape');
+    if (shape[0] !== -1) {
+      shapes[name] = shape;
+      continue;
+    }
+    // a batch axis kept: the general path reads it from the declaration, as a symbolic first dim
+    const dims = declared(name);
+    const bad = (why: string) => {
+      throw new ValueError(`--input-shape ${name}=${shape.join(',')}: ${why}`);
+    };
+    if (shape.slice(1).some((d) => !Number.isInteger(d) || d < 0))
+      bad('dimensions after the batch (-1) must be integers ≥ 0');
+    if (dims && dims.length !== shape.length) bad(`rank ${shape.length}, but ${source} declares rank ${dims.length}`);
+    dims?.forEach((d, i) => {
+      if (i > 0 && d >= 0 && d !== shape[i]) bad(`dimension ${i} is ${d} in ${source}`);
+    });
+    const tt = input.type?.tensorType;
+    if (tt) tt.shape = { dim: shape.map((d, i) => (i === 0 ? { dimParam: 'batch' } : { dimValue: d })) };
+  }
+  const constants: PathOptions['constants'] = {};
+  for (const [name, c] of Object.entries(opts.constants ?? {})) {
+    known(name, '--fix-input');
+    const dims = declared(name);
+    const shape = c.shape ?? opts.shapes?.[name] ?? defaultShape(dims, c.data.length);
+    if (!shape || shape.some((d) => d < 0))
+      throw new ValueError(
+        `--fix-input '${name}': its shape in ${source} is [${(dims ?? []).map((d) => (d < 0 ? '?' : d)).join(', ')}]; give it with --input-shape ${name}=D,…`,
+      );
+    const n = shape.reduce((a, d) => a * d, 1);
+    if (n !== c.data.length)
+      throw new ValueError(
+        `--fix-input '${name}': ${c.data.length} values, but its shape [${shape.join(', ')}] holds ${n}`,
+      );
+    constants[name] = { shape, data: c.data };
+  }
+  return { shapes, constants };
+}
+
+/** A fixed input's shape when none is given: the model's own if fixed, else [n] for rank 1 (or no declaration), [] for a scalar. */
+function defaultShape(dims: number[] | undefined, n: number): number[] | undefined {
+  if (dims?.every((d) => d >= 0)) return dims;
+  if (dims ? dims.length === 1 : n !== 1) return [n];
+  if (!dims || dims.length === 0) return [];
+  return undefined;
 }
 
 /** meta.input and classNames from Graduate's declared-preparation metadata, then from `opts.input`. */

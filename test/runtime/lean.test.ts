@@ -6,8 +6,12 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { folderOf, RUNTIME_REACH } from '../architecture/dependencies.js';
 
-/** Bundle size budget for src/runtime/index.ts (minified JS, without the .wasm files). */
-const BUDGET_BYTES = 120 * 1024;
+/**
+ * Bundle size budget for src/runtime/index.ts (minified JS, without the .wasm files): 150 KiB since
+ * the runtime runs general ONNX graphs (the host-loop ops of ops/math, movement, window-nd and
+ * recurrent: 131 KiB measured, from 110).
+ */
+const BUDGET_BYTES = 150 * 1024;
 
 describe('graduate/runtime', () => {
   it('imports no training code and stays within its size budget', async () => {

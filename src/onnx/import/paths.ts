@@ -53,10 +53,14 @@ export function readModel(model: ModelProto, source: string, baseDir: string, op
     return new Importer(model, source, baseDir).run();
   } catch (e) {
     if (!(e instanceof GraduateError)) throw e;
+    let g: Graph;
     try {
-      return checkedGeneral();
+      g = checkedGeneral();
     } catch {
       throw e;
     }
+    // why the fast path did not take it (importOnnx tells the user: int8 layers now compute in float)
+    (g.meta.onnx as Record<string, unknown>).imagePathRefused = e.message;
+    return g;
   }
 }
