@@ -7,6 +7,7 @@ import { graphMacs, graphParams, nodeMacs } from '../graph/ir.js';
 import { planMemory } from '../graph/plan.js';
 import { readFileChecked } from '../io/read.js';
 import { describePreparation } from '../runtime/image-input.js';
+import { describeNamed } from './onnx.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')
@@ -31,10 +32,13 @@ export function inspectCommand(): Command {
       console.log(
         `MACs per sample: ${graphMacs(g).toLocaleString()}; activation memory at batch ${opts.maxBatch}: ${(plan.arenaBytes / 2 ** 20).toFixed(2)} MiB (without reuse ${(plan.naiveBytes / 2 ** 20).toFixed(2)} MiB)`,
       );
-      console.log(`input: ${JSON.stringify(g.meta.input)}`);
-      // the contract (docs/inputs.md): run, serve's tensors and the ONNX export take this tensor
-      console.log(`input tensor: ${describePreparation(g.meta.input)}`);
-      console.log(`classes: ${g.meta.classNames.join(', ')}`);
+      if (g.meta.input.kind === 'tensor') for (const line of describeNamed(g)) console.log(line);
+      else {
+        console.log(`input: ${JSON.stringify(g.meta.input)}`);
+        // the contract (docs/inputs.md): run, serve's tensors and the ONNX export take this tensor
+        console.log(`input tensor: ${describePreparation(g.meta.input)}`);
+        console.log(`classes: ${g.meta.classNames.join(', ')}`);
+      }
       console.log('\nlayers:');
       for (const n of g.nodes) {
         const w = n.inputs[1] ? g.constants[n.inputs[1]] : undefined;

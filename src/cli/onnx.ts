@@ -8,11 +8,13 @@ import { runPasses } from '../compile/passes/index.js';
 import { readTextFile } from '../data/text-file.js';
 import { ValueError } from '../errors.js';
 import { writeArtifact } from '../graph/artifact.js';
+import type { Graph } from '../graph/ir.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { readFileChecked } from '../io/read.js';
 import { type DeclaredInput, importOnnx } from '../onnx/import.js';
 import { exportOnnx } from '../onnx/index.js';
 import { describePreparation } from '../runtime/image-input.js';
+import { graphSignature, type TensorInfo } from '../runtime/signature.js';
 import { graphFromSource } from './source.js';
 
 export function exportCommand(): Command {
@@ -44,6 +46,8 @@ export function exportCommand(): Command {
 
 interface ImportFlags {
   output: string;
+  inputShape: Record<string, number[]>;
+  fixInput: Record<string, number[]>;
   inputScale?: number;
   mean?: number[];
   std?: number[];
@@ -65,17 +69,38 @@ export function importCommand(): Command {
     .option('--std <s,...>', 'then divided by std[c] (one value, or one per channel)', list('std', true))
     .option('--layout <nchw|nhwc>', "layout of the input tensor clients pass (default nhwc, Graduate's)", layout)
     .option('--labels <file>', 'class names, one per line, one per output')
+    .option(
+      '--input-shape <name=d,...>',
+      'shape of an input the model leaves symbolic (repeatable); a first dimension of -1 keeps a batch axis',
+      named('input-shape', true),
+      {},
+    )
+    .option(
+      '--fix-input <name=v,...>',
+      'fix an input to these values at import (repeatable): a shape or axes input the graph needs as a constant',
+      named('fix-input', false),
+      {},
+    )
     .action((path: string, f: ImportFlags) => {
       const input: DeclaredInput = { scale: f.inputScale, mean: f.mean, std: f.std, layout: f.layout };
       if (f.labels) input.classNames = readLabels(f.labels);
+      const given = (r: Record<string, number[]>) => (Object.keys(r).length ? r : undefined);
+      const fixed = given(f.fixInput);
       const graph = importOnnx(readFileChecked(path, 'ONNX model'), path, {
         input,
+        shapes: given(f.inputShape),
+        constants: fixed && Object.fromEntries(Object.entries(fixed).map(([k, data]) => [k, { data }])),
         warn: (m) => console.error(`warning: ${m}`),
       });
       const { graph: g } = runPasses(graph);
       const bytes = writeArtifact(g, 'graduate import');
       writeFileAtomicSync(f.output, bytes);
       console.log(`${path}: ${graph.nodes.length} nodes imported, ${g.nodes.length} after passes`);
+      if (g.meta.input.kind === 'tensor') {
+        for (const line of describeNamed(g)) console.log(line);
+        console.log(`wrote ${f.output} (${bytes.length} bytes)`);
+        return;
+      }
       const onnx = g.meta.onnx as { inputName?: string; inputLayout?: string } | undefined;
       const spec = g.meta.input;
       console.log(
@@ -86,6 +111,43 @@ export function importCommand(): Command {
       console.log(`${g.meta.classNames.length} classes: ${g.meta.classNames.slice(0, 10).join(', ')}`);
       console.log(`wrote ${f.output} (${bytes.length} bytes)`);
     });
+}
+
+/**
+ * A repeatable NAME=V,V,… flag into a name → values record: shape dimensions (integers ≥ 0, the
+ * first may be -1 for a batch axis; nothing after '=' is a scalar's []) or values (numbers).
+ */
+function named(flag: string, dims: boolean) {
+  return (text: string, acc: Record<string, number[]>): Record<string, number[]> => {
+    const eq = text.lastIndexOf('=');
+    const name = text.slice(0, eq).trim();
+    if (eq <= 0 || !name)
+      throw new ValueError(`--${flag} '${text}': expected NAME=${dims ? 'D,D,…' : 'V,V,…'} (an input's ONNX name)`);
+    const rest = text.slice(eq + 1).trim();
+    const values = rest === '' ? [] : rest.split(',').map((p) => Number(p.trim()));
+    values.forEach((v, i) => {
+      const ok = dims ? Number.isInteger(v) && (v >= 0 || (i === 0 && v === -1)) : Number.isFinite(v);
+      if (!ok)
+        throw new ValueError(
+          `--${flag} '${text}': '${rest.split(',')[i] ?? ''}' is not ${dims ? 'a dimension (integers ≥ 0; the first may be -1 for a batch axis)' : 'a number'}`,
+        );
+    });
+    if (!dims && values.length === 0) throw new ValueError(`--${flag} '${text}': no values after '='`);
+    if (Object.hasOwn(acc, name)) throw new ValueError(`--${flag} ${name}: given twice`);
+    return { ...acc, [name]: values };
+  };
+}
+
+/** A 'tensor' model's named inputs and outputs, one line each side, and the inputs fixed at import. */
+export function describeNamed(g: Graph): string[] {
+  const sig = graphSignature(g);
+  const list = (ts: TensorInfo[]) => ts.map((t) => `${t.name} ${t.dtype} [${t.shape.join(', ')}]`).join(', ') || 'none';
+  const lines = [`inputs: ${list(sig.inputs)}`, `outputs: ${list(sig.outputs)}`];
+  if (sig.frozen.length) lines.push(`fixed at import: ${sig.frozen.join(', ')}`);
+  lines.push(
+    `named tensors, no preprocessing (-1: batch axis${sig.stackable ? '' : '; fixed shapes: serve runs requests one by one'}): graduate serve or InferenceModel.runNamed`,
+  );
+  return lines;
 }
 
 /** A finite number > 0, or a fraction of two such numbers ("1/255"). */

@@ -10,7 +10,7 @@ import { firstNonFinite } from '../io/fields.js';
 import { decodeImage } from '../io/image-decode.js';
 import { jsonTensor } from '../io/values.js';
 import { imageInput, tensorShape } from '../runtime/image-input.js';
-import { type InferenceModel, loadArtifact, topClasses } from '../runtime/index.js';
+import { type InferenceModel, loadArtifact, type TensorInfo, topClasses } from '../runtime/index.js';
 import { engine, init } from '../tensor/context.js';
 
 /** The model's input for one image file: resized, channels as the model wants, normalized. */
@@ -57,6 +57,14 @@ export function predictCommand(): Command {
     .action(async (artifact: string, inputs: string[], opts: { top: number; json?: boolean; threads?: number }) => {
       init({ threads: opts.threads });
       const model = await loadArtifact(artifact, { engine: engine(), maxBatch: 64 });
+      if (model.input.kind === 'tensor' || model.inputs.length !== 1) {
+        const list = (ts: readonly TensorInfo[]) => ts.map((t) => `${t.name} ${t.dtype} [${t.shape.join(', ')}]`);
+        model.dispose();
+        throw new FormatError(
+          `${artifact}: takes named tensors (${list(model.inputs).join(', ') || 'no inputs'} → ${list(model.outputs).join(', ')}), not images or one class-score tensor: ` +
+            'predict cannot run it; use `graduate serve` (KServe v2: named inputs, every output) or InferenceModel.runNamed (graduate/runtime)',
+        );
+      }
       const results: { input: string; top: { label: string; index: number; score: number }[] }[] = [];
       for (const file of inputs) {
         const ext = extname(file).toLowerCase();

@@ -101,13 +101,13 @@ export function fixedModel(): Uint8Array {
 
 /**
  * A symbolic non-batch dim and a shape input: x float [N, 'len'] reshaped by the int64 input
- * 'shape' [2] (Reshape needs it as a constant: `--fix-input shape=…`), then doubled.
+ * 'shape' [3] (Reshape needs it as a constant: `--fix-input shape=…`), then doubled.
  */
 export function symbolicModel(): Uint8Array {
   return onnxModel({
     inputs: [
       { name: 'x', elem: DT.FLOAT, dims: ['batch', 'len'] },
-      { name: 'shape', elem: DT.INT64, dims: [2] },
+      { name: 'shape', elem: DT.INT64, dims: [3] },
     ],
     outputs: [{ name: 'y', elem: DT.FLOAT }],
     nodes: [node('Reshape', ['x', 'shape'], ['r'], 'reshape'), node('Mul', ['r', 'two'], ['y'], 'mul')],

@@ -98,17 +98,17 @@ describe('InferenceModel.runNamed', () => {
 
   it('inputs fixed at import and a symbolic dim given: the frozen input is gone, the result is ONNX Runtime’s', async () => {
     const bytes = symbolicModel();
-    const model = await load(bytes, { shapes: { x: [2, 6] }, constants: { shape: { shape: [2], data: [4, 3] } } });
+    const model = await load(bytes, { shapes: { x: [2, 6] }, constants: { shape: { data: [4, 3, 1] } } });
     expect(model.inputNames).toEqual(['x']);
     expect(model.signature.frozen).toEqual(['shape']);
     const xv = Float32Array.from({ length: 12 }, (_, i) => i - 5);
     const out = model.runNamed({ x: xv });
     const ref = await runOrt(bytes, {
       x: new ort.Tensor('float32', xv, [2, 6]),
-      shape: new ort.Tensor('int64', BigInt64Array.of(4n, 3n), [2]),
+      shape: new ort.Tensor('int64', BigInt64Array.of(4n, 3n, 1n), [3]),
     });
     expect([...(out.y as Float32Array)]).toEqual([...(ref.y.data as Float32Array)]);
-    expect(model.outputs[0].shape).toEqual([4, 3]);
+    expect(model.outputs[0].shape).toEqual([4, 3, 1]);
     model.dispose();
   });
 
