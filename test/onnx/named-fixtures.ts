@@ -2,7 +2,7 @@
 // named-tensor API (InferenceModel.runNamed), serve's 'tensor' models and the import flags: what a
 // PyTorch or TensorFlow export of a recommender or a tokenized model looks like at its boundary.
 import { DT, type NodeProto, onnx, type TensorProto } from '../../src/onnx/proto.js';
-import { init, node } from './fixtures.js';
+import { init, int64Init, node } from './fixtures.js';
 
 /** A graph input or output: name, ONNX element type, dims (a string is a symbolic dim). */
 export interface IoDecl {
@@ -112,5 +112,27 @@ export function symbolicModel(): Uint8Array {
     outputs: [{ name: 'y', elem: DT.FLOAT }],
     nodes: [node('Reshape', ['x', 'shape'], ['r'], 'reshape'), node('Mul', ['r', 'two'], ['y'], 'mul')],
     inits: [init('two', [], [2])],
+  });
+}
+
+/** A batched input beside a fixed-shape one: y = x [N, 4] + bias [4]. */
+export function mixedModel(): Uint8Array {
+  return onnxModel({
+    inputs: [
+      { name: 'x', elem: DT.FLOAT, dims: ['batch', 4] },
+      { name: 'bias', elem: DT.FLOAT, dims: [4] },
+    ],
+    outputs: [{ name: 'y', elem: DT.FLOAT, dims: ['batch', 4] }],
+    nodes: [node('Add', ['x', 'bias'], ['y'], 'add')],
+  });
+}
+
+/** No inputs: one int64 output 'k' = [7, 8] (an initializer through Identity). */
+export function constantModel(): Uint8Array {
+  return onnxModel({
+    inputs: [],
+    outputs: [{ name: 'k', elem: DT.INT64, dims: [2] }],
+    nodes: [node('Identity', ['seven'], ['k'], 'id')],
+    inits: [int64Init('seven', [7, 8])],
   });
 }

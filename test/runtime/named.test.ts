@@ -10,7 +10,7 @@ import { writeArtifact } from '../../src/graph/artifact.js';
 import { Engine } from '../../src/kernels/engine.js';
 import { type ImportOptions, importOnnx } from '../../src/onnx/import.js';
 import { type InferenceModel, loadArtifact } from '../../src/runtime/index.js';
-import { fixedModel, symbolicModel, twoInputModel } from '../onnx/named-fixtures.js';
+import { constantModel, fixedModel, mixedModel, symbolicModel, twoInputModel } from '../onnx/named-fixtures.js';
 
 const engine = Engine.create({ threads: 1 });
 
@@ -142,6 +142,30 @@ describe('InferenceModel.runNamed', () => {
     far[0] = 10n;
     expect(() => model.runNamed({ x, ids: far })).toThrow(/index 10 is out of range/);
     expect(() => model.run(x, N)).toThrow('InferenceModel.run: the model takes 2 named inputs (x, ids); use runNamed');
+    model.dispose();
+  });
+});
+
+describe('runNamed on graphs of other shapes', () => {
+  it('a batched input beside a fixed-shape one: the batch from the batched input, the fixed one whole', async () => {
+    const bytes = mixedModel();
+    const model = await load(bytes);
+    expect(model.signature.stackable).toBe(false);
+    const xv = Float32Array.from({ length: 3 * 4 }, (_, i) => i * 0.25 - 1);
+    const bias = Float32Array.of(1, -2, 3, -4);
+    const out = model.runNamed({ x: xv, bias });
+    const ref = await runOrt(bytes, {
+      x: new ort.Tensor('float32', xv, [3, 4]),
+      bias: new ort.Tensor('float32', bias, [4]),
+    });
+    expect([...(out.y as Float32Array)]).toEqual([...(ref.y.data as Float32Array)]);
+    model.dispose();
+  });
+
+  it('no inputs (a graph of constants): runNamed({}) returns its outputs', async () => {
+    const model = await load(constantModel());
+    expect(model.inputs).toEqual([]);
+    expect([...(model.runNamed({}).k as BigInt64Array)]).toEqual([7n, 8n]);
     model.dispose();
   });
 });

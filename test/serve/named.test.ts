@@ -14,7 +14,7 @@ import { Engine } from '../../src/kernels/engine.js';
 import { importOnnx } from '../../src/onnx/import.js';
 import { loadArtifact } from '../../src/runtime/index.js';
 import { InferenceServer } from '../../src/serve/server.js';
-import { fixedModel, twoInputModel } from '../onnx/named-fixtures.js';
+import { constantModel, fixedModel, mixedModel, twoInputModel } from '../onnx/named-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graduate-serve-named-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,6 +67,8 @@ describe('graduate serve: tensor models', () => {
   beforeAll(async () => {
     artifact('pair', twoInputModel());
     artifact('fixed', fixedModel());
+    artifact('mixed', mixedModel());
+    artifact('const', constantModel());
     const model = await loadArtifact(join(dir, 'pair.grad'), { engine: Engine.create({ threads: 1 }) });
     expected = model.runNamed({ x: Float32Array.from(x), ids: BigInt64Array.from(ids, BigInt) });
     model.dispose();
@@ -203,6 +205,20 @@ describe('graduate serve: tensor models', () => {
       });
       expect(r.json.outputs[1]).toEqual({ name: 'total', datatype: 'INT32', shape: [], data: [k - 1] });
     });
+  });
+
+  it('a batched input beside a fixed one: requests are not stacked (each its own bias); no inputs: "inputs": []', async () => {
+    const req = (k: number) => ({
+      inputs: [
+        { name: 'x', datatype: 'FP32', shape: [k, 4], data: Array.from({ length: 4 * k }, () => k) },
+        { name: 'bias', datatype: 'FP32', shape: [4], data: [k, 0, 0, -k] },
+      ],
+    });
+    const rs = await Promise.all([1, 2].map((k) => post(`${server.url}/v2/models/mixed/infer`, req(k))));
+    expect(rs[0].json.outputs[0]).toMatchObject({ shape: [1, 4], data: [2, 1, 1, 0] });
+    expect(rs[1].json.outputs[0]).toMatchObject({ shape: [2, 4], data: [4, 2, 2, 0, 4, 2, 2, 0] });
+    const c = await post(`${server.url}/v2/models/const/infer`, { inputs: [] });
+    expect(c.json.outputs).toEqual([{ name: 'k', datatype: 'INT64', shape: [2], data: [7, 8] }]);
   });
 
   it('bad requests: 400 naming the input', async () => {
