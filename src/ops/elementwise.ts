@@ -95,7 +95,7 @@ function binaryOp(op: keyof typeof KERNEL_BINARY): OpDef<None> {
           return routed(bin('gt', b, a));
       }
     },
-    traits: {},
+    traits: { elementwise: true },
     onnx: (o, n) => {
       const order = orderOf(o, n.inputs);
       const [a, b] = n.inputs.map((v) => operandOnnx(o, v, n.name, order));
@@ -138,7 +138,7 @@ export const ELEMENTWISE = {
       g.backend.unaryBackward(a.fn, x.buf, out.buf, d.buf, dx.buf, x.size, a.alpha);
       return [dx];
     },
-    traits: { activation: true, perChannel: true },
+    traits: { activation: true, perChannel: true, elementwise: true },
     onnx: (o, n) => {
       const { fn, alpha } = n.attrs;
       const x = o.float(n.inputs[0], n.name);
@@ -167,7 +167,7 @@ export const ELEMENTWISE = {
       g.backend.scale(d.buf, dx.buf, d.size, a.mul, 0);
       return [dx];
     },
-    traits: {},
+    traits: { elementwise: true },
     onnx: (o, n) => {
       const at = n.name;
       let y = o.node('Mul', [o.float(n.inputs[0], at), o.tensor(`${at}/mul`, [], [n.attrs.mul])], at);
@@ -205,7 +205,7 @@ export const ELEMENTWISE = {
       zeros.dispose();
       return [null, da, db];
     },
-    traits: {},
+    traits: { elementwise: true },
     onnx: (o, n) => {
       const at = n.name;
       const order = orderOf(o, n.inputs);

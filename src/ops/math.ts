@@ -515,7 +515,7 @@ export const MATH = {
       return undefined;
     },
     vjp: null,
-    traits: { perChannel: true },
+    traits: { perChannel: true, elementwise: true },
     onnx: null,
   } satisfies OpDef<MathAttrs['map']>,
   binop: {
@@ -544,7 +544,7 @@ export const MATH = {
       return undefined;
     },
     vjp: null,
-    traits: {},
+    traits: { elementwise: true },
     onnx: null,
   } satisfies OpDef<MathAttrs['binop']>,
   cast: {
@@ -582,7 +582,7 @@ export const MATH = {
       return undefined;
     },
     vjp: null,
-    traits: {},
+    traits: { elementwise: true },
     onnx: null,
   } satisfies OpDef<MathAttrs['cast']>,
   reduce: {

@@ -168,6 +168,11 @@ export interface OpTraits {
   trainingOnly?: boolean;
   /** Channel c of the output depends only on channel c (last axis) of input 0: channel pruning passes through. */
   perChannel?: boolean;
+  /**
+   * Output element i depends only on the inputs' elements at i (after broadcasting): a transpose of
+   * every input commutes with the op (the transposes pass moves transposes through it).
+   */
+  elementwise?: boolean;
 }
 
 export interface OpDef<A> {

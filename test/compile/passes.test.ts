@@ -314,13 +314,14 @@ describe('runPasses', () => {
     const g = capture(RESNET);
     const lines: string[] = [];
     const { graph, report, dump } = runPasses(g, PASS_NAMES, { dumpAfter: 'fold-bn', log: (l) => lines.push(l) });
-    expect(report.map((r) => r.pass)).toEqual(['eliminate', 'fold-bn', 'fuse', 'fold-constants', 'dce']);
+    expect(report.map((r) => r.pass)).toEqual(['eliminate', 'fold-bn', 'transposes', 'fuse', 'fold-constants', 'dce']);
     expect(report[1].before.nodes).toBe(12);
     expect(report[1].after.nodes).toBe(10);
-    expect(report[2].after.nodes).toBe(6);
+    expect(report[2].after.nodes).toBe(10); // no transposes to move
+    expect(report[3].after.nodes).toBe(6);
     expect(report[0].before.macs).toBe(graphMacs(g));
-    expect(report[4].after).toEqual({ nodes: 6, constants: 8, macs: graphMacs(graph) });
-    expect(lines[2]).toMatch(/^fuse: nodes 10 → 6, constants 8 → 8, MACs \d+ → \d+ \(/);
+    expect(report[5].after).toEqual({ nodes: 6, constants: 8, macs: graphMacs(graph) });
+    expect(lines[3]).toMatch(/^fuse: nodes 10 → 6, constants 8 → 8, MACs \d+ → \d+ \(/);
     expect(dump).toContain('add(');
     expect(dump).not.toContain('affine(');
     expectClose(run(graph), run(g), 1e-4, 1e-4);
@@ -330,7 +331,7 @@ describe('runPasses', () => {
     const g = capture(CNN);
     expect(() => runPasses(g, ['eliminate', 'fold-everything'])).toThrow(ValueError);
     expect(() => runPasses(g, ['fold-everything'])).toThrow(
-      "unknown pass 'fold-everything' (valid: eliminate, fold-bn, fuse, fold-constants, dce)",
+      "unknown pass 'fold-everything' (valid: eliminate, fold-bn, transposes, fuse, fold-constants, dce)",
     );
     expect(() => runPasses(g, ['eliminate'], { dumpAfter: 'fuse' })).toThrow(/not among the passes run/);
   });

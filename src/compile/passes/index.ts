@@ -10,8 +10,9 @@ import { eliminateTrainingOps } from './eliminate.js';
 import { foldBatchNorm } from './fold-bn.js';
 import { foldConstants } from './fold-constants.js';
 import { fuseEpilogues } from './fuse.js';
+import { sinkTransposes } from './transposes.js';
 
-export { eliminateDeadCode, eliminateTrainingOps, foldBatchNorm, foldConstants, fuseEpilogues };
+export { eliminateDeadCode, eliminateTrainingOps, foldBatchNorm, foldConstants, fuseEpilogues, sinkTransposes };
 
 export type Pass = (g: Graph) => Graph;
 
@@ -19,6 +20,7 @@ export type Pass = (g: Graph) => Graph;
 export const PASSES = {
   eliminate: eliminateTrainingOps,
   'fold-bn': foldBatchNorm,
+  transposes: sinkTransposes,
   fuse: fuseEpilogues,
   'fold-constants': foldConstants,
   dce: eliminateDeadCode,
