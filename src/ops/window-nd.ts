@@ -39,7 +39,8 @@ export interface WindowNdAttrs {
       | 'align_corners'
       | 'asymmetric'
       | 'tf_crop_and_resize'
-      | 'half_pixel_symmetric';
+      | 'half_pixel_symmetric'
+      | 'tf_half_pixel_for_nn';
     nearest: 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil';
     cubicA: number;
     excludeOutside: boolean;
@@ -69,14 +70,18 @@ function resizeTaps(
       x = offset + (o + 0.5) / s - 0.5;
       break;
     }
+    // the resized length is in · scale, unrounded (ONNX's reference: with scales given it is not the output size)
     case 'pytorch_half_pixel':
-      x = outSize > 1 ? (o + 0.5) / s - 0.5 : 0;
+      x = s * inSize > 1 ? (o + 0.5) / s - 0.5 : 0;
       break;
     case 'align_corners':
-      x = outSize === 1 ? 0 : (o * (inSize - 1)) / (outSize - 1);
+      x = s * inSize === 1 ? 0 : (o * (inSize - 1)) / (s * inSize - 1);
       break;
     case 'asymmetric':
       x = o / s;
+      break;
+    case 'tf_half_pixel_for_nn':
+      x = (o + 0.5) / s;
       break;
     case 'tf_crop_and_resize': {
       const r = a.roi ?? [];

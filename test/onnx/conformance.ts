@@ -95,36 +95,42 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
   try {
     g = importOnnx(bytes, path);
   } catch (e) {
-    // inputs with symbolic sizes: fixed to the test data's shapes (as a user gives them); shape or
-    // axes inputs a static graph needs as constants: fixed to the test data's values (reported)
+    // inputs with symbolic sizes: fixed to the test data's shapes (as a user gives them); an input
+    // that import needs as a constant (a shape, axes, scales: it names the graph input) is fixed to
+    // the test data's value, as `graduate import --fix-input` does — when every data set agrees
     const symbolic = e instanceof GraduateError && /symbolic|has no shape/.test(e.message);
-    const constant = e instanceof GraduateError && /must be a constant/.test(e.message);
+    const named = (m: unknown) =>
+      m instanceof GraduateError ? /it is graph input '([^']+)'/.exec(m.message)?.[1] : undefined;
     try {
-      if (!(symbolic || constant) || !sets.length) throw e;
+      if (!(symbolic || named(e)) || !sets.length) throw e;
       const shapes: Record<string, number[]> = {};
-      const constants: Record<string, { shape: number[]; data: ArrayLike<number> }> = {};
-      const scalars: typeof constants = {};
+      const data = new Map<string, { shape: number[]; data: ArrayLike<number> }>();
       files(sets[0], 'input_').forEach((f, i) => {
         const v = read(sets[0], f);
         if (!v || names[i] === undefined) return;
         shapes[names[i]] = v.dims;
-        // integer inputs of rank ≤ 1, equal in every data set: shapes, axes, sizes
         const same = sets.every((s2) => {
           const w = read(s2, f);
           return w && w.data.length === v.data.length && w.data.every((d, k) => d === v.data[k]);
         });
-        if (constant && v.int && v.dims.length <= 1 && same) constants[names[i]] = { shape: v.dims, data: v.data };
-        if (constant && v.data.length <= 1 && same) scalars[names[i]] = { shape: v.dims, data: v.data };
+        if (same) data.set(names[i], { shape: v.dims, data: v.data });
       });
-      frozen = Object.keys(constants);
-      try {
-        g = importOnnx(bytes, path, { shapes, ...(frozen.length ? { constants } : {}) });
-      } catch (e3) {
-        // still asking for a constant: also the scalar inputs (a float depth, Range bounds, a pad value)
-        if (!(e3 instanceof GraduateError && /must be a constant/.test(e3.message))) throw e3;
-        const more = { ...constants, ...scalars };
-        frozen = Object.keys(more);
-        g = importOnnx(bytes, path, { shapes, constants: more });
+      const constants: Record<string, { shape: number[]; data: ArrayLike<number> }> = {};
+      let want = named(e);
+      for (;;) {
+        const value = want === undefined ? undefined : data.get(want);
+        if (want !== undefined) {
+          if (!value || constants[want]) throw e;
+          constants[want] = value;
+        }
+        frozen = Object.keys(constants);
+        try {
+          g = importOnnx(bytes, path, { shapes, ...(frozen.length ? { constants } : {}) });
+          break;
+        } catch (e3) {
+          want = named(e3);
+          if (want === undefined) throw e3;
+        }
       }
     } catch (e2) {
       if (e2 instanceof GraduateError)

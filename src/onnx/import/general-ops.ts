@@ -811,8 +811,12 @@ const cumsum: GeneralConverter = (cx, _n, A, ins) => {
 const dropout: GeneralConverter = (cx, n, _A, ins) => {
   const x = need(cx, ins, 0);
   const training = ins[2];
-  if (training && (training.kind !== 'const' || training.data[0]))
-    cx.fail('training_mode is not supported (inference only: a constant false, or absent)');
+  const ratio = ins[1];
+  const zeroRatio = ratio?.kind === 'const' && ratio.data[0] === 0;
+  if (training && (training.kind !== 'const' || training.data[0]) && !zeroRatio)
+    cx.fail(
+      'training_mode with a ratio above 0 is not supported (random; inference only: training_mode false or absent)',
+    );
   const y = cx.emit('map', [x], { fn: 'identity' });
   if (!(n.output ?? [])[1]) return [y];
   // the mask in inference keeps everything: all true (not(isNaN) of every number)
@@ -958,6 +962,7 @@ const resize: GeneralConverter = (cx, n, A, ins) => {
     'align_corners',
     'asymmetric',
     'tf_crop_and_resize',
+    'tf_half_pixel_for_nn',
   ];
   if (!known.includes(coordinate)) cx.fail(`coordinate_transformation_mode '${coordinate}' is not supported`);
   const axes = (A.ints('axes') ?? x.shape.map((_, i) => i)).map((a) => normAxis(cx, a, r));

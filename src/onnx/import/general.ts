@@ -369,6 +369,12 @@ export class GeneralImporter {
     }
   }
 
+  /** The ONNX name of the graph input whose value is `v`, if it is one. */
+  private onnxInputOf(v: string): string | undefined {
+    for (const [name, t] of this.env) if (t.kind === 'value' && t.v === v && this.g.inputs.includes(v)) return name;
+    return undefined;
+  }
+
   /** A TensorProto (a Constant's value) as a constant. */
   readTensor(t: Parameters<TensorReader['read']>[0]) {
     return this.tensors.read(t, `node '${this.nodeName}' tensor`);
@@ -376,8 +382,15 @@ export class GeneralImporter {
 
   /** A constant's values (ints exact), or a failure naming what must be constant. */
   constValues(t: T | undefined, what: string): number[] {
-    if (t?.kind !== 'const')
-      return this.fail(`${what} must be a constant (computed from the model's weights or shapes)`);
+    if (t?.kind !== 'const') {
+      // a graph input: the user can fix it at import (ImportOptions.constants, --fix-input)
+      const input = t?.kind === 'value' ? this.onnxInputOf(t.v) : undefined;
+      return this.fail(
+        `${what} must be a constant (computed from the model's weights or shapes)${
+          input === undefined ? '' : `; it is graph input '${input}': fix its value at import (--fix-input)`
+        }`,
+      );
+    }
     return Array.from(t.data);
   }
 
