@@ -1,5 +1,6 @@
 // The graph IR: what `graduate compile` transforms and what the runtime executes. Values are
-// named tensors flowing between nodes (batch dimension -1), constants are weights, nodes are ops
+// named tensors flowing between nodes — batched ([-1, …]: the runtime feeds any number of
+// samples) or of a fixed shape (any rank, a scalar is []) — constants are weights, nodes are ops
 // of the registry (src/ops/) with their attributes — the union is derived from it, so the IR has
 // no op vocabulary of its own. Layouts: NHWC activations, conv weights [KH, KW, Cin, Cout],
 // linear weights [in, out]. Shared by the compiler and the lean runtime: it must not import
@@ -21,7 +22,7 @@ export interface QuantParams {
   axis?: number;
 }
 
-/** A tensor flowing through the graph. shape[0] is the batch (-1: any). */
+/** A tensor flowing through the graph: shape[0] = -1 marks a batched value; otherwise the shape is fixed. */
 export interface Value {
   shape: number[];
   dtype: ValueDType;
