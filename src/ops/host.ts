@@ -6,7 +6,7 @@
 // input offsets of a broadcast.
 // Not for: fast paths (the backend's kernels) or shape rules (the ops' infer).
 import { fromHalf, toHalf } from '../shape/half.js';
-import type { Arg, Exec } from './op.js';
+import type { Arg, CheckCtx, DType, Exec } from './op.js';
 import { numel } from './rules.js';
 
 export type HostArray = Float32Array | Int32Array;
@@ -30,32 +30,83 @@ export function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
+/** For each element of `shape` (row-major), Σ index[i] · strides[i]: offsets into a strided tensor. */
+export function offsetsOf(shape: readonly number[], strides: readonly number[]): Int32Array {
+  const n = numel(shape);
+  const r = shape.length;
+  const offs = new Int32Array(n);
+  const at = new Array<number>(r).fill(0);
+  let off = 0;
+  for (let k = 0; k < n; k++) {
+    offs[k] = off;
+    // carry: the last axis steps; an axis at its end returns to 0 and the next one steps
+    for (let q = r - 1; q >= 0; q--) {
+      at[q]++;
+      off += strides[q];
+      if (at[q] < shape[q]) break;
+      off -= strides[q] * at[q];
+      at[q] = 0;
+    }
+  }
+  return offs;
+}
+
 /**
  * For each element of `out` (row-major), the offset of the element of a tensor of shape `from`
  * that numpy broadcasting reads there (from's axes align with out's last axes; size-1 axes repeat).
  */
 export function broadcastOffsets(from: readonly number[], out: readonly number[]): Int32Array {
-  const n = numel(out);
-  const r = out.length;
-  const lead = r - from.length;
+  const lead = out.length - from.length;
   const fs = stridesOf(from);
   // stride in `from` of each output axis (0 where from repeats)
-  const st = out.map((_, i) => (i < lead || from[i - lead] === 1 ? 0 : fs[i - lead]));
-  const offs = new Int32Array(n);
-  const idx = new Array<number>(r).fill(0);
-  let off = 0;
+  return offsetsOf(
+    out,
+    out.map((_, i) => (i < lead || from[i - lead] === 1 ? 0 : fs[i - lead])),
+  );
+}
+
+/** Calls fn(index along each axis, flat index) for every element of `shape`, in row-major order. */
+export function forEachIndex(shape: readonly number[], fn: (at: readonly number[], k: number) => void): void {
+  const r = shape.length;
+  const at = new Array<number>(r).fill(0);
+  const n = numel(shape);
   for (let k = 0; k < n; k++) {
-    offs[k] = off;
-    for (let a = r - 1; a >= 0; a--) {
-      idx[a]++;
-      off += st[a];
-      if (idx[a] < out[a]) break;
-      off -= st[a] * idx[a];
-      idx[a] = 0;
+    fn(at, k);
+    for (let q = r - 1; q >= 0; q--) {
+      if (++at[q] < shape[q]) break;
+      at[q] = 0;
     }
   }
-  return offs;
 }
+
+/**
+ * Calls fn(base, n, inner) for every lane along `axis` of `shape`: the lane's elements lie at
+ * base + k · inner for k < n (argmax, cumsum, softmax-like ops).
+ */
+export function forEachLane(
+  shape: readonly number[],
+  axis: number,
+  fn: (base: number, n: number, inner: number) => void,
+): void {
+  const [outer, n, inner] = aroundAxis(shape, axis);
+  for (let o = 0; o < outer; o++) for (let j = 0; j < inner; j++) fn(o * n * inner + j, n, inner);
+}
+
+/** The dtype of node input i as host ops see it (float16 constants compute as float32). */
+export function hostDtype(c: CheckCtx<unknown>, i: number): DType {
+  if (!c.isConstant(i)) return c.value(i).dtype;
+  const k = c.constant(i).dtype;
+  return k === 'float16' ? 'float32' : k;
+}
+
+/** IR check: input i is one of `ok` (a value or a constant). */
+export function expectHost(c: CheckCtx<unknown>, i: number, ...ok: DType[]): DType {
+  const d = hostDtype(c, i);
+  if (!ok.includes(d)) c.bad(`input '${c.n.inputs[i]}' is ${d}, expected ${ok.join(' or ')}`);
+  return d;
+}
+
+export const FLOAT_OR_INT: readonly DType[] = ['float32', 'int32'];
 
 /** Shape of `x` with the axis `axis` split off: [outer, size of axis, inner]. */
 export function aroundAxis(shape: readonly number[], axis: number): [number, number, number] {
@@ -68,23 +119,12 @@ export function aroundAxis(shape: readonly number[], axis: number): [number, num
 
 /** Copies `x` permuted by `perm` into `out` (any host dtype). */
 export function permute(src: HostArray, shape: readonly number[], perm: readonly number[], dst: HostArray): void {
-  const outShape = perm.map((p) => shape[p]);
   const s = stridesOf(shape);
-  const st = perm.map((p) => s[p]);
-  const r = outShape.length;
-  const idx = new Array<number>(r).fill(0);
-  let off = 0;
-  const n = dst.length;
-  for (let k = 0; k < n; k++) {
-    dst[k] = src[off];
-    for (let a = r - 1; a >= 0; a--) {
-      idx[a]++;
-      off += st[a];
-      if (idx[a] < outShape[a]) break;
-      off -= st[a] * idx[a];
-      idx[a] = 0;
-    }
-  }
+  const offs = offsetsOf(
+    perm.map((p) => shape[p]),
+    perm.map((p) => s[p]),
+  );
+  for (let k = 0; k < dst.length; k++) dst[k] = src[offs[k]];
 }
 
 /** erf(x) to double precision (series below 2.5, continued fraction of erfc above). */

@@ -7,10 +7,13 @@
 import { ShapeError } from '../errors.js';
 import { broadcastShape } from '../shape/window.js';
 import {
-  aroundAxis,
   broadcastOffsets,
   erf,
+  expectHost,
+  FLOAT_OR_INT,
+  forEachLane,
   type HostArray,
+  offsetsOf,
   roundBfloat16,
   roundHalf,
   stridesOf,
@@ -184,19 +187,6 @@ const isBatched = (x: Info) => x.shape[0] === -1;
 
 function noBatchAxis(op: string, x: Info, axes: readonly number[]): void {
   if (isBatched(x) && axes.includes(0)) throw new ShapeError(`${op}: the IR cannot compute across the batch axis`);
-}
-
-/** Checks the dtype of value or constant input i. */
-function dtypeOf(c: CheckCtx<unknown>, i: number): DType {
-  if (!c.isConstant(i)) return c.value(i).dtype;
-  const k = c.constant(i);
-  return k.dtype === 'float16' ? 'float32' : k.dtype;
-}
-
-function expectHost(c: CheckCtx<unknown>, i: number, ...ok: DType[]): DType {
-  const d = dtypeOf(c, i);
-  if (!ok.includes(d)) c.bad(`input '${c.n.inputs[i]}' is ${d}, expected ${ok.join(' or ')}`);
-  return d;
 }
 
 function expectOut(c: CheckCtx<unknown>, want: DType): void {
@@ -444,27 +434,20 @@ function reducedShape(shape: readonly number[], axes: readonly number[], keepDim
 function reduceOffsets(shape: readonly number[], axes: readonly number[]): Int32Array {
   const kept = reducedShape(shape, axes, true);
   const ks = stridesOf(kept).map((s, i) => (axes.includes(i) ? 0 : s));
-  return broadcastOffsetsWith(shape, ks);
+  return offsetsOf(shape, ks);
 }
 
-/** For each element of `shape` (row-major), Σ index[i] · strides[i]. */
-function broadcastOffsetsWith(shape: readonly number[], st: readonly number[]): Int32Array {
-  const n = numel(shape);
-  const offs = new Int32Array(n);
-  const r = shape.length;
-  const idx = new Array<number>(r).fill(0);
-  let off = 0;
-  for (let k = 0; k < n; k++) {
-    offs[k] = off;
-    for (let a = r - 1; a >= 0; a--) {
-      idx[a]++;
-      off += st[a];
-      if (idx[a] < shape[a]) break;
-      off -= st[a] * idx[a];
-      idx[a] = 0;
-    }
-  }
-  return offs;
+/** Position along a lane of the element `better` keeps (the first, unless better takes ties). */
+function bestIn(
+  src: HostArray,
+  base: number,
+  n: number,
+  inner: number,
+  better: (v: number, b: number) => boolean,
+): number {
+  let best = 0;
+  for (let k = 1; k < n; k++) if (better(src[base + k * inner], src[base + best * inner])) best = k;
+  return best;
 }
 
 function axisOf(op: string, x: Info, axis: number): number {
@@ -473,7 +456,6 @@ function axisOf(op: string, x: Info, axis: number): number {
   return a;
 }
 
-const FLOAT_OR_INT: DType[] = ['float32', 'int32'];
 const CAST_TO: readonly string[] = [
   'float32',
   'float16',
@@ -636,19 +618,16 @@ export const MATH = {
     },
     forward(x, [i], out, a) {
       const axis = normAxes('argmax', [a.axis], i.shape.length)[0];
-      const [outer, n, inner] = aroundAxis(i.shape, axis);
       const src = view(x, i);
       const dst = view(x, out);
       const better = a.min
         ? (v: number, b: number) => (a.last ? v <= b : v < b)
         : (v: number, b: number) => (a.last ? v >= b : v > b);
-      for (let o = 0; o < outer; o++)
-        for (let j = 0; j < inner; j++) {
-          const base = o * n * inner + j;
-          let best = 0;
-          for (let k = 1; k < n; k++) if (better(src[base + k * inner], src[base + best * inner])) best = k;
-          dst[o * inner + j] = best;
-        }
+      // lanes come in output order
+      let lane = 0;
+      forEachLane(i.shape, axis, (base, n, inner) => {
+        dst[lane++] = bestIn(src, base, n, inner, better);
+      });
       return undefined;
     },
     vjp: null,
@@ -669,22 +648,19 @@ export const MATH = {
     },
     forward(x, [i], out, a) {
       const axis = normAxes('cumsum', [a.axis], i.shape.length)[0];
-      const [outer, n, inner] = aroundAxis(i.shape, axis);
       const src = view(x, i);
       const dst = view(x, out);
       const int = i.dtype === 'int32';
-      for (let o = 0; o < outer; o++)
-        for (let j = 0; j < inner; j++) {
-          const base = o * n * inner + j;
-          let s = 0;
-          for (let t = 0; t < n; t++) {
-            const k = a.reverse ? n - 1 - t : t;
-            const v = src[base + k * inner];
-            if (!a.exclusive) s = int ? (s + v) | 0 : s + v;
-            dst[base + k * inner] = s;
-            if (a.exclusive) s = int ? (s + v) | 0 : s + v;
-          }
+      forEachLane(i.shape, axis, (base, n, inner) => {
+        let s = 0;
+        for (let t = 0; t < n; t++) {
+          const k = a.reverse ? n - 1 - t : t;
+          const v = src[base + k * inner];
+          if (!a.exclusive) s = int ? (s + v) | 0 : s + v;
+          dst[base + k * inner] = s;
+          if (a.exclusive) s = int ? (s + v) | 0 : s + v;
         }
+      });
       return undefined;
     },
     vjp: null,
@@ -703,17 +679,12 @@ export const MATH = {
     },
     forward(x, [i], out, a) {
       const axis = normAxes('hardmax', [a.axis], i.shape.length)[0];
-      const [outer, n, inner] = aroundAxis(i.shape, axis);
       const src = view(x, i);
       const dst = view(x, out) as HostArray;
       dst.fill(0);
-      for (let o = 0; o < outer; o++)
-        for (let j = 0; j < inner; j++) {
-          const base = o * n * inner + j;
-          let best = 0;
-          for (let k = 1; k < n; k++) if (src[base + k * inner] > src[base + best * inner]) best = k;
-          if (n > 0) dst[base + best * inner] = 1;
-        }
+      forEachLane(i.shape, axis, (base, n, inner) => {
+        if (n > 0) dst[base + bestIn(src, base, n, inner, (v, b) => v > b) * inner] = 1;
+      });
       return undefined;
     },
     vjp: null,

@@ -5,8 +5,18 @@
 // import path maps ops onto them. No vjps yet; no ONNX export yet.
 import { ShapeError, ValueError } from '../errors.js';
 import { broadcastShape } from '../shape/window.js';
-import { aroundAxis, broadcastOffsets, stridesOf, view } from './host.js';
-import type { CheckCtx, DType, Info, OpDef } from './op.js';
+import {
+  aroundAxis,
+  broadcastOffsets,
+  expectHost,
+  FLOAT_OR_INT,
+  forEachIndex,
+  type HostArray,
+  offsetsOf,
+  stridesOf,
+  view,
+} from './host.js';
+import type { CheckCtx, Info, OpDef } from './op.js';
 import { normAxes, numel } from './rules.js';
 
 export interface MovementAttrs {
@@ -53,19 +63,7 @@ function combine(r: Reduction, int: boolean): (v: number, u: number) => number {
   }
 }
 
-const FLOAT_OR_INT: DType[] = ['float32', 'int32'];
 const isBatched = (x: Info) => x.shape[0] === -1;
-
-function dtypeOf(c: CheckCtx<unknown>, i: number): DType {
-  if (!c.isConstant(i)) return c.value(i).dtype;
-  const k = c.constant(i);
-  return k.dtype === 'float16' ? 'float32' : k.dtype;
-}
-
-function expectHost(c: CheckCtx<unknown>, i: number, ...ok: DType[]): void {
-  const d = dtypeOf(c, i);
-  if (!ok.includes(d)) c.bad(`input '${c.n.inputs[i]}' is ${d}, expected ${ok.join(' or ')}`);
-}
 
 function intList(c: CheckCtx<unknown>, field: string, length?: number): void {
   const v = (c.n.attrs as Record<string, unknown>)[field];
@@ -84,6 +82,27 @@ function wrapIndex(op: string, i: number, n: number): number {
   const j = i < 0 ? i + n : i;
   if (!(j >= 0 && j < n)) throw new ValueError(`${op}: index ${i} is out of range for an axis of size ${n}`);
   return j;
+}
+
+/**
+ * Offsets into data of shape `d` of each element of an index tensor of shape `iShape` whose values
+ * index `axis` (GatherElements, ScatterElements): the other axes are the element's own position.
+ */
+function elementOffsets(
+  op: string,
+  d: readonly number[],
+  iShape: readonly number[],
+  idx: HostArray,
+  axis: number,
+): Int32Array {
+  const ds = stridesOf(d);
+  const offs = new Int32Array(idx.length);
+  forEachIndex(iShape, (at, k) => {
+    let off = 0;
+    for (let q = 0; q < at.length; q++) off += (q === axis ? wrapIndex(op, idx[k], d[axis]) : at[q]) * ds[q];
+    offs[k] = off;
+  });
+  return offs;
 }
 
 /** Source index along an axis of size n for output position p of a pad by `before`. */
@@ -158,22 +177,10 @@ export const MOVEMENT = {
     },
     forward(x, [d, i], out, a) {
       const axis = normAxes('gatherelements', [a.axis], d.shape.length)[0];
-      const ds = stridesOf(d.shape);
-      const r = i.shape.length;
+      const offs = elementOffsets('gatherelements', d.shape, i.shape, view(x, i), axis);
       const src = view(x, d);
-      const idx = view(x, i);
       const dst = view(x, out);
-      const at = new Array<number>(r).fill(0);
-      for (let k = 0; k < idx.length; k++) {
-        let off = 0;
-        for (let q = 0; q < r; q++)
-          off += (q === axis ? wrapIndex('gatherelements', idx[k], d.shape[axis]) : at[q]) * ds[q];
-        dst[k] = src[off];
-        for (let q = r - 1; q >= 0; q--) {
-          if (++at[q] < i.shape[q]) break;
-          at[q] = 0;
-        }
-      }
+      for (let k = 0; k < offs.length; k++) dst[k] = src[offs[k]];
       return undefined;
     },
     vjp: null,
@@ -212,20 +219,14 @@ export const MOVEMENT = {
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out) {
-      const r = i.shape.length;
       const is = stridesOf(i.shape);
       const src = view(x, i);
       const dst = view(x, out);
-      const at = new Array<number>(r).fill(0);
-      for (let k = 0; k < dst.length; k++) {
+      forEachIndex(out.shape, (at, k) => {
         let off = 0;
-        for (let q = 0; q < r; q++) off += (at[q] % i.shape[q]) * is[q];
+        for (let q = 0; q < at.length; q++) off += (at[q] % i.shape[q]) * is[q];
         dst[k] = src[off];
-        for (let q = r - 1; q >= 0; q--) {
-          if (++at[q] < out.shape[q]) break;
-          at[q] = 0;
-        }
-      }
+      });
       return undefined;
     },
     vjp: null,
@@ -254,23 +255,17 @@ export const MOVEMENT = {
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out, a) {
-      const r = i.shape.length;
       const is = stridesOf(i.shape);
       const src = view(x, i);
       const dst = view(x, out);
-      const at = new Array<number>(r).fill(0);
-      for (let k = 0; k < dst.length; k++) {
+      forEachIndex(out.shape, (at, k) => {
         let off = 0;
-        for (let q = 0; q < r && off >= 0; q++) {
+        for (let q = 0; q < at.length && off >= 0; q++) {
           const s = padSource(at[q] - a.pads[q], i.shape[q], a.mode);
           off = s < 0 ? -1 : off + s * is[q];
         }
         dst[k] = off < 0 ? a.value : src[off];
-        for (let q = r - 1; q >= 0; q--) {
-          if (++at[q] < out.shape[q]) break;
-          at[q] = 0;
-        }
-      }
+      });
       return undefined;
     },
     vjp: null,
@@ -301,22 +296,16 @@ export const MOVEMENT = {
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out, a) {
-      const r = i.shape.length;
       const is = stridesOf(i.shape);
+      let base = 0;
+      for (let q = 0; q < is.length; q++) base += a.begin[q] * is[q];
+      const offs = offsetsOf(
+        out.shape,
+        is.map((st, q) => st * a.step[q]),
+      );
       const src = view(x, i);
       const dst = view(x, out);
-      const at = new Array<number>(r).fill(0);
-      let base = 0;
-      for (let q = 0; q < r; q++) base += a.begin[q] * is[q];
-      for (let k = 0; k < dst.length; k++) {
-        let off = base;
-        for (let q = 0; q < r; q++) off += at[q] * a.step[q] * is[q];
-        dst[k] = src[off];
-        for (let q = r - 1; q >= 0; q--) {
-          if (++at[q] < out.shape[q]) break;
-          at[q] = 0;
-        }
-      }
+      for (let k = 0; k < offs.length; k++) dst[k] = src[base + offs[k]];
       return undefined;
     },
     vjp: null,
@@ -450,24 +439,12 @@ export const MOVEMENT = {
     },
     forward(x, [d, i, u], out, a) {
       const axis = normAxes('scatterelements', [a.axis], d.shape.length)[0];
-      const ds = stridesOf(d.shape);
-      const r = i.shape.length;
+      const offs = elementOffsets('scatterelements', d.shape, i.shape, view(x, i), axis);
       const f = combine(a.reduction, d.dtype === 'int32');
       const dst = view(x, out);
       dst.set(view(x, d));
-      const idx = view(x, i);
       const up = view(x, u);
-      const at = new Array<number>(r).fill(0);
-      for (let k = 0; k < idx.length; k++) {
-        let off = 0;
-        for (let q = 0; q < r; q++)
-          off += (q === axis ? wrapIndex('scatterelements', idx[k], d.shape[axis]) : at[q]) * ds[q];
-        dst[off] = f(dst[off], up[k]);
-        for (let q = r - 1; q >= 0; q--) {
-          if (++at[q] < i.shape[q]) break;
-          at[q] = 0;
-        }
-      }
+      for (let k = 0; k < offs.length; k++) dst[offs[k]] = f(dst[offs[k]], up[k]);
       return undefined;
     },
     vjp: null,

@@ -30,7 +30,7 @@ export interface RecurrentAttrs {
 
 const GATES = { rnn: 1, gru: 3, lstm: 4 } as const;
 /** Activations ONNX allows in recurrent layers; alpha/beta where they take them. */
-const ACT_NAMES: readonly string[] = [
+export const ACT_NAMES: readonly string[] = [
   'Sigmoid',
   'Tanh',
   'Relu',

@@ -4,8 +4,8 @@
 // loops (host.ts): the general ONNX import path uses them where the NHWC kernels (window.ts:
 // conv2d without groups or dilations, 2-D pools) do not apply. No vjps yet; no ONNX export yet.
 import { ShapeError } from '../errors.js';
-import { stridesOf, view } from './host.js';
-import type { CheckCtx, DType, Info, OpDef } from './op.js';
+import { expectHost, forEachIndex, stridesOf, view } from './host.js';
+import type { CheckCtx, Info, OpDef } from './op.js';
 import { numel } from './rules.js';
 
 interface Window {
@@ -154,13 +154,20 @@ function windowCheck(c: CheckCtx<Window>, rank: number): void {
   if (!ok(a.pads, 2 * rank, 0)) c.bad(`attrs.pads must be ${2 * rank} non-negative integers`);
 }
 
-function floatIn(c: CheckCtx<unknown>, i: number): void {
-  const d: DType = c.isConstant(i)
-    ? c.constant(i).dtype === 'float16'
-      ? 'float32'
-      : (c.constant(i).dtype as DType)
-    : c.value(i).dtype;
-  if (d !== 'float32') c.bad(`input '${c.n.inputs[i]}' is ${d}, expected float32`);
+/** Offset of window position origin + tap in a tensor of spatial `dims` (strides `st`), or -1 outside it. */
+function tapOffset(
+  origin: readonly number[],
+  tap: readonly number[],
+  dims: readonly number[],
+  st: readonly number[],
+): number {
+  let off = 0;
+  for (let i = 0; i < dims.length; i++) {
+    const p = origin[i] + tap[i];
+    if (p < 0 || p >= dims[i]) return -1;
+    off += p * st[i];
+  }
+  return off;
 }
 
 /** Output size of one axis. */
@@ -174,20 +181,6 @@ function spatialOf(op: string, x: Info, rank: number): number[] {
   if (x.shape.length !== rank + 2 || rank < 1)
     throw new ShapeError(`${op}: input [${x.shape.join(', ')}] must be [N, C, spatial…] with ${rank} spatial axes`);
   return x.shape.slice(2);
-}
-
-/** Calls fn(out index along each spatial axis) for every output position (row-major). */
-function forEachPosition(shape: readonly number[], fn: (at: readonly number[], k: number) => void): void {
-  const r = shape.length;
-  const at = new Array<number>(r).fill(0);
-  const n = numel(shape);
-  for (let k = 0; k < n; k++) {
-    fn(at, k);
-    for (let q = r - 1; q >= 0; q--) {
-      if (++at[q] < shape[q]) break;
-      at[q] = 0;
-    }
-  }
 }
 
 export const WINDOW_ND = {
@@ -211,10 +204,10 @@ export const WINDOW_ND = {
     check: (c) => {
       windowCheck(c, c.n.attrs.strides.length);
       if (!Number.isInteger(c.n.attrs.group) || c.n.attrs.group < 1) c.bad('attrs.group must be a positive integer');
-      for (let i = 0; i < c.n.inputs.length; i++) floatIn(c, i);
+      for (let i = 0; i < c.n.inputs.length; i++) expectHost(c, i, 'float32');
     },
     forward(x, [xi, wi, bi], out, a) {
-      const rank = wi.shape.length - 2;
+      const _rank = wi.shape.length - 2;
       const [N, C] = xi.shape;
       const [M, Cg] = wi.shape;
       const sp = xi.shape.slice(2);
@@ -231,25 +224,16 @@ export const WINDOW_ND = {
       const Mg = M / a.group;
       // tap offsets: for each kernel position, its spatial offset per axis
       const taps: number[][] = [];
-      forEachPosition(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
+      forEachIndex(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
       for (let n = 0; n < N; n++)
         for (let m = 0; m < M; m++) {
           const g = Math.floor(m / Mg);
-          forEachPosition(os, (at, k) => {
+          forEachIndex(os, (at, k) => {
             let s = B ? B[m] : 0;
             const origin = at.map((o, i) => o * a.strides[i] - a.pads[i]);
             for (let t = 0; t < kn; t++) {
-              let off = 0;
-              let inside = true;
-              for (let i = 0; i < rank; i++) {
-                const p = origin[i] + taps[t][i];
-                if (p < 0 || p >= sp[i]) {
-                  inside = false;
-                  break;
-                }
-                off += p * xs[i];
-              }
-              if (!inside) continue;
+              const off = tapOffset(origin, taps[t], sp, xs);
+              if (off < 0) continue;
               for (let c = 0; c < Cg; c++) s += X[(n * C + g * Cg + c) * inner + off] * W[(m * Cg + c) * kn + t];
             }
             Y[(n * M + m) * on + k] = s;
@@ -286,10 +270,10 @@ export const WINDOW_ND = {
     check: (c) => {
       windowCheck(c, c.n.attrs.strides.length);
       if (!Number.isInteger(c.n.attrs.group) || c.n.attrs.group < 1) c.bad('attrs.group must be a positive integer');
-      for (let i = 0; i < c.n.inputs.length; i++) floatIn(c, i);
+      for (let i = 0; i < c.n.inputs.length; i++) expectHost(c, i, 'float32');
     },
     forward(x, [xi, wi, bi], out, a) {
-      const rank = wi.shape.length - 2;
+      const _rank = wi.shape.length - 2;
       const [N, C] = xi.shape;
       const Mg = wi.shape[1];
       const M = out.shape[1];
@@ -308,26 +292,17 @@ export const WINDOW_ND = {
       for (let n = 0; n < N; n++)
         for (let m = 0; m < M; m++) Y.fill(B ? B[m] : 0, (n * M + m) * on, (n * M + m + 1) * on);
       const taps: number[][] = [];
-      forEachPosition(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
+      forEachIndex(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
       // scatter: every input cell adds w · x to the outputs its window covers
       for (let n = 0; n < N; n++)
         for (let c = 0; c < C; c++) {
           const g = Math.floor(c / Cg);
-          forEachPosition(sp, (at, k) => {
+          forEachIndex(sp, (at, k) => {
             const v = X[(n * C + c) * inner + k];
             const origin = at.map((p, i) => p * a.strides[i] - a.pads[i]);
             for (let t = 0; t < kn; t++) {
-              let off = 0;
-              let inside = true;
-              for (let i = 0; i < rank; i++) {
-                const p = origin[i] + taps[t][i];
-                if (p < 0 || p >= os[i]) {
-                  inside = false;
-                  break;
-                }
-                off += p * ys[i];
-              }
-              if (!inside) continue;
+              const off = tapOffset(origin, taps[t], os, ys);
+              if (off < 0) continue;
               for (let j = 0; j < Mg; j++) {
                 const m = g * Mg + j;
                 Y[(n * M + m) * on + off] += v * W[(c * Mg + j) * kn + t];
@@ -360,7 +335,7 @@ export const WINDOW_ND = {
       if (!c.n.attrs.kernel.every((k) => Number.isInteger(k) && k >= 1))
         c.bad('attrs.kernel must be positive integers');
       if (!['max', 'avg', 'argmax'].includes(c.n.attrs.kind)) c.bad("attrs.kind must be 'max', 'avg' or 'argmax'");
-      floatIn(c, 0);
+      expectHost(c, 0, 'float32');
     },
     forward(x, [xi], out, a) {
       const rank = a.kernel.length;
@@ -373,9 +348,9 @@ export const WINDOW_ND = {
       const inner = numel(sp);
       const on = numel(os);
       const taps: number[][] = [];
-      forEachPosition(a.kernel, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
+      forEachIndex(a.kernel, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
       for (let nc = 0; nc < N * C; nc++)
-        forEachPosition(os, (at, k) => {
+        forEachIndex(os, (at, k) => {
           const origin = at.map((o, i) => o * a.strides[i] - a.pads[i]);
           let best = Number.NEGATIVE_INFINITY;
           let at0 = -1;

@@ -7,6 +7,7 @@
 // Not for: the image path's converters (converters.ts).
 import type { UnaryFn } from '../../backend/backend.js';
 import type { BinFn, MapFn, ReduceFn } from '../../ops/math.js';
+import { ACT_NAMES } from '../../ops/recurrent.js';
 import { numel } from '../../ops/rules.js';
 import { broadcastShape } from '../../shape/window.js';
 import type { Attrs } from './attrs.js';
@@ -1232,20 +1233,8 @@ const recurrent =
     };
     const defaults = { rnn: ['Tanh'], gru: ['Sigmoid', 'Tanh'], lstm: ['Sigmoid', 'Tanh', 'Tanh'] }[cell];
     const given = (A.strs('activations') ?? []).map((a) => a.charAt(0).toUpperCase() + a.slice(1));
-    const names = [
-      'Sigmoid',
-      'Tanh',
-      'Relu',
-      'LeakyRelu',
-      'ThresholdedRelu',
-      'ScaledTanh',
-      'HardSigmoid',
-      'Elu',
-      'Softsign',
-      'Softplus',
-      'Affine',
-    ];
-    const canon = (a: string) => names.find((c) => c.toLowerCase() === a.toLowerCase()) ?? a;
+
+    const canon = (a: string) => ACT_NAMES.find((c) => c.toLowerCase() === a.toLowerCase()) ?? a;
     const activations = given.length ? given.map(canon) : [...defaults, ...(D === 2 ? defaults : [])];
     const attrs = {
       cell,

@@ -316,15 +316,7 @@ export class GeneralImporter {
   /** A node of op `op` (never folded). */
   emitNode<K extends OpName>(op: K, ins: readonly T[], a: OpAttrs[K]): Extract<T, { kind: 'value' }> {
     const def = OPS[op] as OpDef<unknown>;
-    let out: Info;
-    try {
-      out = def.infer(
-        ins.map((t) => this.info(t)),
-        a,
-      );
-    } catch (e) {
-      return this.fail((e as Error).message);
-    }
+    const out = this.infer(def, ins, a);
     if (out.dtype === 'int8') this.fail(`${op} gives int8, which the general path does not carry`);
     const v = this.valueName(`${this.nodeName}/${op}`);
     const inputs = ins.map((t) => (t.kind === 'value' ? t.v : this.constName(t)));
@@ -333,17 +325,21 @@ export class GeneralImporter {
     return { kind: 'value', v, shape: [...out.shape], dtype: out.dtype as 'float32' | 'int32' };
   }
 
-  private fold<K extends OpName>(op: K, ins: Extract<T, { kind: 'const' }>[], a: OpAttrs[K]): T {
-    const def = OPS[op] as OpDef<unknown>;
-    let out: Info;
+  /** The op's shape rule over `ins`; its error names the node. */
+  private infer(def: OpDef<unknown>, ins: readonly T[], a: unknown): Info {
     try {
-      out = def.infer(
+      return def.infer(
         ins.map((t) => this.info(t)),
         a,
       );
     } catch (e) {
       return this.fail((e as Error).message);
     }
+  }
+
+  private fold<K extends OpName>(op: K, ins: Extract<T, { kind: 'const' }>[], a: OpAttrs[K]): T {
+    const def = OPS[op] as OpDef<unknown>;
+    const out = this.infer(def, ins, a);
     const int = out.dtype === 'int32';
     if (def.traits.view) return { kind: 'const', shape: [...out.shape], int, data: ins[0].data };
     reference ??= new ReferenceBackend();
