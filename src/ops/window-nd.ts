@@ -207,7 +207,6 @@ export const WINDOW_ND = {
       for (let i = 0; i < c.n.inputs.length; i++) expectHost(c, i, 'float32');
     },
     forward(x, [xi, wi, bi], out, a) {
-      const _rank = wi.shape.length - 2;
       const [N, C] = xi.shape;
       const [M, Cg] = wi.shape;
       const sp = xi.shape.slice(2);
@@ -273,7 +272,6 @@ export const WINDOW_ND = {
       for (let i = 0; i < c.n.inputs.length; i++) expectHost(c, i, 'float32');
     },
     forward(x, [xi, wi, bi], out, a) {
-      const _rank = wi.shape.length - 2;
       const [N, C] = xi.shape;
       const Mg = wi.shape[1];
       const M = out.shape[1];

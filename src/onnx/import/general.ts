@@ -15,6 +15,7 @@ import { MEMORY_LIMIT_BYTES } from '../../limits.js';
 import type { Arg, DType, Info, OpDef } from '../../ops/op.js';
 import { OPS, type OpAttrs, type OpName } from '../../ops/registry.js';
 import { numel } from '../../ops/rules.js';
+import { ONNX_DTYPES } from '../../runtime/signature.js';
 import { IMPORT_GENERAL_OPSETS, type ModelProto, type NodeProto, num } from '../proto.js';
 import { type Attrs, attrs } from './attrs.js';
 import { TensorReader } from './tensors.js';
@@ -38,23 +39,12 @@ export type GeneralConverter = (cx: GeneralImporter, n: NodeProto, A: Attrs, ins
 /** ONNX element types: floats compute as float32, integers and bool as int32. */
 const FLOAT_TYPES = new Set([1, 10, 11, 16]);
 const INT_TYPES = new Set([2, 3, 4, 5, 6, 7, 9, 12, 13]);
-export const ELEM_NAMES: Record<number, string> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
+/** ONNX element type names, the refused ones included (for messages). */
+export const ELEM_NAMES: Readonly<Record<number, string>> = {
+  ...ONNX_DTYPES,
   8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
   14: 'complex64',
   15: 'complex128',
-  16: 'bfloat16',
 };
 
 /** Graph input/output as the ONNX model declares it (meta.onnx.inputs/outputs). */
