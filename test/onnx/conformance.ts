@@ -100,7 +100,12 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
     // the test data's value, as `graduate import --fix-input` does — when every data set agrees
     const symbolic = e instanceof GraduateError && /symbolic|has no shape/.test(e.message);
     const named = (m: unknown) =>
-      m instanceof GraduateError ? /it is graph input '([^']+)'/.exec(m.message)?.[1] : undefined;
+      m instanceof GraduateError
+        ? /computed from graph input ((?:'[^']+'(?:, )?)+)/
+            .exec(m.message)?.[1]
+            .split(', ')
+            .map((q) => q.slice(1, -1))
+        : undefined;
     try {
       if (!(symbolic || named(e)) || !sets.length) throw e;
       const shapes: Record<string, number[]> = {};
@@ -118,10 +123,10 @@ export function runConformanceTest(dir: string, folder: string, test: string): C
       const constants: Record<string, { shape: number[]; data: ArrayLike<number> }> = {};
       let want = named(e);
       for (;;) {
-        const value = want === undefined ? undefined : data.get(want);
-        if (want !== undefined) {
-          if (!value || constants[want]) throw e;
-          constants[want] = value;
+        for (const name of want ?? []) {
+          const value = data.get(name);
+          if (!value || constants[name]) throw e;
+          constants[name] = value;
         }
         frozen = Object.keys(constants);
         try {

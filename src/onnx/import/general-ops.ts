@@ -1223,7 +1223,7 @@ const recurrent =
     const [S, Bn] = layout === 0 ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
     const G = { rnn: 1, gru: 3, lstm: 4 }[cell];
     const lens = ins[4];
-    if (lens && lens.kind !== 'const') cx.fail('sequence_lens must be a constant (every sequence at full length)');
+    if (lens && lens.kind !== 'const') cx.constValues(lens, 'sequence_lens');
     if (lens && !(lens.kind === 'const' && lens.data.every((v) => v === S)))
       cx.fail('sequence_lens other than the full length of every sequence is not supported');
     const zeros = (shape: number[]) => cx.constant(shape, new Float32Array(numel(shape)), false);

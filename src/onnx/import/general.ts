@@ -144,6 +144,7 @@ export class GeneralImporter {
       const shape = this.inputShape(name, tt.shape?.dim);
       const v = this.valueName(name);
       g.values[v] = { shape, dtype: dtype as 'float32' | 'int32' };
+      this.deps.set(v, new Set([name]));
       g.inputs.push(v);
       io.inputs.push({ name, value: v, elemType: elem, shape });
       this.env.set(name, { kind: 'value', v, shape, dtype: dtype as 'float32' | 'int32', elem });
@@ -312,6 +313,8 @@ export class GeneralImporter {
     const inputs = ins.map((t) => (t.kind === 'value' ? t.v : this.constName(t)));
     this.g.nodes.push({ name: v, op, inputs, output: v, attrs: a } as Graph['nodes'][number]);
     this.g.values[v] = { shape: [...out.shape], dtype: out.dtype };
+    // the graph inputs it is computed from (named when a constant is needed instead)
+    this.deps.set(v, new Set(ins.flatMap((t) => (t.kind === 'value' ? [...this.inputsOf(t.v)] : []))));
     return { kind: 'value', v, shape: [...out.shape], dtype: out.dtype as 'float32' | 'int32' };
   }
 
@@ -355,10 +358,12 @@ export class GeneralImporter {
     }
   }
 
-  /** The ONNX name of the graph input whose value is `v`, if it is one. */
-  private onnxInputOf(v: string): string | undefined {
-    for (const [name, t] of this.env) if (t.kind === 'value' && t.v === v && this.g.inputs.includes(v)) return name;
-    return undefined;
+  /** Graph inputs (ONNX names) each computed value depends on; a graph input's value maps to itself. */
+  private readonly deps = new Map<string, Set<string>>();
+
+  /** The graph inputs (ONNX names) value v is computed from. */
+  private inputsOf(v: string): ReadonlySet<string> {
+    return this.deps.get(v) ?? new Set();
   }
 
   /** A TensorProto (a Constant's value) as a constant. */
@@ -369,11 +374,13 @@ export class GeneralImporter {
   /** A constant's values (ints exact), or a failure naming what must be constant. */
   constValues(t: T | undefined, what: string): number[] {
     if (t?.kind !== 'const') {
-      // a graph input: the user can fix it at import (ImportOptions.constants, --fix-input)
-      const input = t?.kind === 'value' ? this.onnxInputOf(t.v) : undefined;
+      // computed from graph inputs: the user can fix them at import (ImportOptions.constants, --fix-input)
+      const inputs = t?.kind === 'value' ? [...this.inputsOf(t.v)] : [];
       return this.fail(
         `${what} must be a constant (computed from the model's weights or shapes)${
-          input === undefined ? '' : `; it is graph input '${input}': fix its value at import (--fix-input)`
+          inputs.length === 0
+            ? ''
+            : `; it is computed from graph input ${inputs.map((i) => `'${i}'`).join(', ')}: fix ${inputs.length > 1 ? 'their values' : 'its value'} at import (--fix-input)`
         }`,
       );
     }
