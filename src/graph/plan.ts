@@ -47,6 +47,8 @@ export function planMemory(g: Graph, maxBatch: number): MemoryPlan {
     touch(n.output, i);
   });
   for (const v of g.outputs) touch(v, g.nodes.length);
+  // a fixed-shape input is written once per run, not per tile: no later value may take its memory
+  for (const v of g.inputs) if (g.values[v].shape[0] !== -1) touch(v, g.nodes.length);
   const buffers = [...life.entries()].map(([v, l]) => ({ v, l, bytes: size(v) })).sort((a, b) => b.bytes - a.bytes);
   const placed: { off: number; bytes: number; l: [number, number] }[] = [];
   const rootOffset = new Map<string, number>();

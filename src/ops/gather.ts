@@ -3,7 +3,7 @@
 // Inputs are (ids, weight). Ids outside [-1, V) are refused before any read (checkValues eagerly;
 // the runtime checks requests by graph/ir.ts tokenIdLimit).
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
-import type { CheckCtx, Info, OpDef, Ref } from './op.js';
+import type { Arg, CheckCtx, Exec, Info, OpDef, Ref } from './op.js';
 import { expectDtype, numel } from './rules.js';
 
 export interface GatherAttrs {
@@ -23,6 +23,18 @@ function checkIds(op: string, [ids, w]: readonly Ref[]): void {
     if (!(id[i] >= -1 && id[i] < V))
       throw new ValueError(`${op}: token id ${id[i]} at index ${i} is outside [-1, ${V})`);
   }
+}
+
+/**
+ * Ids in [-1, rows) before the kernel reads the table: the runtime's input check covers ids from
+ * the graph's first input only, and ids may come from another input or be computed (int32 ops),
+ * so each step checks its own (a scan of the ids; an id past the table would read other memory).
+ */
+function idsInRange(x: Exec, op: string, ids: Arg, rows: number): void {
+  const v = x.backend.i32(ids.buf, numel(ids.shape));
+  for (let i = 0; i < v.length; i++)
+    if (!(v[i] >= -1 && v[i] < rows))
+      throw new ValueError(`${op}: token id ${v[i]} at index ${i} is outside [-1, ${rows})`);
 }
 
 function checkIr(c: CheckCtx<unknown>, bagged: boolean): void {
@@ -45,6 +57,7 @@ export const GATHER = {
     checkValues: (ins) => checkIds('embedding', ins),
     check: (c) => checkIr(c, false),
     forward(x, [ids, w], out) {
+      idsInRange(x, 'embedding', ids, w.shape[0]);
       x.backend.gather(w.buf, w.shape[1], ids.buf, numel(ids.shape), out.buf);
       return undefined;
     },
@@ -83,6 +96,7 @@ export const GATHER = {
     checkValues: (ins) => checkIds('embeddingbag', ins),
     check: (c) => checkIr(c, true),
     forward(x, [ids, w], out) {
+      idsInRange(x, 'embeddingbag', ids, w.shape[0]);
       const [B, L] = ids.shape;
       x.backend.embeddingBag(w.buf, w.shape[1], ids.buf, B, L, out.buf);
       return undefined;

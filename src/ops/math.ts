@@ -706,6 +706,9 @@ export const MATH = {
       );
       const dtype = ins[0].dtype;
       if (ins.some((t) => t.dtype !== dtype)) throw new ShapeError('einsum: operands of one dtype');
+      // the forward visits every combination of labels: bounded, so no equation runs for hours
+      const work = [...size.values()].reduce((p, d) => p * d, 1);
+      if (work > 2 ** 31) throw new ShapeError(`einsum '${a.equation}': ${work} products is too many`);
       return { shape: out.map((c) => size.get(c) ?? 1), dtype };
     },
     check: (c) => {

@@ -166,7 +166,9 @@ export const MOVEMENT = {
     infer: ([d, i], a) => {
       const axis = axisOf('gatherelements', d, a.axis);
       if (i.dtype !== 'int32') throw new ShapeError(`gatherelements: indices must be int32, got ${i.dtype}`);
-      if (i.shape.length !== d.shape.length || i.shape.some((s, k) => k !== axis && s > d.shape[k] && s !== -1))
+      if (isBatched(i) !== isBatched(d))
+        throw new ShapeError('gatherelements: data and indices are batched together or not at all');
+      if (i.shape.length !== d.shape.length || i.shape.some((s, k) => k !== axis && s > d.shape[k]))
         throw new ShapeError(`gatherelements: indices ${i.shape} do not fit data ${d.shape} outside axis ${axis}`);
       return { shape: i.shape, dtype: d.dtype };
     },
@@ -391,8 +393,10 @@ export const MOVEMENT = {
       const q = i.shape[i.shape.length - 1];
       if (i.dtype !== 'int32') throw new ShapeError('gathernd: indices must be int32');
       if (isBatched(d) || isBatched(i)) throw new ShapeError('gathernd: takes fixed shapes');
-      if (!(q >= 1 && b + q <= d.shape.length))
+      if (!(q >= 1 && b + q <= d.shape.length && i.shape.length > b))
         throw new ShapeError(`gathernd: index tuples of ${q} for data [${d.shape}]`);
+      if (i.shape.slice(0, b).join() !== d.shape.slice(0, b).join())
+        throw new ShapeError(`gathernd: the first ${b} axes of indices [${i.shape}] and data [${d.shape}] differ`);
       return { shape: [...i.shape.slice(0, -1), ...d.shape.slice(b + q)], dtype: d.dtype };
     },
     check: (c) => {
@@ -429,7 +433,10 @@ export const MOVEMENT = {
       axisOf('scatterelements', d, a.axis);
       if (i.dtype !== 'int32' || u.dtype !== d.dtype || i.shape.join() !== u.shape.join())
         throw new ShapeError('scatterelements: int32 indices and updates of one shape, updates of the data dtype');
-      if (isBatched(d)) throw new ShapeError('scatterelements: takes fixed shapes');
+      if ([d, i, u].some(isBatched)) throw new ShapeError('scatterelements: takes fixed shapes');
+      const axis = normAxes('scatterelements', [a.axis], d.shape.length)[0];
+      if (i.shape.length !== d.shape.length || i.shape.some((s, k) => k !== axis && s > d.shape[k]))
+        throw new ShapeError(`scatterelements: indices ${i.shape} do not fit data ${d.shape} outside axis ${axis}`);
       return { shape: d.shape, dtype: d.dtype };
     },
     check: (c) => {
@@ -457,7 +464,7 @@ export const MOVEMENT = {
       const q = i.shape[i.shape.length - 1];
       if (i.dtype !== 'int32' || u.dtype !== d.dtype)
         throw new ShapeError('scatternd: int32 indices, updates of the data dtype');
-      if (isBatched(d)) throw new ShapeError('scatternd: takes fixed shapes');
+      if ([d, i, u].some(isBatched)) throw new ShapeError('scatternd: takes fixed shapes');
       const want = [...i.shape.slice(0, -1), ...d.shape.slice(q)];
       if (!(q >= 1 && q <= d.shape.length) || want.join() !== u.shape.join())
         throw new ShapeError(`scatternd: updates [${u.shape}] do not match indices [${i.shape}] into [${d.shape}]`);

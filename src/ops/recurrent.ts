@@ -80,13 +80,23 @@ const perCell = (a: A) => ({ rnn: 1, gru: 2, lstm: 3 })[a.cell];
 export const RECURRENT = {
   recurrent: {
     arity: [7, 7],
-    infer: ([x, w], a) => {
+    infer: ([x, ...rest], a) => {
       if (x.shape.length !== 3 || x.shape.includes(-1)) throw new ShapeError('recurrent: X must be a fixed 3-D tensor');
       const [seq, batch] = a.layout === 0 ? x.shape : [x.shape[1], x.shape[0]];
       const D = dirsOf(a);
       const H = a.hidden;
-      if (w.shape.join() !== [D, GATES[a.cell] * H, x.shape[2]].join())
-        throw new ShapeError(`recurrent: W [${w.shape}] must be [${D}, ${GATES[a.cell] * H}, ${x.shape[2]}]`);
+      const want = [
+        [D, GATES[a.cell] * H, x.shape[2]],
+        [D, GATES[a.cell] * H, H],
+        [D, 2 * GATES[a.cell] * H],
+        [D, batch, H],
+        [D, batch, H],
+        [D, 3 * H],
+      ];
+      const names = ['W', 'R', 'B', 'initial_h', 'initial_c', 'P'];
+      for (const [k, t] of rest.entries())
+        if (t.shape.join() !== want[k].join() || t.dtype !== 'float32')
+          throw new ShapeError(`recurrent: ${names[k]} [${t.shape}] must be float32 [${want[k]}]`);
       if (a.output === 'y')
         return { shape: a.layout === 0 ? [seq, D, batch, H] : [batch, seq, D, H], dtype: 'float32' };
       if (a.output === 'c' && a.cell !== 'lstm') throw new ShapeError('recurrent: only LSTM has a cell state');
@@ -142,6 +152,7 @@ export const RECURRENT = {
         const xw = new Float64Array(G * Hn);
         const hr = new Float64Array(G * Hn);
         const next = new Float64Array(Bn * Hn);
+        const reset = new Float64Array(Hn);
         for (let s = 0; s < S; s++) {
           const t = reverse ? S - 1 - s : s;
           for (let b = 0; b < Bn; b++) {
@@ -154,18 +165,19 @@ export const RECURRENT = {
                 for (let kk = 0; kk < Hn; kk++) v += h[b * Hn + kk] * r(gate, j, kk);
                 hr[gate * Hn + j] = v;
               }
+            // GRU's reset gates of every unit first: the candidate reads r ⊙ h over all units
+            if (a.cell === 'gru') for (let j = 0; j < Hn; j++) reset[j] = f(clip(xw[Hn + j] + hr[Hn + j]));
             for (let j = 0; j < Hn; j++) {
               const hp = h[b * Hn + j];
               if (a.cell === 'rnn') next[b * Hn + j] = f(clip(xw[j] + hr[j]));
               else if (a.cell === 'gru') {
                 // gates z, r, h
                 const z = f(clip(xw[j] + hr[j]));
-                const rg = f(clip(xw[Hn + j] + hr[Hn + j]));
                 let hh: number;
-                if (a.linearBeforeReset) hh = g(clip(xw[2 * Hn + j] + rg * hr[2 * Hn + j]));
+                if (a.linearBeforeReset) hh = g(clip(xw[2 * Hn + j] + reset[j] * hr[2 * Hn + j]));
                 else {
                   let v = rb(2, j);
-                  for (let kk = 0; kk < Hn; kk++) v += rg * h[b * Hn + kk] * r(2, j, kk);
+                  for (let kk = 0; kk < Hn; kk++) v += reset[kk] * h[b * Hn + kk] * r(2, j, kk);
                   hh = g(clip(xw[2 * Hn + j] + v));
                 }
                 next[b * Hn + j] = (1 - z) * hh + z * hp;

@@ -4,6 +4,7 @@
 // loops (host.ts): the general ONNX import path uses them where the NHWC kernels (window.ts:
 // conv2d without groups or dilations, 2-D pools) do not apply. No vjps yet; no ONNX export yet.
 import { ShapeError } from '../errors.js';
+import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import { expectHost, forEachIndex, stridesOf, view } from './host.js';
 import type { CheckCtx, Info, OpDef } from './op.js';
 import { numel } from './rules.js';
@@ -326,6 +327,8 @@ export const WINDOW_ND = {
         return o;
       });
       if (out.some((d) => d < 1)) throw new ShapeError(`poolnd: the window does not fit [${x.shape.join(', ')}]`);
+      // indices count from the start of the whole tensor: a tile of a batch would restart them
+      if (a.kind === 'argmax' && x.shape[0] === -1) throw new ShapeError('poolnd: argmax indices need a fixed batch');
       return { shape: [x.shape[0], x.shape[1], ...out], dtype: a.kind === 'argmax' ? 'int32' : 'float32' };
     },
     check: (c) => {
@@ -393,6 +396,15 @@ export const WINDOW_ND = {
       if (x.shape[0] === -1 && (a.sizes[0] !== -1 || a.scales[0] !== 1))
         throw new ShapeError('resize: the batch axis keeps its size');
       if (a.sizes.some((d, i) => d < 1 && !(i === 0 && d === -1))) throw new ShapeError('resize: empty output');
+      if (x.shape[0] === -1 && a.roi && (a.roi[0] !== 0 || a.roi[a.sizes.length] !== 1))
+        throw new ShapeError('resize: the batch axis is not cropped');
+      // the forward resizes one axis at a time: its largest intermediate must fit in memory
+      let shape = x.shape.map((d) => Math.max(d, 1));
+      for (let i = 0; i < shape.length; i++) {
+        shape = shape.map((d, k) => (k === i ? Math.max(a.sizes[i], 1) : d));
+        if (numel(shape) * 8 > MEMORY_LIMIT_BYTES)
+          throw new ShapeError(`resize: an intermediate of [${shape.join(', ')}] is beyond the engine's memory`);
+      }
       return { shape: [...a.sizes], dtype: x.dtype };
     },
     check: (c) => {

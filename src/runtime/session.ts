@@ -218,9 +218,14 @@ export class Session {
     const def = OPS[n.op] as OpDef<unknown>;
     const planned = def.run?.(p, n);
     if (planned) {
-      // a fixed-shape (unbatched) node: its kernels take axis 0 as their batch
+      // a fixed-shape (unbatched) node: its kernels take axis 0 as their batch, so it needs one
       const x = g0(this.graph, n);
-      return x && x.shape[0] !== -1 ? () => planned(x.shape.length ? x.shape[0] : 1) : planned;
+      if (!x || x.shape[0] === -1) return planned;
+      if (x.shape.length < 2)
+        throw new ShapeError(
+          `Session: node '${n.name}' (${n.op}) takes a fixed-shape input of rank ${x.shape.length}; its runtime step needs [rows, …]`,
+        );
+      return () => planned(x.shape[0]);
     }
     if (def.traits.view) return undefined; // planMemory gave it its input's buffer
     const g = this.graph;

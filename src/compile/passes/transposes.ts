@@ -76,9 +76,14 @@ function sinkOne(g: Graph): boolean {
     });
     if (!ok) continue;
     // n over the untransposed inputs, then one transpose to n's output
+    // n's output in the untransposed order (broadcast, so from the output, not from an operand)
     const inner = freshName(g, `${n.output}/nhwc`);
-    const src = g.values[(first as NodeOf<'transpose'>).inputs[0]];
-    g.values[inner] = { shape: [...src.shape], dtype: g.values[n.output].dtype };
+    const outShape = g.values[n.output].shape;
+    const innerShape = new Array<number>(perm.length);
+    perm.forEach((p, i) => {
+      innerShape[p] = outShape[i];
+    });
+    g.values[inner] = { shape: innerShape, dtype: g.values[n.output].dtype };
     const moved = {
       ...n,
       inputs: n.inputs.map((v, k) => (feeds[k] ? (feeds[k] as Node).inputs[0] : v)),
