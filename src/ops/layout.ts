@@ -70,7 +70,7 @@ export const LAYOUT = {
     infer: ([x], a) => reshapeInfer(x, a.shape),
     check: (c) => {
       sameDtype(c, 'float32', 'int8', 'int32');
-      intArray(c, 'shape', c.n.attrs.shape, (d) => d === -1 || d >= 1);
+      intArray(c, 'shape', c.n.attrs.shape, (d) => d >= -1);
     },
     forward: view('reshape'),
     vjp: (_g, [x], _o, _s, d) => [d.reshapeView(x.shape)],

@@ -25,7 +25,14 @@ export interface WindowNdAttrs {
    * Max or average over the window (average: count_include_pad counts padded cells); argmax: the
    * int32 index of each maximum in the whole input flattened (ONNX MaxPool's Indices, row-major).
    */
-  poolnd: Window & { kind: 'max' | 'avg' | 'argmax'; kernel: readonly number[]; ceil: boolean; countPad: boolean };
+  poolnd: Window & {
+    kind: 'max' | 'avg' | 'argmax';
+    kernel: readonly number[];
+    ceil: boolean;
+    countPad: boolean;
+    /** argmax: spatial indices in column-major order (ONNX MaxPool storage_order 1). */
+    columnMajor?: boolean;
+  };
   /**
    * ONNX Resize of every axis to `sizes`: scales[i] maps output to input coordinates (as the
    * model gave them, or size ratios), roi for tf_crop_and_resize ([starts…, ends…], normalized).
@@ -346,6 +353,8 @@ export const WINDOW_ND = {
       const X = view(x, xi);
       const Y = view(x, out);
       const xs = stridesOf(sp);
+      // column-major strides of the spatial axes (MaxPool's storage_order 1 for its Indices)
+      const cs = sp.map((_, i) => numel(sp.slice(0, i)));
       const inner = numel(sp);
       const on = numel(os);
       const taps: number[][] = [];
@@ -360,6 +369,7 @@ export const WINDOW_ND = {
           let padded = 0;
           for (const tap of taps) {
             let off = 0;
+            let colOff = 0;
             let inside = true;
             let inPad = true;
             for (let i = 0; i < rank; i++) {
@@ -368,6 +378,7 @@ export const WINDOW_ND = {
               // count_include_pad counts cells inside the padded extent, not beyond it (ceil mode)
               if (p < -a.pads[i] || p >= sp[i] + a.pads[i + rank]) inPad = false;
               off += p * xs[i];
+              colOff += p * cs[i];
             }
             if (inPad) padded++;
             if (!inside) continue;
@@ -375,7 +386,7 @@ export const WINDOW_ND = {
             // the first largest (a NaN propagates)
             if (at0 < 0 || v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
               best = v;
-              at0 = nc * inner + off;
+              at0 = nc * inner + (a.columnMajor ? colOff : off);
             }
             sum += v;
             count++;

@@ -27,8 +27,7 @@ const isBatched = (t: T) => t.shape[0] === -1;
 /** t reshaped to `shape` (concrete; -1 only as the batch axis). */
 export function reshape(cx: Cx, t: T, shape: readonly number[]): T {
   if (shape.length === t.shape.length && shape.every((d, i) => d === t.shape[i])) return t;
-  if (shape.some((d, i) => d === 0 || (d < 0 && i > 0)))
-    cx.fail(`reshape to [${shape.join(', ')}]: empty or unknown dimensions are not supported`);
+  if (shape.some((d, i) => d < 0 && i > 0)) cx.fail(`reshape to [${shape.join(', ')}]: unknown dimensions`);
   if (t.kind === 'const') return { ...t, shape: [...shape] };
   return cx.emit('reshape', [t], { shape: [...shape] });
 }
@@ -332,14 +331,17 @@ const pool =
   (kind: 'max' | 'avg'): GeneralConverter =>
   (cx, n, A, ins) => {
     const x = need(cx, ins, 0);
-    if (A.int('storage_order', 0) !== 0) cx.fail('storage_order 1 is not supported');
     if ((n.output ?? [])[1]) {
       // with Indices: both outputs by the host pool (values, and the argmax of the same windows)
       if (kind !== 'max' || cx.dtype(x) !== 'float32') cx.fail('Indices are given for float MaxPool only');
       const k = A.ints('kernel_shape') ?? cx.fail('kernel_shape is required');
       const w = windowNd(cx, A, x, k);
       const at = { kernel: k, ceil: A.int('ceil_mode', 0) !== 0, countPad: false, ...w };
-      return [cx.emit('poolnd', [x], { kind: 'max', ...at }), cx.emit('poolnd', [x], { kind: 'argmax', ...at })];
+      const columnMajor = A.int('storage_order', 0) !== 0;
+      return [
+        cx.emit('poolnd', [x], { kind: 'max', ...at }),
+        cx.emit('poolnd', [x], { kind: 'argmax', columnMajor, ...at }),
+      ];
     }
     const kernel = A.ints('kernel_shape') ?? cx.fail('kernel_shape is required');
     if (cx.dtype(x) === 'int32') {
