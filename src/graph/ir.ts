@@ -75,7 +75,18 @@ export interface Graph {
   constants: Record<string, Constant>;
   nodes: Node[];
   /** Class labels of the output, preprocessing of the input, producer info. */
-  meta: { classNames: string[]; input: InputSpec; producer: string; [k: string]: unknown };
+  meta: {
+    classNames: string[];
+    input: InputSpec;
+    producer: string;
+    /**
+     * The graph was specialized to one sample (a model whose batch axis its shape arithmetic or
+     * layout changes cannot carry symbolically): inputs and outputs whose first axis is 1 are one
+     * sample each, and the runtime runs a batch sample by sample (isPerSampleIo).
+     */
+    perSample?: boolean;
+    [k: string]: unknown;
+  };
 }
 
 /** A shallow structural copy: new node/value/constant records, shared typed-array data. */
@@ -92,6 +103,15 @@ export function cloneGraph(g: Graph): Graph {
 
 // numel: the number of elements of a constant or of a value's per-sample part (a -1 batch counts as 1)
 export { numel };
+
+/**
+ * Whether graph input or output `v` takes a batch: a batched value ([-1, …]), or in a graph
+ * specialized to one sample, a value whose first axis is that sample (1).
+ */
+export function isBatchIo(g: Graph, v: string): boolean {
+  const s = g.values[v].shape;
+  return s[0] === -1 || (g.meta.perSample === true && s[0] === 1);
+}
 
 /** Producer of each value (inputs and constants have none). */
 export function producers(g: Graph): Map<string, Node> {

@@ -192,6 +192,9 @@ function checkMeta(g: Graph, source: string, bad: (m: string) => never): void {
   if (!isRecord(m)) bad('meta is missing (classNames, input)');
   if (!Array.isArray(m.classNames) || !m.classNames.every((c) => typeof c === 'string'))
     bad('meta.classNames must be an array of strings');
+  if (m.perSample !== undefined && typeof m.perSample !== 'boolean') bad('meta.perSample must be true or false');
+  if (m.perSample === true && Object.values(g.values).some((v) => v.shape[0] === -1))
+    bad('meta.perSample: a graph specialized to one sample has no batched (-1) values');
   if (isRecord(m.input) && m.input.kind === 'tensor') return; // named tensors as they are: nothing to check
   const inValue = g.values[g.inputs[0]];
   const inShape = inValue.shape.slice(1);

@@ -70,6 +70,11 @@ export function importOnnx(bytes: Uint8Array, source: string, opts: ImportOption
   }
   try {
     const g = readModel(model, source, opts.baseDir ?? dirname(resolve(source)), inputOptions(model, source, opts));
+    const why = (g.meta.onnx as { perSampleBecause?: string } | undefined)?.perSampleBecause;
+    if (why && opts.warn)
+      opts.warn(
+        `${source}: the batch axis cannot be carried through this graph (${why.replace(`${source}: `, '')}): it is specialized to one sample, and a batch runs sample by sample`,
+      );
     const refused = (g.meta.onnx as { imagePathRefused?: string } | undefined)?.imagePathRefused;
     if (refused && opts.warn)
       opts.warn(

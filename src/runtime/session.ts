@@ -9,7 +9,16 @@
 import { type Buf, DTYPE_BYTES, type InferenceBackend, type Prepared } from '../backend/backend.js';
 import { WasmInferenceBackend } from '../backend/wasm-infer.js';
 import { ShapeError, ValueError } from '../errors.js';
-import { type Constant, firstBadTokenId, floatData, type Graph, type Node, numel, tokenIdLimit } from '../graph/ir.js';
+import {
+  type Constant,
+  firstBadTokenId,
+  floatData,
+  type Graph,
+  isBatchIo,
+  type Node,
+  numel,
+  tokenIdLimit,
+} from '../graph/ir.js';
 import { type MemoryPlan, planMemory } from '../graph/plan.js';
 import { MEMORY_LIMIT_BYTES, validateGraph } from '../graph/validate.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
@@ -101,7 +110,7 @@ export class Session {
     }
     this.scratch = { backend: this.backend, temp: (shape, dtype) => this.temp(shape, dtype) };
     // a graph with no batched input runs once per call: batch 1
-    this.maxBatch = graph.inputs.some((v) => graph.values[v].shape[0] === -1) ? (opts.maxBatch ?? 256) : 1;
+    this.maxBatch = graph.inputs.some((v) => isBatchIo(graph, v)) ? (opts.maxBatch ?? 256) : 1;
     if (!Number.isInteger(this.maxBatch) || this.maxBatch < 1)
       throw new ValueError(`Session: maxBatch must be a positive integer, got ${this.maxBatch}`);
     this.inputShape = graph.inputs.length ? graph.values[graph.inputs[0]].shape.slice(1) : [];
@@ -109,7 +118,10 @@ export class Session {
     this.outputShape = graph.values[graph.outputs[0]].shape.slice(1);
     this.graph = graph;
     this.winograd = opts.winograd ?? true;
-    this.tile = opts.tile ?? defaultTile(graph, this.maxBatch);
+    // a graph specialized to one sample runs a batch sample by sample
+    this.tile = graph.meta.perSample === true ? 1 : (opts.tile ?? defaultTile(graph, this.maxBatch));
+    if (graph.meta.perSample === true && opts.tile !== undefined && opts.tile !== 1)
+      throw new ValueError(`Session: this graph runs one sample at a time (tile 1), got tile ${opts.tile}`);
     if (!Number.isInteger(this.tile) || this.tile < 1 || this.tile > this.maxBatch)
       throw new ValueError(`Session: tile must be an integer in [1, ${this.maxBatch}] (maxBatch), got ${this.tile}`);
     this.plan = planMemory(graph, this.tile);
@@ -279,7 +291,7 @@ export class Session {
     if (inputs.length !== g.inputs.length)
       throw new ShapeError(`Session.runAll: ${inputs.length} inputs given, the graph takes ${g.inputs.length}`);
     const xs = inputs.map((x, i) => this.prepareInput(x, batch, i));
-    const io = (v: string) => ({ v, batched: g.values[v].shape[0] === -1, per: numel(g.values[v].shape) });
+    const io = (v: string) => ({ v, batched: isBatchIo(g, v), per: numel(g.values[v].shape) });
     const ins = g.inputs.map(io);
     const outs = g.outputs.map(io);
     const results = outs.map((o) =>
@@ -313,7 +325,7 @@ export class Session {
     }
     const name = this.graph.inputs[k];
     const { shape, dtype } = this.graph.values[name];
-    const batched = shape[0] === -1;
+    const batched = isBatchIo(this.graph, name);
     const per = numel(shape);
     const want = (batched ? batch : 1) * per;
     if (!(input instanceof Float32Array || input instanceof Int32Array))

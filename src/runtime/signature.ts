@@ -8,7 +8,7 @@
 // Not for: running (session.ts) or the wire format of serve (serve/protocol.ts).
 import { FormatError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
-import { numel } from '../graph/ir.js';
+import { isBatchIo, numel } from '../graph/ir.js';
 import { fromHalf } from '../shape/half.js';
 import { tensorShape } from './image-input.js';
 
@@ -108,6 +108,8 @@ export function graphSignature(g: Graph, source = '<graph>'): Signature {
       const compute = val.dtype === 'int32' ? 'int32' : 'float32';
       const dtype = onnx ? ONNX_DTYPES[onnx[i].elemType] : compute;
       let shape = [...val.shape];
+      // a graph specialized to one sample takes a batch of them: its first axis is the batch
+      if (isBatchIo(g, v) && shape[0] === 1) shape[0] = -1;
       if (key === 'inputs' && i === 0 && g.meta.input.kind === 'image' && val.dtype === 'float32')
         shape = [-1, ...tensorShape(g.meta.input)];
       return { name: onnx ? onnx[i].name : v, value: v, dtype, compute, shape };

@@ -65,6 +65,11 @@ export interface GeneralOptions {
    * need as constants, as TensorRT needs shape tensors at build time): they are constants, not inputs.
    */
   constants?: Record<string, { shape: readonly number[]; data: ArrayLike<number> }>;
+  /**
+   * A symbolic first axis becomes 1 instead of the batch: for graphs whose shape arithmetic or
+   * layout changes cannot carry the batch symbolically (meta.perSample: run sample by sample).
+   */
+  batchOne?: boolean;
 }
 
 let reference: ReferenceBackend | undefined;
@@ -88,6 +93,8 @@ export class GeneralImporter {
   private readonly tensors: TensorReader;
   private readonly constNames = new WeakMap<object, string>();
   private count = 0;
+  /** Whether a symbolic batch axis was specialized to 1 (batchOne). */
+  private specialized = false;
 
   constructor(
     private readonly model: ModelProto,
@@ -207,6 +214,7 @@ export class GeneralImporter {
       input: { kind: 'tensor', shape: [] },
       producer: `onnx:${model.producerName || 'unknown'}${model.producerVersion ? ` ${model.producerVersion}` : ''}`,
       onnx: { opset: this.opset, path: 'general', inputs: io.inputs, outputs: io.outputs, frozen: io.frozen },
+      ...(this.specialized ? { perSample: true } : {}),
     };
     return g;
   }
@@ -237,7 +245,11 @@ export class GeneralImporter {
     if (!dims) this.bad(`input '${name}' has no shape in the model: give it (shapes option, --input-shape)`);
     const shape = declared.map((d, i) => {
       if (d !== undefined) return d;
-      if (i === 0) return -1;
+      if (i === 0) {
+        if (!this.opts.batchOne) return -1;
+        this.specialized = true;
+        return 1;
+      }
       return this.bad(
         `input '${name}' dimension ${i} is symbolic ('${(dims as { dimParam?: string | null }[])[i].dimParam || '?'}'): give the input's shape (shapes option, --input-shape)`,
       );

@@ -39,9 +39,33 @@ export interface PathOptions {
   constants?: GeneralOptions['constants'];
 }
 
+/**
+ * The general path, and when it cannot carry the batch axis symbolically (the batch's size read by
+ * Shape, or the batch moved or merged by a transpose or reshape), the same graph specialized to
+ * one sample (meta.perSample: the runtime runs a batch sample by sample).
+ */
+function readGeneral(model: ModelProto, source: string, baseDir: string, opts: PathOptions): Graph {
+  const read = (batchOne: boolean) =>
+    new GeneralImporter(model, source, baseDir, GENERAL_OPS, { ...opts, batchOne }, SEQUENCE_OPS).run();
+  try {
+    return read(false);
+  } catch (e) {
+    if (!(e instanceof GraduateError) || !/batch/i.test(e.message)) throw e;
+    let g: Graph;
+    try {
+      g = read(true);
+    } catch {
+      throw e;
+    }
+    if (g.meta.perSample !== true) throw e;
+    (g.meta.onnx as Record<string, unknown>).perSampleBecause = e.message;
+    return g;
+  }
+}
+
 /** The model as a graph, by the path made for it (see the header). */
 export function readModel(model: ModelProto, source: string, baseDir: string, opts: PathOptions = {}): Graph {
-  const general = () => new GeneralImporter(model, source, baseDir, GENERAL_OPS, opts, SEQUENCE_OPS).run();
+  const general = () => readGeneral(model, source, baseDir, opts);
   // the fallback must also be a graph the runtime takes (a NaN weight is refused, not re-read)
   const checkedGeneral = () => {
     const g = general();
