@@ -27,7 +27,7 @@ describe('models whose batch axis is specialized to one sample', () => {
     // callers still see a batch axis
     expect(graphSignature(g).inputs[0].shape[0]).toBe(-1);
     const p = runPasses(g).graph;
-    const n = dims.reduce((a, b) => a * b, 1);
+    const n = (dims as readonly number[]).reduce((a, b) => a * b, 1);
     const ids = file.startsWith('tx');
     const x = ids
       ? Int32Array.from({ length: n }, (_, i) => (i * 7) % 100)
