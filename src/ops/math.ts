@@ -19,8 +19,8 @@ import {
   stridesOf,
   view,
 } from './host.js';
-import type { CheckCtx, DType, Info, OpDef } from './op.js';
-import { normAxes, numel } from './rules.js';
+import type { CheckCtx, DType, Info, OpDef, Ref } from './op.js';
+import { normAxes, numel, sumTo } from './rules.js';
 
 export const MAP_FNS = [
   'identity',
@@ -333,6 +333,145 @@ function mapFn(a: MathAttrs['map']): (x: number) => number {
   }
 }
 
+/**
+ * d fn(x) / dx of a map node from x and y = fn(x) (piecewise-constant functions: 0); undefined for
+ * functions without a gradient here (isNaN, isInf, not: bool results).
+ */
+function mapGrad(a: MathAttrs['map']): ((x: number, y: number) => number) | undefined {
+  const alpha = a.alpha;
+  const beta = a.beta;
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  switch (a.fn) {
+    case 'identity':
+      return () => 1;
+    case 'abs':
+      return (x) => Math.sign(x);
+    case 'neg':
+      return () => -1;
+    case 'sign':
+    case 'floor':
+    case 'ceil':
+    case 'round':
+      return () => 0;
+    case 'exp':
+      return (_x, y) => y;
+    case 'log':
+      return (x) => 1 / x;
+    case 'sqrt':
+      return (_x, y) => 0.5 / y;
+    case 'reciprocal':
+      return (_x, y) => -y * y;
+    case 'sin':
+      return Math.cos;
+    case 'cos':
+      return (x) => -Math.sin(x);
+    case 'tan':
+      return (_x, y) => 1 + y * y;
+    case 'asin':
+      return (x) => 1 / Math.sqrt(1 - x * x);
+    case 'acos':
+      return (x) => -1 / Math.sqrt(1 - x * x);
+    case 'atan':
+      return (x) => 1 / (1 + x * x);
+    case 'sinh':
+      return Math.cosh;
+    case 'cosh':
+      return Math.sinh;
+    case 'asinh':
+      return (x) => 1 / Math.sqrt(x * x + 1);
+    case 'acosh':
+      return (x) => 1 / Math.sqrt(x * x - 1);
+    case 'atanh':
+      return (x) => 1 / (1 - x * x);
+    case 'erf':
+      return (x) => (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x);
+    case 'sigmoid':
+      return (_x, y) => y * (1 - y);
+    case 'tanh':
+      return (_x, y) => 1 - y * y;
+    case 'relu':
+      return (x) => (x > 0 ? 1 : 0);
+    case 'leakyRelu':
+      return (x) => (x < 0 ? (alpha ?? 0.01) : 1);
+    case 'elu':
+      return (x, y) => (x < 0 ? y + (alpha ?? 1) : 1);
+    case 'selu': {
+      const s = alpha ?? SELU_ALPHA;
+      const g = a.gamma ?? SELU_GAMMA;
+      return (x) => (x <= 0 ? g * s * Math.exp(x) : g);
+    }
+    case 'celu':
+      return (x) => (x < 0 ? Math.exp(x / (alpha ?? 1)) : 1);
+    case 'hardSigmoid': {
+      const s = alpha ?? 0.2;
+      const b = beta ?? 0.5;
+      return (x) => (s * x + b > 0 && s * x + b < 1 ? s : 0);
+    }
+    case 'hardSwish':
+      return (x) => (x < -3 ? 0 : x > 3 ? 1 : x / 3 + 0.5);
+    case 'softplus':
+      return sig;
+    case 'softsign':
+      return (x) => 1 / (1 + Math.abs(x)) ** 2;
+    case 'mish':
+      return (x) => {
+        const t = Math.tanh(x > 30 ? x : Math.log1p(Math.exp(x)));
+        return t + x * (1 - t * t) * sig(x);
+      };
+    case 'gelu':
+      return (x) => 0.5 * (1 + erf(x / Math.SQRT2)) + (x * Math.exp((-x * x) / 2)) / Math.sqrt(2 * Math.PI);
+    case 'geluTanh':
+      return (x) => {
+        const k = Math.sqrt(2 / Math.PI);
+        const t = Math.tanh(k * (x + 0.044715 * x * x * x));
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x);
+      };
+    case 'thresholdedRelu':
+      return (x) => (x > (alpha ?? 1) ? 1 : 0);
+    case 'shrink': {
+      const l = alpha ?? 0.5;
+      return (x) => (x < -l || x > l ? 1 : 0);
+    }
+    case 'clip': {
+      const lo = alpha ?? Number.NEGATIVE_INFINITY;
+      const hi = beta ?? Number.POSITIVE_INFINITY;
+      return (x) => (x > lo && x < hi ? 1 : 0);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Partial derivatives of a binop at (a, b) with result y: [∂y/∂a, ∂y/∂b]; undefined for
+ * comparisons, logic and bit ops (no gradient).
+ */
+function binGrad(fn: BinFn): ((a: number, b: number, y: number) => [number, number]) | undefined {
+  switch (fn) {
+    case 'add':
+      return () => [1, 1];
+    case 'sub':
+      return () => [1, -1];
+    case 'mul':
+      return (a, b) => [b, a];
+    case 'div':
+      return (a, b) => [1 / b, -a / (b * b)];
+    case 'pow':
+      return (a, b, y) => [b * a ** (b - 1), a > 0 ? y * Math.log(a) : 0];
+    case 'max':
+      return (a, b) => (a > b ? [1, 0] : [0, 1]);
+    case 'min':
+      return (a, b) => (a < b ? [1, 0] : [0, 1]);
+    case 'prelu':
+      return (a, b) => (a < 0 ? [b, a] : [1, 0]);
+    case 'mod':
+    case 'fmod':
+      return (a, b) => [1, -Math.trunc(a / b) - (fn === 'mod' && a % b !== 0 && a < 0 !== b < 0 ? 1 : 0)];
+    default:
+      return undefined;
+  }
+}
+
 /** Python's modulo (result takes the divisor's sign). */
 const pyMod = (a: number, b: number) => {
   const r = a % b;
@@ -496,7 +635,14 @@ export const MATH = {
       for (let k = 0; k < dst.length; k++) dst[k] = f(src[k]);
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [x], y, _s, d, a) => {
+      const df = mapGrad(a);
+      if (!df || x.dtype !== 'float32') return [null];
+      const dx = g.alloc(x.shape);
+      const [xv, yv, dv, gv] = [x, y, d, dx].map((t) => g.backend.f32(t.buf, t.size));
+      for (let k = 0; k < gv.length; k++) gv[k] = dv[k] * df(xv[k], yv[k]);
+      return [dx];
+    },
     traits: { perChannel: true, elementwise: true },
     onnx: null,
   } satisfies OpDef<MathAttrs['map']>,
@@ -525,7 +671,30 @@ export const MATH = {
       for (let k = 0; k < dst.length; k++) dst[k] = f(va[oa[k]], vb[ob[k]]);
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [a, b], y, _s, d, at, needs) => {
+      const df = binGrad(at.fn);
+      if (!df || a.dtype !== 'float32' || b.dtype !== 'float32') return [null, null];
+      // gradients at the output's shape, then summed back over each operand's broadcast axes
+      const ga = g.alloc(y.shape);
+      const gb = g.alloc(y.shape);
+      const oa = broadcastOffsets(a.shape, y.shape);
+      const ob = broadcastOffsets(b.shape, y.shape);
+      const [av, bv, yv, dv, gav, gbv] = [a, b, y, d, ga, gb].map((t) => g.backend.f32(t.buf, t.size));
+      for (let k = 0; k < yv.length; k++) {
+        const [pa, pb] = df(av[oa[k]], bv[ob[k]], yv[k]);
+        gav[k] = dv[k] * pa;
+        gbv[k] = dv[k] * pb;
+      }
+      const alloc = (sh: readonly number[]) => g.alloc(sh);
+      const back = (t: Ref, shape: readonly number[], need: boolean) => {
+        if (!need) {
+          t.dispose();
+          return null;
+        }
+        return sumTo(g.backend, alloc, t, shape);
+      };
+      return [back(ga, a.shape, needs[0]), back(gb, b.shape, needs[1])];
+    },
     traits: { elementwise: true },
     onnx: null,
   } satisfies OpDef<MathAttrs['binop']>,
@@ -563,7 +732,13 @@ export const MATH = {
       else dst.set(src);
       return undefined;
     },
-    vjp: null,
+    // float → float (float16/bfloat16 rounding: straight through); to integers: no gradient
+    vjp: (g, [x], y, _s, d) => {
+      if (x.dtype !== 'float32' || y.dtype !== 'float32') return [null];
+      const dx = g.alloc(x.shape);
+      g.backend.scale(d.buf, dx.buf, d.size, 1, 0);
+      return [dx];
+    },
     traits: { elementwise: true },
     onnx: null,
   } satisfies OpDef<MathAttrs['cast']>,
@@ -600,7 +775,46 @@ export const MATH = {
       }
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [x], y, _s, d, a) => {
+      if (x.dtype !== 'float32') return [null];
+      const offs = reduceOffsets(x.shape, normAxes('reduce', a.axes, x.shape.length));
+      const n = x.size / Math.max(1, y.size);
+      const dx = g.alloc(x.shape);
+      const [xv, yv, dv, gv] = [x, y, d, dx].map((t) => g.backend.f32(t.buf, t.size));
+      // prod: the product of the others, exact where x holds zeros (counted per group)
+      const zeros = new Int32Array(yv.length);
+      const nonzero = new Float64Array(yv.length).fill(1);
+      if (a.fn === 'prod')
+        for (let k = 0; k < xv.length; k++) {
+          if (xv[k] === 0) zeros[offs[k]]++;
+          else nonzero[offs[k]] *= xv[k];
+        }
+      const part = (v: number, o: number): number => {
+        switch (a.fn) {
+          case 'sum':
+            return 1;
+          case 'mean':
+            return 1 / n;
+          case 'max':
+          case 'min':
+            return v === yv[o] ? 1 : 0;
+          case 'prod':
+            return zeros[o] === 0 ? nonzero[o] / v : zeros[o] === 1 && v === 0 ? nonzero[o] : 0;
+          case 'l1':
+            return Math.sign(v);
+          case 'l2':
+            return yv[o] === 0 ? 0 : v / yv[o];
+          case 'logsum':
+            return Math.exp(-yv[o]);
+          case 'logsumexp':
+            return Math.exp(v - yv[o]);
+          case 'sumsquare':
+            return 2 * v;
+        }
+      };
+      for (let k = 0; k < xv.length; k++) gv[k] = dv[offs[k]] * part(xv[k], offs[k]);
+      return [dx];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MathAttrs['reduce']>,
@@ -663,7 +877,23 @@ export const MATH = {
       });
       return undefined;
     },
-    vjp: null,
+    // each input reaches the outputs after (before, reversed) it: the running sum of d the other way
+    vjp: (g, [x], _y, _s, d, a) => {
+      if (x.dtype !== 'float32') return [null];
+      const dx = g.alloc(x.shape);
+      const axis = normAxes('cumsum', [a.axis], x.shape.length)[0];
+      const [dv, gv] = [d, dx].map((t) => g.backend.f32(t.buf, t.size));
+      forEachLane(x.shape, axis, (base, n, inner) => {
+        let s = 0;
+        for (let t = 0; t < n; t++) {
+          const k = a.reverse ? t : n - 1 - t;
+          if (!a.exclusive) s += dv[base + k * inner];
+          gv[base + k * inner] = s;
+          if (a.exclusive) s += dv[base + k * inner];
+        }
+      });
+      return [dx];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MathAttrs['cumsum']>,

@@ -16,8 +16,8 @@ import {
   stridesOf,
   view,
 } from './host.js';
-import type { CheckCtx, Info, OpDef } from './op.js';
-import { normAxes, numel } from './rules.js';
+import type { CheckCtx, Grad, Info, OpDef, Ref } from './op.js';
+import { normAxes, numel, sumTo } from './rules.js';
 
 export interface MovementAttrs {
   /** out = data[..., indices, ...] along `axis` (indices int32, negative from the end). */
@@ -105,6 +105,13 @@ function elementOffsets(
   return offs;
 }
 
+/** A zero-filled gradient tensor. */
+function zeros(g: Grad, shape: readonly number[]): Ref {
+  const t = g.alloc(shape);
+  g.backend.fill(t.buf, t.size, 0);
+  return t;
+}
+
 /** Source index along an axis of size n for output position p of a pad by `before`. */
 function padSource(p: number, n: number, mode: MovementAttrs['pad']['mode']): number {
   if (p >= 0 && p < n) return p;
@@ -157,7 +164,26 @@ export const MOVEMENT = {
         }
       return undefined;
     },
-    vjp: null,
+    // rows of d added back into the table's rows they were read from
+    vjp: (g, [dt, i], _y, _s, d, a) => {
+      if (dt.dtype !== 'float32') return [null, null];
+      const axis = normAxes('gather', [a.axis], dt.shape.length)[0];
+      const [outer, n, inner] = aroundAxis(dt.shape, axis);
+      const dx = zeros(g, dt.shape);
+      const [idx, dv, gv] = [
+        g.backend.i32(i.buf, i.size),
+        g.backend.f32(d.buf, d.size),
+        g.backend.f32(dx.buf, dx.size),
+      ];
+      const m = idx.length;
+      for (let o = 0; o < outer; o++)
+        for (let t = 0; t < m; t++) {
+          const from = (o * n + wrapIndex('gather', idx[t], n)) * inner;
+          const to = (o * m + t) * inner;
+          for (let j = 0; j < inner; j++) gv[from + j] += dv[to + j];
+        }
+      return [dx, null];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['gather']>,
@@ -185,7 +211,15 @@ export const MOVEMENT = {
       for (let k = 0; k < offs.length; k++) dst[k] = src[offs[k]];
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [dt, i], _y, _s, d, a) => {
+      if (dt.dtype !== 'float32') return [null, null];
+      const axis = normAxes('gatherelements', [a.axis], dt.shape.length)[0];
+      const dx = zeros(g, dt.shape);
+      const offs = elementOffsets('gatherelements', dt.shape, i.shape, g.backend.i32(i.buf, i.size), axis);
+      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
+      for (let k = 0; k < offs.length; k++) gv[offs[k]] += dv[k];
+      return [dx, null];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['gatherelements']>,
@@ -203,7 +237,12 @@ export const MOVEMENT = {
       for (let k = 0; k < dst.length; k++) dst[k] = src[offs[k]];
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [x], _y, _s, d) => {
+      if (x.dtype !== 'float32') return [null];
+      const copy = g.alloc(d.shape);
+      g.backend.scale(d.buf, copy.buf, d.size, 1, 0);
+      return [sumTo(g.backend, (sh) => g.alloc(sh), copy, x.shape)];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['expand']>,
@@ -231,7 +270,18 @@ export const MOVEMENT = {
       });
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [x], y, _s, d) => {
+      if (x.dtype !== 'float32') return [null];
+      const dx = zeros(g, x.shape);
+      const is = stridesOf(x.shape);
+      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
+      forEachIndex(y.shape, (at, k) => {
+        let off = 0;
+        for (let q = 0; q < at.length; q++) off += (at[q] % x.shape[q]) * is[q];
+        gv[off] += dv[k];
+      });
+      return [dx];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['tile']>,
@@ -270,7 +320,22 @@ export const MOVEMENT = {
       });
       return undefined;
     },
-    vjp: null,
+    // each output reads one input cell (or the constant): its gradient goes back there
+    vjp: (g, [x], y, _s, d, a) => {
+      if (x.dtype !== 'float32') return [null];
+      const dx = zeros(g, x.shape);
+      const is = stridesOf(x.shape);
+      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
+      forEachIndex(y.shape, (at, k) => {
+        let off = 0;
+        for (let q = 0; q < at.length && off >= 0; q++) {
+          const src = padSource(at[q] - a.pads[q], x.shape[q], a.mode);
+          off = src < 0 ? -1 : off + src * is[q];
+        }
+        if (off >= 0) gv[off] += dv[k];
+      });
+      return [dx];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['pad']>,
@@ -310,7 +375,20 @@ export const MOVEMENT = {
       for (let k = 0; k < offs.length; k++) dst[k] = src[base + offs[k]];
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [x], y, _s, d, a) => {
+      if (x.dtype !== 'float32') return [null];
+      const dx = zeros(g, x.shape);
+      const is = stridesOf(x.shape);
+      let base = 0;
+      for (let q = 0; q < is.length; q++) base += a.begin[q] * is[q];
+      const offs = offsetsOf(
+        y.shape,
+        is.map((st, q) => st * a.step[q]),
+      );
+      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
+      for (let k = 0; k < offs.length; k++) gv[base + offs[k]] += dv[k];
+      return [dx];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['strided']>,
@@ -342,7 +420,19 @@ export const MOVEMENT = {
           }
       return undefined;
     },
-    vjp: null,
+    vjp: (g, [x], _y, _s, d, a) => {
+      if (x.dtype !== 'float32') return [null];
+      const dx = g.alloc(x.shape);
+      const r = x.shape.length;
+      const [R, C] = [x.shape[r - 2], x.shape[r - 1]];
+      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
+      for (let k = 0; k < gv.length; k++) {
+        const z = k % C;
+        const yy = Math.floor(k / C) % R;
+        gv[k] = (a.upper ? z - yy >= a.k : z - yy <= a.k) ? dv[k] : 0;
+      }
+      return [dx];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['trilu']>,

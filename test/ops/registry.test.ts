@@ -111,14 +111,23 @@ const CASES: Cases = {
   map: [
     { ins: [f([3, 5, 7], 'margin')], attrs: { fn: 'elu', alpha: 0.7 }, ir: true },
     { ins: [f([3, 5, 7])], attrs: { fn: 'erf' }, ir: true },
-    { ins: [f([3, 13])], attrs: { fn: 'round' }, ir: true },
+    { ins: [f([3, 13])], attrs: { fn: 'round' }, ir: true, grad: [] },
   ],
   binop: [
-    { ins: [f([3, 5, 7]), f([5, 1])], attrs: { fn: 'prelu' }, ir: true },
-    { ins: [f([3, 5, 7]), w([7])], attrs: { fn: 'lt' }, ir: true },
+    { ins: [f([3, 5, 7], 'margin'), f([5, 1])], attrs: { fn: 'prelu' }, ir: true },
+    { ins: [f([3, 5, 7], 'positive'), f([5, 1])], attrs: { fn: 'pow' } },
+    { ins: [f([3, 5, 7]), w([7])], attrs: { fn: 'lt' }, ir: true, grad: [] },
   ],
-  cast: [{ ins: [f([3, 5], 'margin')], attrs: { to: 'int32' }, ir: true }],
-  reduce: [{ ins: [f([3, 5, 7])], attrs: { fn: 'logsumexp', axes: [2, 1], keepDims: false }, ir: true }],
+  cast: [
+    { ins: [f([3, 5], 'margin')], attrs: { to: 'int32' }, ir: true, grad: [] },
+    { ins: [f([3, 5])], attrs: { to: 'float32' } },
+  ],
+  reduce: [
+    { ins: [f([3, 5, 7])], attrs: { fn: 'logsumexp', axes: [2, 1], keepDims: false }, ir: true },
+    { ins: [f([3, 4, 5], 'margin')], attrs: { fn: 'prod', axes: [1], keepDims: true } },
+    { ins: [f([3, 4, 5], 'margin')], attrs: { fn: 'l2', axes: [0, 2], keepDims: false } },
+    { ins: [f([3, 4, 5], 'margin')], attrs: { fn: 'min', axes: [2], keepDims: false } },
+  ],
   argmax: [{ ins: [f([3, 5, 7])], attrs: { axis: 1, keepDims: true, last: false, min: true }, ir: true }],
   cumsum: [{ ins: [f([3, 5, 7])], attrs: { axis: 2, exclusive: true, reverse: true }, ir: true }],
   hardmax: [{ ins: [f([3, 5, 7])], attrs: { axis: -1 }, ir: true }],
