@@ -2,8 +2,9 @@
 // (unary math and parameterized activations), `binop` (broadcasting arithmetic, comparisons,
 // logic, bit ops), `cast`, `reduce` (ten reductions over any axes), `argmax`, `cumsum` and
 // `hardmax`. They compute in host loops (host.ts): what the general ONNX import path maps ops
-// onto when Graduate has no faster kernel op for them. None has a vjp yet (inference and constant
-// folding only); none exports to ONNX yet (the exporter names the op).
+// onto when Graduate has no faster kernel op for them, plus `einsum`. Float map/binop/cast/reduce/
+// cumsum have vjps (fine-tuning imported graphs); argmax, hardmax and einsum none. None exports
+// to ONNX yet (the exporter names the op).
 import { ShapeError } from '../errors.js';
 import { broadcastShape } from '../shape/window.js';
 import {

@@ -2,7 +2,8 @@
 // and `gatherelements` (index lookups along an axis; out-of-range indices are a ValueError,
 // never a read past the tensor), `expand` (broadcast to a shape), `tile`, `pad` (constant,
 // reflect, edge, wrap), `strided` (a slice with steps on every axis) and `trilu`. The general ONNX
-// import path maps ops onto them. No vjps yet; no ONNX export yet.
+// import path maps ops onto them. gather, gatherelements, expand, tile, pad, strided and trilu have
+// vjps (for their float data); topk, gathernd and the scatters none. No ONNX export yet.
 import { ShapeError, ValueError } from '../errors.js';
 import { broadcastShape } from '../shape/window.js';
 import {
