@@ -336,3 +336,56 @@ describe('runPasses', () => {
     expect(() => runPasses(g, ['eliminate'], { dumpAfter: 'fuse' })).toThrow(/not among the passes run/);
   });
 });
+
+describe('passes on int8 layers (imported quantized models)', () => {
+  /** x → quantize → int8 linear (float out) → add x2 → sigmoid; and an affine after a second one. */
+  function int8Graph(): Graph {
+    return {
+      inputs: ['x'],
+      outputs: ['s', 'af'],
+      values: {
+        x: { shape: [-1, 3], dtype: 'float32' },
+        xq: { shape: [-1, 3], dtype: 'int8', quant: { scale: [0.05], zeroPoint: [0] } },
+        y: { shape: [-1, 3], dtype: 'float32' },
+        r: { shape: [-1, 3], dtype: 'float32' },
+        s: { shape: [-1, 3], dtype: 'float32' },
+        y2: { shape: [-1, 3], dtype: 'float32' },
+        af: { shape: [-1, 3], dtype: 'float32' },
+      },
+      constants: {
+        w: {
+          dtype: 'int8',
+          shape: [3, 3],
+          data: Int8Array.from({ length: 9 }, (_, i) => i - 4),
+          quant: { scale: [0.1, 0.2, 0.3], zeroPoint: [0, 0, 0] },
+        },
+        k: { dtype: 'float32', shape: [3], data: Float32Array.of(-1, 2, 0.5) },
+        b: { dtype: 'float32', shape: [3], data: Float32Array.of(0.1, 0, -0.1) },
+      },
+      nodes: [
+        { name: 'q', op: 'quantize', inputs: ['x'], output: 'xq', attrs: {} },
+        { name: 'fc', op: 'linear', inputs: ['xq', 'w'], output: 'y', attrs: { activation: 'none' } },
+        { name: 'add', op: 'add', inputs: ['y', 'x'], output: 'r', attrs: {} },
+        { name: 'sig', op: 'unary', inputs: ['r'], output: 's', attrs: { fn: 'sigmoid' } },
+        { name: 'fc2', op: 'linear', inputs: ['xq', 'w'], output: 'y2', attrs: { activation: 'none' } },
+        { name: 'aff', op: 'affine', inputs: ['y2', 'k', 'b'], output: 'af', attrs: {} },
+      ],
+      meta: { classNames: [], input: { kind: 'tabular', shape: [3] }, producer: 'test' },
+    };
+  }
+
+  it('fold-bn and fuse leave what int8 epilogues cannot hold (residual, sigmoid, a folded affine)', () => {
+    const g = int8Graph();
+    validateGraph(g, 'int8');
+    const { graph } = runPasses(g);
+    validateGraph(graph, 'passed');
+    expect(graph.nodes.map((n) => n.op)).toEqual(['quantize', 'linear', 'add', 'unary', 'linear', 'affine']);
+    const run = (gr: Graph) => {
+      const s = new Session(gr, { maxBatch: 2 });
+      const out = s.runAll([Float32Array.of(1, -1, 0.5, 2, 0, -0.25)], 2);
+      s.dispose();
+      return out.map((o) => Array.from(o));
+    };
+    expect(run(graph)).toEqual(run(g));
+  });
+});

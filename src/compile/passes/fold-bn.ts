@@ -24,6 +24,8 @@ export function foldBatchNorm(g: Graph): Graph {
     const p = byOutput.get(x);
     if (!plainProducer(p) || readers.get(x)?.length !== 1 || out.outputs.includes(x)) continue;
     if (!out.constants[scaleName] || !out.constants[shiftName]) continue;
+    // int8 weights (an imported quantized layer) keep their scales: the affine stays
+    if (out.constants[p.inputs[1]]?.dtype !== 'float32') continue;
     const scale = f32(out, scaleName);
     const shift = f32(out, shiftName);
     const wName = p.inputs[1];

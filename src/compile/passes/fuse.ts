@@ -23,8 +23,10 @@ export function fuseEpilogues(g: Graph): Graph {
     const p: Producer = n;
     if (p.attrs.activation !== 'none' || p.attrs.residual) continue;
     let at: Node = p;
+    // int8 layers (imported quantized models) have no residual epilogue and only a ReLU one
+    const int8 = out.constants[p.inputs[1]]?.dtype === 'int8';
     const add = soleReader(p.output);
-    if (add?.op === 'add' && add.inputs[0] !== add.inputs[1]) {
+    if (!int8 && add?.op === 'add' && add.inputs[0] !== add.inputs[1]) {
       const other = add.inputs[0] === p.output ? add.inputs[1] : add.inputs[0];
       const same = out.values[other]?.shape.join() === out.values[p.output].shape.join();
       if (same && !out.constants[other]) {
@@ -36,7 +38,7 @@ export function fuseEpilogues(g: Graph): Graph {
       }
     }
     const act = soleReader(p.output);
-    if (act?.op === 'unary' && EPILOGUE_UNARY.has(act.attrs.fn)) {
+    if (act?.op === 'unary' && EPILOGUE_UNARY.has(act.attrs.fn) && (!int8 || act.attrs.fn === 'relu')) {
       p.attrs.activation = IR_ACTIVATION[act.attrs.fn as keyof typeof IR_ACTIVATION];
       if (act.attrs.alpha !== undefined) p.attrs.alpha = act.attrs.alpha;
       delete out.values[p.output];
