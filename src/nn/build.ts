@@ -20,6 +20,7 @@ import {
   Sequential,
 } from './layers.js';
 import type { Module } from './module.js';
+import { Conv1d, conv1dGeometry, Recurrent, TemporalPool } from './sequence.js';
 import type { LayerSpec, ModelSpec, Pair } from './spec.js';
 
 function fail(path: string, msg: string): never {
@@ -84,6 +85,66 @@ function buildLayerShape(
       const module = new Conv2d(last, out, kernel, { stride, padding: spec.padding, bias: spec.bias, init: spec.init });
       return { module, outShape: [g.OH, g.OW, out], macs: g.OH * g.OW * out * kh * kw * last };
     }
+    case 'conv1d': {
+      expectRank(path, 'conv1d', inShape, 2, 'a sequence [T, C]');
+      const out = posInt(`${path}.out`, spec.out);
+      const kernel = posInt(`${path}.kernel`, spec.kernel);
+      const stride = spec.stride === undefined ? 1 : posInt(`${path}.stride`, spec.stride);
+      const dilation = spec.dilation === undefined ? 1 : posInt(`${path}.dilation`, spec.dilation);
+      const groups = spec.groups === undefined ? 1 : posInt(`${path}.groups`, spec.groups);
+      if (spec.in !== undefined && spec.in !== last)
+        fail(`${path}.in`, `is ${spec.in} but the input has ${last} channels`);
+      if (last % groups || out % groups)
+        fail(`${path}.groups`, `${groups} must divide the input channels (${last}) and out (${out})`);
+      const p = spec.padding ?? 'valid';
+      const padOk =
+        p === 'valid' ||
+        p === 'same' ||
+        (Number.isInteger(p) && (p as number) >= 0) ||
+        (Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0));
+      if (!padOk) fail(`${path}.padding`, `must be 'valid', 'same', n or [left, right], got ${JSON.stringify(p)}`);
+      let outT: number;
+      try {
+        outT = conv1dGeometry(inShape[0], kernel, { stride, dilation, padding: p }).outT;
+      } catch (e) {
+        fail(path, (e as Error).message);
+      }
+      const module = new Conv1d(last, out, kernel, {
+        stride,
+        dilation,
+        padding: p,
+        groups,
+        bias: spec.bias,
+        init: spec.init,
+      });
+      return { module, outShape: [outT, out], macs: (outT * out * kernel * last) / groups };
+    }
+    case 'gru':
+    case 'lstm': {
+      expectRank(path, spec.type, inShape, 2, 'a sequence [T, C]');
+      const hidden = posInt(`${path}.hidden`, spec.hidden);
+      const layers = spec.layers === undefined ? 1 : posInt(`${path}.layers`, spec.layers);
+      if (spec.in !== undefined && spec.in !== last)
+        fail(`${path}.in`, `is ${spec.in} but the input has ${last} features`);
+      for (const k of ['bidirectional', 'returnSequences'] as const)
+        if (spec[k] !== undefined && typeof spec[k] !== 'boolean')
+          fail(`${path}.${k}`, `must be true or false, got ${JSON.stringify(spec[k])}`);
+      const module = new Recurrent(spec.type, last, hidden, {
+        layers,
+        bidirectional: spec.bidirectional,
+        returnSequences: spec.returnSequences,
+      });
+      const D = module.bidirectional ? 2 : 1;
+      const G = spec.type === 'gru' ? 3 : 4;
+      const T = inShape[0];
+      const macs = D * T * G * hidden * (last + hidden + (layers - 1) * (D * hidden + hidden));
+      return { module, outShape: module.returnSequences ? [T, D * hidden] : [D * hidden], macs };
+    }
+    case 'temporalpool':
+      expectRank(path, 'temporalpool', inShape, 2, 'a sequence [T, C]');
+      if (spec.kind !== 'mean' && spec.kind !== 'max')
+        fail(`${path}.kind`, `must be 'mean' or 'max', got ${JSON.stringify(spec.kind)}`);
+      return { module: new TemporalPool(spec.kind), outShape: [last] };
     case 'batchnorm':
       if (spec.channels !== undefined && spec.channels !== last)
         fail(`${path}.channels`, `is ${spec.channels} but the input has ${last} channels`);

@@ -19,6 +19,29 @@ export type LayerSpec =
       bias?: boolean;
       init?: InitName;
     }
+  | {
+      /** 1-D convolution over per-sample [T, C] (weights [K, C / groups, out]). */
+      type: 'conv1d';
+      out: number;
+      kernel: number;
+      in?: number;
+      stride?: number;
+      dilation?: number;
+      padding?: 'valid' | 'same' | number | [number, number];
+      groups?: number;
+      bias?: boolean;
+      init?: InitName;
+    }
+  | {
+      /** GRU / LSTM over per-sample [T, C]: [T, D·hidden] with returnSequences, else [D·hidden]. */
+      type: 'gru' | 'lstm';
+      hidden: number;
+      in?: number;
+      layers?: number;
+      bidirectional?: boolean;
+      returnSequences?: boolean;
+    }
+  | { type: 'temporalpool'; kind: 'mean' | 'max' }
   | { type: 'batchnorm'; channels?: number; eps?: number; momentum?: number }
   | { type: 'relu' | 'gelu' | 'sigmoid' | 'tanh' | 'softmax' | 'flatten' | 'globalavgpool' }
   | { type: 'leakyrelu'; alpha?: number }

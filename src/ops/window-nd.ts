@@ -2,7 +2,8 @@
 // spatial rank (1-D, 2-D, 3-D): `convnd` (groups, dilations, asymmetric pads), `convtransposend`
 // and `poolnd` (max or average; dilations, ceil mode, count_include_pad). They compute in host
 // loops (host.ts): the general ONNX import path uses them where the NHWC kernels (window.ts:
-// conv2d without groups or dilations, 2-D pools) do not apply. No vjps yet; no ONNX export yet.
+// conv2d without groups or dilations, 2-D pools) do not apply, and nn's conv1d trains through
+// convnd where it has groups or dilations (its vjp: host loops too). No ONNX export yet.
 import { ShapeError } from '../errors.js';
 import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import { expectHost, forEachIndex, stridesOf, view } from './host.js';
@@ -248,7 +249,59 @@ export const WINDOW_ND = {
         }
       return undefined;
     },
-    vjp: null,
+    // dx and dw: the forward's loops with each product's partner scattered or accumulated (one
+    // table of tap offsets per output position); db: dy summed over batch and positions
+    vjp: (g, [xi, wi, bi], out, _s, d, a, needs) => {
+      const [N, C] = xi.shape;
+      const [M, Cg] = wi.shape;
+      const sp = xi.shape.slice(2);
+      const ks = wi.shape.slice(2);
+      const os = out.shape.slice(2);
+      const inner = numel(sp);
+      const kn = numel(ks);
+      const on = numel(os);
+      const Mg = M / a.group;
+      const xs = stridesOf(sp);
+      const taps: number[][] = [];
+      forEachIndex(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
+      const offs = new Int32Array(on * kn); // offs[o * kn + t]: input offset of tap t at output o (-1: padding)
+      forEachIndex(os, (at, o) => {
+        const origin = at.map((p, i) => p * a.strides[i] - a.pads[i]);
+        for (let t = 0; t < kn; t++) offs[o * kn + t] = tapOffset(origin, taps[t], sp, xs);
+      });
+      const zeroed = (shape: readonly number[]) => {
+        const t = g.alloc(shape);
+        g.backend.fill(t.buf, t.size, 0);
+        return t;
+      };
+      const dx = needs[0] ? zeroed(xi.shape) : null;
+      const dw = needs[1] ? zeroed(wi.shape) : null;
+      const db = bi && needs[2] ? zeroed(bi.shape) : null;
+      const f32 = (r: { buf: number; size: number }) => g.backend.f32(r.buf, r.size);
+      const [X, W, D] = [f32(xi), f32(wi), f32(d)];
+      const [DX, DW, DB] = [dx && f32(dx), dw && f32(dw), db && f32(db)];
+      for (let n = 0; n < N; n++)
+        for (let m = 0; m < M; m++) {
+          const grp = Math.floor(m / Mg);
+          const yBase = (n * M + m) * on;
+          for (let o = 0; o < on; o++) {
+            const dy = D[yBase + o];
+            if (DB) DB[m] += dy;
+            if (dy === 0) continue;
+            for (let t = 0; t < kn; t++) {
+              const off = offs[o * kn + t];
+              if (off < 0) continue;
+              for (let c = 0; c < Cg; c++) {
+                const xAt = (n * C + grp * Cg + c) * inner + off;
+                const wAt = (m * Cg + c) * kn + t;
+                if (DX) DX[xAt] += dy * W[wAt];
+                if (DW) DW[wAt] += dy * X[xAt];
+              }
+            }
+          }
+        }
+      return [dx, dw, db];
+    },
     traits: {},
     onnx: null,
   } satisfies OpDef<WindowNdAttrs['convnd']>,
