@@ -14,6 +14,8 @@ export interface InputLimits {
   textBytes: number;
   /** Characters of one CSV record or JSONL/TXT line. */
   recordChars: number;
+  /** Bytes of one WAV file: 256 MiB is 25 minutes of 48 kHz 24-bit stereo (as float32 mono, 1.4× that). */
+  audioBytes: number;
   /**
    * How to raise a limit that did not come from its environment variable, as messages name it
    * (serve's image limit: '--max-image-pixels'); by default the variable.
@@ -29,6 +31,7 @@ export const DEFAULT_LIMITS: Readonly<Record<LimitName, number>> = {
   idxBytes: 1024 ** 3,
   textBytes: 256 * 1024 ** 2,
   recordChars: 16 * 1024 ** 2,
+  audioBytes: 256 * 1024 ** 2,
 };
 
 /** The environment variable that overrides each limit. */
@@ -37,6 +40,7 @@ export const LIMIT_ENV: Readonly<Record<LimitName, string>> = {
   idxBytes: 'GRADUATE_MAX_IDX_BYTES',
   textBytes: 'GRADUATE_MAX_TEXT_BYTES',
   recordChars: 'GRADUATE_MAX_RECORD_CHARS',
+  audioBytes: 'GRADUATE_MAX_AUDIO_BYTES',
 };
 
 const UNIT: Record<LimitName, string> = {
@@ -44,6 +48,7 @@ const UNIT: Record<LimitName, string> = {
   idxBytes: 'bytes',
   textBytes: 'bytes',
   recordChars: 'characters',
+  audioBytes: 'bytes',
 };
 
 /** The limits in force: the defaults, each overridden by its environment variable (read on every call). */
