@@ -7,15 +7,17 @@ import { SingleBar } from 'cli-progress';
 import { backward } from '../autograd/backward.js';
 import type { Augment } from '../data/augment.js';
 import type { ArrayDataset } from '../data/dataset.js';
-import { DataLoader } from '../data/loader.js';
+import { DataLoader, mixSeed } from '../data/loader.js';
 import { FormatError, GraduateError, ValueError } from '../errors.js';
 import { crossEntropy } from '../nn/losses.js';
 import type { Module } from '../nn/module.js';
 import type { ModelSpec } from '../nn/spec.js';
 import { clipGradNorm, createOptimizer, createSchedule, type Optimizer } from '../optim/index.js';
 import { engine } from '../tensor/context.js';
-import { defaultRng } from '../tensor/random.js';
+import { defaultRng, Rng } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
+import { type Tensor, tensor } from '../tensor/tensor.js';
+import type { BatchAugment } from './augment-audio.js';
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
@@ -65,6 +67,11 @@ export interface FitOptions {
   /** More options to record in the checkpoint's `train` (the CLI's valFraction and limit; null = unused). */
   recordTrain?: Record<string, unknown>;
   log?: (line: string) => void;
+  /**
+   * Rewrites each training batch's data [B, ...] before the forward pass (audio: augment-audio.ts);
+   * its Rng is a pure function of (seed, epoch, batch).
+   */
+  batchAugment?: BatchAugment;
   /** Live progress bar (default: when stderr is a TTY). */
   progress?: boolean;
 }
@@ -141,6 +148,16 @@ function resumeFrom(ck: TrainingCheckpoint, model: Module, optimizer: Optimizer,
 
 const fmt = (v: number | undefined, d = 4) => (v === undefined ? '-' : v.toFixed(d));
 
+/** Salt of the batch hook's random stream (the loader's own streams use others). */
+const BATCH_AUGMENT = 0x61756431;
+
+/** x rewritten by the batch hook, as a new tensor in the current scope. */
+function augmented(x: Tensor, hook: BatchAugment, seed: number, epoch: number, b: number): Tensor {
+  const d = x.data() as Float32Array;
+  hook(d, x.shape, new Rng(mixSeed(seed, BATCH_AUGMENT, epoch, b)));
+  return tensor(d, x.shape, 'float32', x.backend);
+}
+
 /** Trains `model` on `train`; returns the history. */
 export function fit(opts: FitOptions): FitResult {
   const { model, train, val, config } = opts;
@@ -213,7 +230,8 @@ export function fit(opts: FitOptions): FitResult {
     for (let b = 0; b < steps; b++) {
       optimizer.lr = optimizer.baseLr * schedule(epoch * steps + b);
       const [loss, ok, n] = tidy(() => {
-        const { x, y, size } = loader.batch(epoch, b);
+        const { x: x0, y, size } = loader.batch(epoch, b);
+        const x = opts.batchAugment ? augmented(x0, opts.batchAugment, config.seed, epoch, b) : x0;
         const logits = model.forward(x);
         const l = crossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
         backward(l);

@@ -1,5 +1,6 @@
 // Public API of training: the fit loop, evaluation, checkpoints, metrics and the report.
 
+export { type AudioAugment, audioAugment, type BatchAugment } from './augment-audio.js';
 export {
   type Checkpoint,
   type CheckpointConfig,

@@ -1,0 +1,97 @@
+// Training-time audio augmentation as a hook on batches: the fit loop (fit.ts, FitOptions.
+// batchAugment) calls it on each batch's data [B, T, ...] before the forward pass, with an Rng that
+// is a pure function of (seed, epoch, batch), so a resumed run sees the same batches. Works on
+// waveforms (linear amplitude: gain multiplies, noise adds) or on log-power features such as a
+// log-mel spectrogram (natural log of power: gain adds, noise mixes as log(eˣ + k·eⁿ)). Axis 1 of the
+// batch is time. Image augmentation (crop, flip) lives in the data loader (data/augment.ts).
+import { ValueError } from '../errors.js';
+import type { Rng } from '../tensor/random.js';
+
+/** A batch hook: rewrites x [B, T, ...] in place. */
+export type BatchAugment = (x: Float32Array, shape: readonly number[], rng: Rng) => void;
+
+export interface AudioAugment {
+  /** 'wave': amplitudes; 'logpower': ln(power) features (log-mel). Default 'wave'. */
+  domain?: 'wave' | 'logpower';
+  /** Shift each sample in time by a whole number of steps in [−shift, shift]; vacated steps are filled (wave: 0, logpower: the sample's minimum). */
+  shift?: number;
+  /** Gain in dB drawn uniformly from [−gainDb, gainDb] per sample. */
+  gainDb?: number;
+  /**
+   * Background noise mixed into a sample with probability p (default 1): one of `count` clips of the
+   * per-sample shape (clips [count, T, ...] flattened, in the same domain), at a signal-to-noise
+   * ratio drawn uniformly from snrDb [low, high], read from a random circular offset in time.
+   */
+  noise?: { clips: Float32Array; count: number; snrDb: readonly [number, number]; p?: number };
+}
+
+/** The hook for `a` (throws ValueError on a bad option). */
+export function audioAugment(a: AudioAugment): BatchAugment {
+  const log = a.domain === 'logpower';
+  if (a.domain !== undefined && a.domain !== 'wave' && !log)
+    throw new ValueError(`audio augment: domain must be 'wave' or 'logpower', got ${JSON.stringify(a.domain)}`);
+  const shift = a.shift ?? 0;
+  if (!Number.isInteger(shift) || shift < 0)
+    throw new ValueError(`audio augment: shift must be a non-negative integer, got ${shift}`);
+  const gainDb = a.gainDb ?? 0;
+  if (!(gainDb >= 0)) throw new ValueError(`audio augment: gainDb must be ≥ 0, got ${gainDb}`);
+  const nz = a.noise;
+  if (nz) {
+    const [lo, hi] = nz.snrDb;
+    if (!(Number.isInteger(nz.count) && nz.count > 0 && nz.clips.length % nz.count === 0 && lo <= hi))
+      throw new ValueError('audio augment: noise needs count > 0 clips of equal size and snrDb [low, high]');
+  }
+  return (x, shape, rng) => {
+    const [B, T] = shape;
+    const row = x.length / B; // T · per-step size
+    const step = row / T;
+    if (nz && nz.clips.length / nz.count !== row)
+      throw new ValueError(
+        `audio augment: noise clips hold ${nz.clips.length / nz.count} values, a sample [${shape.slice(1)}] ${row}`,
+      );
+    const tmp = new Float32Array(row);
+    for (let b = 0; b < B; b++) {
+      const s = x.subarray(b * row, (b + 1) * row);
+      if (shift > 0) {
+        const d = rng.int(2 * shift + 1) - shift; // out[t] = in[t − d]
+        if (d !== 0) {
+          let fill = 0;
+          if (log) fill = s.reduce((m, v) => Math.min(m, v), Number.POSITIVE_INFINITY);
+          tmp.fill(fill);
+          for (let t = Math.max(0, d); t < Math.min(T, T + d); t++)
+            tmp.set(s.subarray((t - d) * step, (t - d + 1) * step), t * step);
+          s.set(tmp);
+        }
+      }
+      if (gainDb > 0) {
+        const db = (2 * rng.next() - 1) * gainDb;
+        if (log) {
+          const add = (db / 10) * Math.LN10; // power gain 10^(db/10), in ln
+          for (let i = 0; i < row; i++) s[i] += add;
+        } else {
+          const g = 10 ** (db / 20);
+          for (let i = 0; i < row; i++) s[i] *= g;
+        }
+      }
+      if (nz && rng.next() < (nz.p ?? 1)) {
+        const clip = rng.int(nz.count);
+        const off = rng.int(T) * step; // circular offset in time
+        const at = (i: number) => nz.clips[clip * row + ((i + off) % row)];
+        const snr = nz.snrDb[0] + rng.next() * (nz.snrDb[1] - nz.snrDb[0]);
+        // k scales noise power so that P_signal / (k · P_noise) = 10^(snr / 10)
+        let ps = 0;
+        let pn = 0;
+        for (let i = 0; i < row; i++) {
+          ps += log ? Math.exp(s[i]) : s[i] * s[i];
+          pn += log ? Math.exp(at(i)) : at(i) * at(i);
+        }
+        const k = pn > 0 ? ps / (pn * 10 ** (snr / 10)) : 0;
+        if (log) for (let i = 0; i < row; i++) s[i] = Math.log(Math.exp(s[i]) + k * Math.exp(at(i)));
+        else {
+          const amp = Math.sqrt(k);
+          for (let i = 0; i < row; i++) s[i] += amp * at(i);
+        }
+      }
+    }
+  };
+}

@@ -1,0 +1,154 @@
+// The audio batch hook (src/train/augment-audio.ts): time shift, gain and background noise at a
+// given SNR, on waveforms and on log-power features; reproducible from the Rng; and the fit loop
+// calling it on every training batch before the forward pass.
+import { describe, expect, it } from 'vitest';
+import type { ArrayDataset } from '../../src/data/dataset.js';
+import { buildModel } from '../../src/nn/build.js';
+import { manualSeed, Rng } from '../../src/tensor/random.js';
+import { audioAugment } from '../../src/train/augment-audio.js';
+import { fit } from '../../src/train/fit.js';
+import { rand } from '../helpers.js';
+
+const power = (a: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return s / a.length;
+};
+
+describe('audio augmentation hook', () => {
+  it('shift moves each sample by a whole number of steps, zero-filling the vacated ones', () => {
+    const [B, T, C] = [4, 9, 2];
+    const x0 = Float32Array.from({ length: B * T * C }, (_, i) => 1 + i);
+    const x = x0.slice();
+    audioAugment({ shift: 3 })(x, [B, T, C], new Rng(5));
+    let moved = 0;
+    for (let b = 0; b < B; b++) {
+      const row = x.subarray(b * T * C, (b + 1) * T * C);
+      const src = x0.subarray(b * T * C, (b + 1) * T * C);
+      // the shift d: where src's first step landed (or where row's first real step came from)
+      const d = [...Array(7).keys()]
+        .map((k) => k - 3)
+        .find((dd) => {
+          for (let t = 0; t < T; t++)
+            for (let c = 0; c < C; c++) {
+              const from = t - dd;
+              const want = from < 0 || from >= T ? 0 : src[from * C + c];
+              if (row[t * C + c] !== want) return false;
+            }
+          return true;
+        });
+      expect(d, `sample ${b} is a shift of at most 3 steps`).toBeDefined();
+      if (d !== 0) moved++;
+    }
+    expect(moved).toBeGreaterThan(0);
+  });
+
+  it('gain scales waveforms by 10^(dB/20) within the range; on log power it adds dB·ln10/10', () => {
+    const x0 = rand(3 * 8, 2).map((v) => v + 2); // no zeros
+    const x = x0.slice();
+    audioAugment({ gainDb: 6 })(x, [3, 8], new Rng(1));
+    for (let b = 0; b < 3; b++) {
+      const g = x[b * 8] / x0[b * 8];
+      for (let i = 0; i < 8; i++) expect(x[b * 8 + i] / x0[b * 8 + i]).toBeCloseTo(g, 5);
+      expect(Math.abs(20 * Math.log10(g))).toBeLessThanOrEqual(6 + 1e-4);
+    }
+    const l = x0.slice();
+    audioAugment({ gainDb: 6, domain: 'logpower' })(l, [3, 8], new Rng(1));
+    for (let b = 0; b < 3; b++) {
+      const add = l[b * 8] - x0[b * 8];
+      expect(Math.abs((add * 10) / Math.LN10)).toBeLessThanOrEqual(6 + 1e-4);
+      for (let i = 0; i < 8; i++) expect(l[b * 8 + i] - x0[b * 8 + i]).toBeCloseTo(add, 4);
+    }
+  });
+
+  it('noise is mixed at the drawn signal-to-noise ratio (waveform and log power)', () => {
+    const [B, T] = [3, 64];
+    const clips = rand(2 * T, 9);
+    const x0 = rand(B * T, 4);
+    const x = x0.slice();
+    audioAugment({ noise: { clips, count: 2, snrDb: [10, 10] } })(x, [B, T], new Rng(3));
+    for (let b = 0; b < B; b++) {
+      const s = x0.subarray(b * T, (b + 1) * T);
+      const added = x.subarray(b * T, (b + 1) * T).map((v, i) => v - s[i]);
+      expect(10 * Math.log10(power(s) / power(added))).toBeCloseTo(10, 3);
+    }
+    // log power: the mixed power is the signal's plus k times the noise's, k from the SNR
+    const lx = x0.slice();
+    const lclips = clips.slice();
+    audioAugment({ domain: 'logpower', noise: { clips: lclips, count: 2, snrDb: [0, 0] } })(lx, [B, T], new Rng(3));
+    for (let b = 0; b < B; b++) {
+      let ps = 0;
+      let pm = 0;
+      for (let i = 0; i < T; i++) {
+        ps += Math.exp(x0[b * T + i]);
+        pm += Math.exp(lx[b * T + i]);
+      }
+      // SNR 0 dB: the noise adds as much power as the signal has
+      expect(pm / ps).toBeCloseTo(2, 4);
+    }
+  });
+
+  it('is a pure function of the Rng; p = 0 leaves samples without noise', () => {
+    const hook = audioAugment({ shift: 2, gainDb: 3, noise: { clips: rand(16, 1), count: 2, snrDb: [5, 20] } });
+    const a = rand(32, 7);
+    const b = a.slice();
+    hook(a, [4, 8], new Rng(11));
+    hook(b, [4, 8], new Rng(11));
+    expect(Array.from(a)).toEqual(Array.from(b));
+    const c = rand(32, 7);
+    audioAugment({ noise: { clips: rand(16, 1), count: 2, snrDb: [5, 20], p: 0 } })(c, [4, 8], new Rng(11));
+    expect(Array.from(c)).toEqual(Array.from(rand(32, 7)));
+    expect(() => audioAugment({ shift: -1 })).toThrow(/shift/);
+    expect(() => hook(rand(30, 1), [3, 10], new Rng(1))).toThrow(/noise clips hold 8 values/);
+  });
+
+  it('fit calls the hook on every training batch before the forward pass, reproducibly', () => {
+    const n = 40;
+    const ds: ArrayDataset = {
+      x: rand(n * 6 * 2, 3),
+      y: Int32Array.from({ length: n }, (_, i) => i % 2),
+      sampleShape: [6, 2],
+      classNames: ['a', 'b'],
+      size: n,
+      preprocessing: { kind: 'tabular', inputShape: [6, 2], mean: [0, 0], std: [1, 1] },
+      name: 'seq',
+    };
+    const runOnce = () => {
+      const spec = {
+        inputShape: [6, 2],
+        layers: [
+          { type: 'gru' as const, hidden: 3 },
+          { type: 'linear' as const, out: 2 },
+        ],
+      };
+      manualSeed(1);
+      const { model } = buildModel(spec);
+      const seen: number[][] = [];
+      const shift = audioAugment({ shift: 1, gainDb: 2 });
+      fit({
+        model,
+        modelSpec: spec,
+        train: ds,
+        config: { epochs: 2, batchSize: 16, lr: 0.01, optimizer: 'adam', seed: 4 },
+        batchAugment: (x, shape, rng) => {
+          seen.push([...shape]);
+          shift(x, shape, rng);
+        },
+        log: () => {},
+        progress: false,
+      });
+      const w = Array.from(model.parameters()[0].data());
+      model.dispose();
+      return { seen, w };
+    };
+    const first = runOnce();
+    expect(first.seen).toEqual(
+      [...Array(2)].flatMap(() => [
+        [16, 6, 2],
+        [16, 6, 2],
+        [8, 6, 2],
+      ]),
+    );
+    expect(runOnce().w).toEqual(first.w);
+  });
+});
