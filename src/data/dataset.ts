@@ -1,13 +1,14 @@
 // In-memory datasets: dense sample arrays plus labels, class names and the preprocessing that
 // turned raw inputs into them. Loaders for each format live in their own files; batching and
 // shuffling live in loader.ts.
+import type { AudioFeatureSpec } from '../audio/features.js';
 import { FormatError, ValueError } from '../errors.js';
 import { Rng } from '../tensor/random.js';
 
 /** How raw inputs are prepared; recorded into checkpoints and artifacts so predict/serve can feed raw data. */
 export interface Preprocessing {
-  kind: 'image' | 'tabular' | 'text';
-  /** image: [H, W, C] NHWC; tabular: [features]; text: [maxTokens] */
+  kind: 'image' | 'tabular' | 'text' | 'audio';
+  /** image: [H, W, C] NHWC; tabular: [features]; text: [maxTokens]; audio: [frames, channels] */
   inputShape: number[];
   /** image: x = (pixel * scale - mean[c]) / std[c]; tabular: x = (v - mean[i]) / std[i] */
   scale?: number;
@@ -15,6 +16,8 @@ export interface Preprocessing {
   std?: number[];
   /** text: how tokens were made */
   tokenizer?: TextTokenizer;
+  /** audio: how WAV clips become features (then x = (feature - mean[c]) / std[c]) */
+  audio?: AudioFeatureSpec;
 }
 
 /** A text tokenizer: a vocabulary (index 0 = '<unk>') or FNV-1a hashing into buckets. */

@@ -1,8 +1,9 @@
-// The CLI's --data spec resolved to a dataset: 'fashion-mnist', a .csv file (tabular, or text
-// when it has a 'text' column), a .jsonl/.txt text file, or an image folder.
+// The CLI's --data spec resolved to a dataset: 'fashion-mnist', 'fsdd', a .csv file (tabular, or
+// text when it has a 'text' column), a .jsonl/.txt text file, a folder of WAV files or an image folder.
 import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { FormatError } from '../errors.js';
+import { findFsdd, isAudioFolder, loadAudioFolder, loadAudioSplits } from './audio.js';
 import { csvHeader, loadCsv } from './csv.js';
 import { type ArrayDataset, limitDataset, type Preprocessing } from './dataset.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, type PixelPreparation } from './fashion-mnist.js';
@@ -19,15 +20,20 @@ export interface LoadDataOptions {
 }
 
 /**
- * Loads a --data spec. 'fashion-mnist' has train and test splits; for a file or folder the 'test'
- * split is the same data (callers split it themselves, e.g. with trainValSplit).
+ * Loads a --data spec. 'fashion-mnist' and 'fsdd' (its conventional split) have train and test
+ * splits; for a file or folder the 'test' split is the same data (callers split it themselves, e.g.
+ * with trainValSplit, or loadAudioSplits for audio).
  */
 export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOptions = {}): ArrayDataset {
   if (spec === 'fashion-mnist')
     return loadFashionMnist(split, { limit: opts.limit, prep: fashionMnistLike(opts.like) });
+  if (spec === 'fsdd') {
+    const { train, test } = loadAudioSplits(findFsdd(), 'fsdd', { like: opts.like, classNames: opts.classNames });
+    return limitDataset(split === 'train' ? train : test, opts.limit);
+  }
   if (!existsSync(spec))
     throw new FormatError(
-      `--data ${spec}: no such file or folder (expected 'fashion-mnist', a .csv, .jsonl or .txt file, or an image folder)`,
+      `--data ${spec}: no such file or folder (expected 'fashion-mnist', 'fsdd', a .csv, .jsonl or .txt file, a folder of WAV files or an image folder)`,
     );
   const ds = loadPath(spec, opts);
   if (opts.like && opts.like.kind !== ds.preprocessing.kind)
@@ -65,6 +71,7 @@ function fashionMnistLike(like: Preprocessing | undefined): PixelPreparation | u
 
 function loadPath(path: string, { like, classNames }: LoadDataOptions): ArrayDataset {
   if (statSync(path).isDirectory()) {
+    if (isAudioFolder(path)) return loadAudioFolder(path, { like, classNames });
     const [H, W, C] = like?.kind === 'image' ? like.inputShape : [];
     // a model's preparation as it records it: no statistics of this folder where it has none
     return loadImageFolder(path, {

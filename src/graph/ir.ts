@@ -56,7 +56,7 @@ export type NodeOf<K extends OpName> = NodeBase & { op: K; attrs: OpAttrs[K] };
 /** How raw inputs become the graph's input tensor (pixels → normalized NHWC floats, …). */
 export interface InputSpec {
   /** tensor: the inputs are taken as they are, by name (general ONNX graphs): no preprocessing. */
-  kind: 'image' | 'tabular' | 'text' | 'tensor';
+  kind: 'image' | 'tabular' | 'text' | 'audio' | 'tensor';
   /** Per-sample shape of the graph input. */
   shape: number[];
   /** Input = (raw · scale − mean[c]) / std[c]; raw is a pixel 0..255 (scale absent: 1/255) or a feature (absent: 1). */
@@ -66,6 +66,8 @@ export interface InputSpec {
   /** Image input: the layout of the tensor clients pass (run, serve, the ONNX export); the graph's is NHWC. Absent: NHWC. */
   layout?: 'NHWC' | 'NCHW';
   tokenizer?: unknown;
+  /** Audio input: the feature front end's spec (audio/features.ts AudioFeatureSpec), checked on read. */
+  audio?: unknown;
 }
 
 export interface Graph {

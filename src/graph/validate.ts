@@ -6,6 +6,7 @@
 // so that a graph that passes here is run without any further structural check. Errors are
 // FormatErrors naming the source, the node and the field.
 // Not for: runtime arguments (batch sizes, input lengths: Session checks those).
+import { type AudioFeatureSpec, checkAudioSpec, featureChannels } from '../audio/features.js';
 import { FormatError, fmtShape } from '../errors.js';
 import {
   type FieldFail,
@@ -141,13 +142,14 @@ export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'in
   if (!isRecord(raw)) return fail(at, 'an object', raw);
   const { kind, scale, mean, std, tokenizer } = raw;
   const shape = raw[shapeKey];
-  if (kind !== 'image' && kind !== 'tabular' && kind !== 'text')
-    fail(`${at}.kind`, "'image', 'tabular' or 'text'", kind);
+  if (kind !== 'image' && kind !== 'tabular' && kind !== 'text' && kind !== 'audio')
+    fail(`${at}.kind`, "'image', 'tabular', 'text' or 'audio'", kind);
   if (!Array.isArray(shape) || shape.length === 0 || !shape.every(isPosInt))
     fail(`${at}.${shapeKey}`, 'an array of positive integers', shape);
   if (kind === 'image' && shape.length !== 3)
     fail(`${at}.${shapeKey}`, '[height, width, channels] for image input', shape);
   if (kind === 'text' && shape.length !== 1) fail(`${at}.${shapeKey}`, '[maxTokens] for text input', shape);
+  if (kind === 'audio') checkAudioInput(raw.audio, shape, at, shapeKey, fail);
   if (scale !== undefined && !(isFloat32(scale) && scale > 0))
     fail(`${at}.scale`, 'a finite float32 number > 0', scale);
   if (raw.layout !== undefined && (kind !== 'image' || (raw.layout !== 'NHWC' && raw.layout !== 'NCHW')))
@@ -179,6 +181,20 @@ export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'in
     } else fail(`${at}.tokenizer.kind`, "'vocab' or 'hash'", t.kind);
   }
   return raw as unknown as InputSpec;
+}
+
+/** Audio input: a feature spec (audio/features.ts) whose [frames, channels] is the input shape. */
+function checkAudioInput(audio: unknown, shape: number[], at: string, shapeKey: string, fail: FieldFail): void {
+  if (!isRecord(audio)) fail(`${at}.audio`, 'a feature spec object (audio input needs one)', audio);
+  try {
+    checkAudioSpec(audio as unknown as AudioFeatureSpec);
+  } catch (e) {
+    fail(`${at}.audio`, `a valid feature spec (${(e as Error).message})`, audio);
+  }
+  const spec = audio as unknown as AudioFeatureSpec;
+  const want = [spec.frames, featureChannels(spec)];
+  if (shape.join() !== want.join())
+    fail(`${at}.${shapeKey}`, `[${want.join(', ')}] ([frames, channels] of the audio spec)`, shape);
 }
 
 /** Token ids a text input spec can produce (0 … n-1). */

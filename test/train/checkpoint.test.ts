@@ -202,7 +202,10 @@ describe('corrupt checkpoints are refused, naming the file and what is wrong', (
       [(c) => ({ ...c, classNames: ['a', 'a', 'b'] }), 'classNames must be distinct names'],
       [(c) => ({ ...c, classNames: ['a', 'b'] }), "the model's output shape [3] does not match its 2 classNames"],
       [(c) => ({ ...c, classNames: 7 }), 'classNames must be an array, got 7'],
-      [(c) => ({ ...c, preprocessing: { kind: 'audio' } }), "preprocessing.kind must be 'image', 'tabular' or 'text'"],
+      [
+        (c) => ({ ...c, preprocessing: { kind: 'video' } }),
+        "preprocessing.kind must be 'image', 'tabular', 'text' or 'audio'",
+      ],
       [
         (c) => ({ ...c, preprocessing: { kind: 'tabular', inputShape: [2], mean: [0], std: [1, 1] } }),
         'preprocessing.mean must be 2 values (one per channel or feature), got [0]',
