@@ -2,9 +2,11 @@
 // 1-D convolution, GRU and LSTM (stacked, bidirectional), and pooling over time (masked or not).
 // Everything is composed of registry ops through autograd (functional.ts), so the vjps are the
 // ops' vjps and capture records the layers as plain graphs: conv1d is the NHWC conv2d kernel with
-// H = 1 when it has no groups or dilation and the host-loop `convnd` op otherwise; a recurrent step
-// is ONE GEMM of h_{t-1} with every gate's weights side by side (the x-projection of all T steps is
-// one GEMM before the loop), then slices and elementwise gate math. docs/speech.md says why.
+// H = 1 when it has no groups or dilation and the host-loop `convnd` op otherwise. A recurrent
+// layer's input projections of all T steps are one GEMM (linear), then each step is ONE GEMM of
+// h_{t-1} with every gate's weights side by side: by default inside the `rnnscan` op (ops/
+// recurrent.ts: backend GEMMs, gate math, BPTT vjp), or (impl 'composed') spelled per step in
+// registry ops (slice, linear, sigmoid, tanh, mul, add). docs/speech.md gives the measurements.
 // Gate order is ONNX's (GRU z, r, n; LSTM i, o, f, c), the GRU applies its reset gate after the
 // recurrent GEMM (ONNX linear_before_reset = 1, as PyTorch), so the weights map onto ONNX's GRU/LSTM
 // by a transpose.
@@ -167,6 +169,11 @@ export interface RecurrentOptions {
   bidirectional?: boolean;
   /** Output every step [N, T, D·H] (true) or the last state [N, D·H] (false, the default). */
   returnSequences?: boolean;
+  /**
+   * 'fused' (default): each direction is one `rnnscan` op (recurrent GEMMs on the backend, gate math
+   * and BPTT in host loops); 'composed': every step spelled in registry ops (slice, linear, sigmoid…).
+   */
+  impl?: 'fused' | 'composed';
 }
 
 /** x[:, t, :] as [N, C]. */
@@ -219,6 +226,7 @@ export class Recurrent extends Module {
   readonly layers: number;
   readonly bidirectional: boolean;
   readonly returnSequences: boolean;
+  readonly impl: 'fused' | 'composed';
   /** [layer][direction]: the parameters of that scan. */
   readonly weights: { wx: Tensor; wh: Tensor; bx: Tensor; bh?: Tensor }[][] = [];
   constructor(
@@ -231,6 +239,7 @@ export class Recurrent extends Module {
     this.layers = opts.layers ?? 1;
     this.bidirectional = opts.bidirectional ?? false;
     this.returnSequences = opts.returnSequences ?? false;
+    this.impl = opts.impl ?? 'fused';
     const G = GATES[cell] * hidden;
     // PyTorch's initialization: U(−1/√H, 1/√H) for every weight and bias
     const k = 1 / Math.sqrt(hidden);
@@ -259,18 +268,30 @@ export class Recurrent extends Module {
     let last: Tensor[] = [];
     for (let l = 0; l < this.layers; l++) {
       const wantSeq = l < this.layers - 1 || this.returnSequences;
+      const T = seq.shape[1];
       const dirs = this.weights[l].map((p, d) => {
-        const hs = scan(this.cell, F.linear(seq, p.wx, p.bx), p.wh, p.bh, H, d === 1);
-        return { hs, last: d === 1 ? hs[0] : hs[hs.length - 1] };
+        const xw = F.linear(seq, p.wx, p.bx);
+        if (this.impl === 'fused') {
+          const ys = apply('rnnscan', p.bh ? [xw, p.wh, p.bh] : [xw, p.wh], {
+            cell: this.cell,
+            hidden: H,
+            reverse: d === 1,
+          });
+          return { ys: () => ys, last: () => step(ys, d === 1 ? 0 : T - 1) };
+        }
+        const hs = scan(this.cell, xw, p.wh, p.bh, H, d === 1);
+        return {
+          ys: () =>
+            F.concat(
+              hs.map((h) => F.reshape(h, [-1, 1, H])),
+              1,
+            ),
+          last: () => (d === 1 ? hs[0] : hs[hs.length - 1]),
+        };
       });
-      last = dirs.map((d) => d.last);
+      if (l === this.layers - 1 && !this.returnSequences) last = dirs.map((d) => d.last());
       if (wantSeq) {
-        const perDir = dirs.map((d) =>
-          F.concat(
-            d.hs.map((h) => F.reshape(h, [-1, 1, H])),
-            1,
-          ),
-        );
+        const perDir = dirs.map((d) => d.ys());
         seq = perDir.length === 1 ? perDir[0] : F.concat(perDir, 2);
       }
     }

@@ -5,9 +5,12 @@
 // hidden state Y_h, or the LSTM cell state Y_c), so the IR keeps one output per node.
 // Inputs: X, W, R, B, initial_h, initial_c, P — absent ones given as zeros by the importer.
 // No vjp yet; no ONNX export yet.
+// `rnnscan` is the training side: one GRU or LSTM direction over the input projections of every
+// step (nn/sequence.ts computes them in one GEMM), one recurrent GEMM per step on the backend with
+// the gate math in a host loop, and a BPTT vjp (one GEMM per step back, one for the whole dWh).
 import { ShapeError } from '../errors.js';
 import { view } from './host.js';
-import type { OpDef } from './op.js';
+import type { Arg, OpDef, Ref } from './op.js';
 
 export interface RecurrentAttrs {
   recurrent: {
@@ -26,9 +29,16 @@ export interface RecurrentAttrs {
     inputForget: boolean;
     output: 'y' | 'h' | 'c';
   };
+  /**
+   * One direction of a GRU (gates z, r, n; reset after the recurrent GEMM, as PyTorch) or LSTM
+   * (gates i, o, f, c): xw [N, T, G·H] (x·Wx + bx of every step), wh [H, G·H], bh [G·H] (optional)
+   * → every step's hidden state [N, T, H] in time order; h and c start at 0.
+   */
+  rnnscan: { cell: 'gru' | 'lstm'; hidden: number; reverse: boolean };
 }
 
 const GATES = { rnn: 1, gru: 3, lstm: 4 } as const;
+const SCAN_GATES = { gru: 3, lstm: 4 } as const;
 /** Activations ONNX allows in recurrent layers; alpha/beta where they take them. */
 export const ACT_NAMES: readonly string[] = [
   'Sigmoid',
@@ -216,4 +226,170 @@ export const RECURRENT = {
     traits: {},
     onnx: null,
   } satisfies OpDef<RecurrentAttrs['recurrent']>,
+  rnnscan: {
+    arity: [2, 3],
+    infer: ([xw, wh, bh], a) => {
+      const GH = SCAN_GATES[a.cell] * a.hidden;
+      if (xw.shape.length !== 3 || xw.shape[2] !== GH || xw.dtype !== 'float32')
+        throw new ShapeError(
+          `rnnscan: xw [${xw.shape}] must be float32 [N, T, ${GH}] for ${a.cell} hidden ${a.hidden}`,
+        );
+      if (wh.shape.join() !== `${a.hidden},${GH}`)
+        throw new ShapeError(`rnnscan: wh [${wh.shape}] must be [${a.hidden}, ${GH}]`);
+      if (bh && bh.shape.join() !== `${GH}`) throw new ShapeError(`rnnscan: bh [${bh.shape}] must be [${GH}]`);
+      return { shape: [xw.shape[0], xw.shape[1], a.hidden], dtype: 'float32' };
+    },
+    check: (c) => {
+      const a = c.n.attrs;
+      if (a.cell !== 'gru' && a.cell !== 'lstm') c.bad('attrs.cell must be gru or lstm');
+      if (!(Number.isInteger(a.hidden) && a.hidden > 0)) c.bad('attrs.hidden must be a positive integer');
+      if (typeof a.reverse !== 'boolean') c.bad('attrs.reverse must be a boolean');
+    },
+    forward(x, [xw, wh, bh], out, a) {
+      const [N, T, GH] = xw.shape;
+      const H = a.hidden;
+      const G = SCAN_GATES[a.cell];
+      const NH = N * H;
+      // saved for the vjp, in processing order s: states [T + 1, N, H] (slot 0 = 0), gate values
+      // gate-major [T, G, N, H] (each gate's block contiguous: the backend's sigmoid/tanh run on it),
+      // and per cell: GRU the recurrent n-gate term h·Wh_n + bh_n, LSTM the cell states (slot 0 = 0)
+      const hs = x.temp([T + 1, N, H]);
+      const gates = x.temp([T, G, N, H]);
+      const extra = x.temp(a.cell === 'gru' ? [T, N, H] : [T + 1, N, H]);
+      const hw = x.temp([N, GH]);
+      const tc = x.temp([N, H]);
+      const bk = x.backend;
+      bk.fill(hs.buf, NH, 0);
+      if (a.cell === 'lstm') bk.fill(extra.buf, NH, 0);
+      for (let s = 0; s < T; s++) {
+        const t = a.reverse ? T - 1 - s : s;
+        const hPrev = hs.buf + s * NH * 4;
+        if (s > 0) bk.gemm(hPrev, wh.buf, hw.buf, N, H, GH, bh ? { bias: bh.buf } : {});
+        else if (bh) for (let n = 0; n < N; n++) bk.copy(bh.buf, hw.buf + n * GH * 4, GH);
+        else bk.fill(hw.buf, N * GH, 0);
+        const gs = gates.buf + s * G * NH * 4; // this step's [G, N, H]
+        let [X, HW, S] = [view(x, xw), view(x, hw), view(x, gates)];
+        const sigmoidGates = a.cell === 'gru' ? 2 : 3;
+        // pre-activations of the sigmoid gates (and LSTM's cell candidate), gate-major
+        for (let n = 0; n < N; n++) {
+          const xo = (n * T + t) * GH;
+          for (let k = 0; k < (a.cell === 'gru' ? 2 : 4); k++) {
+            const so = ((s * G + k) * N + n) * H;
+            for (let j = 0; j < H; j++) S[so + j] = X[xo + k * H + j] + HW[n * GH + k * H + j];
+          }
+        }
+        bk.unary('sigmoid', gs, gs, sigmoidGates * NH);
+        if (a.cell === 'lstm') bk.unary('tanh', gs + 3 * NH * 4, gs + 3 * NH * 4, NH);
+        [X, HW, S] = [view(x, xw), view(x, hw), view(x, gates)];
+        const E = view(x, extra);
+        if (a.cell === 'gru') {
+          // n = tanh(x_n + r ⊙ (h·Wh_n + bh_n)); the term kept for the vjp
+          for (let n = 0; n < N; n++)
+            for (let j = 0; j < H; j++) {
+              const hn = HW[n * GH + 2 * H + j];
+              E[(s * N + n) * H + j] = hn;
+              S[((s * G + 2) * N + n) * H + j] =
+                X[(n * T + t) * GH + 2 * H + j] + S[((s * G + 1) * N + n) * H + j] * hn;
+            }
+          bk.unary('tanh', gs + 2 * NH * 4, gs + 2 * NH * 4, NH);
+          const [HS, S2] = [view(x, hs), view(x, gates)];
+          const z0 = s * G * NH;
+          for (let i = 0; i < NH; i++) {
+            const nn = S2[z0 + 2 * NH + i];
+            HS[(s + 1) * NH + i] = nn + S2[z0 + i] * (HS[s * NH + i] - nn);
+          }
+        } else {
+          // c = f ⊙ c + i ⊙ g; h = o ⊙ tanh(c)
+          const z0 = s * G * NH;
+          for (let i = 0; i < NH; i++)
+            E[(s + 1) * NH + i] = S[z0 + 2 * NH + i] * E[s * NH + i] + S[z0 + i] * S[z0 + 3 * NH + i];
+          bk.unary('tanh', extra.buf + (s + 1) * NH * 4, tc.buf, NH);
+          const [HS, S2, TC] = [view(x, hs), view(x, gates), view(x, tc)];
+          for (let i = 0; i < NH; i++) HS[(s + 1) * NH + i] = S2[z0 + NH + i] * TC[i];
+        }
+      }
+      const Y = view(x, out);
+      const HS = view(x, hs);
+      for (let s = 0; s < T; s++) {
+        const t = a.reverse ? T - 1 - s : s;
+        for (let n = 0; n < N; n++)
+          Y.set(HS.subarray(((s + 1) * N + n) * H, ((s + 1) * N + n + 1) * H), (n * T + t) * H);
+      }
+      return [hs, gates, extra];
+    },
+    // BPTT: carry dh (and dc) from the last step back; each step's gate gradients are dxw's rows and
+    // the recurrent GEMM's output gradient dhw; dh_{s-1} = dhw_s · whᵀ (+ the direct path), and
+    // dwh = Σ_s h_{s-1}ᵀ · dhw_s is one GEMM over all steps at the end
+    vjp: (g, [xw, wh, bh], _out, [hs, gates, extra], d, a, needs) => {
+      const [N, T, GH] = xw.shape;
+      const H = a.hidden;
+      const NH = N * H;
+      const bk = g.backend;
+      const dxw = g.alloc(xw.shape);
+      const dhw = g.alloc([T, N, GH]);
+      const carry = g.alloc([2, N, H]); // dh, dc
+      const back = g.alloc([N, H]);
+      bk.fill(carry.buf, 2 * N * H, 0);
+      const f32 = (r: Ref | Arg) =>
+        bk.f32(
+          r.buf,
+          r.shape.reduce((p, q) => p * q, 1),
+        );
+      for (let s = T - 1; s >= 0; s--) {
+        const t = a.reverse ? T - 1 - s : s;
+        const [DY, DX, DHW, C, HS, S, E] = [d, dxw, dhw, carry, hs, gates, extra].map(f32);
+        for (let n = 0; n < N; n++) {
+          const xo = (n * T + t) * GH;
+          const go = (s * N + n) * GH;
+          const sm = (s * SCAN_GATES[a.cell] * N + n) * H; // gate k of unit j: S[sm + k·N·H + j]
+          const po = (s * N + n) * H;
+          const co = n * H;
+          for (let j = 0; j < H; j++) {
+            const dh = C[co + j] + DY[(n * T + t) * H + j];
+            if (a.cell === 'gru') {
+              const [z, r, nn] = [S[sm + j], S[sm + NH + j], S[sm + 2 * NH + j]];
+              const dnPre = dh * (1 - z) * (1 - nn * nn);
+              const dzPre = dh * (HS[po + j] - nn) * z * (1 - z);
+              const drPre = dnPre * E[po + j] * r * (1 - r);
+              DX[xo + j] = DHW[go + j] = dzPre;
+              DX[xo + H + j] = DHW[go + H + j] = drPre;
+              DX[xo + 2 * H + j] = dnPre;
+              DHW[go + 2 * H + j] = dnPre * r;
+              C[co + j] = dh * z; // the direct path to h_{s-1}
+            } else {
+              const [ig, og, fg, gg] = [S[sm + j], S[sm + NH + j], S[sm + 2 * NH + j], S[sm + 3 * NH + j]];
+              const c = E[((s + 1) * N + n) * H + j];
+              const tc = Math.tanh(c);
+              const dc = C[N * H + co + j] + dh * og * (1 - tc * tc);
+              DX[xo + j] = DHW[go + j] = dc * gg * ig * (1 - ig);
+              DX[xo + H + j] = DHW[go + H + j] = dh * tc * og * (1 - og);
+              DX[xo + 2 * H + j] = DHW[go + 2 * H + j] = dc * E[po + j] * fg * (1 - fg);
+              DX[xo + 3 * H + j] = DHW[go + 3 * H + j] = dc * ig * (1 - gg * gg);
+              C[N * H + co + j] = dc * fg;
+              C[co + j] = 0;
+            }
+          }
+        }
+        if (s > 0) {
+          bk.gemm(dhw.buf + s * N * GH * 4, wh.buf, back.buf, N, GH, H, { transB: true });
+          bk.axpy(1, back.buf, carry.buf, N * H);
+        }
+      }
+      let dwh: Ref | null = null;
+      if (needs[1]) {
+        dwh = g.alloc(wh.shape);
+        bk.gemm(hs.buf, dhw.buf, dwh.buf, H, T * N, GH, { transA: true });
+      }
+      let dbh: Ref | null = null;
+      if (bh && needs[2]) {
+        dbh = g.alloc([GH]);
+        bk.reduce('sum', dhw.buf, [T * N, GH], [0], dbh.buf);
+      }
+      for (const r of [dhw, carry, back]) r.dispose();
+      if (!needs[0]) dxw.dispose();
+      return [needs[0] ? dxw : null, dwh, dbh];
+    },
+    traits: {},
+    onnx: null,
+  } satisfies OpDef<RecurrentAttrs['rnnscan']>,
 } satisfies { [K in keyof RecurrentAttrs]: OpDef<RecurrentAttrs[K]> };

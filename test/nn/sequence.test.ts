@@ -13,6 +13,7 @@ import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
 import * as F from '../../src/nn/functional.js';
+import { Sequential } from '../../src/nn/layers.js';
 import { crossEntropy } from '../../src/nn/losses.js';
 import {
   type Cell,
@@ -206,51 +207,53 @@ describe('GRU and LSTM', () => {
     { cell: 'lstm', layers: 1, bidirectional: true, returnSequences: false },
     { cell: 'lstm', layers: 2, bidirectional: false, returnSequences: true },
   ];
-  for (const c of configs) {
-    const label = `${c.cell} ×${c.layers}${c.bidirectional ? ' bidirectional' : ''}${c.returnSequences ? ' sequences' : ''}`;
-    it(`${label}: equals the ONNX recurrent op on odd shapes`, () => {
-      G.manualSeed(4);
-      tidy(() => {
-        const m = new Recurrent(c.cell, 5, 3, c);
-        const x = tensor(rand(3 * 7 * 5, 12), [3, 7, 5]);
-        const got = noGrad(() => m.forward(x));
-        const want = noGrad(() => recurrentRef(m, x));
-        expect(got.shape).toEqual(want.shape);
-        expectClose(got.data(), want.data(), 1e-5, 1e-4);
+  for (const c0 of configs)
+    for (const impl of ['fused', 'composed'] as const) {
+      const c = { ...c0, impl };
+      const label = `${impl} ${c.cell} ×${c.layers}${c.bidirectional ? ' bidirectional' : ''}${c.returnSequences ? ' sequences' : ''}`;
+      it(`${label}: equals the ONNX recurrent op on odd shapes`, () => {
+        G.manualSeed(4);
+        tidy(() => {
+          const m = new Recurrent(c.cell, 5, 3, c);
+          const x = tensor(rand(3 * 7 * 5, 12), [3, 7, 5]);
+          const got = noGrad(() => m.forward(x));
+          const want = noGrad(() => recurrentRef(m, x));
+          expect(got.shape).toEqual(want.shape);
+          expectClose(got.data(), want.data(), 1e-5, 1e-4);
+          m.dispose();
+        });
+      });
+      it(`${label}: gradients of x and every weight = finite differences`, () => {
+        G.manualSeed(5);
+        const m = new Recurrent(c.cell, 3, 2, c);
+        const params = m.parameters();
+        const shapes = [[2, 4, 3], ...params.map((p) => [...p.shape])];
+        const datas = [rand(24, 13), ...params.map((p) => (p.data() as Float32Array).slice())];
+        // the module's parameters replaced by the checked tensors: forward reads m.weights
+        gradCheck(
+          ([x, ...ps]) => {
+            let k = 0;
+            const saved = m.weights.map((row) => row.map((p) => ({ ...p })));
+            for (const row of m.weights)
+              for (const p of row) {
+                p.wx = ps[k++];
+                p.wh = ps[k++];
+                p.bx = ps[k++];
+                if (p.bh) p.bh = ps[k++];
+              }
+            try {
+              return m.forward(x);
+            } finally {
+              for (const [l, row] of m.weights.entries())
+                for (const [d, p] of row.entries()) Object.assign(p, saved[l][d]);
+            }
+          },
+          datas,
+          shapes,
+        );
         m.dispose();
       });
-    });
-    it(`${label}: gradients of x and every weight = finite differences`, () => {
-      G.manualSeed(5);
-      const m = new Recurrent(c.cell, 3, 2, c);
-      const params = m.parameters();
-      const shapes = [[2, 4, 3], ...params.map((p) => [...p.shape])];
-      const datas = [rand(24, 13), ...params.map((p) => (p.data() as Float32Array).slice())];
-      // the module's parameters replaced by the checked tensors: forward reads m.weights
-      gradCheck(
-        ([x, ...ps]) => {
-          let k = 0;
-          const saved = m.weights.map((row) => row.map((p) => ({ ...p })));
-          for (const row of m.weights)
-            for (const p of row) {
-              p.wx = ps[k++];
-              p.wh = ps[k++];
-              p.bx = ps[k++];
-              if (p.bh) p.bh = ps[k++];
-            }
-          try {
-            return m.forward(x);
-          } finally {
-            for (const [l, row] of m.weights.entries())
-              for (const [d, p] of row.entries()) Object.assign(p, saved[l][d]);
-          }
-        },
-        datas,
-        shapes,
-      );
-      m.dispose();
-    });
-  }
+    }
 });
 
 describe('sequence models train and capture', () => {
@@ -331,6 +334,25 @@ describe('sequence models train and capture', () => {
       ],
     },
   ];
+  it('a composed (per-step registry ops) bidirectional LSTM captures equal to eager and to the fused one', () => {
+    G.manualSeed(6);
+    const composed = new Recurrent('lstm', 4, 3, { bidirectional: true, layers: 2, impl: 'composed' });
+    G.manualSeed(6);
+    const fused = new Recurrent('lstm', 4, 3, { bidirectional: true, layers: 2 });
+    const model = new Sequential([composed]);
+    model.eval();
+    const x = tensor(rand(3 * 5 * 4, 22), [3, 5, 4]);
+    const graph = captureGraph(model, { kind: 'tabular', shape: [5, 4] }, ['a']);
+    expect(graph.nodes.some((n) => n.op === 'rnnscan')).toBe(false);
+    const want = noGrad(() => model.forward(x)).data();
+    expectClose(noGrad(() => fused.forward(x)).data(), want, 1e-5, 1e-4);
+    const s = new Session(graph, { maxBatch: 3 });
+    expectClose(s.run(x.data() as Float32Array, 3), want, 1e-5, 1e-4);
+    s.dispose();
+    model.dispose();
+    fused.dispose();
+  });
+
   for (const md of models)
     it(`${md.name}: captures to a graph the Session runs equal to eager`, () => {
       G.manualSeed(2);

@@ -224,6 +224,11 @@ const CASES: Cases = {
       },
     },
   ],
+  rnnscan: [
+    { ins: [f([3, 4, 6]), w([2, 6]), w([6])], attrs: { cell: 'gru', hidden: 2, reverse: false }, ir: true },
+    { ins: [f([2, 5, 12]), w([3, 12])], attrs: { cell: 'lstm', hidden: 3, reverse: true }, ir: true },
+    { ins: [f([2, 3, 8]), w([2, 8]), w([8])], attrs: { cell: 'lstm', hidden: 2, reverse: false }, ir: true },
+  ],
   quantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
   dequantize: { skip: 'graph-only (its scale lives on the value): test/compile/quantize.test.ts' },
 };
