@@ -2,7 +2,9 @@
 // 1-D convolution, GRU and LSTM (stacked, bidirectional), and pooling over time (masked or not).
 // Everything is composed of registry ops through autograd (functional.ts), so the vjps are the
 // ops' vjps and capture records the layers as plain graphs: conv1d is the NHWC conv2d kernel with
-// H = 1 when it has no groups or dilation and the host-loop `convnd` op otherwise. A recurrent
+// H = 1 when it has no groups or dilation; with stride 1, dilated as im2col (slices + one GEMM) and
+// depthwise as a sum of shifted slices times each tap's weights; the host-loop `convnd` op otherwise
+// (other groups, strided depthwise or dilated). A recurrent
 // layer's input projections of all T steps are one GEMM (linear), then each step is ONE GEMM of
 // h_{t-1} with every gate's weights side by side: by default inside the `rnnscan` op (ops/
 // recurrent.ts: backend GEMMs, gate math, BPTT vjp), or (impl 'composed') spelled per step in
@@ -54,7 +56,8 @@ export function conv1dGeometry(
 
 /**
  * 1-D convolution: x [N, T, Cin], w [K, Cin / groups, Cout], b [Cout] → [N, T', Cout]. Without groups
- * or dilation it is conv2d over [N, 1, T, Cin] (the wasm kernel); otherwise convnd over [N, Cin, T].
+ * or dilation it is conv2d over [N, 1, T, Cin] (the wasm kernel); with stride 1, dilated is im2col by
+ * slices and one GEMM, depthwise (Cout = Cin) a sum over taps; otherwise convnd over [N, Cin, T].
  */
 export function conv1d(x: Tensor, w: Tensor, b?: Tensor, opts: Conv1dOptions = {}): Tensor {
   const [K, Cg, Cout] = w.shape;
@@ -80,6 +83,19 @@ export function conv1d(x: Tensor, w: Tensor, b?: Tensor, opts: Conv1dOptions = {
       },
     );
     return F.reshape(y, [-1, y.shape[2], Cout]);
+  }
+  const depthwise = groups === Cin && Cout === Cin;
+  if (stride === 1 && (groups === 1 || depthwise)) {
+    // the K shifted views of the padded input; dense: side by side [N, T', K·Cin] (im2col) and one
+    // GEMM with w as [K·Cin, Cout]; depthwise: Σ_k view_k ⊙ w[k] (elementwise kernels)
+    const { outT } = conv1dGeometry(T, K, opts);
+    const xp = left || right ? apply('pad', [x], { pads: [0, left, 0, 0, right, 0], mode: 'constant', value: 0 }) : x;
+    const taps = Array.from({ length: K }, (_, k) => F.slice(xp, [0, k * dilation, 0], [-1, outT, Cin]));
+    if (groups === 1) return F.linear(K === 1 ? taps[0] : F.concat(taps, 2), F.reshape(w, [K * Cin, Cout]), b);
+    const wk = (k: number) => F.reshape(F.slice(w, [k, 0, 0], [1, 1, Cin]), [Cin]);
+    let y = F.mul(taps[0], wk(0));
+    for (let k = 1; k < K; k++) y = F.add(y, F.mul(taps[k], wk(k)));
+    return b ? F.add(y, b) : y;
   }
   const xc = F.transpose(x, [0, 2, 1]); // [N, Cin, T]
   const wc = F.transpose(w, [2, 1, 0]); // [Cout, Cin/groups, K]

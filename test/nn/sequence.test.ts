@@ -98,7 +98,10 @@ const CONV_CASES: { name: string; C: number; M: number; K: number; o: Conv1dOpti
   { name: 'conv2d path, valid', C: 3, M: 4, K: 5, o: {} },
   { name: 'grouped, dilation 2, pads [2, 1]', C: 6, M: 9, K: 3, o: { groups: 3, dilation: 2, padding: [2, 1] } },
   { name: 'depthwise ×2, stride 3, same', C: 4, M: 8, K: 5, o: { groups: 4, stride: 3, padding: 'same' } },
-  { name: 'dilation 3, no groups', C: 3, M: 2, K: 2, o: { dilation: 3, padding: 1 } },
+  { name: 'im2col path: dilation 3, pads 1', C: 3, M: 2, K: 2, o: { dilation: 3, padding: 1 } },
+  { name: 'im2col path: dilation 2, same', C: 4, M: 5, K: 3, o: { dilation: 2, padding: 'same' } },
+  { name: 'depthwise path: dilation 2, same', C: 5, M: 5, K: 3, o: { groups: 5, dilation: 2, padding: 'same' } },
+  { name: 'convnd path: dilation 2, stride 2', C: 3, M: 4, K: 3, o: { dilation: 2, stride: 2, padding: [1, 0] } },
 ];
 
 describe('conv1d', () => {
@@ -308,11 +311,13 @@ describe('sequence models train and capture', () => {
 
   const models: { name: string; layers: LayerSpec[] }[] = [
     {
-      name: 'conv1d (both paths) → lstm sequences → temporal max',
+      name: 'conv1d (every path) → lstm sequences → temporal max',
       layers: [
         { type: 'conv1d', out: 6, kernel: 3, padding: 'same' },
         { type: 'relu' },
         { type: 'conv1d', out: 6, kernel: 3, groups: 6, dilation: 2, stride: 2, padding: 'same' },
+        { type: 'conv1d', out: 5, kernel: 2, dilation: 2, padding: 'same' },
+        { type: 'conv1d', out: 5, kernel: 3, groups: 5, padding: 'same' },
         { type: 'lstm', hidden: 4, returnSequences: true },
         { type: 'temporalpool', kind: 'max' },
         { type: 'linear', out: 3 },
