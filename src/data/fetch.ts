@@ -103,8 +103,8 @@ function verify(bytes: Uint8Array, where: string, spec: FetchSpec): number {
   return shape[0];
 }
 
-/** GETs url into memory, logging progress about every quarter of the file. */
-async function download(url: string, log: (line: string) => void): Promise<Uint8Array> {
+/** GETs url into memory, logging progress about every quarter of the file; refused past maxBytes. */
+export async function download(url: string, log: (line: string) => void, maxBytes = Infinity): Promise<Uint8Array> {
   log(`downloading ${url}`);
   let res: Response;
   try {
@@ -115,6 +115,11 @@ async function download(url: string, log: (line: string) => void): Promise<Uint8
   }
   if (!res.ok || !res.body) throw new GraduateError(`GET ${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
   const total = Number(res.headers.get('content-length') ?? 0);
+  const tooBig = (n: number) => new FormatError(`GET ${url}: ${n} bytes or more, over the limit of ${maxBytes} bytes`);
+  if (total > maxBytes) {
+    await res.body.cancel();
+    throw tooBig(total);
+  }
   const chunks: Uint8Array[] = [];
   let received = 0;
   let nextReport = 0.25;
@@ -123,6 +128,10 @@ async function download(url: string, log: (line: string) => void): Promise<Uint8
     const chunk = r.value;
     chunks.push(chunk);
     received += chunk.length;
+    if (received > maxBytes) {
+      await reader.cancel();
+      throw tooBig(received);
+    }
     if (total > 0 && received / total >= nextReport && received < total) {
       log(`  ${Math.floor((100 * received) / total)}% of ${mb(total)}`);
       while (received / total >= nextReport) nextReport += 0.25;
