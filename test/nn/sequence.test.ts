@@ -9,6 +9,7 @@ import { apply } from '../../src/autograd/apply.js';
 import { backward } from '../../src/autograd/backward.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { captureGraph } from '../../src/compile/capture.js';
+import { runPasses } from '../../src/compile/passes/index.js';
 import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
@@ -370,6 +371,10 @@ describe('sequence models train and capture', () => {
       const got = s.run(x.data() as Float32Array, 3);
       s.dispose();
       expectClose(got, want, 1e-5, 1e-4);
+      // and after the compiler's float passes (eliminate … dce)
+      const passed = new Session(runPasses(graph).graph, { maxBatch: 3 });
+      expectClose(passed.run(x.data() as Float32Array, 3), want, 1e-5, 1e-4);
+      passed.dispose();
       // the spec round-trips through buildModel
       const again = buildModel({ inputShape: [9, 4], layers: (model.spec() as { layers: LayerSpec[] }).layers });
       expect(again.model.spec()).toEqual(model.spec());
