@@ -257,7 +257,7 @@ export const RECURRENT = {
       const gates = x.temp([T, G, N, H]);
       const extra = x.temp(a.cell === 'gru' ? [T, N, H] : [T + 1, N, H]);
       const hw = x.temp([N, GH]);
-      const tc = x.temp([N, H]);
+      const tc = x.temp(a.cell === 'lstm' ? [T, N, H] : [1]); // LSTM: tanh(c) of each step
       const bk = x.backend;
       bk.fill(hs.buf, NH, 0);
       if (a.cell === 'lstm') bk.fill(extra.buf, NH, 0);
@@ -303,9 +303,9 @@ export const RECURRENT = {
           const z0 = s * G * NH;
           for (let i = 0; i < NH; i++)
             E[(s + 1) * NH + i] = S[z0 + 2 * NH + i] * E[s * NH + i] + S[z0 + i] * S[z0 + 3 * NH + i];
-          bk.unary('tanh', extra.buf + (s + 1) * NH * 4, tc.buf, NH);
+          bk.unary('tanh', extra.buf + (s + 1) * NH * 4, tc.buf + s * NH * 4, NH);
           const [HS, S2, TC] = [view(x, hs), view(x, gates), view(x, tc)];
-          for (let i = 0; i < NH; i++) HS[(s + 1) * NH + i] = S2[z0 + NH + i] * TC[i];
+          for (let i = 0; i < NH; i++) HS[(s + 1) * NH + i] = S2[z0 + NH + i] * TC[s * NH + i];
         }
       }
       const Y = view(x, out);
@@ -315,12 +315,12 @@ export const RECURRENT = {
         for (let n = 0; n < N; n++)
           Y.set(HS.subarray(((s + 1) * N + n) * H, ((s + 1) * N + n + 1) * H), (n * T + t) * H);
       }
-      return [hs, gates, extra];
+      return [hs, gates, extra, tc];
     },
     // BPTT: carry dh (and dc) from the last step back; each step's gate gradients are dxw's rows and
     // the recurrent GEMM's output gradient dhw; dh_{s-1} = dhw_s · whᵀ (+ the direct path), and
     // dwh = Σ_s h_{s-1}ᵀ · dhw_s is one GEMM over all steps at the end
-    vjp: (g, [xw, wh, bh], _out, [hs, gates, extra], d, a, needs) => {
+    vjp: (g, [xw, wh, bh], _out, [hs, gates, extra, tcs], d, a, needs) => {
       const [N, T, GH] = xw.shape;
       const H = a.hidden;
       const NH = N * H;
@@ -337,7 +337,7 @@ export const RECURRENT = {
         );
       for (let s = T - 1; s >= 0; s--) {
         const t = a.reverse ? T - 1 - s : s;
-        const [DY, DX, DHW, C, HS, S, E] = [d, dxw, dhw, carry, hs, gates, extra].map(f32);
+        const [DY, DX, DHW, C, HS, S, E, TC] = [d, dxw, dhw, carry, hs, gates, extra, tcs].map(f32);
         for (let n = 0; n < N; n++) {
           const xo = (n * T + t) * GH;
           const go = (s * N + n) * GH;
@@ -358,8 +358,7 @@ export const RECURRENT = {
               C[co + j] = dh * z; // the direct path to h_{s-1}
             } else {
               const [ig, og, fg, gg] = [S[sm + j], S[sm + NH + j], S[sm + 2 * NH + j], S[sm + 3 * NH + j]];
-              const c = E[((s + 1) * N + n) * H + j];
-              const tc = Math.tanh(c);
+              const tc = TC[po + j];
               const dc = C[N * H + co + j] + dh * og * (1 - tc * tc);
               DX[xo + j] = DHW[go + j] = dc * gg * ig * (1 - ig);
               DX[xo + H + j] = DHW[go + H + j] = dh * tc * og * (1 - og);
