@@ -2,13 +2,10 @@
 // IEEE float 32/64, plain or WAVE_FORMAT_EXTENSIBLE), mixed down to mono (the mean of the channels)
 // and resampled to a requested rate. Anything else (compressed formats, a truncated header, a chunk
 // that runs past the end, absurd sizes) is a FormatError naming the file and the field; no size a
-// file declares is trusted before it is checked against the bytes actually there, and the file's
-// own size is checked against the audioBytes limit before it is read.
+// file declares is trusted before it is checked against the bytes actually there. No Node imports:
+// the runtime and the browser decode uploads with it; reading files is read-wav.ts.
 // Not for: feature extraction (features.ts) or datasets (data/audio.ts).
-import { FormatError, ValueError } from '../errors.js';
-import { readFileChecked } from '../io/read.js';
-import type { InputLimits } from '../limits.js';
-import { resample } from './resample.js';
+import { FormatError } from '../errors.js';
 
 /** A decoded WAV file, mixed down to mono. */
 export interface WavAudio {
@@ -40,7 +37,7 @@ const FORMAT_NAMES: Record<number, string> = {
 };
 /** More channels than any real recording layout (WAVE_FORMAT_EXTENSIBLE defines 18 speaker positions). */
 const MAX_CHANNELS = 64;
-const MAX_RATE = 1_000_000;
+export const MAX_RATE = 1_000_000;
 
 const ascii = (b: Uint8Array, at: number) => String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
 const printable = (id: string) => (/^[\x20-\x7e]{4}$/.test(id) ? `'${id}'` : JSON.stringify(id));
@@ -143,23 +140,6 @@ function mixDown(view: DataView, at: number, frames: number, channels: number, b
     out[i] = sum * scale;
   }
   return out;
-}
-
-/**
- * Reads a WAV file as mono samples at `sampleRate` (resampled with a Kaiser-windowed sinc when the
- * file's rate differs; the file's own rate when undefined). The file's size is checked against the
- * audioBytes limit before it is read.
- */
-export function readWav(
-  file: string,
-  opts: { sampleRate?: number; limits?: InputLimits } = {},
-): WavAudio & { fileRate: number } {
-  const wav = decodeWav(readFileChecked(file, 'WAV file', { key: 'audioBytes', limits: opts.limits }), file);
-  const rate = opts.sampleRate ?? wav.sampleRate;
-  if (!(Number.isInteger(rate) && rate > 0 && rate <= MAX_RATE))
-    throw new ValueError(`readWav(${file}): sampleRate must be an integer in 1..${MAX_RATE}, got ${rate}`);
-  const samples = rate === wav.sampleRate ? wav.samples : resample(wav.samples, wav.sampleRate, rate);
-  return { ...wav, samples, sampleRate: rate, fileRate: wav.sampleRate };
 }
 
 /** Encodes mono or interleaved samples as a WAV file (PCM 8/16/24/32 or float 32/64): for tests and fixtures. */

@@ -10,9 +10,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { type AudioFeatureSpec, AudioFeaturizer, defaultAudioSpec, featureChannels } from '../audio/features.js';
-import { readWav } from '../audio/wav.js';
+import { standardizeFeatures } from '../audio/input.js';
+import { readWav } from '../audio/read-wav.js';
 import { FormatError, ValueError } from '../errors.js';
-import { type ArrayDataset, channelStats, indexLabels, type Preprocessing, standardize } from './dataset.js';
+import { type ArrayDataset, channelStats, indexLabels, type Preprocessing } from './dataset.js';
 
 /** One clip of an audio folder: its class, and the speaker and index its name gives, if any. */
 export interface AudioFile {
@@ -145,7 +146,7 @@ function prepared(
   const s = stats ?? channelStats(x, C);
   if (s.mean.length !== C || s.std.length !== C)
     throw new FormatError(`${name}: ${C} feature channels, but mean/std have ${s.mean.length}/${s.std.length} values`);
-  standardize(x, s.mean, s.std);
+  standardizeFeatures(x, s.mean, s.std); // as audio/input.ts prepares one clip for predict and serve
   const labels = indexLabels(
     files.map((f) => f.label),
     (i) => files[i].path,

@@ -1,4 +1,16 @@
 // Public API of the data layer: datasets in memory, batching, and the loaders for each format.
+
+export {
+  type AudioFile,
+  type AudioLoadOptions,
+  type AudioSplit,
+  audioSpeakers,
+  findFsdd,
+  listAudioFolder,
+  loadAudioFolder,
+  loadAudioSplits,
+  splitAudioFiles,
+} from './audio.js';
 export type { Augment } from './augment.js';
 export { loadCsv } from './csv.js';
 export {
@@ -10,6 +22,7 @@ export {
 } from './dataset.js';
 export { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
 export { FASHION_MNIST_URL, fetchFashionMnist } from './fetch.js';
+export { type FetchFsddOptions, FSDD_SHA256, FSDD_URL, fetchFsdd } from './fetch-fsdd.js';
 export { type IdxArray, parseIdx, readIdx } from './idx.js';
 export { loadImageFolder } from './images.js';
 export { type LoadDataOptions, loadData } from './load.js';

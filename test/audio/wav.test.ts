@@ -3,8 +3,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readWav } from '../../src/audio/read-wav.js';
 import { besselI0, resample } from '../../src/audio/resample.js';
-import { decodeWav, encodeWav, readWav } from '../../src/audio/wav.js';
+import { decodeWav, encodeWav } from '../../src/audio/wav.js';
 import { FileError, FormatError } from '../../src/errors.js';
 import { tempDir } from '../data/helpers.js';
 

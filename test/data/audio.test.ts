@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AudioFeaturizer, defaultAudioSpec } from '../../src/audio/features.js';
+import { prepareSamples, prepareWav } from '../../src/audio/input.js';
 import { encodeWav } from '../../src/audio/wav.js';
 import {
   audioSpeakers,
@@ -160,6 +161,21 @@ describe('loadAudioSplits / loadAudioFolder', () => {
     expect(err / resampled.x.length).toBeLessThan(0.05);
     expect(() => loadAudioFolder(at16k, { like: { kind: 'image', inputShape: [2, 2, 1] } })).toThrow(
       `${at16k}: audio data, but the model was trained on image data`,
+    );
+  });
+
+  it('prepareWav (predict, serve, browser) gives one clip exactly the row the dataset holds', () => {
+    const dir = fsddLike(2, ['ann', 'bob'], 6);
+    const { train, test } = loadAudioSplits(dir, 'fsdd', { spec });
+    const prep = { audio: train.preprocessing.audio!, mean: train.preprocessing.mean, std: train.preprocessing.std };
+    const n = 30 * 16;
+    // test order: 0_ann_0..4, 0_bob_0..4, 1_ann_0..4, 1_bob_0..4
+    expect(prepareWav(clip(1, 1, 3), prep, '1_bob_3.wav')).toEqual(test.x.subarray(18 * n, 19 * n));
+    expect(prepareWav(clip(0, 0, 5), prep, '0_ann_5.wav')).toEqual(train.x.subarray(0, n));
+    // a 16 kHz recording is resampled first
+    expect(prepareWav(clip(0, 0, 5, 16000), prep, 'hi.wav')).toHaveLength(n);
+    expect(() => prepareSamples(new Float32Array(100), 8000, { ...prep, mean: [0] })).toThrow(
+      'audio preparation: mean has 1 values for 16 channels',
     );
   });
 
