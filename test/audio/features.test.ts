@@ -1,6 +1,8 @@
 // The feature front end against plain references: the FFT against a direct DFT, the mel scale and
 // filterbank against librosa's definitions (values derived by hand), a sine's energy in its bin,
 // MFCC as an orthonormal DCT-II, fixed length by padding and cropping.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   AudioFeaturizer,
@@ -13,6 +15,7 @@ import {
   melToHz,
   RealFft,
 } from '../../src/audio/features.js';
+import { decodeWav } from '../../src/audio/wav.js';
 import { ValueError } from '../../src/errors.js';
 import { Rng } from '../../src/tensor/random.js';
 
@@ -214,5 +217,27 @@ describe('AudioFeaturizer', () => {
     );
     expect(() => checkAudioSpec({ ...s, winLength: 300 })).toThrow('winLength must be an integer in 1..256, got 300');
     expect(() => checkAudioSpec({ ...s, kind: 'mfcc', nMfcc: 50 })).toThrow('nMfcc must be an integer in 1..40');
+  });
+});
+
+describe('against an independent numpy/scipy reference (test/fixtures/audio/make_reference.py)', () => {
+  it('log-mel and MFCC of an FSDD clip match to 1e-3 dB', () => {
+    const dir = join(import.meta.dirname, '../fixtures/audio');
+    const ref = JSON.parse(readFileSync(join(dir, 'logmel-3_theo_7.json'), 'utf8')) as {
+      frames: number[];
+      logmel: number[][];
+      mfcc: number[][];
+    };
+    const wav = decodeWav(readFileSync(join(dir, '3_theo_7.wav')), '3_theo_7.wav');
+    const spec = defaultAudioSpec();
+    const mel = new AudioFeaturizer(spec).compute(wav.samples);
+    const mfcc = new AudioFeaturizer({ ...spec, kind: 'mfcc' }).compute(wav.samples);
+    let worst = 0;
+    ref.frames.forEach((t, r) => {
+      for (let m = 0; m < 40; m++) worst = Math.max(worst, Math.abs(mel[t * 40 + m] - ref.logmel[r][m]));
+      for (let c = 0; c < 13; c++) worst = Math.max(worst, Math.abs(mfcc[t * 13 + c] - ref.mfcc[r][c]));
+    });
+    expect(worst).toBeLessThan(1e-3);
+    expect(ref.logmel.flat().some((v) => v > -60)).toBe(true); // the reference holds speech, not only silence
   });
 });
