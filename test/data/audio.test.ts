@@ -3,7 +3,7 @@
 // and the real FSDD folder's counts per split.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AudioFeaturizer, defaultAudioSpec } from '../../src/audio/features.js';
 import { prepareSamples, prepareWav } from '../../src/audio/input.js';
 import { encodeWav } from '../../src/audio/wav.js';
@@ -20,6 +20,8 @@ import { checkInputSpec } from '../../src/graph/validate.js';
 import { tempDir } from './helpers.js';
 
 const spec = defaultAudioSpec({ frames: 30, nMels: 16 });
+
+afterEach(() => vi.unstubAllEnvs());
 
 /** A tone whose pitch depends on the digit and speaker, 0.2–0.3 s at 8 kHz (or `rate`). */
 function clip(digit: number, speaker: number, index: number, rate = 8000): Uint8Array {
@@ -177,6 +179,21 @@ describe('loadAudioSplits / loadAudioFolder', () => {
     expect(() => prepareSamples(new Float32Array(100), 8000, { ...prep, mean: [0] })).toThrow(
       'audio preparation: mean has 1 values for 16 channels',
     );
+  });
+
+  it("loadData('fsdd') finds $GRADUATE_DATA_DIR/fsdd/recordings (or the cache) and gives its conventional split", () => {
+    const root = tempDir();
+    const rec = join(root, 'fsdd', 'recordings');
+    mkdirSync(rec, { recursive: true });
+    for (const d of [0, 1]) for (const i of [0, 4, 5]) writeFileSync(join(rec, `${d}_ann_${i}.wav`), clip(d, 0, i));
+    vi.stubEnv('HOME', tempDir()); // no cache
+    vi.stubEnv('GRADUATE_DATA_DIR', root);
+    const test = loadData('fsdd', 'test');
+    expect(test.size).toBe(4);
+    expect(test.preprocessing.kind).toBe('audio');
+    expect(loadData('fsdd', 'train').size).toBe(2);
+    vi.stubEnv('GRADUATE_DATA_DIR', join(root, 'none'));
+    expect(() => loadData('fsdd', 'train')).toThrow('Run `graduate data fetch fsdd` to download it');
   });
 
   it('loadData dispatches a WAV folder to the audio loader', () => {
