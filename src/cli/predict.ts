@@ -1,8 +1,11 @@
 // `graduate predict ARTIFACT INPUT…`: top-k labels for images (PNG/JPEG, resized and normalized as
-// the model expects) or JSON tensors (the model's prepared input, as run and serve take it
+// the model expects), WAV clips (audio models: features as the model records them) or JSON tensors (the model's prepared input, as run and serve take it
 // (docs/inputs.md): one sample, a batch as nested arrays, or { "shape": [...], "data": [...] }).
 import { extname } from 'node:path';
 import { Command } from 'commander';
+import type { AudioFeatureSpec } from '../audio/features.js';
+import { prepareSamples } from '../audio/input.js';
+import { readWav } from '../audio/read-wav.js';
 import { readTextFile } from '../data/text-file.js';
 import { FormatError, fmtShape, GraduateError } from '../errors.js';
 import { numel } from '../graph/ir.js';
@@ -16,6 +19,16 @@ import { engine, init } from '../tensor/context.js';
 /** The model's input for one image file: resized, channels as the model wants, normalized. */
 export function prepareImageFile(model: InferenceModel, file: string): Float32Array {
   return imageInput(model.input, decodeImage(file), file);
+}
+
+/** The model's input for one WAV file: its recorded features (audio/input.ts), standardised. */
+export function prepareWavFile(model: InferenceModel, file: string): Float32Array {
+  const { kind, audio, mean, std } = model.input;
+  if (kind !== 'audio') throw new FormatError(`${file}: a WAV clip, but the model takes ${kind} input (not audio)`);
+  // graph/validate.ts checked the spec when the artifact was read; readWav checks the file's size
+  const spec = audio as AudioFeatureSpec;
+  const wav = readWav(file, { sampleRate: spec.sampleRate });
+  return prepareSamples(wav.samples, wav.sampleRate, { audio: spec, mean, std });
 }
 
 /**
@@ -48,9 +61,11 @@ export function readJsonTensor(model: InferenceModel, file: string): { data: Flo
 
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('classify images (PNG/JPEG) or JSON tensors with a compiled artifact; prints the top-k labels')
+    .description(
+      'classify images (PNG/JPEG), WAV clips or JSON tensors with a compiled artifact; prints the top-k labels',
+    )
     .argument('<artifact>', 'compiled artifact')
-    .argument('<inputs...>', 'image files or JSON tensor files')
+    .argument('<inputs...>', 'image files, WAV files (audio models) or JSON tensor files')
     .option('-k, --top <k>', 'labels to show', Number, 3)
     .option('--json', 'print JSON')
     .option('--threads <n>', 'compute threads', Number)
@@ -69,7 +84,12 @@ export function predictCommand(): Command {
       for (const file of inputs) {
         const ext = extname(file).toLowerCase();
         const { data, batch } =
-          ext === '.json' ? readJsonTensor(model, file) : { data: prepareImageFile(model, file), batch: 1 };
+          ext === '.json'
+            ? readJsonTensor(model, file)
+            : {
+                data: ext === '.wav' ? prepareWavFile(model, file) : prepareImageFile(model, file),
+                batch: 1,
+              };
         const per = data.length / batch;
         const name = (j: number) => (batch > 1 ? `${file}[${j}]` : file);
         for (let i = 0; i < batch; i += 64) {

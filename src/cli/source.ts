@@ -38,7 +38,15 @@ export function graphFromSource(path: string): GraphSource {
   const pre = checkpoint.config.preprocessing;
   const graph = captureGraph(
     model,
-    { kind: pre.kind, shape: pre.inputShape, scale: pre.scale, mean: pre.mean, std: pre.std, tokenizer: pre.tokenizer },
+    {
+      kind: pre.kind,
+      shape: pre.inputShape,
+      scale: pre.scale,
+      mean: pre.mean,
+      std: pre.std,
+      tokenizer: pre.tokenizer,
+      audio: pre.audio,
+    },
     checkpoint.config.classNames,
   );
   return { graph, kind: 'checkpoint', checkpoint, dispose: () => model.dispose() };

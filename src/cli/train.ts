@@ -4,7 +4,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
-import { type ArrayDataset, type Preprocessing, trainValSplit } from '../data/dataset.js';
+import { type AudioSplit, findFsdd, isAudioFolder, loadAudioSplits } from '../data/audio.js';
+import { type ArrayDataset, limitDataset, type Preprocessing, trainValSplit } from '../data/dataset.js';
 import { haveFashionMnist } from '../data/fashion-mnist.js';
 import { fetchFashionMnist } from '../data/fetch.js';
 import { loadData } from '../data/load.js';
@@ -13,7 +14,7 @@ import { readArtifact } from '../graph/artifact.js';
 import { readFileChecked, readTextChecked } from '../io/read.js';
 import { buildModel } from '../nn/build.js';
 import { graphModel } from '../nn/graph-module.js';
-import { PRESETS, presetSpec } from '../nn/presets.js';
+import { PRESET_TRAINING, PRESETS, type PresetName, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
 import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
@@ -64,10 +65,49 @@ interface TrainFlags {
   threads?: number;
   valFraction?: number;
   limit?: number;
+  split?: string;
+  holdoutSpeaker?: string;
   resume?: boolean;
   overwrite?: boolean;
   out: string;
   progress: boolean;
+}
+
+type Splits = { train: ArrayDataset; val?: ArrayDataset; test: ArrayDataset };
+
+/** The audio split of --split fsdd / --holdout-speaker NAME ('fsdd' data: its conventional split by default). */
+function audioSplitOf(data: string, split: string | null, holdout: string | null): AudioSplit | undefined {
+  if (split !== null && holdout !== null) throw new ValueError('train: give only one of --split and --holdout-speaker');
+  if (split !== null && split !== 'fsdd')
+    throw new ValueError(
+      `--split ${split}: the only named split is 'fsdd' (recordings 0–4 of each speaker and digit are the test set)`,
+    );
+  const split_ =
+    holdout !== null ? { holdoutSpeaker: holdout } : split === 'fsdd' || data === 'fsdd' ? 'fsdd' : undefined;
+  if (split_ && data !== 'fsdd' && !(existsSync(data) && statSync(data).isDirectory() && isAudioFolder(data)))
+    throw new ValueError(`--data ${data}: --split and --holdout-speaker split a folder of WAV files (or 'fsdd')`);
+  return split_;
+}
+
+/**
+ * An audio dataset's own train/test split (loadAudioSplits: test standardised with the training
+ * part's statistics); validation on the test part unless --val-fraction, as for Fashion-MNIST.
+ */
+function audioSplitData(
+  data: string,
+  split: AudioSplit,
+  o: Pick<TrainFlags, 'valFraction' | 'limit' | 'seed'>,
+  like: Preprocessing | undefined,
+  classNames: readonly string[] | undefined,
+): Splits {
+  const dir = data === 'fsdd' ? findFsdd() : data;
+  const parts = loadAudioSplits(dir, split, { like, classNames });
+  const all = limitDataset(parts.train, o.limit);
+  const test = limitDataset(parts.test, o.limit);
+  if (o.valFraction === undefined) return { train: all, val: test, test };
+  if (o.valFraction === 0) return { train: all, test };
+  const [train, val] = trainValSplit(all, o.valFraction, o.seed);
+  return { train, val, test };
 }
 
 /** Splits training data into train and validation sets as documented in the README. */
@@ -76,7 +116,7 @@ function splitData(
   all: ArrayDataset,
   o: Pick<TrainFlags, 'valFraction' | 'limit' | 'seed'>,
   like?: Preprocessing,
-): { train: ArrayDataset; val?: ArrayDataset; test: ArrayDataset } {
+): Splits {
   // the test split prepared as the training split was (a resumed or --init model's preparation)
   if (spec === 'fashion-mnist' && o.valFraction === undefined) {
     // no official validation split: validate on the test split (no model selection unless --patience)
@@ -106,7 +146,7 @@ const RESUMED_OPTIONS: {
   flag: string;
   attr: keyof TrainFlags;
   /** TrainConfig's key (checked by the type), or the data options the record adds. */
-  key: keyof TrainConfig | 'valFraction' | 'limit';
+  key: keyof TrainConfig | 'valFraction' | 'limit' | 'split' | 'holdoutSpeaker';
   mayDiffer?: true;
 }[] = [
   { flag: '--epochs', attr: 'epochs', key: 'epochs', mayDiffer: true },
@@ -122,6 +162,8 @@ const RESUMED_OPTIONS: {
   { flag: '--patience', attr: 'patience', key: 'patience' },
   { flag: '--val-fraction', attr: 'valFraction', key: 'valFraction' },
   { flag: '--limit', attr: 'limit', key: 'limit' },
+  { flag: '--split', attr: 'split', key: 'split' },
+  { flag: '--holdout-speaker', attr: 'holdoutSpeaker', key: 'holdoutSpeaker' },
 ];
 
 /** The options as recorded (augment as an object, null for unused). */
@@ -167,7 +209,10 @@ function trainCommand(): Command {
       '--init <model>',
       'fine-tune an existing network: an ONNX model (.onnx), a compiled artifact or a checkpoint directory, weights included',
     )
-    .requiredOption('--data <spec>', "'fashion-mnist', a .csv, .jsonl/.txt text file, or an image folder")
+    .requiredOption(
+      '--data <spec>',
+      "'fashion-mnist', 'fsdd', a .csv, .jsonl/.txt text file, an image folder or a folder of WAV files",
+    )
     .option('--epochs <n>', 'epochs', num('epochs'), 10)
     .option('--batch <n>', 'batch size', num('batch'), 64)
     .option('--lr <x>', 'learning rate', num('lr'), 1e-3)
@@ -187,6 +232,11 @@ function trainCommand(): Command {
     .option('--val-fraction <x>', 'hold out this fraction of the training data for validation', num('val-fraction'))
     .option('--limit <n>', 'use only the first N samples of each split', num('limit'))
     .option(
+      '--split <name>',
+      "audio: 'fsdd', FSDD's conventional split (recordings 0–4 are the test set; the default for --data fsdd)",
+    )
+    .option('--holdout-speaker <name>', "audio: one speaker's recordings are the test set (speaker-independent)")
+    .option(
       '--resume',
       'continue from the checkpoint in --out: its model and its training options (--preset/--config and those flags optional, and must match); give --epochs to extend',
     )
@@ -194,6 +244,16 @@ function trainCommand(): Command {
     .option('--no-progress', 'plain log lines instead of a progress bar')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (flags: TrainFlags, cmd: Command) => runTrain(flags, cmd));
+}
+
+/**
+ * A preset's own training defaults (PRESET_TRAINING) for the flags not given: the flag's value is
+ * replaced while its source stays 'default', so --resume still takes the checkpoint's record.
+ */
+function applyPresetTraining(flags: TrainFlags, cmd: Command): void {
+  const defaults = flags.preset ? PRESET_TRAINING[flags.preset as PresetName] : undefined;
+  for (const [attr, v] of Object.entries(defaults ?? {}))
+    if ((cmd.getOptionValueSource(attr) ?? 'default') === 'default') Object.assign(flags, { [attr]: v });
 }
 
 /** Fashion-MNIST from the Debian package or the cache; downloaded from the official mirror when absent. */
@@ -261,6 +321,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
     throw new ValueError('train: --init starts a fresh run; --resume continues the checkpoint in --out (its model)');
   if (flags.resume && flags.overwrite) throw new ValueError('train: --resume and --overwrite exclude each other');
   const ck = flags.resume ? readCheckpoint(flags.out) : undefined;
+  applyPresetTraining(flags, cmd);
   const o = trainOptions(flags, cmd, ck);
   const data = { seed: o.seed as number, limit: opt<number>(o, 'limit'), valFraction: opt<number>(o, 'valFraction') };
   init({ threads: flags.threads });
@@ -272,8 +333,15 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   // and labels numbered as it numbered them
   // --init: the data prepared as the network expects it (its recorded input preparation)
   const like = ck?.config.preprocessing ?? initial?.like;
-  const all = loadData(flags.data, 'train', { limit: data.limit, like, classNames: ck?.config.classNames });
-  const { train, val, test } = splitData(flags.data, all, data, like);
+  const split = audioSplitOf(flags.data, opt(o, 'split') ?? null, opt(o, 'holdoutSpeaker') ?? null);
+  const { train, val, test } = split
+    ? audioSplitData(flags.data, split, data, like, ck?.config.classNames)
+    : splitData(
+        flags.data,
+        loadData(flags.data, 'train', { limit: data.limit, like, classNames: ck?.config.classNames }),
+        data,
+        like,
+      );
   // refuse before building anything; with --overwrite the first checkpoint replaces the old one
   if (!flags.resume && !flags.overwrite) {
     try {
@@ -326,7 +394,12 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
     resume: ck,
     overwrite: flags.overwrite,
     dataSpec: flags.data,
-    recordTrain: { valFraction: data.valFraction ?? null, limit: data.limit ?? null },
+    recordTrain: {
+      valFraction: data.valFraction ?? null,
+      limit: data.limit ?? null,
+      split: opt(o, 'split') ?? null,
+      holdoutSpeaker: opt(o, 'holdoutSpeaker') ?? null,
+    },
     progress: flags.progress && Boolean(process.stderr.isTTY),
   });
   const ev = evaluate(model, test);
@@ -358,7 +431,10 @@ function evalCommand(): Command {
       '<checkpoint>',
       'checkpoint directory (a train --out directory or an epoch directory) or a compiled artifact file',
     )
-    .requiredOption('--data <spec>', "'fashion-mnist' (its test split), a .csv, .jsonl/.txt file or an image folder")
+    .requiredOption(
+      '--data <spec>',
+      "'fashion-mnist' or 'fsdd' (their test split), a .csv, .jsonl/.txt file, an image folder or a folder of WAV files",
+    )
     .option('--limit <n>', 'use only the first N samples', num('limit'))
     .option('--threads <n>', 'compute threads', num('threads'))
     .action(async (path: string, flags: { data: string; limit?: number; threads?: number }) => {

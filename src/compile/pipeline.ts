@@ -209,6 +209,11 @@ export function compile(
     log(
       `prune channels (${opts.prune}): MACs → ${channels.macs.after.toLocaleString()} (target ${channels.macs.target?.toLocaleString()})`,
     );
+    // layers pruning cannot shrink (e.g. channels read by a recurrent scan) are named, not skipped silently
+    if (channels.macs.after > (channels.macs.target ?? 0)) {
+      const kept = channels.layers.filter((l) => l.blocked).map((l) => `${l.layer} (${l.blocked})`);
+      log(`prune channels: target not reached; channels kept whole: ${kept.join('; ') || 'none'}`);
+    }
   }
   if (opts.finetuneEpochs && opts.finetuneEpochs > 0)
     g = finetune(g, calib, opts.finetuneEpochs, opts.finetuneLr ?? 1e-3, log, inputs.checkpoint?.config.train);

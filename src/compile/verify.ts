@@ -23,6 +23,7 @@ export function preprocessingOf(g: Graph): Preprocessing {
     mean: i.mean,
     std: i.std,
     tokenizer: i.tokenizer as Preprocessing['tokenizer'],
+    audio: i.audio as Preprocessing['audio'],
   };
 }
 
