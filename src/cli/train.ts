@@ -18,6 +18,7 @@ import { PRESET_TRAINING, PRESETS, type PresetName, presetSpec } from '../nn/pre
 import type { ModelSpec } from '../nn/spec.js';
 import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
+import { audioAugment, type BatchAugment } from '../train/augment-audio.js';
 import {
   buildCheckpointModel,
   checkFreshOutDir,
@@ -129,10 +130,14 @@ function splitData(
   return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: o.limit, like }) : val };
 }
 
-/** --augment's list as the checkpoint records it. */
-const augmentOf = (list: string): TrainConfig['augment'] => ({
+/** Steps of --augment shift: each sequence moved by up to ±4 frames (40 ms of FSDD's 10 ms hop). */
+const TIME_SHIFT = 4;
+
+/** --augment's list as the checkpoint records it (timeShift: a sequence's, as fit's batch hook applies it). */
+const augmentOf = (list: string): TrainConfig['augment'] & { timeShift?: number } => ({
   cropPadding: list.includes('crop') ? 2 : 0,
   horizontalFlip: list.includes('flip'),
+  ...(list.includes('shift') && { timeShift: TIME_SHIFT }),
 });
 
 /**
@@ -225,7 +230,10 @@ function trainCommand(): Command {
     )
     .option('--warmup-epochs <n>', 'linear warmup epochs (cosine)', num('warmup-epochs'), 0)
     .option('--label-smoothing <x>', 'label smoothing', num('label-smoothing'), 0)
-    .option('--augment <list>', "image augmentation: 'crop', 'flip' or 'crop,flip'")
+    .option(
+      '--augment <list>',
+      "image augmentation: 'crop', 'flip' or 'crop,flip'; sequences (audio): 'shift' (±4 steps in time)",
+    )
     .option('--patience <n>', 'early stopping: epochs without validation improvement', num('patience'))
     .option('--seed <n>', 'random seed', num('seed'), 0)
     .option('--threads <n>', 'compute threads (default: GRADUATE_THREADS or all cores)', num('threads'))
@@ -254,6 +262,17 @@ function applyPresetTraining(flags: TrainFlags, cmd: Command): void {
   const defaults = flags.preset ? PRESET_TRAINING[flags.preset as PresetName] : undefined;
   for (const [attr, v] of Object.entries(defaults ?? {}))
     if ((cmd.getOptionValueSource(attr) ?? 'default') === 'default') Object.assign(flags, { [attr]: v });
+}
+
+/** The batch hook of a recorded `timeShift` (--augment shift): sequences [T, C] only. */
+function timeShiftOf(augment: TrainConfig['augment'], train: ArrayDataset): BatchAugment | undefined {
+  const shift = (augment as { timeShift?: number } | undefined)?.timeShift;
+  if (!shift) return undefined;
+  if (train.sampleShape.length !== 2)
+    throw new ValueError(
+      `--augment shift: moves sequences [T, C] in time, but ${train.name} has per-sample shape [${train.sampleShape.join(', ')}]`,
+    );
+  return audioAugment({ shift });
 }
 
 /** Fashion-MNIST from the Debian package or the cache; downloaded from the official mirror when absent. */
@@ -401,6 +420,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
       holdoutSpeaker: opt(o, 'holdoutSpeaker') ?? null,
     },
     progress: flags.progress && Boolean(process.stderr.isTTY),
+    batchAugment: timeShiftOf(config.augment, train),
   });
   const ev = evaluate(model, test);
   const report = classificationReport(ev.labels, ev.preds, test.classNames);

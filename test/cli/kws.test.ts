@@ -80,7 +80,7 @@ describe.skipIf(!existsSync(FSDD))('graduate train --preset kws on FSDD clips', 
     expect(r.top[0].score).toBeGreaterThan(r.top[1].score);
   }, 60_000);
 
-  it('--holdout-speaker tests on one speaker; a speaker not there, two splits or a split of non-audio data are errors', async () => {
+  it('--holdout-speaker tests on one speaker (--augment shift recorded); a speaker not there, two splits or a split of non-audio data are errors', async () => {
     const t = await cli(
       'train',
       '--preset',
@@ -89,6 +89,8 @@ describe.skipIf(!existsSync(FSDD))('graduate train --preset kws on FSDD clips', 
       data,
       '--holdout-speaker',
       'theo',
+      '--augment',
+      'shift',
       '--epochs',
       '1',
       '--threads',
@@ -100,6 +102,8 @@ describe.skipIf(!existsSync(FSDD))('graduate train --preset kws on FSDD clips', 
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/800 train, 200 validation samples/);
     expect(t.stdout).toMatch(/holdout theo test\] \(200 samples\)/);
+    const config = JSON.parse(readFileSync(join(tmp, 'holdout', 'checkpoints', 'epoch-001', 'config.json'), 'utf8'));
+    expect(config.train).toMatchObject({ split: null, holdoutSpeaker: 'theo', augment: { timeShift: 4 } });
 
     const none = await cli(
       'train',
