@@ -6,7 +6,7 @@
 // input offsets of a broadcast.
 // Not for: fast paths (the backend's kernels) or shape rules (the ops' infer).
 import { fromHalf, toHalf } from '../shape/half.js';
-import type { Arg, CheckCtx, DType, Exec } from './op.js';
+import type { Arg, CheckCtx, DType, Exec, Grad, Ref } from './op.js';
 import { numel } from './rules.js';
 
 export type HostArray = Float32Array | Int32Array;
@@ -107,6 +107,13 @@ export function expectHost(c: CheckCtx<unknown>, i: number, ...ok: DType[]): DTy
 }
 
 export const FLOAT_OR_INT: readonly DType[] = ['float32', 'int32'];
+
+/** A zero-filled gradient tensor (the vjps that scatter into it). */
+export function zeros(g: Grad, shape: readonly number[]): Ref {
+  const t = g.alloc(shape);
+  g.backend.fill(t.buf, t.size, 0);
+  return t;
+}
 
 /** Shape of `x` with the axis `axis` split off: [outer, size of axis, inner]. */
 export function aroundAxis(shape: readonly number[], axis: number): [number, number, number] {

@@ -16,8 +16,9 @@ import {
   offsetsOf,
   stridesOf,
   view,
+  zeros,
 } from './host.js';
-import type { CheckCtx, Grad, Info, OpDef, Ref } from './op.js';
+import type { CheckCtx, Info, OpDef } from './op.js';
 import { normAxes, numel, sumTo } from './rules.js';
 
 export interface MovementAttrs {
@@ -104,13 +105,6 @@ function elementOffsets(
     offs[k] = off;
   });
   return offs;
-}
-
-/** A zero-filled gradient tensor. */
-function zeros(g: Grad, shape: readonly number[]): Ref {
-  const t = g.alloc(shape);
-  g.backend.fill(t.buf, t.size, 0);
-  return t;
 }
 
 /** Source index along an axis of size n for output position p of a pad by `before`. */

@@ -6,7 +6,7 @@
 // convnd where it has groups or dilations (its vjp: host loops too). No ONNX export yet.
 import { ShapeError } from '../errors.js';
 import { MEMORY_LIMIT_BYTES } from '../limits.js';
-import { expectHost, forEachIndex, stridesOf, view } from './host.js';
+import { expectHost, forEachIndex, stridesOf, view, zeros } from './host.js';
 import type { CheckCtx, Info, OpDef } from './op.js';
 import { numel } from './rules.js';
 
@@ -179,6 +179,34 @@ function tapOffset(
   return off;
 }
 
+/** The spatial offset of each kernel tap per axis (dilated), in row-major tap order. */
+function tapsOf(kernel: readonly number[], dilations: readonly number[]): number[][] {
+  const taps: number[][] = [];
+  forEachIndex(kernel, (at) => taps.push(at.map((t, i) => t * dilations[i])));
+  return taps;
+}
+
+/**
+ * For every window position of `positions` (origin = position · stride − pad) and every tap of
+ * `kernel`, the offset in a tensor of spatial `dims`: table[p · taps + t], -1 where the tap falls
+ * outside (padding). Convolution reads x through it; its vjp and the transposed convolution scatter.
+ */
+function windowOffsets(
+  positions: readonly number[],
+  dims: readonly number[],
+  kernel: readonly number[],
+  a: Window,
+): Int32Array {
+  const taps = tapsOf(kernel, a.dilations);
+  const st = stridesOf(dims);
+  const offs = new Int32Array(numel(positions) * taps.length);
+  forEachIndex(positions, (at, p) => {
+    const origin = at.map((o, i) => o * a.strides[i] - a.pads[i]);
+    for (let t = 0; t < taps.length; t++) offs[p * taps.length + t] = tapOffset(origin, taps[t], dims, st);
+  });
+  return offs;
+}
+
 /** Output size of one axis. */
 function outSize(d: number, k: number, s: number, dil: number, p0: number, p1: number, ceil = false): number {
   const span = dil * (k - 1) + 1;
@@ -225,27 +253,23 @@ export const WINDOW_ND = {
       const W = view(x, wi);
       const B = bi ? view(x, bi) : undefined;
       const Y = view(x, out);
-      const xs = stridesOf(sp);
       const inner = numel(sp);
       const kn = numel(ks);
       const on = numel(os);
       const Mg = M / a.group;
-      // tap offsets: for each kernel position, its spatial offset per axis
-      const taps: number[][] = [];
-      forEachIndex(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
+      const offs = windowOffsets(os, sp, ks, a);
       for (let n = 0; n < N; n++)
         for (let m = 0; m < M; m++) {
           const g = Math.floor(m / Mg);
-          forEachIndex(os, (at, k) => {
+          for (let o = 0; o < on; o++) {
             let s = B ? B[m] : 0;
-            const origin = at.map((o, i) => o * a.strides[i] - a.pads[i]);
             for (let t = 0; t < kn; t++) {
-              const off = tapOffset(origin, taps[t], sp, xs);
+              const off = offs[o * kn + t];
               if (off < 0) continue;
               for (let c = 0; c < Cg; c++) s += X[(n * C + g * Cg + c) * inner + off] * W[(m * Cg + c) * kn + t];
             }
-            Y[(n * M + m) * on + k] = s;
-          });
+            Y[(n * M + m) * on + o] = s;
+          }
         }
       return undefined;
     },
@@ -261,22 +285,10 @@ export const WINDOW_ND = {
       const kn = numel(ks);
       const on = numel(os);
       const Mg = M / a.group;
-      const xs = stridesOf(sp);
-      const taps: number[][] = [];
-      forEachIndex(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
-      const offs = new Int32Array(on * kn); // offs[o * kn + t]: input offset of tap t at output o (-1: padding)
-      forEachIndex(os, (at, o) => {
-        const origin = at.map((p, i) => p * a.strides[i] - a.pads[i]);
-        for (let t = 0; t < kn; t++) offs[o * kn + t] = tapOffset(origin, taps[t], sp, xs);
-      });
-      const zeroed = (shape: readonly number[]) => {
-        const t = g.alloc(shape);
-        g.backend.fill(t.buf, t.size, 0);
-        return t;
-      };
-      const dx = needs[0] ? zeroed(xi.shape) : null;
-      const dw = needs[1] ? zeroed(wi.shape) : null;
-      const db = bi && needs[2] ? zeroed(bi.shape) : null;
+      const offs = windowOffsets(os, sp, ks, a); // offs[o * kn + t]: input offset of tap t at output o
+      const dx = needs[0] ? zeros(g, xi.shape) : null;
+      const dw = needs[1] ? zeros(g, wi.shape) : null;
+      const db = bi && needs[2] ? zeros(g, bi.shape) : null;
       const f32 = (r: { buf: number; size: number }) => g.backend.f32(r.buf, r.size);
       const [X, W, D] = [f32(xi), f32(wi), f32(d)];
       const [DX, DW, DB] = [dx && f32(dx), dw && f32(dw), db && f32(db)];
@@ -344,30 +356,27 @@ export const WINDOW_ND = {
       const W = view(x, wi);
       const B = bi ? view(x, bi) : undefined;
       const Y = view(x, out);
-      const ys = stridesOf(os);
       const inner = numel(sp);
       const kn = numel(ks);
       const on = numel(os);
       for (let n = 0; n < N; n++)
         for (let m = 0; m < M; m++) Y.fill(B ? B[m] : 0, (n * M + m) * on, (n * M + m + 1) * on);
-      const taps: number[][] = [];
-      forEachIndex(ks, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
       // scatter: every input cell adds w · x to the outputs its window covers
+      const offs = windowOffsets(sp, os, ks, a);
       for (let n = 0; n < N; n++)
         for (let c = 0; c < C; c++) {
           const g = Math.floor(c / Cg);
-          forEachIndex(sp, (at, k) => {
+          for (let k = 0; k < inner; k++) {
             const v = X[(n * C + c) * inner + k];
-            const origin = at.map((p, i) => p * a.strides[i] - a.pads[i]);
             for (let t = 0; t < kn; t++) {
-              const off = tapOffset(origin, taps[t], os, ys);
+              const off = offs[k * kn + t];
               if (off < 0) continue;
               for (let j = 0; j < Mg; j++) {
                 const m = g * Mg + j;
                 Y[(n * M + m) * on + off] += v * W[(c * Mg + j) * kn + t];
               }
             }
-          });
+          }
         }
       return undefined;
     },
@@ -410,8 +419,7 @@ export const WINDOW_ND = {
       const cs = sp.map((_, i) => numel(sp.slice(0, i)));
       const inner = numel(sp);
       const on = numel(os);
-      const taps: number[][] = [];
-      forEachIndex(a.kernel, (at) => taps.push(at.map((t, i) => t * a.dilations[i])));
+      const taps = tapsOf(a.kernel, a.dilations);
       for (let nc = 0; nc < N * C; nc++)
         forEachIndex(os, (at, k) => {
           const origin = at.map((o, i) => o * a.strides[i] - a.pads[i]);
