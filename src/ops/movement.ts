@@ -18,7 +18,7 @@ import {
   view,
   zeros,
 } from './host.js';
-import type { CheckCtx, Info, OpDef } from './op.js';
+import type { Arg, CheckCtx, Exec, Grad, Info, OpDef, Ref } from './op.js';
 import { normAxes, numel, sumTo } from './rules.js';
 
 export interface MovementAttrs {
@@ -104,6 +104,65 @@ function elementOffsets(
     for (let q = 0; q < at.length; q++) off += (q === axis ? wrapIndex(op, idx[k], d[axis]) : at[q]) * ds[q];
     offs[k] = off;
   });
+  return offs;
+}
+
+/** out[k] = x[sources[k]] (a source of -1: `fill`). */
+function gatherFrom(x: Exec, i: Arg, out: Arg, sources: Int32Array, fill: number): void {
+  const src = view(x, i);
+  const dst = view(x, out);
+  for (let k = 0; k < sources.length; k++) dst[k] = sources[k] < 0 ? fill : src[sources[k]];
+}
+
+/** The vjp of a gather by `sources` (gatherFrom): d[k] added back at sources[k] of a zeroed dx. */
+function gradBack(g: Grad, x: Ref, d: Ref, sources: Int32Array): Ref {
+  const dx = zeros(g, x.shape);
+  const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
+  for (let k = 0; k < sources.length; k++) if (sources[k] >= 0) gv[sources[k]] += dv[k];
+  return dx;
+}
+
+/** The input element each output element of a tile reads. */
+function tileSources(xShape: readonly number[], outShape: readonly number[]): Int32Array {
+  const is = stridesOf(xShape);
+  const offs = new Int32Array(numel(outShape));
+  forEachIndex(outShape, (at, k) => {
+    let off = 0;
+    for (let q = 0; q < at.length; q++) off += (at[q] % xShape[q]) * is[q];
+    offs[k] = off;
+  });
+  return offs;
+}
+
+/** The input element each output element of a pad reads (-1: the constant). */
+function padSources(xShape: readonly number[], outShape: readonly number[], a: MovementAttrs['pad']): Int32Array {
+  const is = stridesOf(xShape);
+  const offs = new Int32Array(numel(outShape));
+  forEachIndex(outShape, (at, k) => {
+    let off = 0;
+    for (let q = 0; q < at.length && off >= 0; q++) {
+      const s = padSource(at[q] - a.pads[q], xShape[q], a.mode);
+      off = s < 0 ? -1 : off + s * is[q];
+    }
+    offs[k] = off;
+  });
+  return offs;
+}
+
+/** The input element each output element of a strided slice reads. */
+function stridedSources(
+  xShape: readonly number[],
+  outShape: readonly number[],
+  a: MovementAttrs['strided'],
+): Int32Array {
+  const is = stridesOf(xShape);
+  let base = 0;
+  for (let q = 0; q < is.length; q++) base += a.begin[q] * is[q];
+  const offs = offsetsOf(
+    outShape,
+    is.map((st, q) => st * a.step[q]),
+  );
+  for (let k = 0; k < offs.length; k++) offs[k] += base;
   return offs;
 }
 
@@ -209,11 +268,10 @@ export const MOVEMENT = {
     vjp: (g, [dt, i], _y, _s, d, a) => {
       if (dt.dtype !== 'float32') return [null, null];
       const axis = normAxes('gatherelements', [a.axis], dt.shape.length)[0];
-      const dx = zeros(g, dt.shape);
-      const offs = elementOffsets('gatherelements', dt.shape, i.shape, g.backend.i32(i.buf, i.size), axis);
-      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
-      for (let k = 0; k < offs.length; k++) gv[offs[k]] += dv[k];
-      return [dx, null];
+      return [
+        gradBack(g, dt, d, elementOffsets('gatherelements', dt.shape, i.shape, g.backend.i32(i.buf, i.size), axis)),
+        null,
+      ];
     },
     traits: {},
     onnx: null,
@@ -255,28 +313,10 @@ export const MOVEMENT = {
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out) {
-      const is = stridesOf(i.shape);
-      const src = view(x, i);
-      const dst = view(x, out);
-      forEachIndex(out.shape, (at, k) => {
-        let off = 0;
-        for (let q = 0; q < at.length; q++) off += (at[q] % i.shape[q]) * is[q];
-        dst[k] = src[off];
-      });
+      gatherFrom(x, i, out, tileSources(i.shape, out.shape), 0);
       return undefined;
     },
-    vjp: (g, [x], y, _s, d) => {
-      if (x.dtype !== 'float32') return [null];
-      const dx = zeros(g, x.shape);
-      const is = stridesOf(x.shape);
-      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
-      forEachIndex(y.shape, (at, k) => {
-        let off = 0;
-        for (let q = 0; q < at.length; q++) off += (at[q] % x.shape[q]) * is[q];
-        gv[off] += dv[k];
-      });
-      return [dx];
-    },
+    vjp: (g, [x], y, _s, d) => [x.dtype === 'float32' ? gradBack(g, x, d, tileSources(x.shape, y.shape)) : null],
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['tile']>,
@@ -302,35 +342,11 @@ export const MOVEMENT = {
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out, a) {
-      const is = stridesOf(i.shape);
-      const src = view(x, i);
-      const dst = view(x, out);
-      forEachIndex(out.shape, (at, k) => {
-        let off = 0;
-        for (let q = 0; q < at.length && off >= 0; q++) {
-          const s = padSource(at[q] - a.pads[q], i.shape[q], a.mode);
-          off = s < 0 ? -1 : off + s * is[q];
-        }
-        dst[k] = off < 0 ? a.value : src[off];
-      });
+      gatherFrom(x, i, out, padSources(i.shape, out.shape, a), a.value);
       return undefined;
     },
     // each output reads one input cell (or the constant): its gradient goes back there
-    vjp: (g, [x], y, _s, d, a) => {
-      if (x.dtype !== 'float32') return [null];
-      const dx = zeros(g, x.shape);
-      const is = stridesOf(x.shape);
-      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
-      forEachIndex(y.shape, (at, k) => {
-        let off = 0;
-        for (let q = 0; q < at.length && off >= 0; q++) {
-          const src = padSource(at[q] - a.pads[q], x.shape[q], a.mode);
-          off = src < 0 ? -1 : off + src * is[q];
-        }
-        if (off >= 0) gv[off] += dv[k];
-      });
-      return [dx];
-    },
+    vjp: (g, [x], y, _s, d, a) => [x.dtype === 'float32' ? gradBack(g, x, d, padSources(x.shape, y.shape, a)) : null],
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['pad']>,
@@ -358,32 +374,12 @@ export const MOVEMENT = {
       expectHost(c, 0, ...FLOAT_OR_INT);
     },
     forward(x, [i], out, a) {
-      const is = stridesOf(i.shape);
-      let base = 0;
-      for (let q = 0; q < is.length; q++) base += a.begin[q] * is[q];
-      const offs = offsetsOf(
-        out.shape,
-        is.map((st, q) => st * a.step[q]),
-      );
-      const src = view(x, i);
-      const dst = view(x, out);
-      for (let k = 0; k < offs.length; k++) dst[k] = src[base + offs[k]];
+      gatherFrom(x, i, out, stridedSources(i.shape, out.shape, a), 0);
       return undefined;
     },
-    vjp: (g, [x], y, _s, d, a) => {
-      if (x.dtype !== 'float32') return [null];
-      const dx = zeros(g, x.shape);
-      const is = stridesOf(x.shape);
-      let base = 0;
-      for (let q = 0; q < is.length; q++) base += a.begin[q] * is[q];
-      const offs = offsetsOf(
-        y.shape,
-        is.map((st, q) => st * a.step[q]),
-      );
-      const [dv, gv] = [g.backend.f32(d.buf, d.size), g.backend.f32(dx.buf, dx.size)];
-      for (let k = 0; k < offs.length; k++) gv[base + offs[k]] += dv[k];
-      return [dx];
-    },
+    vjp: (g, [x], y, _s, d, a) => [
+      x.dtype === 'float32' ? gradBack(g, x, d, stridedSources(x.shape, y.shape, a)) : null,
+    ],
     traits: {},
     onnx: null,
   } satisfies OpDef<MovementAttrs['strided']>,
