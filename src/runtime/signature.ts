@@ -144,18 +144,8 @@ export type NamedInput =
   | Uint16Array
   | Uint32Array;
 
-/** What runNamed returns per output: the declared type's array (see declaredArray). */
-export type NamedOutput =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Uint32Array;
+/** What runNamed returns per output: the declared type's array (see declaredArray); the same array types. */
+export type NamedOutput = NamedInput;
 
 /** The typed array onnxruntime-node uses for each declared type (bool as Uint8Array 0/1; float16/bfloat16: see declaredArray). */
 const ARRAYS: Record<TensorDtype, { name: string; make: (n: number) => NamedOutput }> = {

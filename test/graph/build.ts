@@ -20,14 +20,24 @@ export function graph(
   dtype: 'float32' | 'int32' = 'float32',
   producer = 'test',
 ): Graph {
-  const g: Graph = {
-    inputs: ['x'],
-    outputs: [],
-    values: { x: { shape: [-1, ...input], dtype } },
-    constants,
-    nodes: [],
-    meta: { classNames: [], input: { kind: 'tabular', shape: input }, producer },
-  };
+  return namedGraph({ x: { shape: [-1, ...input], dtype } }, nodes, constants, {
+    classNames: [],
+    input: { kind: 'tabular', shape: input },
+    producer,
+  });
+}
+
+/**
+ * A graph over named inputs (batched or fixed shapes) → nodes, outputs y0, y1, … with shapes from
+ * the op rules; the last node's output is the graph's. meta: named tensors unless given.
+ */
+export function namedGraph(
+  inputs: Graph['values'],
+  nodes: Omit<Node, 'output'>[],
+  constants: Graph['constants'] = {},
+  meta: Graph['meta'] = { classNames: [], input: { kind: 'tensor', shape: [] }, producer: 'test' },
+): Graph {
+  const g: Graph = { inputs: Object.keys(inputs), outputs: [], values: { ...inputs }, constants, nodes: [], meta };
   nodes.forEach((n, i) => {
     const node = { ...n, output: `y${i}` } as Node;
     const info = inferNode(g, node);

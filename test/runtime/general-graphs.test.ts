@@ -8,38 +8,15 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { sinkTransposes } from '../../src/compile/passes/transposes.js';
 import { GraduateError } from '../../src/errors.js';
-import type { Graph, Node } from '../../src/graph/ir.js';
-import { inferNode, validateGraph } from '../../src/graph/validate.js';
+import type { Graph } from '../../src/graph/ir.js';
+import { validateGraph } from '../../src/graph/validate.js';
 import { importOnnx } from '../../src/onnx/import.js';
 import { Session } from '../../src/runtime/session.js';
-
-/** A graph over named inputs; node outputs y0, y1, … with shapes from the op rules. */
-function build(
-  inputs: Record<string, { shape: number[]; dtype: 'float32' | 'int32' }>,
-  nodes: Omit<Node, 'output'>[],
-  constants: Graph['constants'] = {},
-): Graph {
-  const g: Graph = {
-    inputs: Object.keys(inputs),
-    outputs: [],
-    values: { ...inputs },
-    constants,
-    nodes: [],
-    meta: { classNames: [], input: { kind: 'tensor', shape: [] }, producer: 'test' },
-  };
-  nodes.forEach((n, i) => {
-    const node = { ...n, output: `y${i}` } as Node;
-    const info = inferNode(g, node);
-    g.values[node.output] = { shape: [...info.shape], dtype: info.dtype };
-    g.nodes.push(node);
-  });
-  g.outputs = [`y${nodes.length - 1}`];
-  return g;
-}
+import { namedGraph } from '../graph/build.js';
 
 describe('general graphs in the Session', () => {
   it('a fixed-shape input keeps its value in every tile (its memory is not reused by later values)', () => {
-    const g = build({ x: { shape: [-1, 64], dtype: 'float32' }, w: { shape: [64], dtype: 'float32' } }, [
+    const g = namedGraph({ x: { shape: [-1, 64], dtype: 'float32' }, w: { shape: [64], dtype: 'float32' } }, [
       { name: 'a', op: 'add', inputs: ['x', 'w'], attrs: {} },
       { name: 's1', op: 'scale', inputs: ['y0'], attrs: { mul: 2, add: 0 } },
       { name: 's2', op: 'scale', inputs: ['y1'], attrs: { mul: 2, add: 0 } },
@@ -52,7 +29,7 @@ describe('general graphs in the Session', () => {
   });
 
   it('checks token ids from any input against their table (never reads past it)', () => {
-    const g = build(
+    const g = namedGraph(
       { x: { shape: [-1, 2], dtype: 'float32' }, ids: { shape: [-1, 3], dtype: 'int32' } },
       [{ name: 'e', op: 'embedding', inputs: ['ids', 'w'], attrs: {} }],
       { w: { shape: [2, 2], dtype: 'float32', data: Float32Array.of(1, 2, 3, 4) } },
@@ -71,7 +48,7 @@ describe('general graphs in the Session', () => {
   });
 
   it('refuses a fixed rank-1 input to an op whose runtime step takes rows (linear)', () => {
-    const g = build(
+    const g = namedGraph(
       { x: { shape: [8], dtype: 'float32' } },
       [{ name: 'fc', op: 'linear', inputs: ['x', 'w'], attrs: { activation: 'none' } }],
       { w: { shape: [8, 64], dtype: 'float32', data: new Float32Array(8 * 64).fill(1) } },
@@ -82,14 +59,14 @@ describe('general graphs in the Session', () => {
   it('refuses ops that would mix samples across tiles (batched indices into fixed data, batched scatters)', () => {
     const data = { shape: [4, 2], dtype: 'float32' as const, data: Float32Array.of(0, 0, 10, 10, 20, 20, 30, 30) };
     expect(() =>
-      build(
+      namedGraph(
         { i: { shape: [-1, 2], dtype: 'int32' } },
         [{ name: 'g', op: 'gatherelements', inputs: ['d', 'i'], attrs: { axis: 1 } }],
         { d: data },
       ),
     ).toThrow(/gatherelements: data and indices are batched together/);
     expect(() =>
-      build(
+      namedGraph(
         { i: { shape: [-1], dtype: 'int32' }, u: { shape: [-1], dtype: 'float32' } },
         [{ name: 's', op: 'scatterelements', inputs: ['d', 'i', 'u'], attrs: { axis: 0, reduction: 'add' } }],
         { d: { shape: [4], dtype: 'float32', data: new Float32Array(4) } },
@@ -98,11 +75,14 @@ describe('general graphs in the Session', () => {
   });
 
   it('moves a transpose below a broadcasting op with the broadcast shape (squeeze-excitation)', () => {
-    const g = build({ s: { shape: [-1, 1, 1, 4], dtype: 'float32' }, x: { shape: [-1, 2, 3, 4], dtype: 'float32' } }, [
-      { name: 't1', op: 'transpose', inputs: ['s'], attrs: { perm: [0, 3, 1, 2] } },
-      { name: 't2', op: 'transpose', inputs: ['x'], attrs: { perm: [0, 3, 1, 2] } },
-      { name: 'm', op: 'mul', inputs: ['y0', 'y1'], attrs: {} },
-    ]);
+    const g = namedGraph(
+      { s: { shape: [-1, 1, 1, 4], dtype: 'float32' }, x: { shape: [-1, 2, 3, 4], dtype: 'float32' } },
+      [
+        { name: 't1', op: 'transpose', inputs: ['s'], attrs: { perm: [0, 3, 1, 2] } },
+        { name: 't2', op: 'transpose', inputs: ['x'], attrs: { perm: [0, 3, 1, 2] } },
+        { name: 'm', op: 'mul', inputs: ['y0', 'y1'], attrs: {} },
+      ],
+    );
     const sunk = sinkTransposes(g);
     validateGraph(sunk, 'sunk');
     const run = (gr: Graph) => {
