@@ -156,6 +156,11 @@ export function nodeMacs(g: Graph, n: Node): number {
     const x = g.values[n.inputs[0]].shape;
     return numel(x.slice(1, -1)) * w.shape[0] * w.shape[1];
   }
+  if (n.op === 'rnnscan') {
+    // the recurrent GEMM of every step: h[H] · wh[H, G·H] (the x-projection is the linear before it)
+    const w = g.constants[n.inputs[1]] ?? g.values[n.inputs[1]];
+    return (g.values[n.inputs[0]]?.shape[1] ?? 0) * w.shape[0] * w.shape[1];
+  }
   return 0;
 }
 
@@ -164,9 +169,14 @@ export function graphMacs(g: Graph): number {
   return g.nodes.reduce((s, n) => s + nodeMacs(g, n), 0);
 }
 
-/** Total number of weight values. */
+/**
+ * Total number of weight values the graph reads (as the passes' dropUnused keeps them). A captured
+ * graph can hold constants nothing reads (a conv1d's [K, C, out] weight beside the [1, K, C, out]
+ * view its conv2d takes) until the passes drop them; counting those counts such weights twice.
+ */
 export function graphParams(g: Graph): number {
-  return Object.values(g.constants).reduce((s, c) => s + c.data.length, 0);
+  const read = new Set([...consumers(g).keys(), ...g.outputs]);
+  return Object.entries(g.constants).reduce((s, [name, c]) => s + (read.has(name) ? c.data.length : 0), 0);
 }
 
 export { fromHalf };
