@@ -10,7 +10,9 @@
 // graphs become QDQ: int8 weights per output channel behind DequantizeLinear (axis = Cout; stored
 // as uint8 with zero point 128, the same values: see exportNode), int8 activations per tensor
 // with int8 zero points, int32 biases at scale sx·sw. The output is 'logits'; metadata_props hold
-// 'classNames' and 'input' (JSON).
+// 'classNames' and 'input' (JSON; audio models add their feature spec). Sequence values [N, T, C]
+// keep Graduate's order; `rnnscan` becomes an ONNX GRU/LSTM that takes in the x-projection feeding
+// it (ops/recurrent-onnx.ts), and ONNX nodes nothing reads (a folded projection) are dropped.
 // Not for: reading ONNX (import.ts).
 import { ValueError } from '../errors.js';
 import { floatData, type Graph, type Value } from '../graph/ir.js';
@@ -34,6 +36,8 @@ export interface OnnxInputMeta {
   normalization: { scale?: number; mean?: number[]; std?: number[] };
   /** Declared, for the client to apply (the default export, whose input is the prepared tensor). */
   preprocessing?: { scale?: number; mean?: number[]; std?: number[] };
+  /** Audio models: the feature front end (audio/features.ts AudioFeatureSpec) that makes the input from a clip. */
+  audio?: unknown;
 }
 
 export interface ExportOptions {
@@ -88,6 +92,21 @@ class OnnxBuilder {
     this.initializers.push({ name, dims, dataType, rawData: raw });
     return name;
   }
+  /** Drops nodes no output depends on, and initializers no kept node reads. */
+  prune(outputs: string[]): void {
+    const needed = new Set(outputs);
+    const kept = new Set<NodeProto>();
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const n = this.nodes[i];
+      if (!n.output?.some((o) => needed.has(o))) continue;
+      kept.add(n);
+      for (const v of n.input ?? []) needed.add(v);
+    }
+    const nodes = this.nodes.filter((n) => kept.has(n));
+    const inits = this.initializers.filter((t) => needed.has(t.name ?? ''));
+    this.nodes.splice(0, this.nodes.length, ...nodes);
+    this.initializers.splice(0, this.initializers.length, ...inits);
+  }
 }
 
 const valueInfo = (name: string, dims: number[]) => ({
@@ -113,6 +132,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
   const names = new Map<string, { t: string; order: OnnxOrder }>();
   const transposed = new Map<string, string>();
   const rank = (v: string) => g.values[v].shape.length;
+  const producers = new Map(g.nodes.map((n) => [n.output, n]));
   const quantOf = (v: Value, what: string) => {
     if (!v.quant) throw new ValueError(`exportOnnx: int8 value ${what} has no quantization parameters`);
     return v.quant;
@@ -188,6 +208,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     isConstant: (v) => Object.hasOwn(g.constants, v),
     constant: (v) => g.constants[v],
     floatData: (v) => floatData(g.constants[v]),
+    producer: (v) => producers.get(v),
     DT,
   };
 
@@ -232,6 +253,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
   // output 'logits' in Graduate's layout
   const outV = g.outputs[0];
   b.node('Identity', [floatOf(outV, 'output', 'graduate')], 'output', [], OUTPUT_NAME);
+  b.prune([OUTPUT_NAME]);
 
   const [, H, W] = inVal.shape;
   const inShape = nchwIn ? [-1, C, H, W] : inVal.shape;
@@ -241,6 +263,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     shape: inShape.slice(1),
     normalization: opts.rawInput ? preparation : {},
     ...(!opts.rawInput && { preprocessing: preparation }),
+    ...(spec.audio !== undefined && { audio: spec.audio }),
   };
   const model = onnx.ModelProto.create({
     irVersion: 7,

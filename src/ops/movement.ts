@@ -3,7 +3,7 @@
 // never a read past the tensor), `expand` (broadcast to a shape), `tile`, `pad` (constant,
 // reflect, edge, wrap), `strided` (a slice with steps on every axis) and `trilu`. The general ONNX
 // import path maps ops onto them. gather, gatherelements, expand, tile, pad, strided and trilu have
-// vjps (for their float data); topk, gathernd and the scatters none. No ONNX export yet.
+// vjps (for their float data); topk, gathernd and the scatters none. ONNX export: pad only.
 import { ShapeError, ValueError } from '../errors.js';
 import { broadcastShape } from '../shape/window.js';
 import {
@@ -348,7 +348,20 @@ export const MOVEMENT = {
     // each output reads one input cell (or the constant): its gradient goes back there
     vjp: (g, [x], y, _s, d, a) => [x.dtype === 'float32' ? gradBack(g, x, d, padSources(x.shape, y.shape, a)) : null],
     traits: {},
-    onnx: null,
+    onnx: (o, n) => {
+      const at = n.name;
+      const { pads, mode, value } = n.attrs;
+      // float values only (int32 data has no float exports around it); wrap is opset 19
+      if (mode === 'wrap' || o.value(n.inputs[0]).dtype === 'int32')
+        throw new ValueError(
+          `exportOnnx: pad '${at}' (${mode}, ${o.value(n.inputs[0]).dtype}) has no opset-13 form here`,
+        );
+      const x = o.float(n.inputs[0], at, 'graduate');
+      const y = o.node('Pad', [x, o.ints(`${at}/pads`, pads), o.tensor(`${at}/value`, [], [value])], at, [
+        { name: 'mode', s: mode },
+      ]);
+      o.bind(n.output, y, at, 'graduate');
+    },
   } satisfies OpDef<MovementAttrs['pad']>,
   strided: {
     arity: [1, 1],

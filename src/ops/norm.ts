@@ -90,14 +90,23 @@ export const NORM = {
     },
     traits: { perChannel: true },
     onnx: (o, n) => {
+      const at = n.name;
       const r = o.value(n.inputs[0]).shape.length;
-      if (r !== 4 && r !== 2)
-        throw new ShapeError(`exportOnnx: batchnorm '${n.name}' on a rank-${r} value is not exported`);
+      if (r < 2) throw new ShapeError(`exportOnnx: batchnorm '${at}' on a rank-${r} value is not exported`);
       const ps = n.inputs.slice(1).map((k) => o.tensor(k, [o.constant(k).data.length], o.floatData(k)));
-      const y = o.node('BatchNormalization', [o.float(n.inputs[0], n.name), ...ps], n.name, [
-        { name: 'epsilon', f: n.attrs.eps },
+      const eps = [{ name: 'epsilon', f: n.attrs.eps }];
+      if (r === 4 || r === 2) {
+        o.bind(n.output, o.node('BatchNormalization', [o.float(n.inputs[0], at), ...ps], at, eps), at);
+        return;
+      }
+      // sequences [N, T, C] and other ranks: ONNX normalizes axis 1, Graduate the last
+      const inner = Array.from({ length: r - 2 }, (_, i) => i + 1);
+      const x = o.node('Transpose', [o.float(n.inputs[0], at, 'graduate')], at, [
+        { name: 'perm', ints: [0, r - 1, ...inner] },
       ]);
-      o.bind(n.output, y, n.name);
+      const y = o.node('BatchNormalization', [x, ...ps], at, eps);
+      const back = [0, ...inner.map((i) => i + 1), 1];
+      o.bind(n.output, o.node('Transpose', [y], at, [{ name: 'perm', ints: back }]), at, 'graduate');
     },
   } satisfies OpDef<NormAttrs['batchnorm']>,
   batchnorm_train: {

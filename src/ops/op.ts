@@ -152,6 +152,12 @@ export interface OnnxCtx {
   constant(name: string): ConstInfo;
   /** Float data of a constant (float16 widened). */
   floatData(name: string): Float32Array;
+  /**
+   * The node computing a value (undefined for inputs and constants), for exports that fold their
+   * producer into one ONNX node (rnnscan takes its x-projection into the GRU's W); the exporter
+   * drops ONNX nodes nothing reads.
+   */
+  producer(value: string): (NodeView<unknown> & { readonly op: string }) | undefined;
   /** ONNX data type codes. */
   readonly DT: { FLOAT: number; UINT8: number; INT8: number; INT32: number; INT64: number };
 }

@@ -3,11 +3,13 @@
 // and `poolnd` (max or average; dilations, ceil mode, count_include_pad). They compute in host
 // loops (host.ts): the general ONNX import path uses them where the NHWC kernels (window.ts:
 // conv2d without groups or dilations, 2-D pools) do not apply, and nn's conv1d trains through
-// convnd where it has groups or dilations (its vjp: host loops too). No ONNX export yet.
-import { ShapeError } from '../errors.js';
+// convnd where it has groups or dilations (its vjp: host loops too). ONNX export: Conv,
+// ConvTranspose, MaxPool and AveragePool on the same axis order (the values are channels-first in
+// Graduate too, so they take order 'graduate': no transposes around them); not resize.
+import { ShapeError, ValueError } from '../errors.js';
 import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import { expectHost, forEachIndex, stridesOf, view, zeros } from './host.js';
-import type { CheckCtx, Info, OpDef } from './op.js';
+import type { CheckCtx, Info, NodeView, OnnxAttr, OnnxCtx, OpDef } from './op.js';
 import { numel } from './rules.js';
 
 interface Window {
@@ -220,6 +222,36 @@ function spatialOf(op: string, x: Info, rank: number): number[] {
   return x.shape.slice(2);
 }
 
+/** A float weight or bias as an ONNX tensor: an initializer when constant (int8 refused), else the value. */
+function onnxOperand(o: OnnxCtx, v: string, at: string): string {
+  if (!o.isConstant(v)) return o.float(v, at, 'graduate');
+  const c = o.constant(v);
+  if (c.dtype === 'int8' || c.dtype === 'int32')
+    throw new ValueError(`exportOnnx: '${at}' reads ${c.dtype} constant '${v}'; only float window weights export`);
+  return o.tensor(v, [...c.shape], o.floatData(v));
+}
+
+/** Conv / ConvTranspose with the window's attributes; channels-first in and out. */
+function convOnnx(
+  o: OnnxCtx,
+  n: NodeView<WindowNdAttrs['convnd'] | WindowNdAttrs['convtransposend']>,
+  op: 'Conv' | 'ConvTranspose',
+): void {
+  const at = n.name;
+  const a = n.attrs;
+  const w = o.isConstant(n.inputs[1]) ? o.constant(n.inputs[1]).shape : o.value(n.inputs[1]).shape;
+  const attrs: OnnxAttr[] = [
+    { name: 'kernel_shape', ints: w.slice(2) },
+    { name: 'strides', ints: [...a.strides] },
+    { name: 'dilations', ints: [...a.dilations] },
+    { name: 'pads', ints: [...a.pads] },
+    { name: 'group', i: a.group },
+  ];
+  if ('outputPadding' in a) attrs.push({ name: 'output_padding', ints: [...a.outputPadding] });
+  const ins = [o.float(n.inputs[0], at, 'graduate'), ...n.inputs.slice(1).map((v) => onnxOperand(o, v, at))];
+  o.bind(n.output, o.node(op, ins, at, attrs), at, 'graduate');
+}
+
 export const WINDOW_ND = {
   convnd: {
     arity: [2, 3],
@@ -315,7 +347,7 @@ export const WINDOW_ND = {
       return [dx, dw, db];
     },
     traits: {},
-    onnx: null,
+    onnx: (o, n) => convOnnx(o, n, 'Conv'),
   } satisfies OpDef<WindowNdAttrs['convnd']>,
   convtransposend: {
     arity: [2, 3],
@@ -382,7 +414,7 @@ export const WINDOW_ND = {
     },
     vjp: null,
     traits: {},
-    onnx: null,
+    onnx: (o, n) => convOnnx(o, n, 'ConvTranspose'),
   } satisfies OpDef<WindowNdAttrs['convtransposend']>,
   poolnd: {
     arity: [1, 1],
@@ -458,7 +490,27 @@ export const WINDOW_ND = {
     },
     vjp: null,
     traits: {},
-    onnx: null,
+    onnx: (o, n) => {
+      const at = n.name;
+      const a = n.attrs;
+      const dilated = a.dilations.some((d) => d !== 1);
+      // opset 13: MaxPool has no argmax-only form here, AveragePool no dilations (opset 19)
+      if (a.kind === 'argmax' || (a.kind === 'avg' && dilated))
+        throw new ValueError(
+          `exportOnnx: poolnd '${at}' (${a.kind}${dilated ? ', dilated' : ''}) has no opset-13 ONNX form`,
+        );
+      const attrs: OnnxAttr[] = [
+        { name: 'kernel_shape', ints: [...a.kernel] },
+        { name: 'strides', ints: [...a.strides] },
+        { name: 'pads', ints: [...a.pads] },
+        { name: 'ceil_mode', i: a.ceil ? 1 : 0 },
+        a.kind === 'max'
+          ? { name: 'dilations', ints: [...a.dilations] }
+          : { name: 'count_include_pad', i: a.countPad ? 1 : 0 },
+      ];
+      const y = o.node(a.kind === 'max' ? 'MaxPool' : 'AveragePool', [o.float(n.inputs[0], at, 'graduate')], at, attrs);
+      o.bind(n.output, y, at, 'graduate');
+    },
   } satisfies OpDef<WindowNdAttrs['poolnd']>,
   resize: {
     arity: [1, 1],
