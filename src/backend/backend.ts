@@ -52,6 +52,12 @@ export const UNARY_FNS: readonly UnaryFn[] = [
 /** eq / gt give 1 or 0. */
 export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'eq' | 'gt';
 export type ReduceFn = 'sum' | 'mean' | 'max';
+/** Recurrent cells of scan: GRU (gates z, r, n) and LSTM (gates i, o, f, c). */
+export type ScanCell = 'gru' | 'lstm';
+/** The fixed-point step of the state in an int8 scan's recurrent GEMV: q = round(h · 2^14), |h| < 1. */
+export const SCAN_STATE_ONE = 1 << 14;
+/** Largest hidden size of an int8 scan: H · 2^14 · 127 must stay inside an int32 accumulator. */
+export const SCAN_I8_MAX_HIDDEN = 1024;
 /** Activations a GEMM/conv epilogue applies (a subset of the unary functions). */
 export type EpilogueActivation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh' | 'gelu';
 
@@ -198,6 +204,26 @@ export interface InferenceBackend {
   gather(table: Buf, D: number, ids: Buf, n: number, out: Buf): void;
   /** out[B, D] = mean of table rows of each bag ids[B, L] (-1 = padding; empty bag = 0). */
   embeddingBag(table: Buf, D: number, ids: Buf, B: number, L: number, out: Buf): void;
+
+  // ---- recurrent (inference: the whole time loop of one direction in one call) ---------------
+  /**
+   * Recurrent weights wh [H, G·H] (G = 3 for GRU z, r, n; 4 for LSTM i, o, f, c) and bias bh [G·H]
+   * for scan: float32, or int8 with one scale per column — the state then enters the recurrent
+   * GEMV as 16-bit fixed point, q = round(h · 2^14) (|h| < 1), with int32 accumulation.
+   */
+  prepareScan(
+    cell: ScanCell,
+    H: number,
+    wh: Float32Array | Int8Array,
+    scales?: ArrayLike<number>,
+    bh?: Float32Array,
+  ): Prepared;
+  /**
+   * y[N, T, H] = the hidden state after every step of one GRU/LSTM direction over the input
+   * projections xw[N, T, G·H], in time order (reverse: run from the last step); h = c = 0 first.
+   * GRU: n = tanh(x_n + r ⊙ (h·Wh_n + bh_n)) (PyTorch's, ONNX linear_before_reset = 1).
+   */
+  scan(xw: Buf, N: number, T: number, w: Prepared, reverse: boolean, y: Buf): void;
 
   /** int8 kernels, when the backend has them. */
   readonly int8?: Int8Family;

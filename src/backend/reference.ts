@@ -25,9 +25,11 @@ import type {
   MemoryStats,
   Prepared,
   ReduceFn,
+  ScanCell,
   SgdStepArgs,
   UnaryFn,
 } from './backend.js';
+import { SCAN_STATE_ONE } from './backend.js';
 
 const f = Math.fround;
 
@@ -400,6 +402,16 @@ function int8Epilogue(
   };
 }
 
+/** Recurrent weights for scan (int8: scale = weight scale / 2^14 per column, the fixed-point state's step). */
+interface PreparedScan extends Prepared {
+  kind: 'reference-scan';
+  cell: ScanCell;
+  H: number;
+  wh: Float32Array | Int8Array;
+  scale: Float32Array | null;
+  bh: Float32Array | null;
+}
+
 interface PreparedF32 extends Prepared {
   kind: 'reference-f32';
   w: Float32Array;
@@ -654,6 +666,64 @@ export class ReferenceBackend implements Backend {
   gemmPrepared(a: Buf, M: number, w: Prepared, c: Buf, ep: Epilogue = {}): void {
     const { w: wv, K, N } = prepared<PreparedF32>('gemmPrepared', w, 'reference-f32');
     this.storeEpilogue(matmul(this.f32(a, M * K), wv, M, K, N, {}), M, N, c, ep);
+  }
+
+  prepareScan(cell: ScanCell, H: number, wh: Float32Array | Int8Array, scales?: ArrayLike<number>, bh?: Float32Array) {
+    const GH = (cell === 'gru' ? 3 : 4) * H;
+    if (wh.length !== H * GH) throw new ShapeError(`prepareScan: ${wh.length} recurrent weights for [${H}, ${GH}]`);
+    if (wh instanceof Int8Array && scales?.length !== GH)
+      throw new ShapeError(`prepareScan: int8 weights need ${GH} column scales`);
+    const p: PreparedScan = {
+      kind: 'reference-scan',
+      cell,
+      H,
+      wh: wh.slice(),
+      // the kernel's per-column step of the fixed-point state: scale / 2^14 in float32
+      scale: wh instanceof Int8Array ? Float32Array.from(scales as ArrayLike<number>, (v) => v / SCAN_STATE_ONE) : null,
+      bh: bh?.slice() ?? null,
+    };
+    return p;
+  }
+
+  scan(xw: Buf, N: number, T: number, w: Prepared, reverse: boolean, y: Buf): void {
+    const { cell, H, wh, scale, bh } = prepared<PreparedScan>('scan', w, 'reference-scan');
+    const GH = (cell === 'gru' ? 3 : 4) * H;
+    const X = this.f32(xw, N * T * GH);
+    const Y = this.f32(y, N * T * H);
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    const hw = new Float64Array(GH);
+    for (let n = 0; n < N; n++) {
+      const h = new Float32Array(H);
+      const c = new Float32Array(H);
+      const q = new Int32Array(H);
+      for (let s = 0; s < T; s++) {
+        const t = reverse ? T - 1 - s : s;
+        for (let j = 0; j < GH; j++) {
+          let acc = 0;
+          // int8: the exact integer dot product of the fixed-point state, then its scale
+          for (let k = 0; k < H; k++) acc += (scale ? q[k] : h[k]) * wh[k * GH + j];
+          hw[j] = (scale ? f(f(acc) * scale[j]) : acc) + (bh ? bh[j] : 0);
+        }
+        const x = (n * T + t) * GH;
+        for (let j = 0; j < H; j++) {
+          const a = (g: number) => X[x + g * H + j] + hw[g * H + j];
+          let next: number;
+          if (cell === 'gru') {
+            const [z, r] = [sig(a(0)), sig(a(1))];
+            const nn = Math.tanh(X[x + 2 * H + j] + r * hw[2 * H + j]);
+            next = nn + z * (h[j] - nn);
+          } else {
+            c[j] = sig(a(2)) * c[j] + sig(a(0)) * Math.tanh(a(3));
+            next = sig(a(1)) * Math.tanh(c[j]);
+          }
+          Y[(n * T + t) * H + j] = next;
+        }
+        for (let j = 0; j < H; j++) {
+          h[j] = Y[(n * T + t) * H + j];
+          q[j] = roundHalfEven(f(h[j] * SCAN_STATE_ONE));
+        }
+      }
+    }
   }
 
   release(_p: Prepared): void {

@@ -33,6 +33,7 @@ import {
 } from '../kernels/int8.js';
 import { concat, slice, transpose } from '../kernels/layout.js';
 import { avgPool2d, globalAvgPool, maxPool2d } from '../kernels/pooling.js';
+import { freeScan, type PackedScan, packScan, scan } from '../kernels/recurrent.js';
 import { reduce } from '../kernels/reduce.js';
 import { softmax } from '../kernels/softmax.js';
 import { broadcastShape, type Conv2dGeometry } from '../shape/window.js';
@@ -45,8 +46,13 @@ import type {
   Int8Epilogue,
   Int8Family,
   Prepared,
+  ScanCell,
 } from './backend.js';
 
+interface PreparedScan extends Prepared {
+  kind: 'scan';
+  packed: PackedScan;
+}
 interface PreparedF32 extends Prepared {
   kind: 'f32';
   packed: PackedB;
@@ -171,10 +177,19 @@ export class WasmInferenceBackend implements InferenceBackend {
   gemmPrepared(a: Buf, M: number, w: Prepared, c: Buf, ep: Epilogue = {}): void {
     gemmPacked(this.engine, a, M, f32Prepared(w), c, ep);
   }
+  prepareScan(cell: ScanCell, H: number, wh: Float32Array | Int8Array, scales?: ArrayLike<number>, bh?: Float32Array) {
+    return { kind: 'scan', packed: packScan(this.engine, cell, H, wh, scales, bh) } as PreparedScan;
+  }
+  scan(xw: Buf, N: number, T: number, w: Prepared, reverse: boolean, y: Buf): void {
+    const p = w as PreparedScan;
+    if (p.kind !== 'scan') throw new ValueError(`wasm backend: scan got weights prepared as '${p.kind}'`);
+    scan(this.engine, xw, N, T, p.packed, reverse, y);
+  }
   release(p: Prepared): void {
     const e = this.engine;
-    const q = p as PreparedF32 | PreparedI8;
-    if (q.kind === 'f32') freePacked(e, q.packed);
+    const q = p as PreparedF32 | PreparedI8 | PreparedScan;
+    if (q.kind === 'scan') freeScan(e, q.packed);
+    else if (q.kind === 'f32') freePacked(e, q.packed);
     else if (q.kind === 'i8-gemm' || q.kind === 'i8-im2col') freePackedB8(e, q.packed);
     else if (q.kind === 'i8-c1') freePackedB8(e, q.packed.b);
     else freePackedWino8(e, q.packed);

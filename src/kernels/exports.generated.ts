@@ -732,6 +732,47 @@ export interface ConvC1I8Exports {
   ): void;
 }
 
+// recurrent.ts
+export interface RecurrentExports {
+  /**
+   * Rows [start, end) of a scan with f32 weights (see the header): y[n, t] = h_t for every step t, in
+   * time order (reverse: the scan runs from t = T − 1 down). h and c start at 0.
+   */
+  rnn_scan_f32(
+    cell: i32,
+    xw: usize,
+    wh: usize,
+    bh: usize,
+    T: i32,
+    H: i32,
+    reverse: i32,
+    y: usize,
+    state: usize,
+    hwBuf: usize,
+    start: i32,
+    end: i32,
+    scratch: usize,
+  ): void;
+  /** rnn_scan_f32 with int8 weights as i16 k-pairs and per-column scales (see the header); qh: [N, Hp] i16. */
+  rnn_scan_i8(
+    cell: i32,
+    xw: usize,
+    wh: usize,
+    scale: usize,
+    bh: usize,
+    T: i32,
+    H: i32,
+    reverse: i32,
+    y: usize,
+    state: usize,
+    hwBuf: usize,
+    qhBuf: usize,
+    start: i32,
+    end: i32,
+    scratch: usize,
+  ): void;
+}
+
 /** Every export of the training module, kernels-<isa>-<mem>.wasm (src/kernels/as/index.ts). */
 export interface KernelExports
   extends GemmExports,
@@ -745,7 +786,8 @@ export interface KernelExports
     OptimExports,
     Int8Exports,
     WinogradI8Exports,
-    ConvC1I8Exports {}
+    ConvC1I8Exports,
+    RecurrentExports {}
 
 /** Names of KernelExports, in module order. */
 export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
@@ -806,6 +848,8 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   'conv_c1_pad_limit',
   'conv_c1_pad_bytes',
   'conv_c1_i8',
+  'rnn_scan_f32',
+  'rnn_scan_i8',
 ];
 
 /** Exports of the inference module, kernels-infer-<isa>-<mem>.wasm (src/kernels/as/index-infer.ts). */
@@ -845,4 +889,6 @@ export const INFER_KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   'conv_c1_pad_limit',
   'conv_c1_pad_bytes',
   'conv_c1_i8',
+  'rnn_scan_f32',
+  'rnn_scan_i8',
 ];

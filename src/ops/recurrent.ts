@@ -8,9 +8,12 @@
 // `rnnscan` is the training side: one GRU or LSTM direction over the input projections of every
 // step (nn/sequence.ts computes them in one GEMM), one recurrent GEMM per step on the backend with
 // the gate math in a host loop, and a BPTT vjp (one GEMM per step back, one for the whole dWh).
-import { ShapeError } from '../errors.js';
+
+import { SCAN_I8_MAX_HIDDEN } from '../backend/backend.js';
+import { ShapeError, ValueError } from '../errors.js';
+import { fromHalf } from '../shape/half.js';
 import { view } from './host.js';
-import type { Arg, OpDef, Ref } from './op.js';
+import type { Arg, ConstInfo, OpDef, Ref } from './op.js';
 
 export interface RecurrentAttrs {
   recurrent: {
@@ -244,8 +247,20 @@ export const RECURRENT = {
       if (a.cell !== 'gru' && a.cell !== 'lstm') c.bad('attrs.cell must be gru or lstm');
       if (!(Number.isInteger(a.hidden) && a.hidden > 0)) c.bad('attrs.hidden must be a positive integer');
       if (typeof a.reverse !== 'boolean') c.bad('attrs.reverse must be a boolean');
+      const GH = SCAN_GATES[a.cell] * a.hidden;
+      if (c.isConstant(1) && c.constant(1).dtype === 'int8') {
+        // int8 recurrent weights: symmetric per gate column; the state runs as 16-bit fixed point
+        const w = c.constant(1);
+        if (w.quant?.scale.length !== GH || w.quant.zeroPoint.some((z) => z !== 0))
+          c.bad(`int8 recurrent weights need ${GH} per-column scales and zero points 0`);
+        if (a.hidden > SCAN_I8_MAX_HIDDEN) c.bad(`int8 recurrent weights need hidden ≤ ${SCAN_I8_MAX_HIDDEN}`);
+        if (c.n.inputs[2] !== undefined && !c.isConstant(2)) c.bad('an int8 rnnscan needs a constant recurrent bias');
+      } else if ((c.isConstant(1) ? c.constant(1).dtype : c.value(1).dtype) === 'int32')
+        c.bad(`recurrent weights '${c.n.inputs[1]}' must be float32, float16 or int8`);
     },
     forward(x, [xw, wh, bh], out, a) {
+      if (wh.dtype === 'int8')
+        throw new ValueError('rnnscan: int8 recurrent weights run only in the runtime (Session), not in training');
       const [N, T, GH] = xw.shape;
       const H = a.hidden;
       const G = SCAN_GATES[a.cell];
@@ -387,6 +402,21 @@ export const RECURRENT = {
       for (const r of [dhw, carry, back]) r.dispose();
       if (!needs[0]) dxw.dispose();
       return [needs[0] ? dxw : null, dwh, dbh];
+    },
+    // inference: the backend's scan runs the whole time loop in one call (no gates kept), with the
+    // weights prepared once — float32 (float16 widened) or int8 per gate column
+    run(p, n) {
+      const a = n.attrs;
+      const w = p.constantInfo(n.inputs[1]);
+      const b = n.inputs[2] === undefined ? undefined : p.constantInfo(n.inputs[2]);
+      if (!w || (n.inputs[2] !== undefined && !b) || p.constantInfo(n.inputs[0])) return undefined;
+      const floats = (c: ConstInfo) =>
+        c.dtype === 'float16' ? Float32Array.from(c.data as Uint16Array, fromHalf) : (c.data as Float32Array);
+      const wh = w.dtype === 'int8' ? (w.data as Int8Array) : floats(w);
+      const packed = p.own(p.backend.prepareScan(a.cell, a.hidden, wh, w.quant?.scale, b && floats(b)));
+      const T = p.value(n.inputs[0]).shape[1];
+      const [xw, y, bk] = [p.buf(n.inputs[0]), p.buf(n.output), p.backend];
+      return (N) => bk.scan(xw, N, T, packed, a.reverse, y);
     },
     traits: {},
     onnx: null,

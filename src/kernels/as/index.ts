@@ -13,3 +13,4 @@ export * from './optim';
 export * from './int8';
 export * from './winograd_i8';
 export * from './conv_c1_i8';
+export * from './recurrent';
