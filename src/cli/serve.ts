@@ -36,6 +36,12 @@ export function serveCommand(): Command {
       num('max-image-pixels', true),
     )
     .option(
+      '--max-audio-seconds <s>',
+      'longest audio clip (WAV upload or waveform tensor) an audio model is sent, checked before resampling (400 beyond)',
+      num('max-audio-seconds', false),
+      30,
+    )
+    .option(
       '--drain-timeout-ms <ms>',
       'on SIGTERM, longest wait for connections still sending a request before they are closed',
       num('drain-timeout-ms', false),

@@ -7,6 +7,7 @@ import type { Graph, InputSpec } from '../graph/ir.js';
 import { numel } from '../graph/ir.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
 import { nodeBuiltin } from '../kernels/host.js';
+import { waveformInput } from './audio-input.js';
 import { preparePixels, transposeImages } from './image-input.js';
 import { Session } from './session.js';
 import {
@@ -20,9 +21,21 @@ import {
   toCompute,
 } from './signature.js';
 
+export { type AudioFeatureSpec, AudioFeaturizer, featureChannels } from '../audio/features.js';
+export { type AudioPreparation, prepareSamples, prepareWav } from '../audio/input.js';
+export { resample } from '../audio/resample.js';
+export { decodeWav, type WavAudio } from '../audio/wav.js';
 export { FileError, FormatError, GraduateError, ShapeError, ValueError } from '../errors.js';
 export { crc32, readArtifact, writeArtifact } from '../graph/artifact.js';
 export type { Graph, InputSpec } from '../graph/ir.js';
+export {
+  audioPreparation,
+  type ClipLimits,
+  checkClip,
+  clipSamples,
+  waveformInput,
+  wavInput,
+} from './audio-input.js';
 export { describePreparation, type InputPreparation, inputPreparation, tensorShape } from './image-input.js';
 export { Session, type SessionOptions } from './session.js';
 export {
@@ -173,6 +186,13 @@ export class InferenceModel {
         `prepareImage: ${pixels.length} pixel values, the model expects [${spec.shape.join(', ')}] = ${n}`,
       );
     return preparePixels(spec, pixels); // as runtime/image-input.ts (predict, serve, the browser page)
+  }
+  /**
+   * Mono samples recorded at `rate` Hz (an audio model) → its input tensor [frames, channels]:
+   * resampled to the model's rate, featurised and standardised as its meta.input records (see run).
+   */
+  prepareAudio(samples: Float32Array, rate: number): Float32Array {
+    return waveformInput(this.input, samples, rate, 1, 'prepareAudio');
   }
   dispose(): void {
     this.session.dispose();

@@ -22,7 +22,8 @@ export class HttpError extends GraduateError {
   }
 }
 
-const bad = (message: string) => new HttpError(400, message);
+/** A 400 with `message`. */
+export const bad = (message: string): HttpError => new HttpError(400, message);
 
 /** A validated infer request: the model's prepared samples. */
 export interface InferInput {
@@ -33,6 +34,8 @@ export interface InferInput {
   topK?: number;
   /** Outputs the client asked for (default: all). */
   outputs?: string[];
+  /** data holds mono samples [batch, samples] at this rate (the 'waveform' input): a worker featurises them. */
+  sampleRate?: number;
 }
 
 /** The protocol shape of a tensor: batch dimension -1. */
@@ -68,23 +71,16 @@ export function preprocessingParameters(m: ModelEntry): Record<string, string | 
   };
 }
 
+/**
+ * An audio model's second input name: raw mono float PCM that the server featurises (serve/audio.ts),
+ * beside the graph's input of prepared features.
+ */
+export const WAVEFORM_INPUT = 'waveform';
+
 /** Checks a JSON infer request body against the model; throws HttpError 400 naming what is wrong. */
 export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: number, binary?: Uint8Array): InferInput {
-  if (typeof body !== 'object' || body === null || !Array.isArray((body as { inputs?: unknown }).inputs))
-    throw bad(`request body: expected a JSON object with an "inputs" array`);
-  const req = body as { id?: unknown; inputs: unknown[]; parameters?: unknown; outputs?: unknown };
   const want = m.input;
-  const signature = `${want.datatype} ${fmtShape(protocolShape(want))}`;
-  let tensor: Record<string, unknown> | undefined;
-  for (const [i, t] of req.inputs.entries()) {
-    const name = (t as { name?: unknown } | null)?.name;
-    if (typeof name !== 'string') throw bad(`inputs[${i}]: expected an object with a "name"`);
-    if (name !== want.name)
-      throw bad(`unknown input '${name}': model '${m.name}' takes one input '${want.name}' ${signature}`);
-    if (tensor) throw bad(`input '${name}' appears twice`);
-    tensor = t as Record<string, unknown>;
-  }
-  if (!tensor) throw bad(`missing input '${want.name}' (${signature}) for model '${m.name}'`);
+  const { req, tensor } = requestTensor(m, body, [want.name]);
   const what = `input '${want.name}'`;
   if (tensor.datatype !== want.datatype)
     throw bad(`${what}: datatype ${JSON.stringify(tensor.datatype)} is not accepted; the model takes ${want.datatype}`);
@@ -95,18 +91,69 @@ export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: numb
     throw bad(`${what}: shape ${fmtShape(shape)} does not match the model's ${fmtShape(protocolShape(want))}`);
   const batch = shape[0] as number;
   if (batch > maxSamples) throw bad(`${what}: batch ${batch} is over this server's limit of ${maxSamples} per request`);
-  const size = (tensor.parameters as { binary_data_size?: unknown } | undefined)?.binary_data_size;
-  const data =
-    size === undefined
-      ? flatData(tensor.data, numel(shape), want.datatype, what, shape)
-      : binaryData(binary, size, numel(shape), want.datatype, what, shape);
+  const data = tensorData(tensor, binary, shape, want.datatype, what);
   // checked here, per request: in the worker a bad id would fail every request of its batch
   const badId = want.tokenIds === undefined ? -1 : firstBadTokenId(data, want.tokenIds);
   if (badId >= 0)
     throw bad(
       `${what}: data[${badId}] = ${data[badId]} is not a token id of this model (ids lie in [-1, ${want.tokenIds}))`,
     );
-  const out: InferInput = { data, batch };
+  return requestOptions(m, req, { data, batch });
+}
+
+/** An infer request's fields around its one input tensor. */
+export interface RequestBody {
+  id?: unknown;
+  inputs: unknown[];
+  parameters?: unknown;
+  outputs?: unknown;
+}
+
+/**
+ * The request's one input tensor, whose name must be one of `names` (the first is the model's
+ * input; an audio model also takes WAVEFORM_INPUT); 400s name what is missing, unknown or doubled.
+ */
+export function requestTensor(
+  m: ModelEntry,
+  body: unknown,
+  names: readonly string[],
+): { req: RequestBody; tensor: Record<string, unknown> } {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { inputs?: unknown }).inputs))
+    throw bad(`request body: expected a JSON object with an "inputs" array`);
+  const req = body as RequestBody;
+  const signature = `${m.input.datatype} ${fmtShape(protocolShape(m.input))}`;
+  const waveform =
+    m.spec.kind === 'audio' ? `, or '${WAVEFORM_INPUT}' FP32 [samples] or [clips, samples]: mono samples` : '';
+  let tensor: Record<string, unknown> | undefined;
+  for (const [i, t] of req.inputs.entries()) {
+    const name = (t as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string') throw bad(`inputs[${i}]: expected an object with a "name"`);
+    if (!names.includes(name))
+      throw bad(`unknown input '${name}': model '${m.name}' takes one input '${m.input.name}' ${signature}${waveform}`);
+    if (tensor?.name === name) throw bad(`input '${name}' appears twice`);
+    if (tensor) throw bad(`model '${m.name}' takes one input, got '${tensor.name}' and '${name}'`);
+    tensor = t as Record<string, unknown>;
+  }
+  if (!tensor) throw bad(`missing input '${m.input.name}' (${signature}${waveform}) for model '${m.name}'`);
+  return { req, tensor };
+}
+
+/** A tensor's data, JSON or binary (parameters.binary_data_size), exactly as many values as `shape` holds. */
+export function tensorData(
+  tensor: Record<string, unknown>,
+  binary: Uint8Array | undefined,
+  shape: readonly number[],
+  datatype: 'FP32' | 'INT32',
+  what: string,
+): Float32Array | Int32Array {
+  const size = (tensor.parameters as { binary_data_size?: unknown } | undefined)?.binary_data_size;
+  return size === undefined
+    ? flatData(tensor.data, numel(shape), datatype, what, shape)
+    : binaryData(binary, size, numel(shape), datatype, what, shape);
+}
+
+/** The request's id, parameters.top_k and "outputs", checked, added to `out`. */
+export function requestOptions(m: ModelEntry, req: RequestBody, out: InferInput): InferInput {
   if (typeof req.id === 'string') out.id = req.id;
   const topK = (req.parameters as { top_k?: unknown } | undefined)?.top_k;
   if (topK !== undefined) {

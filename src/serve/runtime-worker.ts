@@ -1,10 +1,12 @@
 // The body of a serving worker thread: one single-threaded engine and one runtime per served model
-// version; runs the batches and decodes the images the pool posts. Compute only, no HTTP.
+// version; runs the batches, decodes the images and featurises the audio clips the pool posts.
+// Compute only, no HTTP.
 import { parentPort, workerData } from 'node:worker_threads';
 import { FormatError, ShapeError, ValueError } from '../errors.js';
 import { decodeImage } from '../io/image-decode.js';
 import { Engine } from '../kernels/engine.js';
 import { inputLimits } from '../limits.js';
+import { waveformInput, wavInput } from '../runtime/audio-input.js';
 import { imageInput } from '../runtime/image-input.js';
 import { type InferenceModel, loadArtifact } from '../runtime/index.js';
 import { buffersOf, type WorkerInit, type WorkerReply, type WorkerRequest } from './workers.js';
@@ -32,14 +34,28 @@ try {
           : model.session.runAll(job.data, job.batch);
         post({ type: 'done', id: job.id, output, computeMs: performance.now() - t0 }, buffersOf(output));
       } else {
-        const output = imageInput(model.input, decodeImage(job.bytes, 'uploaded image', limits), 'uploaded image');
+        const output =
+          job.type === 'image'
+            ? imageInput(model.input, decodeImage(job.bytes, 'uploaded image', limits), 'uploaded image')
+            : 'wav' in job.clip
+              ? wavInput(model.input, job.clip.wav, 'uploaded WAV', init.clipLimits)
+              : waveformInput(
+                  model.input,
+                  job.clip.samples,
+                  job.clip.rate,
+                  job.clip.batch,
+                  "input 'waveform'",
+                  init.clipLimits,
+                );
         post({ type: 'done', id: job.id, output, computeMs: 0 }, [output.buffer as ArrayBuffer]);
       }
     } catch (e) {
       // the request's data (an undecodable image; a named tensor's value its graph refuses, e.g.
       // an index past a table) rather than the server
       const badInput =
-        e instanceof FormatError || (job.type === 'run' && (e instanceof ValueError || e instanceof ShapeError));
+        e instanceof FormatError ||
+        (job.type === 'run' && (e instanceof ValueError || e instanceof ShapeError)) ||
+        (job.type === 'audio' && e instanceof ValueError);
       post({ type: 'failed', id: job.id, message: (e as Error).message, badInput });
     }
   });

@@ -1,6 +1,6 @@
 // `graduate serve`: the HTTP side of the inference server (fastify) speaking the Open Inference
-// Protocol (KServe v2): health, server/model metadata, model list, infer with JSON tensors or an
-// uploaded image, Prometheus /metrics. The main thread only parses, validates and answers; batches
+// Protocol (KServe v2): health, server/model metadata, model list, infer with JSON tensors, an
+// uploaded image or WAV file, or an audio model's raw samples (serve/audio.ts), Prometheus /metrics. The main thread only parses, validates and answers; batches
 // run in the worker pool. close() drains: new requests get 503, accepted ones are answered, and
 // connections without a request in flight are closed at once (else one silent client holds the exit).
 
@@ -10,7 +10,16 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { ValueError } from '../errors.js';
 import { cpuCount } from '../kernels/host.js';
 import { inputLimits, LIMIT_ENV } from '../limits.js';
+import type { ClipLimits } from '../runtime/audio-input.js';
 import { topClasses } from '../runtime/index.js';
+import {
+  audioParameters,
+  parseAudioRequest,
+  SERVE_MAX_AUDIO_SECONDS,
+  SERVE_MAX_SAMPLE_RATE,
+  uploadKind,
+  WAV_TYPES,
+} from './audio.js';
 import { Batcher, type BatcherOptions, OverloadedError } from './batcher.js';
 import { labels, ServerMetrics } from './metrics.js';
 import { namedMetadata, namedResponse, parseNamedRequest } from './named.js';
@@ -42,6 +51,8 @@ export interface ServeOptions extends Partial<BatcherOptions> {
   maxRequestBatch?: number;
   /** Largest uploaded image, width × height, checked before decoding (default GRADUATE_MAX_IMAGE_PIXELS or SERVE_MAX_IMAGE_PIXELS). */
   maxImagePixels?: number;
+  /** Longest audio clip in seconds, a WAV upload or a waveform row, checked before resampling (default 30). */
+  maxAudioSeconds?: number;
   /**
    * Longest a shutdown waits for connections still sending a request (default 30 s, Kubernetes'
    * grace period): a client whose body stalls would otherwise hold the exit for as long as it likes.
@@ -56,7 +67,7 @@ export interface ServeStats {
   ok: number;
 }
 
-const IMAGE_TYPES = ['image/png', 'image/jpeg', 'application/octet-stream'];
+const UPLOAD_TYPES = ['image/png', 'image/jpeg', 'application/octet-stream', ...WAV_TYPES];
 
 /**
  * serve's default image limit, below the 50 MP of the other commands: the models take a few
@@ -84,12 +95,18 @@ export class InferenceServer {
     readonly batcher: Batcher,
     private readonly pool: WorkerPool,
     private readonly drainTimeoutMs: number,
+    private readonly clipLimits: ClipLimits,
   ) {}
 
   /** Loads the models (an artifact file or a model repository folder), starts the workers, listens. */
   static async start(source: string, opts: ServeOptions = {}): Promise<InferenceServer> {
     const o = resolveOptions(opts);
     const repository = new Repository(scanRepository(source));
+    const clipLimits: ClipLimits = {
+      maxSeconds: o.maxAudioSeconds,
+      maxSampleRate: SERVE_MAX_SAMPLE_RATE,
+      raiseWith: '--max-audio-seconds',
+    };
     const pool = await WorkerPool.start(
       {
         models: repository.models.map((m) => ({ key: modelKey(m), path: m.path })),
@@ -97,6 +114,7 @@ export class InferenceServer {
         threads: o.threads,
         maxImagePixels: o.maxImagePixels,
         raiseImagePixels: imageLimit(opts.maxImagePixels).raiseWith,
+        clipLimits,
       },
       o.workers,
     );
@@ -104,7 +122,7 @@ export class InferenceServer {
     const batcher = new Batcher(o, pool, (key, n, ms) => metrics.batch(key, n, ms));
     pool.onIdle = () => batcher.pump();
     const app = Fastify({ bodyLimit: o.bodyLimit, logger: false, return503OnClosing: true });
-    const server = new InferenceServer(app, repository, metrics, batcher, pool, o.drainTimeoutMs);
+    const server = new InferenceServer(app, repository, metrics, batcher, pool, o.drainTimeoutMs, clipLimits);
     server.routes(o.maxRequestBatch);
     server.trackConnections();
     try {
@@ -177,7 +195,7 @@ export class InferenceServer {
 
   private routes(maxRequestBatch: number): void {
     const { app, repository: repo, metrics } = this;
-    for (const type of IMAGE_TYPES)
+    for (const type of UPLOAD_TYPES)
       app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     // Responses finished while draining close their connection, so that close() need not wait for keep-alive.
     app.addHook('onSend', async (_req, reply) => {
@@ -209,7 +227,10 @@ export class InferenceServer {
     const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
       const m = this.lookup(req.params) as ModelEntry;
       const versions = repo.names().find((n) => n.name === m.name)?.versions ?? [m.version];
-      return m.named ? namedMetadata(m, m.named, versions) : modelMetadata(m, versions);
+      if (m.named) return namedMetadata(m, m.named, versions);
+      const meta = modelMetadata(m, versions);
+      if (m.spec.kind !== 'audio') return meta;
+      return { ...meta, parameters: { ...meta.parameters, ...audioParameters(m, this.clipLimits) } };
     };
     app.get('/v2/models/:name', metadata);
     app.get('/v2/models/:name/versions/:version', metadata);
@@ -237,7 +258,10 @@ export class InferenceServer {
     return m;
   }
 
-  /** JSON tensors → logits (and top-k labels); an image body → top-k labels. */
+  /**
+   * JSON tensors → logits (and top-k labels); an image body → top-k labels; a WAV body or an audio
+   * model's 'waveform' tensor → featurised in a worker, then as a tensor request.
+   */
   private async infer(req: InferRequest, reply: FastifyReply, maxRequestBatch: number) {
     const m = this.lookup(req.params) as ModelEntry;
     const key = modelKey(m);
@@ -245,27 +269,39 @@ export class InferenceServer {
     const headerLength = req.headers['inference-header-content-length'];
     const raw = req.body instanceof Uint8Array ? req.body : undefined;
     const binary = raw && typeof headerLength === 'string' ? splitBinaryBody(raw, headerLength) : undefined;
-    const image = raw !== undefined && binary === undefined;
-    if (image && m.spec.kind !== 'image')
-      throw new HttpError(400, `model '${m.name}' takes ${m.spec.kind} input, not images`);
+    const upload = raw !== undefined && binary === undefined ? uploadKind(req.headers['content-type'], m) : undefined;
     if (m.named) return this.inferNamed(m, m.named, req, reply, maxRequestBatch, binary);
-    const request = image
-      ? undefined
-      : binary
-        ? parseInferRequest(m, binary.header, maxRequestBatch, binary.binary)
-        : parseInferRequest(m, req.body, maxRequestBatch);
+    const parse = (body: unknown, bytes?: Uint8Array) =>
+      m.spec.kind === 'audio'
+        ? parseAudioRequest(m, body, maxRequestBatch, this.clipLimits, bytes)
+        : parseInferRequest(m, body, maxRequestBatch, bytes);
     const k = Number(req.query.top_k ?? 3);
-    if (image && (!Number.isInteger(k) || k < 1))
+    if (upload && (!Number.isInteger(k) || k < 1))
       throw new HttpError(400, `top_k: expected a positive integer, got '${req.query.top_k}'`);
+    const request = upload ? undefined : binary ? parse(binary.header, binary.binary) : parse(req.body);
     return this.accounted(key, reply, async () => {
-      const data = request?.data ?? (await this.pool.prepareImage(key, req.body as Uint8Array));
+      const { pool } = this;
+      const body = req.body as Uint8Array;
+      const data =
+        upload === 'image'
+          ? await pool.prepareImage(key, body)
+          : upload === 'audio'
+            ? await pool.prepareAudio(key, { wav: body })
+            : request?.sampleRate !== undefined
+              ? await pool.prepareAudio(key, {
+                  samples: request.data as Float32Array,
+                  rate: request.sampleRate,
+                  batch: request.batch,
+                })
+              : (request?.data as Float32Array | Int32Array);
       const r = await this.batcher.submit(key, data, request?.batch ?? 1);
       const output = r.output as Float32Array;
       checkOutput(m, output);
       this.metrics.queueSeconds.observe(labels(key), r.queueMs / 1000);
-      return request
-        ? inferResponse(m, request, output)
-        : { model_name: m.name, model_version: m.version, predictions: topClasses(output, m.classNames, k) };
+      if (upload === 'image')
+        return { model_name: m.name, model_version: m.version, predictions: topClasses(output, m.classNames, k) };
+      // a WAV upload is answered as a tensor request with top_k: logits and labels
+      return inferResponse(m, request ?? { data, batch: 1, topK: Math.min(k, output.length) }, output);
     });
   }
 
@@ -342,6 +378,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
     bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
     maxRequestBatch: 0,
     maxImagePixels: imageLimit(opts.maxImagePixels).pixels,
+    maxAudioSeconds: opts.maxAudioSeconds ?? SERVE_MAX_AUDIO_SECONDS,
     drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
   };
   o.maxRequestBatch = opts.maxRequestBatch ?? Math.max(o.maxBatch, 64);
@@ -356,6 +393,8 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
   positive('--body-limit', o.bodyLimit, 1);
   positive('max request batch', o.maxRequestBatch, 1);
   positive('--max-image-pixels', o.maxImagePixels, 1);
+  if (!(o.maxAudioSeconds > 0))
+    throw new ValueError(`--max-audio-seconds: expected a number > 0, got ${o.maxAudioSeconds}`);
   if (!(o.drainTimeoutMs >= 0))
     throw new ValueError(`--drain-timeout-ms: expected a number ≥ 0, got ${o.drainTimeoutMs}`);
   if (!(o.maxDelayMs >= 0)) throw new ValueError(`--max-delay-ms: expected a number ≥ 0, got ${o.maxDelayMs}`);

@@ -6,6 +6,7 @@
 // Not for: forming batches (batcher.ts) or the protocol (server.ts).
 import { Worker } from 'node:worker_threads';
 import { GraduateError } from '../errors.js';
+import type { ClipLimits } from '../runtime/audio-input.js';
 import type { Outputs, Tensors } from './batcher.js';
 
 /** What a worker is started with. */
@@ -19,11 +20,17 @@ export interface WorkerInit {
   maxImagePixels: number;
   /** What raises that limit, as the 400 names it ('--max-image-pixels' or the environment variable). */
   raiseImagePixels: string;
+  /** Bounds on one audio clip (WAV upload or waveform), checked before resampling. */
+  clipLimits: ClipLimits;
 }
+
+/** An audio clip to featurise: a WAV file's bytes, or `batch` clips of mono samples at `rate` Hz side by side. */
+export type AudioClip = { wav: Uint8Array } | { samples: Float32Array; rate: number; batch: number };
 
 export type WorkerRequest =
   | { type: 'run'; id: number; key: string; data: Tensors; batch: number }
-  | { type: 'image'; id: number; key: string; bytes: Uint8Array };
+  | { type: 'image'; id: number; key: string; bytes: Uint8Array }
+  | { type: 'audio'; id: number; key: string; clip: AudioClip };
 
 export type WorkerReply =
   | { type: 'ready' }
@@ -112,11 +119,21 @@ export class WorkerPool {
   }
 
   /** Decodes an image into the model's input on the least busy worker. */
-  async prepareImage(key: string, bytes: Uint8Array): Promise<Float32Array> {
+  prepareImage(key: string, bytes: Uint8Array): Promise<Float32Array> {
+    return this.prepare({ type: 'image', id: this.nextId++, key, bytes }, []);
+  }
+
+  /** Featurises an audio clip (or clips) into the model's input [batch, frames, channels] on the least busy worker. */
+  prepareAudio(key: string, clip: AudioClip): Promise<Float32Array> {
+    const transfer = 'samples' in clip ? [clip.samples.buffer as ArrayBuffer] : [];
+    return this.prepare({ type: 'audio', id: this.nextId++, key, clip }, transfer);
+  }
+
+  private async prepare(job: WorkerRequest, transfer: ArrayBuffer[]): Promise<Float32Array> {
     const ready = this.workers.filter((x) => x.ready);
     if (ready.length === 0) throw new GraduateError('WorkerPool: no worker is running');
     const w = ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
-    return (await this.post(w, { type: 'image', id: this.nextId++, key, bytes })).output as Float32Array;
+    return (await this.post(w, job, transfer)).output as Float32Array;
   }
 
   /** Stops every worker (running jobs fail). */

@@ -9,9 +9,11 @@ import { folderOf, RUNTIME_REACH } from '../architecture/dependencies.js';
 /**
  * Bundle size budget for src/runtime/index.ts (minified JS, without the .wasm files): 150 KiB since
  * the runtime runs general ONNX graphs (the host-loop ops of ops/math, movement, window-nd and
- * recurrent: 131 KiB measured, from 110).
+ * recurrent: 131 KiB measured, from 110); 162 KiB since audio models take WAV files and raw samples
+ * in the runtime (the WAV reader, resampler and log-mel/MFCC front end of audio/: 10.4 KiB, 153.1 →
+ * 163.6 KB measured).
  */
-const BUDGET_BYTES = 150 * 1024;
+const BUDGET_BYTES = 162 * 1024;
 
 describe('graduate/runtime', () => {
   it('imports no training code and stays within its size budget', async () => {

@@ -1,7 +1,9 @@
-// A tiny image classifier artifact for the server tests: random weights (no training), captured
-// and written like a compiled model, 8×8 gray images → 3 classes.
+// Tiny artifacts for the server tests: random weights (no training), captured and written like a
+// compiled model. An image classifier (8×8 gray images → 3 classes), a text one (token ids) and an
+// audio one (1 s of 8 kHz speech as log-mel [98, 40] → 10 digits).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultAudioSpec } from '../../src/audio/features.js';
 import { captureGraph } from '../../src/compile/capture.js';
 import { writeArtifact } from '../../src/graph/artifact.js';
 import type { Graph } from '../../src/graph/ir.js';
@@ -73,5 +75,33 @@ export function tinyTextGraph(): Graph {
 export function writeTinyTextArtifact(dir: string, name = 'text.grad'): string {
   const file = join(dir, name);
   writeFileSync(file, writeArtifact(tinyTextGraph()));
+  return file;
+}
+
+export const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/**
+ * A tiny keyword model over FSDD's front end (defaultAudioSpec: log-mel [98, 40] of 1 s at 8 kHz,
+ * standardised by plausible per-channel statistics): conv1d 8 → relu → max over time → linear 10.
+ * Writes it to dir/name and returns its path.
+ */
+export function writeTinyAudioArtifact(dir: string, name = 'kws.grad', seed = 3): string {
+  G.manualSeed(seed);
+  const { model } = buildModel({
+    inputShape: [98, 40],
+    layers: [
+      { type: 'conv1d', out: 8, kernel: 3, padding: 'same' },
+      { type: 'relu' },
+      { type: 'temporalpool', kind: 'max' },
+      { type: 'linear', out: 10 },
+    ],
+  });
+  model.eval();
+  const mean = Array.from({ length: 40 }, (_, c) => -60 + c / 2);
+  const std = Array.from({ length: 40 }, (_, c) => 25 + (c % 5));
+  const graph = captureGraph(model, { kind: 'audio', shape: [98, 40], mean, std, audio: defaultAudioSpec() }, DIGITS);
+  const file = join(dir, name);
+  writeFileSync(file, writeArtifact(graph));
+  model.dispose();
   return file;
 }
