@@ -37,6 +37,7 @@ const WEIGHT_INPUTS: Partial<Record<OpName, readonly number[]>> = {
   embedding: [1],
   embeddingbag: [1],
   matmul: [0, 1],
+  rnnscan: [1, 2],
 };
 
 /** Whether constant `name` is a weight of some node of `g` (see the file header). */

@@ -2,63 +2,14 @@
 // outputs unchanged; structured pruning reaches its MAC budget with consistent shapes and equals
 // the unpruned graph with the removed channels zeroed (which checks the flatten → linear rows).
 import { describe, expect, it } from 'vitest';
-import { captureGraph } from '../../src/compile/capture.js';
-import { runPasses } from '../../src/compile/passes/index.js';
-import { type PruneResult, pruneChannels, pruneDeadUnits } from '../../src/compile/prune.js';
+import { pruneChannels, pruneDeadUnits } from '../../src/compile/prune.js';
 import { ValueError } from '../../src/errors.js';
 import { dumpGraph } from '../../src/graph/dump.js';
-import { type Graph, graphMacs, numel } from '../../src/graph/ir.js';
+import { type Graph, graphMacs } from '../../src/graph/ir.js';
 import { validateGraph } from '../../src/graph/validate.js';
-import { buildModel } from '../../src/nn/build.js';
 import type { ModelSpec } from '../../src/nn/spec.js';
-import { Session } from '../../src/runtime/session.js';
-import { manualSeed } from '../../src/tensor/random.js';
-import { engineConfigs, engineFor, expectClose, rand } from '../helpers.js';
-
-const engine = engineFor(engineConfigs()[0]);
-const N = 40; // calibration / test samples
-
-const perSample = (g: Graph) => numel(g.values[g.inputs[0]].shape.slice(1));
-const data = (g: Graph, seed: number) => rand(N * perSample(g), seed);
-
-function run(g: Graph, x: Float32Array): Float32Array {
-  const s = new Session(g, { engine, maxBatch: 16 });
-  const per = perSample(g);
-  const out: number[] = [];
-  try {
-    for (let i = 0; i < N; i += 16) {
-      const b = Math.min(16, N - i);
-      out.push(...s.run(x.subarray(i * per, (i + b) * per), b));
-    }
-  } finally {
-    s.dispose();
-  }
-  return Float32Array.from(out);
-}
-
-/** max |a − b| ≤ tol · max |b|. */
-function expectSame(a: Float32Array, b: Float32Array, tol: number): void {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  expect(diff).toBeLessThanOrEqual(tol * scale);
-}
-
-/** A random-weight model, captured, after the given passes (default: eliminate + fold-bn). */
-function compiled(spec: ModelSpec, passes = ['eliminate', 'fold-bn']): Graph {
-  manualSeed(3);
-  const { model } = buildModel(spec);
-  const g = captureGraph(model, { kind: 'image', shape: spec.inputShape }, []);
-  model.dispose();
-  let seed = 50;
-  for (const [name, c] of Object.entries(g.constants))
-    if (name.endsWith('.bias')) c.data = rand(c.data.length, seed++).map((v) => 0.2 * v);
-  return runPasses(g, passes).graph;
-}
+import { expectClose } from '../helpers.js';
+import { compiled, data, engine, expectSame, layer, N, run } from './prune-fixtures.js';
 
 /** Makes output channel `c` of the conv2d/linear `layer` constant: zero weights, bias `bias`. */
 function killChannel(g: Graph, layer: string, c: number, bias = -1): void {
@@ -68,8 +19,6 @@ function killChannel(g: Graph, layer: string, c: number, bias = -1): void {
   for (let i = c; i < w.data.length; i += C) w.data[i] = 0;
   g.constants[n.inputs[2]].data[c] = bias;
 }
-
-const layer = (r: PruneResult, name: string) => r.layers.find((l) => l.layer === name);
 
 const DEAD: ModelSpec = {
   inputShape: [6, 6, 3],
