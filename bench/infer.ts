@@ -12,7 +12,9 @@
 // Then the imported-model sections (bench/infer-imported.ts): a PyTorch-exported CNN (--onnx, default
 // test/fixtures/onnx/fashion-cnn.onnx) in fp32 against onnxruntime-web, and graduated (or --graduated
 // FILE, an artifact `graduate compile` wrote from it) against onnxruntime-node; `--only imported`
-// runs those alone.
+// runs those alone. Then the kws section (bench/kws.ts; `--only kws` alone): the kws model
+// (--kws-checkpoint DIR, default runs/kws; --kws-artifact FILE) as a float Session and int8, batch 1
+// latency and batch 32/256 throughput beside PyTorch CPU eager and traced, and onnxruntime-node.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +41,7 @@ import { manualSeed } from '../src/tensor/random.js';
 import { loadModel } from '../src/train/checkpoint.js';
 import { fit } from '../src/train/fit.js';
 import { benchImported, DEFAULT_IMPORTED_ONNX } from './infer-imported.js';
+import { benchKwsInfer } from './kws.js';
 import { agreement, measureAll, type Result, type Runner, summarize } from './measure.js';
 import {
   loadTfWasm,
@@ -59,10 +62,12 @@ const { values } = parseArgs({
     only: { type: 'string' },
     onnx: { type: 'string', default: DEFAULT_IMPORTED_ONNX },
     graduated: { type: 'string' },
+    'kws-checkpoint': { type: 'string' },
+    'kws-artifact': { type: 'string' },
   },
 });
-if (values.only !== undefined && values.only !== 'imported')
-  throw new Error(`--only ${values.only}: the sections are 'imported' (or all, without --only)`);
+if (values.only !== undefined && values.only !== 'imported' && values.only !== 'kws')
+  throw new Error(`--only ${values.only}: the sections are 'imported' and 'kws' (or all, without --only)`);
 const quick = values.quick;
 const BATCH = 256;
 const LAT_RUNS = quick ? 100 : 300;
@@ -85,6 +90,28 @@ async function importedSections(): Promise<Record<string, unknown>> {
   });
   for (const l of r.lines) console.log(l);
   return r.json;
+}
+/** The kws section: printed, and returned for the JSON record. */
+async function kwsSection(): Promise<Record<string, unknown>> {
+  const r = await benchKwsInfer({
+    checkpoint: values['kws-checkpoint'],
+    artifact: values['kws-artifact'],
+    quick,
+    settings: { rounds: ROUNDS, trial: trialOpts, latRuns: LAT_RUNS, latWarmup: LAT_WARMUP },
+    log: (l) => log(`[${secs()}] ${l}`),
+  });
+  for (const l of r.lines) console.log(l);
+  return r.json;
+}
+if (values.only === 'kws') {
+  const kws = await kwsSection();
+  console.log(`(total ${secs()})`);
+  if (values.json)
+    writeFileSync(
+      values.json,
+      `${JSON.stringify({ date: new Date().toISOString(), node: process.version, kws }, null, 2)}\n`,
+    );
+  process.exit(0);
 }
 if (values.only === 'imported') {
   const imported = await importedSections();
@@ -496,6 +523,7 @@ for (const [t, ours] of [
 console.log('\ntargets');
 for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
 const imported = await importedSections();
+const kws = await kwsSection();
 console.log(`(total ${secs()})`);
 
 if (values.json) {
@@ -525,6 +553,7 @@ if (values.json) {
         },
         targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })),
         imported,
+        kws,
       },
       null,
       2,

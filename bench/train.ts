@@ -1,7 +1,9 @@
-// npm run bench:train [-- --json FILE] [--quick] — training throughput on Fashion-MNIST in one run:
+// npm run bench:train [-- --json FILE] [--quick] [--only kws] — training throughput on Fashion-MNIST in one run:
 // Graduate vs TensorFlow.js wasm on the MLP, Graduate vs TensorFlow.js cpu on the CNN (tfjs-wasm
 // cannot train convolutions), the CNN's achieved GFLOP/s as a fraction of the 512³ GEMM measured
-// here at the same thread count, and the CNN's seconds per epoch.
+// here at the same thread count, and the CNN's seconds per epoch. Then the kws section
+// (bench/kws.ts): the kws preset's training samples/s beside PyTorch CPU, 1 and 2 threads;
+// `--only kws` runs it alone.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ArrayDataset, subset } from '../src/data/dataset.js';
@@ -12,11 +14,27 @@ import { presetSpec } from '../src/nn/presets.js';
 import { engine } from '../src/tensor/context.js';
 import { manualSeed } from '../src/tensor/random.js';
 import { fit } from '../src/train/fit.js';
+import { benchKwsTrain } from './kws.js';
 import { loadTfWasm, type Tf } from './peers.js';
 import { timeMs } from './timing.js';
 
-const { values } = parseArgs({ options: { json: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { json: { type: 'string' }, quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
+if (values.only !== undefined && values.only !== 'kws')
+  throw new Error(`--only ${values.only}: the sections are 'kws' (or all, without --only)`);
 const quick = values.quick;
+/** The kws section (it rebuilds the default engine per thread count: run it after the rest). */
+const kwsSection = async () => {
+  const kws = await benchKwsTrain({ quick, log: (l) => console.error(l) });
+  for (const l of kws.lines) console.log(l);
+  return kws.json;
+};
+if (values.only === 'kws') {
+  const kws = await kwsSection();
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), kws }, null, 2)}\n`);
+  process.exit(0);
+}
 const BATCH = 64;
 const train = loadFashionMnist('train');
 const first = (ds: ArrayDataset, n: number) =>
@@ -188,10 +206,12 @@ const targets = [
 ] as const;
 console.log('\ntargets');
 for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
+const isa = engine().isa;
+const kws = await kwsSection();
 if (values.json) {
   writeFileSync(
     values.json,
-    `${JSON.stringify({ date: new Date().toISOString(), threads, isa: engine().isa, samplesPerSecond: Object.fromEntries(rows.map(([m, w, v]) => [`${m} ${w}`, v])), cnnGflops, gemm512Gflops: gemm, cnnSecondsPerEpoch: 60000 / gCnn.samplesPerSecond, tfWasmCnn, targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })) }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), threads, isa, samplesPerSecond: Object.fromEntries(rows.map(([m, w, v]) => [`${m} ${w}`, v])), cnnGflops, gemm512Gflops: gemm, cnnSecondsPerEpoch: 60000 / gCnn.samplesPerSecond, tfWasmCnn, targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })), kws }, null, 2)}\n`,
   );
   console.log(`wrote ${values.json}`);
 }
