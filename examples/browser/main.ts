@@ -1,14 +1,27 @@
 // The browser example: loads the runtime and an artifact (?model=URL or a file picker), classifies
-// a drawn or uploaded image in the page, and shows the top-k. `npm run build:browser` bundles it
-// into dist-browser/ (this file becomes main.js, the runtime graduate-runtime.js).
+// a drawn or uploaded image in the page — or, for an audio model, an uploaded WAV file or a clip
+// recorded from the microphone — and shows the top-k. `npm run build:browser` bundles it into
+// dist-browser/ (this file becomes main.js, the runtime graduate-runtime.js).
 // Threads: on a cross-origin-isolated page (COOP same-origin + COEP require-corp) the kernels run
 // on a worker pool over shared memory; elsewhere on one thread. ?threads=N and ?isa=simd|relaxed
 // override the defaults.
-// Preprocessing matches `graduate predict`: bilinear resize with half-pixel centers, luma for one
-// channel, then (pixel * scale - mean) / std with the artifact's input spec (scale default 1/255).
+// Preprocessing matches `graduate predict`: images get a bilinear resize with half-pixel centers,
+// luma for one channel, then (pixel * scale - mean) / std with the artifact's input spec (scale
+// default 1/255); audio is decoded by the runtime's own WAV reader (not Web Audio's
+// decodeAudioData, which resamples differently), resampled by its Kaiser-windowed sinc and
+// featurised by the same code as the training data (graduate/runtime wavInput / waveformInput).
 
 import { type Rgba, resizeInto, imageInput as toModelInput } from '../../src/runtime/image-input.js';
-import { type InferenceModel, loadArtifact, type Prediction } from '../../src/runtime/index.js';
+import {
+  type AudioFeatureSpec,
+  type ClipLimits,
+  clipSamples,
+  type InferenceModel,
+  loadArtifact,
+  type Prediction,
+  waveformInput,
+  wavInput,
+} from '../../src/runtime/index.js';
 
 /** What the page exposes for scripts and tests. */
 export interface PageState {
@@ -19,6 +32,12 @@ export interface PageState {
   prediction?: Prediction;
   /** Classifies raw RGBA pixels (any size) as an uploaded image would be. */
   classifyRgba(img: Rgba): Prediction;
+  /** Classifies a WAV file's bytes (an audio model). */
+  classifyWav(bytes: Uint8Array, name: string): Prediction;
+  /** Classifies mono samples recorded at `rate` Hz (an audio model). */
+  classifySamples(samples: Float32Array, rate: number, name: string): Prediction;
+  /** The last microphone recording: mono samples at the device's rate. */
+  recording?: { samples: Float32Array; rate: number };
 }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -31,7 +50,7 @@ const padCtx = pad.getContext('2d', { willReadFrequently: true }) as CanvasRende
 const params = new URLSearchParams(location.search);
 const TOP_K = 5;
 
-const page: PageState = { classifyRgba };
+const page: PageState = { classifyRgba, classifyWav, classifySamples };
 (globalThis as { graduatePage?: PageState }).graduatePage = page;
 
 /** body[data-state]: 'idle' (no model yet), 'loading', 'ready' (a model is loaded) or 'error'. */
@@ -48,9 +67,15 @@ function imageShape(model: InferenceModel): [number, number, number] {
   return [s[0], s[1], s[2]];
 }
 
+/** An audio model's feature spec, or undefined for other models. */
+function audioSpec(model: InferenceModel): AudioFeatureSpec | undefined {
+  return model.input.kind === 'audio' ? (model.input.audio as AudioFeatureSpec) : undefined;
+}
+
 function showPreview(pixels: Float32Array, H: number, W: number, C: number): void {
   preview.width = W;
   preview.height = H;
+  preview.style.width = '';
   const ctx = preview.getContext('2d') as CanvasRenderingContext2D;
   const img = ctx.createImageData(W, H);
   for (let i = 0; i < H * W; i++) {
@@ -84,12 +109,64 @@ function classifyRgba(img: Rgba): Prediction {
   const x = new Float32Array(H * W * C);
   resizeInto(img, H, W, C as 1 | 3, x, 0); // pixel / 255, for the preview
   showPreview(x, H, W, C);
-  const input = toModelInput(model.input, img, 'image'); // exactly as `graduate predict` prepares it
+  return classifyInput(model, toModelInput(model.input, img, 'image')); // exactly as `graduate predict` prepares it
+}
+
+function classifyInput(model: InferenceModel, input: Float32Array): Prediction {
   const prediction = model.classify(input, 1, Math.min(TOP_K, model.classNames.length))[0];
   page.input = input;
   page.prediction = prediction;
   showPrediction(prediction);
   return prediction;
+}
+
+// ---- Audio ----
+
+/** What the page featurises: clips of at most a minute, at most 384 kHz (the resampler's table grows with the rate). */
+const CLIP_LIMITS: ClipLimits = { maxSeconds: 60, maxSampleRate: 384_000 };
+
+function audioModel(): InferenceModel {
+  const model = page.model;
+  if (!model) throw new Error('load a model first');
+  if (!audioSpec(model)) throw new Error(`this model takes ${model.input.kind} input, not audio`);
+  return model;
+}
+
+/** Features [frames, channels] as a spectrogram: time left to right, low channels at the bottom. */
+function showFeatures(x: Float32Array, frames: number, channels: number): void {
+  preview.width = frames;
+  preview.height = channels;
+  preview.style.width = `${Math.max(112, Math.min(392, frames * 2))}px`;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const v of x) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const ctx = preview.getContext('2d') as CanvasRenderingContext2D;
+  const img = ctx.createImageData(frames, channels);
+  for (let t = 0; t < frames; t++)
+    for (let c = 0; c < channels; c++) {
+      const v = Math.round((255 * (x[t * channels + c] - lo)) / (hi - lo || 1));
+      img.data.set([v, Math.round(v * 0.8), 255 - v, 255], ((channels - 1 - c) * frames + t) * 4);
+    }
+  ctx.putImageData(img, 0, 0);
+}
+
+function classifyFeatures(model: InferenceModel, input: Float32Array): Prediction {
+  const [frames, channels] = model.input.shape;
+  showFeatures(input, frames, channels);
+  return classifyInput(model, input);
+}
+
+function classifyWav(bytes: Uint8Array, name: string): Prediction {
+  const model = audioModel();
+  return classifyFeatures(model, wavInput(model.input, bytes, name, CLIP_LIMITS)); // as `graduate predict`
+}
+
+function classifySamples(samples: Float32Array, rate: number, name: string): Prediction {
+  const model = audioModel();
+  return classifyFeatures(model, waveformInput(model.input, samples, rate, 1, name, CLIP_LIMITS));
 }
 
 /** Runs `fn`, reporting a failure in the status line instead of throwing. */
@@ -113,7 +190,7 @@ function clearPad(): void {
 
 /** The pad downsampled to the model's size by the canvas (area-like smoothing), then classified. */
 function classifyPad(): void {
-  if (!page.model) return;
+  if (page.model?.input.kind !== 'image') return;
   const [H, W] = imageShape(page.model);
   const small = document.createElement('canvas');
   small.width = W;
@@ -135,7 +212,7 @@ function padPoint(e: PointerEvent): [number, number] {
 }
 
 function stroke(to: [number, number]): void {
-  const W = page.model ? imageShape(page.model)[1] : 28;
+  const W = page.model?.input.kind === 'image' ? imageShape(page.model)[1] : 28;
   padCtx.strokeStyle = '#fff';
   padCtx.lineCap = 'round';
   padCtx.lineJoin = 'round';
@@ -211,6 +288,120 @@ imageInput.addEventListener(
   }),
 );
 
+// ---- Uploaded WAV file ----
+
+const wavFile = $<HTMLInputElement>('wav-file');
+wavFile.addEventListener(
+  'change',
+  guarded(async () => {
+    const file = wavFile.files?.[0];
+    if (!file) return;
+    const p = classifyWav(new Uint8Array(await file.arrayBuffer()), file.name);
+    setStatus(`${file.name}: ${p.top[0].label} (${(100 * p.top[0].score).toFixed(1)}%)`, 'ready');
+  }),
+);
+
+// ---- Microphone ----
+
+/**
+ * Captures mono float PCM at the device's rate: the AudioWorklet posts each 128-frame block (the
+ * mean of its channels) to the page. Loaded from a Blob URL, so the build has no extra file.
+ */
+const CAPTURE_WORKLET = `
+registerProcessor('graduate-capture', class extends AudioWorkletProcessor {
+  process(inputs) {
+    const channels = inputs[0];
+    if (channels && channels.length > 0) {
+      const mono = new Float32Array(channels[0].length);
+      for (const ch of channels) for (let i = 0; i < mono.length; i++) mono[i] += ch[i] / channels.length;
+      this.port.postMessage(mono, [mono.buffer]);
+    }
+    return true;
+  }
+});`;
+
+const recordButton = $<HTMLButtonElement>('record');
+const micStatus = $<HTMLElement>('mic-status');
+
+/** Records `seconds` of the microphone: mono samples at the device's rate. */
+async function recordMicrophone(seconds: number): Promise<{ samples: Float32Array; rate: number }> {
+  if (!navigator.mediaDevices?.getUserMedia)
+    throw new Error(
+      globalThis.isSecureContext
+        ? 'this browser has no microphone access (navigator.mediaDevices.getUserMedia)'
+        : 'microphone access needs a secure page: open it over https or from localhost',
+    );
+  let stream: MediaStream;
+  try {
+    // the raw signal: the training clips had no echo cancellation, noise suppression or gain control
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+    });
+  } catch (e) {
+    const name = (e as DOMException).name;
+    if (name === 'NotAllowedError') throw new Error('microphone permission denied');
+    if (name === 'NotFoundError') throw new Error('no microphone found');
+    throw new Error(`cannot open the microphone (${name}: ${(e as Error).message})`);
+  }
+  const ctx = new AudioContext();
+  try {
+    const url = URL.createObjectURL(new Blob([CAPTURE_WORKLET], { type: 'text/javascript' }));
+    try {
+      await ctx.audioWorklet.addModule(url);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+    const rate = Math.round(ctx.sampleRate);
+    const want = Math.ceil(seconds * rate);
+    const node = new AudioWorkletNode(ctx, 'graduate-capture', { numberOfInputs: 1, numberOfOutputs: 1 });
+    const chunks: Float32Array[] = [];
+    let have = 0;
+    const done = new Promise<void>((resolve) => {
+      node.port.onmessage = (e: MessageEvent<Float32Array>) => {
+        if (have >= want) return;
+        chunks.push(e.data);
+        have += e.data.length;
+        if (have >= want) resolve();
+      };
+    });
+    // the node runs while the graph pulls it: its (silent) output goes to the speakers
+    ctx.createMediaStreamSource(stream).connect(node).connect(ctx.destination);
+    await ctx.resume();
+    await done;
+    const samples = new Float32Array(want);
+    let at = 0;
+    for (const c of chunks) {
+      samples.set(c.subarray(0, Math.min(c.length, want - at)), at);
+      at += c.length;
+    }
+    return { samples, rate };
+  } finally {
+    for (const track of stream.getTracks()) track.stop();
+    void ctx.close();
+  }
+}
+
+recordButton.addEventListener('click', async () => {
+  const model = page.model;
+  const spec = model && audioSpec(model);
+  if (!spec) return;
+  const seconds = clipSamples(spec) / spec.sampleRate;
+  recordButton.disabled = true;
+  micStatus.textContent = `recording ${seconds.toFixed(2)} s…`;
+  try {
+    const rec = await recordMicrophone(seconds);
+    page.recording = rec;
+    micStatus.textContent = `recorded ${rec.samples.length} samples at ${rec.rate} Hz`;
+    const p = classifySamples(rec.samples, rec.rate, 'microphone');
+    setStatus(`microphone: ${p.top[0].label} (${(100 * p.top[0].score).toFixed(1)}%)`, 'ready');
+  } catch (e) {
+    console.warn(e);
+    micStatus.textContent = `Microphone: ${(e as Error).message}`;
+  } finally {
+    recordButton.disabled = false;
+  }
+});
+
 // ---- Model ----
 
 function engineOptions() {
@@ -231,8 +422,18 @@ async function useModel(source: URL | Uint8Array, name: string): Promise<void> {
   page.model = model;
   const engine = model.session.engine;
   page.engine = { isa: engine.isa, threads: engine.threads, crossOriginIsolated: globalThis.crossOriginIsolated };
-  const [H, W, C] = imageShape(model);
-  modelInfo.textContent = `${name}: input [${H}, ${W}, ${C}], ${model.classNames.length} classes (${model.classNames.join(', ')})`;
+  const spec = audioSpec(model);
+  const classes = `${model.classNames.length} classes (${model.classNames.join(', ')})`;
+  if (spec) {
+    const seconds = clipSamples(spec) / spec.sampleRate;
+    const [frames, channels] = model.input.shape;
+    modelInfo.textContent = `${name}: audio, ${spec.kind} [${frames}, ${channels}] of ${seconds.toFixed(2)} s at ${spec.sampleRate} Hz, ${classes}`;
+    recordButton.textContent = `Record ${seconds.toFixed(1)} s`;
+  } else {
+    const [H, W, C] = imageShape(model);
+    modelInfo.textContent = `${name}: input [${H}, ${W}, ${C}], ${classes}`;
+  }
+  document.body.dataset.kind = model.input.kind;
   const ms = (performance.now() - t0).toFixed(0);
   setStatus(
     `Ready in ${ms} ms — kernels: ${engine.isa}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}` +

@@ -1,23 +1,28 @@
 // The browser example end to end: build dist-browser (into a temporary folder), serve it on
 // loopback, drive Debian's Chromium headless (playwright-core) and check that the page's prediction
-// for an uploaded image, and for a drawing, equals what the Node runtime computes for the same input.
-// Two variants: a cross-origin-isolated page (COOP/COEP: shared memory, kernel worker pool) and a
-// plain one (single thread, the 'plain' wasm build).
+// for an uploaded image, and for a drawing, equals what the Node runtime computes for the same input;
+// for an audio model, that an uploaded WAV file (8 kHz, and 44.1 kHz stereo: resampled in the page)
+// and a clip from Chromium's fake microphone (--use-fake-device-for-media-stream: a beep at the
+// device's rate) give Node's features and top-k. Two variants: a cross-origin-isolated page
+// (COOP/COEP: shared memory, kernel worker pool) and a plain one (single thread, the 'plain' wasm build).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { basename, extname, join, normalize } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.mjs';
-import { prepareImageFile } from '../../src/cli/predict.js';
+import { resample } from '../../src/audio/resample.js';
+import { decodeWav, encodeWav } from '../../src/audio/wav.js';
+import { prepareImageFile, prepareWavFile } from '../../src/cli/predict.js';
 import { captureGraph } from '../../src/compile/capture.js';
 import { writeArtifact } from '../../src/graph/artifact.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
 import { type InferenceModel, loadArtifact, type Prediction } from '../../src/runtime/index.js';
+import { writeTinyAudioArtifact } from '../serve/fixtures.js';
 
 const CHROMIUM = process.env.GRADUATE_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -35,6 +40,7 @@ const TYPES: Record<string, string> = {
   '.grad': 'application/octet-stream',
   '.png': 'image/png',
 };
+const CLIP = join(import.meta.dirname, '../fixtures/audio/3_theo_7.wav'); // FSDD, 8 kHz 16-bit mono
 
 /** A tiny static server over `root`; `isolated` adds the headers that make pages cross-origin isolated. */
 function serve(root: string, isolated: boolean): Promise<{ server: Server; url: string }> {
@@ -110,7 +116,9 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'graduate-browser-'));
   const site = join(tmp, 'site');
   const imageFile = join(tmp, 'input.png');
+  const stereoFile = join(tmp, 'stereo-44k.wav');
   let nodeModel: InferenceModel;
+  let nodeAudio: InferenceModel;
   let context: BrowserContext;
   const servers: Server[] = [];
 
@@ -119,6 +127,12 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
     writeFileSync(join(site, 'model.grad'), tinyArtifact());
     writeFileSync(imageFile, testImage());
     nodeModel = await loadArtifact(join(site, 'model.grad'), { maxBatch: 1 });
+    writeTinyAudioArtifact(site, 'kws.grad');
+    nodeAudio = await loadArtifact(join(site, 'kws.grad'), { maxBatch: 1 });
+    // the clip at 44.1 kHz in stereo (the right channel at half gain): the page decodes and resamples it
+    const clip = resample(decodeWav(readFileSync(CLIP), CLIP).samples, 8000, 44100);
+    const lr = Array.from({ length: clip.length * 2 }, (_, i) => clip[i >> 1] * (i & 1 ? 0.5 : 1));
+    writeFileSync(stereoFile, encodeWav(lr, { sampleRate: 44100, channels: 2 }));
     const { chromium } = await import('playwright-core');
     const profile = join(tmp, 'profile');
     mkdirSync(profile);
@@ -134,6 +148,10 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
         '--disable-sync',
         '--no-first-run',
         '--disable-quic',
+        // a fake microphone (a beep) that needs no permission prompt, and audio without a gesture
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        '--autoplay-policy=no-user-gesture-required',
       ],
     });
   }, 120_000);
@@ -142,6 +160,7 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
     await context?.close();
     for (const s of servers) s.close();
     nodeModel?.dispose();
+    nodeAudio?.dispose();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -210,6 +229,90 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
         });
         expect(jobs).toBeGreaterThan(0);
       }
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it(`${isolated ? 'cross-origin isolated' : 'not isolated'}: an audio model's WAV files and microphone clip = Node`, async () => {
+      const { server, url } = await serve(site, isolated);
+      servers.push(server);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      await page.goto(`${url}?model=kws.grad${isolated ? '&threads=2' : ''}`);
+      await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
+      const status = await page.textContent('#status');
+      expect(await page.getAttribute('body', 'data-state'), `${status}; ${errors.join('; ')}`).toBe('ready');
+      expect(await page.textContent('#model-info')).toMatch(
+        /kws.grad: audio, logmel \[98, 40\] of 1\.00 s at 8000 Hz, 10 classes/,
+      );
+      expect(await page.isVisible('#record')).toBe(true);
+      expect(await page.isVisible('#wav-file')).toBe(true);
+      expect(await page.isVisible('#pad')).toBe(false);
+      type Shown = { input: number[]; top: Prediction['top']; recording?: { samples: number[]; rate: number } };
+      const pageState = () =>
+        page.evaluate(() => {
+          const p = (
+            globalThis as unknown as {
+              graduatePage: {
+                input: Float32Array;
+                prediction: Prediction;
+                recording?: { samples: Float32Array; rate: number };
+              };
+            }
+          ).graduatePage;
+          const r = p.recording;
+          return {
+            input: Array.from(p.input),
+            top: p.prediction.top,
+            recording: r && { samples: Array.from(r.samples), rate: r.rate },
+          } as Shown;
+        });
+      const expectSameInput = (got: number[], want: Float32Array) => {
+        expect(got).toHaveLength(want.length);
+        let diff = 0;
+        for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i] - want[i]));
+        expect(diff).toBeLessThan(1e-4);
+      };
+
+      // WAV files: the page's features and top-k are `graduate predict`'s preparation + the Node runtime's
+      for (const file of [CLIP, stereoFile]) {
+        const features = prepareWavFile(nodeAudio, file);
+        const want = nodeAudio.classify(features, 1, 5)[0];
+        await page.setInputFiles('#wav-file', file);
+        await page.waitForFunction(
+          (name) => document.getElementById('status')?.textContent?.startsWith(name),
+          basename(file),
+        );
+        const shown = await page.$$eval('#top li', (lis) =>
+          lis.map((li) => ({ label: li.dataset.label as string, score: Number(li.dataset.score) })),
+        );
+        expect(shown).toHaveLength(5);
+        expectSamePrediction(shown, want);
+        expectSameInput((await pageState()).input, features);
+      }
+
+      // the fake microphone: the samples the page captured at the device's rate, prepared by Node, give its answer
+      await page.click('#record');
+      await page.waitForFunction(
+        () =>
+          document.getElementById('status')?.textContent?.startsWith('microphone') ||
+          document.getElementById('mic-status')?.textContent?.startsWith('Microphone:'),
+        undefined,
+        { timeout: 30_000 },
+      );
+      expect(await page.textContent('#mic-status')).toMatch(/^recorded \d+ samples at \d+ Hz$/);
+      const mic = await pageState();
+      const rec = mic.recording as { samples: number[]; rate: number };
+      expect(rec.rate).not.toBe(8000); // the device's rate: the page resampled it
+      expect(rec.samples).toHaveLength(Math.ceil(((97 * 80 + 256) / 8000) * rec.rate));
+      expect(rec.samples.some((v) => v !== 0)).toBe(true); // the beep
+      const features = nodeAudio.prepareAudio(Float32Array.from(rec.samples), rec.rate);
+      expectSameInput(mic.input, features);
+      expectSamePrediction(mic.top, nodeAudio.classify(features, 1, 5)[0]);
       expect(errors).toEqual([]);
       await page.close();
     });
