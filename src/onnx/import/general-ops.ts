@@ -7,7 +7,7 @@
 // Not for: the image path's converters (converters.ts).
 import type { UnaryFn } from '../../backend/backend.js';
 import type { BinFn, MapFn, ReduceFn } from '../../ops/math.js';
-import { ACT_NAMES } from '../../ops/recurrent.js';
+import { ACT_NAMES, type RecurrentAttrs } from '../../ops/recurrent.js';
 import { numel } from '../../ops/rules.js';
 import { broadcastShape } from '../../shape/window.js';
 import type { Attrs } from './attrs.js';
@@ -1210,7 +1210,70 @@ const qlinearConv: GeneralConverter = (cx, n, A, ins) => {
   return [quant(cx, y, ys, yz, 1, lo, hi)];
 };
 
-/** RNN, GRU and LSTM: one recurrent node per requested output (absent inputs as zeros). */
+const allZero = (t: T) => t.kind === 'const' && t.data.every((v) => v === 0);
+
+/**
+ * A GRU (linear_before_reset = 1) or LSTM as nn/sequence.ts computes one: per direction, one
+ * `linear` for every step's input projection and one `rnnscan` (backend GEMMs, a vjp), instead of
+ * the `recurrent` host loop. Only for ONNX's defaults (activations, no clip, no peepholes, coupled
+ * gates or initial states) with constant weights; undefined otherwise. Y and Y_h only: a wanted
+ * Y_c (PyTorch names it whether read or not) stays a `recurrent` node, which nothing reads when
+ * only the exporter named it (the compiler's dce drops it).
+ */
+function asScans(
+  cx: Cx,
+  a: Omit<RecurrentAttrs['recurrent'], 'output'>,
+  [x, W, R, B, h0, c0, P]: T[],
+  wanted: boolean[],
+  defaults: string[],
+): T[] | undefined {
+  const D = a.direction === 'bidirectional' ? 2 : 1;
+  const plain =
+    (a.cell === 'lstm' || a.linearBeforeReset) &&
+    a.clip === 0 &&
+    !a.inputForget &&
+    a.alpha.length === 0 &&
+    a.beta.length === 0 &&
+    a.activations.every((f, i) => f === defaults[i % defaults.length]) &&
+    [W, R, B].every((t) => t.kind === 'const') &&
+    [h0, c0, P].every(allZero) &&
+    cx.dtype(x) === 'float32';
+  if (!plain || a.cell === 'rnn' || W.kind !== 'const' || R.kind !== 'const' || B.kind !== 'const') return undefined;
+  const cell = a.cell;
+  const H = a.hidden;
+  const GH = (cell === 'gru' ? 3 : 4) * H;
+  const I = W.shape[2];
+  const xb = a.layout === 0 ? transpose(cx, x, [1, 0, 2]) : x; // [B, S, I]
+  const [Bn, S] = xb.shape;
+  /** Rows [from, from + rows) of a [D, rows·…, cols] weight, transposed: [cols, rows]. */
+  const columns = (w: typeof W, d: number, rows: number, cols: number) => {
+    const out = new Float32Array(rows * cols);
+    for (let j = 0; j < rows; j++) for (let k = 0; k < cols; k++) out[k * rows + j] = w.data[(d * rows + j) * cols + k];
+    return cx.constant([cols, rows], out, false);
+  };
+  const ys: T[] = [];
+  const hs: T[] = [];
+  for (let d = 0; d < D; d++) {
+    const bias = (from: number) => cx.constant([GH], B.data.slice(d * 2 * GH + from, d * 2 * GH + from + GH), false);
+    const xw = cx.emit('linear', [xb, columns(W, d, GH, I), bias(0)], { activation: 'none' });
+    const reverse = a.direction === 'reverse' || d === 1;
+    const y = cx.emit('rnnscan', [xw, columns(R, d, GH, H), bias(GH)], { cell, hidden: H, reverse });
+    // Y: [S, D, B, H] (layout 0) or [B, S, D, H]; Y_h: [D, B, H] or [B, D, H]
+    ys.push(a.layout === 0 ? reshape(cx, transpose(cx, y, [1, 0, 2]), [S, 1, Bn, H]) : reshape(cx, y, [Bn, S, 1, H]));
+    const last = sliceBy(cx, y, [0, reverse ? 0 : S - 1, 0], [1, 1, 1], [Bn, 1, H]);
+    hs.push(a.layout === 0 ? reshape(cx, last, [1, Bn, H]) : last);
+  }
+  const join = (ts: T[], axis: number) => (ts.length === 1 ? ts[0] : cx.emit('concat', ts, { axis }));
+  const outs: T[] = [];
+  if (wanted[0]) outs[0] = join(ys, a.layout === 0 ? 1 : 2);
+  if (wanted[1]) outs[1] = join(hs, a.layout === 0 ? 0 : 1);
+  return outs;
+}
+
+/**
+ * RNN, GRU and LSTM: the linear + rnnscan form when it computes the layer (asScans), else one
+ * recurrent node per requested output (absent inputs as zeros).
+ */
 const recurrent =
   (cell: 'rnn' | 'gru' | 'lstm'): GeneralConverter =>
   (cx, n, A, ins) => {
@@ -1260,9 +1323,9 @@ const recurrent =
       cell === 'lstm' && ins[7] ? ins[7] : zeros([D, 3 * H]),
     ];
     const wanted = (n.output ?? []).map((o) => !!o);
-    const outs: T[] = [];
+    const outs: T[] = asScans(cx, attrs, inputs, wanted, defaults) ?? [];
     (['y', 'h', 'c'] as const).forEach((output, k) => {
-      if (!wanted[k]) return;
+      if (!wanted[k] || outs[k]) return;
       const y = cx.emit('recurrent', inputs, { ...attrs, output });
       outs[k] = y;
     });

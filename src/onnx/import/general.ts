@@ -210,13 +210,30 @@ export class GeneralImporter {
       io.outputs.push({ name, value: v.v, elemType: elem, shape: v.shape });
     }
     g.meta = {
-      classNames: [],
+      classNames: this.declaredClasses(),
       input: { kind: 'tensor', shape: [] },
       producer: `onnx:${model.producerName || 'unknown'}${model.producerVersion ? ` ${model.producerVersion}` : ''}`,
       onnx: { opset: this.opset, path: 'general', inputs: io.inputs, outputs: io.outputs, frozen: io.frozen },
       ...(this.specialized ? { perSample: true } : {}),
     };
     return g;
+  }
+
+  /**
+   * Class names from metadata_props 'classNames' (Graduate's exports write them) when the graph has
+   * one output with one value per name; none otherwise.
+   */
+  private declaredClasses(): string[] {
+    const raw = this.model.metadataProps?.find((p) => p.key === 'classNames')?.value;
+    if (!raw || this.g.outputs.length !== 1) return [];
+    let names: unknown;
+    try {
+      names = JSON.parse(raw);
+    } catch {
+      return [];
+    }
+    const per = this.g.values[this.g.outputs[0]].shape.slice(1).reduce((a, d) => a * d, 1);
+    return Array.isArray(names) && names.length === per ? names.map(String) : [];
   }
 
   /** An input's shape: fixed dims as declared, a symbolic first dim as the batch (-1), others from opts.shapes. */
