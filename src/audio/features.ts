@@ -39,6 +39,13 @@ export interface AudioFeatureSpec {
   frames: number;
   /** Which part of the clip a fixed length keeps: its start, or its centre */
   fit: 'start' | 'center';
+  /**
+   * Per-utterance normalisation of each channel over the clip's frames (absent: 'none'): 'mean'
+   * subtracts the channel's mean (cepstral mean normalisation, CMN), 'meanvar' also divides by its
+   * standard deviation (CMVN). The statistics come from the frames that hold signal; frames that are
+   * only padding then take the channel's lowest value in the clip (the clip's own floor).
+   */
+  normalize?: 'none' | 'mean' | 'meanvar';
 }
 
 /**
@@ -91,6 +98,8 @@ export function checkAudioSpec(s: AudioFeatureSpec): AudioFeatureSpec {
   if (s.melNorm !== 'slaney' && s.melNorm !== 'none') throw bad('melNorm', "'slaney' or 'none'", s.melNorm);
   if (!(typeof s.logFloor === 'number' && s.logFloor > 0)) throw bad('logFloor', 'a positive number', s.logFloor);
   if (s.fit !== 'start' && s.fit !== 'center') throw bad('fit', "'start' or 'center'", s.fit);
+  if (s.normalize !== undefined && !['none', 'mean', 'meanvar'].includes(s.normalize))
+    throw bad('normalize', "'none', 'mean' or 'meanvar'", s.normalize);
   return s;
 }
 
@@ -252,6 +261,8 @@ export class AudioFeaturizer {
   private readonly power: Float32Array;
   private readonly logMel: Float64Array;
   private readonly clip: Float32Array;
+  /** per frame: 1 when its window holds any nonzero sample (not only padding) */
+  private readonly signal: Uint8Array;
 
   constructor(spec: AudioFeatureSpec) {
     this.spec = checkAudioSpec({ ...spec });
@@ -276,6 +287,7 @@ export class AudioFeaturizer {
     this.power = new Float32Array(bins);
     this.logMel = new Float64Array(s.nMels);
     this.clip = new Float32Array(this.clipSamples);
+    this.signal = new Uint8Array(s.frames);
   }
 
   /** Features [frames, channels] of mono samples at spec.sampleRate, into out at offset (or a new array). */
@@ -295,6 +307,7 @@ export class AudioFeaturizer {
         this.frame[i] = v;
         if (v !== 0) any = true;
       }
+      this.signal[t] = any ? 1 : 0;
       if (any) this.fft.forward(this.frame, null, null, this.power);
       for (let m = 0; m < s.nMels; m++) {
         let e = 0;
@@ -313,6 +326,8 @@ export class AudioFeaturizer {
         }
       } else for (let m = 0; m < C; m++) dst[row + m] = this.logMel[m];
     }
+    if (s.normalize === 'mean' || s.normalize === 'meanvar')
+      normalizeUtterance(dst.subarray(offset, offset + T * C), C, this.signal, s.normalize === 'meanvar');
     return dst;
   }
 
@@ -326,6 +341,41 @@ export class AudioFeaturizer {
       clip.set(samples.subarray(from, from + n));
     } else clip.set(samples, this.spec.fit === 'center' ? Math.floor((n - samples.length) / 2) : 0);
     return clip;
+  }
+}
+
+/**
+ * In place on one clip's features x [T, C]: each channel minus its mean (and, with `variance`,
+ * divided by its standard deviation) over the frames t with signal[t] = 1; every frame is then
+ * raised to at least the channel's lowest value among those frames, so padding sits at the clip's
+ * own floor whatever its level. No signal frame at all: every value becomes 0.
+ */
+export function normalizeUtterance(x: Float32Array, C: number, signal: Uint8Array, variance: boolean): void {
+  const T = x.length / C;
+  let n = 0;
+  for (let t = 0; t < T; t++) n += signal[t];
+  if (n === 0) {
+    x.fill(0);
+    return;
+  }
+  for (let c = 0; c < C; c++) {
+    let sum = 0;
+    let lo = Number.POSITIVE_INFINITY;
+    for (let t = 0; t < T; t++)
+      if (signal[t]) {
+        const v = x[t * C + c];
+        sum += v;
+        if (v < lo) lo = v;
+      }
+    const mean = sum / n;
+    let scale = 1;
+    if (variance) {
+      let ss = 0;
+      for (let t = 0; t < T; t++) if (signal[t]) ss += (x[t * C + c] - mean) ** 2;
+      scale = 1 / Math.sqrt(ss / n + 1e-5); // 1e-5: a flat channel stays finite
+    }
+    const floor = (lo - mean) * scale;
+    for (let t = 0; t < T; t++) x[t * C + c] = Math.max((x[t * C + c] - mean) * scale, floor);
   }
 }
 

@@ -4,8 +4,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
-import { type AudioSplit, findFsdd, isAudioFolder, loadAudioSplits } from '../data/audio.js';
-import { type ArrayDataset, limitDataset, type Preprocessing, trainValSplit } from '../data/dataset.js';
+import { type AudioSplit, findFsdd, isAudioFolder, loadAudioSplits, stratifiedLimit } from '../data/audio.js';
+import { type ArrayDataset, type Preprocessing, trainValSplit } from '../data/dataset.js';
 import { haveFashionMnist } from '../data/fashion-mnist.js';
 import { fetchFashionMnist } from '../data/fetch.js';
 import { loadData } from '../data/load.js';
@@ -103,8 +103,8 @@ function audioSplitData(
 ): Splits {
   const dir = data === 'fsdd' ? findFsdd() : data;
   const parts = loadAudioSplits(dir, split, { like, classNames });
-  const all = limitDataset(parts.train, o.limit);
-  const test = limitDataset(parts.test, o.limit);
+  const all = stratifiedLimit(parts.train, o.limit);
+  const test = stratifiedLimit(parts.test, o.limit);
   if (o.valFraction === undefined) return { train: all, val: test, test };
   if (o.valFraction === 0) return { train: all, test };
   const [train, val] = trainValSplit(all, o.valFraction, o.seed);
@@ -130,15 +130,44 @@ function splitData(
   return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: o.limit, like }) : val };
 }
 
-/** Steps of --augment shift: each sequence moved by up to ±4 frames (40 ms of FSDD's 10 ms hop). */
-const TIME_SHIFT = 4;
+/**
+ * --augment's sequence (audio) names and what each records in the checkpoint's `train.augment`
+ * (and the batch hook applies, augment-audio.ts; the frame figures are FSDD's 10 ms hop): shift
+ * ±4 frames; stretch the time axis by ±20% (speaking rate); warp the mel axis by ±10% (vocal tract
+ * length); mask 2 spans of ≤ 8 frames and 2 of ≤ 5 channels (SpecAugment).
+ */
+const SEQUENCE_AUGMENT = {
+  shift: { timeShift: 4 },
+  stretch: { timeStretch: 0.2 },
+  warp: { freqWarp: 0.1 },
+  mask: { timeMasks: { count: 2, width: 8 }, freqMasks: { count: 2, width: 5 } },
+} as const;
 
-/** --augment's list as the checkpoint records it (timeShift: a sequence's, as fit's batch hook applies it). */
-const augmentOf = (list: string): TrainConfig['augment'] & { timeShift?: number } => ({
-  cropPadding: list.includes('crop') ? 2 : 0,
-  horizontalFlip: list.includes('flip'),
-  ...(list.includes('shift') && { timeShift: TIME_SHIFT }),
-});
+/** The sequence augmentation a checkpoint records (keys of SEQUENCE_AUGMENT's values). */
+interface SequenceAugmentRecord {
+  timeShift?: number;
+  timeStretch?: number;
+  freqWarp?: number;
+  timeMasks?: { count: number; width: number };
+  freqMasks?: { count: number; width: number };
+}
+
+const AUGMENT_NAMES = ['crop', 'flip', ...Object.keys(SEQUENCE_AUGMENT)];
+
+/** --augment's list as the checkpoint records it (images: crop and flip; sequences: SEQUENCE_AUGMENT). */
+const augmentOf = (list: string): TrainConfig['augment'] & SequenceAugmentRecord => {
+  const names = list.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !AUGMENT_NAMES.includes(n));
+  if (unknown.length > 0)
+    throw new ValueError(
+      `--augment ${list}: unknown '${unknown.join("', '")}' (expected a list of ${AUGMENT_NAMES.join(', ')})`,
+    );
+  return {
+    cropPadding: names.includes('crop') ? 2 : 0,
+    horizontalFlip: names.includes('flip'),
+    ...Object.assign({}, ...names.map((n) => SEQUENCE_AUGMENT[n as keyof typeof SEQUENCE_AUGMENT] ?? {})),
+  };
+};
 
 /**
  * The training options --resume takes from the checkpoint's `train` record: each flag, its
@@ -232,7 +261,7 @@ function trainCommand(): Command {
     .option('--label-smoothing <x>', 'label smoothing', num('label-smoothing'), 0)
     .option(
       '--augment <list>',
-      "image augmentation: 'crop', 'flip' or 'crop,flip'; sequences (audio): 'shift' (±4 steps in time)",
+      "image augmentation: 'crop', 'flip' or 'crop,flip'; sequences (audio), a list of: 'shift' (±4 steps in time), 'stretch' (time ±20%), 'warp' (channels ±10%), 'mask' (SpecAugment time and channel masks)",
     )
     .option('--patience <n>', 'early stopping: epochs without validation improvement', num('patience'))
     .option('--seed <n>', 'random seed', num('seed'), 0)
@@ -264,15 +293,21 @@ function applyPresetTraining(flags: TrainFlags, cmd: Command): void {
     if ((cmd.getOptionValueSource(attr) ?? 'default') === 'default') Object.assign(flags, { [attr]: v });
 }
 
-/** The batch hook of a recorded `timeShift` (--augment shift): sequences [T, C] only. */
-function timeShiftOf(augment: TrainConfig['augment'], train: ArrayDataset): BatchAugment | undefined {
-  const shift = (augment as { timeShift?: number } | undefined)?.timeShift;
-  if (!shift) return undefined;
+/** The batch hook of a recorded sequence augmentation (--augment shift, stretch, warp, mask): sequences [T, C] only. */
+function sequenceAugmentOf(augment: TrainConfig['augment'], train: ArrayDataset): BatchAugment | undefined {
+  const r = (augment ?? {}) as SequenceAugmentRecord;
+  if (!(r.timeShift || r.timeStretch || r.freqWarp || r.timeMasks || r.freqMasks)) return undefined;
   if (train.sampleShape.length !== 2)
     throw new ValueError(
-      `--augment shift: moves sequences [T, C] in time, but ${train.name} has per-sample shape [${train.sampleShape.join(', ')}]`,
+      `--augment shift, stretch, warp and mask augment sequences [T, C], but ${train.name} has per-sample shape [${train.sampleShape.join(', ')}]`,
     );
-  return audioAugment({ shift });
+  return audioAugment({
+    shift: r.timeShift,
+    stretch: r.timeStretch,
+    warp: r.freqWarp,
+    timeMask: r.timeMasks,
+    freqMask: r.freqMasks,
+  });
 }
 
 /** Fashion-MNIST from the Debian package or the cache; downloaded from the official mirror when absent. */
@@ -420,7 +455,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
       holdoutSpeaker: opt(o, 'holdoutSpeaker') ?? null,
     },
     progress: flags.progress && Boolean(process.stderr.isTTY),
-    batchAugment: timeShiftOf(config.augment, train),
+    batchAugment: sequenceAugmentOf(config.augment, train),
   });
   const ev = evaluate(model, test);
   const report = classificationReport(ev.labels, ev.preds, test.classNames);

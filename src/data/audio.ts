@@ -13,7 +13,8 @@ import { type AudioFeatureSpec, AudioFeaturizer, defaultAudioSpec, featureChanne
 import { standardizeFeatures } from '../audio/input.js';
 import { readWav } from '../audio/read-wav.js';
 import { FormatError, ValueError } from '../errors.js';
-import { type ArrayDataset, channelStats, indexLabels, type Preprocessing } from './dataset.js';
+import { Rng } from '../tensor/random.js';
+import { type ArrayDataset, channelStats, indexLabels, type Preprocessing, subset } from './dataset.js';
 
 /** One clip of an audio folder: its class, and the speaker and index its name gives, if any. */
 export interface AudioFile {
@@ -59,9 +60,31 @@ function nameParts(file: string, skip: number): Pick<AudioFile, 'speaker' | 'ind
   return parts.length >= 2 ? { speaker: parts.slice(0, -1).join('_'), index } : { index };
 }
 
-/** The clips of a flat folder (`{label}_….wav`) or of one sub-folder per class, sorted by path. */
+/** FSDD's file names: `{digit}_{speaker}_{index}.wav`. */
+const FSDD_NAME = /^\d+_[^_]+_\d+\.wav$/i;
+
+/**
+ * The folder of recordings when dir is FSDD's own folder (no WAV files of its own, and a
+ * `recordings/` sub-folder of `{digit}_{speaker}_{index}.wav` files): read as one class per
+ * sub-folder it would be a single class 'recordings'.
+ */
+function fsddRecordings(dir: string, entries: readonly string[]): string | undefined {
+  if (entries.some(isWav) || !entries.includes('recordings')) return undefined;
+  const sub = join(dir, 'recordings');
+  if (!statSync(sub).isDirectory()) return undefined;
+  const wavs = readdirSync(sub).filter(isWav);
+  return wavs.length > 0 && wavs.every((f) => FSDD_NAME.test(f)) ? sub : undefined;
+}
+
+/**
+ * The clips of a flat folder (`{label}_….wav`) or of one sub-folder per class, sorted by path;
+ * FSDD's own folder (its recordings in `recordings/`) reads as the flat folder of its recordings.
+ */
 export function listAudioFolder(dir: string): AudioFile[] {
-  const entries = readDir(dir);
+  const top = readDir(dir);
+  const fsdd = fsddRecordings(dir, top);
+  if (fsdd) dir = fsdd;
+  const entries = fsdd ? readDir(dir) : top;
   const flat = entries.filter(isWav);
   const subs = entries.filter((e) => !isWav(e) && statSync(join(dir, e)).isDirectory());
   const out: AudioFile[] = [];
@@ -79,6 +102,19 @@ export function listAudioFolder(dir: string): AudioFile[] {
   if (out.length === 0)
     throw new FormatError(`${dir}: no .wav files (expected ${dir}/{label}_….wav or ${dir}/<class>/<clip>.wav)`);
   return out;
+}
+
+/**
+ * Throws unless the clips hold at least two classes: a classifier trained on one class is 100%
+ * accurate and useless (FSDD's parent folder read as one sub-folder per class was exactly that).
+ */
+function requireClasses(files: readonly AudioFile[], dir: string): void {
+  const labels = new Set(files.map((f) => f.label));
+  if (labels.size < 2)
+    throw new FormatError(
+      `${dir}: only one class ('${[...labels][0]}') in ${files.length} clips; a classifier needs at least 2 ` +
+        `(a flat folder of {label}_….wav files, FSDD's {digit}_{speaker}_{index}.wav, or one sub-folder per class)`,
+    );
 }
 
 /** Splits clips into [train, test]: 'fsdd' by index (0–4 test), or one speaker's clips as test. */
@@ -189,6 +225,7 @@ function likeSpec(
  */
 export function loadAudioFolder(dir: string, opts: AudioLoadOptions = {}): ArrayDataset {
   const files = listAudioFolder(dir);
+  if (!opts.classNames) requireClasses(files, dir);
   if (opts.like) {
     const { spec, stats } = likeSpec(opts.like, dir);
     return prepared(files, spec, stats, opts.classNames, dir);
@@ -206,6 +243,7 @@ export function loadAudioSplits(
   opts: AudioLoadOptions = {},
 ): { train: ArrayDataset; test: ArrayDataset } {
   const files = listAudioFolder(dir);
+  if (!opts.classNames) requireClasses(files, dir);
   const [trainFiles, testFiles] = splitAudioFiles(files, split);
   if (trainFiles.length === 0) throw new FormatError(`${dir}: the split leaves no training clips`);
   const classNames =
@@ -225,6 +263,22 @@ export function loadAudioSplits(
     `${dir}[${tag} test]`,
   );
   return { train, test };
+}
+
+/**
+ * At most `limit` samples spread evenly over the classes (round-robin over the classes; each class's
+ * samples in an order drawn with Rng(seed), so speakers and recordings mix), kept in dataset order.
+ * An audio folder is sorted by name: its first N clips would be the first digits only.
+ */
+export function stratifiedLimit(ds: ArrayDataset, limit: number | undefined, seed = 0): ArrayDataset {
+  if (limit === undefined || limit >= ds.size) return ds;
+  if (!Number.isInteger(limit) || limit < 0) throw new ValueError(`limit must be a non-negative integer, got ${limit}`);
+  const rng = new Rng(seed);
+  const byClass = ds.classNames.map((_, c) => rng.shuffle(Int32Array.from(ds.y.keys()).filter((i) => ds.y[i] === c)));
+  const picked: number[] = [];
+  for (let round = 0; picked.length < limit; round++)
+    for (const idx of byClass) if (round < idx.length && picked.length < limit) picked.push(idx[round]);
+  return subset(ds, Int32Array.from(picked).sort(), ds.name);
 }
 
 /** ~/.cache/graduate/fsdd: where fetchFsdd() puts the dataset by default. */

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { FormatError } from '../errors.js';
-import { findFsdd, isAudioFolder, loadAudioFolder, loadAudioSplits } from './audio.js';
+import { findFsdd, isAudioFolder, loadAudioFolder, loadAudioSplits, stratifiedLimit } from './audio.js';
 import { csvHeader, loadCsv } from './csv.js';
 import { type ArrayDataset, limitDataset, type Preprocessing } from './dataset.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, type PixelPreparation } from './fashion-mnist.js';
@@ -11,7 +11,7 @@ import { loadImageFolder } from './images.js';
 import { loadText } from './text.js';
 
 export interface LoadDataOptions {
-  /** The first N samples only. */
+  /** N samples only: the first N, or for audio N spread over the classes (stratifiedLimit). */
   limit?: number;
   /** Prepare the data as the training data was (a checkpoint's preprocessing): stats, size, tokenizer. */
   like?: Preprocessing;
@@ -29,7 +29,7 @@ export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOp
     return loadFashionMnist(split, { limit: opts.limit, prep: fashionMnistLike(opts.like) });
   if (spec === 'fsdd') {
     const { train, test } = loadAudioSplits(findFsdd(), 'fsdd', { like: opts.like, classNames: opts.classNames });
-    return limitDataset(split === 'train' ? train : test, opts.limit);
+    return stratifiedLimit(split === 'train' ? train : test, opts.limit);
   }
   if (!existsSync(spec))
     throw new FormatError(
@@ -40,7 +40,8 @@ export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOp
     throw new FormatError(
       `--data ${spec}: ${ds.preprocessing.kind} data, but the model was trained on ${opts.like.kind} data`,
     );
-  return limitDataset(ds, opts.limit);
+  // audio folders are sorted by name ({digit}_…): the first N clips would be the first classes only
+  return ds.preprocessing.kind === 'audio' ? stratifiedLimit(ds, opts.limit) : limitDataset(ds, opts.limit);
 }
 
 /**

@@ -1,6 +1,8 @@
 // Built-in model presets for `graduate train --preset`. Image presets take NHWC [H, W, C] input;
 // 'kws' (keyword spotting) takes a feature sequence [T, C] such as a log-mel spectrogram.
+import type { AudioFeatureSpec } from '../audio/features.js';
 import { ValueError } from '../errors.js';
+import type { AudioAugment } from '../train/augment-audio.js';
 import type { LayerSpec, ModelSpec } from './spec.js';
 
 export type PresetName = 'mlp' | 'cnn' | 'resnet-small' | 'kws';
@@ -19,6 +21,12 @@ export const PRESET_TRAINING: Partial<
 > = {
   kws: { epochs: 20, batch: 32, lr: 3e-3, schedule: 'cosine' },
 };
+
+/** The kws preset's audio front end, over defaultAudioSpec() (recorded in the model, so inference computes the same). */
+export const KWS_AUDIO_SPEC: Partial<AudioFeatureSpec> = {};
+
+/** The kws preset's training-time augmentation of standardised features (null: none). */
+export const KWS_AUGMENT: AudioAugment | null = null;
 
 /** 3×3 'same' conv (no bias: BatchNorm follows), BatchNorm, ReLU. */
 function convBnRelu(out: number): LayerSpec[] {

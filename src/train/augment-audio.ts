@@ -23,6 +23,18 @@ export interface AudioAugment {
    * ratio drawn uniformly from snrDb [low, high], read from a random circular offset in time.
    */
   noise?: { clips: Float32Array; count: number; snrDb: readonly [number, number]; p?: number };
+  /**
+   * Frequency warp (vocal-tract-length perturbation on mel features): channel c of the output reads
+   * channel c·α of the input, linearly interpolated (the last channel beyond the edge), α drawn
+   * uniformly from [1 − warp, 1 + warp] per sample. Features [T, C] only.
+   */
+  warp?: number;
+  /** Time stretch: step t reads step (t − T/2)·α + T/2 (linear, edges held), α in [1 − stretch, 1 + stretch]. */
+  stretch?: number;
+  /** SpecAugment time masks: `count` spans of up to `width` steps set to 0 (standardised features: the mean). */
+  timeMask?: { count: number; width: number };
+  /** SpecAugment frequency masks: `count` spans of up to `width` channels set to 0. Features [T, C] only. */
+  freqMask?: { count: number; width: number };
 }
 
 /** The hook for `a` (throws ValueError on a bad option). */
@@ -41,10 +53,25 @@ export function audioAugment(a: AudioAugment): BatchAugment {
     if (!(Number.isInteger(nz.count) && nz.count > 0 && nz.clips.length % nz.count === 0 && lo <= hi))
       throw new ValueError('audio augment: noise needs count > 0 clips of equal size and snrDb [low, high]');
   }
+  const warp = a.warp ?? 0;
+  const stretch = a.stretch ?? 0;
+  for (const [k, v] of [
+    ['warp', warp],
+    ['stretch', stretch],
+  ] as const)
+    if (!(v >= 0 && v < 1)) throw new ValueError(`audio augment: ${k} must be in [0, 1), got ${v}`);
+  for (const [k, m] of [
+    ['timeMask', a.timeMask],
+    ['freqMask', a.freqMask],
+  ] as const)
+    if (m && !(Number.isInteger(m.count) && m.count >= 0 && Number.isInteger(m.width) && m.width >= 0))
+      throw new ValueError(`audio augment: ${k} needs whole numbers count ≥ 0 and width ≥ 0, got ${JSON.stringify(m)}`);
   return (x, shape, rng) => {
     const [B, T] = shape;
     const row = x.length / B; // T · per-step size
     const step = row / T;
+    if ((warp > 0 || a.freqMask) && shape.length !== 3)
+      throw new ValueError(`audio augment: warp and freqMask need features [B, T, C], got [${shape.join(', ')}]`);
     if (nz && nz.clips.length / nz.count !== row)
       throw new ValueError(
         `audio augment: noise clips hold ${nz.clips.length / nz.count} values, a sample [${shape.slice(1)}] ${row}`,
@@ -52,6 +79,8 @@ export function audioAugment(a: AudioAugment): BatchAugment {
     const tmp = new Float32Array(row);
     for (let b = 0; b < B; b++) {
       const s = x.subarray(b * row, (b + 1) * row);
+      if (stretch > 0) resampleAxis(s, tmp, T, step, 1 + (2 * rng.next() - 1) * stretch, 'time');
+      if (warp > 0) resampleAxis(s, tmp, T, step, 1 + (2 * rng.next() - 1) * warp, 'channel');
       if (shift > 0) {
         const d = rng.int(2 * shift + 1) - shift; // out[t] = in[t − d]
         if (d !== 0) {
@@ -92,6 +121,45 @@ export function audioAugment(a: AudioAugment): BatchAugment {
           for (let i = 0; i < row; i++) s[i] += amp * at(i);
         }
       }
+      if (a.timeMask)
+        for (let m = 0; m < a.timeMask.count; m++) {
+          const w = rng.int(Math.min(a.timeMask.width, T) + 1);
+          const t0 = rng.int(T - w + 1);
+          s.fill(0, t0 * step, (t0 + w) * step);
+        }
+      if (a.freqMask)
+        for (let m = 0; m < a.freqMask.count; m++) {
+          const w = rng.int(Math.min(a.freqMask.width, step) + 1);
+          const c0 = rng.int(step - w + 1);
+          for (let t = 0; t < T; t++) s.fill(0, t * step + c0, t * step + c0 + w);
+        }
     }
   };
+}
+
+/**
+ * In place on one sample s [T, step]: resampled along time (each step a row) or along channels
+ * (within each step) by factor α: out[i] = in[i·α] (time: about the centre), linear between
+ * neighbours, indices past an edge held at the edge. tmp: scratch of s's size.
+ */
+function resampleAxis(
+  s: Float32Array,
+  tmp: Float32Array,
+  T: number,
+  step: number,
+  alpha: number,
+  axis: 'time' | 'channel',
+): void {
+  const n = axis === 'time' ? T : step;
+  const mid = axis === 'time' ? T / 2 : 0;
+  for (let i = 0; i < n; i++) {
+    const p = Math.min(Math.max((i - mid) * alpha + mid, 0), n - 1);
+    const i0 = Math.floor(p);
+    const i1 = Math.min(i0 + 1, n - 1);
+    const f = p - i0;
+    if (axis === 'time')
+      for (let c = 0; c < step; c++) tmp[i * step + c] = (1 - f) * s[i0 * step + c] + f * s[i1 * step + c];
+    else for (let t = 0; t < T; t++) tmp[t * step + i] = (1 - f) * s[t * step + i0] + f * s[t * step + i1];
+  }
+  s.set(tmp.subarray(0, s.length));
 }

@@ -241,3 +241,60 @@ describe('against an independent numpy/scipy reference (test/fixtures/audio/make
     expect(ref.logmel.flat().some((v) => v > -60)).toBe(true); // the reference holds speech, not only silence
   });
 });
+
+describe('per-utterance normalisation (spec.normalize)', () => {
+  const base = defaultAudioSpec({ frames: 40, nMels: 16 });
+  /** 0.25 s of two tones with a slow envelope, centred in 40 frames (0.42 s): padding both sides. */
+  const clip = (gain: number) =>
+    Float32Array.from(
+      { length: 2000 },
+      (_, i) =>
+        gain *
+        (0.2 + 0.1 * Math.sin(i / 300)) *
+        (Math.sin((2 * Math.PI * 440 * i) / 8000) + 0.3 * Math.sin((2 * Math.PI * 1900 * i) / 8000)),
+    );
+  /** Frames whose window touches the clip's samples: the centred clip starts at sample 390 of 3376. */
+  const fitted = new AudioFeaturizer(base).clipSamples;
+  const from = Math.floor((fitted - 2000) / 2);
+  const isSignal = (t: number) => t * base.hopLength + base.nFft > from && t * base.hopLength < from + 2000;
+
+  it("'mean' and 'meanvar' standardise each channel over the frames that hold signal; padding takes the clip's floor", () => {
+    const raw = new AudioFeaturizer(base).compute(clip(1));
+    for (const mode of ['mean', 'meanvar'] as const) {
+      const x = new AudioFeaturizer({ ...base, normalize: mode }).compute(clip(1));
+      for (const c of [0, 5, 15]) {
+        const sig = [...Array(40).keys()].filter(isSignal).map((t) => raw[t * 16 + c]);
+        const mean = sig.reduce((a, b) => a + b, 0) / sig.length;
+        const sd = Math.sqrt(sig.reduce((a, b) => a + (b - mean) ** 2, 0) / sig.length + 1e-5);
+        const scale = mode === 'meanvar' ? 1 / sd : 1;
+        const floor = (Math.min(...sig) - mean) * scale;
+        for (let t = 0; t < 40; t++) {
+          const want = isSignal(t) ? (raw[t * 16 + c] - mean) * scale : floor;
+          expect(x[t * 16 + c]).toBeCloseTo(want, 3);
+        }
+      }
+    }
+    expect(isSignal(0) || isSignal(39)).toBe(false); // both ends are padding
+  });
+
+  it("'mean' makes the features independent of the recording's level (a gain adds the same dB to every bin)", () => {
+    // a floor far below any band's power, so that no value is clipped at it (a clipped one would not move)
+    const plain = new AudioFeaturizer({ ...base, logFloor: 1e-30 });
+    const cmn = new AudioFeaturizer({ ...base, logFloor: 1e-30, normalize: 'mean' });
+    const [a, b] = [plain.compute(clip(1)), plain.compute(clip(0.1))];
+    expect(a[20 * 16 + 3] - b[20 * 16 + 3]).toBeCloseTo(20, 2); // −20 dB quieter without it
+    const [na, nb] = [cmn.compute(clip(1)), cmn.compute(clip(0.1))];
+    for (let i = 0; i < na.length; i++) expect(na[i]).toBeCloseTo(nb[i], 2);
+  });
+
+  it("'none' (or absent) changes nothing; an all-silent clip normalises to zeros; a bad mode is named", () => {
+    const plain = new AudioFeaturizer(base).compute(clip(1));
+    expect(new AudioFeaturizer({ ...base, normalize: 'none' }).compute(clip(1))).toEqual(plain);
+    expect(new AudioFeaturizer({ ...base, normalize: 'meanvar' }).compute(new Float32Array(500))).toEqual(
+      new Float32Array(40 * 16),
+    );
+    expect(() => checkAudioSpec({ ...base, normalize: 'peak' as 'mean' })).toThrow(
+      `audio features: normalize must be 'none', 'mean' or 'meanvar', got "peak"`,
+    );
+  });
+});

@@ -13,6 +13,7 @@ import {
   loadAudioFolder,
   loadAudioSplits,
   splitAudioFiles,
+  stratifiedLimit,
 } from '../../src/data/audio.js';
 import { loadData } from '../../src/data/index.js';
 import { FormatError, ValueError } from '../../src/errors.js';
@@ -78,6 +79,58 @@ describe('listAudioFolder', () => {
     expect(() => listAudioFolder(join(empty, 'missing'))).toThrow(
       `${join(empty, 'missing')}: cannot read audio folder (ENOENT)`,
     );
+  });
+});
+
+describe("FSDD's own folder, one class, --limit", () => {
+  it('a folder holding recordings/{digit}_{speaker}_{index}.wav is read as FSDD (labels from the names)', () => {
+    const root = tempDir();
+    const rec = join(root, 'recordings');
+    mkdirSync(rec);
+    for (const d of [0, 1, 2]) for (const i of [0, 5]) writeFileSync(join(rec, `${d}_ann_${i}.wav`), clip(d, 0, i));
+    writeFileSync(join(root, 'README.md'), 'FSDD');
+    expect(listAudioFolder(root)).toEqual(listAudioFolder(rec));
+    expect(listAudioFolder(root)[0]).toEqual({ path: join(rec, '0_ann_0.wav'), label: '0', speaker: 'ann', index: 0 });
+    const ds = loadData(root, 'train');
+    expect([ds.size, ds.classNames]).toEqual([6, ['0', '1', '2']]);
+    const { train, test } = loadAudioSplits(root, 'fsdd', { spec });
+    expect([train.size, test.size]).toEqual([3, 3]);
+  });
+
+  it('a folder of one class is refused for training (it would be 100% accurate), but a model may evaluate on it', () => {
+    const sub = tempDir();
+    mkdirSync(join(sub, 'takes'));
+    for (const i of [0, 1]) writeFileSync(join(sub, 'takes', `clip_${i}.wav`), clip(1, 0, i));
+    expect(() => loadData(sub, 'train')).toThrow(
+      `${sub}: only one class ('takes') in 2 clips; a classifier needs at least 2`,
+    );
+    expect(() => loadData(sub, 'train')).toThrow(FormatError);
+    const flat = fsddLike(1, ['ann', 'bob'], 6);
+    expect(() => loadAudioSplits(flat, 'fsdd', { spec })).toThrow(`${flat}: only one class ('0') in 12 clips`);
+    // a model's own classes: its numbering, whatever the folder holds
+    const model = loadAudioSplits(fsddLike(2, ['ann'], 6), 'fsdd', { spec }).train;
+    const one = loadAudioFolder(flat, { like: model.preprocessing, classNames: model.classNames });
+    expect([one.size, one.classNames, [...new Set(one.y)]]).toEqual([12, ['0', '1'], [0]]);
+  });
+
+  it('stratifiedLimit spreads N samples over the classes and speakers (the first N would be one digit)', () => {
+    const { train } = loadAudioSplits(fsddLike(4, ['ann', 'bob', 'cy'], 10), 'fsdd', { spec });
+    expect(train.size).toBe(4 * 3 * 5);
+    const part = stratifiedLimit(train, 10);
+    const per = (y: Int32Array) => [0, 1, 2, 3].map((c) => y.filter((v) => v === c).length);
+    expect(per(part.y)).toEqual([3, 3, 2, 2]);
+    // rows are the dataset's own, in its order, and from more than one speaker per class
+    const n = 30 * 16;
+    const rows = [...Array(train.size).keys()].filter((i) =>
+      [...Array(part.size).keys()].some((j) =>
+        train.x.subarray(i * n, (i + 1) * n).every((v, k) => v === part.x[j * n + k]),
+      ),
+    );
+    expect(rows).toHaveLength(10);
+    expect(new Set(rows.filter((i) => train.y[i] === 0).map((i) => Math.floor((i % 15) / 5))).size).toBeGreaterThan(1);
+    expect(stratifiedLimit(train, 10)).toEqual(part); // seeded: the same subset each time
+    expect(stratifiedLimit(train, 100)).toBe(train);
+    expect(() => stratifiedLimit(train, -1)).toThrow('limit must be a non-negative integer, got -1');
   });
 });
 
@@ -166,20 +219,24 @@ describe('loadAudioSplits / loadAudioFolder', () => {
     );
   });
 
-  it('prepareWav (predict, serve, browser) gives one clip exactly the row the dataset holds', () => {
-    const dir = fsddLike(2, ['ann', 'bob'], 6);
-    const { train, test } = loadAudioSplits(dir, 'fsdd', { spec });
-    const prep = { audio: train.preprocessing.audio!, mean: train.preprocessing.mean, std: train.preprocessing.std };
-    const n = 30 * 16;
-    // test order: 0_ann_0..4, 0_bob_0..4, 1_ann_0..4, 1_bob_0..4
-    expect(prepareWav(clip(1, 1, 3), prep, '1_bob_3.wav')).toEqual(test.x.subarray(18 * n, 19 * n));
-    expect(prepareWav(clip(0, 0, 5), prep, '0_ann_5.wav')).toEqual(train.x.subarray(0, n));
-    // a 16 kHz recording is resampled first
-    expect(prepareWav(clip(0, 0, 5, 16000), prep, 'hi.wav')).toHaveLength(n);
-    expect(() => prepareSamples(new Float32Array(100), 8000, { ...prep, mean: [0] })).toThrow(
-      'audio preparation: mean has 1 values for 16 channels',
-    );
-  });
+  it.each(['none', 'mean', 'meanvar'] as const)(
+    'prepareWav (predict, serve, browser) gives one clip exactly the row the dataset holds (normalize %s)',
+    (normalize) => {
+      const dir = fsddLike(2, ['ann', 'bob'], 6);
+      const { train, test } = loadAudioSplits(dir, 'fsdd', { spec: { ...spec, normalize } });
+      expect(train.preprocessing.audio?.normalize).toBe(normalize); // recorded with the model
+      const prep = { audio: train.preprocessing.audio!, mean: train.preprocessing.mean, std: train.preprocessing.std };
+      const n = 30 * 16;
+      // test order: 0_ann_0..4, 0_bob_0..4, 1_ann_0..4, 1_bob_0..4
+      expect(prepareWav(clip(1, 1, 3), prep, '1_bob_3.wav')).toEqual(test.x.subarray(18 * n, 19 * n));
+      expect(prepareWav(clip(0, 0, 5), prep, '0_ann_5.wav')).toEqual(train.x.subarray(0, n));
+      // a 16 kHz recording is resampled first
+      expect(prepareWav(clip(0, 0, 5, 16000), prep, 'hi.wav')).toHaveLength(n);
+      expect(() => prepareSamples(new Float32Array(100), 8000, { ...prep, mean: [0] })).toThrow(
+        'audio preparation: mean has 1 values for 16 channels',
+      );
+    },
+  );
 
   it("loadData('fsdd') finds $GRADUATE_DATA_DIR/fsdd/recordings (or the cache) and gives its conventional split", () => {
     const root = tempDir();

@@ -102,6 +102,74 @@ describe('audio augmentation hook', () => {
     expect(() => hook(rand(30, 1), [3, 10], new Rng(1))).toThrow(/noise clips hold 8 values/);
   });
 
+  it('warp reads channel c·α (linear, held at the last channel), one α per sample within ±warp', () => {
+    const [B, T, C] = [6, 3, 10];
+    const x = Float32Array.from({ length: B * T * C }, (_, i) => i % C); // x[b, t, c] = c
+    audioAugment({ warp: 0.2 })(x, [B, T, C], new Rng(2));
+    const alphas = new Set<number>();
+    for (let b = 0; b < B; b++) {
+      const alpha = x[b * T * C + 1]; // channel 1 reads 1·α
+      expect(Math.abs(alpha - 1)).toBeLessThanOrEqual(0.2 + 1e-6);
+      alphas.add(alpha);
+      for (let t = 0; t < T; t++)
+        for (let c = 0; c < C; c++) expect(x[(b * T + t) * C + c]).toBeCloseTo(Math.min(c * alpha, C - 1), 5);
+    }
+    expect(alphas.size).toBe(B);
+  });
+
+  it('stretch reads step (t − T/2)·α + T/2 (edges held), one α per sample within ±stretch', () => {
+    const [B, T, C] = [5, 20, 2];
+    const x = Float32Array.from({ length: B * T * C }, (_, i) => Math.floor(i / C) % T); // x[b, t, c] = t
+    audioAugment({ stretch: 0.1 })(x, [B, T, C], new Rng(8));
+    for (let b = 0; b < B; b++) {
+      const alpha = x[(b * T + 11) * C] - 10; // step 11 reads 10 + α
+      expect(Math.abs(alpha - 1)).toBeLessThanOrEqual(0.1 + 1e-6);
+      for (let t = 0; t < T; t++) {
+        const want = Math.min(Math.max((t - 10) * alpha + 10, 0), T - 1);
+        for (let c = 0; c < C; c++) expect(x[(b * T + t) * C + c]).toBeCloseTo(want, 4);
+      }
+    }
+  });
+
+  it('time and frequency masks zero whole steps / channels: at most `count` spans of at most `width`', () => {
+    const [B, T, C] = [8, 30, 12];
+    const spans = (zero: boolean[]) => {
+      const out: number[] = [];
+      zero.forEach((z, i) => {
+        if (z && (i === 0 || !zero[i - 1])) out.push(0);
+        if (z) out[out.length - 1]++;
+      });
+      return out;
+    };
+    const t = new Float32Array(B * T * C).fill(1);
+    audioAugment({ timeMask: { count: 2, width: 5 } })(t, [B, T, C], new Rng(4));
+    let masked = 0;
+    for (let b = 0; b < B; b++) {
+      const row = (s: number) => Array.from(t.subarray((b * T + s) * C, (b * T + s + 1) * C));
+      const zero = [...Array(T).keys()].map((s) => row(s).every((v) => v === 0));
+      for (let s = 0; s < T; s++) expect(zero[s] || row(s).every((v) => v === 1)).toBe(true); // whole steps
+      const sp = spans(zero);
+      expect(sp.length).toBeLessThanOrEqual(2);
+      expect(sp.every((w) => w <= 10)).toBe(true); // two masks may touch
+      masked += zero.filter(Boolean).length;
+    }
+    expect(masked).toBeGreaterThan(0);
+    const f = new Float32Array(B * T * C).fill(1);
+    audioAugment({ freqMask: { count: 1, width: 4 } })(f, [B, T, C], new Rng(4));
+    for (let b = 0; b < B; b++) {
+      const col = (c: number) => [...Array(T).keys()].map((s) => f[(b * T + s) * C + c]);
+      const zero = [...Array(C).keys()].map((c) => col(c).every((v) => v === 0));
+      for (let c = 0; c < C; c++) expect(zero[c] || col(c).every((v) => v === 1)).toBe(true); // whole channels
+      expect(zero.filter(Boolean).length).toBeLessThanOrEqual(4);
+      expect(spans(zero).length).toBeLessThanOrEqual(1);
+    }
+    expect(() => audioAugment({ warp: 1 })).toThrow('audio augment: warp must be in [0, 1), got 1');
+    expect(() => audioAugment({ timeMask: { count: 1.5, width: 2 } })).toThrow(/timeMask needs whole numbers/);
+    expect(() => audioAugment({ freqMask: { count: 1, width: 2 } })(rand(8, 1), [2, 4], new Rng(1))).toThrow(
+      'audio augment: warp and freqMask need features [B, T, C], got [2, 4]',
+    );
+  });
+
   it('fit calls the hook on every training batch before the forward pass, reproducibly', () => {
     const n = 40;
     const ds: ArrayDataset = {
