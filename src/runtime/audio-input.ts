@@ -10,6 +10,7 @@ import { type AudioPreparation, prepareSamples } from '../audio/input.js';
 import { decodeWav } from '../audio/wav.js';
 import { FormatError } from '../errors.js';
 import type { InputSpec } from '../graph/ir.js';
+import { firstNonFinite } from '../io/fields.js';
 
 /** Bounds on one clip; absent fields are not checked. */
 export interface ClipLimits {
@@ -49,11 +50,18 @@ export function checkClip(name: string, samples: number, rate: number, limits: C
     );
 }
 
+/** Throws a FormatError naming the first sample that is NaN or ±Infinity (a float WAV can hold them). */
+function checkFinite(name: string, samples: Float32Array): void {
+  const i = firstNonFinite(samples);
+  if (i >= 0) throw new FormatError(`${name}: sample ${i} is ${samples[i]}, not a finite number`);
+}
+
 /** A WAV file's bytes → the model's input [frames, channels] (`name` names the file in errors). */
 export function wavInput(spec: InputSpec, bytes: Uint8Array, name: string, limits?: ClipLimits): Float32Array {
   const prep = audioPreparation(spec, name);
   const wav = decodeWav(bytes, name);
   checkClip(name, wav.samples.length, wav.sampleRate, limits);
+  checkFinite(name, wav.samples);
   return prepareSamples(wav.samples, wav.sampleRate, prep);
 }
 
@@ -75,6 +83,7 @@ export function waveformInput(
     throw new FormatError(`${name}: ${samples.length} samples do not split into ${batch} clips of equal length`);
   const n = samples.length / batch;
   checkClip(name, n, rate, limits);
+  checkFinite(name, samples);
   const featurizer = new AudioFeaturizer(prep.audio);
   const per = featurizer.shape[0] * featurizer.shape[1];
   const out = new Float32Array(batch * per);

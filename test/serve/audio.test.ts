@@ -208,6 +208,7 @@ describe('graduate serve: an audio model', () => {
     adpcm[20] = 2; // format tag 2: Microsoft ADPCM
     const long = encodeWav(new Float32Array(8000 * 6), { sampleRate: 8000 }); // 6 s > 5 s
     const fast = encodeWav(new Float32Array(4000), { sampleRate: 384000 });
+    const nan = encodeWav(Float32Array.of(0, 0.5, Number.NaN, 0), { sampleRate: 8000, bitsPerSample: 32, float: true });
     const waveform = (extra: Json) => ({
       inputs: [{ name: 'waveform', datatype: 'FP32', shape: [4], data: [0, 0.1, -0.1, 0], ...extra }],
     });
@@ -226,6 +227,7 @@ describe('graduate serve: an audio model', () => {
         /uploaded WAV: 48000 samples at 8000 Hz = 6\.00 s, over the limit of 5 s \(--max-audio-seconds raises it\)/,
       ],
       [fast, 'audio/wav', /uploaded WAV: sample rate 384000 Hz is over the limit of 192000 Hz/],
+      [nan, 'audio/wav', /uploaded WAV: sample 2 is NaN, not a finite number/],
       [good, 'image/png', /model 'kws' takes audio input, not images/],
     ];
     for (const [body, type, message] of uploads) {
@@ -278,6 +280,19 @@ describe('graduate serve: an audio model', () => {
       const r = await post(infer, body);
       expect(r.status, `${message}: ${JSON.stringify(r.json)}`).toBe(400);
       expect(r.json.error).toMatch(message);
+    }
+    // header bytes overwritten and files cut short at random: a 200 or a 400 naming the upload, never a 500
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 40; trial++) {
+      const bytes = good.slice(0, trial % 4 === 0 ? 12 + rand(good.length - 12) : good.length);
+      for (let j = 0; j < 3; j++) bytes[rand(Math.min(48, bytes.length))] = rand(256);
+      const r = await post(infer, bytes, 'audio/wav');
+      expect([200, 400], JSON.stringify(r.json)).toContain(r.status);
+      if (r.status === 400) expect(r.json.error).toMatch(/^uploaded WAV: /);
     }
     // a WAV sent to an image model
     const img = await post(`${server.url}/v2/models/tiny/infer`, good, 'audio/wav');
