@@ -1,11 +1,13 @@
-// Physical pruning: output channels of conv2d/linear layers are removed, weight tensors shrink (no
-// masks). A removed channel disappears from its producer (weight columns, bias), from every
-// per-channel op after it (affine/batchnorm constants, activations, pools, flatten) and from the
-// input of the next conv2d/linear (conv weights' Cin axis; linear rows, where a flatten of
-// [H, W, C] maps channel c at (h, w) to row (h·W + w)·C + c). Channels that meet an add, a
-// residual, a channel-mixing op (softmax) or a graph output keep their shape.
-// Two criteria: dead units (exactly zero on calibration data; outputs unchanged) and structured
-// pruning by weight norm to a MAC budget. Runs after eliminate + fold-bn.
+// Physical pruning: output channels of conv2d/linear layers and hidden units of rnnscans are
+// removed, weight tensors shrink (no masks). A removed channel disappears from its producer (weight
+// columns, bias), from every op after it that keeps channels apart (affine/batchnorm constants,
+// activations, pools, reshapes that keep the last axis, slices and reductions that leave it whole,
+// a concat along it) and from the input of the next conv2d/linear (conv weights' Cin axis; linear
+// rows, where a flatten of [H, W, C] maps channel c at (h, w) to row (h·W + w)·C + c). An rnnscan's
+// unit j also takes gate columns g·H + j of its x-projection, wh and bh, and row j of wh. Channels
+// that meet an add, a residual, a channel-mixing op (softmax, transpose) or a graph output keep
+// their shape. Two criteria: dead units (exactly zero on calibration data; outputs unchanged) and
+// structured pruning by weight norm to a MAC budget. Runs after eliminate + fold-bn.
 import { ValueError } from '../errors.js';
 import {
   type Constant,
