@@ -11,6 +11,7 @@
 // autograd, or choosing between backends (src/backend/index.ts).
 import type { MemoryStats } from '../kernels/heap.js';
 import type { AdamStepArgs, SgdStepArgs } from '../kernels/optim.js';
+import type { ScanCell } from '../kernels/recurrent.js';
 import type { Conv2dGeometry, Pool2dGeometry } from '../shape/window.js';
 
 export type { AdamStepArgs, MemoryStats, SgdStepArgs };
@@ -52,12 +53,7 @@ export const UNARY_FNS: readonly UnaryFn[] = [
 /** eq / gt give 1 or 0. */
 export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'eq' | 'gt';
 export type ReduceFn = 'sum' | 'mean' | 'max';
-/** Recurrent cells of scan: GRU (gates z, r, n) and LSTM (gates i, o, f, c). */
-export type ScanCell = 'gru' | 'lstm';
-/** The fixed-point step of the state in an int8 scan's recurrent GEMV: q = round(h · 2^14), |h| < 1. */
-export const SCAN_STATE_ONE = 1 << 14;
-/** Largest hidden size of an int8 scan: H · 2^14 · 127 must stay inside an int32 accumulator. */
-export const SCAN_I8_MAX_HIDDEN = 1024;
+export { SCAN_I8_MAX_HIDDEN, SCAN_STATE_ONE, type ScanCell } from '../kernels/recurrent.js';
 /** Activations a GEMM/conv epilogue applies (a subset of the unary functions). */
 export type EpilogueActivation = 'none' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh' | 'gelu';
 

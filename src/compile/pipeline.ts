@@ -187,8 +187,10 @@ export function compile(
   for (const p of selected)
     if (!(PASS_NAMES as readonly string[]).includes(p))
       throw new ValueError(`--passes: unknown pass '${p}' (valid: ${PASS_NAMES.join(', ')})`);
-  const pre = selected.filter((p) => p === 'eliminate' || p === 'fold-bn');
-  const post = selected.filter((p) => p !== 'eliminate' && p !== 'fold-bn');
+  // before pruning: what only training needs goes, and batch norms fold (after reshapes that keep channels move out of the way)
+  const early: readonly string[] = ['eliminate', 'reshapes', 'fold-bn'];
+  const pre = selected.filter((p) => early.includes(p));
+  const post = selected.filter((p) => !early.includes(p));
   const dumps: string[] = [];
   const dumpAfter = (names: readonly string[]) =>
     opts.dumpAfter && names.includes(opts.dumpAfter) ? opts.dumpAfter : undefined;
@@ -370,7 +372,7 @@ function finetune(
     const inputDType = g.values[g.inputs[0]].dtype === 'int32' ? 'int32' : 'float32';
     const tuned = captureGraph(model.layers[0], g.meta.input, g.meta.classNames, { inputDType });
     tuned.meta = { ...g.meta };
-    return runPasses(tuned, ['eliminate', 'fold-bn']).graph;
+    return runPasses(tuned, ['eliminate', 'reshapes', 'fold-bn']).graph;
   } finally {
     model.dispose();
   }

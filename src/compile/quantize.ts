@@ -1,10 +1,13 @@
 // Post-training quantization. int8: weights symmetric per output channel, activations per tensor
 // (asymmetric) calibrated with min-max, percentile or entropy (KL) ranges; conv2d/linear nodes
-// (activation none or ReLU, no residual) compute in int8 through the int8 kernels, int8 values
+// (activation none or ReLU, no residual) compute in int8 through the int8 kernels, rnnscan's
+// recurrent weights become int8 per gate column (its state enters the GEMV as 16-bit fixed point,
+// so nothing is calibrated for it; its input projections stay float32), int8 values
 // flow through max-pooling, flatten and global average pooling, and quantize/dequantize nodes
 // are inserted at the borders. A sensitivity search returns the layers that cost the most
 // accuracy to float32 until the drop fits the budget. fp16: weights stored as half floats.
 
+import { SCAN_I8_MAX_HIDDEN } from '../backend/backend.js';
 import type { ArrayDataset } from '../data/dataset.js';
 import { ValueError } from '../errors.js';
 import { type Constant, cloneGraph, consumers, type Graph, type Node, type QuantParams } from '../graph/ir.js';
@@ -39,7 +42,18 @@ export interface QuantizeReport {
 const PASSTHROUGH = new Set<Node['op']>(['maxpool2d', 'flatten', 'globalavgpool', 'dropout']);
 const BINS = 2048;
 
+/** Ops whose weights quantize: conv2d/linear compute in int8; rnnscan's recurrent GEMV takes int8 weights and its fixed-point state. */
+const WEIGHTED = new Set<Node['op']>(['conv2d', 'linear', 'rnnscan']);
+
 function quantizable(g: Graph, n: Node): string | undefined {
+  if (n.op === 'rnnscan') {
+    // the state enters the GEMV as 16-bit fixed point: no activation range to calibrate
+    if (g.constants[n.inputs[1]]?.dtype !== 'float32') return 'recurrent weights are not float32 constants';
+    if (n.inputs[2] !== undefined && !g.constants[n.inputs[2]]) return 'recurrent bias is not a constant';
+    if (n.attrs.hidden > SCAN_I8_MAX_HIDDEN)
+      return `hidden ${n.attrs.hidden} > ${SCAN_I8_MAX_HIDDEN} (int32 accumulator)`;
+    return undefined;
+  }
   if (n.op !== 'conv2d' && n.op !== 'linear') return 'not a conv2d/linear';
   if (n.attrs.residual) return 'residual epilogue (int8 kernels add no residual)';
   if (n.attrs.activation !== 'none' && n.attrs.activation !== 'relu')
@@ -180,7 +194,8 @@ function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantPa
   const nodes: Node[] = [];
   const quantized = new Map<string, string>(); // float value → its int8 twin
   const dequantized = new Map<string, string>(); // int8 value → its float twin
-  const int8Ok = (n: Node) => layers.has(n.name) || PASSTHROUGH.has(n.op);
+  // nodes that read int8 values (an int8 rnnscan reads float projections: only its weights are int8)
+  const int8Ok = (n: Node) => (layers.has(n.name) && n.op !== 'rnnscan') || PASSTHROUGH.has(n.op);
   const asInt8 = (v: string): string => {
     if (g.values[v].dtype === 'int8') return v;
     let q = quantized.get(v);
@@ -207,7 +222,10 @@ function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantPa
     const n = { ...n0, inputs: [...n0.inputs] } as Node;
     const outUsers = users.get(n.output) ?? [];
     const feedsInt8 = outUsers.length > 0 && outUsers.every(int8Ok) && !g.outputs.includes(n.output);
-    if (layers.has(n.name)) {
+    if (layers.has(n.name) && n.op === 'rnnscan') {
+      n.inputs = n.inputs.map((v) => (g.values[v] ? asFloat(v) : v));
+      g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
+    } else if (layers.has(n.name)) {
       n.inputs[0] = asInt8(n.inputs[0]);
       g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
       if (feedsInt8) g.values[n.output] = { ...g.values[n.output], dtype: 'int8', quant: params.get(n.output) };
@@ -263,9 +281,9 @@ export function quantizeGraph(
   for (const node of g.nodes) {
     const why = quantizable(g, node);
     if (!why) candidates.push(node);
-    else if (node.op === 'conv2d' || node.op === 'linear') float32Layers.push({ name: node.name, reason: why });
+    else if (WEIGHTED.has(node.op)) float32Layers.push({ name: node.name, reason: why });
   }
-  const values = [...new Set(candidates.flatMap((c) => [c.inputs[0], c.output]))];
+  const values = [...new Set(candidates.filter((c) => c.op !== 'rnnscan').flatMap((c) => [c.inputs[0], c.output]))];
   const ranges = calibrate(g, calib, n, values, opts.engine);
   // the graph input is the data itself (its range is known, nothing to clip): always min-max
   const params = new Map(

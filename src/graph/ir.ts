@@ -156,6 +156,12 @@ export function nodeMacs(g: Graph, n: Node): number {
     const x = g.values[n.inputs[0]].shape;
     return numel(x.slice(1, -1)) * w.shape[0] * w.shape[1];
   }
+  if (n.op === 'convnd' || n.op === 'convtransposend') {
+    // every output (convnd) or input (transposed) element meets C/groups · prod(kernel) weights
+    const w = (g.constants[n.inputs[1]] ?? g.values[n.inputs[1]]).shape;
+    const at = n.op === 'convnd' ? g.values[n.output].shape : g.values[n.inputs[0]].shape;
+    return numel(at.slice(1)) * numel(w.slice(1));
+  }
   if (n.op === 'rnnscan') {
     // the recurrent GEMM of every step: h[H] · wh[H, G·H] (the x-projection is the linear before it)
     const w = g.constants[n.inputs[1]] ?? g.values[n.inputs[1]];

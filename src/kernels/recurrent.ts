@@ -2,9 +2,15 @@
 // k-pairs with per-column scales ÷ 2^14, the state's fixed-point step) and the call that runs
 // one GRU/LSTM direction's whole time loop in the kernel, rows split across the pool.
 // Not for: training (src/ops/recurrent.ts keeps the gates for the vjp), choosing int8 (the compiler).
-import { SCAN_I8_MAX_HIDDEN, SCAN_STATE_ONE, type ScanCell } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 import type { Engine } from './engine.js';
+
+/** Recurrent cells of scan: GRU (gates z, r, n) and LSTM (gates i, o, f, c). */
+export type ScanCell = 'gru' | 'lstm';
+/** The fixed-point step of the state in an int8 scan's recurrent GEMV: q = round(h · 2^14), |h| < 1. */
+export const SCAN_STATE_ONE = 1 << 14;
+/** Largest hidden size of an int8 scan: H · 2^14 · 127 must stay inside an int32 accumulator. */
+export const SCAN_I8_MAX_HIDDEN = 1024;
 
 /** Recurrent weights packed for scan (engine memory; free with freeScan). */
 export interface PackedScan {

@@ -14,6 +14,7 @@ import { ShapeError, ValueError } from '../errors.js';
 import { fromHalf } from '../shape/half.js';
 import { view } from './host.js';
 import type { Arg, ConstInfo, OpDef, Ref } from './op.js';
+import { rnnscanOnnx } from './recurrent-onnx.js';
 
 export interface RecurrentAttrs {
   recurrent: {
@@ -419,6 +420,6 @@ export const RECURRENT = {
       return (N) => bk.scan(xw, N, T, packed, a.reverse, y);
     },
     traits: {},
-    onnx: null,
+    onnx: rnnscanOnnx,
   } satisfies OpDef<RecurrentAttrs['rnnscan']>,
 } satisfies { [K in keyof RecurrentAttrs]: OpDef<RecurrentAttrs[K]> };

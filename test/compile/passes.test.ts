@@ -10,6 +10,7 @@ import {
   fuseEpilogues,
   PASS_NAMES,
   runPasses,
+  sinkReshapes,
 } from '../../src/compile/passes/index.js';
 import { ValueError } from '../../src/errors.js';
 import { dumpGraph } from '../../src/graph/dump.js';
@@ -38,7 +39,8 @@ function run(g: Graph, seed = 7): Float32Array {
 function capture(spec: ModelSpec): Graph {
   manualSeed(2);
   const { model } = buildModel(spec);
-  const g = captureGraph(model, { kind: 'image', shape: spec.inputShape }, ['a', 'b', 'c', 'd', 'e']);
+  const kind = spec.inputShape.length === 3 ? 'image' : 'tabular';
+  const g = captureGraph(model, { kind, shape: spec.inputShape }, ['a', 'b', 'c', 'd', 'e']);
   model.dispose();
   let seed = 100;
   for (const [name, c] of Object.entries(g.constants)) {
@@ -309,19 +311,66 @@ describe('dce', () => {
   });
 });
 
+describe('reshapes', () => {
+  // conv1d is conv2d over [N, 1, T, C] viewed back as [N, T, C]: its batch norm and ReLU sit after
+  // the view until the pass moves it, then fold-bn and fuse take them into the conv
+  const CONV1D: ModelSpec = {
+    inputShape: [9, 5],
+    layers: [
+      { type: 'conv1d', out: 6, kernel: 3, stride: 2, padding: 'same', bias: false },
+      { type: 'batchnorm' },
+      { type: 'relu' },
+      { type: 'conv1d', out: 4, kernel: 1 },
+      { type: 'sigmoid' },
+      { type: 'flatten' },
+      { type: 'linear', out: 3 },
+    ],
+  };
+
+  it('moves a channel-keeping reshape after the affine and activations that read it', () => {
+    const g = applyPass(eliminateTrainingOps, capture(CONV1D));
+    const out = applyPass(sinkReshapes, g);
+    const after = (op: string) => ops(out)[ops(out).indexOf(op) + 1];
+    expect(after('conv2d')).toBe('affine');
+    const fused = runPasses(g, ['reshapes', 'fold-bn', 'fuse']).graph;
+    expect(ops(fused)).not.toContain('affine');
+    expect(
+      fused.nodes.filter((n) => n.op === 'conv2d').map((n) => (n.attrs as { activation: string }).activation),
+    ).toEqual(['relu', 'sigmoid']);
+    expectClose(run(fused), run(g), 1e-4, 1e-4);
+  });
+
+  it('leaves reshapes that change the channel axis, and ops that mix positions', () => {
+    const g = applyPass(eliminateTrainingOps, capture(CONV1D));
+    // the flatten before the linear merges T into the channels: nothing moves past it
+    const out = applyPass(sinkReshapes, applyPass(sinkReshapes, g));
+    expect(ops(out).slice(-2)).toEqual(['flatten', 'linear']);
+    expect(dumpGraph(applyPass(sinkReshapes, out))).toBe(dumpGraph(out));
+  });
+});
+
 describe('runPasses', () => {
   it('runs the whole pipeline with a report per pass and the dump after the chosen pass', () => {
     const g = capture(RESNET);
     const lines: string[] = [];
     const { graph, report, dump } = runPasses(g, PASS_NAMES, { dumpAfter: 'fold-bn', log: (l) => lines.push(l) });
-    expect(report.map((r) => r.pass)).toEqual(['eliminate', 'fold-bn', 'transposes', 'fuse', 'fold-constants', 'dce']);
-    expect(report[1].before.nodes).toBe(12);
-    expect(report[1].after.nodes).toBe(10);
-    expect(report[2].after.nodes).toBe(10); // no transposes to move
-    expect(report[3].after.nodes).toBe(6);
+    expect(report.map((r) => r.pass)).toEqual([
+      'eliminate',
+      'reshapes',
+      'fold-bn',
+      'transposes',
+      'fuse',
+      'fold-constants',
+      'dce',
+    ]);
+    expect(report[1].after.nodes).toBe(12); // no reshape between a conv and its batch norm here
+    expect(report[2].before.nodes).toBe(12);
+    expect(report[2].after.nodes).toBe(10);
+    expect(report[3].after.nodes).toBe(10); // no transposes to move
+    expect(report[4].after.nodes).toBe(6);
     expect(report[0].before.macs).toBe(graphMacs(g));
-    expect(report[5].after).toEqual({ nodes: 6, constants: 8, macs: graphMacs(graph) });
-    expect(lines[3]).toMatch(/^fuse: nodes 10 → 6, constants 8 → 8, MACs \d+ → \d+ \(/);
+    expect(report[6].after).toEqual({ nodes: 6, constants: 8, macs: graphMacs(graph) });
+    expect(lines[4]).toMatch(/^fuse: nodes 10 → 6, constants 8 → 8, MACs \d+ → \d+ \(/);
     expect(dump).toContain('add(');
     expect(dump).not.toContain('affine(');
     expectClose(run(graph), run(g), 1e-4, 1e-4);
@@ -331,7 +380,7 @@ describe('runPasses', () => {
     const g = capture(CNN);
     expect(() => runPasses(g, ['eliminate', 'fold-everything'])).toThrow(ValueError);
     expect(() => runPasses(g, ['fold-everything'])).toThrow(
-      "unknown pass 'fold-everything' (valid: eliminate, fold-bn, transposes, fuse, fold-constants, dce)",
+      "unknown pass 'fold-everything' (valid: eliminate, reshapes, fold-bn, transposes, fuse, fold-constants, dce)",
     );
     expect(() => runPasses(g, ['eliminate'], { dumpAfter: 'fuse' })).toThrow(/not among the passes run/);
   });

@@ -10,15 +10,25 @@ import { eliminateTrainingOps } from './eliminate.js';
 import { foldBatchNorm } from './fold-bn.js';
 import { foldConstants } from './fold-constants.js';
 import { fuseEpilogues } from './fuse.js';
+import { sinkReshapes } from './reshapes.js';
 import { sinkTransposes } from './transposes.js';
 
-export { eliminateDeadCode, eliminateTrainingOps, foldBatchNorm, foldConstants, fuseEpilogues, sinkTransposes };
+export {
+  eliminateDeadCode,
+  eliminateTrainingOps,
+  foldBatchNorm,
+  foldConstants,
+  fuseEpilogues,
+  sinkReshapes,
+  sinkTransposes,
+};
 
 export type Pass = (g: Graph) => Graph;
 
 /** Every pass by name, in pipeline order. */
 export const PASSES = {
   eliminate: eliminateTrainingOps,
+  reshapes: sinkReshapes,
   'fold-bn': foldBatchNorm,
   transposes: sinkTransposes,
   fuse: fuseEpilogues,

@@ -3,6 +3,7 @@
 // Every exported kernel ends with (start, end, scratch) over elements so the pool can split it.
 // Not for: shape logic or broadcasting rules (TypeScript side, src/kernels/elementwise.ts).
 import { gelu, sigmoid, tanhf } from './gemm_epilogue';
+import { gelu4, sigmoid4, tanh4 } from './math4';
 
 /** Unary op codes (mirror of UNARY in src/kernels/elementwise.ts). */
 const U_NEG: i32 = 0;
@@ -45,6 +46,9 @@ const GELU_C: f32 = 0.044715;
     // pmax(0, v) = 0 < v ? v : 0, which is act_scalar's relu bit for bit (NaN and -0 give 0).
     case U_RELU: return f32x4.pmax(f32x4.splat(0), v);
     case U_LEAKY: return v128.bitselect(v, f32x4.mul(v, f32x4.splat(alpha)), f32x4.gt(v, f32x4.splat(0)));
+    case U_SIGMOID: return sigmoid4(v);
+    case U_TANH: return tanh4(v);
+    case U_GELU: return gelu4(v);
   }
   return v;
 }
@@ -71,7 +75,8 @@ const GELU_C: f32 = 0.044715;
 // @ts-ignore: decorator
 @inline function unary_loop(op: i32, x: usize, out: usize, alpha: f32, start: i32, end: i32): void {
   let i = start;
-  if (op == U_NEG || op == U_SQRT || op == U_ABS || op == U_SQUARE || op == U_RECIPROCAL || op == U_RELU || op == U_LEAKY) {
+  if (op == U_NEG || op == U_SQRT || op == U_ABS || op == U_SQUARE || op == U_RECIPROCAL || op == U_RELU || op == U_LEAKY ||
+      op == U_SIGMOID || op == U_TANH || op == U_GELU) {
     for (; i + 4 <= end; i += 4) {
       const p = <usize>i << 2;
       v128.store(out + p, unary_v(op, v128.load(x + p), alpha));

@@ -15,6 +15,7 @@
 // c), hw [N, GH4] f32, qh [N, Hp] i16 (Hp = H rounded up to 2; i8 only).
 // Not for: packing (src/kernels/recurrent.ts), training (no saved gates).
 import { madd, sigmoid, tanhf } from './gemm_epilogue';
+import { sigmoid4, tanh4 } from './math4';
 
 const CELL_GRU: i32 = 0;
 
@@ -106,24 +107,50 @@ const CELL_GRU: i32 = 0;
 /**
  * One step's gates and state update from x (this step's projections, [GH]) and hw (h·Wh + bh):
  * GRU h = n + z·(h − n), n = tanh(x_n + r·hw_n); LSTM c = f·c + i·g, h = o·tanh(c). Writes the
- * new h to `h` and `y`, and (i8) its fixed-point copy to qh.
+ * new h to `h` and `y`, and (i8) its fixed-point copy to qh. Four units at a time, then the tail.
  */
 // @ts-ignore: decorator
 @inline function update(cell: i32, x: usize, hw: usize, h: usize, y: usize, qh: usize, H: i32): void {
   const c = h + (<usize>H << 2);
-  for (let j = 0; j < H; j++) {
+  const g1 = <usize>H << 2; // bytes between gates
+  let j = 0;
+  for (; j + 4 <= H; j += 4) {
+    const o = <usize>j << 2;
+    let hn: v128;
+    if (cell == CELL_GRU) {
+      const z = sigmoid4(f32x4.add(v128.load(x + o), v128.load(hw + o)));
+      const r = sigmoid4(f32x4.add(v128.load(x + o + g1), v128.load(hw + o + g1)));
+      const n = tanh4(madd(r, v128.load(hw + o + 2 * g1), v128.load(x + o + 2 * g1)));
+      hn = madd(z, f32x4.sub(v128.load(h + o), n), n);
+    } else {
+      const ig = sigmoid4(f32x4.add(v128.load(x + o), v128.load(hw + o)));
+      const og = sigmoid4(f32x4.add(v128.load(x + o + g1), v128.load(hw + o + g1)));
+      const fg = sigmoid4(f32x4.add(v128.load(x + o + 2 * g1), v128.load(hw + o + 2 * g1)));
+      const g = tanh4(f32x4.add(v128.load(x + o + 3 * g1), v128.load(hw + o + 3 * g1)));
+      const ct = madd(fg, v128.load(c + o), f32x4.mul(ig, g));
+      v128.store(c + o, ct);
+      hn = f32x4.mul(og, tanh4(ct));
+    }
+    v128.store(h + o, hn);
+    v128.store(y + o, hn);
+    if (qh) {
+      const q = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(hn, f32x4.splat(16384))));
+      v128.store64_lane(qh + (<usize>j << 1), i16x8.narrow_i32x4_s(q, q), 0);
+    }
+  }
+  for (; j < H; j++) {
     const o = <usize>j << 2;
     let hn: f32;
     if (cell == CELL_GRU) {
       const z = sigmoid(load<f32>(x + o) + load<f32>(hw + o));
-      const r = sigmoid(load<f32>(x + o + (<usize>H << 2)) + load<f32>(hw + o + (<usize>H << 2)));
-      const n = tanhf(load<f32>(x + o + (<usize>H << 3)) + r * load<f32>(hw + o + (<usize>H << 3)));
+      const r = sigmoid(load<f32>(x + o + g1) + load<f32>(hw + o + g1));
+      const n = tanhf(load<f32>(x + o + 2 * g1) + r * load<f32>(hw + o + 2 * g1));
       hn = n + z * (load<f32>(h + o) - n);
     } else {
       const ig = sigmoid(load<f32>(x + o) + load<f32>(hw + o));
-      const og = sigmoid(load<f32>(x + o + (<usize>H << 2)) + load<f32>(hw + o + (<usize>H << 2)));
-      const fg = sigmoid(load<f32>(x + o + (<usize>H << 3)) + load<f32>(hw + o + (<usize>H << 3)));
-      const g = tanhf(load<f32>(x + o + <usize>H * 12) + load<f32>(hw + o + <usize>H * 12));
+      const og = sigmoid(load<f32>(x + o + g1) + load<f32>(hw + o + g1));
+      const fg = sigmoid(load<f32>(x + o + 2 * g1) + load<f32>(hw + o + 2 * g1));
+      const g = tanhf(load<f32>(x + o + 3 * g1) + load<f32>(hw + o + 3 * g1));
       const ct = fg * load<f32>(c + o) + ig * g;
       store<f32>(c + o, ct);
       hn = og * tanhf(ct);
