@@ -46,6 +46,17 @@ export interface AudioFeatureSpec {
    * only padding then take the channel's lowest value in the clip (the clip's own floor).
    */
   normalize?: 'none' | 'mean' | 'meanvar';
+  /**
+   * dB reference (absent: 'one'): 'one' is 10·log10(S / 1); 'max' subtracts the clip's loudest
+   * log-mel value, so features are relative to the clip's peak (librosa's ref=np.max): level-free.
+   */
+  ref?: 'one' | 'max';
+  /**
+   * A floor relative to the clip's loudest log-mel value (librosa's top_db; absent: none): values
+   * more than topDb below it are raised to it, so recording noise floors and zero padding, which
+   * differ from one recording setup to another, all read as the same floor. Before MFCC's DCT.
+   */
+  topDb?: number;
 }
 
 /**
@@ -100,6 +111,9 @@ export function checkAudioSpec(s: AudioFeatureSpec): AudioFeatureSpec {
   if (s.fit !== 'start' && s.fit !== 'center') throw bad('fit', "'start' or 'center'", s.fit);
   if (s.normalize !== undefined && !['none', 'mean', 'meanvar'].includes(s.normalize))
     throw bad('normalize', "'none', 'mean' or 'meanvar'", s.normalize);
+  if (s.ref !== undefined && s.ref !== 'one' && s.ref !== 'max') throw bad('ref', "'one' or 'max'", s.ref);
+  if (s.topDb !== undefined && !(typeof s.topDb === 'number' && s.topDb > 0 && Number.isFinite(s.topDb)))
+    throw bad('topDb', 'a positive number of dB', s.topDb);
   return s;
 }
 
@@ -259,6 +273,7 @@ export class AudioFeaturizer {
   private readonly dct: Float64Array | null;
   private readonly frame: Float64Array;
   private readonly power: Float32Array;
+  /** log-mel of every frame [frames, nMels] (ref and topDb apply to the whole clip) */
   private readonly logMel: Float64Array;
   private readonly clip: Float32Array;
   /** per frame: 1 when its window holds any nonzero sample (not only padding) */
@@ -285,7 +300,7 @@ export class AudioFeaturizer {
     this.dct = s.kind === 'mfcc' ? dctMatrix(s.nMfcc, s.nMels) : null;
     this.frame = new Float64Array(s.nFft);
     this.power = new Float32Array(bins);
-    this.logMel = new Float64Array(s.nMels);
+    this.logMel = new Float64Array(s.frames * s.nMels);
     this.clip = new Float32Array(this.clipSamples);
     this.signal = new Uint8Array(s.frames);
   }
@@ -299,6 +314,9 @@ export class AudioFeaturizer {
       throw new ValueError(`AudioFeaturizer: output of ${dst.length} values has no room for [${T}, ${C}] at ${offset}`);
     const clip = this.fit(samples);
     const floorDb = 10 * Math.log10(s.logFloor);
+    const M = s.nMels;
+    const mel = this.logMel; // [T, nMels]
+    let peak = Number.NEGATIVE_INFINITY;
     for (let t = 0; t < T; t++) {
       const start = t * s.hopLength;
       let any = false;
@@ -309,22 +327,32 @@ export class AudioFeaturizer {
       }
       this.signal[t] = any ? 1 : 0;
       if (any) this.fft.forward(this.frame, null, null, this.power);
-      for (let m = 0; m < s.nMels; m++) {
+      for (let m = 0; m < M; m++) {
         let e = 0;
         if (any) {
           const { first, weights } = this.filters[m];
           for (let j = 0; j < weights.length; j++) e += weights[j] * this.power[first + j];
         }
-        this.logMel[m] = e > s.logFloor ? 10 * Math.log10(e) : floorDb;
+        const db = e > s.logFloor ? 10 * Math.log10(e) : floorDb;
+        mel[t * M + m] = db;
+        if (db > peak) peak = db;
       }
+    }
+    if (s.topDb !== undefined) {
+      const lo = peak - s.topDb;
+      for (let i = 0; i < T * M; i++) if (mel[i] < lo) mel[i] = lo;
+    }
+    if (s.ref === 'max') for (let i = 0; i < T * M; i++) mel[i] -= peak;
+    for (let t = 0; t < T; t++) {
       const row = offset + t * C;
+      const frame = t * M;
       if (this.dct) {
         for (let c = 0; c < C; c++) {
           let v = 0;
-          for (let m = 0; m < s.nMels; m++) v += this.dct[c * s.nMels + m] * this.logMel[m];
+          for (let m = 0; m < M; m++) v += this.dct[c * M + m] * mel[frame + m];
           dst[row + c] = v;
         }
-      } else for (let m = 0; m < C; m++) dst[row + m] = this.logMel[m];
+      } else for (let m = 0; m < C; m++) dst[row + m] = mel[frame + m];
     }
     if (s.normalize === 'mean' || s.normalize === 'meanvar')
       normalizeUtterance(dst.subarray(offset, offset + T * C), C, this.signal, s.normalize === 'meanvar');

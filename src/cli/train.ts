@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { type AudioFeatureSpec, defaultAudioSpec } from '../audio/features.js';
 import { evaluateGraph, preprocessingOf } from '../compile/verify.js';
 import { type AudioSplit, findFsdd, isAudioFolder, loadAudioSplits, stratifiedLimit } from '../data/audio.js';
 import { type ArrayDataset, type Preprocessing, trainValSplit } from '../data/dataset.js';
@@ -14,11 +15,17 @@ import { readArtifact } from '../graph/artifact.js';
 import { readFileChecked, readTextChecked } from '../io/read.js';
 import { buildModel } from '../nn/build.js';
 import { graphModel } from '../nn/graph-module.js';
-import { PRESET_TRAINING, PRESETS, type PresetName, presetSpec } from '../nn/presets.js';
+import { KWS_AUDIO_SPEC, PRESET_TRAINING, PRESETS, type PresetName, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
 import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
-import { audioAugment, type BatchAugment } from '../train/augment-audio.js';
+import {
+  type AudioAugment,
+  audioAugment,
+  type BatchAugment,
+  NAMED_AUDIO_AUGMENTS,
+  namedAudioAugment,
+} from '../train/augment-audio.js';
 import {
   buildCheckpointModel,
   checkFreshOutDir,
@@ -100,9 +107,10 @@ function audioSplitData(
   o: Pick<TrainFlags, 'valFraction' | 'limit' | 'seed'>,
   like: Preprocessing | undefined,
   classNames: readonly string[] | undefined,
+  spec: AudioFeatureSpec | undefined,
 ): Splits {
   const dir = data === 'fsdd' ? findFsdd() : data;
-  const parts = loadAudioSplits(dir, split, { like, classNames });
+  const parts = loadAudioSplits(dir, split, { like, classNames, spec });
   const all = stratifiedLimit(parts.train, o.limit);
   const test = stratifiedLimit(parts.test, o.limit);
   if (o.valFraction === undefined) return { train: all, val: test, test };
@@ -130,42 +138,24 @@ function splitData(
   return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: o.limit, like }) : val };
 }
 
+const AUGMENT_NAMES = ['crop', 'flip', ...Object.keys(NAMED_AUDIO_AUGMENTS)];
+
 /**
- * --augment's sequence (audio) names and what each records in the checkpoint's `train.augment`
- * (and the batch hook applies, augment-audio.ts; the frame figures are FSDD's 10 ms hop): shift
- * ±4 frames; stretch the time axis by ±20% (speaking rate); warp the mel axis by ±10% (vocal tract
- * length); mask 2 spans of ≤ 8 frames and 2 of ≤ 5 channels (SpecAugment).
+ * --augment's list as the checkpoint records it: images' crop and flip, and a sequence's
+ * augmentation (NAMED_AUDIO_AUGMENTS merged) as `sequence`, the options fit's batch hook applies.
  */
-const SEQUENCE_AUGMENT = {
-  shift: { timeShift: 4 },
-  stretch: { timeStretch: 0.2 },
-  warp: { freqWarp: 0.1 },
-  mask: { timeMasks: { count: 2, width: 8 }, freqMasks: { count: 2, width: 5 } },
-} as const;
-
-/** The sequence augmentation a checkpoint records (keys of SEQUENCE_AUGMENT's values). */
-interface SequenceAugmentRecord {
-  timeShift?: number;
-  timeStretch?: number;
-  freqWarp?: number;
-  timeMasks?: { count: number; width: number };
-  freqMasks?: { count: number; width: number };
-}
-
-const AUGMENT_NAMES = ['crop', 'flip', ...Object.keys(SEQUENCE_AUGMENT)];
-
-/** --augment's list as the checkpoint records it (images: crop and flip; sequences: SEQUENCE_AUGMENT). */
-const augmentOf = (list: string): TrainConfig['augment'] & SequenceAugmentRecord => {
+const augmentOf = (list: string): TrainConfig['augment'] & { sequence?: AudioAugment } => {
   const names = list.split(',').map((n) => n.trim());
   const unknown = names.filter((n) => !AUGMENT_NAMES.includes(n));
   if (unknown.length > 0)
     throw new ValueError(
       `--augment ${list}: unknown '${unknown.join("', '")}' (expected a list of ${AUGMENT_NAMES.join(', ')})`,
     );
+  const sequence = namedAudioAugment(names);
   return {
     cropPadding: names.includes('crop') ? 2 : 0,
     horizontalFlip: names.includes('flip'),
-    ...Object.assign({}, ...names.map((n) => SEQUENCE_AUGMENT[n as keyof typeof SEQUENCE_AUGMENT] ?? {})),
+    ...(sequence && { sequence }),
   };
 };
 
@@ -293,21 +283,19 @@ function applyPresetTraining(flags: TrainFlags, cmd: Command): void {
     if ((cmd.getOptionValueSource(attr) ?? 'default') === 'default') Object.assign(flags, { [attr]: v });
 }
 
-/** The batch hook of a recorded sequence augmentation (--augment shift, stretch, warp, mask): sequences [T, C] only. */
+/**
+ * The batch hook of a recorded sequence augmentation (`sequence`; `timeShift: n` in checkpoints
+ * written before it, --augment shift): sequences [T, C] only.
+ */
 function sequenceAugmentOf(augment: TrainConfig['augment'], train: ArrayDataset): BatchAugment | undefined {
-  const r = (augment ?? {}) as SequenceAugmentRecord;
-  if (!(r.timeShift || r.timeStretch || r.freqWarp || r.timeMasks || r.freqMasks)) return undefined;
+  const r = (augment ?? {}) as { sequence?: AudioAugment; timeShift?: number };
+  const a = r.sequence ?? (r.timeShift ? { shift: r.timeShift } : undefined);
+  if (!a) return undefined;
   if (train.sampleShape.length !== 2)
     throw new ValueError(
-      `--augment shift, stretch, warp and mask augment sequences [T, C], but ${train.name} has per-sample shape [${train.sampleShape.join(', ')}]`,
+      `--augment ${Object.keys(a).join(', ')}: augments sequences [T, C], but ${train.name} has per-sample shape [${train.sampleShape.join(', ')}]`,
     );
-  return audioAugment({
-    shift: r.timeShift,
-    stretch: r.timeStretch,
-    warp: r.freqWarp,
-    timeMask: r.timeMasks,
-    freqMask: r.freqMasks,
-  });
+  return audioAugment(a);
 }
 
 /** Fashion-MNIST from the Debian package or the cache; downloaded from the official mirror when absent. */
@@ -327,7 +315,7 @@ const canonical = (v: unknown) =>
 
 /** The model spec of --preset or --config (undefined when neither is given). */
 function flagSpec(flags: TrainFlags, train: ArrayDataset): ModelSpec | undefined {
-  if (flags.preset) return presetSpec(flags.preset, train.sampleShape, train.classNames.length);
+  if (flags.preset) return presetSpec(flags.preset, train.sampleShape, train.classNames.length, train.preprocessing);
   return flags.config ? readConfig(flags.config) : undefined;
 }
 
@@ -387,12 +375,14 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   // and labels numbered as it numbered them
   // --init: the data prepared as the network expects it (its recorded input preparation)
   const like = ck?.config.preprocessing ?? initial?.like;
+  // a fresh run's audio front end: the preset's (recorded in the model; a resumed or --init run's is `like`'s)
+  const audio = flags.preset === 'kws' ? defaultAudioSpec(KWS_AUDIO_SPEC) : undefined;
   const split = audioSplitOf(flags.data, opt(o, 'split') ?? null, opt(o, 'holdoutSpeaker') ?? null);
   const { train, val, test } = split
-    ? audioSplitData(flags.data, split, data, like, ck?.config.classNames)
+    ? audioSplitData(flags.data, split, data, like, ck?.config.classNames, audio)
     : splitData(
         flags.data,
-        loadData(flags.data, 'train', { limit: data.limit, like, classNames: ck?.config.classNames }),
+        loadData(flags.data, 'train', { limit: data.limit, like, classNames: ck?.config.classNames, audio }),
         data,
         like,
       );

@@ -2,6 +2,7 @@
 // text when it has a 'text' column), a .jsonl/.txt text file, a folder of WAV files or an image folder.
 import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
+import type { AudioFeatureSpec } from '../audio/features.js';
 import { FormatError } from '../errors.js';
 import { findFsdd, isAudioFolder, loadAudioFolder, loadAudioSplits, stratifiedLimit } from './audio.js';
 import { csvHeader, loadCsv } from './csv.js';
@@ -17,6 +18,8 @@ export interface LoadDataOptions {
   like?: Preprocessing;
   /** Number labels as the training data did. */
   classNames?: readonly string[];
+  /** Audio: the feature front end of a fresh model (default defaultAudioSpec(); `like` overrides it). */
+  audio?: AudioFeatureSpec;
 }
 
 /**
@@ -28,7 +31,11 @@ export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOp
   if (spec === 'fashion-mnist')
     return loadFashionMnist(split, { limit: opts.limit, prep: fashionMnistLike(opts.like) });
   if (spec === 'fsdd') {
-    const { train, test } = loadAudioSplits(findFsdd(), 'fsdd', { like: opts.like, classNames: opts.classNames });
+    const { train, test } = loadAudioSplits(findFsdd(), 'fsdd', {
+      like: opts.like,
+      classNames: opts.classNames,
+      spec: opts.audio,
+    });
     return stratifiedLimit(split === 'train' ? train : test, opts.limit);
   }
   if (!existsSync(spec))
@@ -70,9 +77,9 @@ function fashionMnistLike(like: Preprocessing | undefined): PixelPreparation | u
   return own ? undefined : p;
 }
 
-function loadPath(path: string, { like, classNames }: LoadDataOptions): ArrayDataset {
+function loadPath(path: string, { like, classNames, audio }: LoadDataOptions): ArrayDataset {
   if (statSync(path).isDirectory()) {
-    if (isAudioFolder(path)) return loadAudioFolder(path, { like, classNames });
+    if (isAudioFolder(path)) return loadAudioFolder(path, { like, classNames, spec: audio });
     const [H, W, C] = like?.kind === 'image' ? like.inputShape : [];
     // a model's preparation as it records it: no statistics of this folder where it has none
     return loadImageFolder(path, {

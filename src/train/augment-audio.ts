@@ -37,6 +37,26 @@ export interface AudioAugment {
   freqMask?: { count: number; width: number };
 }
 
+/**
+ * The sequence augmentations `graduate train --augment` names (figures for FSDD's log-mel, 10 ms
+ * frames): shift ±4 frames; stretch the time axis ±20% (speaking rate); warp the mel axis ±10%
+ * (vocal tract length); mask 2 spans of ≤ 8 frames and 2 of ≤ 5 channels (SpecAugment).
+ */
+export const NAMED_AUDIO_AUGMENTS = {
+  shift: { shift: 4 },
+  stretch: { stretch: 0.2 },
+  warp: { warp: 0.1 },
+  mask: { timeMask: { count: 2, width: 8 }, freqMask: { count: 2, width: 5 } },
+} as const satisfies Record<string, AudioAugment>;
+
+/** The names' augmentations together (others are ignored: image names); undefined when none is a sequence one. */
+export function namedAudioAugment(names: readonly string[]): AudioAugment | undefined {
+  const parts = names.flatMap((n) =>
+    Object.hasOwn(NAMED_AUDIO_AUGMENTS, n) ? [NAMED_AUDIO_AUGMENTS[n as keyof typeof NAMED_AUDIO_AUGMENTS]] : [],
+  );
+  return parts.length > 0 ? Object.assign({}, ...parts) : undefined;
+}
+
 /** The hook for `a` (throws ValueError on a bad option). */
 export function audioAugment(a: AudioAugment): BatchAugment {
   const log = a.domain === 'logpower';

@@ -242,7 +242,7 @@ describe('against an independent numpy/scipy reference (test/fixtures/audio/make
   });
 });
 
-describe('per-utterance normalisation (spec.normalize)', () => {
+describe('per-utterance normalisation (spec.normalize, topDb, ref)', () => {
   const base = defaultAudioSpec({ frames: 40, nMels: 16 });
   /** 0.25 s of two tones with a slow envelope, centred in 40 frames (0.42 s): padding both sides. */
   const clip = (gain: number) =>
@@ -285,6 +285,32 @@ describe('per-utterance normalisation (spec.normalize)', () => {
     expect(a[20 * 16 + 3] - b[20 * 16 + 3]).toBeCloseTo(20, 2); // −20 dB quieter without it
     const [na, nb] = [cmn.compute(clip(1)), cmn.compute(clip(0.1))];
     for (let i = 0; i < na.length; i++) expect(na[i]).toBeCloseTo(nb[i], 2);
+  });
+
+  it("topDb floors each clip at its peak − topDb (before MFCC's DCT); ref 'max' measures from the peak", () => {
+    const raw = new AudioFeaturizer(base).compute(clip(1));
+    const peak = Math.max(...raw);
+    const top = new AudioFeaturizer({ ...base, topDb: 30 }).compute(clip(1));
+    for (let i = 0; i < raw.length; i++) expect(top[i]).toBeCloseTo(Math.max(raw[i], peak - 30), 4);
+    expect(raw.some((v) => v < peak - 30)).toBe(true); // the floor did something (padding at −100 dB)
+    const rel = new AudioFeaturizer({ ...base, topDb: 30, ref: 'max' }).compute(clip(1));
+    for (let i = 0; i < raw.length; i++) expect(rel[i]).toBeCloseTo(top[i] - peak, 4);
+    // relative to the peak: the same at any level
+    const quiet = new AudioFeaturizer({ ...base, topDb: 30, ref: 'max', logFloor: 1e-30 }).compute(clip(0.1));
+    for (let i = 0; i < raw.length; i++) expect(quiet[i]).toBeCloseTo(rel[i], 2);
+    // MFCC: the DCT of the floored log-mel
+    const mfcc = new AudioFeaturizer({ ...base, kind: 'mfcc', topDb: 30 }).compute(clip(1));
+    const dct = dctMatrix(13, 16);
+    for (const t of [0, 20])
+      for (const c of [0, 4]) {
+        let v = 0;
+        for (let m = 0; m < 16; m++) v += dct[c * 16 + m] * top[t * 16 + m];
+        expect(mfcc[t * 13 + c]).toBeCloseTo(v, 3);
+      }
+    expect(() => checkAudioSpec({ ...base, topDb: 0 })).toThrow(
+      'audio features: topDb must be a positive number of dB',
+    );
+    expect(() => checkAudioSpec({ ...base, ref: 'peak' as 'max' })).toThrow(`ref must be 'one' or 'max', got "peak"`);
   });
 
   it("'none' (or absent) changes nothing; an all-silent clip normalises to zeros; a bad mode is named", () => {

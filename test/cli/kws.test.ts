@@ -5,6 +5,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { prepareWavFile } from '../../src/cli/predict.js';
+import { preprocessingOf } from '../../src/compile/verify.js';
+import { listAudioFolder } from '../../src/data/audio.js';
+import { loadData } from '../../src/data/load.js';
+import { KWS_AUDIO_SPEC } from '../../src/nn/presets.js';
+import { loadArtifact, readArtifact, topClasses } from '../../src/runtime/index.js';
+import { engine, init } from '../../src/tensor/context.js';
 import { cli } from './run.js';
 
 const FSDD = join(import.meta.dirname, '../../../shared/datasets/fsdd/recordings');
@@ -53,7 +60,13 @@ describe.skipIf(!existsSync(FSDD))('graduate train --preset kws on FSDD clips', 
     const config = JSON.parse(readFileSync(join(out, 'checkpoints', 'epoch-010', 'config.json'), 'utf8'));
     expect(config.preprocessing.kind).toBe('audio');
     expect(config.preprocessing.inputShape).toEqual([98, 40]);
-    expect(config.preprocessing.audio).toMatchObject({ kind: 'logmel', sampleRate: 8000, frames: 98 });
+    // the preset's front end (per-utterance options included) is recorded, so inference computes it too
+    expect(config.preprocessing.audio).toMatchObject({
+      kind: 'logmel',
+      sampleRate: 8000,
+      frames: 98,
+      ...KWS_AUDIO_SPEC,
+    });
     expect(config.train).toMatchObject({ split: 'fsdd', holdoutSpeaker: null });
 
     // eval of the checkpoint: a folder is loaded whole (all 1,000 clips), prepared as the model records
@@ -78,6 +91,24 @@ describe.skipIf(!existsSync(FSDD))('graduate train --preset kws on FSDD clips', 
     expect(r.input).toBe(clip);
     expect(r.top).toHaveLength(3);
     expect(r.top[0].score).toBeGreaterThan(r.top[1].score);
+
+    // predict's features of the WAV file are the row eval's dataset holds for it (the training-time
+    // path, loadAudioFolder with the recorded preparation), and its scores the Session's on that row
+    init({ threads: 1 });
+    const model = await loadArtifact(grad, { engine: engine() });
+    try {
+      const like = preprocessingOf(readArtifact(readFileSync(grad), grad));
+      const ds = loadData(data, 'test', { like, classNames: model.classNames });
+      const row = listAudioFolder(data).findIndex((f) => f.path === clip);
+      const n = 98 * 40;
+      const x = prepareWavFile(model, clip);
+      expect(x).toEqual(ds.x.subarray(row * n, (row + 1) * n));
+      const top = topClasses(model.run(ds.x.slice(row * n, (row + 1) * n) as Float32Array, 1), model.classNames, 3);
+      expect(r.top.map((c: { label: string }) => c.label)).toEqual(top.map((c) => c.label));
+      for (const [i, c] of (r.top as { score: number }[]).entries()) expect(c.score).toBeCloseTo(top[i].score, 5);
+    } finally {
+      model.dispose();
+    }
   }, 60_000);
 
   it('--holdout-speaker tests on one speaker (--augment shift recorded); a speaker not there, two splits or a split of non-audio data are errors', async () => {
@@ -103,7 +134,7 @@ describe.skipIf(!existsSync(FSDD))('graduate train --preset kws on FSDD clips', 
     expect(t.stdout).toMatch(/800 train, 200 validation samples/);
     expect(t.stdout).toMatch(/holdout theo test\] \(200 samples\)/);
     const config = JSON.parse(readFileSync(join(tmp, 'holdout', 'checkpoints', 'epoch-001', 'config.json'), 'utf8'));
-    expect(config.train).toMatchObject({ split: null, holdoutSpeaker: 'theo', augment: { timeShift: 4 } });
+    expect(config.train).toMatchObject({ split: null, holdoutSpeaker: 'theo', augment: { sequence: { shift: 4 } } });
 
     const none = await cli(
       'train',
@@ -134,10 +165,60 @@ describe.skipIf(!existsSync(FSDD))('graduate train --preset kws on FSDD clips', 
       join(tmp, 'x'),
     );
     expect(both.stderr).toMatch(/give only one of --split and --holdout-speaker/);
+    const bogus = await cli(
+      'train',
+      '--preset',
+      'kws',
+      '--data',
+      data,
+      '--augment',
+      'shift,echo',
+      '--out',
+      join(tmp, 'x'),
+    );
+    expect(bogus.stderr).toMatch(
+      /--augment shift,echo: unknown 'echo' \(expected a list of crop, flip, shift, stretch, warp, mask\)/,
+    );
     const other = await cli('train', '--preset', 'kws', '--data', data, '--split', 'speakers', '--out', join(tmp, 'x'));
     expect(other.stderr).toMatch(/--split speakers: the only named split is 'fsdd'/);
     const csv = join(tmp, 'x.csv');
     const notAudio = await cli('train', '--preset', 'kws', '--data', csv, '--split', 'fsdd', '--out', join(tmp, 'x'));
     expect(notAudio.stderr).toMatch(/--split and --holdout-speaker split a folder of WAV files/);
+  }, 30_000);
+
+  it("--data FSDD's own folder (recordings/ inside) reads the digits; --limit takes every class; one class is refused", async () => {
+    // tmp holds recordings/{digit}_{speaker}_{index}.wav as FSDD's folder does (and other runs' folders)
+    const out = join(tmp, 'parent');
+    const t = await cli(
+      'train',
+      '--preset',
+      'kws',
+      '--data',
+      tmp,
+      '--split',
+      'fsdd',
+      '--limit',
+      '100',
+      '--epochs',
+      '1',
+      '--threads',
+      '1',
+      '--no-progress',
+      '--out',
+      out,
+    );
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/100 train, 100 validation samples/);
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    // ten digits, ten test clips of each (the first 100 files would be digits 0 and 1 only)
+    expect(metrics.report.perClass.map((c: { name: string; support: number }) => [c.name, c.support])).toEqual(
+      [...Array(10).keys()].map((d) => [String(d), 10]),
+    );
+    const one = join(tmp, 'one');
+    mkdirSync(join(one, 'takes'), { recursive: true });
+    for (const i of [0, 1]) copyFileSync(join(FSDD, `3_theo_${i}.wav`), join(one, 'takes', `take_${i}.wav`));
+    const r = await cli('train', '--preset', 'kws', '--data', one, '--out', join(tmp, 'x1'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/only one class \('takes'\) in 2 clips; a classifier needs at least 2/);
   }, 30_000);
 });

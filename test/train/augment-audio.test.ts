@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ArrayDataset } from '../../src/data/dataset.js';
 import { buildModel } from '../../src/nn/build.js';
 import { manualSeed, Rng } from '../../src/tensor/random.js';
-import { audioAugment } from '../../src/train/augment-audio.js';
+import { audioAugment, NAMED_AUDIO_AUGMENTS, namedAudioAugment } from '../../src/train/augment-audio.js';
 import { fit } from '../../src/train/fit.js';
 import { rand } from '../helpers.js';
 
@@ -168,6 +168,12 @@ describe('audio augmentation hook', () => {
     expect(() => audioAugment({ freqMask: { count: 1, width: 2 } })(rand(8, 1), [2, 4], new Rng(1))).toThrow(
       'audio augment: warp and freqMask need features [B, T, C], got [2, 4]',
     );
+  });
+
+  it('the names --augment takes merge into one augmentation; image names are not sequence ones', () => {
+    expect(namedAudioAugment(['shift', 'crop', 'warp'])).toEqual({ shift: 4, warp: 0.1 });
+    expect(namedAudioAugment(['mask'])).toEqual(NAMED_AUDIO_AUGMENTS.mask);
+    expect(namedAudioAugment(['crop', 'flip'])).toBeUndefined();
   });
 
   it('fit calls the hook on every training batch before the forward pass, reproducibly', () => {
