@@ -40,12 +40,53 @@ export function encodeText(
   return out;
 }
 
+/** How many token ids the tokenizer makes (0 … n − 1): the rows an embedding table over them needs. */
+export function tokenIds(tokenizer: TextTokenizer): number {
+  return tokenizer.kind === 'vocab' ? tokenizer.vocab.length : tokenizer.buckets;
+}
+
 /** The most frequent words (ties in code-point order) after '<unk>' at index 0. */
 export function buildVocab(texts: readonly string[], vocabSize: number, lowercase: boolean): string[] {
-  const counts = new Map<string, number>();
-  for (const t of texts) for (const w of words(t, lowercase)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return vocabOf(scanTexts(texts, lowercase, true).counts, vocabSize);
+}
+
+function vocabOf(counts: Map<string, number>, vocabSize: number): string[] {
   const sorted = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return ['<unk>', ...sorted.slice(0, Math.max(0, vocabSize - 1)).map(([w]) => w)];
+}
+
+/** One pass over the texts: each one's word count, and every word's count where `count` (for a vocabulary). */
+function scanTexts(
+  texts: readonly string[],
+  lowercase: boolean,
+  count: boolean,
+): { lengths: number[]; counts: Map<string, number> } {
+  const counts = new Map<string, number>();
+  const lengths = texts.map((t) => {
+    const ws = words(t, lowercase);
+    if (count) for (const w of ws) counts.set(w, (counts.get(w) ?? 0) + 1);
+    return ws.length;
+  });
+  return { lengths, counts };
+}
+
+/** Bounds of defaultMaxTokens: a text is never cut shorter than 16 words, nor held longer than 2048. */
+const MIN_TOKENS = 16;
+const MAX_TOKENS = 2048;
+
+/**
+ * The token count a model reads when none is given, from the texts' word counts: long enough for
+ * 95% of the texts whole, rounded up to a power of two, within [16, 2048] (SMS-sized texts get
+ * 32–64, e-mails 2048). A bag of words reads only the words it is given: the former fixed 128 kept
+ * an e-mail's first headers and none of its body.
+ */
+export function defaultMaxTokens(lengths: readonly number[]): number {
+  if (lengths.length === 0) return MIN_TOKENS;
+  const sorted = [...lengths].sort((a, b) => a - b);
+  const p95 = sorted[Math.ceil(0.95 * sorted.length) - 1];
+  let n = MIN_TOKENS;
+  while (n < p95 && n < MAX_TOKENS) n *= 2;
+  return n;
 }
 
 /** (text, label) pairs with the place each came from, for messages. */
@@ -99,8 +140,9 @@ function readSamples(file: string): { texts: string[]; labels: string[]; where: 
 
 /**
  * Text classification from .jsonl ({"text", "label"}), .csv (text,label) or .txt (label<TAB>text):
- * x int32 [N, maxTokens] token ids (-1 = padding). Pass the training set's tokenizer (reuse) and
- * classNames for validation/test files so that ids and labels match.
+ * x int32 [N, maxTokens] token ids (-1 = padding; maxTokens defaultMaxTokens() unless given). Pass
+ * the training set's tokenizer (reuse), maxTokens and classNames for validation/test files so that
+ * ids, shapes and labels match.
  */
 export function loadText(
   file: string,
@@ -113,15 +155,18 @@ export function loadText(
     classNames?: readonly string[];
   } = {},
 ): ArrayDataset {
-  const { vocabSize = 10000, buckets = 16384, maxTokens = 128 } = opts;
-  for (const [k, v] of Object.entries({ vocabSize, buckets, maxTokens }))
+  const { vocabSize = 10000, buckets = 16384 } = opts;
+  for (const [k, v] of Object.entries({ vocabSize, buckets, maxTokens: opts.maxTokens ?? 1 }))
     if (!Number.isInteger(v) || v < 1) throw new ValueError(`loadText: ${k} must be a positive integer, got ${v}`);
   const { texts, labels, where } = readSamples(file);
+  const vocab = !opts.reuse && opts.tokenizer !== 'hash';
+  const scan = opts.maxTokens === undefined || vocab ? scanTexts(texts, opts.reuse?.lowercase ?? true, vocab) : null;
+  const maxTokens = opts.maxTokens ?? defaultMaxTokens(scan?.lengths ?? []);
   const tokenizer: TextTokenizer =
     opts.reuse ??
-    (opts.tokenizer === 'hash'
-      ? { kind: 'hash', buckets, lowercase: true }
-      : { kind: 'vocab', vocab: buildVocab(texts, vocabSize, true), lowercase: true });
+    (vocab
+      ? { kind: 'vocab', vocab: vocabOf(scan?.counts ?? new Map(), vocabSize), lowercase: true }
+      : { kind: 'hash', buckets, lowercase: true });
   const { y, classNames } = indexLabels(labels, (i) => where[i], opts.classNames);
   const x = new Int32Array(texts.length * maxTokens);
   const vocabIndex = tokenizer.kind === 'vocab' ? new Map(tokenizer.vocab.map((w, i) => [w, i])) : undefined;
