@@ -22,6 +22,7 @@ import {
 import type { Module } from './module.js';
 import { Conv1d, conv1dGeometry, Recurrent, TemporalPool } from './sequence.js';
 import type { LayerSpec, ModelSpec, Pair } from './spec.js';
+import { LayerNorm, MultiHeadSelfAttention, TextEncoder, TransformerEncoderLayer } from './transformer.js';
 
 function fail(path: string, msg: string): never {
   throw new ValueError(`${path}: ${msg}`);
@@ -33,6 +34,28 @@ function posInt(path: string, v: unknown): number {
 function pairOf(path: string, v: unknown): Pair {
   if (Array.isArray(v) && v.length === 2) return [posInt(`${path}[0]`, v[0]), posInt(`${path}[1]`, v[1])];
   return posInt(path, v);
+}
+function rate(path: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) fail(path, `must be in [0, 1), got ${JSON.stringify(v)}`);
+  return v;
+}
+function epsOf(path: string, v: unknown): number | undefined {
+  if (v !== undefined && (typeof v !== 'number' || !(v > 0)))
+    fail(path, `must be a positive number, got ${JSON.stringify(v)}`);
+  return v as number | undefined;
+}
+function oneOf<T extends string>(path: string, v: unknown, options: readonly T[]): T | undefined {
+  if (v !== undefined && !options.includes(v as T))
+    fail(path, `must be one of ${options.map((o) => `'${o}'`).join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T | undefined;
+}
+/** Heads of an attention layer over width d (given in the spec as `dim`, or the input's). */
+function headsOf(path: string, spec: { heads: unknown; dim?: unknown }, d: number): number {
+  const heads = posInt(`${path}.heads`, spec.heads);
+  if (spec.dim !== undefined && spec.dim !== d) fail(`${path}.dim`, `is ${spec.dim} but the input has ${d} features`);
+  if (d % heads) fail(`${path}.heads`, `${heads} heads do not divide the width ${d}`);
+  return heads;
 }
 function expectRank(path: string, type: string, shape: readonly number[], rank: number, what: string): void {
   if (shape.length !== rank) fail(path, `${type} needs ${what} input, got per-sample shape ${fmtShape(shape)}`);
@@ -145,6 +168,34 @@ function buildLayerShape(
       if (spec.kind !== 'mean' && spec.kind !== 'max')
         fail(`${path}.kind`, `must be 'mean' or 'max', got ${JSON.stringify(spec.kind)}`);
       return { module: new TemporalPool(spec.kind), outShape: [last] };
+    case 'layernorm':
+      if (spec.channels !== undefined && spec.channels !== last)
+        fail(`${path}.channels`, `is ${spec.channels} but the input has ${last} channels`);
+      return { module: new LayerNorm(last, epsOf(`${path}.eps`, spec.eps)), outShape: [...inShape] };
+    case 'attention': {
+      expectRank(path, 'attention', inShape, 2, 'token vectors [L, d]');
+      const heads = headsOf(path, spec, last);
+      const module = new MultiHeadSelfAttention(last, heads, rate(`${path}.dropout`, spec.dropout));
+      const L = inShape[0];
+      return { module, outShape: [...inShape], macs: 4 * L * last * last + 2 * L * L * last };
+    }
+    case 'encoder': {
+      expectRank(path, 'encoder', inShape, 2, 'token vectors [L, d]');
+      const heads = headsOf(path, spec, last);
+      const ffn = posInt(`${path}.ffn`, spec.ffn);
+      const dropout = rate(`${path}.dropout`, spec.dropout);
+      const module = new TransformerEncoderLayer(last, heads, ffn, {
+        dropout,
+        attentionDropout:
+          spec.attentionDropout === undefined ? dropout : rate(`${path}.attentionDropout`, spec.attentionDropout),
+        norm: oneOf(`${path}.norm`, spec.norm, ['pre', 'post'] as const),
+        eps: epsOf(`${path}.eps`, spec.eps),
+      });
+      const L = inShape[0];
+      return { module, outShape: [...inShape], macs: L * (4 * last * last + 2 * last * ffn) + 2 * L * L * last };
+    }
+    case 'text':
+      return buildText(spec, inShape, path);
     case 'batchnorm':
       if (spec.channels !== undefined && spec.channels !== last)
         fail(`${path}.channels`, `is ${spec.channels} but the input has ${last} channels`);
@@ -210,6 +261,40 @@ function buildLayerShape(
     default:
       fail(`${path}.type`, `unknown layer type ${JSON.stringify((spec as { type: unknown }).type)}`);
   }
+}
+
+/** A text block: its inner layers must keep the token axis ([L, C] → [L, C']) so the mask applies. */
+function buildText(
+  spec: Extract<LayerSpec, { type: 'text' }>,
+  inShape: readonly number[],
+  path: string,
+): Built & { module: TextEncoder } {
+  expectRank(path, 'text', inShape, 1, 'token ids [L]');
+  const L = inShape[0];
+  const vocab = posInt(`${path}.vocab`, spec.vocab);
+  const dim = posInt(`${path}.dim`, spec.dim);
+  const maxLen = spec.maxLen === undefined ? L : posInt(`${path}.maxLen`, spec.maxLen);
+  if (maxLen < L) fail(`${path}.maxLen`, `is ${maxLen}, shorter than the input's ${L} tokens`);
+  const positions = oneOf(`${path}.positions`, spec.positions, ['learned', 'sinusoidal', 'none'] as const);
+  const pool = oneOf(`${path}.pool`, spec.pool, ['cls', 'mean', 'max', 'none'] as const);
+  if (!Array.isArray(spec.layers)) fail(`${path}.layers`, 'must be an array of layers (may be empty)');
+  const modules: Module[] = [];
+  let shape = [L, dim];
+  let macs = 0;
+  spec.layers.forEach((l, i) => {
+    const at = `${path}.layers[${i}]`;
+    const built = buildLayer(l, shape, at);
+    if (built.outShape.length !== 2 || built.outShape[0] !== L)
+      fail(
+        at,
+        `layers of a text block must keep the token axis ([${L}, C] → [${L}, C']), got ${fmtShape(built.outShape)}; pool with the block's 'pool'`,
+      );
+    modules.push(built.module);
+    shape = built.outShape;
+    macs += built.macs;
+  });
+  const module = new TextEncoder(vocab, dim, maxLen, new Sequential(modules), { positions, pool });
+  return { module, outShape: module.pool === 'none' ? shape : [shape[1]], macs };
 }
 
 function buildSequential(

@@ -6,3 +6,18 @@ export { bceWithLogits, crossEntropy, mse } from './losses.js';
 export { Module } from './module.js';
 export { PRESETS, type PresetName, presetSpec } from './presets.js';
 export type { InitName, LayerSpec, ModelSpec } from './spec.js';
+export {
+  attend,
+  type EncoderLayerOptions,
+  LayerNorm,
+  MASK_BIAS,
+  MaskedLayer,
+  MultiHeadSelfAttention,
+  paddingMask,
+  sinusoidalPositions,
+  TextEncoder,
+  type TextEncoderOptions,
+  type TextPool,
+  type TextPositions,
+  TransformerEncoderLayer,
+} from './transformer.js';

@@ -42,6 +42,34 @@ export type LayerSpec =
       returnSequences?: boolean;
     }
   | { type: 'temporalpool'; kind: 'mean' | 'max' }
+  | {
+      /**
+       * Token ids [L] (int32, 0 = [PAD]) → embedding [L, dim] + positions → `layers` (each keeps the
+       * token axis; attention/encoder layers see the padding mask derived from the ids) → pooled [C]
+       * ([L, C] with pool 'none'). nn/transformer.ts TextEncoder.
+       */
+      type: 'text';
+      vocab: number;
+      dim: number;
+      layers: LayerSpec[];
+      /** Rows of the position table (default: the input's L). */
+      maxLen?: number;
+      positions?: 'learned' | 'sinusoidal' | 'none';
+      pool?: 'cls' | 'mean' | 'max' | 'none';
+    }
+  | {
+      /** Transformer encoder layer over [L, dim]: self-attention + GELU feed-forward, residuals, layer norm. */
+      type: 'encoder';
+      heads: number;
+      ffn: number;
+      dim?: number;
+      dropout?: number;
+      attentionDropout?: number;
+      norm?: 'pre' | 'post';
+      eps?: number;
+    }
+  | { type: 'attention'; heads: number; dim?: number; dropout?: number }
+  | { type: 'layernorm'; channels?: number; eps?: number }
   | { type: 'batchnorm'; channels?: number; eps?: number; momentum?: number }
   | { type: 'relu' | 'gelu' | 'sigmoid' | 'tanh' | 'softmax' | 'flatten' | 'globalavgpool' }
   | { type: 'leakyrelu'; alpha?: number }
