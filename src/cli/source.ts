@@ -48,6 +48,8 @@ export function graphFromSource(path: string): GraphSource {
       audio: pre.audio,
     },
     checkpoint.config.classNames,
+    // token ids are int32: a float32 probe stops at the model's embedding
+    { inputDType: pre.kind === 'text' ? 'int32' : 'float32' },
   );
   return { graph, kind: 'checkpoint', checkpoint, dispose: () => model.dispose() };
 }

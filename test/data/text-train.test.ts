@@ -60,6 +60,12 @@ describe('text presets', () => {
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     // 80 validation messages, a third of them spam: the majority share is ~0.67
     expect(metrics.report.accuracy).toBeGreaterThanOrEqual(0.95);
+    // and it graduates: the checkpoint is captured with int32 ids (a float32 probe stopped at the bag)
+    const grad = join(dir, 'mail.grad');
+    const c = await cli('compile', out, '--data', data, '-o', grad, '--threads', '1');
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/embeddingbag/);
+    expect(Number(/accuracy +([\d.]+)% → ([\d.]+)%/.exec(c.stdout)?.[2])).toBeGreaterThanOrEqual(95);
   });
 
   it('train --preset logreg (the baseline) learns it too with its own defaults (lr 0.1, 20 epochs)', async () => {
