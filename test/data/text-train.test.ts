@@ -81,6 +81,38 @@ describe('text presets', () => {
   });
 });
 
+describe('real mail: the committed SpamAssassin sample (90 train, 45 test messages)', () => {
+  const sample = join(import.meta.dirname, '../fixtures/text/spamassassin-sample');
+  // 30 of the 45 test messages are ham: calling everything ham scores 0.667
+  for (const [preset, epochs, floor] of [
+    ['logreg', '20', 0.9],
+    ['mlp', '30', 0.95],
+  ] as const)
+    it(`${preset} trained on train.csv reaches ≥ ${floor} on test.csv`, async () => {
+      const out = join(tempDir(), preset);
+      const t = await cli(
+        'train',
+        '--preset',
+        preset,
+        '--epochs',
+        epochs,
+        '--data',
+        join(sample, 'train.csv'),
+        '--val-fraction',
+        '0',
+        '--out',
+        out,
+        '--no-progress',
+        '--threads',
+        '1',
+      );
+      expect(t.code, t.stderr).toBe(0);
+      const e = await cli('eval', out, '--data', join(sample, 'test.csv'));
+      expect(e.code, e.stderr).toBe(0);
+      expect(Number(/^accuracy: ([\d.]+)$/m.exec(e.stdout)?.[1])).toBeGreaterThanOrEqual(floor);
+    });
+});
+
 describe('defaultMaxTokens', () => {
   it('covers 95% of the texts whole, rounded up to a power of two in [16, 2048]', () => {
     expect(defaultMaxTokens([])).toBe(16);
