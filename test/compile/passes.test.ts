@@ -330,7 +330,7 @@ describe('reshapes', () => {
   it('moves a channel-keeping reshape after the affine and activations that read it', () => {
     const g = applyPass(eliminateTrainingOps, capture(CONV1D));
     const out = applyPass(sinkReshapes, g);
-    const after = (op: string) => ops(out)[ops(out).indexOf(op) + 1];
+    const after = (op: Graph['nodes'][number]['op']) => ops(out)[ops(out).indexOf(op) + 1];
     expect(after('conv2d')).toBe('affine');
     const fused = runPasses(g, ['reshapes', 'fold-bn', 'fuse']).graph;
     expect(ops(fused)).not.toContain('affine');
