@@ -138,7 +138,8 @@ function splitData(
   return { train, val, test: spec === 'fashion-mnist' ? loadData(spec, 'test', { limit: o.limit, like }) : val };
 }
 
-const AUGMENT_NAMES = ['crop', 'flip', ...Object.keys(NAMED_AUDIO_AUGMENTS)];
+/** 'none': no augmentation (a preset's own list off). */
+const AUGMENT_NAMES = ['none', 'crop', 'flip', ...Object.keys(NAMED_AUDIO_AUGMENTS)];
 
 /**
  * --augment's list as the checkpoint records it: images' crop and flip, and a sequence's
@@ -251,7 +252,7 @@ function trainCommand(): Command {
     .option('--label-smoothing <x>', 'label smoothing', num('label-smoothing'), 0)
     .option(
       '--augment <list>',
-      "image augmentation: 'crop', 'flip' or 'crop,flip'; sequences (audio), a list of: 'shift' (±4 steps in time), 'stretch' (time ±20%), 'warp' (channels ±10%), 'mask' (SpecAugment time and channel masks)",
+      "image augmentation: 'crop', 'flip' or 'crop,flip'; sequences (audio), a list of: 'shift' (±4 steps in time), 'stretch' (time ±20%), 'warp' (channels ±10%), 'mask' (SpecAugment time and channel masks); 'none' for none (the kws preset's default: shift,stretch,warp)",
     )
     .option('--patience <n>', 'early stopping: epochs without validation improvement', num('patience'))
     .option('--seed <n>', 'random seed', num('seed'), 0)
@@ -296,6 +297,19 @@ function sequenceAugmentOf(augment: TrainConfig['augment'], train: ArrayDataset)
       `--augment ${Object.keys(a).join(', ')}: augments sequences [T, C], but ${train.name} has per-sample shape [${train.sampleShape.join(', ')}]`,
     );
   return audioAugment(a);
+}
+
+/**
+ * Throws unless the training data hold at least two classes: a classifier of one class is 100%
+ * accurate and useless (FSDD's folder read as one sub-folder per class, 'recordings', was that).
+ */
+function requireClasses(train: ArrayDataset, data: string): void {
+  const present = new Set(train.y);
+  if (present.size < 2)
+    throw new ValueError(
+      `--data ${data}: only one class ('${train.classNames[[...present][0]] ?? 'none'}') in ${train.size} training samples; a classifier needs at least 2 ` +
+        "(a folder: one sub-folder per class, or {label}_….wav files such as FSDD's {digit}_{speaker}_{index}.wav)",
+    );
 }
 
 /** Fashion-MNIST from the Debian package or the cache; downloaded from the official mirror when absent. */
@@ -386,6 +400,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
         data,
         like,
       );
+  requireClasses(train, flags.data);
   // refuse before building anything; with --overwrite the first checkpoint replaces the old one
   if (!flags.resume && !flags.overwrite) {
     try {

@@ -104,19 +104,6 @@ export function listAudioFolder(dir: string): AudioFile[] {
   return out;
 }
 
-/**
- * Throws unless the clips hold at least two classes: a classifier trained on one class is 100%
- * accurate and useless (FSDD's parent folder read as one sub-folder per class was exactly that).
- */
-function requireClasses(files: readonly AudioFile[], dir: string): void {
-  const labels = new Set(files.map((f) => f.label));
-  if (labels.size < 2)
-    throw new FormatError(
-      `${dir}: only one class ('${[...labels][0]}') in ${files.length} clips; a classifier needs at least 2 ` +
-        `(a flat folder of {label}_….wav files, FSDD's {digit}_{speaker}_{index}.wav, or one sub-folder per class)`,
-    );
-}
-
 /** Splits clips into [train, test]: 'fsdd' by index (0–4 test), or one speaker's clips as test. */
 export function splitAudioFiles(files: readonly AudioFile[], split: AudioSplit): [AudioFile[], AudioFile[]] {
   const train: AudioFile[] = [];
@@ -225,7 +212,6 @@ function likeSpec(
  */
 export function loadAudioFolder(dir: string, opts: AudioLoadOptions = {}): ArrayDataset {
   const files = listAudioFolder(dir);
-  if (!opts.classNames) requireClasses(files, dir);
   if (opts.like) {
     const { spec, stats } = likeSpec(opts.like, dir);
     return prepared(files, spec, stats, opts.classNames, dir);
@@ -243,7 +229,6 @@ export function loadAudioSplits(
   opts: AudioLoadOptions = {},
 ): { train: ArrayDataset; test: ArrayDataset } {
   const files = listAudioFolder(dir);
-  if (!opts.classNames) requireClasses(files, dir);
   const [trainFiles, testFiles] = splitAudioFiles(files, split);
   if (trainFiles.length === 0) throw new FormatError(`${dir}: the split leaves no training clips`);
   const classNames =

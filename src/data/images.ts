@@ -54,12 +54,6 @@ export function loadImageFolder(
   if (files.length === 0)
     throw new FormatError(`${dir}: no class sub-folders with .png/.jpg/.jpeg images (expected ${dir}/<class>/<image>)`);
   const classNames = opts.classNames ?? [...new Set(labels)];
-  // one class folder: a classifier trained on it is 100% accurate and useless (a model's own
-  // classNames may be evaluated on a folder of one class)
-  if (classNames.length < 2)
-    throw new FormatError(
-      `${dir}: only one class sub-folder ('${classNames[0]}') holds images; a classifier needs at least 2 (expected ${dir}/<class>/<image>, one sub-folder per class)`,
-    );
   const { y } = indexLabels(labels, (i) => files[i], classNames);
 
   const first = decodeImage(files[0]);
