@@ -12,7 +12,7 @@
 // by a user is five bytes' worth of ordinary tokens.
 import { FormatError, ValueError } from '../errors.js';
 import { Heap } from './heap.js';
-import { normalizeText, PRE_TOKENIZER, preTokenize, type TextNormalization } from './pretokenize.js';
+import { normalizeText, PRE_TOKENIZER, pieceEnd, type TextNormalization } from './pretokenize.js';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
 export const PAD_ID = 0;
@@ -135,68 +135,78 @@ function hashPair(l: number, r: number): number {
   return h ^ (h >>> 12);
 }
 
-/** A growing int32 buffer. */
-class IdBuffer {
-  data = new Int32Array(256);
-  length = 0;
-
-  pushAll(ids: Int32Array): void {
-    const n = ids.length;
-    if (this.length + n > this.data.length) {
-      const grown = new Int32Array(Math.max(2 * this.data.length, this.length + n));
-      grown.set(this.data.subarray(0, this.length));
-      this.data = grown;
-    }
-    // a loop beats TypedArray.set for the few ids of a piece
-    const data = this.data;
-    for (let i = 0, at = this.length; i < n; i++) data[at + i] = ids[i];
-    this.length += n;
-  }
-}
-
 /**
  * Encoded pieces by their text, looked up by a range of the normalised text so that a hit makes
- * no substring: open addressing over FNV-1a hashes of the UTF-16 code units, emptied when full.
+ * no substring and touches no string object: open addressing over FNV-1a hashes, keys (UTF-16 code
+ * units) and ids in flat typed pools; everything is dropped at once when full.
  */
 class PieceCache {
   private readonly mask: number;
   private readonly hashes: Int32Array;
-  private readonly keys: (string | undefined)[];
-  private readonly values: (Int32Array | undefined)[];
-  private size = 0;
+  /** key length in code units; 0 marks an empty slot */
+  private readonly keyLength: Int32Array;
+  private readonly keyAt: Int32Array;
+  /** where a slot's ids start in `ids`, and how many */
+  readonly idsAt: Int32Array;
+  readonly idsLength: Int32Array;
+  private readonly chars: Uint16Array;
+  readonly ids: Int32Array;
+  private used = 0;
+  private charsUsed = 0;
+  private idsUsed = 0;
 
-  constructor(private readonly capacity: number) {
-    this.mask = 2 * capacity - 1; // capacity a power of 2: load ≤ 1/2
+  /** capacity: a power of 2, entries before the cache empties; pieces up to maxChars code units */
+  constructor(
+    private readonly capacity: number,
+    maxChars: number,
+  ) {
+    this.mask = 2 * capacity - 1; // load ≤ 1/2
     this.hashes = new Int32Array(2 * capacity);
-    this.keys = new Array(2 * capacity).fill(undefined);
-    this.values = new Array(2 * capacity).fill(undefined);
+    this.keyLength = new Int32Array(2 * capacity);
+    this.keyAt = new Int32Array(2 * capacity);
+    this.idsAt = new Int32Array(2 * capacity);
+    this.idsLength = new Int32Array(2 * capacity);
+    this.chars = new Uint16Array(capacity * 16 + maxChars);
+    this.ids = new Int32Array(capacity * 8 + 4 * maxChars); // a code unit is at most 3 UTF-8 bytes
   }
 
-  /** The ids of s[a, b), or undefined; `hash` is rangeHash(s, a, b). */
-  get(s: string, a: number, b: number, hash: number): Int32Array | undefined {
+  /** The slot of s[a, b), or -1; `hash` is rangeHash(s, a, b). */
+  find(s: string, a: number, b: number, hash: number): number {
     const n = b - a;
-    for (let h = hash & this.mask; ; h = (h + 1) & this.mask) {
-      const key = this.keys[h];
-      if (key === undefined) return undefined;
-      if (this.hashes[h] !== hash || key.length !== n) continue;
+    const { hashes, keyLength, keyAt, chars, mask } = this;
+    for (let h = hash & mask; ; h = (h + 1) & mask) {
+      const len = keyLength[h];
+      if (len === 0) return -1;
+      if (hashes[h] !== hash || len !== n) continue;
+      const at = keyAt[h];
       let i = 0;
-      while (i < n && key.charCodeAt(i) === s.charCodeAt(a + i)) i++;
-      if (i === n) return this.values[h];
+      while (i < n && chars[at + i] === s.charCodeAt(a + i)) i++;
+      if (i === n) return h;
     }
   }
 
-  set(key: string, hash: number, ids: Int32Array): void {
-    if (this.size >= this.capacity) {
-      this.keys.fill(undefined);
-      this.values.fill(undefined);
-      this.size = 0;
+  add(s: string, a: number, b: number, hash: number, ids: Int32Array): void {
+    const n = b - a;
+    if (
+      this.used >= this.capacity ||
+      this.charsUsed + n > this.chars.length ||
+      this.idsUsed + ids.length > this.ids.length
+    ) {
+      this.keyLength.fill(0);
+      this.used = this.charsUsed = this.idsUsed = 0;
     }
     let h = hash & this.mask;
-    while (this.keys[h] !== undefined) h = (h + 1) & this.mask;
-    this.keys[h] = key;
+    while (this.keyLength[h] !== 0) h = (h + 1) & this.mask;
     this.hashes[h] = hash;
-    this.values[h] = ids;
-    this.size++;
+    this.keyLength[h] = n;
+    this.keyAt[h] = this.charsUsed;
+    for (let i = 0; i < n; i++) this.chars[this.charsUsed + i] = s.charCodeAt(a + i);
+    this.charsUsed += n;
+    this.idsAt[h] = this.idsUsed;
+    this.idsLength[h] = ids.length;
+    this.ids.set(ids, this.idsUsed);
+    this.idsUsed += ids.length;
+    this.used++;
   }
 }
 
@@ -221,7 +231,7 @@ export class BpeTokenizer {
   readonly vocabSize: number;
   private readonly ranks: PairRanks;
   private readonly bytes: Uint8Array[];
-  private readonly cache = new PieceCache(CACHE_ENTRIES);
+  private readonly cache = new PieceCache(CACHE_ENTRIES, CACHE_PIECE_CHARS);
 
   /** A tokenizer from its merges (ids as above); throws ValueError on a malformed merge list. */
   constructor(merges: ArrayLike<number>, normalization: Readonly<TextNormalization>) {
@@ -332,21 +342,37 @@ export class BpeTokenizer {
   /** Token ids of the first `limit` tokens of a text (pieces after those are not encoded). */
   private encodeUpTo(text: string, limit: number): Int32Array {
     const s = normalizeText(text, this.normalization);
-    const out = new IdBuffer();
     const cache = this.cache;
-    preTokenize(s, (a, b) => {
-      const long = b - a > CACHE_PIECE_CHARS;
-      const hash = long ? 0 : rangeHash(s, a, b);
-      let ids = long ? undefined : cache.get(s, a, b, hash);
-      if (ids === undefined) {
-        const piece = s.slice(a, b);
-        ids = this.encodePiece(piece);
-        if (!long) cache.set(piece, hash, ids);
+    let out = new Int32Array(Math.min(limit, 16 + (s.length >> 1)));
+    let length = 0;
+    for (let a = 0; a < s.length && length < limit; ) {
+      const b = pieceEnd(s, a);
+      const cacheable = b - a <= CACHE_PIECE_CHARS;
+      const hash = cacheable ? rangeHash(s, a, b) : 0;
+      const slot = cacheable ? cache.find(s, a, b, hash) : -1;
+      let ids: Int32Array;
+      let from = 0;
+      let n: number;
+      if (slot >= 0) {
+        ids = cache.ids;
+        from = cache.idsAt[slot];
+        n = cache.idsLength[slot];
+      } else {
+        ids = this.encodePiece(s.slice(a, b));
+        n = ids.length;
+        if (cacheable) cache.add(s, a, b, hash, ids);
       }
-      out.pushAll(ids);
-      return out.length < limit;
-    });
-    return out.data.slice(0, Math.min(out.length, limit));
+      if (length + n > out.length) {
+        const grown = new Int32Array(Math.max(2 * out.length, length + n));
+        grown.set(out.subarray(0, length));
+        out = grown;
+      }
+      // a loop beats TypedArray.set for the few ids of a piece
+      for (let i = 0; i < n; i++) out[length + i] = ids[from + i];
+      length += n;
+      a = b;
+    }
+    return out.slice(0, Math.min(length, limit));
   }
 
   /**
