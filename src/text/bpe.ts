@@ -166,8 +166,9 @@ class PieceCache {
     this.keyAt = new Int32Array(2 * capacity);
     this.idsAt = new Int32Array(2 * capacity);
     this.idsLength = new Int32Array(2 * capacity);
-    this.chars = new Uint16Array(capacity * 16 + maxChars);
-    this.ids = new Int32Array(capacity * 8 + 4 * maxChars); // a code unit is at most 3 UTF-8 bytes
+    // pieces average a few code units and tokens; a pool that fills empties the cache early
+    this.chars = new Uint16Array(capacity * 8 + maxChars);
+    this.ids = new Int32Array(capacity * 4 + 3 * maxChars); // a code unit is at most 3 UTF-8 bytes
   }
 
   /** The slot of s[a, b), or -1; `hash` is rangeHash(s, a, b). */
@@ -231,7 +232,8 @@ export class BpeTokenizer {
   readonly vocabSize: number;
   private readonly ranks: PairRanks;
   private readonly bytes: Uint8Array[];
-  private readonly cache = new PieceCache(CACHE_ENTRIES, CACHE_PIECE_CHARS);
+  /** made on first encode (about 3 MB), so that a tokenizer only validated or saved costs nothing */
+  private cache?: PieceCache;
 
   /** A tokenizer from its merges (ids as above); throws ValueError on a malformed merge list. */
   constructor(merges: ArrayLike<number>, normalization: Readonly<TextNormalization>) {
@@ -247,6 +249,11 @@ export class BpeTokenizer {
           `merges[${i}]: expected a token id in [${BYTE_OFFSET}, ${own}) (a byte or an earlier merge), got ${id}`,
         );
     }
+    const { unicode, lowercase } = normalization;
+    if (unicode !== 'NFKC' && unicode !== 'none')
+      throw new ValueError(`normalization.unicode: expected 'NFKC' or 'none', got '${unicode}'`);
+    if (typeof lowercase !== 'boolean')
+      throw new ValueError(`normalization.lowercase: expected true or false, got ${lowercase}`);
     this.merges = Int32Array.from(merges);
     this.normalization = Object.freeze({ unicode: normalization.unicode, lowercase: normalization.lowercase });
     this.vocabSize = FIRST_MERGE_ID + m;
@@ -342,6 +349,7 @@ export class BpeTokenizer {
   /** Token ids of the first `limit` tokens of a text (pieces after those are not encoded). */
   private encodeUpTo(text: string, limit: number): Int32Array {
     const s = normalizeText(text, this.normalization);
+    this.cache ??= new PieceCache(CACHE_ENTRIES, CACHE_PIECE_CHARS);
     const cache = this.cache;
     let out = new Int32Array(Math.min(limit, 16 + (s.length >> 1)));
     let length = 0;

@@ -302,6 +302,15 @@ describe('JSON form', () => {
     expect(() => BpeTokenizer.fromJSON(make(), 'model.tokenizer')).toThrow(message);
   });
 
+  it('the constructor refuses a bad normalisation by name', () => {
+    expect(() => new BpeTokenizer([], { unicode: 'NFC' as 'NFKC', lowercase: false })).toThrow(
+      "normalization.unicode: expected 'NFKC' or 'none', got 'NFC'",
+    );
+    expect(() => new BpeTokenizer([], { unicode: 'none', lowercase: 1 as unknown as boolean })).toThrow(
+      'normalization.lowercase: expected true or false, got 1',
+    );
+  });
+
   it('refuses text that is not JSON', () => {
     expect(() => BpeTokenizer.parse('{"format": "graduate-bpe",', 'run/checkpoint.json tokenizer')).toThrow(
       /^run\/checkpoint.json tokenizer: not valid JSON \(/,
