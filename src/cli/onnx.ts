@@ -20,7 +20,7 @@ import { graphFromSource } from './source.js';
 export function exportCommand(): Command {
   return new Command('export')
     .description(
-      'write a checkpoint or artifact as ONNX (opset 13; int8 as QDQ); input: the prepared tensor serve and run take (docs/inputs.md)',
+      'write a checkpoint or artifact as ONNX (opset 17; int8 as QDQ); input: the prepared tensor serve and run take (docs/inputs.md)',
     )
     .argument('<source>', 'checkpoint directory (train --out) or compiled artifact')
     .requiredOption('-o, --output <file>', 'ONNX file to write')

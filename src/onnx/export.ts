@@ -1,4 +1,4 @@
-// Export: a Graduate graph as an ONNX model (opset 13, IR version 7) that ONNX Runtime and
+// Export: a Graduate graph as an ONNX model (opset 17, IR version 8) that ONNX Runtime and
 // TensorRT run. The ONNX graph takes the tensor every Graduate path takes (docs/inputs.md): the
 // model's prepared input, (raw · scale − mean[c]) / std[c], NHWC [N, H, W, C] for images (NCHW
 // where meta.input.layout says so); the preparation is declared in metadata_props 'input'
@@ -13,6 +13,9 @@
 // 'classNames' and 'input' (JSON; audio models add their feature spec). Sequence values [N, T, C]
 // keep Graduate's order; `rnnscan` becomes an ONNX GRU/LSTM that takes in the x-projection feeding
 // it (ops/recurrent-onnx.ts), and ONNX nodes nothing reads (a folded projection) are dropped.
+// Text models take token ids [N, L] as int64 (ONNX's and BERT exports' convention; `ids: 'int32'`
+// keeps Graduate's int32), Cast to int32 first; metadata 'input' says so and 'tokenizer' holds
+// the model's tokenizer when it has one.
 // Not for: reading ONNX (import.ts).
 import { ValueError } from '../errors.js';
 import { floatData, type Graph, type Value } from '../graph/ir.js';
@@ -38,11 +41,15 @@ export interface OnnxInputMeta {
   preprocessing?: { scale?: number; mean?: number[]; std?: number[] };
   /** Audio models: the feature front end (audio/features.ts AudioFeatureSpec) that makes the input from a clip. */
   audio?: unknown;
+  /** Integer inputs (token ids): the ONNX element type, and the id that pads (ids ≤ 0 count as padding). */
+  ids?: { dtype: 'int64' | 'int32'; pad: 0 };
 }
 
 export interface ExportOptions {
   /** The graph takes raw pixels (0..255, NHWC) and prepares them itself (see the file header). */
   rawInput?: boolean;
+  /** Element type of an integer input (token ids): int64 (default, ONNX's convention) or int32. */
+  ids?: 'int64' | 'int32';
 }
 
 type Attr = { name: string } & ({ i: number } | { f: number } | { ints: number[] } | { s: string });
@@ -109,11 +116,11 @@ class OnnxBuilder {
   }
 }
 
-const valueInfo = (name: string, dims: number[]) => ({
+const valueInfo = (name: string, dims: number[], elemType: number = DT.FLOAT) => ({
   name,
   type: {
     tensorType: {
-      elemType: DT.FLOAT,
+      elemType,
       shape: { dim: dims.map((d, i) => (i === 0 ? { dimParam: 'N' } : { dimValue: d })) },
     },
   },
@@ -194,6 +201,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     tensor: (base, dims, data, dt) => b.tensor(base, dims, data, dt),
     float: floatOf,
     raw,
+    order: (v) => names.get(v)?.order ?? 'onnx',
     bind,
     set: (v, t, order = 'onnx') => names.set(v, { t, order }),
     ints: (base, values) =>
@@ -212,12 +220,12 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     DT,
   };
 
-  // input: the prepared tensor (or, rawInput, raw values → normalization) → NCHW
+  // input: the prepared tensor (or, rawInput, raw values → normalization) → NCHW; ids → int32
   const inVal = g.values[g.inputs[0]];
-  if (inVal.dtype !== 'float32')
-    throw new ValueError(
-      `exportOnnx: input '${g.inputs[0]}' is ${inVal.dtype}; only float inputs export (text models do not)`,
-    );
+  const ids = inVal.dtype === 'int32' ? (opts.ids ?? 'int64') : undefined;
+  if (inVal.dtype !== 'float32' && !ids)
+    throw new ValueError(`exportOnnx: input '${g.inputs[0]}' is ${inVal.dtype}; float32 and int32 inputs export`);
+  if (ids && opts.rawInput) throw new ValueError('exportOnnx: a raw-input export takes pixels; this model takes ids');
   const spec = g.meta.input;
   const nchwIn = inVal.shape.length === 4 && spec.layout === 'NCHW';
   if (nchwIn && opts.rawInput)
@@ -242,6 +250,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
   }
   if (inVal.shape.length === 4 && !nchwIn)
     x = b.node('Transpose', [x], 'input', [{ name: 'perm', ints: [0, 3, 1, 2] }]);
+  if (ids === 'int64') x = b.node('Cast', [x], 'input', [{ name: 'to', i: DT.INT32 }]);
   names.set(g.inputs[0], { t: x, order: 'onnx' });
 
   for (const n of g.nodes) {
@@ -264,9 +273,11 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     normalization: opts.rawInput ? preparation : {},
     ...(!opts.rawInput && { preprocessing: preparation }),
     ...(spec.audio !== undefined && { audio: spec.audio }),
+    ...(ids && { ids: { dtype: ids, pad: 0 as const } }),
   };
+  const inElem = ids === 'int64' ? DT.INT64 : ids === 'int32' ? DT.INT32 : DT.FLOAT;
   const model = onnx.ModelProto.create({
-    irVersion: 7,
+    irVersion: 8,
     opsetImport: [{ domain: '', version: EXPORT_OPSET }],
     producerName: 'graduate',
     producerVersion: String(g.meta.producer ?? ''),
@@ -274,12 +285,13 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
       name: 'graduate',
       node: b.nodes,
       initializer: b.initializers,
-      input: [valueInfo(INPUT_NAME, inShape)],
+      input: [valueInfo(INPUT_NAME, inShape, inElem)],
       output: [valueInfo(OUTPUT_NAME, g.values[outV].shape)],
     },
     metadataProps: [
       { key: 'classNames', value: JSON.stringify(g.meta.classNames) },
       { key: 'input', value: JSON.stringify(inputMeta) },
+      ...(spec.tokenizer !== undefined ? [{ key: 'tokenizer', value: JSON.stringify(spec.tokenizer) }] : []),
     ],
   });
   return onnx.ModelProto.encode(model).finish();

@@ -27,7 +27,7 @@ export const DT = {
 } as const;
 
 /** The opset export writes and the range import reads (default domain). */
-export const EXPORT_OPSET = 13;
+export const EXPORT_OPSET = 17;
 export const IMPORT_OPSETS = [9, 22] as const;
 /** Opsets the general import path reads (the legacy broadcast attributes of opsets < 7 included). */
 export const IMPORT_GENERAL_OPSETS = [1, 22] as const;

@@ -141,12 +141,13 @@ export const ELEMENTWISE = {
     traits: { activation: true, perChannel: true, elementwise: true },
     onnx: (o, n) => {
       const { fn, alpha } = n.attrs;
-      const x = o.float(n.inputs[0], n.name);
+      const order = o.order(n.inputs[0]);
+      const x = o.float(n.inputs[0], n.name, order);
       let y: string;
       if (EPILOGUE_UNARY.has(fn)) y = o.activation(IR_ACTIVATION[fn as keyof typeof IR_ACTIVATION], x, n.name, alpha);
       else if (fn === 'square') y = o.node('Mul', [x, x], n.name);
       else y = o.node(ONNX_UNARY[fn] as string, [x], n.name);
-      o.bind(n.output, y, n.name);
+      o.bind(n.output, y, n.name, order);
     },
   } satisfies OpDef<ElementwiseAttrs['unary']>,
   scale: {
@@ -170,9 +171,10 @@ export const ELEMENTWISE = {
     traits: { elementwise: true },
     onnx: (o, n) => {
       const at = n.name;
-      let y = o.node('Mul', [o.float(n.inputs[0], at), o.tensor(`${at}/mul`, [], [n.attrs.mul])], at);
+      const order = o.order(n.inputs[0]);
+      let y = o.node('Mul', [o.float(n.inputs[0], at, order), o.tensor(`${at}/mul`, [], [n.attrs.mul])], at);
       if (n.attrs.add !== 0) y = o.node('Add', [y, o.tensor(`${at}/add`, [], [n.attrs.add])], at);
-      o.bind(n.output, y, at);
+      o.bind(n.output, y, at, order);
     },
   } satisfies OpDef<ElementwiseAttrs['scale']>,
   where: {

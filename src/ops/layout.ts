@@ -279,6 +279,9 @@ export const LAYOUT = {
     forward: view('dropout'),
     vjp: (_g, [x], _o, _s, d) => [d.reshapeView(x.shape)],
     traits: { view: true, trainingOnly: true, perChannel: true },
-    onnx: (o, n) => o.set(n.output, o.raw(n.inputs[0])),
+    onnx: (o, n) => {
+      const order = o.order(n.inputs[0]);
+      o.set(n.output, o.raw(n.inputs[0], order), order);
+    },
   } satisfies OpDef<LayoutAttrs['dropout']>,
 } satisfies { [K in keyof LayoutAttrs]: OpDef<LayoutAttrs[K]> };

@@ -3,8 +3,8 @@
 // logic, bit ops), `cast`, `reduce` (ten reductions over any axes), `argmax`, `cumsum` and
 // `hardmax`. They compute in host loops (host.ts): what the general ONNX import path maps ops
 // onto when Graduate has no faster kernel op for them, plus `einsum`. Float map/binop/cast/reduce/
-// cumsum have vjps (fine-tuning imported graphs); argmax, hardmax and einsum none. None exports
-// to ONNX yet (the exporter names the op).
+// cumsum have vjps (fine-tuning imported graphs); argmax, hardmax and einsum none. map, binop and
+// cast export to ONNX (math-onnx.ts); the others do not yet (the exporter names the op).
 import { ShapeError } from '../errors.js';
 import { broadcastShape } from '../shape/window.js';
 import {
@@ -20,6 +20,7 @@ import {
   stridesOf,
   view,
 } from './host.js';
+import { binopExport, castExport, mapExport } from './math-onnx.js';
 import type { CheckCtx, DType, Info, OpDef, Ref } from './op.js';
 import { normAxes, numel, sumTo } from './rules.js';
 
@@ -645,7 +646,7 @@ export const MATH = {
       return [dx];
     },
     traits: { perChannel: true, elementwise: true },
-    onnx: null,
+    onnx: mapExport,
   } satisfies OpDef<MathAttrs['map']>,
   binop: {
     arity: [2, 2],
@@ -697,7 +698,7 @@ export const MATH = {
       return [back(ga, a.shape, needs[0]), back(gb, b.shape, needs[1])];
     },
     traits: { elementwise: true },
-    onnx: null,
+    onnx: binopExport,
   } satisfies OpDef<MathAttrs['binop']>,
   cast: {
     arity: [1, 1],
@@ -741,7 +742,7 @@ export const MATH = {
       return [dx];
     },
     traits: { elementwise: true },
-    onnx: null,
+    onnx: castExport,
   } satisfies OpDef<MathAttrs['cast']>,
   reduce: {
     arity: [1, 1],

@@ -354,7 +354,7 @@ export const MOVEMENT = {
       // float values only (int32 data has no float exports around it); wrap is opset 19
       if (mode === 'wrap' || o.value(n.inputs[0]).dtype === 'int32')
         throw new ValueError(
-          `exportOnnx: pad '${at}' (${mode}, ${o.value(n.inputs[0]).dtype}) has no opset-13 form here`,
+          `exportOnnx: pad '${at}' (${mode}, ${o.value(n.inputs[0]).dtype}) has no opset-17 form here`,
         );
       const x = o.float(n.inputs[0], at, 'graduate');
       const y = o.node('Pad', [x, o.ints(`${at}/pads`, pads), o.tensor(`${at}/value`, [], [value])], at, [

@@ -223,18 +223,16 @@ export const NORM = {
       return [dx, dgamma, dbeta];
     },
     traits: {},
-    // opset 13 has no LayerNormalization (17 does): the same arithmetic in primitives
+    // LayerNormalization (opset 17) over the last axis, γ and β as its scale and bias
     onnx: (o, n) => {
       const at = n.name;
       const x = o.float(n.inputs[0], at, 'graduate');
-      const axes = [{ name: 'axes', ints: [-1] }];
-      const mean = o.node('ReduceMean', [x], at, axes);
-      const xc = o.node('Sub', [x, mean], at);
-      const variance = o.node('ReduceMean', [o.node('Mul', [xc, xc], at)], at, axes);
-      const std = o.node('Sqrt', [o.node('Add', [variance, o.tensor(`${at}/eps`, [], [n.attrs.eps])], at)], at);
       const [gamma, beta] = n.inputs.slice(1).map((k) => o.tensor(k, [o.constant(k).data.length], o.floatData(k)));
-      const y = o.node('Add', [o.node('Mul', [o.node('Div', [xc, std], at), gamma], at), beta], at);
-      o.bind(n.output, y, at, 'graduate');
+      const attrs = [
+        { name: 'axis', i: -1 },
+        { name: 'epsilon', f: n.attrs.eps },
+      ];
+      o.bind(n.output, o.node('LayerNormalization', [x, gamma, beta], at, attrs), at, 'graduate');
     },
   } satisfies OpDef<NormAttrs['layernorm']>,
 } satisfies { [K in keyof NormAttrs]: OpDef<NormAttrs[K]> };

@@ -139,6 +139,8 @@ export interface OnnxCtx {
   float(value: string, at: string, order?: OnnxOrder): string;
   /** The ONNX tensor of a value as it is (int8 stays quantized). */
   raw(value: string, order?: OnnxOrder): string;
+  /** The order a value is held in (elementwise ops keep it: no transposes around them). */
+  order(value: string): OnnxOrder;
   /** Binds a float ONNX result to a value (QuantizeLinear inserted when the value is int8). */
   bind(value: string, onnxName: string, at: string, order?: OnnxOrder): void;
   /** Binds an ONNX tensor to a value as it is (views, quantize/dequantize). */

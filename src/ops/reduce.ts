@@ -65,7 +65,7 @@ function reduction(op: 'sum' | 'mean' | 'max'): OpDef<ReduceAttrs['sum']> {
       const x = o.float(n.inputs[0], at, 'graduate');
       const keepdims = { name: 'keepdims', i: n.attrs.keepDims ? 1 : 0 };
       const ONNX = { sum: 'ReduceSum', mean: 'ReduceMean', max: 'ReduceMax' } as const;
-      // opset 13: ReduceSum takes axes as an input, the others as an attribute
+      // opsets 13–17: ReduceSum takes axes as an input, the others as an attribute
       const y =
         op === 'sum'
           ? o.node('ReduceSum', [x, o.ints(`${at}/axes`, n.attrs.axes)], at, [keepdims])

@@ -121,11 +121,14 @@ export function operandOnnx(o: OnnxCtx, name: string, at: string, order: OnnxOrd
 }
 
 /**
- * Axis order for an elementwise op's ONNX operands: ONNX's (4-D values NCHW) when all operands are
- * values of one rank — they broadcast alike in either order, and CNN residual adds stay transpose-
- * free — else Graduate's, which constants (and lower-rank operands) are written in.
+ * Axis order for an elementwise op's ONNX operands: when all operands are values of one rank they
+ * broadcast alike in either order, so the one they are held in (CNN residual adds stay NCHW,
+ * attention's [N, h, L, L] scores stay as they are), ONNX's when they differ; else Graduate's,
+ * which constants (and lower-rank operands) are written in.
  */
 export function orderOf(o: OnnxCtx, inputs: readonly string[]): OnnxOrder {
   const ranks = inputs.map((v) => (o.isConstant(v) ? -1 : o.value(v).shape.length));
-  return ranks.every((r) => r === ranks[0] && r >= 0) ? 'onnx' : 'graduate';
+  if (!ranks.every((r) => r === ranks[0] && r >= 0)) return 'graduate';
+  const held = inputs.map((v) => o.order(v));
+  return held.every((h) => h === 'graduate') ? 'graduate' : 'onnx';
 }

@@ -494,10 +494,10 @@ export const WINDOW_ND = {
       const at = n.name;
       const a = n.attrs;
       const dilated = a.dilations.some((d) => d !== 1);
-      // opset 13: MaxPool has no argmax-only form here, AveragePool no dilations (opset 19)
+      // opset 17: MaxPool has no argmax-only form here, AveragePool no dilations (opset 19)
       if (a.kind === 'argmax' || (a.kind === 'avg' && dilated))
         throw new ValueError(
-          `exportOnnx: poolnd '${at}' (${a.kind}${dilated ? ', dilated' : ''}) has no opset-13 ONNX form`,
+          `exportOnnx: poolnd '${at}' (${a.kind}${dilated ? ', dilated' : ''}) has no opset-17 ONNX form`,
         );
       const attrs: OnnxAttr[] = [
         { name: 'kernel_shape', ints: [...a.kernel] },

@@ -74,6 +74,28 @@ export interface GeneralOptions {
 
 let reference: ReferenceBackend | undefined;
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Ops whose constant operands may hold ±∞ as a mask: PyTorch's attention selects −∞ at padded
+ * keys (masked_fill: Where) and adds it to the scores (Add); causal masks are added initializers.
+ * Graphs hold finite constants only, so these become ±FLOAT32_MAX: a score plus −FLOAT32_MAX is
+ * −FLOAT32_MAX (or −∞ at run time), whose softmax weight is exactly 0, as −∞'s is (a row with every
+ * key masked then averages instead of giving NaN). An infinity anywhere else (a weight) is refused.
+ */
+const MASK_OPS: ReadonlySet<OpName> = new Set(['where', 'add', 'sub']);
+
+/** Float constant data with ±Infinity as ±FLOAT32_MAX (see MASK_OPS). */
+function finiteMasks(d: Float32Array): Float32Array {
+  let out: Float32Array | undefined;
+  for (let i = 0; i < d.length; i++)
+    if (d[i] === Infinity || d[i] === -Infinity) {
+      out ??= Float32Array.from(d);
+      out[i] = d[i] > 0 ? FLOAT32_MAX : -FLOAT32_MAX;
+    }
+  return out ?? d;
+}
+
 export class GeneralImporter {
   readonly g: Graph = {
     inputs: [],
@@ -92,6 +114,8 @@ export class GeneralImporter {
   nodeName = '';
   private readonly tensors: TensorReader;
   private readonly constNames = new WeakMap<object, string>();
+  /** Constants with infinities clamped (MASK_OPS' operands), by constant. */
+  private readonly maskNames = new WeakMap<object, string>();
   private count = 0;
   /** Whether a symbolic batch axis was specialized to 1 (batchOne). */
   private specialized = false;
@@ -301,15 +325,17 @@ export class GeneralImporter {
     return t.kind === 'value' ? t.dtype : t.int ? 'int32' : 'float32';
   }
 
-  /** A constant's IR name (added once per constant). */
-  constName(c: Extract<T, { kind: 'const' }>): string {
-    const known = this.constNames.get(c);
+  /** A constant's IR name (added once per constant; `mask`: ±∞ clamped, see MASK_OPS). */
+  constName(c: Extract<T, { kind: 'const' }>, mask = false): string {
+    const names = mask && !c.int ? this.maskNames : this.constNames;
+    const known = names.get(c);
     if (known) return known;
     const name = this.valueName(`${this.nodeName}/const`);
+    const data = c.data instanceof Float32Array ? c.data : Float32Array.from(c.data);
     this.g.constants[name] = c.int
       ? { shape: c.shape, dtype: 'int32', data: this.int32(c.data) }
-      : { shape: c.shape, dtype: 'float32', data: c.data instanceof Float32Array ? c.data : Float32Array.from(c.data) };
-    this.constNames.set(c, name);
+      : { shape: c.shape, dtype: 'float32', data: mask ? finiteMasks(data) : data };
+    names.set(c, name);
     return name;
   }
 
@@ -339,7 +365,7 @@ export class GeneralImporter {
     const out = this.infer(def, ins, a);
     if (out.dtype === 'int8') this.fail(`${op} gives int8, which the general path does not carry`);
     const v = this.valueName(`${this.nodeName}/${op}`);
-    const inputs = ins.map((t) => (t.kind === 'value' ? t.v : this.constName(t)));
+    const inputs = ins.map((t) => (t.kind === 'value' ? t.v : this.constName(t, MASK_OPS.has(op))));
     this.g.nodes.push({ name: v, op, inputs, output: v, attrs: a } as Graph['nodes'][number]);
     this.g.values[v] = { shape: [...out.shape], dtype: out.dtype };
     // the graph inputs it is computed from (named when a constant is needed instead)
