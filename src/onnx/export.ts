@@ -116,12 +116,13 @@ class OnnxBuilder {
   }
 }
 
-const valueInfo = (name: string, dims: number[], elemType: number = DT.FLOAT) => ({
+/** A graph input or output; its first axis is the batch 'N' (1 in a graph specialized to one sample). */
+const valueInfo = (name: string, dims: number[], perSample: boolean, elemType: number = DT.FLOAT) => ({
   name,
   type: {
     tensorType: {
       elemType,
-      shape: { dim: dims.map((d, i) => (i === 0 ? { dimParam: 'N' } : { dimValue: d })) },
+      shape: { dim: dims.map((d, i) => (i === 0 && !perSample ? { dimParam: 'N' } : { dimValue: i === 0 ? 1 : d })) },
     },
   },
 });
@@ -275,6 +276,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     ...(spec.audio !== undefined && { audio: spec.audio }),
     ...(ids && { ids: { dtype: ids, pad: 0 as const } }),
   };
+  const perSample = g.meta.perSample === true;
   const inElem = ids === 'int64' ? DT.INT64 : ids === 'int32' ? DT.INT32 : DT.FLOAT;
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -285,8 +287,8 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
       name: 'graduate',
       node: b.nodes,
       initializer: b.initializers,
-      input: [valueInfo(INPUT_NAME, inShape, inElem)],
-      output: [valueInfo(OUTPUT_NAME, g.values[outV].shape)],
+      input: [valueInfo(INPUT_NAME, inShape, perSample, inElem)],
+      output: [valueInfo(OUTPUT_NAME, g.values[outV].shape, perSample)],
     },
     metadataProps: [
       { key: 'classNames', value: JSON.stringify(g.meta.classNames) },

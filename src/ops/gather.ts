@@ -72,15 +72,28 @@ export const GATHER = {
       // ONNX Gather reads -1 as the last row: padding ids are clamped to 0 and their rows zeroed
       const at = n.name;
       const ids = o.raw(n.inputs[0]);
-      const table = o.tensor(n.inputs[1], [...o.constant(n.inputs[1]).shape], o.floatData(n.inputs[1]));
+      const w = o.constant(n.inputs[1]);
       const zero = o.tensor(`${at}/zero`, [], Int32Array.of(0));
+      const row = o.node('Max', [ids, zero], at);
+      let rows: string;
+      if (w.dtype === 'int8') {
+        // int8 rows gathered, then times their row's scale (what gatherInt8 computes)
+        const q = o.node('Gather', [o.tensor(n.inputs[1], [...w.shape], w.data as Int8Array), row], at, [
+          { name: 'axis', i: 0 },
+        ]);
+        const scales = o.tensor(`${n.inputs[1]}/scale`, [w.shape[0]], w.quant?.scale ?? []);
+        const s = o.node('Unsqueeze', [o.node('Gather', [scales, row], at), o.ints(`${at}/last`, [-1])], at);
+        rows = o.node('Mul', [o.node('Cast', [q], at, [{ name: 'to', i: o.DT.FLOAT }]), s], at);
+      } else {
+        const table = o.tensor(n.inputs[1], [...w.shape], o.floatData(n.inputs[1]));
+        rows = o.node('Gather', [table, row], at, [{ name: 'axis', i: 0 }]);
+      }
       const valid = o.node(
         'Cast',
         [o.node('Greater', [o.node('Add', [ids, o.tensor(`${at}/one`, [], Int32Array.of(1))], at), zero], at)],
         at,
         [{ name: 'to', i: o.DT.FLOAT }],
       );
-      const rows = o.node('Gather', [table, o.node('Max', [ids, zero], at)], at, [{ name: 'axis', i: 0 }]);
       const mask = o.node('Unsqueeze', [valid, o.ints(`${at}/axes`, [-1])], at);
       o.bind(n.output, o.node('Mul', [rows, mask], at), at, 'graduate');
     },

@@ -17,8 +17,8 @@ const UINT16 = 4;
 
 const cast = (o: OnnxCtx, x: string, to: number, at: string) => o.node('Cast', [x], at, [{ name: 'to', i: to }]);
 
-/** A value in `order`, or a constant (float or int32) as an initializer. */
-function operand(o: OnnxCtx, name: string, at: string, order: OnnxOrder): string {
+/** A value in `order` (default Graduate's), or a constant (float or int32) as an initializer. */
+export function valueOrConstant(o: OnnxCtx, name: string, at: string, order: OnnxOrder = 'graduate'): string {
   if (!o.isConstant(name)) return o.float(name, at, order);
   const k = o.constant(name);
   if (k.dtype === 'int32') return o.tensor(name, [...k.shape], k.data as Int32Array);
@@ -154,7 +154,7 @@ export function binopExport(o: OnnxCtx, n: NodeView<MathAttrs['binop']>): void {
   const at = n.name;
   const { fn } = n.attrs;
   const order = orderOf(o, n.inputs);
-  const [a, b] = n.inputs.map((v) => operand(o, v, at, order));
+  const [a, b] = n.inputs.map((v) => valueOrConstant(o, v, at, order));
   let y: string;
   if (ARITHMETIC[fn]) y = o.node(ARITHMETIC[fn], [a, b], at);
   else if (fn === 'mod' || fn === 'fmod')

@@ -18,6 +18,7 @@ import {
   view,
   zeros,
 } from './host.js';
+import { valueOrConstant } from './math-onnx.js';
 import type { Arg, CheckCtx, Exec, Grad, Info, OpDef, Ref } from './op.js';
 import { normAxes, numel, sumTo } from './rules.js';
 
@@ -239,7 +240,12 @@ export const MOVEMENT = {
       return [dx, null];
     },
     traits: {},
-    onnx: null,
+    onnx: (o, n) => {
+      // ONNX's Gather: the same axis and negative indices; operands in Graduate's axis order
+      const at = n.name;
+      const [d, i] = n.inputs.map((v) => valueOrConstant(o, v, at));
+      o.bind(n.output, o.node('Gather', [d, i], at, [{ name: 'axis', i: n.attrs.axis }]), at, 'graduate');
+    },
   } satisfies OpDef<MovementAttrs['gather']>,
   gatherelements: {
     arity: [2, 2],
@@ -297,7 +303,15 @@ export const MOVEMENT = {
       return [sumTo(g.backend, (sh) => g.alloc(sh), copy, x.shape)];
     },
     traits: {},
-    onnx: null,
+    onnx: (o, n) => {
+      // ONNX's Expand takes no -1: a 1 there keeps the input's (batch) axis
+      const at = n.name;
+      const shape = o.ints(
+        `${at}/shape`,
+        n.attrs.shape.map((d) => (d < 0 ? 1 : d)),
+      );
+      o.bind(n.output, o.node('Expand', [valueOrConstant(o, n.inputs[0], at), shape], at), at, 'graduate');
+    },
   } satisfies OpDef<MovementAttrs['expand']>,
   tile: {
     arity: [1, 1],
