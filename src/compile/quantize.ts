@@ -1,8 +1,10 @@
 // Post-training quantization. int8: weights symmetric per output channel, activations per tensor
 // (asymmetric) calibrated with min-max, percentile or entropy (KL) ranges; conv2d/linear nodes
-// (activation none or ReLU, no residual) compute in int8 through the int8 kernels, rnnscan's
+// compute in int8 through the int8 kernels (conv2d: activation none or ReLU, no residual; a
+// linear's residual or GELU is applied to its float32 output after the kernel), rnnscan's
 // recurrent weights become int8 per gate column (its state enters the GEMV as 16-bit fixed point,
-// so nothing is calibrated for it; its input projections stay float32), int8 values
+// so nothing is calibrated for it; its input projections stay float32), embedding tables become
+// int8 per row (gathered rows dequantized: a text model's table is most of its file), int8 values
 // flow through max-pooling, flatten and global average pooling, and quantize/dequantize nodes
 // are inserted at the borders. A sensitivity search returns the layers that cost the most
 // accuracy to float32 until the drop fits the budget. fp16: weights stored as half floats.
@@ -13,6 +15,7 @@ import { ValueError } from '../errors.js';
 import { type Constant, cloneGraph, consumers, type Graph, type Node, type QuantParams } from '../graph/ir.js';
 import { FLOAT32_MIN_NORMAL } from '../io/fields.js';
 import type { Engine } from '../kernels/engine.js';
+import { type EpilogueAttrs, int8Tail } from '../ops/matmul.js';
 import { toHalf } from '../shape/half.js';
 import { forEachActivation } from './calibrate.js';
 import { freshName } from './passes/graph-edit.js';
@@ -42,10 +45,20 @@ export interface QuantizeReport {
 const PASSTHROUGH = new Set<Node['op']>(['maxpool2d', 'flatten', 'globalavgpool', 'dropout']);
 const BINS = 2048;
 
-/** Ops whose weights quantize: conv2d/linear compute in int8; rnnscan's recurrent GEMV takes int8 weights and its fixed-point state. */
-const WEIGHTED = new Set<Node['op']>(['conv2d', 'linear', 'rnnscan']);
+/**
+ * Ops whose weights quantize: conv2d/linear compute in int8; rnnscan's recurrent GEMV takes int8
+ * weights and its fixed-point state; embedding gathers int8 rows (one scale per row) as float32.
+ */
+const WEIGHTED = new Set<Node['op']>(['conv2d', 'linear', 'rnnscan', 'embedding']);
+/** Weighted ops whose input stays as it is (only the weights are int8): nothing to calibrate. */
+const WEIGHTS_ONLY = new Set<Node['op']>(['rnnscan', 'embedding']);
 
 function quantizable(g: Graph, n: Node): string | undefined {
+  if (n.op === 'embedding') {
+    if (g.constants[n.inputs[1]]?.dtype !== 'float32') return 'table is not a float32 constant';
+    if (g.nodes.some((m) => m !== n && m.inputs.includes(n.inputs[1]))) return 'table is shared with another node';
+    return undefined;
+  }
   if (n.op === 'rnnscan') {
     // the state enters the GEMV as 16-bit fixed point: no activation range to calibrate
     if (g.constants[n.inputs[1]]?.dtype !== 'float32') return 'recurrent weights are not float32 constants';
@@ -55,8 +68,9 @@ function quantizable(g: Graph, n: Node): string | undefined {
     return undefined;
   }
   if (n.op !== 'conv2d' && n.op !== 'linear') return 'not a conv2d/linear';
-  if (n.attrs.residual) return 'residual epilogue (int8 kernels add no residual)';
-  if (n.attrs.activation !== 'none' && n.attrs.activation !== 'relu')
+  // a linear finishes a residual or another activation on its float32 output (ops/matmul.ts int8Tail)
+  if (n.op === 'conv2d' && n.attrs.residual) return 'residual epilogue (int8 kernels add no residual)';
+  if (n.op === 'conv2d' && n.attrs.activation !== 'none' && n.attrs.activation !== 'relu')
     return `activation ${n.attrs.activation} has no int8 epilogue`;
   if (g.constants[n.inputs[1]]?.dtype !== 'float32') return 'weights are not float32';
   return undefined;
@@ -187,6 +201,25 @@ export function quantizeWeights(c: Constant): Constant {
   };
 }
 
+/**
+ * A table [V, D] float32 → int8 symmetric per row (quant axis 0): an embedding's rows are tokens,
+ * whose norms differ by orders of magnitude (rare words stay near their initialisation).
+ */
+export function quantizeRows(c: Constant): Constant {
+  const w = c.data as Float32Array;
+  const [V, D] = c.shape;
+  const scale = new Array<number>(V).fill(0);
+  const q = new Int8Array(w.length);
+  for (let v = 0; v < V; v++) {
+    let m = 0;
+    for (let d = 0; d < D; d++) m = Math.max(m, Math.abs(w[v * D + d]));
+    const s = usableScale(m / 127);
+    scale[v] = s;
+    for (let d = 0; d < D; d++) q[v * D + d] = Math.max(-127, Math.min(127, Math.round(w[v * D + d] / s)));
+  }
+  return { shape: [V, D], dtype: 'int8', data: q, quant: { scale, zeroPoint: new Array(V).fill(0), axis: 0 } };
+}
+
 /** The graph with the nodes in `layers` computing in int8 (ranges from `ranges`). */
 function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantParams>): Graph {
   const g = cloneGraph(g0);
@@ -195,7 +228,7 @@ function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantPa
   const quantized = new Map<string, string>(); // float value → its int8 twin
   const dequantized = new Map<string, string>(); // int8 value → its float twin
   // nodes that read int8 values (an int8 rnnscan reads float projections: only its weights are int8)
-  const int8Ok = (n: Node) => (layers.has(n.name) && n.op !== 'rnnscan') || PASSTHROUGH.has(n.op);
+  const int8Ok = (n: Node) => (layers.has(n.name) && !WEIGHTS_ONLY.has(n.op)) || PASSTHROUGH.has(n.op);
   const asInt8 = (v: string): string => {
     if (g.values[v].dtype === 'int8') return v;
     let q = quantized.get(v);
@@ -221,14 +254,22 @@ function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantPa
   for (const n0 of g.nodes) {
     const n = { ...n0, inputs: [...n0.inputs] } as Node;
     const outUsers = users.get(n.output) ?? [];
-    const feedsInt8 = outUsers.length > 0 && outUsers.every(int8Ok) && !g.outputs.includes(n.output);
-    if (layers.has(n.name) && n.op === 'rnnscan') {
+    // every reader takes it as its input 0 (a residual is read as float32)
+    const readsInt8 = (u: Node) =>
+      int8Ok(u) && u.inputs[0] === n.output && (u.attrs as { residual?: string }).residual !== n.output;
+    const feedsInt8 = outUsers.length > 0 && outUsers.every(readsInt8) && !g.outputs.includes(n.output);
+    if (layers.has(n.name) && n.op === 'embedding') {
+      g.constants[n.inputs[1]] = quantizeRows(g.constants[n.inputs[1]]);
+    } else if (layers.has(n.name) && n.op === 'rnnscan') {
       n.inputs = n.inputs.map((v) => (g.values[v] ? asFloat(v) : v));
       g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
     } else if (layers.has(n.name)) {
       n.inputs[0] = asInt8(n.inputs[0]);
       g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
-      if (feedsInt8) g.values[n.output] = { ...g.values[n.output], dtype: 'int8', quant: params.get(n.output) };
+      if (feedsInt8 && !int8Tail(n.attrs as EpilogueAttrs))
+        g.values[n.output] = { ...g.values[n.output], dtype: 'int8', quant: params.get(n.output) };
+      const res = (n.attrs as { residual?: string }).residual;
+      if (res) (n.attrs as { residual?: string }).residual = asFloat(res);
     } else if (PASSTHROUGH.has(n.op) && g.values[n.inputs[0]].dtype === 'int8') {
       const src = g.values[n.inputs[0]];
       g.values[n.output] = { ...g.values[n.output], dtype: 'int8', quant: src.quant };
@@ -283,7 +324,9 @@ export function quantizeGraph(
     if (!why) candidates.push(node);
     else if (WEIGHTED.has(node.op)) float32Layers.push({ name: node.name, reason: why });
   }
-  const values = [...new Set(candidates.filter((c) => c.op !== 'rnnscan').flatMap((c) => [c.inputs[0], c.output]))];
+  const values = [
+    ...new Set(candidates.filter((c) => !WEIGHTS_ONLY.has(c.op)).flatMap((c) => [c.inputs[0], c.output])),
+  ];
   const ranges = calibrate(g, calib, n, values, opts.engine);
   // the graph input is the data itself (its range is known, nothing to clip): always min-max
   const params = new Map(

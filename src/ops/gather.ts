@@ -1,7 +1,9 @@
 // Table lookups by int32 ids (-1 = padding, giving zeros): embedding (rows of weight[V, D] for ids
 // of any shape) and embeddingbag (the mean of the rows of each bag ids[B, L]: bag-of-words text).
 // Inputs are (ids, weight). Ids outside [-1, V) are refused before any read (checkValues eagerly;
-// the runtime checks requests by graph/ir.ts tokenIdLimit).
+// the runtime checks requests by graph/ir.ts tokenIdLimit). A graduated embedding's table may be
+// int8 with one scale per row (quant axis 0: the compiler's quantize.ts): its rows are
+// dequantized as they are gathered (a text model's table is most of its file).
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import type { Arg, CheckCtx, Exec, Info, OpDef, Ref } from './op.js';
 import { expectDtype, numel } from './rules.js';
@@ -42,9 +44,40 @@ function checkIr(c: CheckCtx<unknown>, bagged: boolean): void {
   expectDtype(c, `ids '${c.n.inputs[0]}'`, ids, 'int32');
   if (bagged && ids.shape.length !== 2) c.bad(`ids '${c.n.inputs[0]}' must be [-1, L], got ${fmtShape(ids.shape)}`);
   const w = c.constant(1);
-  if (w.shape.length !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float16'))
-    c.bad(`weight '${c.n.inputs[1]}' must be a float [V, D] table, got ${w.dtype}${fmtShape(w.shape)}`);
+  const int8 = !bagged && w.dtype === 'int8';
+  if (w.shape.length !== 2 || (w.dtype !== 'float32' && w.dtype !== 'float16' && !int8))
+    c.bad(
+      `weight '${c.n.inputs[1]}' must be a float${bagged ? '' : ' or int8'} [V, D] table, got ${w.dtype}${fmtShape(w.shape)}`,
+    );
+  if (int8 && (w.quant?.axis !== 0 || w.quant.scale.length !== w.shape[0] || w.quant.zeroPoint.some((z) => z !== 0)))
+    c.bad(`int8 weight '${c.n.inputs[1]}' needs ${w.shape[0]} per-row scales (quant axis 0, zero points 0)`);
   expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
+}
+
+/**
+ * out[i, :] = table[ids[i], :] · scale[ids[i]] for an int8 table (zeros for -1): a host loop over
+ * a view of the output (D multiplies a token; the ids are checked as they are read).
+ */
+export function gatherInt8(
+  table: Int8Array,
+  scale: readonly number[],
+  D: number,
+  ids: Int32Array,
+  out: Float32Array,
+): void {
+  const V = scale.length;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!(id >= -1 && id < V)) throw new ValueError(`embedding: token id ${id} at index ${i} is outside [-1, ${V})`);
+    const o = i * D;
+    if (id < 0) {
+      out.fill(0, o, o + D);
+      continue;
+    }
+    const s = scale[id];
+    const r = id * D;
+    for (let d = 0; d < D; d++) out[o + d] = table[r + d] * s;
+  }
 }
 
 export const GATHER = {
@@ -66,6 +99,17 @@ export const GATHER = {
       g.backend.fill(dw.buf, dw.size, 0);
       g.backend.scatterAdd(d.buf, w.shape[1], ids.buf, ids.size, dw.buf);
       return [null, dw];
+    },
+    run(p, n) {
+      const w = p.constantInfo(n.inputs[1]);
+      if (w?.dtype !== 'int8') return undefined; // float tables: forward's backend gather
+      const table = w.data as Int8Array;
+      const scale = w.quant?.scale ?? [];
+      const D = w.shape[1];
+      const per = numel(p.value(n.inputs[0]).shape.slice(1));
+      const [ids, out, bk] = [p.buf(n.inputs[0]), p.buf(n.output), p.backend];
+      // views are taken per call: an allocation may move the backend's memory
+      return (B) => gatherInt8(table, scale, D, bk.i32(ids, B * per), bk.f32(out, B * per * D));
     },
     traits: {},
     onnx: (o, n) => {

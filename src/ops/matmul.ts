@@ -32,8 +32,16 @@ export interface MatmulAttrs {
   linear: EpilogueAttrs;
 }
 
-/** conv2d / linear IR rules: weights, bias, epilogue; int8 weights need an int8 input and a ReLU-or-none epilogue. */
-export function checkWeighted(c: CheckCtx<EpilogueAttrs>, rank: number): { w: ConstInfo; cout: number } {
+/**
+ * conv2d / linear IR rules: weights, bias, epilogue; int8 weights need an int8 input and a
+ * ReLU-or-none epilogue, except where `floatTail` (linear): a residual or another activation is
+ * applied to the GEMM's float32 output after the int8 kernel, so the output must be float32.
+ */
+export function checkWeighted(
+  c: CheckCtx<EpilogueAttrs>,
+  rank: number,
+  floatTail = false,
+): { w: ConstInfo; cout: number } {
   const x = c.value(0);
   const w = c.constant(1);
   const name = `weight '${c.n.inputs[1]}'`;
@@ -57,9 +65,15 @@ export function checkWeighted(c: CheckCtx<EpilogueAttrs>, rank: number): { w: Co
   if (w.dtype === 'int8') {
     if (w.quant?.scale.length !== cout) c.bad(`int8 ${name} needs ${cout} per-channel scales`);
     expectDtype(c, `input '${c.n.inputs[0]}' of an int8 layer`, x, 'int8');
-    if (a.residual !== undefined || (a.activation !== 'none' && a.activation !== 'relu'))
-      c.bad('int8 layers support only a ReLU epilogue (no residual)');
-    expectDtype(c, `output '${c.n.output}'`, c.out, 'float32', 'int8');
+    if (int8Tail(a)) {
+      if (!floatTail) c.bad('int8 layers support only a ReLU epilogue (no residual)');
+      expectDtype(
+        c,
+        `output '${c.n.output}' of an int8 layer with a ${a.residual ? 'residual' : a.activation}`,
+        c.out,
+        'float32',
+      );
+    } else expectDtype(c, `output '${c.n.output}'`, c.out, 'float32', 'int8');
   } else {
     expectDtype(c, `input '${c.n.inputs[0]}'`, x, 'float32');
     expectDtype(c, `output '${c.n.output}'`, c.out, 'float32');
@@ -77,7 +91,14 @@ export function planEpilogue(p: PlanCtx, n: NodeView<EpilogueAttrs>): Epilogue {
   };
 }
 
-/** Input quantization and output epilogue of an int8 conv2d/linear node (validated: ReLU or none, no residual). */
+/** Whether an int8 layer's epilogue needs work after the kernel (a residual, or an activation other than ReLU). */
+export const int8Tail = (a: EpilogueAttrs): boolean =>
+  a.residual !== undefined || (a.activation !== 'none' && a.activation !== 'relu');
+
+/**
+ * Input quantization and output epilogue of an int8 conv2d/linear node: the kernel's own (ReLU or
+ * none), or, with a tail (int8Tail), a plain float32 output the caller finishes.
+ */
 export function planInt8(p: PlanCtx, n: NodeView<EpilogueAttrs>): { sx: number; zx: number; ep: Int8Epilogue } {
   const xq = p.value(n.inputs[0]).quant as { scale: number[]; zeroPoint: number[] };
   const y = p.value(n.output);
@@ -86,7 +107,25 @@ export function planInt8(p: PlanCtx, n: NodeView<EpilogueAttrs>): { sx: number; 
       ? { kind: 'int8', scale: y.quant.scale[0], zeroPoint: y.quant.zeroPoint[0] }
       : { kind: 'float32' };
   const bias = n.inputs[2] ? p.constant(n.inputs[2]) : undefined;
-  return { sx: xq.scale[0], zx: xq.zeroPoint[0], ep: { bias, relu: n.attrs.activation === 'relu', out } };
+  const relu = n.attrs.activation === 'relu' && !int8Tail(n.attrs);
+  return { sx: xq.scale[0], zx: xq.zeroPoint[0], ep: { bias, relu, out } };
+}
+
+/**
+ * The rest of an int8 linear's epilogue on its float32 output y (count elements): + residual,
+ * then the activation, with the backend's elementwise kernels (SIMD GELU); undefined when the
+ * kernel did it all.
+ */
+function planInt8Tail(p: PlanCtx, n: NodeView<EpilogueAttrs>, y: Buf): ((count: number) => void) | undefined {
+  const a = n.attrs;
+  if (!int8Tail(a)) return undefined;
+  const bk = p.backend;
+  const res = a.residual ? p.buf(a.residual) : undefined;
+  const fn = KERNEL_ACTIVATION[a.activation];
+  return (count) => {
+    if (res !== undefined) bk.binary('add', y, [count], res, [count], y);
+    if (fn !== 'none') bk.unary(fn, y, y, count, a.alpha);
+  };
 }
 
 /** The int8 family of the plan's backend, or a clear error. */
@@ -290,7 +329,7 @@ export const MATMUL = {
       }
       return { shape: [...x.shape.slice(0, -1), w.shape[1]], dtype: 'float32' };
     },
-    check: (c) => void checkWeighted(c, 2),
+    check: (c) => void checkWeighted(c, 2, true),
     forward(x, [i, w, b], out, a) {
       if (a.residual) throw new ShapeError('linear: a fused residual runs only in graphs');
       const [K, N] = w.shape;
@@ -329,7 +368,12 @@ export const MATMUL = {
         const { sx, zx, ep } = planInt8(p, n);
         const i8 = int8Of(p, n.name);
         const packed = p.own(i8.prepareGemm(w.data as Int8Array, K, N, w.quant?.scale ?? []));
-        return (B) => i8.gemm(x, B * rows, sx, zx, packed, out, ep);
+        const tail = planInt8Tail(p, n, out);
+        if (!tail) return (B) => i8.gemm(x, B * rows, sx, zx, packed, out, ep);
+        return (B) => {
+          i8.gemm(x, B * rows, sx, zx, packed, out, ep);
+          tail(B * rows * N);
+        };
       }
       const packed = p.weights(n.inputs[1]);
       const ep = planEpilogue(p, n);

@@ -1,7 +1,8 @@
 // Normalization over the channel (last) axis: batchnorm with running statistics (inference, and
 // eval-mode training), batchnorm_train with batch statistics (training; eager only), and layernorm
 // (per row over the last axis: transformers). layernorm is written only in backend family calls
-// (reduce, elementwise), so it runs on every backend with no kernel of its own.
+// (reduce, elementwise), so it runs on every backend with no kernel of its own; with gamma = 1 and
+// beta = 0 (the compiler's fold-ln pass moved them into the next linear) it skips the affine.
 
 import type { Backend, InferenceBackend } from '../backend/backend.js';
 import { fmtShape, ShapeError } from '../errors.js';
@@ -30,6 +31,15 @@ function checkParams(op: string, x: Info, ps: readonly Info[]): number {
 function columnDot(bk: InferenceBackend, a: Arg, b: Arg, t: Arg, rows: number, C: number, out: Arg): void {
   bk.binary('mul', a.buf, [rows, C], b.buf, [rows, C], t.buf);
   bk.reduce('sum', t.buf, [rows, C], [0], out.buf);
+}
+
+/** gamma all ones and beta all zeros (a C-element scan: cheaper than the two passes it saves). */
+function identityAffine(b: InferenceBackend, gamma: Arg, beta: Arg, C: number): boolean {
+  const g = b.f32(gamma.buf, C);
+  for (let i = 0; i < C; i++) if (g[i] !== 1) return false;
+  const z = b.f32(beta.buf, C);
+  for (let i = 0; i < C; i++) if (z[i] !== 0) return false;
+  return true;
 }
 
 const epsOf = (c: { n: { attrs: { eps: unknown } }; bad(m: string): never }) => {
@@ -181,8 +191,11 @@ export const NORM = {
       b.unary('sqrt', rstd.buf, rstd.buf, rows);
       b.unary('reciprocal', rstd.buf, rstd.buf, rows);
       b.binary('mul', xhat.buf, S, rstd.buf, R, xhat.buf);
-      b.binary('mul', xhat.buf, S, gamma.buf, [C], out.buf);
-      b.binary('add', out.buf, S, beta.buf, [C], out.buf);
+      if (identityAffine(b, gamma, beta, C)) b.copy(xhat.buf, out.buf, rows * C);
+      else {
+        b.binary('mul', xhat.buf, S, gamma.buf, [C], out.buf);
+        b.binary('add', out.buf, S, beta.buf, [C], out.buf);
+      }
       return [xhat, rstd];
     },
     vjp: (g, [x, gamma], _o, [xhat, rstd], d, _a, needs) => {

@@ -9,6 +9,7 @@ import { eliminateDeadCode } from './dce.js';
 import { eliminateTrainingOps } from './eliminate.js';
 import { foldBatchNorm } from './fold-bn.js';
 import { foldConstants } from './fold-constants.js';
+import { foldLayerNorm } from './fold-ln.js';
 import { fuseEpilogues } from './fuse.js';
 import { sinkReshapes } from './reshapes.js';
 import { sinkTransposes } from './transposes.js';
@@ -18,6 +19,7 @@ export {
   eliminateTrainingOps,
   foldBatchNorm,
   foldConstants,
+  foldLayerNorm,
   fuseEpilogues,
   sinkReshapes,
   sinkTransposes,
@@ -30,6 +32,7 @@ export const PASSES = {
   eliminate: eliminateTrainingOps,
   reshapes: sinkReshapes,
   'fold-bn': foldBatchNorm,
+  'fold-ln': foldLayerNorm,
   transposes: sinkTransposes,
   fuse: fuseEpilogues,
   'fold-constants': foldConstants,

