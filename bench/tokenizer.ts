@@ -8,8 +8,10 @@
 //
 //   node --import tsx bench/tokenizer.ts [--corpus FILE] [--mb 25] [--train-mb 5] [--vocab 8000]
 //        [--rounds 3] [--peers DIR]
-// --corpus: a text file, one document per blank-line-separated block (default: the .md and .txt
-// files under node_modules, one document each, repeated up to --mb). --peers: a folder whose
+// --corpus: a CSV with a text column (one document per row: the SpamAssassin train.csv of
+// `graduate data fetch spamassassin` is 26.6 MB), or a text file, one document per blank-line-
+// separated block (default: the .md and .txt files under node_modules, one document each, repeated
+// up to --mb). --peers: a folder whose
 // node_modules holds the peers (default: this repository's).
 // Not for: the correctness of the tokenizer (test/text/).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readCsv } from '../src/data/csv.js';
 import type { BpeTokenizer } from '../src/text/bpe.js';
 import { normalizeText } from '../src/text/pretokenize.js';
 import { trainBpe } from '../src/text/train-bpe.js';
@@ -39,7 +42,13 @@ function loadCorpus(): { docs: string[]; distinctBytes: number; source: string }
   const target = Number(args.mb) * MB;
   let distinct: string[];
   let source: string;
-  if (args.corpus) {
+  if (args.corpus?.endsWith('.csv')) {
+    const { header, rows } = readCsv(args.corpus);
+    const column = header.indexOf('text');
+    if (column < 0) throw new Error(`${args.corpus}: no 'text' column in [${header.join(', ')}]`);
+    distinct = rows.map((r) => r[column]);
+    source = `${args.corpus} (column text)`;
+  } else if (args.corpus) {
     distinct = readFileSync(args.corpus, 'utf8')
       .split(/\n\s*\n/)
       .filter((d) => d.trim() !== '');

@@ -84,7 +84,6 @@ export interface EncodedBatch {
   length: number;
 }
 
-const utf8Encoder = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF, which is text like any other here
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
@@ -219,6 +218,9 @@ function rangeHash(s: string, a: number, b: number): number {
 }
 
 const POS_SCALE = 2 ** 32;
+/** Pieces up to this many bytes merge in place (O(n²), no heap); longer ones over a heap. */
+const SHORT_PIECE_BYTES = 64;
+const NO_MERGE = 0x7fffffff;
 const CACHE_ENTRIES = 1 << 16;
 const CACHE_PIECE_CHARS = 48;
 
@@ -232,6 +234,9 @@ export class BpeTokenizer {
   readonly vocabSize: number;
   private readonly ranks: PairRanks;
   private readonly bytes: Uint8Array[];
+  /** byte tokens of the piece being merged, and the ranks of its adjacent pairs (grown, kept) */
+  private symbols = new Int32Array(256);
+  private pairRanks = new Int32Array(256);
   /** made on first encode (about 3 MB), so that a tokenizer only validated or saved costs nothing */
   private cache?: PieceCache;
 
@@ -366,7 +371,7 @@ export class BpeTokenizer {
         from = cache.idsAt[slot];
         n = cache.idsLength[slot];
       } else {
-        ids = this.encodePiece(s.slice(a, b));
+        ids = this.encodePiece(s, a, b);
         n = ids.length;
         if (cacheable) cache.add(s, a, b, hash, ids);
       }
@@ -384,15 +389,87 @@ export class BpeTokenizer {
   }
 
   /**
-   * Merges within one piece: always the pair of lowest rank next, leftmost first among equals,
-   * over a linked list of symbols and a heap of candidate (rank, position), O(n log n).
+   * Token ids of the piece s[a, b): its UTF-8 bytes' tokens, then merges, always the pair of
+   * lowest rank next and the leftmost among equals (GPT-2's order). Short pieces merge in place
+   * over the ranks of adjacent pairs; long ones over a linked list and a heap, O(n log n).
    */
-  private encodePiece(piece: string): Int32Array {
-    const bytes = utf8Encoder.encode(piece);
-    const n = bytes.length;
-    const id = new Int32Array(n);
-    for (let i = 0; i < n; i++) id[i] = BYTE_TO_ID[bytes[i]];
-    if (n < 2) return id;
+  private encodePiece(s: string, a: number, b: number): Int32Array {
+    const n = this.pieceBytes(s, a, b);
+    const sym = this.symbols;
+    if (n > SHORT_PIECE_BYTES) return this.mergeLong(sym.slice(0, n));
+    const rank = this.pairRanks;
+    for (let i = 0; i + 1 < n; i++) rank[i] = this.rankOf(sym[i], sym[i + 1]);
+    let len = n;
+    for (;;) {
+      let at = -1;
+      let best = NO_MERGE;
+      for (let i = 0; i + 1 < len; i++) {
+        if (rank[i] < best) {
+          best = rank[i];
+          at = i;
+        }
+      }
+      if (at < 0) break;
+      sym[at] = FIRST_MERGE_ID + best;
+      len--;
+      for (let i = at + 1; i < len; i++) {
+        sym[i] = sym[i + 1];
+        rank[i] = rank[i + 1];
+      }
+      if (at > 0) rank[at - 1] = this.rankOf(sym[at - 1], sym[at]);
+      if (at + 1 < len) rank[at] = this.rankOf(sym[at], sym[at + 1]);
+    }
+    return sym.slice(0, len);
+  }
+
+  /** Rank of the merge of (l, r), or NO_MERGE. */
+  private rankOf(l: number, r: number): number {
+    const k = this.ranks.get(l, r);
+    return k < 0 ? NO_MERGE : k;
+  }
+
+  /** Writes the byte tokens of s[a, b) (UTF-8; a lone surrogate as U+FFFD) to `symbols`; returns how many. */
+  private pieceBytes(s: string, a: number, b: number): number {
+    if (this.symbols.length < 3 * (b - a)) {
+      this.symbols = new Int32Array(3 * (b - a));
+      this.pairRanks = new Int32Array(3 * (b - a));
+    }
+    const out = this.symbols;
+    let n = 0;
+    for (let i = a; i < b; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) {
+        out[n++] = BYTE_TO_ID[c];
+        continue;
+      }
+      if (c < 0x800) {
+        out[n++] = BYTE_TO_ID[0xc0 | (c >> 6)];
+        out[n++] = BYTE_TO_ID[0x80 | (c & 63)];
+        continue;
+      }
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const d = i + 1 < b ? s.charCodeAt(i + 1) : 0;
+        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+          out[n++] = BYTE_TO_ID[0xf0 | (c >> 18)];
+          out[n++] = BYTE_TO_ID[0x80 | ((c >> 12) & 63)];
+          out[n++] = BYTE_TO_ID[0x80 | ((c >> 6) & 63)];
+          out[n++] = BYTE_TO_ID[0x80 | (c & 63)];
+          continue;
+        }
+        c = 0xfffd;
+      }
+      out[n++] = BYTE_TO_ID[0xe0 | (c >> 12)];
+      out[n++] = BYTE_TO_ID[0x80 | ((c >> 6) & 63)];
+      out[n++] = BYTE_TO_ID[0x80 | (c & 63)];
+    }
+    return n;
+  }
+
+  /** Merges of a long piece of byte tokens `id` (taken over) over a linked list and a heap. */
+  private mergeLong(id: Int32Array): Int32Array {
+    const n = id.length;
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
     const candidates: number[] = [];
