@@ -33,10 +33,13 @@ export function exportCommand(): Command {
         const bytes = exportOnnx(graph, { rawInput: f.rawInput });
         writeFileAtomicSync(f.output, bytes);
         console.log(`wrote ${f.output} (${bytes.length} bytes, ${graph.nodes.length} Graduate nodes)`);
+        const text = graph.values[graph.inputs[0]]?.dtype === 'int32';
         console.log(
           f.rawInput
             ? 'input: raw NHWC pixels (the graph prepares them)'
-            : `input: ${describePreparation(graph.meta.input)} (declared in metadata_props 'input')`,
+            : text
+              ? `input: int64 token ids [N, ${graph.meta.input.shape.join(', ')}], ids ≤ 0 pad (declared in metadata_props 'input'${graph.meta.input.tokenizer === undefined ? '' : "; the tokenizer in 'tokenizer'"})`
+              : `input: ${describePreparation(graph.meta.input)} (declared in metadata_props 'input')`,
         );
       } finally {
         src.dispose();

@@ -18,7 +18,7 @@
 // the model's tokenizer when it has one.
 // Not for: reading ONNX (import.ts).
 import { ValueError } from '../errors.js';
-import { floatData, type Graph, type Value } from '../graph/ir.js';
+import { floatData, type Graph, tokenIdLimit, type Value } from '../graph/ir.js';
 import { GELU_CUBIC, GELU_K } from '../graph/scalar.js';
 import type { OnnxCtx, OnnxOrder, OpDef } from '../ops/op.js';
 import { OPS } from '../ops/registry.js';
@@ -41,8 +41,11 @@ export interface OnnxInputMeta {
   preprocessing?: { scale?: number; mean?: number[]; std?: number[] };
   /** Audio models: the feature front end (audio/features.ts AudioFeatureSpec) that makes the input from a clip. */
   audio?: unknown;
-  /** Integer inputs (token ids): the ONNX element type, and the id that pads (ids ≤ 0 count as padding). */
-  ids?: { dtype: 'int64' | 'int32'; pad: 0 };
+  /**
+   * Token ids: the ONNX element type, the [PAD] id (text models treat every id ≤ 0 as padding: −1,
+   * the word vocabulary's padding, too) and the vocabulary size (ids must be below it).
+   */
+  ids?: { dtype: 'int64' | 'int32'; pad: 0; vocab?: number };
 }
 
 export interface ExportOptions {
@@ -274,9 +277,10 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     normalization: opts.rawInput ? preparation : {},
     ...(!opts.rawInput && { preprocessing: preparation }),
     ...(spec.audio !== undefined && { audio: spec.audio }),
-    ...(ids && { ids: { dtype: ids, pad: 0 as const } }),
+    ...(ids && { ids: { dtype: ids, pad: 0 as const, vocab: tokenIdLimit(g) } }),
   };
   const perSample = g.meta.perSample === true;
+  const outElem = g.values[outV].dtype === 'int32' ? DT.INT32 : DT.FLOAT;
   const inElem = ids === 'int64' ? DT.INT64 : ids === 'int32' ? DT.INT32 : DT.FLOAT;
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -288,7 +292,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
       node: b.nodes,
       initializer: b.initializers,
       input: [valueInfo(INPUT_NAME, inShape, perSample, inElem)],
-      output: [valueInfo(OUTPUT_NAME, g.values[outV].shape, perSample)],
+      output: [valueInfo(OUTPUT_NAME, g.values[outV].shape, perSample, outElem)],
     },
     metadataProps: [
       { key: 'classNames', value: JSON.stringify(g.meta.classNames) },

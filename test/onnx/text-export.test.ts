@@ -149,7 +149,7 @@ describe('text models export to ONNX', () => {
       kind: 'text',
       layout: 'NC',
       shape: [L],
-      ids: { dtype: 'int64', pad: 0 },
+      ids: { dtype: 'int64', pad: 0, vocab: V },
     });
     expect(JSON.parse(props.tokenizer)).toEqual(tokenizer);
     expect(JSON.parse(props.classNames)).toEqual(['ham', 'spam']);
