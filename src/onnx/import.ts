@@ -192,6 +192,7 @@ function declareInput(g: Graph, model: ModelProto, source: string, opts: ImportO
     if (std) spec.std = std;
   }
   if (meta?.layout === 'NCHW' && spec.kind === 'image') spec.layout = 'NCHW';
+  textInput(g, model, meta);
 
   const d = opts.input ?? {};
   const flag = (name: string, value: unknown) => `--${name} ${Array.isArray(value) ? value.join(',') : value}`;
@@ -235,6 +236,24 @@ function declareInput(g: Graph, model: ModelProto, source: string, opts: ImportO
       `${source}: no input preprocessing declared; assuming inputs are raw 0–255 pixels fed unscaled (${describePreparation(spec)}). ` +
         'If the model was trained on scaled or normalized inputs, pass --input-scale 1/255 and --mean … --std … (e.g. --input-scale 1/255 --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225).',
     );
+}
+
+/**
+ * A Graduate text export (metadata 'input' kind 'text' and a 'tokenizer'; one input of token ids
+ * [N, L]) imports as a text model again: meta.input is the ids [L] and the tokenizer, which the
+ * validator checks, so predict and serve tokenise as the checkpoint did.
+ */
+function textInput(g: Graph, model: ModelProto, meta: Partial<OnnxInputMeta> | undefined): void {
+  const raw = model.metadataProps?.find((p) => p.key === 'tokenizer')?.value;
+  const input = g.inputs.length === 1 ? g.values[g.inputs[0]] : undefined;
+  if (meta?.kind !== 'text' || raw === undefined || input?.dtype !== 'int32' || input.shape.length !== 2) return;
+  let tokenizer: unknown;
+  try {
+    tokenizer = JSON.parse(raw);
+  } catch {
+    return; // not a tokenizer Graduate wrote: the ids stay a named tensor input
+  }
+  g.meta.input = { kind: 'text', shape: input.shape.slice(1), tokenizer };
 }
 
 /** Graduate's older exports: their first nodes normalize (the importer has turned them into meta.input). */

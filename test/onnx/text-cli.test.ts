@@ -2,7 +2,8 @@
 // `graduate train` on a small CSV (one epoch), exported from its checkpoint, and the int8 artifact
 // `graduate compile` makes of it, exported too. Each file takes int64 token ids [N, L], declares
 // them (and the checkpoint's tokenizer) in metadata, and answers within 1e-4 of the checkpoint's
-// graph (float) / the artifact's Session (int8: within 2% of the logits' range) on padded batches.
+// graph (float) / the artifact's Session (int8: within 2% of the logits' range) on padded batches;
+// `graduate import` reads the float file back as a text model with the same tokenizer and answers.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +90,15 @@ describe('graduate export of a text checkpoint', () => {
     expect(JSON.parse(props.tokenizer)).toEqual(graph.meta.input.tokenizer);
     const L = input.shape[0] as number;
     const x = ids(6, L, input.ids.vocab);
-    expect(maxAbsDiff(await ortLogits(file, x, L), run(graph, x, 6))).toBeLessThan(1e-4);
+    const want32 = run(graph, x, 6);
+    expect(maxAbsDiff(await ortLogits(file, x, L), want32)).toBeLessThan(1e-4);
+    // and imported back: a text model again (ids [L] and the tokenizer), with the same answers
+    const back = join(dir, 'back.grad');
+    const im = await cli('import', file, '-o', back);
+    expect(im.code, im.stderr).toBe(0);
+    const imported = readArtifact(readFileSync(back), back);
+    expect(imported.meta.input).toEqual({ kind: 'text', shape: [L], tokenizer: graph.meta.input.tokenizer });
+    expect(maxAbsDiff(run(imported, x, 6), want32)).toBeLessThan(1e-5);
 
     const grad = join(dir, 'text.grad');
     const compiled = await cli(
