@@ -1,9 +1,11 @@
 // In-memory datasets: dense sample arrays plus labels, class names and the preprocessing that
 // turned raw inputs into them. Loaders for each format live in their own files; batching and
 // shuffling live in loader.ts.
+
 import type { AudioFeatureSpec } from '../audio/features.js';
 import { FormatError, ValueError } from '../errors.js';
 import { Rng } from '../tensor/random.js';
+import type { TextTokenizer } from '../text/encode.js';
 
 /** How raw inputs are prepared; recorded into checkpoints and artifacts so predict/serve can feed raw data. */
 export interface Preprocessing {
@@ -20,10 +22,8 @@ export interface Preprocessing {
   audio?: AudioFeatureSpec;
 }
 
-/** A text tokenizer: a vocabulary (index 0 = '<unk>') or FNV-1a hashing into buckets. */
-export type TextTokenizer =
-  | { kind: 'vocab'; vocab: string[]; lowercase: boolean }
-  | { kind: 'hash'; buckets: number; lowercase: boolean };
+/** A text tokenizer: a vocabulary (index 0 = '<unk>'), FNV-1a hashing into buckets, or byte-level BPE (text/encode.ts). */
+export type { TextTokenizer };
 
 /** Samples held densely in memory. */
 export interface ArrayDataset {

@@ -4,46 +4,12 @@
 import { extname } from 'node:path';
 import { FormatError, ValueError } from '../errors.js';
 import { inputLimits } from '../limits.js';
+import { encodeText, words } from '../text/encode.js';
 import { readCsv } from './csv.js';
 import { type ArrayDataset, indexLabels, type TextTokenizer } from './dataset.js';
 import { checkRecord, readTextFile } from './text-file.js';
 
-/** Words of a text: runs of letters and digits, optionally lowercased. */
-export function words(text: string, lowercase: boolean): string[] {
-  return (lowercase ? text.toLowerCase() : text).split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
-}
-
-const encoder = new TextEncoder();
-/** 32-bit FNV-1a of the word's UTF-8 bytes. */
-export function fnv1a(word: string): number {
-  let h = 0x811c9dc5;
-  for (const b of encoder.encode(word)) h = Math.imul(h ^ b, 0x01000193);
-  return h >>> 0;
-}
-
-/** Token ids of one text, truncated or padded with -1 to maxTokens: int32 [maxTokens]. */
-export function encodeText(
-  text: string,
-  tokenizer: TextTokenizer,
-  maxTokens: number,
-  out = new Int32Array(maxTokens),
-  vocabIndex?: Map<string, number>,
-): Int32Array {
-  const ws = words(text, tokenizer.lowercase);
-  const index = tokenizer.kind === 'vocab' ? (vocabIndex ?? new Map(tokenizer.vocab.map((w, i) => [w, i]))) : null;
-  const buckets = tokenizer.kind === 'hash' ? tokenizer.buckets : 1;
-  for (let i = 0; i < maxTokens; i++) {
-    if (i >= ws.length) out[i] = -1;
-    else if (index) out[i] = index.get(ws[i]) ?? 0;
-    else out[i] = fnv1a(ws[i]) % buckets;
-  }
-  return out;
-}
-
-/** How many token ids the tokenizer makes (0 … n − 1): the rows an embedding table over them needs. */
-export function tokenIds(tokenizer: TextTokenizer): number {
-  return tokenizer.kind === 'vocab' ? tokenizer.vocab.length : tokenizer.buckets;
-}
+export { encodeText, fnv1a, tokenIds, words } from '../text/encode.js';
 
 /** The most frequent words (ties in code-point order) after '<unk>' at index 0. */
 export function buildVocab(texts: readonly string[], vocabSize: number, lowercase: boolean): string[] {
@@ -160,7 +126,10 @@ export function loadText(
     if (!Number.isInteger(v) || v < 1) throw new ValueError(`loadText: ${k} must be a positive integer, got ${v}`);
   const { texts, labels, where } = readSamples(file);
   const vocab = !opts.reuse && opts.tokenizer !== 'hash';
-  const scan = opts.maxTokens === undefined || vocab ? scanTexts(texts, opts.reuse?.lowercase ?? true, vocab) : null;
+  const scan =
+    opts.maxTokens === undefined || vocab
+      ? scanTexts(texts, opts.reuse?.kind === 'bpe' ? true : (opts.reuse?.lowercase ?? true), vocab)
+      : null;
   const maxTokens = opts.maxTokens ?? defaultMaxTokens(scan?.lengths ?? []);
   const tokenizer: TextTokenizer =
     opts.reuse ??

@@ -22,6 +22,7 @@ import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import type { CheckCtx, Info, OpDef } from '../ops/op.js';
 import { isOpName, OP_NAMES, OPS } from '../ops/registry.js';
 import { same } from '../ops/rules.js';
+import { checkTextTokenizer, type TextTokenizer, tokenIds as textTokenIds } from '../text/encode.js';
 import type { Constant, Graph, InputSpec, Node, QuantParams } from './ir.js';
 import { numel, tokenTables } from './ir.js';
 import { planMemory } from './plan.js';
@@ -134,8 +135,8 @@ export function nonFiniteValues(name: string, c: Constant): string | undefined {
  * checkpoint's preprocessing, whose shape field is `inputShape`. One rule for both, checking what
  * the readers rely on: image input (runtime/image-input.ts, data/images.ts) is [H, W, C] and reads mean[c] and std[c] per channel without broadcasting, so mean and std hold exactly C
  * values (tabular: one per feature, the last dimension too), std > 0 and scale > 0, all finite;
- * text input (data/text.ts encodeText) is [maxTokens] and needs a tokenizer: `lowercase` true or
- * false and either a non-empty vocabulary of strings or 1 to 2^32 hash buckets (FNV-1a is 32-bit).
+ * text input (text/encode.ts encodeText) is [maxTokens] and needs a tokenizer (checkTextTokenizer:
+ * a vocabulary, 1 to 2^32 hash buckets, or a valid BPE tokenizer).
  * Errors are `FILE: AT.FIELD must be …, got …`.
  */
 export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'inputShape', fail: FieldFail): InputSpec {
@@ -167,19 +168,7 @@ export function checkInputSpec(raw: unknown, at: string, shapeKey: 'shape' | 'in
       if (key === 'std' && !(v >= FLOAT32_MIN_NORMAL)) fail(`${at}.std[${i}]`, 'positive (at least 2^-126)', v);
     });
   }
-  if (kind === 'text') {
-    const t = isRecord(tokenizer) ? tokenizer : fail(`${at}.tokenizer`, 'an object (text input needs one)', tokenizer);
-    if (typeof t.lowercase !== 'boolean') fail(`${at}.tokenizer.lowercase`, 'true or false', t.lowercase);
-    if (t.kind === 'vocab') {
-      if (!Array.isArray(t.vocab) || t.vocab.length === 0) fail(`${at}.tokenizer.vocab`, 'a non-empty array', t.vocab);
-      t.vocab.forEach((w, i) => {
-        if (typeof w !== 'string') fail(`${at}.tokenizer.vocab[${i}]`, 'a string', w);
-      });
-    } else if (t.kind === 'hash') {
-      if (!(isPosInt(t.buckets) && t.buckets <= 2 ** 32))
-        fail(`${at}.tokenizer.buckets`, `an integer in [1, ${2 ** 32}]`, t.buckets);
-    } else fail(`${at}.tokenizer.kind`, "'vocab' or 'hash'", t.kind);
-  }
+  if (kind === 'text') checkTextTokenizer(tokenizer, `${at}.tokenizer`, fail);
   return raw as unknown as InputSpec;
 }
 
@@ -198,10 +187,7 @@ function checkAudioInput(audio: unknown, shape: number[], at: string, shapeKey: 
 }
 
 /** Token ids a text input spec can produce (0 … n-1). */
-const tokenIds = (spec: InputSpec) => {
-  const t = spec.tokenizer as { kind: 'vocab'; vocab: string[] } | { kind: 'hash'; buckets: number };
-  return t.kind === 'vocab' ? t.vocab.length : t.buckets;
-};
+const tokenIds = (spec: InputSpec) => textTokenIds(spec.tokenizer as TextTokenizer);
 
 function checkMeta(g: Graph, source: string, bad: (m: string) => never): void {
   const m = g.meta as unknown;

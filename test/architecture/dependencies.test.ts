@@ -3,7 +3,7 @@
 //   b. onnx/ never reaches compile/ or train/;
 //   c. no cycles between folders (src/index.ts and cli/ may import everything; nothing imports cli/,
 //      nothing but cli/ imports src/index.ts);
-//   d. src/runtime/index.ts reaches only runtime/, graph/, kernels/, backend/, ops/, io/, shape/, audio/ and
+//   d. src/runtime/index.ts reaches only runtime/, graph/, kernels/, backend/, ops/, io/, shape/, audio/, text/ and
 //      the root files (its bundle's contents and size: test/runtime/lean.test.ts).
 // First each rule on small synthetic maps with a violation, so that a rule that cannot fail fails here.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -28,7 +28,18 @@ export const TRAINING = ['data', 'tensor', 'nn', 'train', 'optim', 'autograd'] a
  * shape/ (window geometry and broadcasting, split out of kernels/ for every layer to use).
  * test/runtime/lean.test.ts checks its bundle against the same list.
  */
-export const RUNTIME_REACH = ['runtime', 'graph', 'kernels', 'backend', 'ops', 'io', 'shape', 'audio', ROOT] as const;
+export const RUNTIME_REACH = [
+  'runtime',
+  'graph',
+  'kernels',
+  'backend',
+  'ops',
+  'io',
+  'shape',
+  'audio',
+  'text',
+  ROOT,
+] as const;
 
 /** The top-level folder under src/ that holds `file`: 'serve', ROOT, ENTRY or OUTSIDE. */
 export function folderOf(file: string): string {

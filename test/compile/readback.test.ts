@@ -161,7 +161,8 @@ describe('compiled artifacts read back and run', () => {
         [(t) => ({ ...t, vocab: 'good bad' }), 'meta.input.tokenizer.vocab must be a non-empty array, got "good bad"'],
         [(t) => ({ ...t, vocab: ['<unk>', 7] }), 'meta.input.tokenizer.vocab[1] must be a string, got 7'],
         [(t) => ({ ...t, lowercase: 'yes' }), 'meta.input.tokenizer.lowercase must be true or false, got "yes"'],
-        [(t) => ({ ...t, kind: 'bpe' }), "meta.input.tokenizer.kind must be 'vocab' or 'hash', got \"bpe\""],
+        [(t) => ({ ...t, kind: 'words' }), "meta.input.tokenizer.kind must be 'vocab', 'hash' or 'bpe', got \"words\""],
+        [(t) => ({ ...t, kind: 'bpe' }), 'meta.input.tokenizer.cls must be true or false, got undefined'],
         [() => ({ kind: 'hash', buckets: 0, lowercase: true }), 'meta.input.tokenizer.buckets must be an integer in'],
         // ids the embedding table does not have: read beyond the table, silently
         [
