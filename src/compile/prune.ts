@@ -6,8 +6,9 @@
 // rows, where a flatten of [H, W, C] maps channel c at (h, w) to row (h·W + w)·C + c). An rnnscan's
 // unit j also takes gate columns g·H + j of its x-projection, wh and bh, and row j of wh. Channels
 // that meet an add, a residual, a channel-mixing op (softmax, transpose) or a graph output keep
-// their shape. Two criteria: dead units (exactly zero on calibration data; outputs unchanged) and
-// structured pruning by weight norm to a MAC budget. Runs after eliminate + fold-bn.
+// their shape. Attention heads go whole (prune-heads.ts: QKV columns, output rows, head counts).
+// Two criteria: dead units (exactly zero on calibration data; outputs unchanged) and structured
+// pruning by weight norm to a MAC budget. Runs after eliminate + fold-bn.
 import { ValueError } from '../errors.js';
 import {
   type Constant,
@@ -24,6 +25,7 @@ import { OPS } from '../ops/registry.js';
 import { normAxes } from '../ops/rules.js';
 import { type CalibrateOptions, collectChannelStats } from './calibrate.js';
 import { f32, useCounts } from './passes/graph-edit.js';
+import { applyHeadKeep, findHeadGroups, type HeadGroup, headNorms } from './prune-heads.js';
 
 type Producer = Extract<Node, { op: 'conv2d' | 'linear' }>;
 type Scan = Extract<Node, { op: 'rnnscan' }>;
@@ -49,11 +51,15 @@ interface ChannelGroup {
 
 /** Units before → after and MACs before → after of one conv2d/linear layer or rnnscan. */
 export interface LayerPruneReport {
+  /** An attention block is named by its QKV linear. */
   layer: string;
-  op: 'conv2d' | 'linear' | 'rnnscan';
-  /** Output channels; an rnnscan's hidden units. */
+  op: 'conv2d' | 'linear' | 'rnnscan' | 'attention';
+  /** Output channels; an rnnscan's hidden units; an attention block's heads. */
   channels: [number, number];
-  /** An rnnscan's MACs include those of its x-projection (the conv2d/linear in `gates`). */
+  /**
+   * An rnnscan's MACs include those of its x-projection (the conv2d/linear in `gates`); an
+   * attention block's, its QKV and output linears and the matmuls between.
+   */
   macs: [number, number];
   /** rnnscan: the layer computing its gate inputs, which loses G columns per unit removed. */
   gates?: string;
@@ -483,22 +489,47 @@ export function pruneChannels(g: Graph, opts: PruneChannelsOptions): PruneResult
       return { node: n, perCinCout: nodeMacs(out, n) / (cin * cout), cin, cout };
     });
   const byNode = new Map(layers.map((l) => [l.node, l]));
-  const macs = () => layers.reduce((s, l) => s + l.perCinCout * l.cin * l.cout, 0);
-  type Candidate = { group: ChannelGroup; channel: number; score: number };
+  // MACs outside conv2d/linear/rnnscan (attention's matmuls, pooling) count too; a head takes its share of the matmuls
+  const heads = findHeadGroups(out);
+  const headsGone = new Map<HeadGroup, Set<number>>(heads.map((h) => [h, new Set()]));
+  const layerMacs = () => layers.reduce((s, l) => s + l.perCinCout * l.cin * l.cout, 0);
+  const others = before - layerMacs();
+  const macs = () =>
+    layerMacs() + others - heads.reduce((s, h) => s + ((headsGone.get(h)?.size ?? 0) * h.attentionMacs) / h.heads, 0);
+  type Candidate =
+    | { group: ChannelGroup; channel: number; score: number }
+    | { heads: HeadGroup; head: number; score: number };
   const candidates: Candidate[] = [];
+  const normalized = (norm: Float64Array) => {
+    const mean = norm.reduce((a, b) => a + b, 0) / norm.length;
+    return [...norm].map((v) => (mean > 0 ? v / mean : 0));
+  };
   for (const group of groups) {
     if (group.blocked) continue;
-    const norm = (group.gates ? unitNorms : channelNorms)(out, group, criterion);
-    const mean = norm.reduce((a, b) => a + b, 0) / norm.length;
-    norm.forEach((v, channel) => {
-      candidates.push({ group, channel, score: mean > 0 ? v / mean : 0 });
+    normalized((group.gates ? unitNorms : channelNorms)(out, group, criterion)).forEach((score, channel) => {
+      candidates.push({ group, channel, score });
     });
   }
+  for (const h of heads)
+    normalized(headNorms(out, h, criterion)).forEach((score, head) => {
+      candidates.push({ heads: h, head, score });
+    });
   candidates.sort((a, b) => a.score - b.score);
   const removed = new Map<ChannelGroup, Set<number>>(groups.map((gr) => [gr, new Set()]));
   let current = macs();
-  for (const { group, channel } of candidates) {
+  for (const c of candidates) {
     if (current <= target) break;
+    if ('heads' in c) {
+      // a head: its QKV columns (3·dh), the output linear's rows (dh) and its share of the matmuls; one head stays
+      const gone = headsGone.get(c.heads) as Set<number>;
+      if (c.heads.heads - gone.size <= 1) continue;
+      gone.add(c.head);
+      (byNode.get(c.heads.qkv) as (typeof layers)[number]).cout -= 3 * c.heads.dh;
+      (byNode.get(c.heads.out) as (typeof layers)[number]).cin -= c.heads.dh;
+      current = macs();
+      continue;
+    }
+    const { group, channel } = c;
     const gone = removed.get(group) as Set<number>;
     const minKeep = Math.min(group.channels, Math.max(4, Math.ceil(0.1 * group.channels)));
     if (group.channels - gone.size <= minKeep) continue;
@@ -514,7 +545,8 @@ export function pruneChannels(g: Graph, opts: PruneChannelsOptions): PruneResult
     for (const t of group.terminals) layer(t.node).cin -= t.factor;
     current = macs();
   }
-  if (align > 1) alignRemoved(groups, removed, candidates, align);
+  const channelCandidates = candidates.filter((c): c is Extract<Candidate, { group: ChannelGroup }> => 'group' in c);
+  if (align > 1) alignRemoved(groups, removed, channelCandidates, align);
   const keeps = new Map<ChannelGroup, number[]>();
   for (const [group, gone] of removed)
     if (gone.size)
@@ -523,10 +555,29 @@ export function pruneChannels(g: Graph, opts: PruneChannelsOptions): PruneResult
         range(group.channels).filter((c) => !gone.has(c)),
       );
   for (const [group, keep] of keeps) applyKeep(out, group, keep);
+  // heads after channels: a group's applyKeep re-reads shapes from the graph, head removal re-infers them
+  const headReports: LayerPruneReport[] = [];
+  for (const h of heads) {
+    const gone = headsGone.get(h) as Set<number>;
+    const macsOf = (gr: Graph) =>
+      nodeMacs(gr, h.qkv) +
+      nodeMacs(gr, h.out) +
+      h.region.reduce((s, n) => s + (n.op === 'matmul' ? nodeMacs(gr, n) : 0), 0);
+    const before = macsOf(out);
+    const kept = range(h.heads).filter((j) => !gone.has(j));
+    if (gone.size) applyHeadKeep(out, h, kept);
+    headReports.push({
+      layer: h.qkv.name,
+      op: 'attention',
+      channels: [h.heads, kept.length],
+      macs: [before, macsOf(out)],
+      ...(gone.size ? { kept } : {}),
+    });
+  }
   const after = graphMacs(out);
   return {
     graph: out,
-    layers: layerReports(g, out, groups, keeps),
+    layers: [...layerReports(g, out, groups, keeps), ...headReports],
     macs: { before, after, target },
     reached: after <= target,
   };

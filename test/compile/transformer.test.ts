@@ -10,6 +10,7 @@ import { captureGraph } from '../../src/compile/capture.js';
 import { runPasses } from '../../src/compile/passes/index.js';
 import { compile } from '../../src/compile/pipeline.js';
 import { pruneChannels } from '../../src/compile/prune.js';
+import { applyHeadKeep, findHeadGroups } from '../../src/compile/prune-heads.js';
 import { quantizeGraph } from '../../src/compile/quantize.js';
 import { evaluateGraph } from '../../src/compile/verify.js';
 import type { ArrayDataset } from '../../src/data/dataset.js';
@@ -170,4 +171,50 @@ describe('graduating a text transformer', () => {
     const [a, b] = [run(q.graph, x, 64), run(g, x, 64)];
     expect(maxDiff(a, b)).toBeLessThan(0.05 * Math.max(...b.map(Math.abs)));
   });
+
+  it('finds both attention blocks (4 heads of 32) and removes a head exactly: equal to the parent with its output rows zeroed', () => {
+    const groups = findHeadGroups(parent);
+    expect(groups.map((h) => [h.qkv.name, h.out.name, h.heads, h.dh])).toEqual([
+      ['0.layers.1.attn.qkv', '0.layers.1.attn.out', 4, 32],
+      ['0.layers.2.attn.qkv', '0.layers.2.attn.out', 4, 32],
+    ]);
+    // head 2 of block 1 removed vs kept with W_out rows 64…95 at 0 (its output then adds nothing)
+    const ref = structuredClone(parent);
+    const wout = ref.constants['0.layers.1.attn.out.weight'].data as Float32Array;
+    wout.fill(0, 64 * 128, 96 * 128);
+    const pruned = structuredClone(parent);
+    applyHeadKeep(pruned, findHeadGroups(pruned)[0], [0, 1, 3]);
+    validateGraph(pruned, 'one head removed');
+    expect(pruned.constants['0.layers.1.attn.qkv.weight'].shape).toEqual([128, 288]);
+    expect(pruned.constants['0.layers.1.attn.out.weight'].shape).toEqual([96, 128]);
+    expect(pruned.values[node(pruned, '0.layers.1.attn.softmax').output].shape).toEqual([-1, 3, T, T]);
+    const x = test.x.subarray(0, 64 * T) as Int32Array;
+    expect(maxDiff(run(pruned, x, 64), run(ref, x, 64))).toBeLessThan(1e-5);
+  });
+
+  it('pruneChannels ranks heads beside FFN units and reaches the MAC budget', () => {
+    const r = pruneChannels(parent, { fraction: 0.4, criterion: 'l2', align: 8 });
+    validateGraph(r.graph, 'pruned transformer');
+    expect(r.reached).toBe(true);
+    const heads = r.layers.filter((l) => l.op === 'attention');
+    const ffn = r.layers.filter((l) => /ffn1$/.test(l.layer));
+    expect(heads.map((l) => l.channels[0])).toEqual([4, 4]);
+    expect(heads.some((l) => l.channels[1] < 4)).toBe(true);
+    expect(ffn.some((l) => l.channels[1] < 256 && l.channels[1] % 8 === 0)).toBe(true);
+    const x = test.x.subarray(0, 8 * T) as Int32Array;
+    expect(run(r.graph, x, 8).every(Number.isFinite)).toBe(true);
+  });
+
+  it('compile: heads and FFN units pruned, fine-tuned, int8 — within the gate, smaller and faster', () => {
+    const { graph, report } = compile(
+      { parent, calib: train, test, engine },
+      { prune: 0.4, quantize: 'int8', finetuneEpochs: 2, maxAccuracyDrop: 0.5 },
+    );
+    validateGraph(graph, 'graduated transformer');
+    const t = report.totals;
+    expect((t.accuracy[0] - t.accuracy[1]) * 100).toBeLessThanOrEqual(0.5);
+    expect(t.macs[1]).toBeLessThan(0.65 * t.macs[0]);
+    expect(t.fileBytes[1]).toBeLessThan(t.fileBytes[0] / 3);
+    expect(report.pruning?.channels?.some((l) => l.op === 'attention' && l.channels[1] < 4)).toBe(true);
+  }, 120_000);
 });
