@@ -358,6 +358,7 @@ describe('runPasses', () => {
       'eliminate',
       'reshapes',
       'fold-bn',
+      'fold-ln',
       'transposes',
       'fuse',
       'fold-constants',
@@ -366,11 +367,12 @@ describe('runPasses', () => {
     expect(report[1].after.nodes).toBe(12); // no reshape between a conv and its batch norm here
     expect(report[2].before.nodes).toBe(12);
     expect(report[2].after.nodes).toBe(10);
-    expect(report[3].after.nodes).toBe(10); // no transposes to move
-    expect(report[4].after.nodes).toBe(6);
+    expect(report[3].after.nodes).toBe(10); // no layer norm to fold
+    expect(report[4].after.nodes).toBe(10); // no transposes to move
+    expect(report[5].after.nodes).toBe(6);
     expect(report[0].before.macs).toBe(graphMacs(g));
-    expect(report[6].after).toEqual({ nodes: 6, constants: 8, macs: graphMacs(graph) });
-    expect(lines[4]).toMatch(/^fuse: nodes 10 → 6, constants 8 → 8, MACs \d+ → \d+ \(/);
+    expect(report[7].after).toEqual({ nodes: 6, constants: 8, macs: graphMacs(graph) });
+    expect(lines[5]).toMatch(/^fuse: nodes 10 → 6, constants 8 → 8, MACs \d+ → \d+ \(/);
     expect(dump).toContain('add(');
     expect(dump).not.toContain('affine(');
     expectClose(run(graph), run(g), 1e-4, 1e-4);
@@ -380,7 +382,7 @@ describe('runPasses', () => {
     const g = capture(CNN);
     expect(() => runPasses(g, ['eliminate', 'fold-everything'])).toThrow(ValueError);
     expect(() => runPasses(g, ['fold-everything'])).toThrow(
-      "unknown pass 'fold-everything' (valid: eliminate, reshapes, fold-bn, transposes, fuse, fold-constants, dce)",
+      "unknown pass 'fold-everything' (valid: eliminate, reshapes, fold-bn, fold-ln, transposes, fuse, fold-constants, dce)",
     );
     expect(() => runPasses(g, ['eliminate'], { dumpAfter: 'fuse' })).toThrow(/not among the passes run/);
   });
