@@ -246,7 +246,7 @@ function declareInput(g: Graph, model: ModelProto, source: string, opts: ImportO
 function textInput(g: Graph, model: ModelProto, meta: Partial<OnnxInputMeta> | undefined): void {
   const raw = model.metadataProps?.find((p) => p.key === 'tokenizer')?.value;
   const input = g.inputs.length === 1 ? g.values[g.inputs[0]] : undefined;
-  if (meta?.kind !== 'text' || raw === undefined || input?.dtype !== 'int32' || input.shape.length !== 2) return;
+  if (meta?.kind !== 'text' || typeof raw !== 'string' || input?.dtype !== 'int32' || input.shape.length !== 2) return;
   let tokenizer: unknown;
   try {
     tokenizer = JSON.parse(raw);
