@@ -189,7 +189,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
       case 'tanh':
         return b.node('Tanh', [x], at);
       case 'gelu': {
-        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): the runtime's GELU (graph/scalar.ts), in opset-13 ops
+        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): the runtime's GELU (graph/scalar.ts); ONNX's Gelu is opset 20
         const c = (name: string, v: number) => b.tensor(`${at}/${name}`, [], [v]);
         const x3 = b.node('Mul', [b.node('Mul', [x, x], at), x], at);
         const inner = b.node('Add', [x, b.node('Mul', [x3, c('c', GELU_CUBIC)], at)], at);
