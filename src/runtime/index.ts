@@ -20,6 +20,7 @@ import {
   type TensorInfo,
   toCompute,
 } from './signature.js';
+import { textInput } from './text-input.js';
 
 export { type AudioFeatureSpec, AudioFeaturizer, featureChannels } from '../audio/features.js';
 export { type AudioPreparation, prepareSamples, prepareWav } from '../audio/input.js';
@@ -28,6 +29,7 @@ export { decodeWav, type WavAudio } from '../audio/wav.js';
 export { FileError, FormatError, GraduateError, ShapeError, ValueError } from '../errors.js';
 export { crc32, readArtifact, writeArtifact } from '../graph/artifact.js';
 export type { Graph, InputSpec } from '../graph/ir.js';
+export { encodeText, type TextTokenizer } from '../text/encode.js';
 export {
   audioPreparation,
   type ClipLimits,
@@ -46,6 +48,7 @@ export {
   type TensorDtype,
   type TensorInfo,
 } from './signature.js';
+export { checkText, type TextLimits, textInput, textPreparation } from './text-input.js';
 
 /** Options of InferenceModel.runNamed. */
 export interface RunNamedOptions {
@@ -193,6 +196,14 @@ export class InferenceModel {
    */
   prepareAudio(samples: Float32Array, rate: number): Float32Array {
     return waveformInput(this.input, samples, rate, 1, 'prepareAudio');
+  }
+  /**
+   * Texts (a text model) → its input: int32 token ids [texts.length, maxTokens], tokenised by the
+   * tokenizer the model records (text/encode.ts encodeText, as its training data), truncated or
+   * padded with -1 (see run).
+   */
+  prepareText(texts: readonly string[]): Int32Array {
+    return textInput(this.input, texts, 'prepareText');
   }
   dispose(): void {
     this.session.dispose();

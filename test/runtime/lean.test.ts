@@ -11,9 +11,12 @@ import { folderOf, RUNTIME_REACH } from '../architecture/dependencies.js';
  * the runtime runs general ONNX graphs (the host-loop ops of ops/math, movement, window-nd and
  * recurrent: 131 KiB measured, from 110); 162 KiB since audio models take WAV files and raw samples
  * in the runtime (the WAV reader, resampler and log-mel/MFCC front end of audio/: 10.4 KiB, 153.1 →
- * 163.6 KB measured).
+ * 163.6 KB measured); 184 KiB since text models tokenise in the runtime (text/encode.ts, the
+ * byte-level BPE of text/bpe.ts with its pre-tokenizer and heap, reached by graph/validate.ts's
+ * tokenizer check and InferenceModel.prepareText; runtime/text-input.ts: 13.9 KiB of the bundle,
+ * 183.1 KB measured).
  */
-const BUDGET_BYTES = 162 * 1024;
+const BUDGET_BYTES = 184 * 1024;
 
 describe('graduate/runtime', () => {
   it('imports no training code and stays within its size budget', async () => {

@@ -1,6 +1,7 @@
 // Tiny artifacts for the server tests: random weights (no training), captured and written like a
 // compiled model. An image classifier (8×8 gray images → 3 classes), a text one (token ids) and an
-// audio one (1 s of 8 kHz speech as log-mel [98, 40] → 10 digits).
+// audio one (1 s of 8 kHz speech as log-mel [98, 40] → 10 digits), and a text transformer over
+// a small byte-level BPE (the text-transformer preset, [CLS] first).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultAudioSpec } from '../../src/audio/features.js';
@@ -9,6 +10,9 @@ import { writeArtifact } from '../../src/graph/artifact.js';
 import type { Graph } from '../../src/graph/ir.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
+import { textPresetSpec } from '../../src/nn/presets.js';
+import type { TextTokenizer } from '../../src/text/encode.js';
+import { trainBpe } from '../../src/text/train-bpe.js';
 
 export const CLASSES = ['cat', 'dog', 'bird'];
 
@@ -100,6 +104,37 @@ export function writeTinyAudioArtifact(dir: string, name = 'kws.grad', seed = 3)
   const mean = Array.from({ length: 40 }, (_, c) => -60 + c / 2);
   const std = Array.from({ length: 40 }, (_, c) => 25 + (c % 5));
   const graph = captureGraph(model, { kind: 'audio', shape: [98, 40], mean, std, audio: defaultAudioSpec() }, DIGITS);
+  const file = join(dir, name);
+  writeFileSync(file, writeArtifact(graph));
+  model.dispose();
+  return file;
+}
+
+/** Texts of the text fixtures: short and long, ASCII and not, one past TEXT_TOKENS tokens. */
+export const TEXTS = [
+  'Win a FREE prize now!!! Click here',
+  'Meeting moved to 3pm, see you in the lab',
+  'ok',
+  'Ünïcödé naïve café — résumé attached; please review the numbers before Friday and reply to all of us, thanks again for the help with the quarterly report',
+];
+
+/** Token ids per text of the transformer fixture. */
+export const TEXT_TOKENS = 24;
+
+/**
+ * A text transformer (the text-transformer preset, random weights, eval mode) over a byte-level
+ * BPE of 300 tokens trained on TEXTS, [CLS] first, L = TEXT_TOKENS; writes it to dir/name and
+ * returns its path.
+ */
+export function writeTinyTransformerArtifact(dir: string, name = 'spam.grad', seed = 5): string {
+  const bpe = trainBpe(TEXTS, { vocabSize: 300 }).tokenizer;
+  const tokenizer: TextTokenizer = { kind: 'bpe', bpe: bpe.toJSON(), cls: true };
+  G.manualSeed(seed);
+  const { model } = buildModel(textPresetSpec('text-transformer', TEXT_TOKENS, 2, bpe.vocabSize));
+  model.eval();
+  const graph = captureGraph(model, { kind: 'text', shape: [TEXT_TOKENS], tokenizer }, ['ham', 'spam'], {
+    inputDType: 'int32',
+  });
   const file = join(dir, name);
   writeFileSync(file, writeArtifact(graph));
   model.dispose();
