@@ -346,9 +346,14 @@ export class BpeTokenizer {
     };
   }
 
-  /** Token ids of a text, without special tokens: int32 [T]. */
-  encode(text: string): Int32Array {
-    return this.encodeUpTo(text, Number.POSITIVE_INFINITY);
+  /**
+   * Token ids of a text, without special tokens: int32 [T]. With maxTokens, the first maxTokens
+   * of them, and the text after those is not encoded (a long e-mail costs what its start costs).
+   */
+  encode(text: string, maxTokens = Number.POSITIVE_INFINITY): Int32Array {
+    if (maxTokens !== Number.POSITIVE_INFINITY && !(Number.isInteger(maxTokens) && maxTokens >= 0))
+      throw new ValueError(`encode maxTokens: expected an integer ≥ 0, got ${maxTokens}`);
+    return this.encodeUpTo(text, maxTokens);
   }
 
   /** Token ids of the first `limit` tokens of a text (pieces after those are not encoded). */

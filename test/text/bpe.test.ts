@@ -176,6 +176,10 @@ describe('encodeBatch', () => {
 
   it('truncation of a very long text encodes only what it keeps, with the same ids', () => {
     const long = corpus.repeat(20);
+    const all = tok.encode(long);
+    for (const n of [0, 1, 7, 500]) expect(tok.encode(long, n)).toEqual(all.subarray(0, n));
+    expect(tok.encode('hi', 10)).toEqual(tok.encode('hi'));
+    expect(() => tok.encode('hi', -1)).toThrow('encode maxTokens: expected an integer ≥ 0, got -1');
     const b = tok.encodeBatch([long], { maxLength: 128 });
     expect(Array.from(b.ids.subarray(1, 127))).toEqual(Array.from(tok.encode(long).subarray(0, 126)));
   });
