@@ -75,6 +75,8 @@ interface TrainFlags {
   limit?: number;
   split?: string;
   holdoutSpeaker?: string;
+  tokenizer?: 'vocab' | 'hash' | 'bpe';
+  maxTokens?: number;
   resume?: boolean;
   overwrite?: boolean;
   out: string;
@@ -127,6 +129,18 @@ function splitData(
   like?: Preprocessing,
 ): Splits {
   // the test split prepared as the training split was (a resumed or --init model's preparation)
+  // SpamAssassin: its test.csv tokenised as the training file was; validation held out of train.csv
+  if (spec === 'spamassassin') {
+    const test = loadData(spec, 'test', {
+      limit: o.limit,
+      like: like ?? all.preprocessing,
+      classNames: all.classNames,
+    });
+    const frac = o.valFraction ?? 0.1;
+    if (frac === 0) return { train: all, test };
+    const [train, val] = trainValSplit(all, frac, o.seed);
+    return { train, val, test };
+  }
   if (spec === 'fashion-mnist' && o.valFraction === undefined) {
     // no official validation split: validate on the test split (no model selection unless --patience)
     const test = loadData(spec, 'test', { limit: o.limit, like });
@@ -236,7 +250,7 @@ function trainCommand(): Command {
     )
     .requiredOption(
       '--data <spec>',
-      "'fashion-mnist', 'fsdd', a .csv, .jsonl/.txt text file, an image folder or a folder of WAV files",
+      "'fashion-mnist', 'fsdd', 'spamassassin' (graduate data fetch spamassassin), a .csv, .jsonl/.txt text file, an image folder or a folder of WAV files",
     )
     .option('--epochs <n>', 'epochs', num('epochs'), 10)
     .option('--batch <n>', 'batch size', num('batch'), 64)
@@ -264,6 +278,17 @@ function trainCommand(): Command {
       "audio: 'fsdd', FSDD's conventional split (recordings 0–4 are the test set; the default for --data fsdd)",
     )
     .option('--holdout-speaker <name>', "audio: one speaker's recordings are the test set (speaker-independent)")
+    .addOption(
+      new Option(
+        '--tokenizer <kind>',
+        "text: 'bpe' (byte-level BPE learnt from the training texts; e-mails cut to Subject, From and body; the default of text-transformer and text-gru), 'vocab' (the 10,000 most frequent words; the default otherwise) or 'hash'",
+      ).choices(['bpe', 'vocab', 'hash']),
+    )
+    .option(
+      '--max-tokens <n>',
+      'text: tokens a model reads (default: enough for 95% of the training texts, power of two, at most 2048; with BPE at most 128)',
+      num('max-tokens'),
+    )
     .option(
       '--resume',
       'continue from the checkpoint in --out: its model and its training options (--preset/--config and those flags optional, and must match); give --epochs to extend',
@@ -391,12 +416,17 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   const like = ck?.config.preprocessing ?? initial?.like;
   // a fresh run's audio front end: the preset's (recorded in the model; a resumed or --init run's is `like`'s)
   const audio = flags.preset === 'kws' ? defaultAudioSpec(KWS_AUDIO_SPEC) : undefined;
+  // a fresh run's text tokenizer: the text presets read subwords (a resumed or --init run's is `like`'s)
+  const text = {
+    tokenizer: flags.tokenizer ?? (flags.preset?.startsWith('text-') ? ('bpe' as const) : undefined),
+    maxTokens: flags.maxTokens,
+  };
   const split = audioSplitOf(flags.data, opt(o, 'split') ?? null, opt(o, 'holdoutSpeaker') ?? null);
   const { train, val, test } = split
     ? audioSplitData(flags.data, split, data, like, ck?.config.classNames, audio)
     : splitData(
         flags.data,
-        loadData(flags.data, 'train', { limit: data.limit, like, classNames: ck?.config.classNames, audio }),
+        loadData(flags.data, 'train', { limit: data.limit, like, classNames: ck?.config.classNames, audio, text }),
         data,
         like,
       );
@@ -493,7 +523,7 @@ function evalCommand(): Command {
     )
     .requiredOption(
       '--data <spec>',
-      "'fashion-mnist' or 'fsdd' (their test split), a .csv, .jsonl/.txt file, an image folder or a folder of WAV files",
+      "'fashion-mnist', 'fsdd' or 'spamassassin' (their test split), a .csv, .jsonl/.txt file, an image folder or a folder of WAV files",
     )
     .option('--limit <n>', 'use only the first N samples', num('limit'))
     .option('--threads <n>', 'compute threads', num('threads'))

@@ -1,15 +1,17 @@
-// The CLI's --data spec resolved to a dataset: 'fashion-mnist', 'fsdd', a .csv file (tabular, or
-// text when it has a 'text' column), a .jsonl/.txt text file, a folder of WAV files or an image folder.
+// The CLI's --data spec resolved to a dataset: 'fashion-mnist', 'fsdd', 'spamassassin', a .csv file
+// (tabular, or text when it has a 'text' column), a .jsonl/.txt text file, a folder of WAV files or
+// an image folder.
 import { existsSync, statSync } from 'node:fs';
-import { extname } from 'node:path';
+import { extname, join } from 'node:path';
 import type { AudioFeatureSpec } from '../audio/features.js';
 import { FormatError } from '../errors.js';
 import { findFsdd, isAudioFolder, loadAudioFolder, loadAudioSplits, stratifiedLimit } from './audio.js';
 import { csvHeader, loadCsv } from './csv.js';
 import { type ArrayDataset, limitDataset, type Preprocessing } from './dataset.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, type PixelPreparation } from './fashion-mnist.js';
+import { spamAssassinCacheDir } from './fetch-spamassassin.js';
 import { loadImageFolder } from './images.js';
-import { loadText } from './text.js';
+import { type LoadTextOptions, loadText } from './text.js';
 
 export interface LoadDataOptions {
   /** N samples only: the first N, or for audio N spread over the classes (stratifiedLimit). */
@@ -20,12 +22,30 @@ export interface LoadDataOptions {
   classNames?: readonly string[];
   /** Audio: the feature front end of a fresh model (default defaultAudioSpec(); `like` overrides it). */
   audio?: AudioFeatureSpec;
+  /** Text: the tokenizer of a fresh model and the tokens it reads (`like` overrides them). */
+  text?: Pick<LoadTextOptions, 'tokenizer' | 'maxTokens'>;
 }
 
 /**
- * Loads a --data spec. 'fashion-mnist' and 'fsdd' (its conventional split) have train and test
- * splits; for a file or folder the 'test' split is the same data (callers split it themselves, e.g.
- * with trainValSplit, or loadAudioSplits for audio).
+ * The folder of the fetched SpamAssassin split (train.csv, test.csv): $GRADUATE_DATA_DIR/spamassassin
+ * or ~/.cache/graduate/spamassassin.
+ */
+export function findSpamAssassin(): string {
+  const dirs: string[] = [];
+  if (process.env.GRADUATE_DATA_DIR) dirs.push(join(process.env.GRADUATE_DATA_DIR, 'spamassassin'));
+  dirs.push(spamAssassinCacheDir());
+  const found = dirs.find((d) => existsSync(join(d, 'train.csv')) && existsSync(join(d, 'test.csv')));
+  if (found) return found;
+  throw new FormatError(
+    `SpamAssassin not found (train.csv and test.csv); tried:\n  ${dirs.join('\n  ')}\nRun \`graduate data fetch spamassassin\` to fetch it, or pass --data <file.csv>.`,
+  );
+}
+
+/**
+ * Loads a --data spec. 'fashion-mnist', 'fsdd' (its conventional split) and 'spamassassin' (the
+ * fetched train.csv / test.csv) have train and test splits; for a file or folder the 'test' split is
+ * the same data (callers split it themselves, e.g. with trainValSplit, or loadAudioSplits for audio).
+ * A text test split is tokenised as `like` (the training split's preprocessing) records.
  */
 export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOptions = {}): ArrayDataset {
   if (spec === 'fashion-mnist')
@@ -38,9 +58,13 @@ export function loadData(spec: string, split: 'train' | 'test', opts: LoadDataOp
     });
     return stratifiedLimit(split === 'train' ? train : test, opts.limit);
   }
+  if (spec === 'spamassassin') {
+    const file = join(findSpamAssassin(), `${split}.csv`);
+    return limitDataset(loadText(file, textOptions(opts, spec)), opts.limit);
+  }
   if (!existsSync(spec))
     throw new FormatError(
-      `--data ${spec}: no such file or folder (expected 'fashion-mnist', 'fsdd', a .csv, .jsonl or .txt file, a folder of WAV files or an image folder)`,
+      `--data ${spec}: no such file or folder (expected 'fashion-mnist', 'fsdd', 'spamassassin', a .csv, .jsonl or .txt file, a folder of WAV files or an image folder)`,
     );
   const ds = loadPath(spec, opts);
   if (opts.like && opts.like.kind !== ds.preprocessing.kind)
@@ -77,7 +101,15 @@ function fashionMnistLike(like: Preprocessing | undefined): PixelPreparation | u
   return own ? undefined : p;
 }
 
-function loadPath(path: string, { like, classNames, audio }: LoadDataOptions): ArrayDataset {
+/** loadText's options: a model's recorded tokenizer and length (`like`), else those of opts.text. */
+function textOptions({ like, classNames, text }: LoadDataOptions, spec: string): LoadTextOptions {
+  if (like && like.kind !== 'text')
+    throw new FormatError(`--data ${spec}: text data, but the model was trained on ${like.kind} data`);
+  return like ? { classNames, reuse: like.tokenizer, maxTokens: like.inputShape[0] } : { classNames, ...text };
+}
+
+function loadPath(path: string, opts: LoadDataOptions): ArrayDataset {
+  const { like, classNames, audio } = opts;
   if (statSync(path).isDirectory()) {
     if (isAudioFolder(path)) return loadAudioFolder(path, { like, classNames, spec: audio });
     const [H, W, C] = like?.kind === 'image' ? like.inputShape : [];
@@ -95,11 +127,8 @@ function loadPath(path: string, { like, classNames, audio }: LoadDataOptions): A
   }
   const ext = extname(path).toLowerCase();
   const text = ext === '.jsonl' || ext === '.txt' || (ext === '.csv' && csvHeader(path).includes('text'));
-  if (text)
-    return loadText(path, {
-      classNames,
-      ...(like?.kind === 'text' && { reuse: like.tokenizer, maxTokens: like.inputShape[0] }),
-    });
+  // another kind of `like` is refused by loadData, naming the file
+  if (text) return loadText(path, textOptions({ ...opts, like: like?.kind === 'text' ? like : undefined }, path));
   if (ext === '.csv')
     return loadCsv(path, {
       classNames,

@@ -1,10 +1,13 @@
 // Text classification data: samples of (text, label) from .jsonl, .csv (columns text,label) or
-// .txt (label<TAB>text per line), tokenized into int32 ids with a vocabulary or by hashing.
-// encodeText() is the one tokenizer, shared by training data and predict/serve inputs.
+// .txt (label<TAB>text per line), tokenized into int32 ids with a word vocabulary, by hashing, or
+// with byte-level BPE learnt from the training texts (the text presets' tokenizer; e-mails cut to
+// Subject, From and body first). encodeText() is the one tokenizer, shared by training data and
+// predict/serve inputs.
 import { extname } from 'node:path';
 import { FormatError, ValueError } from '../errors.js';
 import { inputLimits } from '../limits.js';
-import { encodeText, words } from '../text/encode.js';
+import { encodeText, type MailPreparation, prepareMail, words } from '../text/encode.js';
+import { trainBpe } from '../text/train-bpe.js';
 import { readCsv } from './csv.js';
 import { type ArrayDataset, indexLabels, type TextTokenizer } from './dataset.js';
 import { checkRecord, readTextFile } from './text-file.js';
@@ -104,38 +107,72 @@ function readSamples(file: string): { texts: string[]; labels: string[]; where: 
   return { texts, labels, where };
 }
 
+/** A BPE tokenizer never reads more than this many tokens by default: attention costs L² (docs/text.md). */
+export const MAX_BPE_TOKENS = 128;
+/** BPE learns from each text's first this many characters (after mail preparation): ~4× what 128 tokens read. */
+const BPE_TRAIN_CHARS = 4096;
+
+/**
+ * Whether the texts are e-mails: at least 90% have a Subject or From header field (prepareMail
+ * changes them). Then a BPE tokenizer records mail 'subject+from+body'.
+ */
+export function looksLikeMail(texts: readonly string[]): boolean {
+  if (texts.length === 0) return false;
+  let mails = 0;
+  for (const t of texts) if (prepareMail(t) !== t) mails++;
+  return mails >= 0.9 * texts.length;
+}
+
+/** Options of loadText. */
+export interface LoadTextOptions {
+  /** 'vocab' (default): the vocabSize most frequent words; 'hash': FNV-1a into buckets; 'bpe': byte-level BPE of vocabSize tokens learnt from this file's texts */
+  tokenizer?: 'vocab' | 'hash' | 'bpe';
+  /** vocab: 10,000 words; bpe: 8,000 tokens */
+  vocabSize?: number;
+  buckets?: number;
+  /** bpe: how e-mails are cut first ('none': not at all); default 'subject+from+body' when looksLikeMail */
+  mail?: MailPreparation | 'none';
+  maxTokens?: number;
+  reuse?: TextTokenizer;
+  classNames?: readonly string[];
+}
+
 /**
  * Text classification from .jsonl ({"text", "label"}), .csv (text,label) or .txt (label<TAB>text):
- * x int32 [N, maxTokens] token ids (-1 = padding; maxTokens defaultMaxTokens() unless given). Pass
- * the training set's tokenizer (reuse), maxTokens and classNames for validation/test files so that
- * ids, shapes and labels match.
+ * x int32 [N, maxTokens] token ids (-1 = padding; maxTokens defaultMaxTokens() unless given, and
+ * for BPE at most MAX_BPE_TOKENS). Pass the training set's tokenizer (reuse), maxTokens and
+ * classNames for validation/test files so that ids, shapes and labels match.
  */
-export function loadText(
-  file: string,
-  opts: {
-    tokenizer?: 'vocab' | 'hash';
-    vocabSize?: number;
-    buckets?: number;
-    maxTokens?: number;
-    reuse?: TextTokenizer;
-    classNames?: readonly string[];
-  } = {},
-): ArrayDataset {
-  const { vocabSize = 10000, buckets = 16384 } = opts;
+export function loadText(file: string, opts: LoadTextOptions = {}): ArrayDataset {
+  const kind = opts.reuse?.kind ?? opts.tokenizer ?? 'vocab';
+  const { vocabSize = kind === 'bpe' ? 8000 : 10000, buckets = 16384 } = opts;
   for (const [k, v] of Object.entries({ vocabSize, buckets, maxTokens: opts.maxTokens ?? 1 }))
     if (!Number.isInteger(v) || v < 1) throw new ValueError(`loadText: ${k} must be a positive integer, got ${v}`);
   const { texts, labels, where } = readSamples(file);
-  const vocab = !opts.reuse && opts.tokenizer !== 'hash';
-  const scan =
-    opts.maxTokens === undefined || vocab
-      ? scanTexts(texts, opts.reuse?.kind === 'bpe' ? true : (opts.reuse?.lowercase ?? true), vocab)
-      : null;
-  const maxTokens = opts.maxTokens ?? defaultMaxTokens(scan?.lengths ?? []);
-  const tokenizer: TextTokenizer =
-    opts.reuse ??
-    (vocab
-      ? { kind: 'vocab', vocab: vocabOf(scan?.counts ?? new Map(), vocabSize), lowercase: true }
-      : { kind: 'hash', buckets, lowercase: true });
+  let tokenizer: TextTokenizer;
+  let lengths: number[] | undefined;
+  if (opts.reuse) tokenizer = opts.reuse;
+  else if (kind === 'bpe') tokenizer = learnBpe(texts, vocabSize, opts.mail);
+  else if (kind === 'hash') tokenizer = { kind: 'hash', buckets, lowercase: true };
+  else {
+    const scan = scanTexts(texts, true, true);
+    lengths = scan.lengths;
+    tokenizer = { kind: 'vocab', vocab: vocabOf(scan.counts, vocabSize), lowercase: true };
+  }
+  let maxTokens = opts.maxTokens;
+  if (maxTokens === undefined && tokenizer.kind === 'bpe') {
+    // BPE token counts of the texts: encode at the cap and count the ids before the padding
+    const probe = new Int32Array(MAX_BPE_TOKENS);
+    lengths = texts.map((t) => {
+      encodeText(t, tokenizer, MAX_BPE_TOKENS, probe);
+      const pad = probe.indexOf(-1);
+      return pad < 0 ? MAX_BPE_TOKENS : pad;
+    });
+    maxTokens = Math.min(defaultMaxTokens(lengths), MAX_BPE_TOKENS);
+  }
+  maxTokens ??= defaultMaxTokens(
+    lengths ?? scanTexts(texts, tokenizer.kind !== 'bpe' && tokenizer.lowercase, false).lengths,
+  );
   const { y, classNames } = indexLabels(labels, (i) => where[i], opts.classNames);
   const x = new Int32Array(texts.length * maxTokens);
   const vocabIndex = tokenizer.kind === 'vocab' ? new Map(tokenizer.vocab.map((w, i) => [w, i])) : undefined;
@@ -150,4 +187,17 @@ export function loadText(
     preprocessing: { kind: 'text', inputShape: [maxTokens], tokenizer },
     name: file,
   };
+}
+
+/**
+ * A BPE tokenizer of vocabSize tokens learnt from the texts (each one's first BPE_TRAIN_CHARS
+ * characters, as prepared for mail), [CLS] first: a model may pool on it, and one id a text costs
+ * nothing to a model that pools the mean.
+ */
+function learnBpe(texts: readonly string[], vocabSize: number, mail: LoadTextOptions['mail']): TextTokenizer {
+  const prep: MailPreparation | undefined =
+    mail === 'none' ? undefined : (mail ?? (looksLikeMail(texts) ? 'subject+from+body' : undefined));
+  const sample = texts.map((t) => (prep ? prepareMail(t) : t).slice(0, BPE_TRAIN_CHARS));
+  const { tokenizer } = trainBpe(sample, { vocabSize });
+  return { kind: 'bpe', bpe: tokenizer.toJSON(), cls: true, ...(prep && { mail: prep }) };
 }

@@ -3,7 +3,9 @@
 //   vocab  words (runs of letters and digits) looked up in a vocabulary, index 0 = '<unk>';
 //   hash   words hashed with 32-bit FNV-1a into buckets;
 //   bpe    byte-level BPE (bpe.ts) — subwords, nothing out of vocabulary — with [CLS] first when
-//          `cls` (a model pooling on position 0 reads it).
+//          `cls` (a model pooling on position 0 reads it); with `mail`, an e-mail is first cut to
+//          its Subject and From lines and its body (prepareMail), so that the tokens a model reads
+//          are the message's, not its Received: headers.
 // Every text becomes int32 [maxTokens]: truncated at maxTokens, padded with -1 (embedding tables
 // give zeros for -1; the transformer's mask treats ids ≤ 0 as padding).
 // Runtime-safe: nothing here reaches training code. Not for: training a tokenizer (train-bpe.ts).
@@ -14,7 +16,42 @@ import { BpeTokenizer, type BpeTokenizerJSON, CLS_ID } from './bpe.js';
 export type TextTokenizer =
   | { kind: 'vocab'; vocab: string[]; lowercase: boolean }
   | { kind: 'hash'; buckets: number; lowercase: boolean }
-  | { kind: 'bpe'; bpe: BpeTokenizerJSON; cls: boolean };
+  | { kind: 'bpe'; bpe: BpeTokenizerJSON; cls: boolean; mail?: MailPreparation };
+
+/** How an e-mail is cut before tokenising: 'subject+from+body' keeps those header fields and the body. */
+export type MailPreparation = 'subject+from+body';
+
+/**
+ * An e-mail as a text model reads it: `Subject: …` and `From: …` (each when present, folded lines
+ * unfolded), a blank line, then the body. The header is the lines before the first empty line; a
+ * text whose first line is neither a header field nor an mbox `From ` line is no e-mail and is
+ * returned as it is. SpamAssassin's messages spend their first 100–200 words on Received: and
+ * other routing headers (docs/text.md), which a model reading 128 tokens would read instead. A
+ * header with neither field leaves the text as it is (an SMS starting 'URGENT:' is no e-mail).
+ */
+export function prepareMail(text: string): string {
+  const firstLine = text.slice(0, text.search(/\r?\n|$/));
+  if (!/^(From |[!-9;-~]+:)/.test(firstLine)) return text;
+  const blank = /\r?\n\r?\n/.exec(text);
+  const head = blank ? text.slice(0, blank.index) : text;
+  const body = blank ? text.slice(blank.index + blank[0].length) : '';
+  const fields = new Map<string, string>();
+  let into = ''; // the kept field a folded (indented) line continues, if any
+  for (const line of head.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line)) {
+      if (into) fields.set(into, `${fields.get(into)} ${line.trim()}`);
+      continue;
+    }
+    const m = /^([!-9;-~]+):[ \t]*(.*)$/.exec(line);
+    const name = m ? m[1].toLowerCase() : '';
+    into = m && (name === 'subject' || name === 'from') && !fields.has(name) ? name : '';
+    if (m && into) fields.set(into, m[2].trim());
+  }
+  if (fields.size === 0) return text;
+  const subject = fields.has('subject') ? `Subject: ${fields.get('subject')}\n` : '';
+  const from = fields.has('from') ? `From: ${fields.get('from')}\n` : '';
+  return `${subject}${from}\n${body}`;
+}
 
 /** Words of a text: runs of letters and digits, optionally lowercased. */
 export function words(text: string, lowercase: boolean): string[] {
@@ -57,7 +94,7 @@ export function encodeText(
   vocabIndex?: Map<string, number>,
 ): Int32Array {
   if (tokenizer.kind === 'bpe') {
-    const ids = bpeOf(tokenizer).encode(text);
+    const ids = bpeOf(tokenizer).encode(tokenizer.mail ? prepareMail(text) : text);
     let i = 0;
     if (tokenizer.cls && maxTokens > 0) out[i++] = CLS_ID;
     for (let k = 0; k < ids.length && i < maxTokens; k++) out[i++] = ids[k];
@@ -86,6 +123,8 @@ export function checkTextTokenizer(
   const t = isRecord(raw) ? raw : fail(at, 'an object (text input needs one)', raw);
   if (t.kind === 'bpe') {
     if (typeof t.cls !== 'boolean') fail(`${at}.cls`, 'true or false', t.cls);
+    if (t.mail !== undefined && t.mail !== 'subject+from+body')
+      fail(`${at}.mail`, "'subject+from+body' or absent", t.mail);
     try {
       BpeTokenizer.fromJSON(t.bpe, `${at}.bpe`);
     } catch (e) {
