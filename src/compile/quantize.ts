@@ -213,11 +213,19 @@ export function quantizeRows(c: Constant): Constant {
   for (let v = 0; v < V; v++) {
     let m = 0;
     for (let d = 0; d < D; d++) m = Math.max(m, Math.abs(w[v * D + d]));
-    const s = usableScale(m / 127);
+    // 4 significant digits, rounded up (no row clips): V scales are stored as JSON in the artifact's header
+    const s = usableScale(roundUp4(m / 127));
     scale[v] = s;
     for (let d = 0; d < D; d++) q[v * D + d] = Math.max(-127, Math.min(127, Math.round(w[v * D + d] / s)));
   }
   return { shape: [V, D], dtype: 'int8', data: q, quant: { scale, zeroPoint: new Array(V).fill(0), axis: 0 } };
+}
+
+/** x > 0 rounded up to 4 significant decimal digits (as short in JSON as it is exact in float64). */
+function roundUp4(x: number): number {
+  if (!(x > 0)) return x;
+  const e = 10 ** (Math.floor(Math.log10(x)) - 3);
+  return Number((Math.ceil(x / e) * e).toPrecision(4));
 }
 
 /** The graph with the nodes in `layers` computing in int8 (ranges from `ranges`). */

@@ -11,7 +11,7 @@ import { runPasses } from '../../src/compile/passes/index.js';
 import { compile } from '../../src/compile/pipeline.js';
 import { pruneChannels } from '../../src/compile/prune.js';
 import { applyHeadKeep, findHeadGroups } from '../../src/compile/prune-heads.js';
-import { quantizeGraph } from '../../src/compile/quantize.js';
+import { quantizeGraph, quantizeRows } from '../../src/compile/quantize.js';
 import { evaluateGraph } from '../../src/compile/verify.js';
 import type { ArrayDataset } from '../../src/data/dataset.js';
 import type { Graph } from '../../src/graph/ir.js';
@@ -19,6 +19,7 @@ import { validateGraph } from '../../src/graph/validate.js';
 import { buildModel } from '../../src/nn/build.js';
 import { crossEntropy } from '../../src/nn/losses.js';
 import { textPresetSpec } from '../../src/nn/presets.js';
+import { gatherInt8 } from '../../src/ops/gather.js';
 import { createOptimizer } from '../../src/optim/index.js';
 import { Session } from '../../src/runtime/session.js';
 import { manualSeed, Rng } from '../../src/tensor/random.js';
@@ -217,4 +218,30 @@ describe('graduating a text transformer', () => {
     expect(t.fileBytes[1]).toBeLessThan(t.fileBytes[0] / 3);
     expect(report.pruning?.channels?.some((l) => l.op === 'attention' && l.channels[1] < 4)).toBe(true);
   }, 120_000);
+});
+
+describe('int8 embedding tables', () => {
+  it('one scale per row (max |row| / 127, rounded up to 4 digits): every value within half a step', () => {
+    const data = Float32Array.from({ length: 3 * 4 }, (_, i) => Math.sin(i) * [1, 1e-3, 30][Math.floor(i / 4)]);
+    const q = quantizeRows({ shape: [3, 4], dtype: 'float32', data });
+    expect(q.quant?.axis).toBe(0);
+    for (let r = 0; r < 3; r++) {
+      const s = q.quant?.scale[r] as number;
+      const max = Math.max(...data.subarray(r * 4, r * 4 + 4).map(Math.abs));
+      expect(s).toBeGreaterThanOrEqual(max / 127);
+      expect(s).toBeLessThan((max / 127) * 1.001);
+      expect(Number(s.toPrecision(4))).toBe(s);
+      for (let d = 0; d < 4; d++) expect(Math.abs(q.data[r * 4 + d] * s - data[r * 4 + d])).toBeLessThanOrEqual(s / 2);
+    }
+  });
+
+  it('gathers dequantized rows, zeros for -1, and refuses an id past the table', () => {
+    const table = Int8Array.of(1, -2, 127, 3);
+    const out = new Float32Array(6);
+    gatherInt8(table, [0.5, 2], 2, Int32Array.of(1, -1, 0), out);
+    expect([...out]).toEqual([254, 6, 0, 0, 0.5, -1]);
+    expect(() => gatherInt8(table, [0.5, 2], 2, Int32Array.of(0, 2), out)).toThrow(
+      /token id 2 at index 1 is outside \[-1, 2\)/,
+    );
+  });
 });
