@@ -42,6 +42,12 @@ export function serveCommand(): Command {
       30,
     )
     .option(
+      '--max-text-bytes <n>',
+      'most UTF-8 bytes in one text a text model is sent (BYTES input), checked before tokenising (400 beyond)',
+      num('max-text-bytes', true),
+      256 * 1024,
+    )
+    .option(
       '--drain-timeout-ms <ms>',
       'on SIGTERM, longest wait for connections still sending a request before they are closed',
       num('drain-timeout-ms', false),

@@ -36,6 +36,8 @@ export interface InferInput {
   outputs?: string[];
   /** data holds mono samples [batch, samples] at this rate (the 'waveform' input): a worker featurises them. */
   sampleRate?: number;
+  /** A text model's strings (a BYTES input), `batch` of them: a worker tokenises them into data. */
+  texts?: string[];
 }
 
 /** The protocol shape of a tensor: batch dimension -1. */
@@ -76,6 +78,9 @@ export function preprocessingParameters(m: ModelEntry): Record<string, string | 
  * beside the graph's input of prepared features.
  */
 export const WAVEFORM_INPUT = 'waveform';
+
+/** A text model's second input name: strings (BYTES) that the server tokenises (serve/text.ts). */
+export const TEXT_INPUT = 'text';
 
 /** Checks a JSON infer request body against the model; throws HttpError 400 naming what is wrong. */
 export function parseInferRequest(m: ModelEntry, body: unknown, maxSamples: number, binary?: Uint8Array): InferInput {
@@ -123,7 +128,11 @@ export function requestTensor(
   const req = body as RequestBody;
   const signature = `${m.input.datatype} ${fmtShape(protocolShape(m.input))}`;
   const waveform =
-    m.spec.kind === 'audio' ? `, or '${WAVEFORM_INPUT}' FP32 [samples] or [clips, samples]: mono samples` : '';
+    m.spec.kind === 'audio'
+      ? `, or '${WAVEFORM_INPUT}' FP32 [samples] or [clips, samples]: mono samples`
+      : m.spec.kind === 'text'
+        ? `, or '${TEXT_INPUT}' BYTES [texts]: strings`
+        : '';
   let tensor: Record<string, unknown> | undefined;
   for (const [i, t] of req.inputs.entries()) {
     const name = (t as { name?: unknown } | null)?.name;

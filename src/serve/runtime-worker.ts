@@ -1,5 +1,6 @@
 // The body of a serving worker thread: one single-threaded engine and one runtime per served model
-// version; runs the batches, decodes the images and featurises the audio clips the pool posts.
+// version; runs the batches, decodes the images, featurises the audio clips and tokenises the texts
+// the pool posts.
 // Compute only, no HTTP.
 import { parentPort, workerData } from 'node:worker_threads';
 import { FormatError, ShapeError, ValueError } from '../errors.js';
@@ -9,6 +10,7 @@ import { inputLimits } from '../limits.js';
 import { waveformInput, wavInput } from '../runtime/audio-input.js';
 import { imageInput } from '../runtime/image-input.js';
 import { type InferenceModel, loadArtifact } from '../runtime/index.js';
+import { textInput } from '../runtime/text-input.js';
 import { buffersOf, type WorkerInit, type WorkerReply, type WorkerRequest } from './workers.js';
 
 const port = parentPort;
@@ -35,18 +37,20 @@ try {
         post({ type: 'done', id: job.id, output, computeMs: performance.now() - t0 }, buffersOf(output));
       } else {
         const output =
-          job.type === 'image'
-            ? imageInput(model.input, decodeImage(job.bytes, 'uploaded image', limits), 'uploaded image')
-            : 'wav' in job.clip
-              ? wavInput(model.input, job.clip.wav, 'uploaded WAV', init.clipLimits)
-              : waveformInput(
-                  model.input,
-                  job.clip.samples,
-                  job.clip.rate,
-                  job.clip.batch,
-                  "input 'waveform'",
-                  init.clipLimits,
-                );
+          job.type === 'text'
+            ? textInput(model.input, job.texts, "input 'text'", init.textLimits)
+            : job.type === 'image'
+              ? imageInput(model.input, decodeImage(job.bytes, 'uploaded image', limits), 'uploaded image')
+              : 'wav' in job.clip
+                ? wavInput(model.input, job.clip.wav, 'uploaded WAV', init.clipLimits)
+                : waveformInput(
+                    model.input,
+                    job.clip.samples,
+                    job.clip.rate,
+                    job.clip.batch,
+                    "input 'waveform'",
+                    init.clipLimits,
+                  );
         post({ type: 'done', id: job.id, output, computeMs: 0 }, [output.buffer as ArrayBuffer]);
       }
     } catch (e) {
@@ -55,7 +59,7 @@ try {
       const badInput =
         e instanceof FormatError ||
         (job.type === 'run' && (e instanceof ValueError || e instanceof ShapeError)) ||
-        (job.type === 'audio' && e instanceof ValueError);
+        ((job.type === 'audio' || job.type === 'text') && e instanceof ValueError);
       post({ type: 'failed', id: job.id, message: (e as Error).message, badInput });
     }
   });

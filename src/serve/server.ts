@@ -1,6 +1,7 @@
 // `graduate serve`: the HTTP side of the inference server (fastify) speaking the Open Inference
 // Protocol (KServe v2): health, server/model metadata, model list, infer with JSON tensors, an
-// uploaded image or WAV file, or an audio model's raw samples (serve/audio.ts), Prometheus /metrics. The main thread only parses, validates and answers; batches
+// uploaded image or WAV file, an audio model's raw samples (serve/audio.ts) or a text model's
+// strings (serve/text.ts), Prometheus /metrics. The main thread only parses, validates and answers; batches
 // run in the worker pool. close() drains: new requests get 503, accepted ones are answered, and
 // connections without a request in flight are closed at once (else one silent client holds the exit).
 
@@ -12,6 +13,7 @@ import { cpuCount } from '../kernels/host.js';
 import { inputLimits, LIMIT_ENV } from '../limits.js';
 import type { ClipLimits } from '../runtime/audio-input.js';
 import { topClasses } from '../runtime/index.js';
+import type { TextLimits } from '../runtime/text-input.js';
 import {
   audioParameters,
   parseAudioRequest,
@@ -32,6 +34,7 @@ import {
   splitBinaryBody,
 } from './protocol.js';
 import { type ModelEntry, modelKey, Repository, scanRepository } from './repository.js';
+import { parseTextRequest, SERVE_MAX_TEXT_BYTES, textInputMetadata, textParameters } from './text.js';
 import { WorkerJobError, WorkerPool } from './workers.js';
 
 export interface ServeOptions extends Partial<BatcherOptions> {
@@ -53,6 +56,8 @@ export interface ServeOptions extends Partial<BatcherOptions> {
   maxImagePixels?: number;
   /** Longest audio clip in seconds, a WAV upload or a waveform row, checked before resampling (default 30). */
   maxAudioSeconds?: number;
+  /** Most UTF-8 bytes in one text of a text model's BYTES input, checked before tokenising (default SERVE_MAX_TEXT_BYTES). */
+  maxTextBytes?: number;
   /**
    * Longest a shutdown waits for connections still sending a request (default 30 s, Kubernetes'
    * grace period): a client whose body stalls would otherwise hold the exit for as long as it likes.
@@ -96,6 +101,7 @@ export class InferenceServer {
     private readonly pool: WorkerPool,
     private readonly drainTimeoutMs: number,
     private readonly clipLimits: ClipLimits,
+    private readonly textLimits: TextLimits,
   ) {}
 
   /** Loads the models (an artifact file or a model repository folder), starts the workers, listens. */
@@ -107,6 +113,7 @@ export class InferenceServer {
       maxSampleRate: SERVE_MAX_SAMPLE_RATE,
       raiseWith: '--max-audio-seconds',
     };
+    const textLimits: TextLimits = { maxBytes: o.maxTextBytes, raiseWith: '--max-text-bytes' };
     const pool = await WorkerPool.start(
       {
         models: repository.models.map((m) => ({ key: modelKey(m), path: m.path })),
@@ -115,6 +122,7 @@ export class InferenceServer {
         maxImagePixels: o.maxImagePixels,
         raiseImagePixels: imageLimit(opts.maxImagePixels).raiseWith,
         clipLimits,
+        textLimits,
       },
       o.workers,
     );
@@ -122,7 +130,16 @@ export class InferenceServer {
     const batcher = new Batcher(o, pool, (key, n, ms) => metrics.batch(key, n, ms));
     pool.onIdle = () => batcher.pump();
     const app = Fastify({ bodyLimit: o.bodyLimit, logger: false, return503OnClosing: true });
-    const server = new InferenceServer(app, repository, metrics, batcher, pool, o.drainTimeoutMs, clipLimits);
+    const server = new InferenceServer(
+      app,
+      repository,
+      metrics,
+      batcher,
+      pool,
+      o.drainTimeoutMs,
+      clipLimits,
+      textLimits,
+    );
     server.routes(o.maxRequestBatch);
     server.trackConnections();
     try {
@@ -229,6 +246,12 @@ export class InferenceServer {
       const versions = repo.names().find((n) => n.name === m.name)?.versions ?? [m.version];
       if (m.named) return namedMetadata(m, m.named, versions);
       const meta = modelMetadata(m, versions);
+      if (m.spec.kind === 'text')
+        return {
+          ...meta,
+          inputs: [...meta.inputs, textInputMetadata()],
+          parameters: { ...meta.parameters, ...textParameters(m, this.textLimits) },
+        };
       if (m.spec.kind !== 'audio') return meta;
       return { ...meta, parameters: { ...meta.parameters, ...audioParameters(m, this.clipLimits) } };
     };
@@ -274,7 +297,9 @@ export class InferenceServer {
     const parse = (body: unknown, bytes?: Uint8Array) =>
       m.spec.kind === 'audio'
         ? parseAudioRequest(m, body, maxRequestBatch, this.clipLimits, bytes)
-        : parseInferRequest(m, body, maxRequestBatch, bytes);
+        : m.spec.kind === 'text'
+          ? parseTextRequest(m, body, maxRequestBatch, this.textLimits, bytes)
+          : parseInferRequest(m, body, maxRequestBatch, bytes);
     const k = Number(req.query.top_k ?? 3);
     if (upload && (!Number.isInteger(k) || k < 1))
       throw new HttpError(400, `top_k: expected a positive integer, got '${req.query.top_k}'`);
@@ -287,13 +312,15 @@ export class InferenceServer {
           ? await pool.prepareImage(key, body)
           : upload === 'audio'
             ? await pool.prepareAudio(key, { wav: body })
-            : request?.sampleRate !== undefined
-              ? await pool.prepareAudio(key, {
-                  samples: request.data as Float32Array,
-                  rate: request.sampleRate,
-                  batch: request.batch,
-                })
-              : (request?.data as Float32Array | Int32Array);
+            : request?.texts !== undefined
+              ? await pool.prepareText(key, request.texts)
+              : request?.sampleRate !== undefined
+                ? await pool.prepareAudio(key, {
+                    samples: request.data as Float32Array,
+                    rate: request.sampleRate,
+                    batch: request.batch,
+                  })
+                : (request?.data as Float32Array | Int32Array);
       const r = await this.batcher.submit(key, data, request?.batch ?? 1);
       const output = r.output as Float32Array;
       checkOutput(m, output);
@@ -379,6 +406,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
     maxRequestBatch: 0,
     maxImagePixels: imageLimit(opts.maxImagePixels).pixels,
     maxAudioSeconds: opts.maxAudioSeconds ?? SERVE_MAX_AUDIO_SECONDS,
+    maxTextBytes: opts.maxTextBytes ?? SERVE_MAX_TEXT_BYTES,
     drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
   };
   o.maxRequestBatch = opts.maxRequestBatch ?? Math.max(o.maxBatch, 64);
@@ -393,6 +421,7 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
   positive('--body-limit', o.bodyLimit, 1);
   positive('max request batch', o.maxRequestBatch, 1);
   positive('--max-image-pixels', o.maxImagePixels, 1);
+  positive('--max-text-bytes', o.maxTextBytes, 1);
   if (!(o.maxAudioSeconds > 0))
     throw new ValueError(`--max-audio-seconds: expected a number > 0, got ${o.maxAudioSeconds}`);
   if (!(o.drainTimeoutMs >= 0))

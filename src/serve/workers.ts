@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { GraduateError } from '../errors.js';
 import type { ClipLimits } from '../runtime/audio-input.js';
+import type { TextLimits } from '../runtime/text-input.js';
 import type { Outputs, Tensors } from './batcher.js';
 
 /** What a worker is started with. */
@@ -22,6 +23,8 @@ export interface WorkerInit {
   raiseImagePixels: string;
   /** Bounds on one audio clip (WAV upload or waveform), checked before resampling. */
   clipLimits: ClipLimits;
+  /** Bounds on one text (a BYTES input), checked again before tokenising. */
+  textLimits: TextLimits;
 }
 
 /** An audio clip to featurise: a WAV file's bytes, or `batch` clips of mono samples at `rate` Hz side by side. */
@@ -30,11 +33,15 @@ export type AudioClip = { wav: Uint8Array } | { samples: Float32Array; rate: num
 export type WorkerRequest =
   | { type: 'run'; id: number; key: string; data: Tensors; batch: number }
   | { type: 'image'; id: number; key: string; bytes: Uint8Array }
-  | { type: 'audio'; id: number; key: string; clip: AudioClip };
+  | { type: 'audio'; id: number; key: string; clip: AudioClip }
+  | { type: 'text'; id: number; key: string; texts: string[] };
+
+/** A worker's answer: a batch's outputs, or a prepared input (decoded image, features, token ids). */
+export type Prepared = Outputs | Int32Array;
 
 export type WorkerReply =
   | { type: 'ready' }
-  | { type: 'done'; id: number; output: Outputs; computeMs: number }
+  | { type: 'done'; id: number; output: Prepared; computeMs: number }
   | { type: 'failed'; id: number; message: string; badInput: boolean };
 
 /** A job failed in a worker: bad input (e.g. an undecodable image) or a runtime failure. */
@@ -51,7 +58,7 @@ export class WorkerJobError extends GraduateError {
 const ENTRY = new URL('./worker-entry.js', import.meta.url);
 
 interface Job {
-  resolve: (r: { output: Outputs; computeMs: number }) => void;
+  resolve: (r: { output: Prepared; computeMs: number }) => void;
   reject: (e: Error) => void;
 }
 
@@ -112,28 +119,35 @@ export class WorkerPool {
         .reduce<RuntimeWorker | undefined>((a, x) => (a && a.runningSince <= x.runningSince ? a : x), undefined);
     if (!w) throw new GraduateError('WorkerPool.run: every worker is busy with a batch and the next one');
     if (w.batches++ === 0) w.runningSince = performance.now();
-    return this.post(w, { type: 'run', id: this.nextId++, key, data, batch }, buffersOf(data)).finally(() => {
+    // a run's reply is the batch's outputs (a worker answers 'run' with model.run / runAll)
+    const done = this.post(w, { type: 'run', id: this.nextId++, key, data, batch }, buffersOf(data));
+    return (done as Promise<{ output: Outputs; computeMs: number }>).finally(() => {
       if (--w.batches > 0) w.runningSince = performance.now(); // the batch posted behind it starts
       if (!this.closing) this.onIdle();
     });
   }
 
   /** Decodes an image into the model's input on the least busy worker. */
-  prepareImage(key: string, bytes: Uint8Array): Promise<Float32Array> {
-    return this.prepare({ type: 'image', id: this.nextId++, key, bytes }, []);
+  async prepareImage(key: string, bytes: Uint8Array): Promise<Float32Array> {
+    return (await this.prepare({ type: 'image', id: this.nextId++, key, bytes }, [])) as Float32Array;
   }
 
   /** Featurises an audio clip (or clips) into the model's input [batch, frames, channels] on the least busy worker. */
-  prepareAudio(key: string, clip: AudioClip): Promise<Float32Array> {
+  async prepareAudio(key: string, clip: AudioClip): Promise<Float32Array> {
     const transfer = 'samples' in clip ? [clip.samples.buffer as ArrayBuffer] : [];
-    return this.prepare({ type: 'audio', id: this.nextId++, key, clip }, transfer);
+    return (await this.prepare({ type: 'audio', id: this.nextId++, key, clip }, transfer)) as Float32Array;
   }
 
-  private async prepare(job: WorkerRequest, transfer: ArrayBuffer[]): Promise<Float32Array> {
+  /** Tokenises texts into the model's token ids [texts, maxTokens] on the least busy worker. */
+  async prepareText(key: string, texts: string[]): Promise<Int32Array> {
+    return (await this.prepare({ type: 'text', id: this.nextId++, key, texts }, [])) as Int32Array;
+  }
+
+  private async prepare(job: WorkerRequest, transfer: ArrayBuffer[]): Promise<Float32Array | Int32Array> {
     const ready = this.workers.filter((x) => x.ready);
     if (ready.length === 0) throw new GraduateError('WorkerPool: no worker is running');
     const w = ready.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
-    return (await this.post(w, job, transfer)).output as Float32Array;
+    return (await this.post(w, job, transfer)).output as Float32Array | Int32Array;
   }
 
   /** Stops every worker (running jobs fail). */
@@ -147,7 +161,7 @@ export class WorkerPool {
     w: RuntimeWorker,
     job: WorkerRequest,
     transfer: ArrayBuffer[] = [],
-  ): Promise<{ output: Outputs; computeMs: number }> {
+  ): Promise<{ output: Prepared; computeMs: number }> {
     return new Promise((resolve, reject) => {
       w.jobs.set(job.id, { resolve, reject });
       w.thread.postMessage(job, transfer);
