@@ -735,26 +735,12 @@ export interface ConvC1I8Exports {
 // recurrent.ts
 export interface RecurrentExports {
   /**
-   * Rows [start, end) of a scan with f32 weights (see the header): y[n, t] = h_t for every step t, in
-   * time order (reverse: the scan runs from t = T − 1 down). h and c start at 0.
+   * Rows [start, end) of a scan (see the header): y[n, t] = h_t for every step t, in time order
+   * (reverse: the scan runs from t = T − 1 down); h and c start at 0. f32 weights when qhBuf is 0;
+   * otherwise int8 weights as i16 k-pairs with per-column `scale`, the state's fixed-point copy in
+   * qhBuf [N, Hp] i16.
    */
-  rnn_scan_f32(
-    cell: i32,
-    xw: usize,
-    wh: usize,
-    bh: usize,
-    T: i32,
-    H: i32,
-    reverse: i32,
-    y: usize,
-    state: usize,
-    hwBuf: usize,
-    start: i32,
-    end: i32,
-    scratch: usize,
-  ): void;
-  /** rnn_scan_f32 with int8 weights as i16 k-pairs and per-column scales (see the header); qh: [N, Hp] i16. */
-  rnn_scan_i8(
+  rnn_scan(
     cell: i32,
     xw: usize,
     wh: usize,
@@ -848,8 +834,7 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   'conv_c1_pad_limit',
   'conv_c1_pad_bytes',
   'conv_c1_i8',
-  'rnn_scan_f32',
-  'rnn_scan_i8',
+  'rnn_scan',
 ];
 
 /** Exports of the inference module, kernels-infer-<isa>-<mem>.wasm (src/kernels/as/index-infer.ts). */
@@ -889,6 +874,5 @@ export const INFER_KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   'conv_c1_pad_limit',
   'conv_c1_pad_bytes',
   'conv_c1_i8',
-  'rnn_scan_f32',
-  'rnn_scan_i8',
+  'rnn_scan',
 ];

@@ -83,9 +83,8 @@ export function scan(e: Engine, xw: number, N: number, T: number, p: PackedScan,
   // a row is T steps of an H × G·H GEMV: worth a thread from a few rows on
   const minRows = Math.max(1, Math.ceil(2e5 / Math.max(1, T * H * gatesOf(p.cell) * H)));
   try {
-    if (p.int8)
-      e.split('rnn_scan_i8', [cell, xw, p.wh, p.scale, p.bh, T, H, reverse ? 1 : 0, y, state, hw, qh], N, 1, minRows);
-    else e.split('rnn_scan_f32', [cell, xw, p.wh, p.bh, T, H, reverse ? 1 : 0, y, state, hw], N, 1, minRows);
+    const args = [cell, xw, p.wh, p.scale, p.bh, T, H, reverse ? 1 : 0, y, state, hw, qh];
+    e.split('rnn_scan', args, N, 1, minRows);
   } finally {
     e.free(state);
     e.free(hw);

@@ -35,4 +35,4 @@ export {
 export * from './winograd_i8';
 export * from './conv_c1_i8';
 // recurrent layers (rnnscan's runtime step): the whole GRU/LSTM time loop in one call
-export { rnn_scan_f32, rnn_scan_i8 } from './recurrent';
+export { rnn_scan } from './recurrent';

@@ -162,42 +162,12 @@ const CELL_GRU: i32 = 0;
 }
 
 /**
- * Rows [start, end) of a scan with f32 weights (see the header): y[n, t] = h_t for every step t, in
- * time order (reverse: the scan runs from t = T − 1 down). h and c start at 0.
+ * Rows [start, end) of a scan (see the header): y[n, t] = h_t for every step t, in time order
+ * (reverse: the scan runs from t = T − 1 down); h and c start at 0. f32 weights when qhBuf is 0;
+ * otherwise int8 weights as i16 k-pairs with per-column `scale`, the state's fixed-point copy in
+ * qhBuf [N, Hp] i16.
  */
-export function rnn_scan_f32(
-  cell: i32,
-  xw: usize,
-  wh: usize,
-  bh: usize,
-  T: i32,
-  H: i32,
-  reverse: i32,
-  y: usize,
-  state: usize,
-  hwBuf: usize,
-  start: i32,
-  end: i32,
-  scratch: usize,
-): void {
-  const G: i32 = cell == CELL_GRU ? 3 : 4;
-  const GH = G * H;
-  const GH4 = (GH + 3) & ~3;
-  for (let n = start; n < end; n++) {
-    const h = state + ((<usize>n * 2 * H) << 2);
-    memory.fill(h, 0, <usize>(2 * H) << 2);
-    const hw = hwBuf + ((<usize>n * GH4) << 2);
-    for (let s = 0; s < T; s++) {
-      const t = reverse ? T - 1 - s : s;
-      const row = <usize>n * T + t;
-      gemv_f32(h, wh, bh, hw, H, GH);
-      update(cell, xw + ((row * GH) << 2), hw, h, y + ((row * H) << 2), 0, H);
-    }
-  }
-}
-
-/** rnn_scan_f32 with int8 weights as i16 k-pairs and per-column scales (see the header); qh: [N, Hp] i16. */
-export function rnn_scan_i8(
+export function rnn_scan(
   cell: i32,
   xw: usize,
   wh: usize,
@@ -221,13 +191,14 @@ export function rnn_scan_i8(
   for (let n = start; n < end; n++) {
     const h = state + ((<usize>n * 2 * H) << 2);
     memory.fill(h, 0, <usize>(2 * H) << 2);
-    const qh = qhBuf + ((<usize>n * Hp) << 1);
-    memory.fill(qh, 0, <usize>Hp << 1);
+    const qh = qhBuf ? qhBuf + ((<usize>n * Hp) << 1) : 0;
+    if (qh) memory.fill(qh, 0, <usize>Hp << 1);
     const hw = hwBuf + ((<usize>n * GH4) << 2);
     for (let s = 0; s < T; s++) {
       const t = reverse ? T - 1 - s : s;
       const row = <usize>n * T + t;
-      gemv_i8(qh, wh, scale, bh, hw, H, GH);
+      if (qh) gemv_i8(qh, wh, scale, bh, hw, H, GH);
+      else gemv_f32(h, wh, bh, hw, H, GH);
       update(cell, xw + ((row * GH) << 2), hw, h, y + ((row * H) << 2), qh, H);
     }
   }
