@@ -1,6 +1,6 @@
 // The browser example: loads the runtime and an artifact (?model=URL or a file picker), classifies
 // a drawn or uploaded image in the page — or, for an audio model, an uploaded WAV file or a clip
-// recorded from the microphone — and shows the top-k. `npm run build:browser` bundles it into
+// recorded from the microphone; for a text model, the text in a text box — and shows the top-k. `npm run build:browser` bundles it into
 // dist-browser/ (this file becomes main.js, the runtime graduate-runtime.js).
 // Threads: on a cross-origin-isolated page (COOP same-origin + COEP require-corp) the kernels run
 // on a worker pool over shared memory; elsewhere on one thread. ?threads=N and ?isa=simd|relaxed
@@ -9,7 +9,9 @@
 // luma for one channel, then (pixel * scale - mean) / std with the artifact's input spec (scale
 // default 1/255); audio is decoded by the runtime's own WAV reader (not Web Audio's
 // decodeAudioData, which resamples differently), resampled by its Kaiser-windowed sinc and
-// featurised by the same code as the training data (graduate/runtime wavInput / waveformInput).
+// featurised by the same code as the training data (graduate/runtime wavInput / waveformInput);
+// text is tokenised by the model's recorded tokenizer (InferenceModel.prepareText: text/encode.ts,
+// the training data's encoder).
 
 import { type Rgba, resizeInto, imageInput as toModelInput } from '../../src/runtime/image-input.js';
 import {
@@ -27,8 +29,8 @@ import {
 export interface PageState {
   model?: InferenceModel;
   engine?: { isa: string; threads: number; crossOriginIsolated: boolean };
-  /** The last prepared input and its prediction. */
-  input?: Float32Array;
+  /** The last prepared input (token ids for a text model) and its prediction. */
+  input?: Float32Array | Int32Array;
   prediction?: Prediction;
   /** Classifies raw RGBA pixels (any size) as an uploaded image would be. */
   classifyRgba(img: Rgba): Prediction;
@@ -36,6 +38,8 @@ export interface PageState {
   classifyWav(bytes: Uint8Array, name: string): Prediction;
   /** Classifies mono samples recorded at `rate` Hz (an audio model). */
   classifySamples(samples: Float32Array, rate: number, name: string): Prediction;
+  /** Classifies a text (a text model). */
+  classifyText(text: string): Prediction;
   /** The last microphone recording: mono samples at the device's rate. */
   recording?: { samples: Float32Array; rate: number };
 }
@@ -50,7 +54,7 @@ const padCtx = pad.getContext('2d', { willReadFrequently: true }) as CanvasRende
 const params = new URLSearchParams(location.search);
 const TOP_K = 5;
 
-const page: PageState = { classifyRgba, classifyWav, classifySamples };
+const page: PageState = { classifyRgba, classifyWav, classifySamples, classifyText };
 (globalThis as { graduatePage?: PageState }).graduatePage = page;
 
 /** body[data-state]: 'idle' (no model yet), 'loading', 'ready' (a model is loaded) or 'error'. */
@@ -112,7 +116,7 @@ function classifyRgba(img: Rgba): Prediction {
   return classifyInput(model, toModelInput(model.input, img, 'image')); // exactly as `graduate predict` prepares it
 }
 
-function classifyInput(model: InferenceModel, input: Float32Array): Prediction {
+function classifyInput(model: InferenceModel, input: Float32Array | Int32Array): Prediction {
   const prediction = model.classify(input, 1, Math.min(TOP_K, model.classNames.length))[0];
   page.input = input;
   page.prediction = prediction;
@@ -168,6 +172,31 @@ function classifySamples(samples: Float32Array, rate: number, name: string): Pre
   const model = audioModel();
   return classifyFeatures(model, waveformInput(model.input, samples, rate, 1, name, CLIP_LIMITS));
 }
+
+// ---- Text ----
+
+const textBox = $<HTMLTextAreaElement>('text');
+const tokensEl = $<HTMLElement>('tokens');
+
+/** A text → the model's token ids (its own tokenizer, as `graduate predict --text`) → top-k. */
+function classifyText(text: string): Prediction {
+  const model = page.model;
+  if (!model) throw new Error('load a model first');
+  if (model.input.kind !== 'text') throw new Error(`this model takes ${model.input.kind} input, not text`);
+  const ids = model.prepareText([text]);
+  const used = ids.indexOf(-1) < 0 ? ids.length : ids.indexOf(-1);
+  tokensEl.textContent = `${used} of ${ids.length} token ids: ${Array.from(ids.subarray(0, used)).join(' ')}`;
+  return classifyInput(model, ids);
+}
+
+function classifyTextBox(): void {
+  if (page.model?.input.kind !== 'text') return;
+  const p = classifyText(textBox.value);
+  setStatus(`text: ${p.top[0].label} (${(100 * p.top[0].score).toFixed(1)}%)`, 'ready');
+}
+
+textBox.addEventListener('input', guarded(classifyTextBox));
+$<HTMLButtonElement>('classify-text').addEventListener('click', guarded(classifyTextBox));
 
 /** Runs `fn`, reporting a failure in the status line instead of throwing. */
 function guarded(fn: () => void | Promise<void>): () => Promise<void> {
@@ -429,6 +458,9 @@ async function useModel(source: URL | Uint8Array, name: string): Promise<void> {
     const [frames, channels] = model.input.shape;
     modelInfo.textContent = `${name}: audio, ${spec.kind} [${frames}, ${channels}] of ${seconds.toFixed(2)} s at ${spec.sampleRate} Hz, ${classes}`;
     recordButton.textContent = `Record ${seconds.toFixed(1)} s`;
+  } else if (model.input.kind === 'text') {
+    const kind = (model.input.tokenizer as { kind: string }).kind;
+    modelInfo.textContent = `${name}: text, ${kind} tokenizer, ${model.input.shape[0]} tokens, ${classes}`;
   } else {
     const [H, W, C] = imageShape(model);
     modelInfo.textContent = `${name}: input [${H}, ${W}, ${C}], ${classes}`;

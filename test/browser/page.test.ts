@@ -3,7 +3,8 @@
 // for an uploaded image, and for a drawing, equals what the Node runtime computes for the same input;
 // for an audio model, that an uploaded WAV file (8 kHz, and 44.1 kHz stereo: resampled in the page)
 // and a clip from Chromium's fake microphone (--use-fake-device-for-media-stream: a beep at the
-// device's rate) give Node's features and top-k. Two variants: a cross-origin-isolated page
+// device's rate) give Node's features and top-k; for a text model (a text transformer over BPE), that
+// text typed into the text box gives Node's token ids (prepareText) and top-k. Two variants: a cross-origin-isolated page
 // (COOP/COEP: shared memory, kernel worker pool) and a plain one (single thread, the 'plain' wasm build).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -22,7 +23,7 @@ import { writeArtifact } from '../../src/graph/artifact.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
 import { type InferenceModel, loadArtifact, type Prediction } from '../../src/runtime/index.js';
-import { writeTinyAudioArtifact } from '../serve/fixtures.js';
+import { TEXTS, writeTinyAudioArtifact, writeTinyTransformerArtifact } from '../serve/fixtures.js';
 
 const CHROMIUM = process.env.GRADUATE_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -119,6 +120,7 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
   const stereoFile = join(tmp, 'stereo-44k.wav');
   let nodeModel: InferenceModel;
   let nodeAudio: InferenceModel;
+  let nodeText: InferenceModel;
   let context: BrowserContext;
   const servers: Server[] = [];
 
@@ -129,6 +131,8 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
     nodeModel = await loadArtifact(join(site, 'model.grad'), { maxBatch: 1 });
     writeTinyAudioArtifact(site, 'kws.grad');
     nodeAudio = await loadArtifact(join(site, 'kws.grad'), { maxBatch: 1 });
+    writeTinyTransformerArtifact(site, 'spam.grad');
+    nodeText = await loadArtifact(join(site, 'spam.grad'), { maxBatch: 1 });
     // the clip at 44.1 kHz in stereo (the right channel at half gain): the page decodes and resamples it
     const clip = resample(decodeWav(readFileSync(CLIP), CLIP).samples, 8000, 44100);
     const lr = Array.from({ length: clip.length * 2 }, (_, i) => clip[i >> 1] * (i & 1 ? 0.5 : 1));
@@ -161,6 +165,7 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
     for (const s of servers) s.close();
     nodeModel?.dispose();
     nodeAudio?.dispose();
+    nodeText?.dispose();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -313,6 +318,51 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
       const features = nodeAudio.prepareAudio(Float32Array.from(rec.samples), rec.rate);
       expectSameInput(mic.input, features);
       expectSamePrediction(mic.top, nodeAudio.classify(features, 1, 5)[0]);
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it(`${isolated ? 'cross-origin isolated' : 'not isolated'}: a text model's text box = Node`, async () => {
+      const { server, url } = await serve(site, isolated);
+      servers.push(server);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      await page.goto(`${url}?model=spam.grad${isolated ? '&threads=2' : ''}`);
+      await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
+      const status = await page.textContent('#status');
+      expect(await page.getAttribute('body', 'data-state'), `${status}; ${errors.join('; ')}`).toBe('ready');
+      expect(await page.textContent('#model-info')).toBe(
+        'spam.grad: text, bpe tokenizer, 24 tokens, 2 classes (ham, spam)',
+      );
+      expect(await page.isVisible('#text')).toBe(true);
+      expect(await page.isVisible('#pad')).toBe(false);
+      expect(await page.isVisible('#preview')).toBe(false);
+      const answers: string[] = [];
+      for (const text of TEXTS) {
+        const count = Number(await page.getAttribute('#top', 'data-count'));
+        await page.fill('#text', text); // the 'input' event classifies it
+        await page.waitForFunction((n) => Number(document.getElementById('top')?.dataset.count) > n, count);
+        const got = await page.evaluate(() => {
+          const p = (globalThis as unknown as { graduatePage: { input: Int32Array; prediction: Prediction } })
+            .graduatePage;
+          return { input: Array.from(p.input), top: p.prediction.top };
+        });
+        const ids = nodeText.prepareText([text]);
+        expect(got.input).toEqual(Array.from(ids));
+        const shown = await page.$$eval('#top li', (lis) =>
+          lis.map((li) => ({ label: li.dataset.label as string, score: Number(li.dataset.score) })),
+        );
+        const want = nodeText.classify(ids, 1, 2)[0];
+        expectSamePrediction(shown, want);
+        expectSamePrediction(got.top, want);
+        answers.push(want.top.map((t) => t.score.toFixed(4)).join());
+      }
+      expect(new Set(answers).size).toBeGreaterThan(1); // the texts get different answers
+      expect(await page.textContent('#tokens')).toMatch(/^24 of 24 token ids: 2 /); // [CLS] first, truncated
       expect(errors).toEqual([]);
       await page.close();
     });
