@@ -492,7 +492,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
     progress: flags.progress && Boolean(process.stderr.isTTY),
     batchAugment: sequenceAugmentOf(config.augment, train),
   });
-  const ev = evaluate(model, test);
+  const ev = evaluate(model, test, evalBatch(test));
   const report = classificationReport(ev.labels, ev.preds, test.classNames);
   const paths = writeReport(flags.out, {
     title: `Graduate training report: ${flags.preset ?? flags.config ?? flags.init ?? flags.out} on ${flags.data}`,
@@ -546,12 +546,20 @@ function evalCommand(): Command {
         const { preprocessing, classNames } = checkpoint.config;
         await ensureData(flags.data);
         const data = loadData(flags.data, 'test', { limit: flags.limit, like: preprocessing, classNames });
-        const ev = evaluate(model, data);
+        const ev = evaluate(model, data, evalBatch(data));
         printEval(classificationReport(ev.labels, ev.preds, classNames));
       } finally {
         model.dispose();
       }
     });
+}
+
+/**
+ * Samples evaluated at once: 256, or for text 32 — a transformer holds [N, heads, L, L] attention
+ * scores, and 256 e-mails of 128 tokens outgrew the engine's 1 GiB (MEMORY_LIMIT_BYTES).
+ */
+function evalBatch(ds: ArrayDataset): number {
+  return ds.preprocessing.kind === 'text' ? 32 : 256;
 }
 
 function printEval(report: ClassificationReport): void {

@@ -259,7 +259,10 @@ export function fit(opts: FitOptions): FitResult {
     }
     bar?.stop();
     const trainSeconds = (performance.now() - t0) / 1000;
-    const v = val ? evaluate(model, val, Math.max(config.batchSize, 256)) : undefined;
+    // text: attention holds [N, heads, L, L] scores, and 256 e-mails of 128 tokens outgrew the 1 GiB engine
+    const v = val
+      ? evaluate(model, val, val.preprocessing.kind === 'text' ? config.batchSize : Math.max(config.batchSize, 256))
+      : undefined;
     const record: EpochRecord = {
       epoch: epoch + 1,
       trainLoss: lossSum / seen,
