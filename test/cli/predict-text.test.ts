@@ -27,7 +27,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const json = (stdout: string) => JSON.parse(stdout) as { input: string; top: (typeof expected)[0] }[];
 const close = (got: (typeof expected)[0], want: (typeof expected)[0]) => {
   expect(got.map((t) => t.label)).toEqual(want.map((t) => t.label));
-  got.forEach((t, k) => expect(t.score).toBeCloseTo(want[k].score, 5));
+  for (const [k, t] of got.entries()) expect(t.score).toBeCloseTo(want[k].score, 5);
 };
 
 describe('graduate predict on text', () => {
@@ -52,7 +52,7 @@ describe('graduate predict on text', () => {
     expect(r.code).toBe(0);
     const out = json(r.stdout);
     expect(out.map((o) => o.input)).toEqual([`${file}:1`, `${file}:3`, `${file}:4`]);
-    [0, 1, 2].forEach((i) => close(out[i].top, expected[i]));
+    for (const i of [0, 1, 2]) close(out[i].top, expected[i]);
     const one = join(dir, 'one.txt');
     writeFileSync(one, TEXTS[3]);
     const w = await cli('predict', art, '--text-file', one, '--whole-file', '--top', '2', '--json');
