@@ -106,14 +106,15 @@ function binaryTexts(binary: Uint8Array | undefined, size: unknown, n: number, w
 
 /** What a text model accepts, for its metadata's parameters (GET /v2/models/{name}). */
 export function textParameters(m: ModelEntry, limits: TextLimits) {
-  const tokenizer = m.spec.tokenizer as { kind: string };
+  const tokenizer = m.spec.tokenizer as { kind: string; mail?: string };
   const maxTokens = m.spec.shape[0];
   return {
     text_inputs: [
-      `input '${TEXT_INPUT}' (or '${m.input.name}') BYTES [texts]: UTF-8 strings, up to ${limits.maxBytes} bytes each, tokenised by the server with the model's ${tokenizer.kind} tokenizer into ${maxTokens} token ids (truncated, or padded with -1: padding is masked, so a text's answer does not depend on the texts batched with it)`,
+      `input '${TEXT_INPUT}' (or '${m.input.name}') BYTES [texts]: UTF-8 strings, up to ${limits.maxBytes} bytes each, tokenised by the server with the model's ${tokenizer.kind} tokenizer${tokenizer.mail ? ` (an e-mail cut to ${tokenizer.mail} first)` : ''} into ${maxTokens} token ids (truncated, or padded with -1: padding is masked, so a text's answer does not depend on the texts batched with it)`,
       `input '${m.input.name}' ${m.input.datatype} ${fmtShape(protocolShape(m.input))}: token ids, -1 padding`,
     ],
     text_tokenizer: tokenizer.kind,
+    ...(tokenizer.mail && { text_mail: tokenizer.mail }),
     text_max_tokens: maxTokens,
     text_max_bytes: limits.maxBytes,
   };

@@ -5,6 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCsv } from '../../src/data/csv.js';
+import { loadText } from '../../src/data/text.js';
+import type { InputSpec } from '../../src/graph/ir.js';
 import { type InferenceModel, loadArtifact } from '../../src/runtime/index.js';
 import { checkText, textInput } from '../../src/runtime/text-input.js';
 import { encodeText, type TextTokenizer } from '../../src/text/encode.js';
@@ -64,6 +67,20 @@ describe('InferenceModel.prepareText', () => {
     const image = await loadArtifact(writeTinyArtifact(dir));
     expect(() => image.prepareText(['hi'])).toThrow('prepareText: text, but the model takes image input [8, 8, 1]');
     image.dispose();
+  });
+
+  it('gives the training data ids: loadText of SpamAssassin mails (BPE with the e-mail cut, vocab, hash)', () => {
+    const file = join(import.meta.dirname, '../fixtures/text/spamassassin-sample/test.csv');
+    const { header, rows } = readCsv(file);
+    const texts = rows.map((r) => r[header.indexOf('text')]);
+    for (const tokenizer of ['bpe', 'vocab', 'hash'] as const) {
+      const ds = loadText(file, { tokenizer, vocabSize: tokenizer === 'bpe' ? 400 : 500, maxTokens: 64 });
+      // the input spec a checkpoint of this data records
+      const { tokenizer: recorded } = ds.preprocessing as { tokenizer: unknown };
+      const spec: InputSpec = { kind: 'text', shape: [...ds.sampleShape], tokenizer: recorded };
+      if (tokenizer === 'bpe') expect(spec.tokenizer).toMatchObject({ kind: 'bpe', mail: 'subject+from+body' });
+      expect(Array.from(textInput(spec, texts, 'texts')), tokenizer).toEqual(Array.from(ds.x));
+    }
   });
 
   it('vocab tokenizers: words looked up, unknown words 0, padding -1', () => {
