@@ -213,7 +213,11 @@ export function compile(
     );
     // layers pruning cannot shrink (e.g. channels read by a recurrent scan) are named, not skipped silently
     if (channels.macs.after > (channels.macs.target ?? 0)) {
-      const kept = channels.layers.filter((l) => l.blocked).map((l) => `${l.layer} (${l.blocked})`);
+      // a QKV linear's channels are blocked, its heads are not (pruned whole: op 'attention')
+      const byHeads = new Set(channels.layers.filter((l) => l.op === 'attention').map((l) => l.layer));
+      const kept = channels.layers
+        .filter((l) => l.blocked && !byHeads.has(l.layer))
+        .map((l) => `${l.layer} (${l.blocked})`);
       log(`prune channels: target not reached; channels kept whole: ${kept.join('; ') || 'none'}`);
     }
   }
