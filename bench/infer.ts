@@ -15,6 +15,10 @@
 // runs those alone. Then the kws section (bench/kws.ts; `--only kws` alone): the kws model
 // (--kws-checkpoint DIR, default runs/kws; --kws-artifact FILE) as a float Session and int8, batch 1
 // latency and batch 32/256 throughput beside PyTorch CPU eager and traced, and onnxruntime-node.
+// Then the text section (bench/text.ts; `--only text` alone): the text-transformer
+// (--text-checkpoint DIR, else runs/text-transformer or /tmp/tt*, else random weights;
+// --text-artifact FILE) as the float parent Session and graduated, batch-1 p50/p99 and batch-32
+// throughput beside onnxruntime-node on its ONNX export (int64 ids), 1 and 2 threads.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +56,7 @@ import {
   ortWebSession,
   type Tf,
 } from './peers.js';
+import { benchTextInfer } from './text.js';
 
 const { values } = parseArgs({
   options: {
@@ -64,10 +69,12 @@ const { values } = parseArgs({
     graduated: { type: 'string' },
     'kws-checkpoint': { type: 'string' },
     'kws-artifact': { type: 'string' },
+    'text-checkpoint': { type: 'string' },
+    'text-artifact': { type: 'string' },
   },
 });
-if (values.only !== undefined && values.only !== 'imported' && values.only !== 'kws')
-  throw new Error(`--only ${values.only}: the sections are 'imported' and 'kws' (or all, without --only)`);
+if (values.only !== undefined && !['imported', 'kws', 'text'].includes(values.only))
+  throw new Error(`--only ${values.only}: the sections are 'imported', 'kws' and 'text' (or all, without --only)`);
 const quick = values.quick;
 const BATCH = 256;
 const LAT_RUNS = quick ? 100 : 300;
@@ -102,6 +109,28 @@ async function kwsSection(): Promise<Record<string, unknown>> {
   });
   for (const l of r.lines) console.log(l);
   return r.json;
+}
+/** The text section: printed, and returned for the JSON record. */
+async function textSection(): Promise<Record<string, unknown>> {
+  const r = await benchTextInfer({
+    checkpoint: values['text-checkpoint'],
+    artifact: values['text-artifact'],
+    quick,
+    settings: { rounds: ROUNDS, trial: trialOpts, latRuns: LAT_RUNS, latWarmup: LAT_WARMUP },
+    log: (l) => log(`[${secs()}] ${l}`),
+  });
+  for (const l of r.lines) console.log(l);
+  return r.json;
+}
+if (values.only === 'text') {
+  const text = await textSection();
+  console.log(`(total ${secs()})`);
+  if (values.json)
+    writeFileSync(
+      values.json,
+      `${JSON.stringify({ date: new Date().toISOString(), node: process.version, text }, null, 2)}\n`,
+    );
+  process.exit(0);
 }
 if (values.only === 'kws') {
   const kws = await kwsSection();
@@ -524,6 +553,7 @@ console.log('\ntargets');
 for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
 const imported = await importedSections();
 const kws = await kwsSection();
+const text = await textSection();
 console.log(`(total ${secs()})`);
 
 if (values.json) {
@@ -554,6 +584,7 @@ if (values.json) {
         targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })),
         imported,
         kws,
+        text,
       },
       null,
       2,

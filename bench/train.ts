@@ -1,9 +1,11 @@
-// npm run bench:train [-- --json FILE] [--quick] [--only kws] — training throughput on Fashion-MNIST in one run:
+// npm run bench:train [-- --json FILE] [--quick] [--only kws|text] [--text-checkpoint DIR] — training throughput on Fashion-MNIST in one run:
 // Graduate vs TensorFlow.js wasm on the MLP, Graduate vs TensorFlow.js cpu on the CNN (tfjs-wasm
 // cannot train convolutions), the CNN's achieved GFLOP/s as a fraction of the 512³ GEMM measured
 // here at the same thread count, and the CNN's seconds per epoch. Then the kws section
 // (bench/kws.ts): the kws preset's training samples/s beside PyTorch CPU, 1 and 2 threads;
-// `--only kws` runs it alone.
+// `--only kws` runs it alone. Then the text section (bench/text.ts): the text-transformer preset's
+// training samples/s at 1 and 2 threads (--text-checkpoint DIR for its tokenizer and SpamAssassin,
+// else random ids); `--only text` runs it alone.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ArrayDataset, subset } from '../src/data/dataset.js';
@@ -16,13 +18,19 @@ import { manualSeed } from '../src/tensor/random.js';
 import { fit } from '../src/train/fit.js';
 import { benchKwsTrain } from './kws.js';
 import { loadTfWasm, type Tf } from './peers.js';
+import { benchTextTrain } from './text.js';
 import { timeMs } from './timing.js';
 
 const { values } = parseArgs({
-  options: { json: { type: 'string' }, quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'text-checkpoint': { type: 'string' },
+  },
 });
-if (values.only !== undefined && values.only !== 'kws')
-  throw new Error(`--only ${values.only}: the sections are 'kws' (or all, without --only)`);
+if (values.only !== undefined && values.only !== 'kws' && values.only !== 'text')
+  throw new Error(`--only ${values.only}: the sections are 'kws' and 'text' (or all, without --only)`);
 const quick = values.quick;
 /** The kws section (it rebuilds the default engine per thread count: run it after the rest). */
 const kwsSection = async () => {
@@ -30,6 +38,17 @@ const kwsSection = async () => {
   for (const l of kws.lines) console.log(l);
   return kws.json;
 };
+/** The text section (it too rebuilds the default engine per thread count). */
+const textSection = async () => {
+  const text = await benchTextTrain({ checkpoint: values['text-checkpoint'], quick, log: (l) => console.error(l) });
+  for (const l of text.lines) console.log(l);
+  return text.json;
+};
+if (values.only === 'text') {
+  const text = await textSection();
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), text }, null, 2)}\n`);
+  process.exit(0);
+}
 if (values.only === 'kws') {
   const kws = await kwsSection();
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ date: new Date().toISOString(), kws }, null, 2)}\n`);
@@ -208,10 +227,11 @@ console.log('\ntargets');
 for (const [name, v, goal] of targets) console.log(`  ${v >= goal ? 'MET ' : 'MISS'} ${name}: ${v.toFixed(2)}×`);
 const isa = engine().isa;
 const kws = await kwsSection();
+const text = await textSection();
 if (values.json) {
   writeFileSync(
     values.json,
-    `${JSON.stringify({ date: new Date().toISOString(), threads, isa, samplesPerSecond: Object.fromEntries(rows.map(([m, w, v]) => [`${m} ${w}`, v])), cnnGflops, gemm512Gflops: gemm, cnnSecondsPerEpoch: 60000 / gCnn.samplesPerSecond, tfWasmCnn, targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })), kws }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), threads, isa, samplesPerSecond: Object.fromEntries(rows.map(([m, w, v]) => [`${m} ${w}`, v])), cnnGflops, gemm512Gflops: gemm, cnnSecondsPerEpoch: 60000 / gCnn.samplesPerSecond, tfWasmCnn, targets: targets.map(([name, value, goal]) => ({ name, value, goal, met: value >= goal })), kws, text }, null, 2)}\n`,
   );
   console.log(`wrote ${values.json}`);
 }
