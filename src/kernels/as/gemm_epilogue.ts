@@ -2,6 +2,8 @@
 // bias, residual add, activation). Shared by every generated micro-kernel (generated/micro.ts).
 // Not for: the GEMM loops themselves (gemm.ts) or standalone elementwise ops (elementwise.ts).
 
+import { gelu4, sigmoid4, tanh4 } from './math4';
+
 /** Flags (bit set). ACCUM: add the tile to what C already holds (beta = 1; also every K block
  * after the first). LAST: this is the final K block, apply bias/residual/activation. */
 export const EPI_ACCUM: i32 = 1;
@@ -75,13 +77,14 @@ export function gelu(x: f32): f32 {
   return <f32>0.5 * x * (<f32>1 + tanhf(u));
 }
 
-/** Applies a scalar-only activation to a stored full tile. */
+/** Applies sigmoid, tanh or GELU to a stored full tile (w a multiple of 4): 4 lanes at a time (math4.ts). */
 export function act_rows(c: usize, ldc: usize, mr: i32, w: i32, act: i32, alpha: f32): void {
   for (let r = 0; r < mr; r++) {
     const row = c + <usize>r * ldc;
-    for (let j = 0; j < w; j++) {
+    for (let j = 0; j < w; j += 4) {
       const p = row + (<usize>j << 2);
-      store<f32>(p, act_scalar(load<f32>(p), act, alpha));
+      const v = v128.load(p);
+      v128.store(p, act == ACT_SIGMOID ? sigmoid4(v) : act == ACT_TANH ? tanh4(v) : gelu4(v));
     }
   }
 }
