@@ -11,10 +11,15 @@
 // Data: SpamAssassin (~/.cache/graduate/spamassassin, `graduate data fetch spamassassin`) tokenised
 // by the checkpoint's tokenizer when a checkpoint is given (--text-checkpoint DIR, else
 // runs/text-transformer or /tmp/tt*/ when they hold one), otherwise random token ids (timing only).
-// PyTorch is not run here: the kws sections (bench/kws.ts) compare with it; ONNX Runtime is the peer.
+// Training also runs PyTorch CPU (bench/torch_text.py under /usr/bin/python3 or
+// $GRADUATE_BENCH_PYTHON: nn.TransformerEncoderLayer pre-norm, exact GELU) on the same ids, one
+// subprocess per round after Graduate's (its import untimed); skipped with a note without torch.
 // Not for: the Fashion-MNIST and kws sections (bench/train.ts, bench/infer.ts, bench/kws.ts).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { graphFromSource } from '../src/cli/source.js';
 import { captureGraph } from '../src/compile/capture.js';
 import { AccuracyGateError, compile } from '../src/compile/pipeline.js';
@@ -43,6 +48,8 @@ const BATCH = 32; // the preset's training batch
 const LR = 1e-3;
 const L_DEFAULT = 128; // MAX_BPE_TOKENS: what a BPE text-transformer reads
 const VOCAB_DEFAULT = 8000; // loadText's BPE vocabulary
+const PYTHON = process.env.GRADUATE_BENCH_PYTHON ?? '/usr/bin/python3';
+const TORCH_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_text.py');
 
 /** A section's printed lines and its JSON record. */
 export interface TextSection {
@@ -171,7 +178,35 @@ export async function benchTextTrain(o: {
   const train = limitDataset(data.train, batches * BATCH);
   const spec = specOf(data);
   const config = { epochs: 1, batchSize: BATCH, lr: LR, optimizer: 'adam' as const, seed: 0 };
-  const rows: { threads: number; graduate: number[] }[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), 'graduate-bench-text-'));
+  writeFileSync(join(tmp, 'ids.i32'), train.x);
+  writeFileSync(join(tmp, 'y.i32'), train.y);
+  let torchNote = '';
+  let torchVersion = '';
+  /** PyTorch's samples/s over the same batches, or undefined (torchNote says why). */
+  const torch = (t: number): number | undefined => {
+    if (torchNote) return undefined;
+    const args = [join(tmp, 'ids.i32'), join(tmp, 'y.i32'), train.sampleShape[0], data.vocab]
+      .concat([train.classNames.length, t, batches, BATCH, LR])
+      .map(String);
+    try {
+      const out = execFileSync(PYTHON, [TORCH_SCRIPT, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const r = JSON.parse(out.trim().split('\n').pop() as string) as { samplesPerSecond: number; torch: string };
+      torchVersion = r.torch;
+      return r.samplesPerSecond;
+    } catch (e) {
+      torchNote = `PyTorch skipped: ${PYTHON} ${TORCH_SCRIPT} failed (${String((e as { stderr?: string }).stderr ?? e)
+        .trim()
+        .split('\n')
+        .pop()})`;
+      log(torchNote);
+      return undefined;
+    }
+  };
+  const rows: { threads: number; graduate: number[]; torch: number[]; ratios: number[] }[] = [];
   let macs = 0;
   for (const t of THREADS) {
     shutdown();
@@ -185,27 +220,35 @@ export async function benchTextTrain(o: {
       return r.history.epochs[0].samplesPerSecond;
     };
     run(limitDataset(train, 2 * BATCH)); // warm-up: V8 tiers the loop up, the engine's heap grows
-    const row = { threads: t, graduate: [] as number[] };
+    const row = { threads: t, graduate: [] as number[], torch: [] as number[], ratios: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       row.graduate.push(run(train));
-      log(`text train, ${th(t)}, round ${r + 1}/${rounds}: ${row.graduate[r].toFixed(1)} samples/s`);
+      const p = torch(t);
+      if (p !== undefined) {
+        row.torch.push(p);
+        row.ratios.push(row.graduate[r] / p);
+      }
+      log(
+        `text train, ${th(t)}, round ${r + 1}/${rounds}: ${row.graduate[r].toFixed(1)} samples/s${p ? `, PyTorch ${p.toFixed(1)}` : ''}`,
+      );
     }
     built.model.dispose();
     rows.push(row);
   }
   shutdown();
+  rmSync(tmp, { recursive: true, force: true });
+  torchNote ||= `PyTorch ${torchVersion} CPU (${PYTHON}, bench/torch_text.py: nn.TransformerEncoderLayer norm_first, exact GELU, key padding mask; torch.set_num_threads; the same ids, labels and batch order; its import and 2 warm-up steps untimed)`;
   const L = train.sampleShape[0];
   const lines = [
     `\ntext-transformer preset training (vocab ${data.vocab}, L ${L}, d 128, 2 pre-norm layers × 4 heads, FFN 256; ${(macs / 1e6).toFixed(1)} MMAC/sample forward; Adam ${LR}, batch ${BATCH}) on ${data.source}`,
-    `full steps (batch gather, forward, backward, Adam, loss and argmax read back); ${rounds} rounds of ${batches} batches per thread count; median of rounds (PyTorch not run: no matching torch model here; bench/kws.ts compares with it)`,
-    `  ${'threads'.padEnd(9)}${'samples/s'.padStart(10)}   rounds   GFLOP/s (≈ 3 × forward)`,
+    `full steps (batch gather, forward, backward, Adam, loss and argmax read back); ${rounds} rounds of ${batches} batches per side and thread count, Graduate and PyTorch in turn; median of rounds`,
+    `  ${'threads'.padEnd(9)}${'Graduate'.padStart(10)}${'PyTorch'.padStart(10)}   Graduate / PyTorch (per round)   Graduate GFLOP/s (≈ 3 × forward)`,
   ];
   for (const r of rows)
     lines.push(
-      `  ${String(r.threads).padEnd(9)}${median(r.graduate).toFixed(1).padStart(10)}   ${r.graduate.map((x) => x.toFixed(1)).join(', ')}   ${((median(r.graduate) * macs * 6) / 1e9).toFixed(1)}`,
+      `  ${String(r.threads).padEnd(9)}${median(r.graduate).toFixed(1).padStart(10)}${(r.torch.length ? median(r.torch).toFixed(1) : '-').padStart(10)}   ${r.ratios.length ? `${median(r.ratios).toFixed(2)}× (${r.ratios.map((x) => x.toFixed(2)).join(', ')})` : '-'}   ${((median(r.graduate) * macs * 6) / 1e9).toFixed(1)}`,
     );
-  if (rows.length === 2)
-    lines.push(`  2 threads / 1 thread: ${(median(rows[1].graduate) / median(rows[0].graduate)).toFixed(2)}×`);
+  lines.push(`  samples/s; ${torchNote}`);
   return {
     lines,
     json: {
@@ -215,7 +258,14 @@ export async function benchTextTrain(o: {
       batches,
       rounds,
       macsPerSample: macs,
-      samplesPerSecond: rows.map((r) => ({ threads: r.threads, graduate: median(r.graduate), rounds: r.graduate })),
+      torch: torchNote,
+      samplesPerSecond: rows.map((r) => ({
+        threads: r.threads,
+        graduate: median(r.graduate),
+        pytorch: r.torch.length ? median(r.torch) : null,
+        ratio: r.ratios.length ? median(r.ratios) : null,
+        rounds: { graduate: r.graduate, pytorch: r.torch, ratios: r.ratios },
+      })),
     },
   };
 }

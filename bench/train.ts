@@ -4,7 +4,7 @@
 // here at the same thread count, and the CNN's seconds per epoch. Then the kws section
 // (bench/kws.ts): the kws preset's training samples/s beside PyTorch CPU, 1 and 2 threads;
 // `--only kws` runs it alone. Then the text section (bench/text.ts): the text-transformer preset's
-// training samples/s at 1 and 2 threads (--text-checkpoint DIR for its tokenizer and SpamAssassin,
+// training samples/s at 1 and 2 threads beside PyTorch CPU (--text-checkpoint DIR for its tokenizer and SpamAssassin,
 // else random ids); `--only text` runs it alone.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
