@@ -228,6 +228,9 @@ function roundUp4(x: number): number {
   return Number((Math.ceil(x / e) * e).toPrecision(4));
 }
 
+/** A weight shared by two int8 layers is quantized once (the second layer finds it int8 already). */
+const quantizedOnce = (c: Constant): Constant => (c.dtype === 'int8' ? c : quantizeWeights(c));
+
 /** The graph with the nodes in `layers` computing in int8 (ranges from `ranges`). */
 function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantParams>): Graph {
   const g = cloneGraph(g0);
@@ -270,10 +273,10 @@ function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantPa
       g.constants[n.inputs[1]] = quantizeRows(g.constants[n.inputs[1]]);
     } else if (layers.has(n.name) && n.op === 'rnnscan') {
       n.inputs = n.inputs.map((v) => (g.values[v] ? asFloat(v) : v));
-      g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
+      g.constants[n.inputs[1]] = quantizedOnce(g.constants[n.inputs[1]]);
     } else if (layers.has(n.name)) {
       n.inputs[0] = asInt8(n.inputs[0]);
-      g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
+      g.constants[n.inputs[1]] = quantizedOnce(g.constants[n.inputs[1]]);
       if (feedsInt8 && !int8Tail(n.attrs as EpilogueAttrs))
         g.values[n.output] = { ...g.values[n.output], dtype: 'int8', quant: params.get(n.output) };
       const res = (n.attrs as { residual?: string }).residual;

@@ -256,8 +256,13 @@ export const RECURRENT = {
           c.bad(`int8 recurrent weights need ${GH} per-column scales and zero points 0`);
         if (a.hidden > SCAN_I8_MAX_HIDDEN) c.bad(`int8 recurrent weights need hidden ≤ ${SCAN_I8_MAX_HIDDEN}`);
         if (c.n.inputs[2] !== undefined && !c.isConstant(2)) c.bad('an int8 rnnscan needs a constant recurrent bias');
+        // −128 would let H · 2^14 · 128 reach 2^31 in the int32 accumulator at H = 1024
+        if ((w.data as Int8Array).some((v) => v === -128)) c.bad('int8 recurrent weights must lie in [-127, 127]');
       } else if ((c.isConstant(1) ? c.constant(1).dtype : c.value(1).dtype) === 'int32')
         c.bad(`recurrent weights '${c.n.inputs[1]}' must be float32, float16 or int8`);
+      const bias = c.n.inputs[2] === undefined ? undefined : c.isConstant(2) ? c.constant(2).dtype : c.value(2).dtype;
+      if (bias !== undefined && bias !== 'float32' && bias !== 'float16')
+        c.bad(`recurrent bias '${c.n.inputs[2]}' must be float32 or float16, got ${bias}`);
     },
     forward(x, [xw, wh, bh], out, a) {
       if (wh.dtype === 'int8')

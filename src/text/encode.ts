@@ -94,7 +94,9 @@ export function encodeText(
   vocabIndex?: Map<string, number>,
 ): Int32Array {
   if (tokenizer.kind === 'bpe') {
-    const ids = bpeOf(tokenizer).encode(tokenizer.mail ? prepareMail(text) : text);
+    // only the ids that fit are encoded: a long message is not tokenised past maxTokens
+    const room = Math.max(0, tokenizer.cls ? maxTokens - 1 : maxTokens);
+    const ids = bpeOf(tokenizer).encode(tokenizer.mail ? prepareMail(text) : text, room);
     let i = 0;
     if (tokenizer.cls && maxTokens > 0) out[i++] = CLS_ID;
     for (let k = 0; k < ids.length && i < maxTokens; k++) out[i++] = ids[k];

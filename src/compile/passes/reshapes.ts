@@ -18,7 +18,7 @@ function perElementPerChannel(g: Graph, u: Node, C: number, rank: number): boole
   return u.inputs.slice(1).every((v) => {
     const c = g.constants[v];
     const n = c ? numel(c.shape) : 0;
-    return c !== undefined && (n === 1 || (n === C && c.shape.at(-1) === C && c.shape.length <= rank));
+    return c !== undefined && c.shape.length <= rank && (n === 1 || (n === C && c.shape.at(-1) === C));
   });
 }
 
