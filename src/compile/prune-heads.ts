@@ -7,9 +7,9 @@
 // value between (the reshapes' attributes; shapes are re-inferred). Not for: anything that is
 // not this pattern (a block read elsewhere, heads mixed by an op, a shared weight); those blocks
 // are reported as not found, never half-edited.
-import { type Constant, consumers, type Graph, type Node, nodeMacs, numel } from '../graph/ir.js';
+import { consumers, type Graph, type Node, nodeMacs } from '../graph/ir.js';
 import { inferNode } from '../graph/validate.js';
-import { f32, useCounts } from './passes/graph-edit.js';
+import { f32, sliceAxis, useCounts } from './passes/graph-edit.js';
 
 type Linear = Extract<Node, { op: 'linear' }>;
 
@@ -168,22 +168,6 @@ export function headNorms(g: Graph, group: HeadGroup, criterion: 'l1' | 'l2'): F
   return vIn.map((v, j) => finish(v) * finish(oOut[j]));
 }
 
-/** A copy of float constant `c` keeping indices `keep` of axis `axis`. */
-function keepAxis(c: Constant, axis: number, keep: readonly number[]): Constant {
-  const outer = numel(c.shape.slice(0, axis));
-  const inner = numel(c.shape.slice(axis + 1));
-  const dim = c.shape[axis];
-  const src = c.data as Float32Array;
-  const data = new Float32Array(outer * keep.length * inner);
-  for (let o = 0; o < outer; o++)
-    keep.forEach((k, j) => {
-      data.set(src.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner), (o * keep.length + j) * inner);
-    });
-  const shape = [...c.shape];
-  shape[axis] = keep.length;
-  return { shape, dtype: 'float32', data };
-}
-
 /** Removes from `g` (a clone, edited in place) every head of the group not in `keep` (sorted). */
 export function applyHeadKeep(g: Graph, group: HeadGroup, keep: readonly number[]): void {
   const { heads, dh, qkv, out } = group;
@@ -191,9 +175,9 @@ export function applyHeadKeep(g: Graph, group: HeadGroup, keep: readonly number[
   const h2 = keep.length;
   const within = keep.flatMap((j) => Array.from({ length: dh }, (_, i) => j * dh + i));
   const cols = [0, 1, 2].flatMap((p) => within.map((c) => p * d + c));
-  g.constants[qkv.inputs[1]] = keepAxis(g.constants[qkv.inputs[1]], 1, cols);
-  if (qkv.inputs[2]) g.constants[qkv.inputs[2]] = keepAxis(g.constants[qkv.inputs[2]], 0, cols);
-  g.constants[out.inputs[1]] = keepAxis(g.constants[out.inputs[1]], 0, within);
+  g.constants[qkv.inputs[1]] = sliceAxis(g.constants[qkv.inputs[1]], 1, cols);
+  if (qkv.inputs[2]) g.constants[qkv.inputs[2]] = sliceAxis(g.constants[qkv.inputs[2]], 0, cols);
+  g.constants[out.inputs[1]] = sliceAxis(g.constants[out.inputs[1]], 0, within);
   const last = (a: readonly number[], v: number) => [...a.slice(0, -1), v];
   group.slices.forEach((s, p) => {
     const size = s.attrs.size;

@@ -11,7 +11,6 @@
 // pruning by weight norm to a MAC budget. Runs after eliminate + fold-bn.
 import { ValueError } from '../errors.js';
 import {
-  type Constant,
   cloneGraph,
   consumers,
   type Epilogue,
@@ -24,7 +23,7 @@ import {
 import { OPS } from '../ops/registry.js';
 import { normAxes } from '../ops/rules.js';
 import { type CalibrateOptions, collectChannelStats } from './calibrate.js';
-import { f32, useCounts } from './passes/graph-edit.js';
+import { f32, sliceAxis, useCounts } from './passes/graph-edit.js';
 import { applyHeadKeep, findHeadGroups, type HeadGroup, headNorms } from './prune-heads.js';
 
 type Producer = Extract<Node, { op: 'conv2d' | 'linear' }>;
@@ -218,22 +217,6 @@ function keptIndices(g: Graph, group: ChannelGroup, keep: readonly number[]): Ma
     for (const [v, pos] of positionsOf(g, group, c)) for (const i of pos) dropped.get(v)?.add(i);
   }
   return new Map(values.map((v) => [v, range(lastDim(g, v)).filter((i) => !dropped.get(v)?.has(i))]));
-}
-
-/** A copy of `c` keeping indices `keep` of axis `axis`. */
-function sliceAxis(c: Constant, axis: number, keep: readonly number[]): Constant {
-  const outer = numel(c.shape.slice(0, axis));
-  const inner = numel(c.shape.slice(axis + 1));
-  const dim = c.shape[axis];
-  const src = c.data as Float32Array;
-  const data = new Float32Array(outer * keep.length * inner);
-  for (let o = 0; o < outer; o++)
-    keep.forEach((k, j) => {
-      data.set(src.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner), (o * keep.length + j) * inner);
-    });
-  const shape = [...c.shape];
-  shape[axis] = keep.length;
-  return { shape, dtype: 'float32', data };
 }
 
 /** Columns g·H + j of every gate g for units `keep` (of H), gate-major as the scan lays them out. */
