@@ -50,17 +50,23 @@ function ortPeer(
   };
 }
 
-/** An onnxruntime-node CPU session: intraOpNumThreads = threads, interOpNumThreads 1, sequential. */
-export async function ortNodeSession(model: Uint8Array, threads: number, sampleShape: number[]): Promise<OrtPeer> {
+/** The module and an onnxruntime-node CPU session: intraOpNumThreads = threads, interOpNumThreads 1, sequential. */
+export async function ortNodeCpu(model: Uint8Array, threads: number) {
   const ort: OrtNode = await import('onnxruntime-node');
-  const s = await ort.InferenceSession.create(model, {
+  const session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  return ortPeer(ort, s, sampleShape);
+  return { ort, session };
+}
+
+/** An onnxruntime-node CPU session over float32 inputs [n, ...sampleShape] (ortNodeCpu's settings). */
+export async function ortNodeSession(model: Uint8Array, threads: number, sampleShape: number[]): Promise<OrtPeer> {
+  const { ort, session } = await ortNodeCpu(model, threads);
+  return ortPeer(ort, session, sampleShape);
 }
 
 /** Installed versions of onnxruntime-node and onnxruntime-web (their `exports` hide package.json). */

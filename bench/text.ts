@@ -41,7 +41,7 @@ import { tokenIds } from '../src/text/encode.js';
 import { fit } from '../src/train/fit.js';
 import { argmaxRows } from '../src/train/metrics.js';
 import { type MeasureSettings, measureAll, type Runner } from './measure.js';
-import { type OrtNode, ortVersions } from './peers.js';
+import { ortNodeCpu, ortVersions } from './peers.js';
 
 const THREADS = [1, 2] as const;
 const BATCH = 32; // the preset's training batch
@@ -362,14 +362,7 @@ async function ortIds(
   ids: BigInt64Array,
   L: number,
 ): Promise<{ run: Runner; release(): Promise<void> }> {
-  const ort: OrtNode = await import('onnxruntime-node');
-  const s = await ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+  const { ort, session: s } = await ortNodeCpu(model, threads);
   const [input] = s.inputNames;
   const [output] = s.outputNames;
   return {
