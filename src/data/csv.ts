@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { FormatError } from '../errors.js';
 import { firstNonFinite } from '../io/fields.js';
 import { BEYOND_FLOAT32 } from '../io/values.js';
-import { inputLimits, overThe } from '../limits.js';
+import { type InputLimits, inputLimits, overThe } from '../limits.js';
 import { type ArrayDataset, channelStats, indexLabels, standardize } from './dataset.js';
 import { readTextFile } from './text-file.js';
 
@@ -19,7 +19,22 @@ export function csvHeader(file: string): string[] {
  */
 export function readCsv(file: string, toLine?: number): { header: string[]; rows: string[][]; lines: number[] } {
   const limits = inputLimits();
-  const text = readTextFile(file, 'CSV file', limits);
+  const { records, lines } = parseCsv(readTextFile(file, 'CSV file', limits), file, { toLine, limits });
+  if (records.length === 0) throw new FormatError(`${file}: empty CSV (expected a header line)`);
+  const [header, ...rows] = records;
+  return { header, rows, lines: lines.slice(1) };
+}
+
+/**
+ * Every record of CSV `text` (fields trimmed, empty lines skipped) with the line each starts on;
+ * `file` names it in errors. opts.delimiter: ',' by default ('\t' for TSV).
+ */
+export function parseCsv(
+  text: string,
+  file: string,
+  opts: { toLine?: number; delimiter?: string; limits?: InputLimits } = {},
+): { records: string[][]; lines: number[] } {
+  const { toLine, limits = inputLimits() } = opts;
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, {
@@ -28,6 +43,7 @@ export function readCsv(file: string, toLine?: number): { header: string[]; rows
       trim: true,
       bom: true,
       max_record_size: limits.recordChars,
+      ...(opts.delimiter !== undefined && { delimiter: opts.delimiter }),
       ...(toLine !== undefined && { to_line: toLine, relax_column_count: true }),
     }) as unknown as typeof records;
   } catch (e) {
@@ -36,9 +52,7 @@ export function readCsv(file: string, toLine?: number): { header: string[]; rows
       throw new FormatError(`${file}:${err.lines}: a record longer than allowed, ${overThe('recordChars', limits)}`);
     throw new FormatError(`${file}: invalid CSV (${err.message})`);
   }
-  if (records.length === 0) throw new FormatError(`${file}: empty CSV (expected a header line)`);
-  const [head, ...body] = records;
-  return { header: head.record, rows: body.map((r) => r.record), lines: body.map((r) => r.info.lines) };
+  return { records: records.map((r) => r.record), lines: records.map((r) => r.info.lines) };
 }
 
 /**

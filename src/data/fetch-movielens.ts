@@ -1,0 +1,161 @@
+// Downloading MovieLens ml-latest-small (GroupLens' zip: ml-latest-small/{ratings,movies,tags,links}.csv
+// and README.txt). GroupLens publishes no checksum and this project could not download the archive
+// to pin one, so by default the content is what is verified: the zip is read in memory (fflate),
+// the five files must be there, ratings.csv and movies.csv must load as MovieLens (every row checked,
+// at least one rating), tags.csv and links.csv must parse as CSV with their headers; --sha256 pins
+// the archive when the user knows its hash. Only then is anything written: each file atomically,
+// ratings.csv last, so a failed fetch never touches a copy already there, and a complete copy is
+// not fetched again. Not for: loading (interactions.ts).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { unzipSync } from 'fflate';
+import { FormatError, GraduateError } from '../errors.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
+import { readFileChecked, readFileHead } from '../io/read.js';
+import { parseCsv } from './csv.js';
+import { download } from './fetch.js';
+import { movieLensCacheDir, parseMovieLens } from './interactions.js';
+
+/** GroupLens' archive of ml-latest-small (research use; see its README.txt). */
+export const MOVIELENS_SMALL_URL = 'https://files.grouplens.org/datasets/movielens/ml-latest-small.zip';
+/** The files taken from the archive, each as `<top folder>/<name>` or `<name>`. */
+export const MOVIELENS_SMALL_FILES = ['movies.csv', 'tags.csv', 'links.csv', 'README.txt', 'ratings.csv'] as const;
+const HEADERS: Readonly<Record<string, string>> = {
+  'ratings.csv': 'userId,movieId,rating,timestamp',
+  'movies.csv': 'movieId,title,genres',
+  'tags.csv': 'userId,movieId,tag,timestamp',
+  'links.csv': 'movieId,imdbId,tmdbId',
+};
+/** A download larger than this is refused while it arrives (the archive is about 1 MB). */
+const MAX_ARCHIVE_BYTES = 256 * 1024 ** 2;
+/** Files that declare more than this in all are not inflated (ml-latest-small's are 5 MB). */
+const MAX_EXTRACTED_BYTES = 1024 ** 3;
+
+export interface FetchMovieLensOptions {
+  /** Archive URL (default $GRADUATE_MOVIELENS_URL, then MOVIELENS_SMALL_URL) */
+  url?: string;
+  /** A local copy of the archive instead of a download */
+  archive?: string;
+  /** Folder to fill (default ~/.cache/graduate/movielens-small) */
+  dest?: string;
+  /** Expected SHA-256 of the archive; without it the content is checked (see the header) */
+  sha256?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * Downloads (or reads opts.archive), verifies and unpacks ml-latest-small into DEST; returns DEST,
+ * the folder `--data` and loadMovieLens take. A DEST that already holds the five files is kept.
+ */
+export async function fetchMovieLens(opts: FetchMovieLensOptions = {}): Promise<string> {
+  const log = opts.log ?? (() => {});
+  const dest = opts.dest ?? movieLensCacheDir();
+  if (isComplete(dest)) {
+    log(`${dest}: present (${MOVIELENS_SMALL_FILES.join(', ')}), skipped`);
+    return dest;
+  }
+  const expected = opts.sha256?.toLowerCase();
+  if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected))
+    throw new FormatError(`--sha256: expected 64 hexadecimal digits, got '${opts.sha256}'`);
+
+  let bytes: Uint8Array;
+  let source: string;
+  if (opts.archive) {
+    source = opts.archive;
+    bytes = readFileChecked(opts.archive, 'MovieLens archive');
+  } else {
+    source = opts.url ?? process.env.GRADUATE_MOVIELENS_URL ?? MOVIELENS_SMALL_URL;
+    try {
+      bytes = await download(source, log, MAX_ARCHIVE_BYTES);
+    } catch (e) {
+      if (!(e instanceof GraduateError) || !/ failed: /.test(e.message)) throw e;
+      throw new GraduateError(
+        `${e.message}\nCannot reach ${source} (offline?). Download ml-latest-small.zip elsewhere and run ` +
+          '`graduate data fetch movielens-small --archive <file.zip>`, or pass --url with a mirror.',
+      );
+    }
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (expected !== undefined && sha !== expected)
+    throw new FormatError(`${source}: SHA-256 ${sha} differs from the expected ${expected}`);
+  log(`${source}: ${(bytes.length / 1e6).toFixed(1)} MB, SHA-256 ${sha}${expected ? ' (as expected)' : ''}`);
+
+  const files = unzipMovieLens(bytes, source);
+  const data = parseMovieLens(
+    { ratings: files.get('ratings.csv') as string, movies: files.get('movies.csv') },
+    { ratings: `${source}: ratings.csv`, movies: `${source}: movies.csv` },
+  );
+  for (const name of ['tags.csv', 'links.csv']) parseCsv(files.get(name) as string, `${source}: ${name}`);
+  log(
+    `${source}: content ok (${data.size} ratings, ${data.numUsers} users, ${data.numItems} rated movies${expected ? '' : '; no pinned SHA-256, see docs/recommend.md'})`,
+  );
+
+  mkdirSync(dest, { recursive: true });
+  for (const name of MOVIELENS_SMALL_FILES) writeFileAtomicSync(join(dest, name), files.get(name) as string);
+  log(`${dest}: ${MOVIELENS_SMALL_FILES.join(', ')} written`);
+  return dest;
+}
+
+/** Whether `dir` holds the five files, with ratings.csv's header as MovieLens writes it. */
+function isComplete(dir: string): boolean {
+  if (!MOVIELENS_SMALL_FILES.every((f) => existsSync(join(dir, f)))) return false;
+  const { head } = readFileHead(join(dir, 'ratings.csv'), 'ratings file', 64);
+  return head.toString('utf8').startsWith(`${HEADERS['ratings.csv']}\n`);
+}
+
+/**
+ * The five files of the archive as UTF-8 text, each checked to start with its header (README.txt:
+ * non-empty). Entries may sit under one top folder; other entries are ignored.
+ */
+function unzipMovieLens(bytes: Uint8Array, source: string): Map<string, string> {
+  const wanted = new Set<string>(MOVIELENS_SMALL_FILES);
+  const declared = new Map<string, number>();
+  let total = 0;
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes, {
+      filter: (f) => {
+        const keep = wanted.has(baseName(f.name)) && /^([^/]+\/)?[^/]+$/.test(f.name);
+        if (keep) {
+          total += f.originalSize;
+          declared.set(f.name, f.originalSize);
+        }
+        return keep && total <= MAX_EXTRACTED_BYTES;
+      },
+    });
+  } catch (e) {
+    throw new FormatError(`${source}: not a valid zip archive (${(e as Error).message})`);
+  }
+  if (total > MAX_EXTRACTED_BYTES)
+    throw new FormatError(`${source}: files of over ${MAX_EXTRACTED_BYTES} bytes in all, refused`);
+  const files = new Map<string, string>();
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  for (const [path, data] of Object.entries(entries)) {
+    const name = baseName(path);
+    if (files.has(name)) throw new FormatError(`${source}: ${name} twice in the archive`);
+    if (data.length !== declared.get(path))
+      throw new FormatError(
+        `${source}: ${path} inflates to ${data.length} bytes, the archive says ${declared.get(path)}`,
+      );
+    let text: string;
+    try {
+      text = utf8.decode(data);
+    } catch {
+      throw new FormatError(`${source}: ${path} is not UTF-8 text`);
+    }
+    const header = HEADERS[name];
+    if (header !== undefined && !text.replace(/^\uFEFF/, '').startsWith(header))
+      throw new FormatError(`${source}: ${path} does not start with the header '${header}'`);
+    if (text.trim() === '') throw new FormatError(`${source}: ${path} is empty`);
+    files.set(name, text);
+  }
+  const missing = MOVIELENS_SMALL_FILES.filter((f) => !files.has(f));
+  if (missing.length > 0)
+    throw new FormatError(
+      `${source}: no ${missing.join(', ')} in the archive (expected ml-latest-small/{${MOVIELENS_SMALL_FILES.join(',')}})`,
+    );
+  return files;
+}
+
+const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
