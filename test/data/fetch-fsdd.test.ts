@@ -144,6 +144,8 @@ describe('fetchFsdd', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('differs from the expected');
     const unknown = await cli('data', 'fetch', 'mnist2');
-    expect(unknown.stderr).toContain("unknown dataset 'mnist2' (available: fashion-mnist, fsdd, spamassassin, movielens-small)");
+    expect(unknown.stderr).toContain(
+      "unknown dataset 'mnist2' (available: fashion-mnist, fsdd, spamassassin, movielens-small)",
+    );
   });
 });
