@@ -7,9 +7,9 @@
 // value between (the reshapes' attributes; shapes are re-inferred). Not for: anything that is
 // not this pattern (a block read elsewhere, heads mixed by an op, a shared weight); those blocks
 // are reported as not found, never half-edited.
-import { consumers, type Graph, type Node, nodeMacs } from '../graph/ir.js';
+import { consumers, type Graph, type Node, nodeMacs, sliceAxis } from '../graph/ir.js';
 import { inferNode } from '../graph/validate.js';
-import { f32, sliceAxis, useCounts } from './passes/graph-edit.js';
+import { f32, useCounts } from './passes/graph-edit.js';
 
 type Linear = Extract<Node, { op: 'linear' }>;
 

@@ -19,11 +19,12 @@ import {
   type Node,
   nodeMacs,
   numel,
+  sliceAxis,
 } from '../graph/ir.js';
 import { OPS } from '../ops/registry.js';
 import { normAxes } from '../ops/rules.js';
 import { type CalibrateOptions, collectChannelStats } from './calibrate.js';
-import { f32, sliceAxis, useCounts } from './passes/graph-edit.js';
+import { f32, useCounts } from './passes/graph-edit.js';
 import { applyHeadKeep, findHeadGroups, type HeadGroup, headNorms } from './prune-heads.js';
 
 type Producer = Extract<Node, { op: 'conv2d' | 'linear' }>;

@@ -194,6 +194,26 @@ export function floatData(c: Constant): Float32Array {
 }
 
 /**
+ * A copy of constant `c` keeping indices `keep` of axis `axis`, in its own dtype (physical pruning
+ * of channels, units and heads; a positions table cut to a shorter sequence). Quantization
+ * parameters are not carried: callers cut float constants.
+ */
+export function sliceAxis(c: Constant, axis: number, keep: readonly number[]): Constant {
+  const outer = numel(c.shape.slice(0, axis));
+  const inner = numel(c.shape.slice(axis + 1));
+  const dim = c.shape[axis];
+  const src = c.data;
+  const data = new (src.constructor as new (n: number) => typeof src)(outer * keep.length * inner);
+  for (let o = 0; o < outer; o++)
+    keep.forEach((k, j) => {
+      data.set(src.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner), (o * keep.length + j) * inner);
+    });
+  const shape = [...c.shape];
+  shape[axis] = keep.length;
+  return { shape, dtype: c.dtype, data } as Constant;
+}
+
+/**
  * The table lookups (embedding, embeddingbag) whose ids come from the graph input, directly or
  * through views of it (reshape, flatten, dropout): each with the rows of its table.
  */

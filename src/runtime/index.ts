@@ -9,6 +9,7 @@ import { Engine, type EngineOptions } from '../kernels/engine.js';
 import { nodeBuiltin } from '../kernels/host.js';
 import { waveformInput } from './audio-input.js';
 import { preparePixels, transposeImages } from './image-input.js';
+import { SequenceBuckets } from './sequence-buckets.js';
 import { Session } from './session.js';
 import {
   declaredArray,
@@ -39,6 +40,7 @@ export {
   wavInput,
 } from './audio-input.js';
 export { describePreparation, type InputPreparation, inputPreparation, tensorShape } from './image-input.js';
+export { bucketLengths, SequenceBuckets } from './sequence-buckets.js';
 export { Session, type SessionOptions } from './session.js';
 export {
   graphSignature,
@@ -84,12 +86,20 @@ export class InferenceModel {
   readonly session: Session;
   /** The named inputs and outputs (names, declared dtypes, shapes with -1 for a batch axis). */
   readonly signature: Signature;
+  /**
+   * A text model's shorter lengths: run() pads a batch to its longest text, not to maxTokens
+   * (sequence-buckets.ts); undefined for other models.
+   */
+  readonly sequences: SequenceBuckets | undefined;
   constructor(
     readonly graph: Graph,
     opts: { maxBatch?: number; engine?: Engine } = {},
   ) {
     this.signature = graphSignature(graph);
     this.session = new Session(graph, opts);
+    const input = graph.inputs.length === 1 ? graph.values[graph.inputs[0]] : undefined;
+    if (graph.meta.input.kind === 'text' && input?.dtype === 'int32' && input.shape.length === 2)
+      this.sequences = new SequenceBuckets(graph, this.session, opts);
   }
   /** Inputs in the model's order: name, declared dtype, shape (-1: the batch axis). */
   get inputs(): readonly TensorInfo[] {
@@ -124,6 +134,7 @@ export class InferenceModel {
     const spec = this.input;
     if (spec.layout === 'NCHW' && input instanceof Float32Array && spec.kind === 'image')
       return this.session.run(transposeImages(input, spec.shape), batch);
+    if (this.sequences && input instanceof Int32Array) return this.sequences.run(input, batch);
     return this.session.run(input, batch);
   }
   /**
@@ -206,6 +217,7 @@ export class InferenceModel {
     return textInput(this.input, texts, 'prepareText');
   }
   dispose(): void {
+    this.sequences?.dispose();
     this.session.dispose();
   }
 }

@@ -110,7 +110,7 @@ export function textParameters(m: ModelEntry, limits: TextLimits) {
   const maxTokens = m.spec.shape[0];
   return {
     text_inputs: [
-      `input '${TEXT_INPUT}' (or '${m.input.name}') BYTES [texts]: UTF-8 strings, up to ${limits.maxBytes} bytes each, tokenised by the server with the model's ${tokenizer.kind} tokenizer${tokenizer.mail ? ` (an e-mail cut to ${tokenizer.mail} first)` : ''} into ${maxTokens} token ids (truncated, or padded with -1: padding is masked, so a text's answer does not depend on the texts batched with it)`,
+      `input '${TEXT_INPUT}' (or '${m.input.name}') BYTES [texts]: UTF-8 strings, up to ${limits.maxBytes} bytes each, tokenised by the server with the model's ${tokenizer.kind} tokenizer${tokenizer.mail ? ` (an e-mail cut to ${tokenizer.mail} first)` : ''} into at most ${maxTokens} token ids (truncated, or padded with -1; a batch runs padded to its longest text, and padding is masked, so a text's answer does not depend on the texts batched with it)`,
       `input '${m.input.name}' ${m.input.datatype} ${fmtShape(protocolShape(m.input))}: token ids, -1 padding`,
     ],
     text_tokenizer: tokenizer.kind,

@@ -14,9 +14,11 @@ import { folderOf, RUNTIME_REACH } from '../architecture/dependencies.js';
  * 163.6 KB measured); 184 KiB since text models tokenise in the runtime (text/encode.ts, the
  * byte-level BPE of text/bpe.ts with its pre-tokenizer and heap, reached by graph/validate.ts's
  * tokenizer check and InferenceModel.prepareText; runtime/text-input.ts, with the e-mail cut of
- * encode.ts: 14.4 KiB of the bundle, 183.9 KB measured).
+ * encode.ts: 14.4 KiB of the bundle, 183.9 KB measured); 188 KiB since a text model runs a batch
+ * padded to its longest text (graph/sequence.ts specializing the graph to a shorter length,
+ * runtime/sequence-buckets.ts: 2.7 KiB, 186.7 KiB measured).
  */
-const BUDGET_BYTES = 184 * 1024;
+const BUDGET_BYTES = 188 * 1024;
 
 describe('graduate/runtime', () => {
   it('imports no training code and stays within its size budget', async () => {

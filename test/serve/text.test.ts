@@ -2,7 +2,8 @@
 // weights): strings as a KServe v2 BYTES tensor (JSON, or binary length-prefixed elements) under
 // 'text' or the model's input name answer the logits and top-k of the runtime on prepareText ids;
 // the int32 token-id tensor still works; texts of different lengths in one batch answer as each
-// alone (every text is padded to maxTokens with -1, which the model masks); concurrent text
+// alone at full length (a batch runs padded to its longest text, 16 or 24 tokens here, and the
+// model masks padding: runtime/sequence-buckets.ts); concurrent text
 // requests share batches; metadata lists the BYTES input; bad texts are 400s naming the problem.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/kernels/engine.js';
 import { type InferenceModel, loadArtifact, topClasses } from '../../src/runtime/index.js';
+import { longestRow } from '../../src/runtime/sequence-buckets.js';
 import { InferenceServer } from '../../src/serve/server.js';
 import { TEXT_TOKENS, TEXTS, writeTinyArtifact, writeTinyTransformerArtifact } from './fixtures.js';
 
@@ -43,8 +45,8 @@ describe('graduate serve: a text model', () => {
   let local: InferenceModel;
   let engine: Engine;
   let infer: string;
-  /** The runtime's logits of each text alone. */
-  const alone = (t: string) => local.run(local.prepareText([t]), 1);
+  /** The runtime's logits of each text alone, padded to maxTokens (the full-length graph). */
+  const alone = (t: string) => local.session.run(local.prepareText([t]), 1);
   const bytes = (texts: string[], name = 'text') => ({
     inputs: [{ name, datatype: 'BYTES', shape: [texts.length], data: texts }],
   });
@@ -77,6 +79,13 @@ describe('graduate serve: a text model', () => {
     expect(meta.parameters.text_inputs.join('\n')).toMatch(
       /input 'text' \(or 'input'\) BYTES \[texts\]: UTF-8 strings/,
     );
+  });
+
+  it('the model runs a batch at its longest text: 16 tokens for short texts, 24 for the long one', () => {
+    expect(local.sequences?.refusal).toBeUndefined();
+    const lengths = TEXTS.map((t) => longestRow(local.prepareText([t]), 1, TEXT_TOKENS));
+    expect(lengths.map((n) => local.sequences?.lengthFor(n))).toEqual(lengths.map((n) => (n <= 16 ? 16 : 24)));
+    expect(lengths.some((n) => n <= 16) && lengths.some((n) => n > 16)).toBe(true);
   });
 
   it('BYTES texts (JSON; under either name) answer the runtime on each text alone, in one batch', async () => {

@@ -2,7 +2,7 @@
 // uses of a name, fresh names, dropping what no node uses. They edit the graph they are given: call
 // them on a cloneGraph() copy, never on a pass's input.
 import { ValueError } from '../../errors.js';
-import { type Constant, type Epilogue, type Graph, type Node, numel } from '../../graph/ir.js';
+import type { Epilogue, Graph, Node } from '../../graph/ir.js';
 
 /** Every name a node reads: its inputs and its fused residual. */
 export function nodeUses(n: Node): string[] {
@@ -47,20 +47,4 @@ export function f32(g: Graph, name: string): Float32Array {
   const c = g.constants[name];
   if (!(c.data instanceof Float32Array)) throw new ValueError(`constant '${name}' is ${c.dtype}, expected float32`);
   return c.data;
-}
-
-/** A copy of float constant `c` keeping indices `keep` of axis `axis` (physical pruning of channels, units and heads). */
-export function sliceAxis(c: Constant, axis: number, keep: readonly number[]): Constant {
-  const outer = numel(c.shape.slice(0, axis));
-  const inner = numel(c.shape.slice(axis + 1));
-  const dim = c.shape[axis];
-  const src = c.data as Float32Array;
-  const data = new Float32Array(outer * keep.length * inner);
-  for (let o = 0; o < outer; o++)
-    keep.forEach((k, j) => {
-      data.set(src.subarray((o * dim + k) * inner, (o * dim + k + 1) * inner), (o * keep.length + j) * inner);
-    });
-  const shape = [...c.shape];
-  shape[axis] = keep.length;
-  return { shape, dtype: 'float32', data };
 }
