@@ -1,14 +1,16 @@
 // Downloading MovieLens ml-latest-small (GroupLens' zip: ml-latest-small/{ratings,movies,tags,links}.csv
 // and README.txt). GroupLens publishes no checksum and this project could not download the archive
 // to pin one, so by default the content is what is verified: the zip is read in memory (fflate),
-// the five files must be there, ratings.csv and movies.csv must load as MovieLens (every row checked,
-// at least one rating), tags.csv and links.csv must parse as CSV with their headers; --sha256 pins
-// the archive when the user knows its hash. Only then is anything written: each file atomically,
+// each file's CRC-32 must match the zip's directory, the five files must be there, ratings.csv and
+// movies.csv must load as MovieLens (every row checked, at least one rating), tags.csv and
+// links.csv must parse as CSV with their headers; --sha256 pins the archive when the user knows
+// its hash. Only then is anything written: each file atomically,
 // ratings.csv last, so a failed fetch never touches a copy already there, and a complete copy is
 // not fetched again. Not for: loading (interactions.ts).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { FormatError, GraduateError } from '../errors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
@@ -81,6 +83,7 @@ export async function fetchMovieLens(opts: FetchMovieLensOptions = {}): Promise<
     throw new FormatError(`${source}: SHA-256 ${sha} differs from the expected ${expected}`);
   log(`${source}: ${(bytes.length / 1e6).toFixed(1)} MB, SHA-256 ${sha}${expected ? ' (as expected)' : ''}`);
 
+  if (!crc32) log(`${source}: CRC-32 not checked (this Node has no zlib.crc32; 20.15 or later has)`);
   const files = unzipMovieLens(bytes, source);
   const data = parseMovieLens(
     { ratings: files.get('ratings.csv') as string, movies: files.get('movies.csv') },
@@ -129,6 +132,7 @@ function unzipMovieLens(bytes: Uint8Array, source: string): Map<string, string> 
   }
   if (total > MAX_EXTRACTED_BYTES)
     throw new FormatError(`${source}: files of over ${MAX_EXTRACTED_BYTES} bytes in all, refused`);
+  const crcs = centralCrcs(bytes, source);
   const files = new Map<string, string>();
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   for (const [path, data] of Object.entries(entries)) {
@@ -137,6 +141,11 @@ function unzipMovieLens(bytes: Uint8Array, source: string): Map<string, string> 
     if (data.length !== declared.get(path))
       throw new FormatError(
         `${source}: ${path} inflates to ${data.length} bytes, the archive says ${declared.get(path)}`,
+      );
+    const crc = crc32?.(data);
+    if (crc !== undefined && crc !== crcs.get(path))
+      throw new FormatError(
+        `${source}: ${path} is damaged (CRC-32 ${hex(crc)}, the archive records ${hex(crcs.get(path) ?? 0)})`,
       );
     let text: string;
     try {
@@ -159,3 +168,38 @@ function unzipMovieLens(bytes: Uint8Array, source: string): Map<string, string> 
 }
 
 const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+/** zlib.crc32 came with Node 20.15 (engines allow 20.0): older ones skip the CRC check, logging so. */
+const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+const hex = (n: number) => n.toString(16).padStart(8, '0');
+
+/**
+ * Each entry's CRC-32 as the zip's central directory records it: fflate inflates without checking
+ * it, and a damaged deflate stream can inflate to plausible but wrong text. The layout (APPNOTE
+ * 4.3.12, 4.3.16, zip64 4.3.14–15) is read as fflate reads it; a malformed directory is refused.
+ */
+function centralCrcs(bytes: Uint8Array, source: string): Map<string, number> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (why: string) => new FormatError(`${source}: not a valid zip archive (${why})`);
+  let end = bytes.length - 22;
+  while (end >= 0 && bytes.length - end <= 65557 && view.getUint32(end, true) !== 0x06054b50) end--;
+  if (end < 0 || bytes.length - end > 65557) throw bad('no end of central directory');
+  let count = view.getUint16(end + 10, true);
+  let at = view.getUint32(end + 16, true);
+  if (end >= 20 && view.getUint32(end - 20, true) === 0x07064b50) {
+    const z = Number(view.getBigUint64(end - 12, true));
+    if (z + 56 <= bytes.length && view.getUint32(z, true) === 0x06064b50) {
+      count = Number(view.getBigUint64(z + 32, true));
+      at = Number(view.getBigUint64(z + 48, true));
+    }
+  }
+  const crcs = new Map<string, number>();
+  for (let k = 0; k < count; k++) {
+    if (at + 46 > bytes.length || view.getUint32(at, true) !== 0x02014b50) throw bad(`central directory entry ${k}`);
+    const utf8 = (view.getUint16(at + 8, true) & 0x800) !== 0;
+    const n = view.getUint16(at + 28, true);
+    const name = new TextDecoder(utf8 ? 'utf-8' : 'latin1').decode(bytes.subarray(at + 46, at + 46 + n));
+    crcs.set(name, view.getUint32(at + 16, true));
+    at += 46 + n + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  return crcs;
+}
