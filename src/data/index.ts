@@ -23,8 +23,37 @@ export {
 export { FASHION_MNIST_CLASSES, loadFashionMnist } from './fashion-mnist.js';
 export { FASHION_MNIST_URL, fetchFashionMnist } from './fetch.js';
 export { type FetchFsddOptions, FSDD_SHA256, FSDD_URL, fetchFsdd } from './fetch-fsdd.js';
+export { type FetchMovieLensOptions, fetchMovieLens, MOVIELENS_SMALL_URL } from './fetch-movielens.js';
 export { type IdxArray, parseIdx, readIdx } from './idx.js';
 export { loadImageFolder } from './images.js';
+export {
+  type ColdStart,
+  coldStart,
+  hasItem,
+  type InteractionSplit,
+  itemCounts,
+  leaveLastOut,
+  type RandomSplitOptions,
+  randomSplit,
+  seenItems,
+  type UserItems,
+} from './interaction-splits.js';
+export {
+  type Bags,
+  type Column,
+  findMovieLens,
+  type Interactions,
+  type ItemFeatures,
+  type ItemFeaturesOptions,
+  type LoadInteractionsOptions,
+  loadInteractionData,
+  loadInteractions,
+  loadMovieLens,
+  parseInteractions,
+  subsetInteractions,
+  withItemFeatures,
+} from './interactions.js';
 export { type LoadDataOptions, loadData } from './load.js';
 export { DataLoader, type LoaderOptions } from './loader.js';
+export { AliasTable, NegativeSampler, type NegativeSamplerOptions } from './negative-sampling.js';
 export { encodeText, loadText } from './text.js';
