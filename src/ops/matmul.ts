@@ -17,6 +17,7 @@ import {
   operandOnnx,
   optionalNumber,
   same,
+  weighsFloats,
 } from './rules.js';
 
 /** Fused epilogue of conv2d/linear: bias is an input; `residual` a value added before `activation`. */
@@ -256,6 +257,8 @@ export const MATMUL = {
   matmul: {
     arity: [2, 2],
     infer: ([a, b]) => {
+      weighsFloats('matmul', a);
+      weighsFloats('matmul', b);
       const { lead, M, N } = matmulDims(a.shape, b.shape);
       return { shape: [...lead, M, N], dtype: 'float32' };
     },
@@ -316,6 +319,7 @@ export const MATMUL = {
   linear: {
     arity: [2, 3],
     infer: ([x, w, b]) => {
+      weighsFloats('linear', x);
       const K = x.shape[x.shape.length - 1];
       if (x.shape.length < 1 || w.shape.length !== 2 || w.shape[0] !== K) {
         throw new ShapeError(

@@ -4,7 +4,7 @@
 // field or input, since they reach users reading an artifact or an ONNX file.
 
 import type { Backend, EpilogueActivation, UnaryFn } from '../backend/backend.js';
-import { ShapeError } from '../errors.js';
+import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { isFloat32 } from '../io/fields.js';
 import type { CheckCtx, ConstInfo, Info, OnnxCtx, OnnxOrder, Ref, Shape, ValueInfo } from './op.js';
 
@@ -60,6 +60,17 @@ export function normAxes(op: string, axes: readonly number[], rank: number): num
       throw new ShapeError(`${op}: axis ${axes[i]} is out of range for rank ${rank}`);
   }
   return [...new Set(out)].sort((x, y) => x - y);
+}
+
+/**
+ * Refuses integer input to an op that weighs its input (linear, matmul, convolutions): the kernels
+ * read float32, so token ids would count as their bit patterns (about k·1.4e-45: zero).
+ */
+export function weighsFloats(op: string, x: Info): void {
+  if (x.dtype === 'int32')
+    throw new ValueError(
+      `${op}: input ${fmtShape(x.shape)} is int32 (token ids?), but ${op} weighs float values; look ids up in an embedding first`,
+    );
 }
 
 export function channelsOf(op: string, x: Info): number {

@@ -10,7 +10,7 @@ import { ShapeError, ValueError } from '../errors.js';
 import { MEMORY_LIMIT_BYTES } from '../limits.js';
 import { expectHost, forEachIndex, stridesOf, view, zeros } from './host.js';
 import type { CheckCtx, Info, NodeView, OnnxAttr, OnnxCtx, OpDef } from './op.js';
-import { numel } from './rules.js';
+import { numel, weighsFloats } from './rules.js';
 
 interface Window {
   /** Per spatial axis. */
@@ -256,6 +256,7 @@ export const WINDOW_ND = {
   convnd: {
     arity: [2, 3],
     infer: ([x, w, b], a) => {
+      weighsFloats('convnd', x);
       const rank = w.shape.length - 2;
       const sp = spatialOf('convnd', x, rank);
       const [M, Cg] = w.shape;
@@ -352,6 +353,7 @@ export const WINDOW_ND = {
   convtransposend: {
     arity: [2, 3],
     infer: ([x, w, b], a) => {
+      weighsFloats('convnd', x);
       const rank = w.shape.length - 2;
       const sp = spatialOf('convtransposend', x, rank);
       const [C, Mg] = w.shape;

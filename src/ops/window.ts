@@ -7,7 +7,7 @@ import { isNatural, isPosInt } from '../io/fields.js';
 import { type Conv2dGeometry, conv2dGeometry, type Pool2dGeometry, pool2dGeometry } from '../shape/window.js';
 import { checkWeighted, type EpilogueAttrs, exportWeighted, int8Of, planEpilogue, planInt8 } from './matmul.js';
 import type { CheckCtx, Info, OpDef, PlanCtx, Ref, Shape } from './op.js';
-import { ints, KERNEL_ACTIVATION, sameDtype } from './rules.js';
+import { ints, KERNEL_ACTIVATION, sameDtype, weighsFloats } from './rules.js';
 
 type Pair = [number, number];
 type Pads = [number, number, number, number];
@@ -77,6 +77,7 @@ export const WINDOW = {
   conv2d: {
     arity: [2, 3],
     infer: ([x, w, b], a) => {
+      weighsFloats('conv2d', x);
       if (x.shape.length !== 4) throw new ShapeError(`conv2d: input ${fmtShape(x.shape)} must be NHWC (rank 4)`);
       const g = convGeo(x.shape, w.shape, a);
       if (b && (b.shape.length !== 1 || b.shape[0] !== g.OC))
