@@ -104,7 +104,7 @@ export async function fetchMovieLens(opts: FetchMovieLensOptions = {}): Promise<
 function isComplete(dir: string): boolean {
   if (!MOVIELENS_SMALL_FILES.every((f) => existsSync(join(dir, f)))) return false;
   const { head } = readFileHead(join(dir, 'ratings.csv'), 'ratings file', 64);
-  return head.toString('utf8').startsWith(`${HEADERS['ratings.csv']}\n`);
+  return firstLine(head.toString('utf8')) === HEADERS['ratings.csv'];
 }
 
 /**
@@ -154,8 +154,8 @@ function unzipMovieLens(bytes: Uint8Array, source: string): Map<string, string> 
       throw new FormatError(`${source}: ${path} is not UTF-8 text`);
     }
     const header = HEADERS[name];
-    if (header !== undefined && !text.replace(/^\uFEFF/, '').startsWith(header))
-      throw new FormatError(`${source}: ${path} does not start with the header '${header}'`);
+    if (header !== undefined && firstLine(text) !== header)
+      throw new FormatError(`${source}: ${path} does not start with the header line '${header}'`);
     if (text.trim() === '') throw new FormatError(`${source}: ${path} is empty`);
     files.set(name, text);
   }
@@ -167,6 +167,8 @@ function unzipMovieLens(bytes: Uint8Array, source: string): Map<string, string> 
   return files;
 }
 
+/** The first line of text (a BOM and the line end left out; undefined when no line end is in sight). */
+const firstLine = (text: string) => /^\uFEFF?([^\r\n]*)\r?\n/.exec(text)?.[1];
 const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 /** zlib.crc32 came with Node 20.15 (engines allow 20.0): older ones skip the CRC check, logging so. */
 const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;

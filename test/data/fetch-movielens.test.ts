@@ -18,15 +18,18 @@ import { tempDir } from './helpers.js';
 const SHARED = join(import.meta.dirname, '../../../shared/datasets/movielens-small');
 const TOP = 'ml-latest-small';
 
-/** Small files with the real headers. */
-const SMALL: Record<string, string> = {
+/** Small files with the real headers and line ends (CRLF). */
+const SMALL: Record<string, string> = crlf({
   'ratings.csv': 'userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.0,964981247\n2,1,3.5,1445714835\n',
   'movies.csv':
     'movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n3,"Grumpier Old Men, The (1995)",Comedy\n',
   'tags.csv': 'userId,movieId,tag,timestamp\n2,1,funny,1445714994\n',
   'links.csv': 'movieId,imdbId,tmdbId\n1,0114709,862\n3,0113228,15602\n',
   'README.txt': 'Summary\n=======\nThis dataset (ml-latest-small) describes 5-star rating ...\n',
-};
+});
+function crlf(files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([f, t]) => [f, t.replaceAll('\n', '\r\n')]));
+}
 
 /** A zip laid out as GroupLens' (TOP/name), with `files` (null drops one) and a stray entry. */
 function buildZip(files: Record<string, string | null> = {}): Buffer {
@@ -165,7 +168,7 @@ describe('fetchMovieLens', () => {
     await expect(serve(deflated)).rejects.toThrow(/not a valid zip archive|is damaged/);
     await expect(serve(buildZip({ 'tags.csv': null }))).rejects.toThrow(`${url}: no tags.csv in the archive`);
     await expect(serve(buildZip({ 'ratings.csv': 'user,item\n1,2\n' }))).rejects.toThrow(
-      `${url}: ml-latest-small/ratings.csv does not start with the header 'userId,movieId,rating,timestamp'`,
+      `${url}: ml-latest-small/ratings.csv does not start with the header line 'userId,movieId,rating,timestamp'`,
     );
     await expect(serve(buildZip({ 'ratings.csv': 'userId,movieId,rating,timestamp\n' }))).rejects.toThrow(
       `${url}: ratings.csv: no interactions after the header line`,
