@@ -6,7 +6,7 @@ import { ValueError } from '../errors.js';
 import type { Exec, Grad, Ref } from '../ops/op.js';
 import { type OpAttrs, type OpName, opDef } from '../ops/registry.js';
 import { keep } from '../tensor/scope.js';
-import { Tensor } from '../tensor/tensor.js';
+import { type RowGrad, Tensor } from '../tensor/tensor.js';
 import { isGradEnabled } from './grad-mode.js';
 
 /** Sees every op applied while set (capture: a module's forward becomes graph nodes). */
@@ -84,7 +84,10 @@ export function apply<K extends OpName>(op: K, ins: readonly Tensor[], attrs: Op
     // Saved tensors belong to the output: they live exactly as long as it does.
     for (const s of saved) keep(s);
     out.requiresGrad = true;
-    const needs = ins.map((t) => t?.requiresGrad === true);
+    // A table leaf that asks for row-sparse gradients gets them from rowVjp, not from vjp.
+    const table = def.rowVjp && ins[def.rowVjp.input];
+    const sparse = table?.sparseGrad && table.requiresGrad && !table.gradNode ? def.rowVjp : undefined;
+    const needs = ins.map((t, i) => t?.requiresGrad === true && i !== sparse?.input);
     const g: Grad = {
       backend: out.backend,
       alloc: (shape, dtype) => new Tensor(shape, dtype ?? 'float32', undefined, out.backend),
@@ -94,6 +97,10 @@ export function apply<K extends OpName>(op: K, ins: readonly Tensor[], attrs: Op
       inputs: ins,
       saved,
       backward: (d) => vjp(g, ins as readonly Ref[], out, saved, d, attrs, needs) as (Tensor | null)[],
+      rows: sparse && {
+        input: sparse.input,
+        backward: (d) => sparse.vjp(g, ins as readonly Ref[], d, attrs) as RowGrad,
+      },
     };
   } else {
     for (const s of saved) s.dispose();

@@ -1,11 +1,13 @@
 // Reverse-mode autograd: a topological sort of the graph behind a tensor, then one loop that
 // hands each node's output gradient to its op's vjp (src/ops/registry.ts) and accumulates the
 // results. Leaves that require gradients accumulate into `.grad` (kept alive, outside scopes);
-// every intermediate gradient is freed as soon as it has been consumed.
+// every intermediate gradient is freed as soon as it has been consumed. Leaves that ask for
+// row-sparse gradients (embedding tables) get them from the op's row vjp (row-grad.ts).
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { keep } from '../tensor/scope.js';
 import { ones, type Tensor } from '../tensor/tensor.js';
 import { noGrad } from './grad-mode.js';
+import { accumulateRows, foldRows } from './row-grad.js';
 
 function topoSort(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -30,7 +32,7 @@ function topoSort(root: Tensor): Tensor[] {
   return order;
 }
 
-/** Accumulates d(root)/d(leaf) into leaf.grad for every leaf with requiresGrad. */
+/** Accumulates d(root)/d(leaf) into leaf.grad (or leaf.rowGrad) for every leaf with requiresGrad. */
 export function backward(root: Tensor, dRoot?: Tensor): void {
   if (!root.requiresGrad) throw new ValueError(`backward(): tensor ${root.describe()} does not require gradients`);
   if (!dRoot && root.size !== 1) {
@@ -54,6 +56,8 @@ export function backward(root: Tensor, dRoot?: Tensor): void {
         continue;
       }
       const dIns = t.gradNode.backward(g);
+      const rows = t.gradNode.rows;
+      if (rows) accumulateRows(t.gradNode.inputs[rows.input], rows.backward(g));
       const returned = new Set<Tensor>();
       t.gradNode.inputs.forEach((input, j) => {
         let d = dIns[j];
@@ -89,4 +93,5 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
     g.backend.axpy(1, g.buf, leaf.grad.buf, g.size);
     g.dispose();
   }
+  foldRows(leaf);
 }

@@ -10,11 +10,11 @@
 // oracle and the constant folder). Not for: shape rules (src/ops/, src/shape/),
 // autograd, or choosing between backends (src/backend/index.ts).
 import type { MemoryStats } from '../kernels/heap.js';
-import type { AdamStepArgs, SgdStepArgs } from '../kernels/optim.js';
+import type { AdagradStepArgs, AdamStepArgs, RowSet, SgdStepArgs } from '../kernels/optim.js';
 import type { ScanCell } from '../kernels/recurrent.js';
 import type { Conv2dGeometry, Pool2dGeometry } from '../shape/window.js';
 
-export type { AdamStepArgs, MemoryStats, SgdStepArgs };
+export type { AdagradStepArgs, AdamStepArgs, MemoryStats, RowSet, SgdStepArgs };
 
 /**
  * A buffer handle of a backend: a byte address in the backend's memory, so `buf + k` is the
@@ -281,8 +281,11 @@ export interface Backend extends InferenceBackend {
   scatterAdd(dy: Buf, D: number, ids: Buf, n: number, dTable: Buf): void;
   embeddingBagBackward(dy: Buf, D: number, ids: Buf, B: number, L: number, dTable: Buf): void;
   // ---- optimizers ----------------------------------------------------------------------------
-  sgdStep(param: Buf, grad: Buf, buf: Buf, n: number, a: SgdStepArgs): void;
-  adamStep(param: Buf, grad: Buf, m: Buf, v: Buf, n: number, a: AdamStepArgs): void;
+  // In place over n elements; with rows, grad is a row-sparse gradient and only those rows of the
+  // parameter and its state change (Adam then as torch.optim.SparseAdam: kernels/optim.ts adamScalars).
+  sgdStep(param: Buf, grad: Buf, buf: Buf, n: number, a: SgdStepArgs, rows?: RowSet): void;
+  adamStep(param: Buf, grad: Buf, m: Buf, v: Buf, n: number, a: AdamStepArgs, rows?: RowSet): void;
+  adagradStep(param: Buf, grad: Buf, sum: Buf, n: number, a: AdagradStepArgs, rows?: RowSet): void;
   /** Σ x[n]² (float64 accumulation). */
   sumSquares(x: Buf, n: number): number;
 }

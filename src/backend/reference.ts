@@ -10,8 +10,10 @@
 // allows (unary, softmax, dx aliasing dy, overlapping copy) read before they write.
 // Not for: speed (wasm.ts), shape rules (src/shape/, src/ops/), choosing a backend.
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
+import { adamScalars } from '../kernels/optim.js';
 import { broadcastShape, type Conv2dGeometry, type Pool2dGeometry, type WindowGeometry } from '../shape/window.js';
 import type {
+  AdagradStepArgs,
   AdamStepArgs,
   Backend,
   BinaryFn,
@@ -25,6 +27,7 @@ import type {
   MemoryStats,
   Prepared,
   ReduceFn,
+  RowSet,
   ScanCell,
   SgdStepArgs,
   UnaryFn,
@@ -1047,7 +1050,11 @@ export class ReferenceBackend implements Backend {
    * torch.optim.SGD: d = g (+ wd·p); with momentum, buf = first ? d : momentum·buf + (1 − dampening)·d
    * and d = nesterov ? d + momentum·buf : buf; p −= lr·d. buf is untouched without momentum.
    */
-  sgdStep(param: Buf, grad: Buf, buf: Buf, n: number, a: SgdStepArgs): void {
+  sgdStep(param: Buf, grad: Buf, buf: Buf, n: number, a: SgdStepArgs, rows?: RowSet): void {
+    if (rows) {
+      this.eachRow(rows, (at, g) => this.sgdStep(param + at, grad + g, buf + at, rows.width, a));
+      return;
+    }
     const [p, g_] = [this.f32(param, n), this.f32(grad, n)];
     const b = a.momentum !== 0 ? this.f32(buf, n) : undefined;
     for (let i = 0; i < n; i++) {
@@ -1064,19 +1071,49 @@ export class ReferenceBackend implements Backend {
   /**
    * torch.optim.Adam (weightDecay added to g) or AdamW (decoupled: p scaled by 1 − lr·wd):
    * m = β1·m + (1 − β1)·g, v = β2·v + (1 − β2)·g², p −= lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps).
+   * Rows: those rows only, with torch.optim.SparseAdam's scalars (adamScalars).
    */
-  adamStep(param: Buf, grad: Buf, m: Buf, v: Buf, n: number, a: AdamStepArgs): void {
-    const [p, g_, mv, vv] = [this.f32(param, n), this.f32(grad, n), this.f32(m, n), this.f32(v, n)];
-    const bc1 = 1 - a.beta1 ** a.step;
-    const bc2 = 1 - a.beta2 ** a.step;
-    for (let i = 0; i < n; i++) {
-      let g = g_[i];
-      if (a.weightDecay !== 0 && a.decoupled) p[i] *= 1 - a.lr * a.weightDecay;
-      if (a.weightDecay !== 0 && !a.decoupled) g += a.weightDecay * p[i];
-      mv[i] = a.beta1 * mv[i] + (1 - a.beta1) * g;
-      vv[i] = a.beta2 * vv[i] + (1 - a.beta2) * g * g;
-      p[i] -= ((a.lr / bc1) * mv[i]) / (Math.sqrt(vv[i]) / Math.sqrt(bc2) + a.eps);
+  adamStep(param: Buf, grad: Buf, m: Buf, v: Buf, n: number, a: AdamStepArgs, rows?: RowSet): void {
+    const { stepSize, bc2Sqrt } = adamScalars(a, rows !== undefined);
+    const update = (at: number, gat: number, n: number) => {
+      const [p, g_, mv, vv] = [
+        this.f32(param + at, n),
+        this.f32(grad + gat, n),
+        this.f32(m + at, n),
+        this.f32(v + at, n),
+      ];
+      for (let i = 0; i < n; i++) {
+        let g = g_[i];
+        if (a.weightDecay !== 0 && a.decoupled) p[i] *= 1 - a.lr * a.weightDecay;
+        if (a.weightDecay !== 0 && !a.decoupled) g += a.weightDecay * p[i];
+        mv[i] = a.beta1 * mv[i] + (1 - a.beta1) * g;
+        vv[i] = a.beta2 * vv[i] + (1 - a.beta2) * g * g;
+        p[i] -= (stepSize * mv[i]) / (Math.sqrt(vv[i]) / bc2Sqrt + a.eps);
+      }
+    };
+    if (rows) this.eachRow(rows, (at, g) => update(at, g, rows.width));
+    else update(0, 0, n);
+  }
+
+  /** torch.optim.Adagrad: g += wd·p; sum += g²; p −= lr/(1 + (t − 1)·lrDecay) · g / (sqrt(sum) + eps). */
+  adagradStep(param: Buf, grad: Buf, sum: Buf, n: number, a: AdagradStepArgs, rows?: RowSet): void {
+    if (rows) {
+      this.eachRow(rows, (at, g) => this.adagradStep(param + at, grad + g, sum + at, rows.width, a));
+      return;
     }
+    const [p, g_, s] = [this.f32(param, n), this.f32(grad, n), this.f32(sum, n)];
+    const clr = a.lr / (1 + (a.step - 1) * a.lrDecay);
+    for (let i = 0; i < n; i++) {
+      const g = g_[i] + a.weightDecay * p[i];
+      s[i] += g * g;
+      p[i] -= (clr * g) / (Math.sqrt(s[i]) + a.eps);
+    }
+  }
+
+  /** fn(byte offset of parameter row ids[r], byte offset of gradient row r) for each row of a row set. */
+  private eachRow(rows: RowSet, fn: (at: number, g: number) => void): void {
+    const ids = this.i32(rows.ids, rows.count);
+    for (let r = 0; r < rows.count; r++) fn(ids[r] * rows.width * 4, r * rows.width * 4);
   }
 
   sumSquares(x: Buf, n: number): number {

@@ -7,7 +7,7 @@ import { axpy, unaryBackward } from '../kernels/elementwise.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
 import { gemm } from '../kernels/gemm.js';
 import { sliceBackward } from '../kernels/layout.js';
-import { adamStep, sgdStep, sumSquares } from '../kernels/optim.js';
+import { adagradStep, adamStep, sgdStep, sumSquares } from '../kernels/optim.js';
 import { avgPool2dBackward, globalAvgPoolBackward, maxPool2dBackward } from '../kernels/pooling.js';
 import { argmax } from '../kernels/reduce.js';
 import { softmaxBackward, softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../kernels/softmax.js';
@@ -70,7 +70,8 @@ export class WasmBackend extends WasmInferenceBackend implements Backend {
       }
     }
   }
-  sgdStep: Backend['sgdStep'] = (p, g, buf, n, a) => sgdStep(this.engine, p, g, buf, n, a);
-  adamStep: Backend['adamStep'] = (p, g, m, v, n, a) => adamStep(this.engine, p, g, m, v, n, a);
+  sgdStep: Backend['sgdStep'] = (p, g, buf, n, a, rows) => sgdStep(this.engine, p, g, buf, n, a, rows);
+  adamStep: Backend['adamStep'] = (p, g, m, v, n, a, rows) => adamStep(this.engine, p, g, m, v, n, a, rows);
+  adagradStep: Backend['adagradStep'] = (p, g, sum, n, a, rows) => adagradStep(this.engine, p, g, sum, n, a, rows);
   sumSquares: Backend['sumSquares'] = (x, n) => sumSquares(this.engine, x, n);
 }

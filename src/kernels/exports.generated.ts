@@ -454,6 +454,74 @@ export interface OptimExports {
     scratch: usize,
   ): void;
   /**
+   * torch.optim.Adagrad on elements [start, end), in place:
+   *   g += wd p (L2);  sum += g²;  p -= clr g / (sqrt(sum) + eps).  clr = lr / (1 + (t - 1) lr_decay).
+   */
+  adagrad_step(
+    param: usize,
+    grad: usize,
+    sum: usize,
+    clr: f32,
+    eps: f32,
+    wd: f32,
+    flags: i32,
+    start: i32,
+    end: i32,
+    scratch: usize,
+  ): void;
+  /** sgd_step on the rows of a row-sparse gradient (buf untouched without SGD_MOMENTUM). */
+  sgd_rows(
+    param: usize,
+    grad: usize,
+    buf: usize,
+    lr: f32,
+    momentum: f32,
+    damp1: f32,
+    wd: f32,
+    flags: i32,
+    ids: usize,
+    width: i32,
+    start: i32,
+    end: i32,
+    scratch: usize,
+  ): void;
+  /** adam_step on the rows of a row-sparse gradient (lazy Adam: other rows' moments are not decayed). */
+  adam_rows(
+    param: usize,
+    grad: usize,
+    m: usize,
+    v: usize,
+    b1w: f32,
+    beta2: f32,
+    b2w: f32,
+    stepSize: f32,
+    bc2Sqrt: f32,
+    eps: f32,
+    wd: f32,
+    decay: f32,
+    flags: i32,
+    ids: usize,
+    width: i32,
+    start: i32,
+    end: i32,
+    scratch: usize,
+  ): void;
+  /** adagrad_step on the rows of a row-sparse gradient. */
+  adagrad_rows(
+    param: usize,
+    grad: usize,
+    sum: usize,
+    clr: f32,
+    eps: f32,
+    wd: f32,
+    flags: i32,
+    ids: usize,
+    width: i32,
+    start: i32,
+    end: i32,
+    scratch: usize,
+  ): void;
+  /**
    * Parts [start, end): partials[p] (f64) = sum of x[i]² over part p of x[n]. Squares are exact in
    * f64; the part count (not the thread count) fixes the summation order, so the result does not
    * depend on how many threads ran.
@@ -816,6 +884,10 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   'bn_backward_dx',
   'sgd_step',
   'adam_step',
+  'adagrad_step',
+  'sgd_rows',
+  'adam_rows',
+  'adagrad_rows',
   'sum_squares',
   'packed_b8_bytes',
   'pack_b8',

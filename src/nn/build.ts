@@ -234,9 +234,12 @@ function buildLayerShape(
     case 'embeddingbag': {
       const vocab = posInt(`${path}.vocab`, spec.vocab);
       const dim = posInt(`${path}.dim`, spec.dim);
-      if (spec.type === 'embedding') return { module: new Embedding(vocab, dim), outShape: [...inShape, dim] };
+      if (spec.sparse !== undefined && typeof spec.sparse !== 'boolean')
+        fail(`${path}.sparse`, `must be true or false, got ${JSON.stringify(spec.sparse)}`);
+      const opts = { sparse: spec.sparse };
+      if (spec.type === 'embedding') return { module: new Embedding(vocab, dim, opts), outShape: [...inShape, dim] };
       expectRank(path, 'embeddingbag', inShape, 1, 'token ids [L]');
-      return { module: new EmbeddingBag(vocab, dim), outShape: [dim] };
+      return { module: new EmbeddingBag(vocab, dim, opts), outShape: [dim] };
     }
     case 'sequential':
       return buildSequential(spec.layers, inShape, `${path}.layers`);

@@ -228,39 +228,52 @@ export class Dropout extends Module {
   }
 }
 
+/** Options of Embedding and EmbeddingBag. */
+export interface EmbeddingOptions {
+  /**
+   * Row-sparse gradients (torch's sparse=True): backward gives weight.rowGrad, the rows the batch
+   * touched, instead of a dense [vocab, dim] grad; the optimizers update only those rows.
+   */
+  sparse?: boolean;
+}
+
 /** Token ids [..., L] (int32) → vectors [..., L, dim]. */
 export class Embedding extends Module {
-  readonly weight: Tensor;
+  readonly weight: Tensor; // [vocab, dim]
   constructor(
     readonly vocab: number,
     readonly dim: number,
+    readonly opts: EmbeddingOptions = {},
   ) {
     super();
     this.weight = this.param('weight', randn([vocab, dim]));
+    this.weight.sparseGrad = opts.sparse === true;
   }
   forward(ids: Tensor): Tensor {
     return F.embedding(this.weight, ids);
   }
   spec(): LayerSpec {
-    return { type: 'embedding', vocab: this.vocab, dim: this.dim };
+    return { type: 'embedding', vocab: this.vocab, dim: this.dim, ...(this.opts.sparse ? { sparse: true } : {}) };
   }
 }
 
 /** Token ids [B, L] (int32, -1 = padding) → mean of their vectors [B, dim]. */
 export class EmbeddingBag extends Module {
-  readonly weight: Tensor;
+  readonly weight: Tensor; // [vocab, dim]
   constructor(
     readonly vocab: number,
     readonly dim: number,
+    readonly opts: EmbeddingOptions = {},
   ) {
     super();
     this.weight = this.param('weight', randn([vocab, dim], { std: 1 / Math.sqrt(dim) }));
+    this.weight.sparseGrad = opts.sparse === true;
   }
   forward(ids: Tensor): Tensor {
     return F.embeddingBag(this.weight, ids);
   }
   spec(): LayerSpec {
-    return { type: 'embeddingbag', vocab: this.vocab, dim: this.dim };
+    return { type: 'embeddingbag', vocab: this.vocab, dim: this.dim, ...(this.opts.sparse ? { sparse: true } : {}) };
   }
 }
 

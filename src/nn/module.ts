@@ -2,6 +2,7 @@
 // named buffers (state that is saved but not trained, e.g. BatchNorm's running statistics) and
 // child modules; names compose into dotted paths ('block1.conv.weight'). Parameters and buffers
 // are created outside tidy scopes (kept) and live until dispose().
+import { dropRows } from '../autograd/row-grad.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { LayerSpec } from './spec.js';
@@ -87,6 +88,7 @@ export abstract class Module {
     for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
       t.grad?.dispose();
       t.grad = null;
+      dropRows(t);
       t.dispose();
     }
   }

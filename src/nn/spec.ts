@@ -75,7 +75,13 @@ export type LayerSpec =
   | { type: 'leakyrelu'; alpha?: number }
   | { type: 'maxpool2d' | 'avgpool2d'; kernel: Pair; stride?: Pair; padding?: Padding }
   | { type: 'dropout'; p: number }
-  | { type: 'embedding' | 'embeddingbag'; vocab: number; dim: number }
+  | {
+      type: 'embedding' | 'embeddingbag';
+      vocab: number;
+      dim: number;
+      /** Row-sparse gradients in training (only the rows a batch touches are updated); default false. */
+      sparse?: boolean;
+    }
   | { type: 'residual'; layers: LayerSpec[]; shortcut?: LayerSpec[]; activation?: 'relu' | 'none' }
   | { type: 'sequential'; layers: LayerSpec[] }
   | ({ type: 'graph' } & GraphSpec);

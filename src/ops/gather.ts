@@ -4,8 +4,11 @@
 // the runtime checks requests by graph/ir.ts tokenIdLimit). A graduated embedding's table may be
 // int8 with one scale per row (quant axis 0: the compiler's quantize.ts): its rows are
 // dequantized as they are gathered (a text model's table is most of its file).
+// Training: the table's gradient is dense [V, D] (vjp) or, for tables that ask for it, the rows
+// the ids touch (rowVjp: no pass over the whole table).
+import type { Buf } from '../backend/backend.js';
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
-import type { Arg, CheckCtx, Exec, Info, OpDef, Ref } from './op.js';
+import type { Arg, CheckCtx, Exec, Grad, Info, OpDef, Ref } from './op.js';
 import { expectDtype, numel } from './rules.js';
 
 export interface GatherAttrs {
@@ -80,6 +83,47 @@ export function gatherInt8(
   }
 }
 
+/**
+ * The rows that ids touch (sorted, unique, -1 skipped) and each id's index among them (slots;
+ * -1 stays -1): a table gradient is then values[rows.length, D], scatter-added through the slots.
+ */
+export function compactRows(ids: Int32Array): { rows: Int32Array; slots: Int32Array } {
+  const sorted = ids.slice().sort();
+  let nnz = 0;
+  for (const id of sorted) if (id >= 0 && (nnz === 0 || id !== sorted[nnz - 1])) sorted[nnz++] = id;
+  const rows = sorted.slice(0, nnz);
+  const slots = new Int32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] < 0) {
+      slots[i] = -1;
+      continue;
+    }
+    let [lo, hi] = [0, nnz - 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rows[mid] < ids[i]) lo = mid + 1;
+      else hi = mid;
+    }
+    slots[i] = lo;
+  }
+  return { rows, slots };
+}
+
+/** A row-sparse table gradient: `add` sums dOut into values[rows, D] through the ids' slots. */
+function rowGrad(g: Grad, ids: Ref, D: number, add: (slots: Buf, values: Buf) => void) {
+  const { rows, slots } = compactRows(ids.data() as Int32Array);
+  const values = g.alloc([rows.length, D]);
+  g.backend.fill(values.buf, values.size, 0);
+  const s = g.alloc(ids.shape, 'int32');
+  try {
+    g.backend.write(s.buf, 'int32', slots);
+    add(s.buf, values.buf);
+  } finally {
+    s.dispose();
+  }
+  return { rows, values };
+}
+
 export const GATHER = {
   embedding: {
     arity: [2, 2],
@@ -94,11 +138,19 @@ export const GATHER = {
       x.backend.gather(w.buf, w.shape[1], ids.buf, numel(ids.shape), out.buf);
       return undefined;
     },
-    vjp: (g, [ids, w], _o, _s, d) => {
+    vjp: (g, [ids, w], _o, _s, d, _a, needs) => {
+      if (!needs[1]) return [null, null];
       const dw = g.alloc(w.shape);
       g.backend.fill(dw.buf, dw.size, 0);
       g.backend.scatterAdd(d.buf, w.shape[1], ids.buf, ids.size, dw.buf);
       return [null, dw];
+    },
+    rowVjp: {
+      input: 1,
+      vjp: (g, [ids, w], d) =>
+        rowGrad(g, ids, w.shape[1], (slots, values) =>
+          g.backend.scatterAdd(d.buf, w.shape[1], slots, ids.size, values),
+        ),
     },
     run(p, n) {
       const w = p.constantInfo(n.inputs[1]);
@@ -158,12 +210,20 @@ export const GATHER = {
       x.backend.embeddingBag(w.buf, w.shape[1], ids.buf, B, L, out.buf);
       return undefined;
     },
-    vjp: (g, [ids, w], _o, _s, d) => {
+    vjp: (g, [ids, w], _o, _s, d, _a, needs) => {
+      if (!needs[1]) return [null, null];
       const [B, L] = ids.shape;
       const dw = g.alloc(w.shape);
       g.backend.fill(dw.buf, dw.size, 0);
       g.backend.embeddingBagBackward(d.buf, w.shape[1], ids.buf, B, L, dw.buf);
       return [null, dw];
+    },
+    rowVjp: {
+      input: 1,
+      vjp: (g, [ids, w], d) =>
+        rowGrad(g, ids, w.shape[1], (slots, values) =>
+          g.backend.embeddingBagBackward(d.buf, w.shape[1], slots, ids.shape[0], ids.shape[1], values),
+        ),
     },
     traits: {},
     onnx: null,

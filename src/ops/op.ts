@@ -5,6 +5,7 @@
 //   check   what the IR validator adds for files (attribute types, constants, int8 rules)
 //   forward the computation over backend buffers (eager, the reference oracle, the runtime default)
 //   vjp     the input gradients (eager training); null where an op has none
+//   rowVjp  a table input's gradient as the rows it touches (sparse embedding training)
 //   run     the runtime's step when it must differ from forward (pre-packed weights, int8)
 //   traits  what compiler passes ask (epilogue fusion, views, batch independence)
 //   onnx    the ONNX export mapping; null where an op is not exportable
@@ -61,6 +62,15 @@ export type Vjp<A> = (
   a: A,
   needs: readonly boolean[],
 ) => (Ref | null)[];
+
+/**
+ * The gradient of table input `input` ([V, D]) as the rows it touches: rows sorted and unique,
+ * values[rows.length, D] (see RowGrad in tensor/tensor.ts); for parameters that ask for it.
+ */
+export interface RowVjp<A> {
+  readonly input: number;
+  vjp(g: Grad, ins: readonly Ref[], dOut: Ref, a: A): { rows: Int32Array; values: Ref };
+}
 
 /** A constant (weight) as the IR validator and the runtime see it. */
 export interface ConstInfo {
@@ -195,6 +205,8 @@ export interface OpDef<A> {
   /** Writes out; returns temporaries the vjp needs (eager keeps them with the output). Unused for views. */
   forward(x: Exec, ins: readonly Arg[], out: Arg, a: A): readonly Arg[] | undefined;
   vjp: Vjp<A> | null;
+  /** Row-sparse gradient of a table input (embedding ops), used for leaves with sparseGrad. */
+  rowVjp?: RowVjp<A>;
   /** The runtime's step; undefined: the default (forward over the arena with shapes [N, ...]; views: none). */
   run?(p: PlanCtx, n: NodeView<A>): Step | undefined;
   readonly traits: OpTraits;

@@ -1,6 +1,14 @@
 // Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), with the
 // semantics of torch.optim.Adam / AdamW: bias-corrected moments, eps added after the square root.
+// Row-sparse gradients (embedding tables with sparseGrad) get lazy Adam, torch.optim.SparseAdam's
+// update on the rows hit: only those rows' m and v move (a row not hit keeps its moments, undecayed,
+// where dense Adam would decay them and keep moving the row with its old momentum); the bias
+// corrections use the parameter's step count t (every step it had a gradient), and eps is added
+// before the bias correction: p −= lr·sqrt(1 − β2^t)/(1 − β1^t) · m / (sqrt(v) + eps) (dense Adam:
+// lr/(1 − β1^t) · m / (sqrt(v)/sqrt(1 − β2^t) + eps)). Weight decay, which SparseAdam lacks, acts on
+// the rows hit only (L2: added to their gradient; AdamW: their rows decayed by 1 − lr·wd).
 // Not for: the update loop itself (src/kernels/as/optim.ts, one fused pass per parameter).
+import type { RowSet } from '../backend/backend.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkRange, Optimizer, type ParamGroupOptions, type ParamState } from './optimizer.js';
 
@@ -54,9 +62,9 @@ export class Adam extends Optimizer {
     this.validate();
   }
 
-  protected update(p: Tensor, grad: Tensor, st: ParamState): void {
+  protected update(p: Tensor, grad: Tensor, st: ParamState, _fresh?: boolean, rows?: RowSet): void {
     const [m, v] = st.tensors;
-    p.backend.adamStep(p.buf, grad.buf, m.buf, v.buf, p.size, {
+    const args = {
       lr: this.lr,
       beta1: this.beta1,
       beta2: this.beta2,
@@ -64,7 +72,12 @@ export class Adam extends Optimizer {
       weightDecay: this.weightDecay,
       decoupled: this.decoupled,
       step: st.step,
-    });
+    };
+    p.backend.adamStep(p.buf, grad.buf, m.buf, v.buf, p.size, args, rows);
+  }
+
+  protected override updateRows(p: Tensor, grad: Tensor, rows: RowSet, st: ParamState): void {
+    this.update(p, grad, st, false, rows);
   }
 }
 

@@ -1,5 +1,6 @@
-// Public API of the optimizers: SGD / Adam / AdamW with resumable state, learning-rate schedules
-// and gradient-norm clipping.
+// Public API of the optimizers: SGD / Adam / AdamW / Adagrad with resumable state (dense or
+// row-sparse gradients), learning-rate schedules and gradient-norm clipping.
+export { Adagrad, type AdagradOptions } from './adagrad.js';
 export { Adam, type AdamOptions, AdamW } from './adam.js';
 export { clipGradNorm } from './clip.js';
 export { createOptimizer, OPTIMIZER_NAMES, type OptimizerName } from './factory.js';

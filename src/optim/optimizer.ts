@@ -1,10 +1,15 @@
 // The optimizer base class: parameter bookkeeping, lazily created per-parameter state (kept out of
 // tidy scopes), the step counter and learning rate, and the state dict that resumes a run
 // bit-exactly. Subclasses supply their hyper-parameters, state slots and the fused update kernel.
+// A parameter with a row-sparse gradient (p.rowGrad: embedding tables with sparseGrad) is updated
+// only on those rows (updateRows); its state slots stay dense [V, D], so memory does not depend on
+// which rows are hit.
 // Not for: update formulas (sgd.ts, adam.ts, as kernels) or learning-rate schedules (schedule.ts).
+import { dropRows } from '../autograd/row-grad.js';
+import type { RowSet } from '../backend/backend.js';
 import { DisposedError, ShapeError, ValueError } from '../errors.js';
 import { keep } from '../tensor/scope.js';
-import { type Tensor, write, zeros } from '../tensor/tensor.js';
+import { full, type RowGrad, type Tensor, tensor, write } from '../tensor/tensor.js';
 
 /** Options every optimizer takes. */
 export interface ParamGroupOptions {
@@ -85,6 +90,22 @@ export abstract class Optimizer {
   protected abstract setHyperParams(h: Record<string, number>): void;
   /** Updates p in place from grad; st.step already counts this update. fresh: the slots were just created. */
   protected abstract update(p: Tensor, grad: Tensor, st: ParamState, fresh: boolean): void;
+  /** The value slot k starts at (Adagrad's initial accumulator; 0 otherwise). */
+  protected initialSlotValue(_k: number): number {
+    return 0;
+  }
+
+  /**
+   * Updates only the rows of p [V, D] in `rows` from their gradient grad [rows.count, D], in place;
+   * as update() otherwise. Optimizers that cannot apply row-sparse gradients keep this default.
+   */
+  protected updateRows(p: Tensor, _grad: Tensor, _rows: RowSet, _st: ParamState, _fresh: boolean): void {
+    const cls = this.constructor.name;
+    throw new ValueError(
+      `${cls}: parameter ${p.describe()} has a row-sparse gradient (sparseGrad), which ${cls} cannot apply; ` +
+        `use SGD, Adam, AdamW or Adagrad, or build the layer without sparse`,
+    );
+  }
 
   /** Updates every parameter that has a gradient, in place. Allocates only state, on first use. */
   step(): void {
@@ -92,9 +113,10 @@ export abstract class Optimizer {
     checkRange(`${this.constructor.name} lr`, this.lr, 0);
     this.count++;
     for (const p of this.params) {
-      const g = p.grad;
+      const rows = p.grad ? null : p.rowGrad;
+      const g = p.grad ?? rows?.values;
       if (!g) continue;
-      if (g.size !== p.size) {
+      if (rows ? !rowsFit(p, rows) : g.size !== p.size) {
         throw new ShapeError(`${this.constructor.name}.step: gradient ${g.describe()} does not fit ${p.describe()}`);
       }
       let st = this.state.get(p);
@@ -103,17 +125,31 @@ export abstract class Optimizer {
         this.state.set(p, st);
       }
       const fresh = st.tensors.length === 0 && this.needsSlots();
-      if (fresh) st.tensors.push(...this.slots.map(() => keep(zeros(p.shape, 'float32', p.backend))));
+      if (fresh) {
+        st.tensors.push(
+          ...this.slots.map((_, k) => keep(full(p.shape, this.initialSlotValue(k), 'float32', p.backend))),
+        );
+      }
       st.step++;
-      if (p.size > 0) this.update(p, g, st, fresh);
+      if (p.size === 0) continue;
+      if (!rows) this.update(p, g, st, fresh);
+      else if (rows.rows.length > 0) {
+        const ids = tensor(rows.rows, [rows.rows.length], 'int32', p.backend);
+        try {
+          this.updateRows(p, g, { ids: ids.buf, count: rows.rows.length, width: p.shape[1] }, st, fresh);
+        } finally {
+          ids.dispose();
+        }
+      }
     }
   }
 
-  /** Drops gradients (disposes p.grad and sets it to null). */
+  /** Drops gradients (disposes p.grad and p.rowGrad and sets them to null). */
   zeroGrad(): void {
     for (const p of this.params) {
       p.grad?.dispose();
       p.grad = null;
+      dropRows(p);
     }
   }
 
@@ -205,7 +241,7 @@ export abstract class Optimizer {
         tensors.length = 0;
       } else {
         this.slots.forEach((_, k) => {
-          tensors[k] ??= keep(zeros(p.shape, 'float32', p.backend));
+          tensors[k] ??= keep(full(p.shape, 0, 'float32', p.backend));
           write(tensors[k], data[k]);
         });
       }
@@ -226,4 +262,12 @@ export abstract class Optimizer {
   private live(): void {
     if (this.disposed) throw new DisposedError(`${this.constructor.name} was used after dispose()`);
   }
+}
+
+/** A row gradient fits p [V, D]: values [rows, D] and its (sorted) rows within [0, V). */
+function rowsFit(p: Tensor, { rows, values }: RowGrad): boolean {
+  const [n, D] = values.shape;
+  return (
+    p.rank === 2 && D === p.shape[1] && n === rows.length && (n === 0 || (rows[0] >= 0 && rows[n - 1] < p.shape[0]))
+  );
 }

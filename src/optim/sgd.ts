@@ -1,6 +1,10 @@
 // Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay, with the
-// semantics of torch.optim.SGD (the momentum buffer starts as the first gradient).
+// semantics of torch.optim.SGD (the momentum buffer starts as the first gradient). Row-sparse
+// gradients update only their rows, lazily: momentum and weight decay act on those rows alone (a row
+// keeps its buffer untouched until it is hit again), and a row first hit after the parameter's
+// first step starts from a zero buffer (buf = (1 − dampening)·d; the same as torch with dampening 0).
 // Not for: the update loop itself (src/kernels/as/optim.ts, one fused pass per parameter).
+import type { RowSet } from '../backend/backend.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkRange, Optimizer, type ParamGroupOptions, type ParamState } from './optimizer.js';
@@ -59,15 +63,20 @@ export class SGD extends Optimizer {
     this.validate();
   }
 
-  protected update(p: Tensor, grad: Tensor, st: ParamState, fresh: boolean): void {
+  protected update(p: Tensor, grad: Tensor, st: ParamState, fresh: boolean, rows?: RowSet): void {
     const buf = st.tensors[0]?.buf ?? 0;
-    p.backend.sgdStep(p.buf, grad.buf, buf, p.size, {
+    const args = {
       lr: this.lr,
       momentum: this.momentum,
       dampening: this.dampening,
       nesterov: this.nesterov,
       weightDecay: this.weightDecay,
       firstStep: fresh,
-    });
+    };
+    p.backend.sgdStep(p.buf, grad.buf, buf, p.size, args, rows);
+  }
+
+  protected override updateRows(p: Tensor, grad: Tensor, rows: RowSet, st: ParamState, fresh: boolean): void {
+    this.update(p, grad, st, fresh, rows);
   }
 }

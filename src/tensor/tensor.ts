@@ -45,6 +45,17 @@ export interface GradNode {
   /** Tensors the vjp needs besides inputs and output; disposed with the output. */
   readonly saved: readonly Tensor[];
   readonly backward: (dOut: Tensor) => readonly (Tensor | null)[];
+  /** Row-sparse gradient of input `input` (a leaf with sparseGrad), which `backward` then skips. */
+  readonly rows?: { readonly input: number; readonly backward: (dOut: Tensor) => RowGrad };
+}
+
+/**
+ * The gradient of a [V, D] table as the rows it touches: rows (sorted, unique, in [0, V)) and
+ * their gradients values[rows.length, D]; every other row's gradient is zero.
+ */
+export interface RowGrad {
+  readonly rows: Int32Array;
+  readonly values: Tensor;
 }
 
 export class Tensor {
@@ -56,6 +67,13 @@ export class Tensor {
   requiresGrad = false;
   /** Accumulated gradient of a leaf after backward(). */
   grad: Tensor | null = null;
+  /**
+   * Ask for row-sparse gradients (a [V, D] leaf: embedding tables): ops with a row vjp then
+   * accumulate into rowGrad instead of a dense grad (autograd/row-grad.ts).
+   */
+  sparseGrad = false;
+  /** Accumulated row-sparse gradient of a sparseGrad leaf (null when grad holds it densely). */
+  rowGrad: RowGrad | null = null;
   /** The op that produced this tensor, when it needs gradients. */
   gradNode: GradNode | null = null;
   /** Optional name (parameters: 'conv1.weight'). */

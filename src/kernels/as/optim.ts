@@ -1,6 +1,7 @@
 // Optimizer kernels: fused in-place parameter updates (SGD with momentum / Nesterov / L2, Adam with
-// L2 or decoupled weight decay) and the f64 sum of squares behind gradient-norm clipping.
-// Update kernels end with (start, end, scratch) over elements so the pool can split them.
+// L2 or decoupled weight decay, Adagrad) and the f64 sum of squares behind gradient-norm clipping.
+// Update kernels end with (start, end, scratch) over elements so the pool can split them; their
+// *_rows variants update only the rows of a row-sparse gradient (embedding tables), split by row.
 // Deliberately no FMA (madd): lanes and scalar tails use the same mul + add, so every build and
 // every thread split gives bit-identical parameters (a resumed run continues exactly).
 // Not for: hyper-parameters, bias corrections, state lifetimes (TypeScript: src/optim/).
@@ -129,6 +130,79 @@ export function adam_step(param: usize, grad: usize, m: usize, v: usize, b1w: f3
     case 1: adam_loop(1, param, grad, m, v, b1w, beta2, b2w, stepSize, bc2Sqrt, eps, wd, decay, start, end); break;
     case 2: adam_loop(2, param, grad, m, v, b1w, beta2, b2w, stepSize, bc2Sqrt, eps, wd, decay, start, end); break;
     case 3: adam_loop(3, param, grad, m, v, b1w, beta2, b2w, stepSize, bc2Sqrt, eps, wd, decay, start, end); break;
+  }
+}
+
+// ---- Adagrad -------------------------------------------------------------------------------
+
+/** adagrad_step flags (mirror of ADAGRAD_FLAGS in src/kernels/optim.ts). */
+const ADAGRAD_WD: i32 = 1;
+
+// @ts-ignore: decorator
+@inline function adagrad_loop(flags: i32, param: usize, grad: usize, sum: usize, clr: f32, eps: f32, wd: f32, start: i32, end: i32): void {
+  const vclr = f32x4.splat(clr);
+  const veps = f32x4.splat(eps);
+  const vwd = f32x4.splat(wd);
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const o = <usize>i << 2;
+    const p = v128.load(param + o);
+    let g = v128.load(grad + o);
+    if (flags & ADAGRAD_WD) g = f32x4.add(g, f32x4.mul(vwd, p));
+    const s = f32x4.add(v128.load(sum + o), f32x4.mul(g, g));
+    v128.store(sum + o, s);
+    v128.store(param + o, f32x4.sub(p, f32x4.mul(vclr, f32x4.div(g, f32x4.add(f32x4.sqrt(s), veps)))));
+  }
+  for (; i < end; i++) {
+    const o = <usize>i << 2;
+    const p = load<f32>(param + o);
+    let g = load<f32>(grad + o);
+    if (flags & ADAGRAD_WD) g = g + wd * p;
+    const s = load<f32>(sum + o) + g * g;
+    store<f32>(sum + o, s);
+    store<f32>(param + o, p - clr * (g / (Mathf.sqrt(s) + eps)));
+  }
+}
+
+/**
+ * torch.optim.Adagrad on elements [start, end), in place:
+ *   g += wd p (L2);  sum += g²;  p -= clr g / (sqrt(sum) + eps).  clr = lr / (1 + (t - 1) lr_decay).
+ */
+export function adagrad_step(param: usize, grad: usize, sum: usize, clr: f32, eps: f32, wd: f32, flags: i32, start: i32, end: i32, scratch: usize): void {
+  if (flags & ADAGRAD_WD) adagrad_loop(ADAGRAD_WD, param, grad, sum, clr, eps, wd, start, end);
+  else adagrad_loop(0, param, grad, sum, clr, eps, wd, start, end);
+}
+
+// ---- row-sparse updates --------------------------------------------------------------------
+// grad[count, width] holds the gradient of parameter rows ids[count] (int32, unique: two threads
+// never write one row); param and its state are [V, width]. Rows [start, end) of grad, each
+// updated by the dense kernel over its width: the same arithmetic, so a row's new values do not
+// depend on whether the update was sparse.
+
+/** sgd_step on the rows of a row-sparse gradient (buf untouched without SGD_MOMENTUM). */
+export function sgd_rows(param: usize, grad: usize, buf: usize, lr: f32, momentum: f32, damp1: f32, wd: f32, flags: i32, ids: usize, width: i32, start: i32, end: i32, scratch: usize): void {
+  const bytes = <usize>width << 2;
+  for (let r = start; r < end; r++) {
+    const at = <usize>load<i32>(ids + (<usize>r << 2)) * bytes;
+    sgd_step(param + at, grad + <usize>r * bytes, buf + at, lr, momentum, damp1, wd, flags, 0, width, scratch);
+  }
+}
+
+/** adam_step on the rows of a row-sparse gradient (lazy Adam: other rows' moments are not decayed). */
+export function adam_rows(param: usize, grad: usize, m: usize, v: usize, b1w: f32, beta2: f32, b2w: f32, stepSize: f32, bc2Sqrt: f32, eps: f32, wd: f32, decay: f32, flags: i32, ids: usize, width: i32, start: i32, end: i32, scratch: usize): void {
+  const bytes = <usize>width << 2;
+  for (let r = start; r < end; r++) {
+    const at = <usize>load<i32>(ids + (<usize>r << 2)) * bytes;
+    adam_step(param + at, grad + <usize>r * bytes, m + at, v + at, b1w, beta2, b2w, stepSize, bc2Sqrt, eps, wd, decay, flags, 0, width, scratch);
+  }
+}
+
+/** adagrad_step on the rows of a row-sparse gradient. */
+export function adagrad_rows(param: usize, grad: usize, sum: usize, clr: f32, eps: f32, wd: f32, flags: i32, ids: usize, width: i32, start: i32, end: i32, scratch: usize): void {
+  const bytes = <usize>width << 2;
+  for (let r = start; r < end; r++) {
+    const at = <usize>load<i32>(ids + (<usize>r << 2)) * bytes;
+    adagrad_step(param + at, grad + <usize>r * bytes, sum + at, clr, eps, wd, flags, 0, width, scratch);
   }
 }
 
