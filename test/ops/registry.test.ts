@@ -174,6 +174,11 @@ const CASES: Cases = {
   topk: [
     { ins: [f([3, 5, 7])], attrs: { k: 3, axis: 1, largest: true, indices: false }, ir: true },
     { ins: [f([3, 5, 7])], attrs: { k: 2, axis: -1, largest: false, indices: true }, ir: true },
+    // with excluded ids (the IR case, a float and an int32 input, is in test/ops/topk.test.ts)
+    {
+      ins: [f([3, 20]), { shape: [3, 4], kind: 'labels', vocab: 20 }],
+      attrs: { k: 3, axis: 1, largest: true, indices: true },
+    },
   ],
   gathernd: [
     { ins: [f([3, 5, 7]), { shape: [3, 2, 1], kind: 'labels', vocab: 5, constant: true }], attrs: { batchDims: 1 } },
