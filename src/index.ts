@@ -10,7 +10,7 @@ export * from './nn/functional.js';
 export { engine, init, shutdown } from './tensor/context.js';
 export { manualSeed, Rng, randn, randu } from './tensor/random.js';
 export { keep, tidy } from './tensor/scope.js';
-export { type DType, full, ones, type Shape, Tensor, tensor, zeros } from './tensor/tensor.js';
+export { type DType, full, ones, type RowGrad, type Shape, Tensor, tensor, zeros } from './tensor/tensor.js';
 
 import type { MemoryStats } from './kernels/heap.js';
 import { engine as currentEngine } from './tensor/context.js';

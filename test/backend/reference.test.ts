@@ -748,6 +748,48 @@ describe('ReferenceBackend agrees with WasmBackend: optimizers', () => {
     },
   );
 
+  it.each([37, 70001])('adagradStep x3, n %i (weight decay, lr decay)', (n) => {
+    agree((s) => {
+      const [p, sum] = [s.f32(rand(n, 90)), s.f32(new Float32Array(n).fill(0.1))];
+      for (let step = 1; step <= 3; step++) {
+        const args = { lr: 0.05, lrDecay: 0.01, eps: 1e-10, weightDecay: 0.01, step };
+        s.be.adagradStep(p, s.f32(rand(n, 91 + step)), sum, n, args);
+      }
+      return { p: s.get(p, n), sum: s.get(sum, n) };
+    });
+  });
+
+  // Row-sparse updates: grad [count, width] for parameter rows ids (unique, not in order);
+  // 12,000 rows of 6 split across two threads.
+  const ROWS = [
+    { V: 50, count: 17, width: 6 },
+    { V: 20000, count: 12000, width: 6 },
+  ];
+  it.each(ROWS)('sgdStep, adamStep, adagradStep on rows: V $V, $count rows of $width', ({ V, count, width }) => {
+    const ids = Int32Array.from({ length: count }, (_, i) => (i * 7 + 3) % V);
+    expect(new Set(ids).size).toBe(count);
+    agree((s) => {
+      const n = V * width;
+      const rows = { ids: s.i32(ids), count, width };
+      const [p, buf, m, v, sum] = [
+        s.f32(rand(n, 96)),
+        s.f32(rand(n, 97)),
+        s.f32(rand(n, 98)),
+        s.f32(rand(n, 99).map(Math.abs)),
+        s.f32(new Float32Array(n).fill(0.1)),
+      ];
+      for (let step = 1; step <= 3; step++) {
+        const g = s.f32(rand(count * width, 100 + step));
+        const sgd = { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 0.01, firstStep: false };
+        s.be.sgdStep(p, g, buf, n, sgd, rows);
+        const adam = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: step === 2, step };
+        s.be.adamStep(p, g, m, v, n, adam, rows);
+        s.be.adagradStep(p, g, sum, n, { lr: 0.05, lrDecay: 0, eps: 1e-10, weightDecay: 0, step }, rows);
+      }
+      return { p: s.get(p, n), buf: s.get(buf, n), m: s.get(m, n), v: s.get(v, n), sum: s.get(sum, n) };
+    });
+  });
+
   it.each([0, 37, 70001])('sumSquares of %i values (f64)', (n) => {
     agree((s) => ({ sum: s.be.sumSquares(s.f32(rand(n, 89)), n) }), 1e-12);
   });

@@ -1,14 +1,14 @@
-// SGD, Adam and AdamW on tensors vs float64 references of the PyTorch formulas over 20 steps (odd
+// SGD, Adam, AdamW and Adagrad on tensors vs float64 references of the PyTorch formulas over 20 steps (odd
 // sizes, one that splits across threads, weight decay / momentum / Nesterov, a changing lr,
 // parameters without gradients), createOptimizer, option errors, state dicts that resume
 // bit-exactly and reject bad input by name, and live memory staying flat over 2,000 steps.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ValueError } from '../../src/errors.js';
 import * as G from '../../src/index.js';
-import { Adam, AdamW, createOptimizer, type Optimizer, SGD } from '../../src/optim/index.js';
+import { Adagrad, Adam, AdamW, createOptimizer, type Optimizer, SGD } from '../../src/optim/index.js';
 import { write } from '../../src/tensor/tensor.js';
 import { expectClose, rand } from '../helpers.js';
-import { adamRef, sgdRef } from './reference.js';
+import { adagradRef, adamRef, sgdRef } from './reference.js';
 
 const SIZES = [1, 7, 33, 70001];
 const STEPS = 20;
@@ -157,6 +157,31 @@ describe('Adam and AdamW', () => {
   });
 });
 
+describe('Adagrad', () => {
+  const cases = [
+    {},
+    { weightDecay: 0.1 },
+    { lrDecay: 0.05, initialAccumulatorValue: 0.1 },
+    { lrDecay: 0.01, initialAccumulatorValue: 0.5, eps: 1e-6, weightDecay: 0.01 },
+  ];
+  for (const o of cases) {
+    it(`matches torch.optim.Adagrad ${JSON.stringify(o)}`, () => {
+      checkAgainstRef(
+        (ps) => new Adagrad(ps, { lr: 0.05, ...o }),
+        () => adagradRef(o),
+      );
+    });
+  }
+
+  it('rejects bad options', () => {
+    const ps = params([3]);
+    expect(() => new Adagrad(ps, { lr: 0.1, lrDecay: -1 })).toThrow(/Adagrad lrDecay must be a number in \[0, ∞\)/);
+    expect(() => new Adagrad(ps, { lr: 0.1, initialAccumulatorValue: Number.NaN })).toThrow(
+      /Adagrad initialAccumulatorValue/,
+    );
+  });
+});
+
 describe('createOptimizer', () => {
   it('builds optimizers by name with their options', () => {
     const ps = params([3]);
@@ -167,8 +192,11 @@ describe('createOptimizer', () => {
     const adamw = own(createOptimizer('adamw', ps, { lr: 0.1 }));
     expect(adamw).toBeInstanceOf(AdamW);
     expect(adamw.stateDict().scalars.weightDecay).toBe(0.01);
+    const adagrad = own(createOptimizer('adagrad', ps, { lr: 0.1, weightDecay: 1e-4 }));
+    expect(adagrad).toBeInstanceOf(Adagrad);
+    expect(adagrad.stateDict().scalars).toMatchObject({ lr: 0.1, weightDecay: 1e-4, lrDecay: 0, eps: 1e-10 });
     expect(() => createOptimizer('rmsprop' as 'sgd', ps, { lr: 0.1 })).toThrow(
-      /unknown optimizer 'rmsprop': expected one of sgd, adam, adamw/,
+      /unknown optimizer 'rmsprop': expected one of sgd, adam, adamw, adagrad/,
     );
   });
 });
@@ -178,6 +206,7 @@ describe('state dicts', () => {
     ['SGD + Nesterov', (ps) => new SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 })],
     ['Adam', (ps) => new Adam(ps, { lr: 0.01, weightDecay: 0.01 })],
     ['AdamW', (ps) => new AdamW(ps, { lr: 0.01 })],
+    ['Adagrad', (ps) => new Adagrad(ps, { lr: 0.05, lrDecay: 0.01, initialAccumulatorValue: 0.1, weightDecay: 0.01 })],
   ];
   const bits = (p: G.Tensor) => new Uint32Array((p.data() as Float32Array).buffer);
 

@@ -122,3 +122,32 @@ export function sparseAdamRef(
     return state;
   };
 }
+
+/**
+ * Lazy SGD with momentum on a float64 copy of a [V, D] table, for the row gradient values[rows, D]:
+ * only the rows hit move; a row's buffer starts as its first d on the parameter's first step
+ * (torch's clone) and from zero when first hit later.
+ */
+export function lazySgdRef(
+  o: SgdRefOptions,
+  D: number,
+): (p: Float64Array, rows: Int32Array, values: ArrayLike<number>, lr: number) => void {
+  const { momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 } = o;
+  let buf: Float64Array | null = null;
+  return (p, rows, values, lr) => {
+    const first = buf === null;
+    buf ??= new Float64Array(p.length);
+    const b = buf;
+    rows.forEach((row, r) => {
+      for (let j = 0; j < D; j++) {
+        const i = row * D + j;
+        let d = values[r * D + j] + weightDecay * p[i];
+        if (momentum !== 0) {
+          b[i] = first ? d : momentum * b[i] + (1 - dampening) * d;
+          d = nesterov ? d + momentum * b[i] : b[i];
+        }
+        p[i] -= lr * d;
+      }
+    });
+  };
+}
