@@ -11,7 +11,7 @@ import { Adagrad, Adam, AdamW, clipGradNorm, type Optimizer, SGD } from '../../s
 import type { ParamState } from '../../src/optim/optimizer.js';
 import { write } from '../../src/tensor/tensor.js';
 import { expectClose, rand } from '../helpers.js';
-import { lazySgdRef, sparseAdamRef } from './reference.js';
+import { lazySgdRef, type SparseAdamRefState, sparseAdamRef } from './reference.js';
 
 const V = 64;
 const D = 6; // one SIMD group of 4 and a scalar tail of 2 per row
@@ -173,7 +173,7 @@ describe('lazy momentum and lazy Adam vs references', () => {
       const opt = own(make([w], 0.05));
       const ref = sparseAdamRef(o, D);
       const want = Float64Array.from(w.data());
-      let moments = { m: new Float64Array(0), v: new Float64Array(0) };
+      let moments: SparseAdamRefState = { m: new Float64Array(0), v: new Float64Array(0) };
       for (let t = 0; t < 8; t++) {
         if (t === 4) opt.lr = 0.025;
         backwardStep(w, t);
