@@ -122,12 +122,9 @@ export function unary(op: i32, x: usize, out: usize, alpha: f32, start: i32, end
     case U_LEAKY: return x > 0 ? dy : dy * alpha;
     case U_SIGMOID: return dy * y * (<f32>1 - y);
     case U_TANH: return dy * (<f32>1 - y * y);
-    case U_GELU: {
-      const x2 = x * x;
-      const t = tanhf(GELU_K * (x + GELU_C * x2 * x));
-      const du = GELU_K * (<f32>1 + <f32>3 * GELU_C * x2);
-      return dy * (<f32>0.5 * (<f32>1 + t) + <f32>0.5 * x * (<f32>1 - t * t) * du);
-    }
+    // the 4-lane formula on one lane: an element's gradient does not depend on where a split falls
+    case U_GELU:
+      return f32x4.extract_lane(unary_grad_v(U_GELU, f32x4.splat(x), f32x4.splat(y), f32x4.splat(dy), alpha), 0);
   }
   return dy;
 }
@@ -148,6 +145,16 @@ export function unary(op: i32, x: usize, out: usize, alpha: f32, start: i32, end
     case U_LEAKY: return v128.bitselect(dy, f32x4.mul(dy, f32x4.splat(alpha)), f32x4.gt(x, zero));
     case U_SIGMOID: return f32x4.mul(f32x4.mul(dy, y), f32x4.sub(one, y));
     case U_TANH: return f32x4.mul(dy, f32x4.sub(one, f32x4.mul(y, y)));
+    case U_GELU: {
+      // as the scalar: d/dx of 0.5·x·(1 + tanh(K·(x + C·x³)))
+      const half = f32x4.splat(0.5);
+      const x2 = f32x4.mul(x, x);
+      const t = tanh4(f32x4.mul(f32x4.splat(GELU_K), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_C), f32x4.mul(x2, x)))));
+      const du = f32x4.mul(f32x4.splat(GELU_K), f32x4.add(one, f32x4.mul(f32x4.splat(<f32>3 * GELU_C), x2)));
+      const left = f32x4.mul(half, f32x4.add(one, t));
+      const right = f32x4.mul(f32x4.mul(f32x4.mul(half, x), f32x4.sub(one, f32x4.mul(t, t))), du);
+      return f32x4.mul(dy, f32x4.add(left, right));
+    }
   }
   return dy;
 }
@@ -155,11 +162,9 @@ export function unary(op: i32, x: usize, out: usize, alpha: f32, start: i32, end
 // @ts-ignore: decorator
 @inline function unary_grad_loop(op: i32, x: usize, y: usize, dy: usize, dx: usize, alpha: f32, start: i32, end: i32): void {
   let i = start;
-  if (op != U_GELU) {
-    for (; i + 4 <= end; i += 4) {
-      const p = <usize>i << 2;
-      v128.store(dx + p, unary_grad_v(op, v128.load(x + p), v128.load(y + p), v128.load(dy + p), alpha));
-    }
+  for (; i + 4 <= end; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(dx + p, unary_grad_v(op, v128.load(x + p), v128.load(y + p), v128.load(dy + p), alpha));
   }
   for (; i < end; i++) {
     const p = <usize>i << 2;
