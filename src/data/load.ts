@@ -23,7 +23,7 @@ export interface LoadDataOptions {
   /** Audio: the feature front end of a fresh model (default defaultAudioSpec(); `like` overrides it). */
   audio?: AudioFeatureSpec;
   /** Text: the tokenizer of a fresh model and the tokens it reads (`like` overrides them). */
-  text?: Pick<LoadTextOptions, 'tokenizer' | 'maxTokens'>;
+  text?: Pick<LoadTextOptions, 'tokenizer' | 'maxTokens' | 'mail'>;
 }
 
 /**

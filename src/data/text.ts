@@ -1,7 +1,7 @@
 // Text classification data: samples of (text, label) from .jsonl, .csv (columns text,label) or
 // .txt (label<TAB>text per line), tokenized into int32 ids with a word vocabulary, by hashing, or
-// with byte-level BPE learnt from the training texts (the text presets' tokenizer; e-mails cut to
-// Subject, From and body first). encodeText() is the one tokenizer, shared by training data and
+// with byte-level BPE learnt from the training texts (the text presets' tokenizer; e-mails cut to a
+// few header fields and the body first). encodeText() is the one tokenizer, shared by training data and
 // predict/serve inputs.
 import { extname } from 'node:path';
 import { FormatError, ValueError } from '../errors.js';
@@ -109,6 +109,16 @@ function readSamples(file: string): { texts: string[]; labels: string[]; where: 
 
 /** A BPE tokenizer never reads more than this many tokens by default: attention costs L² (docs/text.md). */
 export const MAX_BPE_TOKENS = 128;
+/**
+ * The default cap for e-mails prepared 'headers+body': its header fields take a median of about
+ * 80 tokens of SpamAssassin's messages, so the body keeps about 170 (docs/text.md).
+ */
+export const MAX_MAIL_HEADERS_TOKENS = 256;
+
+/** The default cap on BPE lengths for a tokenizer (MAX_BPE_TOKENS, more for 'headers+body' mail). */
+export function maxBpeTokens(tokenizer: TextTokenizer): number {
+  return tokenizer.kind === 'bpe' && tokenizer.mail === 'headers+body' ? MAX_MAIL_HEADERS_TOKENS : MAX_BPE_TOKENS;
+}
 /** BPE learns from each text's first this many characters (after mail preparation): ~4× what 128 tokens read. */
 const BPE_TRAIN_CHARS = 4096;
 
@@ -130,7 +140,7 @@ export interface LoadTextOptions {
   /** vocab: 10,000 words; bpe: 8,000 tokens */
   vocabSize?: number;
   buckets?: number;
-  /** bpe: how e-mails are cut first ('none': not at all); default 'subject+from+body' when looksLikeMail */
+  /** bpe: how the texts are cut first when they are e-mails (looksLikeMail; 'none': not at all); default 'subject+from+body' */
   mail?: MailPreparation | 'none';
   maxTokens?: number;
   reuse?: TextTokenizer;
@@ -140,7 +150,7 @@ export interface LoadTextOptions {
 /**
  * Text classification from .jsonl ({"text", "label"}), .csv (text,label) or .txt (label<TAB>text):
  * x int32 [N, maxTokens] token ids (-1 = padding; maxTokens defaultMaxTokens() unless given, and
- * for BPE at most MAX_BPE_TOKENS). Pass the training set's tokenizer (reuse), maxTokens and
+ * for BPE at most maxBpeTokens(): 128, 256 for headers+body mail). Pass the training set's tokenizer (reuse), maxTokens and
  * classNames for validation/test files so that ids, shapes and labels match.
  */
 export function loadText(file: string, opts: LoadTextOptions = {}): ArrayDataset {
@@ -162,13 +172,14 @@ export function loadText(file: string, opts: LoadTextOptions = {}): ArrayDataset
   let maxTokens = opts.maxTokens;
   if (maxTokens === undefined && tokenizer.kind === 'bpe') {
     // BPE token counts of the texts: encode at the cap and count the ids before the padding
-    const probe = new Int32Array(MAX_BPE_TOKENS);
+    const cap = maxBpeTokens(tokenizer);
+    const probe = new Int32Array(cap);
     lengths = texts.map((t) => {
-      encodeText(t, tokenizer, MAX_BPE_TOKENS, probe);
+      encodeText(t, tokenizer, cap, probe);
       const pad = probe.indexOf(-1);
-      return pad < 0 ? MAX_BPE_TOKENS : pad;
+      return pad < 0 ? cap : pad;
     });
-    maxTokens = Math.min(defaultMaxTokens(lengths), MAX_BPE_TOKENS);
+    maxTokens = Math.min(defaultMaxTokens(lengths), cap);
   }
   maxTokens ??= defaultMaxTokens(
     lengths ?? scanTexts(texts, tokenizer.kind !== 'bpe' && tokenizer.lowercase, false).lengths,
@@ -192,11 +203,12 @@ export function loadText(file: string, opts: LoadTextOptions = {}): ArrayDataset
 /**
  * A BPE tokenizer of vocabSize tokens learnt from the texts (each one's first BPE_TRAIN_CHARS
  * characters, as prepared for mail), [CLS] first: a model may pool on it, and one id a text costs
- * nothing to a model that pools the mean.
+ * nothing to a model that pools the mean. Texts that are no e-mails record no mail preparation,
+ * whatever `mail` asks (the text-transformer preset asks for 'headers+body' on any data).
  */
 function learnBpe(texts: readonly string[], vocabSize: number, mail: LoadTextOptions['mail']): TextTokenizer {
   const prep: MailPreparation | undefined =
-    mail === 'none' ? undefined : (mail ?? (looksLikeMail(texts) ? 'subject+from+body' : undefined));
+    mail === 'none' || !looksLikeMail(texts) ? undefined : (mail ?? 'subject+from+body');
   const sample = texts.map((t) => (prep ? prepareMail(t) : t).slice(0, BPE_TRAIN_CHARS));
   const { tokenizer } = trainBpe(sample, { vocabSize });
   return { kind: 'bpe', bpe: tokenizer.toJSON(), cls: true, ...(prep && { mail: prep }) };

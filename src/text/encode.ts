@@ -4,8 +4,8 @@
 //   hash   words hashed with 32-bit FNV-1a into buckets;
 //   bpe    byte-level BPE (bpe.ts) — subwords, nothing out of vocabulary — with [CLS] first when
 //          `cls` (a model pooling on position 0 reads it); with `mail`, an e-mail is first cut to
-//          its Subject and From lines and its body (prepareMail), so that the tokens a model reads
-//          are the message's, not its Received: headers.
+//          a few header fields (Subject and From, or MAIL_HEADERS) and its body (prepareMail), so
+//          that the tokens a model reads are the message's, not its Received: headers.
 // Every text becomes int32 [maxTokens]: truncated at maxTokens, padded with -1 (embedding tables
 // give zeros for -1; the transformer's mask treats ids ≤ 0 as padding).
 // Runtime-safe: nothing here reaches training code. Not for: training a tokenizer (train-bpe.ts).
@@ -18,23 +18,52 @@ export type TextTokenizer =
   | { kind: 'hash'; buckets: number; lowercase: boolean }
   | { kind: 'bpe'; bpe: BpeTokenizerJSON; cls: boolean; mail?: MailPreparation };
 
-/** How an e-mail is cut before tokenising: 'subject+from+body' keeps those header fields and the body. */
-export type MailPreparation = 'subject+from+body';
+/**
+ * How an e-mail is cut before tokenising: 'subject+from+body' keeps those two header fields and the
+ * body; 'headers+body' also keeps the fields of MAIL_HEADERS (each value cut to MAIL_HEADER_CHARS).
+ */
+export type MailPreparation = 'subject+from+body' | 'headers+body';
+export const MAIL_PREPARATIONS: readonly MailPreparation[] = ['subject+from+body', 'headers+body'];
 
 /**
- * An e-mail as a text model reads it: `Subject: …` and `From: …` (each when present, folded lines
- * unfolded), a blank line, then the body. The header is the lines before the first empty line; a
- * text whose first line is neither a header field nor an mbox `From ` line is no e-mail and is
- * returned as it is. SpamAssassin's messages spend their first 100–200 words on Received: and
- * other routing headers (docs/text.md), which a model reading 128 tokens would read instead. A
- * header with neither field leaves the text as it is (an SMS starting 'URGENT:' is no e-mail).
+ * The header fields 'headers+body' keeps, in this order: who sent it and to whom, how it was
+ * written (Content-Type, X-Mailer, User-Agent), whether it answers a message or comes from a
+ * mailing list. Routing fields (Received:, Message-ID, dates) are left out: long, and mostly ids.
  */
-export function prepareMail(text: string): string {
+export const MAIL_HEADERS = [
+  'Subject',
+  'From',
+  'To',
+  'Reply-To',
+  'Content-Type',
+  'X-Mailer',
+  'User-Agent',
+  'In-Reply-To',
+  'List-Id',
+  'Precedence',
+] as const;
+/** 'headers+body' cuts each kept value to this many characters (a To: of 40 addresses costs 100s of tokens). */
+export const MAIL_HEADER_CHARS = 64;
+
+/**
+ * An e-mail as a text model reads it: with 'subject+from+body' (the default), `Subject: …` and
+ * `From: …` (each when present, folded lines unfolded), a blank line, then the body; with
+ * 'headers+body', every field of MAIL_HEADERS present, in that order, each value cut to
+ * MAIL_HEADER_CHARS, then the blank line and the body. The header is the lines before the first
+ * empty line; a text whose first line is neither a header field nor an mbox `From ` line is no
+ * e-mail and is returned as it is. SpamAssassin's messages spend their first 100–200 words on
+ * Received: and other routing headers (docs/text.md), which a model reading 128 tokens would read
+ * instead. A header with neither Subject nor From leaves the text as it is (an SMS starting
+ * 'URGENT:' is no e-mail). The first of a repeated field is kept.
+ */
+export function prepareMail(text: string, mode: MailPreparation = 'subject+from+body'): string {
   const firstLine = text.slice(0, text.search(/\r?\n|$/));
   if (!/^(From |[!-9;-~]+:)/.test(firstLine)) return text;
   const blank = /\r?\n\r?\n/.exec(text);
   const head = blank ? text.slice(0, blank.index) : text;
   const body = blank ? text.slice(blank.index + blank[0].length) : '';
+  const names: readonly string[] = mode === 'headers+body' ? MAIL_HEADERS : ['Subject', 'From'];
+  const wanted = new Set(names.map((n) => n.toLowerCase()));
   const fields = new Map<string, string>();
   let into = ''; // the kept field a folded (indented) line continues, if any
   for (const line of head.split(/\r?\n/)) {
@@ -44,13 +73,16 @@ export function prepareMail(text: string): string {
     }
     const m = /^([!-9;-~]+):[ \t]*(.*)$/.exec(line);
     const name = m ? m[1].toLowerCase() : '';
-    into = m && (name === 'subject' || name === 'from') && !fields.has(name) ? name : '';
+    into = m && wanted.has(name) && !fields.has(name) ? name : '';
     if (m && into) fields.set(into, m[2].trim());
   }
-  if (fields.size === 0) return text;
-  const subject = fields.has('subject') ? `Subject: ${fields.get('subject')}\n` : '';
-  const from = fields.has('from') ? `From: ${fields.get('from')}\n` : '';
-  return `${subject}${from}\n${body}`;
+  if (!fields.has('subject') && !fields.has('from')) return text;
+  let kept = '';
+  for (const n of names) {
+    const value = fields.get(n.toLowerCase());
+    if (value !== undefined) kept += `${n}: ${mode === 'headers+body' ? value.slice(0, MAIL_HEADER_CHARS) : value}\n`;
+  }
+  return `${kept}\n${body}`;
 }
 
 /** Words of a text: runs of letters and digits, optionally lowercased. */
@@ -96,7 +128,7 @@ export function encodeText(
   if (tokenizer.kind === 'bpe') {
     // only the ids that fit are encoded: a long message is not tokenised past maxTokens
     const room = Math.max(0, tokenizer.cls ? maxTokens - 1 : maxTokens);
-    const ids = bpeOf(tokenizer).encode(tokenizer.mail ? prepareMail(text) : text, room);
+    const ids = bpeOf(tokenizer).encode(tokenizer.mail ? prepareMail(text, tokenizer.mail) : text, room);
     let i = 0;
     if (tokenizer.cls && maxTokens > 0) out[i++] = CLS_ID;
     for (let k = 0; k < ids.length && i < maxTokens; k++) out[i++] = ids[k];
@@ -125,8 +157,8 @@ export function checkTextTokenizer(
   const t = isRecord(raw) ? raw : fail(at, 'an object (text input needs one)', raw);
   if (t.kind === 'bpe') {
     if (typeof t.cls !== 'boolean') fail(`${at}.cls`, 'true or false', t.cls);
-    if (t.mail !== undefined && t.mail !== 'subject+from+body')
-      fail(`${at}.mail`, "'subject+from+body' or absent", t.mail);
+    if (t.mail !== undefined && !MAIL_PREPARATIONS.includes(t.mail as MailPreparation))
+      fail(`${at}.mail`, `${MAIL_PREPARATIONS.map((m) => `'${m}'`).join(', ')} or absent`, t.mail);
     try {
       BpeTokenizer.fromJSON(t.bpe, `${at}.bpe`);
     } catch (e) {

@@ -6,10 +6,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCsv } from '../../src/data/csv.js';
-import { loadText, looksLikeMail, MAX_BPE_TOKENS } from '../../src/data/text.js';
+import { loadText, looksLikeMail, MAX_BPE_TOKENS, MAX_MAIL_HEADERS_TOKENS } from '../../src/data/text.js';
 import { encodeText, type TextTokenizer } from '../../src/runtime/index.js';
 import { CLS_ID } from '../../src/text/bpe.js';
-import { checkTextTokenizer, prepareMail } from '../../src/text/encode.js';
+import { checkTextTokenizer, MAIL_HEADER_CHARS, MAIL_PREPARATIONS, prepareMail } from '../../src/text/encode.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { cli } from '../cli/run.js';
 import { tempDir } from './helpers.js';
@@ -41,9 +41,44 @@ describe('prepareMail', () => {
     );
   });
 
+  it("'headers+body' keeps the fields of MAIL_HEADERS in their order, each value cut, and the body", () => {
+    const longTo = Array.from({ length: 10 }, (_, i) => `user${i}@example.com`).join(', ');
+    const mail = MAIL.replace(
+      'X-Subject: not this one',
+      [
+        `To: ${longTo}`,
+        'Precedence: bulk',
+        'X-Mailer: Mutt 1.4',
+        'Message-ID: <not-kept@example.com>',
+        'Content-Type: text/plain;',
+        '\tcharset="us-ascii"',
+      ].join('\n'),
+    );
+    expect(prepareMail(mail, 'headers+body')).toBe(
+      [
+        'Subject: cheap meds, folded onto a second line',
+        'From: Someone <someone@example.com>',
+        `To: ${longTo.slice(0, MAIL_HEADER_CHARS)}`,
+        'Content-Type: text/plain; charset="us-ascii"',
+        'X-Mailer: Mutt 1.4',
+        'Precedence: bulk',
+        '',
+        'Body line one.',
+        '',
+        'Body line two.',
+      ].join('\n'),
+    );
+    expect(longTo.length).toBeGreaterThan(MAIL_HEADER_CHARS);
+    // the default mode reads the same message as before: Subject and From only
+    expect(prepareMail(mail)).toBe(prepareMail(MAIL));
+    expect(prepareMail(mail, 'subject+from+body')).toBe(prepareMail(MAIL));
+    // a header with neither Subject nor From is no e-mail in either mode
+    expect(prepareMail('To: a@b.c\nPrecedence: bulk\n\nhi', 'headers+body')).toBe('To: a@b.c\nPrecedence: bulk\n\nhi');
+  });
+
   it('leaves texts that are no e-mails as they are', () => {
     for (const t of ['hello, how are you?', 'URGENT: call now to claim your prize', 'a: b\n\nc', ''])
-      expect(prepareMail(t)).toBe(t);
+      for (const mode of MAIL_PREPARATIONS) expect(prepareMail(t, mode)).toBe(t);
     expect(looksLikeMail(['URGENT: call now', 'hi'])).toBe(false);
     expect(looksLikeMail([MAIL, MAIL])).toBe(true);
   });
@@ -90,12 +125,35 @@ describe("loadText({ tokenizer: 'bpe' })", () => {
     const ds = loadText(f, { tokenizer: 'bpe', vocabSize: 300 });
     expect(ds.sampleShape).toEqual([16]);
     expect((ds.preprocessing.tokenizer as { mail?: string }).mail).toBeUndefined();
+    // texts that are no e-mails record no mail preparation even when one is asked for (the
+    // text-transformer preset asks for 'headers+body'), and keep their short length
+    const asked = loadText(f, { tokenizer: 'bpe', vocabSize: 300, mail: 'headers+body' });
+    expect((asked.preprocessing.tokenizer as { mail?: string }).mail).toBeUndefined();
+    expect(asked.sampleShape).toEqual([16]);
     const fail = (field: string, expected: string) => {
       throw new Error(`${field}: expected ${expected}`);
     };
     expect(() =>
       checkTextTokenizer({ ...ds.preprocessing.tokenizer, mail: 'headers' }, 'input.tokenizer', fail),
-    ).toThrow("input.tokenizer.mail: expected 'subject+from+body' or absent");
+    ).toThrow("input.tokenizer.mail: expected 'subject+from+body', 'headers+body' or absent");
+  });
+
+  it("mail 'headers+body': recorded, and the runtime encodes a raw message to its training row", () => {
+    const train = loadText(join(sample, 'train.csv'), { tokenizer: 'bpe', vocabSize: 1000, mail: 'headers+body' });
+    const tok = train.preprocessing.tokenizer as Extract<TextTokenizer, { kind: 'bpe' }>;
+    expect(tok.mail).toBe('headers+body');
+    const recorded = checkTextTokenizer(JSON.parse(JSON.stringify(tok)), 'tokenizer', (f, e, g) => {
+      throw new Error(`${f}: ${e}, got ${g}`);
+    });
+    // the header fields take about 80 tokens: its default cap is 256, and these e-mails are longer
+    const L = train.sampleShape[0];
+    expect(L).toBe(MAX_MAIL_HEADERS_TOKENS);
+    const raw = readCsv(join(sample, 'train.csv')).rows.map((r) => r[0]);
+    for (const i of [0, 1, 17, 89])
+      expect([...encodeText(raw[i], recorded, L)]).toEqual([...train.x.subarray(i * L, (i + 1) * L)]);
+    // the same message read with Subject and From only is another row
+    const fewer = { ...recorded, mail: 'subject+from+body' as const };
+    expect([...encodeText(raw[0], fewer, L)]).not.toEqual([...train.x.subarray(0, L)]);
   });
 });
 

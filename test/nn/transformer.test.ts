@@ -453,17 +453,14 @@ describe('text presets', () => {
       model.dispose();
     }, 120_000);
 
-  it('text-transformer: embedding 128 + learned positions, 2 encoders (4 heads, FFN 256), mean pooling', () => {
+  it('text-transformer: embedding 64 + learned positions, 1 encoder (4 heads, FFN 256), mean pooling', () => {
     const { model, outShape } = buildModel(textPresetSpec('text-transformer', 128, 2, 1000));
     expect(outShape).toEqual([2]);
     const text = model.layers[0] as TextEncoder;
-    expect([text.dim, text.positions, text.pool]).toEqual([128, 'learned', 'mean']);
+    expect([text.dim, text.positions, text.pool]).toEqual([64, 'learned', 'mean']);
     const encoders = text.layers.layers.filter((l) => l instanceof TransformerEncoderLayer);
-    expect(encoders.map((l) => [l.heads, l.ffn])).toEqual([
-      [4, 256],
-      [4, 256],
-    ]);
-    expect(model.namedParameters().find(([n]) => n === '0.embed.weight')?.[1].shape).toEqual([1000, 128]);
+    expect(encoders.map((l) => [l.heads, l.ffn])).toEqual([[4, 256]]);
+    expect(model.namedParameters().find(([n]) => n === '0.embed.weight')?.[1].shape).toEqual([1000, 64]);
     model.dispose();
   });
 
