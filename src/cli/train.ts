@@ -17,9 +17,10 @@ import { buildModel } from '../nn/build.js';
 import { graphModel } from '../nn/graph-module.js';
 import { KWS_AUDIO_SPEC, PRESET_TRAINING, PRESETS, type PresetName, presetSpec } from '../nn/presets.js';
 import type { ModelSpec } from '../nn/spec.js';
+import { isRecsysCheckpoint } from '../recsys/checkpoint.js';
+import { RECSYS_PRESETS } from '../recsys/models.js';
 import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
-import { MAIL_PREPARATIONS, type MailPreparation } from '../text/encode.js';
 import {
   type AudioAugment,
   audioAugment,
@@ -39,6 +40,7 @@ import { builtSpec, fit, type TrainConfig } from '../train/fit.js';
 import { type ClassificationReport, classificationReport, formatReport } from '../train/metrics.js';
 import { writeReport } from '../train/report.js';
 import { graphFromSource } from './source.js';
+import { isRecsysTrain, type RecsysTrainFlags, runRecsysEval, runRecsysTrain } from './train-recsys.js';
 
 const num = (name: string) => (v: string) => {
   const n = Number(v);
@@ -78,7 +80,8 @@ interface TrainFlags {
   holdoutSpeaker?: string;
   tokenizer?: 'vocab' | 'hash' | 'bpe';
   maxTokens?: number;
-  mail?: MailPreparation | 'none';
+  /** Recommendation presets: embedding size. */
+  dim?: number;
   resume?: boolean;
   overwrite?: boolean;
   out: string;
@@ -244,7 +247,7 @@ const opt = <T>(o: TrainOptions, key: string) => (o[key] ?? undefined) as T;
 function trainCommand(): Command {
   return new Command('train')
     .description('train a model (preset or JSON config) on a dataset; checkpoint, metrics.json and report go to --out')
-    .addOption(new Option('--preset <name>', 'model preset').choices([...PRESETS]))
+    .addOption(new Option('--preset <name>', 'model preset').choices([...PRESETS, ...RECSYS_PRESETS]))
     .option('--config <file>', 'model JSON config ({ inputShape, layers })')
     .option(
       '--init <model>',
@@ -277,30 +280,25 @@ function trainCommand(): Command {
     .option('--limit <n>', 'use only the first N samples of each split', num('limit'))
     .option(
       '--split <name>',
-      "audio: 'fsdd', FSDD's conventional split (recordings 0–4 are the test set; the default for --data fsdd)",
+      "recommendation: 'random' (seeded 80/20; mf's default) or 'leave-last-out' (two-tower's); audio: 'fsdd', FSDD's conventional split (recordings 0–4 are the test set; the default for --data fsdd)",
     )
     .option('--holdout-speaker <name>', "audio: one speaker's recordings are the test set (speaker-independent)")
     .addOption(
       new Option(
         '--tokenizer <kind>',
-        "text: 'bpe' (byte-level BPE learnt from the training texts; e-mails cut to a few header fields and the body, --mail; the default of text-transformer and text-gru), 'vocab' (the 10,000 most frequent words; the default otherwise) or 'hash'",
+        "text: 'bpe' (byte-level BPE learnt from the training texts; e-mails cut to Subject, From and body; the default of text-transformer and text-gru), 'vocab' (the 10,000 most frequent words; the default otherwise) or 'hash'",
       ).choices(['bpe', 'vocab', 'hash']),
     )
     .option(
       '--max-tokens <n>',
-      'text: tokens a model reads (default: enough for 95% of the training texts, power of two, at most 2048; with BPE at most 128, 256 for --mail headers+body)',
+      'text: tokens a model reads (default: enough for 95% of the training texts, power of two, at most 2048; with BPE at most 128)',
       num('max-tokens'),
-    )
-    .addOption(
-      new Option(
-        '--mail <mode>',
-        "text, BPE: how e-mails are cut before tokenising, when at least 90% of the training texts are e-mails (docs/text.md): 'subject+from+body' (the default), 'headers+body' (also To, Reply-To, Content-Type, X-Mailer, User-Agent, In-Reply-To, List-Id, Precedence; text-transformer's default) or 'none' (the raw message)",
-      ).choices([...MAIL_PREPARATIONS, 'none']),
     )
     .option(
       '--resume',
       'continue from the checkpoint in --out: its model and its training options (--preset/--config and those flags optional, and must match); give --epochs to extend',
     )
+    .option('--dim <n>', 'recommendation presets: embedding size (default 64)', num('dim'))
     .option('--overwrite', 'replace a checkpoint already in --out (else that is an error)')
     .option('--no-progress', 'plain log lines instead of a progress bar')
     .requiredOption('--out <dir>', 'output directory')
@@ -402,6 +400,7 @@ function initModel(path: string) {
 }
 
 async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
+  if (isRecsysTrain(flags)) return runRecsysTrain(flags as RecsysTrainFlags, cmd);
   if ([flags.preset, flags.config, flags.init].filter(Boolean).length > 1)
     throw new ValueError('train: give only one of --preset, --config or --init');
   if (!flags.resume && !flags.preset && !flags.config && !flags.init)
@@ -428,7 +427,6 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   const text = {
     tokenizer: flags.tokenizer ?? (flags.preset?.startsWith('text-') ? ('bpe' as const) : undefined),
     maxTokens: flags.maxTokens,
-    mail: flags.mail,
   };
   const split = audioSplitOf(flags.data, opt(o, 'split') ?? null, opt(o, 'holdoutSpeaker') ?? null);
   const { train, val, test } = split
@@ -537,6 +535,7 @@ function evalCommand(): Command {
     .option('--limit <n>', 'use only the first N samples', num('limit'))
     .option('--threads <n>', 'compute threads', num('threads'))
     .action(async (path: string, flags: { data: string; limit?: number; threads?: number }) => {
+      if (isRecsysCheckpoint(path)) return runRecsysEval(path, flags);
       init({ threads: flags.threads });
       // labels are numbered by the model's class names: an eval file lacking a class must not
       // renumber the others, and a label the model does not know is an error naming it

@@ -32,6 +32,16 @@ export const CHECKPOINT_VERSION = 1;
 export const CHECKPOINT_FILES = ['model.safetensors', 'optimizer.safetensors', 'config.json', 'state.json'] as const;
 export type CheckpointFile = (typeof CHECKPOINT_FILES)[number];
 
+/**
+ * What every config.json starts with. A model family other than the layer stack (src/recsys) sets
+ * `kind` and validates the rest itself (readCheckpointAs); validateConfig refuses any `kind`.
+ */
+export interface ConfigHead {
+  format: typeof CHECKPOINT_FORMAT;
+  version: number;
+  kind?: string;
+}
+
 /** What rebuilds the model and interprets its inputs and outputs. */
 export interface CheckpointConfig {
   format: typeof CHECKPOINT_FORMAT;
@@ -155,8 +165,8 @@ export interface SaveOptions {
 export function saveCheckpoint(
   outDir: string,
   model: Module,
-  config: CheckpointConfig,
-  state: TrainState,
+  config: CheckpointConfig | ConfigHead,
+  state: TrainState | { epoch: number },
   optimizerTensors: Record<string, Float32Array>,
   opts: SaveOptions = {},
 ): string {
@@ -348,6 +358,10 @@ export function validateConfig(raw: unknown, file: string): CheckpointConfig {
   const f = fieldsOf(file);
   const c = f.obj('the config', raw);
   if (c.format !== CHECKPOINT_FORMAT) f.fail('format', `'${CHECKPOINT_FORMAT}'`, c.format);
+  if (c.kind !== undefined)
+    throw new FormatError(
+      `${file}: a '${String(c.kind)}' checkpoint, not a layer-stack model (graduate eval reads it; this command does not)`,
+    );
   const version = f.int('version', c.version, 1);
   if (version > CHECKPOINT_VERSION)
     throw new FormatError(
@@ -414,9 +428,24 @@ function checkF32(w: NamedArray, what: string): void {
 }
 
 function modelAt(at: Located): Checkpoint {
+  return modelAs(at, validateConfig);
+}
+
+function modelAs<C>(at: Located, validate: (raw: unknown, file: string) => C) {
   const file = join(at.dir, 'config.json');
-  const config = validateConfig(parseVerified(at, 'config.json', 'checkpoint config'), file);
+  const config = validate(parseVerified(at, 'config.json', 'checkpoint config'), file);
   return { dir: at.dir, config, weights: readTensors(at, 'model.safetensors') };
+}
+
+/**
+ * The model part of a checkpoint whose config.json another model family validates (its
+ * ConfigHead.kind): the files found and verified as readModelCheckpoint does.
+ */
+export function readCheckpointAs<C extends ConfigHead>(
+  path: string,
+  validate: (raw: unknown, file: string) => C,
+): { dir: string; config: C; weights: Record<string, NamedArray> } {
+  return modelAs(locate(path), validate);
 }
 
 /** Reads the model part of a checkpoint (OUT dir or epoch dir): config and weights, verified. */
