@@ -21,6 +21,7 @@ import { isRecsysCheckpoint } from '../recsys/checkpoint.js';
 import { RECSYS_PRESETS } from '../recsys/models.js';
 import { engine, init } from '../tensor/context.js';
 import { manualSeed } from '../tensor/random.js';
+import { MAIL_PREPARATIONS, type MailPreparation } from '../text/encode.js';
 import {
   type AudioAugment,
   audioAugment,
@@ -80,6 +81,7 @@ interface TrainFlags {
   holdoutSpeaker?: string;
   tokenizer?: 'vocab' | 'hash' | 'bpe';
   maxTokens?: number;
+  mail?: MailPreparation | 'none';
   /** Recommendation presets: embedding size. */
   dim?: number;
   resume?: boolean;
@@ -286,13 +288,19 @@ function trainCommand(): Command {
     .addOption(
       new Option(
         '--tokenizer <kind>',
-        "text: 'bpe' (byte-level BPE learnt from the training texts; e-mails cut to Subject, From and body; the default of text-transformer and text-gru), 'vocab' (the 10,000 most frequent words; the default otherwise) or 'hash'",
+        "text: 'bpe' (byte-level BPE learnt from the training texts; e-mails cut to a few header fields and the body, --mail; the default of text-transformer and text-gru), 'vocab' (the 10,000 most frequent words; the default otherwise) or 'hash'",
       ).choices(['bpe', 'vocab', 'hash']),
     )
     .option(
       '--max-tokens <n>',
-      'text: tokens a model reads (default: enough for 95% of the training texts, power of two, at most 2048; with BPE at most 128)',
+      'text: tokens a model reads (default: enough for 95% of the training texts, power of two, at most 2048; with BPE at most 128, 256 for --mail headers+body)',
       num('max-tokens'),
+    )
+    .addOption(
+      new Option(
+        '--mail <mode>',
+        "text, BPE: how e-mails are cut before tokenising, when at least 90% of the training texts are e-mails (docs/text.md): 'subject+from+body' (the default), 'headers+body' (also To, Reply-To, Content-Type, X-Mailer, User-Agent, In-Reply-To, List-Id, Precedence; text-transformer's default) or 'none' (the raw message)",
+      ).choices([...MAIL_PREPARATIONS, 'none']),
     )
     .option(
       '--resume',
@@ -427,6 +435,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   const text = {
     tokenizer: flags.tokenizer ?? (flags.preset?.startsWith('text-') ? ('bpe' as const) : undefined),
     maxTokens: flags.maxTokens,
+    mail: flags.mail,
   };
   const split = audioSplitOf(flags.data, opt(o, 'split') ?? null, opt(o, 'holdoutSpeaker') ?? null);
   const { train, val, test } = split
