@@ -1,0 +1,543 @@
+// Graduation of a recommendation model: a trained mf or two-tower (checkpoint.ts LoadedRecsys) →
+// an inference graph that answers "the K best items for this user" by an exact scan over every
+// item, with the metric gate and the numbers of the compile report. What it does to the model:
+//   - prunes rows that never trained (items without a training interaction, users without one,
+//     and for the two-tower's own history table the rows no user's history bag ever read);
+//   - precomputes what inference need not recompute (the two-tower's whole item tower becomes one
+//     item matrix V [I, d], temperature folded in);
+//   - drops what does not change a ranking (mf's user bias and global mean);
+//   - stores the tables as int8 per row (per item for the scan's linear), fp16, or float32.
+// Graph: inputs user int32 [-1, 1] (kept-user index, -1 = unknown), history int32 [-1, H] (kept-item
+// indices, -1 padded: the bag a cold user is described by, and a two-tower user's recent items),
+// exclude int32 [-1, S] (kept-item indices never to return, -1 padded); outputs items int32
+// [-1, K] and scores float32 [-1, K] (two topk nodes over the scan, `exclude` left out).
+// The meta (meta.recommend) maps external ids to those indices and holds titles and each user's
+// training items in time order; runtime/recommend.ts reads it.
+// Not for: training (train.ts), the runtime side (runtime/recommend.ts), the CLI (cli/compile-recsys.ts).
+
+import { noGrad } from '../autograd/grad-mode.js';
+import { int8Params, quantizeRows, quantizeWeights } from '../compile/quantize.js';
+import type { Interactions } from '../data/interactions.js';
+import { FormatError, ValueError } from '../errors.js';
+import type { Constant, Graph, Node, QuantParams, Value } from '../graph/ir.js';
+import { inferNode } from '../graph/validate.js';
+import type { Engine } from '../kernels/engine.js';
+import { Session } from '../runtime/session.js';
+import { toHalf } from '../shape/half.js';
+import { tidy } from '../tensor/scope.js';
+import type { LoadedRecsys } from './checkpoint.js';
+import { historyMatrix } from './features.js';
+import { rankingMetrics, rmse } from './metrics.js';
+import { MatrixFactorization, type TwoTower } from './models.js';
+import { evaluateRecsys, prepareRecsysData, type RecsysData } from './train.js';
+
+export type RecsysQuantize = 'int8' | 'fp16' | 'none';
+
+/** What a recommendation artifact's meta.recommend holds (runtime/recommend.ts validates it on load). */
+export interface RecommendMeta {
+  preset: 'mf' | 'two-tower';
+  /** Items the graph returns per request. */
+  k: number;
+  /** Width of the history input (H) and of the exclude input (S). */
+  historyLength: number;
+  excludeLength: number;
+  /** External ids of the graph's user rows and item columns. [U'], [I'] */
+  userIds: string[];
+  itemIds: string[];
+  /** Items of the checkpoint pruned from the graph (never trained): accepted in a history, never returned. */
+  prunedItemIds: string[];
+  /** [I'] item titles, when the training data had them. */
+  titles?: string[];
+  /** Each kept user's training items (kept-item indices), oldest first (CSR over users). */
+  history: { offsets: number[]; items: number[] };
+  /** What an unknown user without a usable history gets. */
+  fallback: string;
+}
+
+export interface GraduateRecsysOptions {
+  quantize: RecsysQuantize;
+  /** Items per request (default 10). */
+  k?: number;
+  /** mf: the most recent items of a cold user's history that form its vector (default 50; the two-tower's is its spec's). */
+  historyLength?: number;
+  /** Items a request may exclude (default: the longest training history + 256, at most I' − k). */
+  excludeLength?: number;
+  producer?: string;
+}
+
+/** Rows pruned: what the graph no longer holds. */
+export interface PruneReport {
+  users: { kept: number; of: number };
+  items: { kept: number; of: number };
+  /** two-tower with its own history table: rows any user's history bag read in training. */
+  bagRows?: { kept: number; of: number };
+}
+
+export interface RecommendGraph {
+  graph: Graph;
+  pruned: PruneReport;
+  /** Kept index of each parent user / item (-1: pruned). */
+  userMap: Int32Array;
+  itemMap: Int32Array;
+}
+
+/** A graph under construction: values inferred from each node's op rule as nodes are added. */
+class GraphBuilder {
+  readonly g: Graph;
+  constructor(meta: Graph['meta']) {
+    this.g = { inputs: [], outputs: [], values: {}, constants: {}, nodes: [], meta };
+  }
+  input(name: string, shape: number[], dtype: Value['dtype']): string {
+    this.g.inputs.push(name);
+    this.g.values[name] = { shape, dtype };
+    return name;
+  }
+  constant(name: string, shape: number[], data: Float32Array | Int32Array): string {
+    this.g.constants[name] = { shape, dtype: data instanceof Int32Array ? 'int32' : 'float32', data };
+    return name;
+  }
+  node<K extends Node['op']>(op: K, name: string, inputs: string[], attrs: Extract<Node, { op: K }>['attrs']): string {
+    const n = { name, op, inputs, output: name, attrs } as Node;
+    const info = inferNode(this.g, n);
+    this.g.values[name] = { shape: [...info.shape], dtype: info.dtype as Value['dtype'] };
+    this.g.nodes.push(n);
+    return name;
+  }
+}
+
+/** Rows `rows` of a row-major [*, D] matrix. [rows.length, D] */
+function takeRows(m: Float32Array, D: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * D);
+  for (let r = 0; r < rows.length; r++) out.set(m.subarray(rows[r] * D, (rows[r] + 1) * D), r * D);
+  return out;
+}
+
+/** [R, C] → [C, R]. */
+function transpose(m: Float32Array, R: number, C: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = m[r * C + c];
+  return out;
+}
+
+const f32 = (t: { data(): unknown }) => t.data() as Float32Array;
+
+/** Dense map: old index → kept index (-1 pruned), and the kept old indices in order. */
+function keepWhere(n: number, keep: (i: number) => boolean): { map: Int32Array; kept: Int32Array } {
+  const map = new Int32Array(n).fill(-1);
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) if (keep(i)) map[i] = kept.push(i) - 1;
+  return { map, kept: Int32Array.from(kept) };
+}
+
+/**
+ * The recommendation graph of a trained model (float32 tables; see quantizeRecommendGraph). Items
+ * and users keep their parent order, so ties in the scan break as the parent's (lower index first).
+ */
+export function recommendGraph(
+  loaded: LoadedRecsys,
+  opts: Omit<GraduateRecsysOptions, 'quantize'> = {},
+): RecommendGraph {
+  const { config, model, history } = loaded;
+  const spec = config.model;
+  const U = spec.numUsers;
+  const I = spec.numItems;
+  const d = spec.dim;
+  const trained = new Uint8Array(I);
+  for (const i of history.items) trained[i] = 1;
+  const items = keepWhere(I, (i) => trained[i] === 1);
+  const users = keepWhere(U, (u) => history.offsets[u + 1] > history.offsets[u]);
+  const Ik = items.kept.length;
+  if (Ik === 0) throw new ValueError(`${loaded.dir}: no item has a training interaction`);
+  const k = opts.k ?? 10;
+  const H = spec.preset === 'two-tower' ? spec.historyLength : (opts.historyLength ?? 50);
+  let longest = 0;
+  for (let u = 0; u < U; u++) longest = Math.max(longest, history.offsets[u + 1] - history.offsets[u]);
+  const S = opts.excludeLength ?? Math.min(Ik - k, longest + 256);
+  if (!(Number.isInteger(k) && k >= 1 && k <= Ik))
+    throw new ValueError(`recommend graph: k must be an integer in [1, ${Ik}] (the trained items), got ${k}`);
+  if (!(Number.isInteger(S) && S >= 0 && S <= Ik - k))
+    throw new ValueError(
+      `recommend graph: ${S} excluded items with k ${k} need more than the ${Ik} trained items (exclude length ≤ ${Ik - k})`,
+    );
+  if (S < longest)
+    throw new ValueError(
+      `recommend graph: exclude length ${S} is shorter than the longest training history (${longest} items)`,
+    );
+  // each kept user's training items as kept-item indices, oldest first
+  const offsets = [0];
+  const hist: number[] = [];
+  for (const u of users.kept) {
+    for (let j = history.offsets[u]; j < history.offsets[u + 1]; j++) hist.push(items.map[history.items[j]]);
+    offsets.push(hist.length);
+  }
+  const meta: RecommendMeta = {
+    preset: spec.preset,
+    k,
+    historyLength: H,
+    excludeLength: S,
+    userIds: Array.from(users.kept, (u) => config.userIds[u]),
+    itemIds: Array.from(items.kept, (i) => config.itemIds[i]),
+    prunedItemIds: config.itemIds.filter((_, i) => trained[i] === 0),
+    ...(config.titles && { titles: Array.from(items.kept, (i) => config.titles?.[i] ?? '') }),
+    history: { offsets, items: hist },
+    fallback:
+      spec.preset === 'mf'
+        ? 'no known user and no history: items ranked by their learnt item bias (rating above the user and global mean)'
+        : "no known user and no history: items ranked against the user tower's bias alone (a generic, popularity-like direction)",
+  };
+  const b = new GraphBuilder({
+    classNames: [],
+    input: { kind: 'tensor', shape: [] },
+    producer: opts.producer ?? 'graduate',
+    kind: 'recommend',
+    recommend: meta,
+  });
+  const user = b.input('user', [-1, 1], 'int32');
+  const bag = b.input('history', [-1, H], 'int32');
+  const exclude = b.input('exclude', [-1, S], 'int32');
+  const pruned: PruneReport = { users: { kept: users.kept.length, of: U }, items: { kept: Ik, of: I } };
+  let u: string;
+  let scan: { weight: Float32Array; bias?: Float32Array };
+  const Uk = users.kept.length;
+  if (model instanceof MatrixFactorization) {
+    // p = P[user] for a known user; the mean of the history items' q for an unknown one (cold start)
+    const Q = takeRows(f32(model.item.weight), d, items.kept);
+    const P = b.constant('user.table', [Uk, d], takeRows(f32(model.user.weight), d, users.kept));
+    const own = b.node('reshape', 'user.vector', [b.node('embedding', 'user.rows', [user, P], {})], { shape: [-1, d] });
+    const known = b.node(
+      'reshape',
+      'user.known',
+      [
+        b.node(
+          'embedding',
+          'user.known.rows',
+          [user, b.constant('user.ones', [Uk, 1], new Float32Array(Uk).fill(1))],
+          {},
+        ),
+      ],
+      { shape: [-1, 1] },
+    );
+    const cold = b.node('scale', 'user.cold', [known], { mul: -1, add: 1 });
+    const mean = bagMean(b, bag, b.constant('history.table', [Ik, d], Q), 'history');
+    u = b.node('add', 'user.vec', [own, b.node('mul', 'user.from.history', [mean, cold], {})], {});
+    scan = { weight: transpose(Q, Ik, d), bias: takeRows(f32(model.itemBias.weight), 1, items.kept) };
+  } else {
+    const tower = model as TwoTower;
+    const ts = tower.recsysSpec;
+    // the history bag's rows: those some user's bag read in training (the rest kept their initialisation)
+    const table = tower.historyBag ? f32(tower.historyBag.weight) : f32(tower.item.weight);
+    let bagIds = bag;
+    let bagTable: Float32Array;
+    if (tower.historyBag) {
+      const read = new Uint8Array(I);
+      for (const i of historyMatrix(history, ts.historyLength)) if (i >= 0) read[i] = 1;
+      const rows = keepWhere(Ik, (j) => read[items.kept[j]] === 1);
+      pruned.bagRows = { kept: rows.kept.length, of: I };
+      bagTable = takeRows(
+        table,
+        d,
+        Array.from(rows.kept, (j) => items.kept[j]),
+      );
+      // kept-item index → bag row (-1: none); the extra last entry maps a -1 pad (gather reads -1 as the last)
+      const map = new Int32Array(Ik + 1).fill(-1);
+      map.set(rows.map);
+      bagIds = b.node('gather', 'history.rows', [b.constant('history.map', [Ik + 1], map), bag], { axis: 0 });
+    } else bagTable = takeRows(table, d, items.kept);
+    const own = b.node(
+      'reshape',
+      'user.vector',
+      [
+        b.node(
+          'embedding',
+          'user.rows',
+          [user, b.constant('user.table', [Uk, d], takeRows(f32(tower.user.weight), d, users.kept))],
+          {},
+        ),
+      ],
+      { shape: [-1, d] },
+    );
+    const mean = bagMean(b, bagIds, b.constant('history.table', [bagTable.length / d, d], bagTable), 'history');
+    const x = b.node('concat', 'user.features', [own, mean], { axis: 1 });
+    const W = b.constant('user.proj.weight', [2 * d, d], f32(tower.userProj.weight).slice());
+    const bias = tower.userProj.bias ? [b.constant('user.proj.bias', [d], f32(tower.userProj.bias).slice())] : [];
+    u = b.node('linear', 'user.proj', [x, W, ...bias], { activation: 'none' });
+    if (ts.normalize) {
+      // as the tower: u / sqrt(Σ u² + 1e-12)
+      const sq = b.node('unary', 'user.sq', [u], { fn: 'square' });
+      const norm2 = b.node('sum', 'user.norm2', [sq], { axes: [1], keepDims: true });
+      const eps = b.node('scale', 'user.norm2.eps', [norm2], { mul: 1, add: 1e-12 });
+      u = b.node('div', 'user.normalized', [u, b.node('unary', 'user.norm', [eps], { fn: 'sqrt' })], {});
+    }
+    // the item tower, once for every kept item, temperature folded in
+    const V = noGrad(() => tidy(() => f32(tower.itemVectors(items.kept)).slice()));
+    const t = ts.temperature;
+    scan = {
+      weight: transpose(
+        V.map((v) => v / t),
+        Ik,
+        d,
+      ),
+    };
+  }
+  const W = b.constant('items.weight', [d, Ik], scan.weight);
+  const bias = scan.bias ? [b.constant('items.bias', [Ik], scan.bias)] : [];
+  const scores = b.node('linear', 'scores.all', [u, W, ...bias], { activation: 'none' });
+  b.node('topk', 'items', [scores, exclude], { k, axis: -1, largest: true, indices: true });
+  b.node('topk', 'scores', [scores, exclude], { k, axis: -1, largest: true, indices: false });
+  b.g.outputs.push('items', 'scores');
+  return { graph: b.g, pruned, userMap: users.map, itemMap: items.map };
+}
+
+/**
+ * The mean of the rows of `table` that ids [-1, H] name (-1 pads; an empty bag gives zeros): the
+ * parent's own embeddingbag; quantizeRecommendGraph rewrites it for an int8 table (int8Bag).
+ */
+function bagMean(b: GraphBuilder, ids: string, table: string, at: string): string {
+  return b.node('embeddingbag', `${at}.mean`, [ids, table], {});
+}
+
+/** A float32 [V, D] bag's embeddingbag node rewritten over an int8 table: gathered rows summed, divided by the count. */
+function int8Bag(g: Graph, n: Node): Node[] {
+  const [ids, table] = n.inputs;
+  const t = g.constants[table];
+  const [V, D] = t.shape;
+  const H = g.values[ids].shape[1];
+  g.constants[table] = quantizeRows(t);
+  const ones = `${table}.ones`;
+  g.constants[ones] = { shape: [V, 1], dtype: 'float32', data: new Float32Array(V).fill(1) };
+  g.constants[`${n.output}.one`] = { shape: [1], dtype: 'float32', data: Float32Array.of(1) };
+  const v = (name: string, shape: number[]) => {
+    g.values[name] = { shape, dtype: 'float32' };
+    return name;
+  };
+  const rows = v(`${n.output}.rows`, [-1, H, D]);
+  const sum = v(`${n.output}.sum`, [-1, D]);
+  const hits = v(`${n.output}.hits`, [-1, H, 1]);
+  const count = v(`${n.output}.count`, [-1, 1]);
+  const atLeast1 = v(`${n.output}.count1`, [-1, 1]);
+  return [
+    { name: rows, op: 'embedding', inputs: [ids, table], output: rows, attrs: {} },
+    { name: sum, op: 'sum', inputs: [rows], output: sum, attrs: { axes: [1], keepDims: false } },
+    { name: hits, op: 'embedding', inputs: [ids, ones], output: hits, attrs: {} },
+    { name: count, op: 'sum', inputs: [hits], output: count, attrs: { axes: [1], keepDims: false } },
+    { name: atLeast1, op: 'maximum', inputs: [count, `${n.output}.one`], output: atLeast1, attrs: {} },
+    { name: n.output, op: 'div', inputs: [sum, atLeast1], output: n.output, attrs: {} },
+  ];
+}
+
+/**
+ * The graph with its tables in int8 or fp16. int8: embedding tables per row (bags rewritten as
+ * gather + sum / count), the scan's weight per item (per output channel) with its input — the user
+ * vectors — quantized per tensor over `userRange`, the user-tower projection float32 (2d × d weights);
+ * fp16: every float table stored as half floats.
+ */
+export function quantizeRecommendGraph(g0: Graph, mode: RecsysQuantize, userRange: [number, number]): Graph {
+  if (mode === 'none') return g0;
+  const g: Graph = { ...g0, constants: { ...g0.constants }, values: { ...g0.values }, nodes: [] };
+  if (mode === 'fp16') {
+    for (const [name, c] of Object.entries(g.constants))
+      if (c.dtype === 'float32' && c.data.length > 1)
+        g.constants[name] = { ...c, dtype: 'float16', data: Uint16Array.from(c.data as Float32Array, toHalf) };
+    g.nodes = g0.nodes;
+    return g;
+  }
+  if (mode !== 'int8') throw new ValueError(`--quantize: unknown mode '${mode as string}' (int8, fp16, none)`);
+  for (const n of g0.nodes) {
+    if (n.op === 'embeddingbag') g.nodes.push(...int8Bag(g, n));
+    else if (n.op === 'embedding' && g.constants[n.inputs[1]].shape[1] > 1) {
+      g.constants[n.inputs[1]] = quantizeRows(g.constants[n.inputs[1]]);
+      g.nodes.push(n);
+    } else if (n.op === 'linear' && n.name === 'scores.all') {
+      const q = `${n.inputs[0]}.q`;
+      const params: QuantParams = int8Params(userRange);
+      g.values[q] = { shape: [...g.values[n.inputs[0]].shape], dtype: 'int8', quant: params };
+      g.nodes.push({ name: q, op: 'quantize', inputs: [n.inputs[0]], output: q, attrs: {} });
+      g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
+      g.nodes.push({ ...n, inputs: [q, ...n.inputs.slice(1)] });
+    } else g.nodes.push(n);
+  }
+  return g;
+}
+
+/** The scan's scores for every kept item instead of the top K: the graph the metric gate evaluates. [-1, I'] */
+export function scoringGraph(g: Graph): Graph {
+  const nodes = g.nodes.filter((n) => n.op !== 'topk');
+  const values = { ...g.values };
+  delete values.items;
+  delete values.scores;
+  return { ...g, inputs: ['user', 'history'], outputs: ['scores.all'], nodes, values: omit(values, 'exclude') };
+}
+
+function omit<T>(r: Record<string, T>, k: string): Record<string, T> {
+  const { [k]: _, ...rest } = r;
+  return rest;
+}
+
+/** A constant's bytes as stored (int8 per-row scales count 4 bytes each, as a float table's would). */
+export function constantBytes(c: Constant): number {
+  return c.data.byteLength + (c.quant ? c.quant.scale.length * 4 : 0);
+}
+
+/** The graph's inputs for kept users (or -1) and their training histories. */
+export function requestInputs(
+  meta: RecommendMeta,
+  users: Int32Array,
+): { user: Int32Array; history: Int32Array; exclude: Int32Array } {
+  const { historyLength: H, excludeLength: S } = meta;
+  const B = users.length;
+  const user = Int32Array.from(users);
+  const history = new Int32Array(B * H).fill(-1);
+  const exclude = new Int32Array(B * S).fill(-1);
+  const { offsets, items } = meta.history;
+  for (let b = 0; b < B; b++) {
+    const u = users[b];
+    if (u < 0) continue;
+    const [start, end] = [offsets[u], offsets[u + 1]];
+    const recent = items.slice(Math.max(start, end - H), end);
+    history.set(recent, b * H);
+    exclude.set(items.slice(start, end), b * S);
+  }
+  return { user, history, exclude };
+}
+
+/** The recorded split of a checkpoint recomputed on `data`, refused when it is not the one trained on. */
+export function recordedSplit(loaded: LoadedRecsys, data: Interactions): RecsysData {
+  const { config } = loaded;
+  for (const [what, mine, theirs] of [
+    ['users', config.userIds, data.userIds],
+    ['items', config.itemIds, data.itemIds],
+  ] as const)
+    if (mine.length !== theirs.length || mine.some((id, k) => id !== theirs[k]))
+      throw new ValueError(
+        `--data ${data.name}: its ${what} (${theirs.length}) are not the ${mine.length} the model in ${loaded.dir} was trained on`,
+      );
+  const s = config.split;
+  const d = prepareRecsysData(data, s.kind, s.seed ?? 0, s.testFraction);
+  if (d.split.testChecksum !== s.testChecksum || d.train.length !== s.trainRows)
+    throw new FormatError(
+      `--data ${data.name}: the ${s.kind} split gives another test set (${d.test.length} rows, checksum ${d.split.testChecksum}) than the model's (${s.testRows} rows, ${s.testChecksum}; ${loaded.dir})`,
+    );
+  return d;
+}
+
+export interface GraduateMetrics {
+  /** 'rmse' (mf, lower is better) or 'hr@10' (two-tower, higher is better). */
+  name: 'rmse' | 'hr@10';
+  parent: number;
+  graduated: number;
+  /** How much worse the graduated model is, in % of the parent's value (negative: better). */
+  dropPercent: number;
+}
+
+/**
+ * The gate's metric of the parent (recsys/train.ts evaluateRecsys) and of a graduated graph run
+ * through the Session, by the same metric code: mf RMSE on the test ratings (the scan's ⟨p, q⟩ + b_i
+ * plus the parent's user bias and global mean, which the artifact leaves out, clipped as the
+ * parent clips; a pruned item's score is 0: the rating falls back to mean + user bias), two-tower
+ * HR@10 over all items less the user's training items (pruned items rank last).
+ */
+export function gateMetrics(
+  loaded: LoadedRecsys,
+  rg: RecommendGraph,
+  graduated: Graph,
+  d: RecsysData,
+  engine?: Engine,
+): GraduateMetrics {
+  const model = loaded.model;
+  const parent = evaluateRecsys(model, d);
+  const meta = graduated.meta.recommend as RecommendMeta;
+  const session = new Session(scoringGraph(graduated), { engine, maxBatch: 256 });
+  const Ik = meta.itemIds.length;
+  const I = loaded.config.model.numItems;
+  // scores of parent users over kept items → over all parent items
+  const scoresOf = (users: Int32Array): Float32Array => {
+    const kept = Int32Array.from(users, (u) => rg.userMap[u]);
+    const x = requestInputs(meta, kept);
+    const out = new Float32Array(users.length * I);
+    for (let s = 0; s < users.length; s += 256) {
+      const n = Math.min(256, users.length - s);
+      const [y] = session.runAll(
+        [x.user.subarray(s, s + n), x.history.subarray(s * meta.historyLength, (s + n) * meta.historyLength)],
+        n,
+      );
+      for (let b = 0; b < n; b++) {
+        const row = out.subarray((s + b) * I, (s + b + 1) * I);
+        for (let i = 0; i < I; i++) {
+          const j = rg.itemMap[i];
+          row[i] = j < 0 ? Number.NaN : (y as Float32Array)[b * Ik + j];
+        }
+      }
+    }
+    return out;
+  };
+  try {
+    if (model instanceof MatrixFactorization) {
+      const ratings = d.data.ratings as Float32Array;
+      const [lo, hi] = model.recsysSpec.ratingRange;
+      const bu = f32(model.userBias.weight);
+      const mean = model.recsysSpec.globalMean;
+      const users = Int32Array.from(d.test, (r) => d.data.users[r]);
+      const pred = new Float32Array(d.test.length);
+      // one scan per distinct test user
+      const distinct = Int32Array.from(new Set(users));
+      const at = new Map<number, number>();
+      for (let j = 0; j < distinct.length; j++) at.set(distinct[j], j);
+      const all = scoresOf(distinct);
+      d.test.forEach((r, t) => {
+        const s = all[(at.get(users[t]) as number) * I + d.data.items[r]];
+        const raw = (Number.isNaN(s) ? 0 : s) + bu[users[t]] + mean;
+        pred[t] = Math.min(hi, Math.max(lo, raw));
+      });
+      const graduatedRmse = rmse(
+        pred,
+        Float32Array.from(d.test, (r) => ratings[r]),
+      );
+      return metricPair('rmse', parent.rmse, graduatedRmse);
+    }
+    const heldOut = {
+      users: Int32Array.from(d.test, (r) => d.data.users[r]),
+      items: Int32Array.from(d.test, (r) => d.data.items[r]),
+    };
+    const ranked = rankingMetrics(
+      (users) => scoresOf(users).map((v) => (Number.isNaN(v) ? -1e30 : v)),
+      heldOut,
+      d.seen,
+      I,
+    );
+    return metricPair('hr@10', parent['hr@10'], ranked.hr);
+  } finally {
+    session.dispose();
+  }
+}
+
+function metricPair(name: GraduateMetrics['name'], parent: number, graduated: number): GraduateMetrics {
+  const worse = name === 'rmse' ? graduated - parent : parent - graduated;
+  return { name, parent, graduated, dropPercent: (100 * worse) / parent };
+}
+
+/** The range of the scan's input (user vectors) over the kept users and their cold-start twins (history only). */
+export function userVectorRange(g: Graph, engine?: Engine): [number, number] {
+  const meta = g.meta.recommend as RecommendMeta;
+  const scan = g.nodes.find((n) => n.name === 'scores.all') as Node;
+  const probe: Graph = { ...scoringGraph(g), outputs: [scan.inputs[0]] };
+  const session = new Session(probe, { engine, maxBatch: 256 });
+  let lo = 0;
+  let hi = 0;
+  try {
+    const U = meta.userIds.length;
+    for (const cold of [false, true])
+      for (let s = 0; s < U; s += 256) {
+        const users = Int32Array.from({ length: Math.min(256, U - s) }, (_, j) => s + j);
+        const x = requestInputs(meta, users);
+        if (cold) x.user.fill(-1);
+        const [y] = session.runAll([x.user, x.history], users.length);
+        for (const v of y) {
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+      }
+  } finally {
+    session.dispose();
+  }
+  return [lo, hi];
+}
