@@ -3,7 +3,7 @@
 // extraction of recordings only, resuming, HTTP errors, offline, --archive.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as tar from 'tar';
@@ -13,7 +13,7 @@ import { loadAudioSplits } from '../../src/data/audio.js';
 import { FSDD_SHA256, FSDD_URL, fetchFsdd } from '../../src/data/fetch-fsdd.js';
 import { FormatError, GraduateError } from '../../src/errors.js';
 import { cli } from '../cli/run.js';
-import { tempDir } from './helpers.js';
+import { serveFiles, tempDir } from './helpers.js';
 
 const SHARED = join(import.meta.dirname, '../../../shared/datasets/fsdd/recordings');
 const TOP = 'free-spoken-digit-dataset-1.0.9';
@@ -42,25 +42,17 @@ let archive: Buffer;
 let sha: string;
 const served = new Map<string, Buffer>();
 const requests: string[] = [];
-let server: Server;
+let closeServer: () => Promise<void>;
 let base: string;
 
 beforeAll(async () => {
   archive = await buildArchive();
   sha = createHash('sha256').update(archive).digest('hex');
-  server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const body = served.get(req.url ?? '');
-    if (!body) {
-      res.writeHead(404, 'Not Found').end('no such file');
-      return;
-    }
-    res.writeHead(200, { 'content-length': body.length }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const http = await serveFiles(served, requests);
+  base = `${http.url}`;
+  closeServer = http.close;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => closeServer());
 beforeEach(() => {
   served.clear();
   served.set('/v1.0.9.tar.gz', archive);

@@ -4,7 +4,7 @@
 // incomplete archives, and that a failed fetch never touches what DEST already holds.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { strToU8, type Zippable, zipSync } from 'fflate';
@@ -13,7 +13,7 @@ import { fetchMovieLens, MOVIELENS_SMALL_FILES, MOVIELENS_SMALL_URL } from '../.
 import { loadMovieLens } from '../../src/data/interactions.js';
 import { FormatError, GraduateError } from '../../src/errors.js';
 import { cli } from '../cli/run.js';
-import { tempDir } from './helpers.js';
+import { serveFiles, tempDir } from './helpers.js';
 
 const SHARED = join(import.meta.dirname, '../../../shared/datasets/movielens-small');
 const TOP = 'ml-latest-small';
@@ -42,25 +42,17 @@ let zip: Buffer;
 let sha: string;
 const served = new Map<string, Buffer>();
 const requests: string[] = [];
-let server: Server;
+let closeServer: () => Promise<void>;
 let base: string;
 
 beforeAll(async () => {
   zip = buildZip();
   sha = createHash('sha256').update(zip).digest('hex');
-  server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const body = served.get(req.url ?? '');
-    if (!body) {
-      res.writeHead(404, 'Not Found').end('no such file');
-      return;
-    }
-    res.writeHead(200, { 'content-length': body.length }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const http = await serveFiles(served, requests);
+  base = `${http.url}`;
+  closeServer = http.close;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => closeServer());
 beforeEach(() => {
   served.clear();
   served.set('/ml-latest-small.zip', zip);

@@ -1,17 +1,15 @@
 // fetchFashionMnist against a local HTTP server: downloads, verification, resuming, HTTP errors.
 import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fetchFiles } from '../../src/data/fetch.js';
 import { fetchFashionMnist, loadFashionMnist } from '../../src/data/index.js';
 import { FormatError } from '../../src/errors.js';
-import { fakeMnist, tempDir } from './helpers.js';
+import { fakeMnist, serveFiles, tempDir } from './helpers.js';
 
 const files = new Map<string, Buffer>();
 const requests: string[] = [];
-let server: Server;
+let closeServer: () => Promise<void>;
 let baseUrl: string;
 
 function serveFakeMnist(): void {
@@ -25,19 +23,11 @@ function serveFakeMnist(): void {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const body = files.get(req.url ?? '');
-    if (!body) {
-      res.writeHead(404, 'Not Found').end('no such file');
-      return;
-    }
-    res.writeHead(200, { 'content-length': body.length }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mnist/`;
+  const http = await serveFiles(files, requests);
+  baseUrl = `${http.url}/mnist/`;
+  closeServer = http.close;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => closeServer());
 beforeEach(() => {
   serveFakeMnist();
   requests.length = 0;

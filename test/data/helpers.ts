@@ -1,5 +1,8 @@
-// Fixtures for the data tests: temporary folders and small generated IDX files.
+// Fixtures for the data tests: temporary folders, small generated IDX files and a local HTTP
+// server of in-memory files (what `graduate data fetch` downloads from, in tests).
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -38,5 +41,29 @@ export function fakeMnist(n: number, h = 4, w = 4): { images: Buffer; labels: Bu
       [n],
       Array.from({ length: n }, (_, i) => i % 10),
     ),
+  };
+}
+
+/**
+ * Serves `files` (URL path → body, read at each request; 404 otherwise) on 127.0.0.1, pushing each
+ * requested path to `requests`. Returns its base URL (no trailing slash) and how to close it.
+ */
+export async function serveFiles(
+  files: ReadonlyMap<string, Uint8Array>,
+  requests: string[],
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    const body = files.get(req.url ?? '');
+    if (!body) {
+      res.writeHead(404, 'Not Found').end('no such file');
+      return;
+    }
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
