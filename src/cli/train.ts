@@ -262,7 +262,9 @@ function trainCommand(): Command {
     .option('--epochs <n>', 'epochs', num('epochs'), 10)
     .option('--batch <n>', 'batch size', num('batch'), 64)
     .option('--lr <x>', 'learning rate', num('lr'), 1e-3)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'adamw', 'sgd']).default('adam'))
+    .addOption(
+      new Option('--optimizer <name>', 'optimizer').choices(['adam', 'adamw', 'sgd', 'adagrad']).default('adam'),
+    )
     .option('--weight-decay <x>', 'weight decay', num('weight-decay'))
     .addOption(
       new Option('--schedule <name>', 'learning-rate schedule')
