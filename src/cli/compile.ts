@@ -7,7 +7,9 @@ import { limitDataset } from '../data/dataset.js';
 import { loadData } from '../data/load.js';
 import { ValueError } from '../errors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
+import { isRecsysCheckpoint } from '../recsys/checkpoint.js';
 import { engine, init } from '../tensor/context.js';
+import { runRecsysCompile } from './compile-recsys.js';
 import { graphFromSource } from './source.js';
 
 interface CompileFlags {
@@ -18,6 +20,8 @@ interface CompileFlags {
   quantize: 'int8' | 'fp16' | 'none';
   calibration: 'minmax' | 'percentile' | 'kl';
   maxAccuracyDrop: number;
+  maxMetricDrop?: number;
+  k?: number;
   allowNearChance?: boolean;
   finetuneEpochs: number;
   finetuneLr: number;
@@ -73,6 +77,12 @@ export function compileCommand(): Command {
       0.5,
     )
     .option(
+      '--max-metric-drop <pct>',
+      'recommendation models: refuse to emit when RMSE (mf) or HR@10 (two-tower) is worse than the parent by more than this % of it (default 2)',
+      num('max-metric-drop'),
+    )
+    .option('--k <n>', 'recommendation models: items per request (default 10)', num('k'))
+    .option(
       '--allow-near-chance',
       'write the artifact even if its test accuracy is near chance (e.g. imbalanced data, where always answering the majority class scores high); non-finite weights are refused all the same',
     )
@@ -89,6 +99,7 @@ export function compileCommand(): Command {
     .option('--threads <n>', 'compute threads', num('threads'))
     .requiredOption('-o, --output <file>', 'artifact to write')
     .action(async (path: string, f: CompileFlags) => {
+      if (isRecsysCheckpoint(path)) return runRecsysCompile(path, f);
       init({ threads: f.threads });
       const t0 = performance.now();
       const { graph: parent, checkpoint, dispose } = graphFromSource(path);

@@ -19,6 +19,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { int8Params, quantizeRows, quantizeWeights } from '../compile/quantize.js';
 import type { Interactions } from '../data/interactions.js';
 import { FormatError, ValueError } from '../errors.js';
+import { writeArtifact } from '../graph/artifact.js';
 import type { Constant, Graph, Node, QuantParams, Value } from '../graph/ir.js';
 import { inferNode } from '../graph/validate.js';
 import type { Engine } from '../kernels/engine.js';
@@ -63,6 +64,12 @@ export interface GraduateRecsysOptions {
   /** Items a request may exclude (default: the longest training history + 256, at most I' − k). */
   excludeLength?: number;
   producer?: string;
+  /**
+   * Rotate the vector space by a seeded random orthogonal matrix (folded into the tables and the
+   * user projection: scores unchanged) so that no coordinate dominates the int8 ranges (default:
+   * with --quantize int8).
+   */
+  rotate?: boolean;
 }
 
 /** Rows pruned: what the graph no longer holds. */
@@ -120,6 +127,46 @@ function transpose(m: Float32Array, R: number, C: number): Float32Array {
 }
 
 const f32 = (t: { data(): unknown }) => t.data() as Float32Array;
+
+/** m [N, d] · R [d, d]. */
+function times(m: Float32Array, R: Float32Array, d: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let r = 0; r < m.length / d; r++)
+    for (let k = 0; k < d; k++) {
+      const x = m[r * d + k];
+      if (x !== 0) for (let c = 0; c < d; c++) out[r * d + c] += x * R[k * d + c];
+    }
+  return out;
+}
+
+/**
+ * A random orthogonal [d, d] (Gram-Schmidt of seeded Gaussian rows, in float64). A learnt
+ * embedding space is anisotropic (a popularity direction shared by every vector): rotated, every
+ * coordinate carries a share of it, and per-row / per-tensor int8 scales lose less.
+ */
+export function randomRotation(d: number, seed = 0x5eed): Float32Array {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 0.5) / 2 ** 32;
+  };
+  const gauss = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const rows: Float64Array[] = [];
+  while (rows.length < d) {
+    const v = Float64Array.from({ length: d }, gauss);
+    for (const r of rows) {
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += v[c] * r[c];
+      for (let c = 0; c < d; c++) v[c] -= dot * r[c];
+    }
+    const n = Math.hypot(...v);
+    if (n < 1e-6) continue;
+    rows.push(v.map((x) => x / n));
+  }
+  const R = new Float32Array(d * d);
+  rows.forEach((r, k) => R.set(r, k * d));
+  return R;
+}
 
 /** Dense map: old index → kept index (-1 pruned), and the kept old indices in order. */
 function keepWhere(n: number, keep: (i: number) => boolean): { map: Int32Array; kept: Int32Array } {
@@ -196,13 +243,15 @@ export function recommendGraph(
   const bag = b.input('history', [-1, H], 'int32');
   const exclude = b.input('exclude', [-1, S], 'int32');
   const pruned: PruneReport = { users: { kept: users.kept.length, of: U }, items: { kept: Ik, of: I } };
+  const R = opts.rotate ? randomRotation(d) : undefined;
+  const rot = (m: Float32Array) => (R ? times(m, R, d) : m);
   let u: string;
   let scan: { weight: Float32Array; bias?: Float32Array };
   const Uk = users.kept.length;
   if (model instanceof MatrixFactorization) {
     // p = P[user] for a known user; the mean of the history items' q for an unknown one (cold start)
-    const Q = takeRows(f32(model.item.weight), d, items.kept);
-    const P = b.constant('user.table', [Uk, d], takeRows(f32(model.user.weight), d, users.kept));
+    const Q = rot(takeRows(f32(model.item.weight), d, items.kept));
+    const P = b.constant('user.table', [Uk, d], rot(takeRows(f32(model.user.weight), d, users.kept)));
     const own = b.node('reshape', 'user.vector', [b.node('embedding', 'user.rows', [user, P], {})], { shape: [-1, d] });
     const known = b.node(
       'reshape',
@@ -258,8 +307,8 @@ export function recommendGraph(
     );
     const mean = bagMean(b, bagIds, b.constant('history.table', [bagTable.length / d, d], bagTable), 'history');
     const x = b.node('concat', 'user.features', [own, mean], { axis: 1 });
-    const W = b.constant('user.proj.weight', [2 * d, d], f32(tower.userProj.weight).slice());
-    const bias = tower.userProj.bias ? [b.constant('user.proj.bias', [d], f32(tower.userProj.bias).slice())] : [];
+    const W = b.constant('user.proj.weight', [2 * d, d], rot(f32(tower.userProj.weight).slice()));
+    const bias = tower.userProj.bias ? [b.constant('user.proj.bias', [d], rot(f32(tower.userProj.bias).slice()))] : [];
     u = b.node('linear', 'user.proj', [x, W, ...bias], { activation: 'none' });
     if (ts.normalize) {
       // as the tower: u / sqrt(Σ u² + 1e-12)
@@ -271,12 +320,12 @@ export function recommendGraph(
     // the item tower, once for every kept item, temperature folded in
     const V = noGrad(() => tidy(() => f32(tower.itemVectors(items.kept)).slice()));
     const t = ts.temperature;
+    const cols = V.length / Ik; // d, or d + 1 with an item bias last (the user vector ends in 1)
+    const Vd = new Float32Array(Ik * d);
+    for (let j = 0; j < Ik; j++) for (let c = 0; c < d; c++) Vd[j * d + c] = V[j * cols + c] / t;
     scan = {
-      weight: transpose(
-        V.map((v) => v / t),
-        Ik,
-        d,
-      ),
+      weight: transpose(rot(Vd), Ik, d),
+      ...(cols > d && { bias: Float32Array.from({ length: Ik }, (_, j) => V[j * cols + d] / t) }),
     };
   }
   const W = b.constant('items.weight', [d, Ik], scan.weight);
@@ -540,4 +589,125 @@ export function userVectorRange(g: Graph, engine?: Engine): [number, number] {
     session.dispose();
   }
   return [lo, hi];
+}
+
+export interface RecsysCompileReport {
+  preset: 'mf' | 'two-tower';
+  quantize: RecsysQuantize;
+  /** The parent's float32 parameters (every table and projection), bytes. */
+  parentBytes: number;
+  /** The graph's tables and weights as stored (int8 scales at 4 bytes each), bytes. */
+  modelBytes: number;
+  /** The artifact file, and the catalogue data its meta carries (ids, titles, training items), bytes. */
+  artifactBytes: number;
+  data: { ids: number; titles: number; history: number };
+  pruned: PruneReport;
+  metric: GraduateMetrics;
+  maxMetricDrop: number;
+  k: number;
+  items: number;
+  /** Median ms per call of the top-K graph (known users, their training items excluded). */
+  latency: { batch1: number; batch32: number };
+}
+
+export interface RecsysCompileOptions extends GraduateRecsysOptions {
+  /** Refuse when the metric is worse than the parent's by more than this many % of it (default 2). */
+  maxMetricDrop?: number;
+  engine?: Engine;
+  log?: (line: string) => void;
+}
+
+/**
+ * The whole graduation of a loaded recommendation model: graph, quantization, metric gate (a
+ * ValueError when it fails: nothing to write), artifact bytes and the report.
+ */
+export function compileRecsys(
+  loaded: LoadedRecsys,
+  data: Interactions,
+  opts: RecsysCompileOptions,
+): { bytes: Uint8Array; graph: Graph; report: RecsysCompileReport } {
+  const log = opts.log ?? (() => {});
+  const maxMetricDrop = opts.maxMetricDrop ?? 2;
+  if (!(maxMetricDrop >= 0)) throw new ValueError(`--max-metric-drop must be a number ≥ 0 (%), got ${maxMetricDrop}`);
+  const d = recordedSplit(loaded, data);
+  const rg = recommendGraph(loaded, { rotate: opts.quantize === 'int8', ...opts });
+  const graph = quantizeRecommendGraph(
+    rg.graph,
+    opts.quantize,
+    opts.quantize === 'int8' ? userVectorRange(rg.graph, opts.engine) : [0, 0],
+  );
+  const metric = gateMetrics(loaded, rg, graph, d, opts.engine);
+  const better = metric.name === 'rmse' ? 'lower' : 'higher';
+  log(
+    `${metric.name} (${better} is better): parent ${metric.parent.toFixed(4)} → graduated ${metric.graduated.toFixed(4)} (${metric.dropPercent >= 0 ? 'worse' : 'better'} by ${Math.abs(metric.dropPercent).toFixed(2)}%)`,
+  );
+  if (metric.dropPercent > maxMetricDrop)
+    throw new ValueError(
+      `the graduated model's ${metric.name} is ${metric.dropPercent.toFixed(2)}% worse than the parent's (${metric.parent.toFixed(4)} → ${metric.graduated.toFixed(4)}), more than --max-metric-drop ${maxMetricDrop}%; nothing written (try --quantize fp16 or none)`,
+    );
+  const bytes = writeArtifact(graph, opts.producer ?? 'graduate');
+  const meta = graph.meta.recommend as RecommendMeta;
+  const json = (v: unknown) => (v === undefined ? 0 : JSON.stringify(v).length);
+  const report: RecsysCompileReport = {
+    preset: meta.preset,
+    quantize: opts.quantize,
+    parentBytes: loaded.model.parameters().reduce((s, p) => s + p.size * 4, 0),
+    modelBytes: Object.values(graph.constants).reduce((s, c) => s + constantBytes(c), 0),
+    artifactBytes: bytes.length,
+    data: {
+      ids: json(meta.userIds) + json(meta.itemIds) + json(meta.prunedItemIds),
+      titles: json(meta.titles),
+      history: json(meta.history),
+    },
+    pruned: rg.pruned,
+    metric,
+    maxMetricDrop,
+    k: meta.k,
+    items: meta.itemIds.length,
+    latency: topKLatency(graph, opts.engine),
+  };
+  return { bytes, graph, report };
+}
+
+/** Median ms of the top-K graph at batch 1 and 32 (kept users in a fixed shuffle, their training items excluded). */
+export function topKLatency(g: Graph, engine?: Engine, rounds = 200): { batch1: number; batch32: number } {
+  const meta = g.meta.recommend as RecommendMeta;
+  const U = meta.userIds.length;
+  const session = new Session(g, { engine, maxBatch: 32 });
+  const time = (batch: number, n: number) => {
+    const ms: number[] = [];
+    for (let r = 0; r < n; r++) {
+      const users = Int32Array.from({ length: batch }, (_, j) => ((r * batch + j) * 7919) % U);
+      const x = requestInputs(meta, users);
+      const t0 = performance.now();
+      session.runAll([x.user, x.history, x.exclude], batch);
+      ms.push(performance.now() - t0);
+    }
+    return ms.sort((a, b) => a - b)[ms.length >> 1];
+  };
+  try {
+    time(1, 20); // warm-up
+    return { batch1: time(1, rounds), batch32: time(32, Math.max(10, rounds >> 3)) };
+  } finally {
+    session.dispose();
+  }
+}
+
+const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+
+/** The report as compile prints it. */
+export function formatRecsysReport(r: RecsysCompileReport): string {
+  const p = r.pruned;
+  const lines = [
+    `graduated ${r.preset} (--quantize ${r.quantize}): top-${r.k} by an exact scan over ${r.items} items`,
+    `  size       parent ${kb(r.parentBytes)} (float32 tables and weights) → ${kb(r.modelBytes)} (${(r.parentBytes / r.modelBytes).toFixed(2)}× smaller)`,
+    `  artifact   ${kb(r.artifactBytes)} in all, of which catalogue data in the meta: ids ${kb(r.data.ids)}, titles ${kb(r.data.titles)}, training items (excluded per user) ${kb(r.data.history)}`,
+    `  pruned     items ${p.items.of - p.items.kept} of ${p.items.of} (no training interaction), users ${p.users.of - p.users.kept} of ${p.users.of}` +
+      (p.bagRows
+        ? `, history-bag rows ${p.bagRows.of - p.bagRows.kept} of ${p.bagRows.of} (never in a training bag)`
+        : ''),
+    `  ${r.metric.name.padEnd(10)} parent ${r.metric.parent.toFixed(4)} → ${r.metric.graduated.toFixed(4)} (${r.metric.dropPercent >= 0 ? 'worse' : 'better'} by ${Math.abs(r.metric.dropPercent).toFixed(2)}%; gate ${r.maxMetricDrop}%)`,
+    `  latency    top-${r.k} p50 ${r.latency.batch1.toFixed(3)} ms at batch 1, ${r.latency.batch32.toFixed(2)} ms at batch 32`,
+  ];
+  return lines.join('\n');
 }
