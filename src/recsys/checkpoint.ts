@@ -84,6 +84,7 @@ export function validateRecsysConfig(raw: unknown, file: string): RecsysConfig {
   const U = f.int('model.numUsers', m.numUsers, 1);
   const I = f.int('model.numItems', m.numItems, 1);
   f.int('model.dim', m.dim, 1, 1 << 16);
+  if (m.sparse !== undefined) f.bool('model.sparse', m.sparse);
   if (m.preset === 'mf') {
     f.num('model.globalMean', m.globalMean);
     const range = f.arr('model.ratingRange', m.ratingRange);

@@ -80,3 +80,24 @@ export function seenOf(history: History): { offsets: Int32Array; items: Int32Arr
     items.subarray(history.offsets[u], history.offsets[u + 1]).sort();
   return { offsets: history.offsets, items };
 }
+
+/**
+ * For each of `rows` (training rows), the H items its user met just before it (time order as
+ * userHistories, file order among equal timestamps), -1 padded on the right: the history a
+ * next-item model sees when it learns to predict that row's item. [rows.length, H]
+ */
+export function precedingItems(data: Interactions, rows: Int32Array, H: number): Int32Array {
+  const ts = data.timestamps;
+  const order = Int32Array.from(rows.keys()).sort(
+    (a, b) => data.users[rows[a]] - data.users[rows[b]] || (ts ? ts[rows[a]] - ts[rows[b]] : 0) || rows[a] - rows[b],
+  );
+  const out = new Int32Array(rows.length * H).fill(-1);
+  let start = 0; // where the current user's rows begin in `order`
+  for (let k = 0; k < order.length; k++) {
+    const j = order[k];
+    if (k > 0 && data.users[rows[j]] !== data.users[rows[order[k - 1]]]) start = k;
+    const from = Math.max(start, k - H);
+    for (let p = from; p < k; p++) out[j * H + (p - from)] = data.items[rows[order[p]]];
+  }
+  return out;
+}

@@ -23,7 +23,15 @@ import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkFreshOutDir, saveCheckpoint } from '../train/checkpoint.js';
 import { RECSYS_CONFIG_HEAD, type RecsysConfig, type SplitRecord } from './checkpoint.js';
-import { bagMatrix, type History, historyMatrix, longestBag, seenOf, userHistories } from './features.js';
+import {
+  bagMatrix,
+  type History,
+  historyMatrix,
+  longestBag,
+  precedingItems,
+  seenOf,
+  userHistories,
+} from './features.js';
 import { mae, popularityScores, type RankingResult, rankingMetrics, rmse } from './metrics.js';
 import { fromArray, gatherRows, MatrixFactorization, type RecsysPreset, TwoTower } from './models.js';
 
@@ -54,26 +62,34 @@ export interface RecsysTrainConfig {
   shareItemTable?: boolean;
   /** two-tower: a learnt item bias as one more dimension of the dot product. */
   itemBias?: boolean;
+  /**
+   * two-tower: each training row's history is the H items its user met before it (next-item
+   * prediction, as leave-last-out tests it), not the user's whole training history less the item.
+   */
+  sequential?: boolean;
   /** Row-sparse embedding gradients (when nn's layers have them). */
   sparse?: boolean;
 }
 
 /** Per-model defaults, tuned on movielens-small (docs/recommend.md). */
 export const RECSYS_DEFAULTS: Record<RecsysPreset, Omit<RecsysTrainConfig, 'preset' | 'seed'>> = {
-  mf: { epochs: 20, batchSize: 1024, lr: 3e-3, optimizer: 'adam', l2: 0.1, dim: 64, split: 'random' },
+  mf: { epochs: 10, batchSize: 1024, lr: 0.05, optimizer: 'adagrad', l2: 0.1, dim: 64, split: 'random', sparse: true },
   'two-tower': {
-    epochs: 10,
-    batchSize: 1024,
+    epochs: 8,
+    batchSize: 256,
     lr: 3e-3,
     optimizer: 'adam',
     l2: 0,
     dim: 64,
     split: 'leave-last-out',
     loss: 'softmax',
-    historyLength: 50,
+    historyLength: 20,
     temperature: 0.1,
     normalize: true,
     logQ: true,
+    sequential: true,
+    itemBias: true,
+    shareItemTable: true,
   },
 };
 
@@ -450,6 +466,9 @@ function towerStep(model: TwoTower, d: RecsysData, c: RecsysTrainConfig): Step {
   const { data } = d;
   const H = model.recsysSpec.historyLength;
   const hist = historyMatrix(d.history, H);
+  // row index into d.train of each training row, for its preceding items
+  const preceding = c.sequential ? precedingItems(data, d.train, H) : undefined;
+  const trainIndex = preceding ? new Map(Array.from(d.train, (r, k) => [r, k])) : undefined;
   const counts = itemCounts(data, d.train);
   const logFreq = Float32Array.from(counts, (n) => Math.log(Math.max(n, 1) / d.train.length));
   const sampler =
@@ -458,8 +477,17 @@ function towerStep(model: TwoTower, d: RecsysData, c: RecsysTrainConfig): Step {
     const B = rows.length;
     const users = pick(data.users, rows);
     const items = pick(data.items, rows);
-    const h = gatherRows(hist, H, users);
-    for (let b = 0; b < B; b++) for (let j = b * H; j < (b + 1) * H; j++) if (h[j] === items[b]) h[j] = -1;
+    let h: Int32Array;
+    if (preceding && trainIndex) {
+      h = new Int32Array(B * H);
+      for (let b = 0; b < B; b++) {
+        const k = trainIndex.get(rows[b]) as number;
+        h.set(preceding.subarray(k * H, (k + 1) * H), b * H);
+      }
+    } else {
+      h = gatherRows(hist, H, users);
+      for (let b = 0; b < B; b++) for (let j = b * H; j < (b + 1) * H; j++) if (h[j] === items[b]) h[j] = -1;
+    }
     const u = model.userVectors(users, h); // [B, d]
     if (sampler) {
       const neg = sampler.sampleBatch(users, 1);

@@ -4,7 +4,14 @@
 import { describe, expect, it } from 'vitest';
 import { seenItems } from '../../src/data/interaction-splits.js';
 import { parseInteractions } from '../../src/data/interactions.js';
-import { bagMatrix, historyMatrix, longestBag, seenOf, userHistories } from '../../src/recsys/features.js';
+import {
+  bagMatrix,
+  historyMatrix,
+  longestBag,
+  precedingItems,
+  seenOf,
+  userHistories,
+} from '../../src/recsys/features.js';
 
 // users a, b; items x y z w; timestamps out of file order, one tie (b: y and z at 5), one repeat (a: x)
 const data = parseInteractions(
@@ -31,6 +38,21 @@ describe('histories', () => {
     const ref = seenItems(data, all);
     expect(Array.from(s.offsets)).toEqual(Array.from(ref.offsets));
     expect(Array.from(s.items)).toEqual(Array.from(ref.items));
+  });
+
+  it('precedingItems: each row’s H latest earlier items of its user (file order among equal times)', () => {
+    // rows: 0 a,x,30  1 a,y,10  2 b,y,5  3 a,z,20  4 b,z,5  5 a,x,40  6 b,w,1
+    const rows = Int32Array.of(0, 1, 2, 3, 4, 6);
+    const p = precedingItems(data, rows, 2);
+    const at = (k: number) => Array.from(p.subarray(2 * k, 2 * k + 2));
+    expect(at(1)).toEqual([-1, -1]); // a,y is a's first
+    expect(at(3)).toEqual([id('y'), -1]); // a,z after y
+    expect(at(0)).toEqual([id('y'), id('z')]); // a,x at 30 after y, z
+    expect(at(5)).toEqual([-1, -1]); // b,w first
+    expect(at(2)).toEqual([id('w'), -1]); // b,y (tie with b,z at 5: file order)
+    expect(at(4)).toEqual([id('w'), id('y')]);
+    // H = 1 keeps only the latest
+    expect(Array.from(precedingItems(data, rows, 1).subarray(0, 1))).toEqual([id('z')]);
   });
 
   it('historyMatrix keeps the most recent H, -1 padded', () => {
