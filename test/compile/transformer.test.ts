@@ -18,7 +18,7 @@ import type { Graph } from '../../src/graph/ir.js';
 import { validateGraph } from '../../src/graph/validate.js';
 import { buildModel } from '../../src/nn/build.js';
 import { crossEntropy } from '../../src/nn/losses.js';
-import { textPresetSpec } from '../../src/nn/presets.js';
+import { TEXT_TRANSFORMER_SIZE_V1, textPresetSpec } from '../../src/nn/presets.js';
 import { gatherInt8 } from '../../src/ops/gather.js';
 import { createOptimizer } from '../../src/optim/index.js';
 import { Session } from '../../src/runtime/session.js';
@@ -64,7 +64,7 @@ function toy(n: number, seed: number, name: string): ArrayDataset {
 /** The text-transformer preset at L 16, vocabulary 40, trained 2 epochs on `train`, captured and through the early passes. */
 function trained(train: ArrayDataset): Graph {
   manualSeed(1);
-  const { model } = buildModel(textPresetSpec('text-transformer', T, 2, V));
+  const { model } = buildModel(textPresetSpec('text-transformer', T, 2, V, TEXT_TRANSFORMER_SIZE_V1));
   const opt = createOptimizer('adam', model.parameters(), { lr: 1e-3 });
   for (let e = 0; e < 2; e++)
     for (let s = 0; s < train.size; s += 32)

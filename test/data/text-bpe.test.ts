@@ -145,7 +145,7 @@ describe("loadText({ tokenizer: 'bpe' })", () => {
     const recorded = checkTextTokenizer(JSON.parse(JSON.stringify(tok)), 'tokenizer', (f, e, g) => {
       throw new Error(`${f}: ${e}, got ${g}`);
     });
-    // the header fields take about 80 tokens: its default cap is 256, and these e-mails are longer
+    // the header fields take about 100 tokens: its default cap is 256, and these e-mails are longer
     const L = train.sampleShape[0];
     expect(L).toBe(MAX_MAIL_HEADERS_TOKENS);
     const raw = readCsv(join(sample, 'train.csv')).rows.map((r) => r[0]);
@@ -187,4 +187,44 @@ describe('train --preset text-gru on the committed SpamAssassin sample (90 train
     expect(e.code, e.stderr).toBe(0);
     expect(Number(/^accuracy: ([\d.]+)$/m.exec(e.stdout)?.[1])).toBeGreaterThanOrEqual(0.85);
   }, 60_000);
+});
+
+describe('train --preset text-transformer on the committed SpamAssassin sample', () => {
+  it("defaults to AdamW 3e-3 and mail 'headers+body' at 256 tokens; --mail subject+from+body reads 128", async () => {
+    const run = async (...flags: string[]) => {
+      const out = join(tempDir(), 'tt');
+      const t = await cli(
+        'train',
+        '--preset',
+        'text-transformer',
+        '--data',
+        join(sample, 'train.csv'),
+        '--epochs',
+        '1',
+        '--val-fraction',
+        '0',
+        '--out',
+        out,
+        '--no-progress',
+        '--threads',
+        '1',
+        ...flags,
+      );
+      expect(t.code, t.stderr).toBe(0);
+      const { preprocessing } = readCheckpoint(out).config;
+      return { stdout: t.stdout, preprocessing };
+    };
+    const preset = await run();
+    expect(preset.stdout).toContain('adamw lr 0.003, batch 32, 1 epochs');
+    expect(preset.preprocessing?.inputShape).toEqual([MAX_MAIL_HEADERS_TOKENS]);
+    expect(preset.preprocessing?.kind === 'text' && preset.preprocessing.tokenizer).toMatchObject({
+      kind: 'bpe',
+      mail: 'headers+body',
+    });
+    const sfb = await run('--mail', 'subject+from+body');
+    expect(sfb.preprocessing?.inputShape).toEqual([MAX_BPE_TOKENS]);
+    expect(sfb.preprocessing?.kind === 'text' && sfb.preprocessing.tokenizer).toMatchObject({
+      mail: 'subject+from+body',
+    });
+  }, 120_000);
 });

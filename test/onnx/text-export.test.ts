@@ -14,7 +14,7 @@ import { quantizeGraph } from '../../src/compile/quantize.js';
 import type { Graph } from '../../src/graph/ir.js';
 import * as G from '../../src/index.js';
 import { buildModel } from '../../src/nn/build.js';
-import { textPresetSpec } from '../../src/nn/presets.js';
+import { TEXT_TRANSFORMER_SIZE_V1, textPresetSpec } from '../../src/nn/presets.js';
 import type { LayerSpec, ModelSpec } from '../../src/nn/spec.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { num, onnx } from '../../src/onnx/proto.js';
@@ -52,8 +52,8 @@ const encoder = (norm: 'pre' | 'post'): LayerSpec => ({ type: 'encoder', heads: 
 
 const MODELS: { name: string; spec: ModelSpec }[] = [
   {
-    name: 'text-transformer preset (d 128, 2 pre-norm layers, learned positions, mean)',
-    spec: textPresetSpec('text-transformer', L, 2, V),
+    name: 'text-transformer preset at its former size (d 128, 2 pre-norm layers, learned positions, mean)',
+    spec: textPresetSpec('text-transformer', L, 2, V, TEXT_TRANSFORMER_SIZE_V1),
   },
   { name: 'text-gru preset (GRU 128 over every step, mean)', spec: textPresetSpec('text-gru', L, 2, V) },
   {
@@ -158,7 +158,7 @@ describe('text models export to ONNX', () => {
   it('int8 (quantizeGraph: linears and the embedding table int8) exports as QDQ and agrees with Graduate int8', async () => {
     const ids = batch();
     for (const name of ['text-transformer', 'text-gru'] as const) {
-      const g = runPasses(capture(textPresetSpec(name, L, 2, V))).graph;
+      const g = runPasses(capture(textPresetSpec(name, L, 2, V, TEXT_TRANSFORMER_SIZE_V1))).graph;
       const { graph: q, report } = quantizeGraph(g, ids as unknown as Float32Array, N, {
         mode: 'int8',
         method: 'minmax',

@@ -11,7 +11,7 @@ import { quantizeGraph } from '../../src/compile/quantize.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { withSequenceLength } from '../../src/graph/sequence.js';
 import { buildModel } from '../../src/nn/build.js';
-import { presetSpec, textPresetSpec } from '../../src/nn/presets.js';
+import { presetSpec, TEXT_TRANSFORMER_SIZE_V1, textPresetSpec } from '../../src/nn/presets.js';
 import type { ModelSpec } from '../../src/nn/spec.js';
 import { bucketLengths, InferenceModel } from '../../src/runtime/index.js';
 import { longestRow } from '../../src/runtime/sequence-buckets.js';
@@ -78,7 +78,7 @@ describe('pad-to-longest batching of text models', () => {
 
   let transformer: Graph;
   beforeAll(() => {
-    transformer = captured(textPresetSpec('text-transformer', L, 2, V));
+    transformer = captured(textPresetSpec('text-transformer', L, 2, V, TEXT_TRANSFORMER_SIZE_V1)); // d 128: a feature axis the size of maxTokens
   });
 
   it('the transformer graph specializes: reshapes, slices and the positions table follow the sequence axis', () => {
