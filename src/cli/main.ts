@@ -13,6 +13,7 @@ import { dataCommand } from './data.js';
 import { inspectCommand } from './inspect.js';
 import { exportCommand, importCommand } from './onnx.js';
 import { predictCommand } from './predict.js';
+import { recommendCommand } from './recommend.js';
 import { serveCommand } from './serve.js';
 import { trainCommands } from './train.js';
 
@@ -44,6 +45,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(compileCommand());
   program.addCommand(exportCommand()).addCommand(importCommand());
   program.addCommand(predictCommand());
+  program.addCommand(recommendCommand());
   program.addCommand(serveCommand());
   // subcommands added with addCommand() do not inherit exitOverride: errors must return here
   const override = (c: Command) => {

@@ -23,6 +23,7 @@ import { writeArtifact } from '../graph/artifact.js';
 import type { Constant, Graph, Node, QuantParams, Value } from '../graph/ir.js';
 import { inferNode } from '../graph/validate.js';
 import type { Engine } from '../kernels/engine.js';
+import { type RecommendMeta, recommendInputs, trainingItems } from '../runtime/recommend.js';
 import { Session } from '../runtime/session.js';
 import { toHalf } from '../shape/half.js';
 import { tidy } from '../tensor/scope.js';
@@ -34,26 +35,7 @@ import { evaluateRecsys, prepareRecsysData, type RecsysData } from './train.js';
 
 export type RecsysQuantize = 'int8' | 'fp16' | 'none';
 
-/** What a recommendation artifact's meta.recommend holds (runtime/recommend.ts validates it on load). */
-export interface RecommendMeta {
-  preset: 'mf' | 'two-tower';
-  /** Items the graph returns per request. */
-  k: number;
-  /** Width of the history input (H) and of the exclude input (S). */
-  historyLength: number;
-  excludeLength: number;
-  /** External ids of the graph's user rows and item columns. [U'], [I'] */
-  userIds: string[];
-  itemIds: string[];
-  /** Items of the checkpoint pruned from the graph (never trained): accepted in a history, never returned. */
-  prunedItemIds: string[];
-  /** [I'] item titles, when the training data had them. */
-  titles?: string[];
-  /** Each kept user's training items (kept-item indices), oldest first (CSR over users). */
-  history: { offsets: number[]; items: number[] };
-  /** What an unknown user without a usable history gets. */
-  fallback: string;
-}
+export type { RecommendMeta };
 
 export interface GraduateRecsysOptions {
   quantize: RecsysQuantize;
@@ -164,7 +146,7 @@ export function randomRotation(d: number, seed = 0x5eed): Float32Array {
     rows.push(v.map((x) => x / n));
   }
   const R = new Float32Array(d * d);
-  rows.forEach((r, k) => R.set(r, k * d));
+  for (let k = 0; k < d; k++) R.set(rows[k], k * d);
   return R;
 }
 
@@ -427,26 +409,12 @@ export function constantBytes(c: Constant): number {
   return c.data.byteLength + (c.quant ? c.quant.scale.length * 4 : 0);
 }
 
-/** The graph's inputs for kept users (or -1) and their training histories. */
-export function requestInputs(
-  meta: RecommendMeta,
-  users: Int32Array,
-): { user: Int32Array; history: Int32Array; exclude: Int32Array } {
-  const { historyLength: H, excludeLength: S } = meta;
-  const B = users.length;
-  const user = Int32Array.from(users);
-  const history = new Int32Array(B * H).fill(-1);
-  const exclude = new Int32Array(B * S).fill(-1);
-  const { offsets, items } = meta.history;
-  for (let b = 0; b < B; b++) {
-    const u = users[b];
-    if (u < 0) continue;
-    const [start, end] = [offsets[u], offsets[u + 1]];
-    const recent = items.slice(Math.max(start, end - H), end);
-    history.set(recent, b * H);
-    exclude.set(items.slice(start, end), b * S);
-  }
-  return { user, history, exclude };
+/** The graph's inputs for kept users (-1: unknown) with their training items. */
+export function requestInputs(meta: RecommendMeta, users: Int32Array) {
+  return recommendInputs(
+    meta,
+    Array.from(users, (user) => ({ user, items: trainingItems(meta, user) })),
+  );
 }
 
 /** The recorded split of a checkpoint recomputed on `data`, refused when it is not the one trained on. */

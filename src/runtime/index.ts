@@ -40,6 +40,16 @@ export {
   wavInput,
 } from './audio-input.js';
 export { describePreparation, type InputPreparation, inputPreparation, tensorShape } from './image-input.js';
+export {
+  type RecommendedItem,
+  type RecommendMeta,
+  type RecommendModel,
+  type RecommendRequest,
+  type RecommendResult,
+  recommend,
+  recommendBatch,
+  recommendMeta,
+} from './recommend.js';
 export { bucketLengths, SequenceBuckets } from './sequence-buckets.js';
 export { Session, type SessionOptions } from './session.js';
 export {
