@@ -28,9 +28,7 @@ export interface PresetTraining {
   weightDecay?: number;
   schedule?: 'constant' | 'cosine';
   augment?: string;
-  /** text: the tokens a model reads (--max-tokens) */
-  maxTokens?: number;
-  /** text, BPE: how e-mails are cut (--mail; encode.ts MailPreparation) */
+  /** text, BPE: how e-mails are cut (--mail; encode.ts MailPreparation; 'headers+body' reads 256 tokens) */
   mail?: MailPreparation;
 }
 
