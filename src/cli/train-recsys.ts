@@ -71,13 +71,13 @@ export const isRecsysTrain = (flags: { preset?: string }): boolean => isRecsysPr
 function recsysTrainConfig(flags: RecsysTrainFlags, cmd: Command): RecsysTrainConfig {
   const preset = flags.preset as RecsysPreset;
   const given = (attr: string) => (cmd.getOptionValueSource(attr) ?? 'default') !== 'default';
+  if (flags.resume)
+    throw new ValueError(`train --preset ${preset}: --resume is not supported for recommendation models yet`);
   for (const o of cmd.options) {
     const attr = o.attributeName();
     if (!USED.has(attr) && given(attr))
       throw new ValueError(`train --preset ${preset}: ${o.long} does not apply to a recommendation model`);
   }
-  if (flags.resume)
-    throw new ValueError(`train --preset ${preset}: --resume is not supported for recommendation models yet`);
   const d = RECSYS_DEFAULTS[preset];
   if (flags.split !== undefined && !(SPLITS as readonly string[]).includes(flags.split))
     throw new ValueError(

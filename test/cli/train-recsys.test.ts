@@ -93,6 +93,10 @@ describe('graduate train / eval, recommendation presets', () => {
       ['--preset', 'two-tower', '--data', FIXTURE, '--dim', '0'],
       /two-tower: dim must be a positive integer, got 0/,
     );
+    await bad(
+      ['--preset', 'mf', '--data', FIXTURE, '--resume'],
+      /--resume is not supported for recommendation models yet/,
+    );
     await bad(['--preset', 'mf', '--data', join(tmp, 'nowhere.csv')], /nowhere\.csv/);
     const implicit = join(tmp, 'implicit.csv');
     writeFileSync(implicit, 'user,item\na,x\na,y\nb,x\nb,y\nc,z\n');
