@@ -12,7 +12,7 @@ import { FormatError, GraduateError, ValueError } from '../errors.js';
 import { crossEntropy } from '../nn/losses.js';
 import type { Module } from '../nn/module.js';
 import type { ModelSpec } from '../nn/spec.js';
-import { clipGradNorm, createOptimizer, createSchedule, type Optimizer } from '../optim/index.js';
+import { clipGradNorm, createOptimizer, createSchedule, type Optimizer, type OptimizerName } from '../optim/index.js';
 import { engine } from '../tensor/context.js';
 import { defaultRng, Rng } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
@@ -37,7 +37,7 @@ export interface TrainConfig {
   epochs: number;
   batchSize: number;
   lr: number;
-  optimizer: 'adam' | 'adamw' | 'sgd';
+  optimizer: OptimizerName;
   weightDecay?: number;
   momentum?: number;
   schedule?: 'constant' | 'cosine' | 'onecycle' | 'step';
