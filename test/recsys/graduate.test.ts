@@ -3,14 +3,14 @@
 // two-tower the parent's own towers), its top-K is a brute-force sort of those scores less the
 // training items; cold users are scored from their history as the parent would; rows never trained
 // are pruned and never returned; int8 stays within the gate, and the gate sees a broken graph.
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { loadInteractionData } from '../../src/data/interactions.js';
 import type { Graph } from '../../src/graph/ir.js';
-import { type LoadedRecsys, loadRecsysModel } from '../../src/recsys/checkpoint.js';
+import type { LoadedRecsys } from '../../src/recsys/checkpoint.js';
 import {
   compileRecsys,
   gateMetrics,
@@ -23,24 +23,20 @@ import {
   userVectorRange,
 } from '../../src/recsys/graduate.js';
 import { MatrixFactorization, type TwoTower } from '../../src/recsys/models.js';
-import { fitRecsys, prepareRecsysData, RECSYS_DEFAULTS, type RecsysTrainConfig } from '../../src/recsys/train.js';
+import type { RecsysTrainConfig } from '../../src/recsys/train.js';
 import { Session } from '../../src/runtime/session.js';
 import { engine, init, shutdown } from '../../src/tensor/context.js';
 import { manualSeed } from '../../src/tensor/random.js';
 import { tidy } from '../../src/tensor/scope.js';
+import { FIXTURE, fixtureWithUntrainedItem, trainedFixture } from './trained-fixture.js';
 
-const FIXTURE = join(__dirname, '..', 'fixtures', 'recsys');
 const tmp = mkdtempSync(join(tmpdir(), 'graduate-recsys-grad-'));
-/** The fixture plus item 999999, rated once as user 1's latest: leave-last-out never trains it. */
 const DATA = join(tmp, 'data');
 
 beforeAll(() => {
   init({ threads: 1 });
   manualSeed(5);
-  mkdirSync(DATA);
-  for (const f of ['ratings.csv', 'movies.csv']) copyFileSync(join(FIXTURE, f), join(DATA, f));
-  appendFileSync(join(DATA, 'ratings.csv'), '1,999999,4,2000000000\n');
-  appendFileSync(join(DATA, 'movies.csv'), '999999,Never Trained (2000),Drama\n');
+  fixtureWithUntrainedItem(DATA);
 });
 afterAll(() => {
   shutdown();
@@ -52,23 +48,8 @@ afterAll(() => {
   for (const l of loadedRuns) l.model.dispose();
 });
 
-/** A few epochs on the fixture (leave-last-out: item 999999 untrained), checkpointed and reloaded. */
 function trained(name: string, preset: 'mf' | 'two-tower', over: Partial<RecsysTrainConfig> = {}): LoadedRecsys {
-  const data = loadInteractionData(DATA);
-  const c: RecsysTrainConfig = {
-    ...RECSYS_DEFAULTS[preset],
-    preset,
-    seed: 1,
-    epochs: 3,
-    batchSize: 64,
-    dim: 8,
-    split: 'leave-last-out',
-    ...over,
-  };
-  const d = prepareRecsysData(data, c.split, c.seed);
-  const out = join(tmp, name);
-  fitRecsys(d, c, { outDir: out, dataSpec: DATA, progress: false, log: () => {} }).model.dispose();
-  const l = loadRecsysModel(out);
+  const l = trainedFixture(DATA, join(tmp, name), preset, over);
   loadedRuns.push(l);
   return l;
 }
