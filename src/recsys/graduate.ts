@@ -10,7 +10,7 @@
 // Graph: inputs user int32 [-1, 1] (kept-user index, -1 = unknown), history int32 [-1, H] (kept-item
 // indices, -1 padded: the bag a cold user is described by, and a two-tower user's recent items),
 // exclude int32 [-1, S] (kept-item indices never to return, -1 padded); outputs items int32
-// [-1, K] and scores float32 [-1, K] (two topk nodes over the scan, `exclude` left out).
+// [-1, K] (a topk over the scan, `exclude` left out) and scores float32 [-1, K] (theirs).
 // The meta (meta.recommend) maps external ids to those indices and holds titles and each user's
 // training items in time order; runtime/recommend.ts reads it.
 // Not for: training (train.ts), the runtime side (runtime/recommend.ts), the CLI (cli/compile-recsys.ts).
@@ -71,7 +71,7 @@ export interface RecommendGraph {
 }
 
 /** A graph under construction: values inferred from each node's op rule as nodes are added. */
-class GraphBuilder {
+export class GraphBuilder {
   readonly g: Graph;
   constructor(meta: Graph['meta']) {
     this.g = { inputs: [], outputs: [], values: {}, constants: {}, nodes: [], meta };
@@ -314,7 +314,8 @@ export function recommendGraph(
   const bias = scan.bias ? [b.constant('items.bias', [Ik], scan.bias)] : [];
   const scores = b.node('linear', 'scores.all', [u, W, ...bias], { activation: 'none' });
   b.node('topk', 'items', [scores, exclude], { k, axis: -1, largest: true, indices: true });
-  b.node('topk', 'scores', [scores, exclude], { k, axis: -1, largest: true, indices: false });
+  // the scores of those items read back (a second topk would scan the items again)
+  b.node('gatherelements', 'scores', [scores, 'items'], { axis: 1 });
   b.g.outputs.push('items', 'scores');
   return { graph: b.g, pruned, userMap: users.map, itemMap: items.map };
 }
@@ -392,7 +393,7 @@ export function quantizeRecommendGraph(g0: Graph, mode: RecsysQuantize, userRang
 
 /** The scan's scores for every kept item instead of the top K: the graph the metric gate evaluates. [-1, I'] */
 export function scoringGraph(g: Graph): Graph {
-  const nodes = g.nodes.filter((n) => n.op !== 'topk');
+  const nodes = g.nodes.filter((n) => n.output !== 'items' && n.output !== 'scores');
   const values = { ...g.values };
   delete values.items;
   delete values.scores;
