@@ -9,6 +9,7 @@ import { batchNormForward } from '../kernels/batchnorm.js';
 import { conv2d, conv2dPacked } from '../kernels/conv.js';
 import { binary, copy, fill, scale, unary } from '../kernels/elementwise.js';
 import type { Engine } from '../kernels/engine.js';
+import { embeddingBag, gatherRows } from '../kernels/gather.js';
 import { freePacked, gemmPacked, type PackedB, packB } from '../kernels/gemm.js';
 import {
   conv2dC1Int8,
@@ -212,33 +213,9 @@ export class WasmInferenceBackend implements InferenceBackend {
       axis,
       out,
     );
-  gather(table: Buf, D: number, ids: Buf, n: number, out: Buf): void {
-    const f = this.engine.f32;
-    const id = this.engine.i32;
-    for (let i = 0; i < n; i++) {
-      const k = id[(ids >> 2) + i];
-      const dst = (out >> 2) + i * D;
-      if (k < 0) f.fill(0, dst, dst + D);
-      else f.copyWithin(dst, (table >> 2) + k * D, (table >> 2) + (k + 1) * D);
-    }
-  }
-  embeddingBag(table: Buf, D: number, ids: Buf, B: number, L: number, out: Buf): void {
-    const f = this.engine.f32;
-    const id = this.engine.i32;
-    for (let b = 0; b < B; b++) {
-      const dst = (out >> 2) + b * D;
-      f.fill(0, dst, dst + D);
-      let count = 0;
-      for (let t = 0; t < L; t++) {
-        const k = id[(ids >> 2) + b * L + t];
-        if (k < 0) continue;
-        count++;
-        const src = (table >> 2) + k * D;
-        for (let j = 0; j < D; j++) f[dst + j] += f[src + j];
-      }
-      if (count > 1) for (let j = 0; j < D; j++) f[dst + j] /= count;
-    }
-  }
+  gather: InferenceBackend['gather'] = (table, D, ids, n, out) => gatherRows(this.engine, table, D, ids, n, out);
+  embeddingBag: InferenceBackend['embeddingBag'] = (table, D, ids, B, L, out) =>
+    embeddingBag(this.engine, table, D, ids, B, L, out);
   dispose(): void {
     this.engine.dispose();
   }

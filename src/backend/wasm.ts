@@ -5,6 +5,7 @@ import { batchNormBackward, batchNormStats } from '../kernels/batchnorm.js';
 import { conv2dBackwardData, conv2dBackwardWeight } from '../kernels/conv.js';
 import { axpy, unaryBackward } from '../kernels/elementwise.js';
 import { Engine, type EngineOptions } from '../kernels/engine.js';
+import { embeddingBagBackward, scatterAdd } from '../kernels/gather.js';
 import { gemm } from '../kernels/gemm.js';
 import { sliceBackward } from '../kernels/layout.js';
 import { adagradStep, adamStep, sgdStep, sumSquares } from '../kernels/optim.js';
@@ -44,32 +45,9 @@ export class WasmBackend extends WasmInferenceBackend implements Backend {
     batchNormBackward(this.engine, x, dy, rows, C, mean, v, eps, gamma, dx, dg, db);
   sliceBackward: Backend['sliceBackward'] = (dy, size, begin, dx, shape) =>
     sliceBackward(this.engine, dy, size, begin, dx, shape);
-  scatterAdd(dy: Buf, D: number, ids: Buf, n: number, dTable: Buf): void {
-    const f = this.engine.f32;
-    const id = this.engine.i32;
-    for (let i = 0; i < n; i++) {
-      const k = id[(ids >> 2) + i];
-      if (k < 0) continue;
-      const src = (dy >> 2) + i * D;
-      const dst = (dTable >> 2) + k * D;
-      for (let j = 0; j < D; j++) f[dst + j] += f[src + j];
-    }
-  }
-  embeddingBagBackward(dy: Buf, D: number, ids: Buf, B: number, L: number, dTable: Buf): void {
-    const f = this.engine.f32;
-    const id = this.engine.i32;
-    for (let b = 0; b < B; b++) {
-      let count = 0;
-      for (let t = 0; t < L; t++) if (id[(ids >> 2) + b * L + t] >= 0) count++;
-      const src = (dy >> 2) + b * D;
-      for (let t = 0; t < L; t++) {
-        const k = id[(ids >> 2) + b * L + t];
-        if (k < 0) continue;
-        const dst = (dTable >> 2) + k * D;
-        for (let j = 0; j < D; j++) f[dst + j] += f[src + j] / count;
-      }
-    }
-  }
+  scatterAdd: Backend['scatterAdd'] = (dy, D, ids, n, dTable) => scatterAdd(this.engine, dy, D, ids, n, dTable);
+  embeddingBagBackward: Backend['embeddingBagBackward'] = (dy, D, ids, B, L, dTable) =>
+    embeddingBagBackward(this.engine, dy, D, ids, B, L, dTable);
   sgdStep: Backend['sgdStep'] = (p, g, buf, n, a, rows) => sgdStep(this.engine, p, g, buf, n, a, rows);
   adamStep: Backend['adamStep'] = (p, g, m, v, n, a, rows) => adamStep(this.engine, p, g, m, v, n, a, rows);
   adagradStep: Backend['adagradStep'] = (p, g, sum, n, a, rows) => adagradStep(this.engine, p, g, sum, n, a, rows);

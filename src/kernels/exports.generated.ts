@@ -827,6 +827,34 @@ export interface RecurrentExports {
   ): void;
 }
 
+// gather.ts
+export interface GatherExports {
+  /** out[i, :] = table[ids[i], :] (zeros for id -1), rows i in [start, end). */
+  gather_rows(table: usize, D: i32, ids: usize, out: usize, start: i32, end: i32, scratch: usize): void;
+  /**
+   * out[b, :] = the mean of table[ids[b, t], :] over the bag's ids ≥ 0 (zeros for an empty bag),
+   * bags b in [start, end) of ids [B, L]. Summed in id order, then divided (as the host loop did).
+   */
+  embedding_bag(table: usize, D: i32, ids: usize, L: i32, out: usize, start: i32, end: i32, scratch: usize): void;
+  /** dTable[ids[i], j] += dy[i, j] for every i < n (id -1 skipped), columns j in [start, end). */
+  scatter_add_cols(dy: usize, D: i32, ids: usize, n: i32, dTable: usize, start: i32, end: i32, scratch: usize): void;
+  /**
+   * The adjoint of embedding_bag: dTable[ids[b, t], j] += dy[b, j] / count_b for the ids ≥ 0 of
+   * every bag of ids [B, L], columns j in [start, end).
+   */
+  embedding_bag_backward_cols(
+    dy: usize,
+    D: i32,
+    ids: usize,
+    B: i32,
+    L: i32,
+    dTable: usize,
+    start: i32,
+    end: i32,
+    scratch: usize,
+  ): void;
+}
+
 /** Every export of the training module, kernels-<isa>-<mem>.wasm (src/kernels/as/index.ts). */
 export interface KernelExports
   extends GemmExports,
@@ -841,7 +869,8 @@ export interface KernelExports
     Int8Exports,
     WinogradI8Exports,
     ConvC1I8Exports,
-    RecurrentExports {}
+    RecurrentExports,
+    GatherExports {}
 
 /** Names of KernelExports, in module order. */
 export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
@@ -907,6 +936,10 @@ export const KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   'conv_c1_pad_bytes',
   'conv_c1_i8',
   'rnn_scan',
+  'gather_rows',
+  'embedding_bag',
+  'scatter_add_cols',
+  'embedding_bag_backward_cols',
 ];
 
 /** Exports of the inference module, kernels-infer-<isa>-<mem>.wasm (src/kernels/as/index-infer.ts). */
@@ -946,5 +979,7 @@ export const INFER_KERNEL_NAMES: readonly (keyof KernelExports)[] = [
   'conv_c1_pad_limit',
   'conv_c1_pad_bytes',
   'conv_c1_i8',
+  'gather_rows',
+  'embedding_bag',
   'rnn_scan',
 ];

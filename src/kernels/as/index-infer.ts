@@ -34,5 +34,7 @@ export {
 } from './int8';
 export * from './winograd_i8';
 export * from './conv_c1_i8';
+// embedding lookups (embedding, embeddingbag over float tables)
+export { gather_rows, embedding_bag } from './gather';
 // recurrent layers (rnnscan's runtime step): the whole GRU/LSTM time loop in one call
 export { rnn_scan } from './recurrent';

@@ -14,3 +14,4 @@ export * from './int8';
 export * from './winograd_i8';
 export * from './conv_c1_i8';
 export * from './recurrent';
+export * from './gather';
