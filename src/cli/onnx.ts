@@ -2,7 +2,10 @@
 // to ONNX (f32, or QDQ for int8 artifacts) and in from ONNX (to the IR, through the compiler's
 // passes, as an artifact that compile, inspect, predict and serve take). Import takes the input
 // preparation the model was trained with (--input-scale, --mean, --std, --layout) and its labels;
-// both directions keep one input contract (docs/inputs.md).
+// both directions keep one input contract (docs/inputs.md). `graduate export RUN --towers -o DIR`
+// writes a recommendation model's user and item towers instead (recsys/export-onnx.ts).
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { runPasses } from '../compile/passes/index.js';
 import { readTextFile } from '../data/text-file.js';
@@ -13,6 +16,8 @@ import { writeFileAtomicSync } from '../io/atomic.js';
 import { readFileChecked } from '../io/read.js';
 import { type DeclaredInput, importOnnx } from '../onnx/import.js';
 import { exportOnnx } from '../onnx/index.js';
+import { isRecsysCheckpoint, loadRecsysModel } from '../recsys/checkpoint.js';
+import { exportTowers, type TowerMeta, towerGraphs, towersIndex } from '../recsys/export-onnx.js';
 import { describePreparation } from '../runtime/image-input.js';
 import { graphSignature, type TensorInfo } from '../runtime/signature.js';
 import { graphFromSource } from './source.js';
@@ -23,9 +28,14 @@ export function exportCommand(): Command {
       'write a checkpoint or artifact as ONNX (opset 17; int8 as QDQ); input: the prepared tensor serve and run take (docs/inputs.md)',
     )
     .argument('<source>', 'checkpoint directory (train --out) or compiled artifact')
-    .requiredOption('-o, --output <file>', 'ONNX file to write')
+    .requiredOption('-o, --output <file>', 'ONNX file to write (--towers: a folder)')
     .option('--raw-input', 'the graph takes raw NHWC pixels (0..255) and applies scale, mean and std itself')
-    .action((path: string, f: { output: string; rawInput?: boolean }) => {
+    .option(
+      '--towers',
+      'a recommendation checkpoint (train --preset mf|two-tower): its user and item towers as user_tower.onnx and item_tower.onnx (+ towers.json, the id maps) in the folder -o',
+    )
+    .action((path: string, f: { output: string; rawInput?: boolean; towers?: boolean }) => {
+      if (f.towers || isRecsysCheckpoint(path)) return exportTowersTo(path, f.output, f);
       const src = graphFromSource(path);
       try {
         // checkpoints: inference form first (dropout gone, BatchNorm folded, epilogues fused)
@@ -45,6 +55,50 @@ export function exportCommand(): Command {
         src.dispose();
       }
     });
+}
+
+/** `export RUN --towers -o DIR`: the towers of a recommendation checkpoint, and a summary. */
+function exportTowersTo(path: string, dir: string, f: { rawInput?: boolean; towers?: boolean }): void {
+  if (!f.towers)
+    throw new ValueError(
+      `${path} is a recommendation checkpoint: it exports as two towers (graduate export ${path} --towers -o DIR)`,
+    );
+  if (!isRecsysCheckpoint(path))
+    throw new ValueError(`--towers: ${path} is not a recommendation checkpoint (train --preset mf|two-tower --out)`);
+  if (f.rawInput) throw new ValueError('--raw-input: the towers take ids, not pixels');
+  let isFile = false;
+  try {
+    isFile = statSync(dir).isFile();
+  } catch {
+    // not there yet: made below
+  }
+  if (isFile) throw new ValueError(`-o ${dir}: a file; --towers writes a folder`);
+  const loaded = loadRecsysModel(path);
+  try {
+    const graphs = towerGraphs(loaded);
+    const bytes = exportTowers(loaded, graphs);
+    mkdirSync(dir, { recursive: true });
+    for (const tower of ['user', 'item'] as const) {
+      const file = join(dir, `${tower}_tower.onnx`);
+      writeFileAtomicSync(file, bytes[tower]);
+      const g = graphs[tower];
+      // int32 ids go out as ONNX int64 (exportOnnx's `named` export), vectors as float32
+      const io = (names: string[], dtype: string) =>
+        names.map((v) => `${v} ${dtype} [${g.values[v].shape.map((d) => (d === -1 ? 'N' : d)).join(', ')}]`).join(', ');
+      console.log(
+        `wrote ${file} (${bytes[tower].length} bytes): ${io(g.inputs, 'int64')} → ${io(g.outputs, 'float32')}`,
+      );
+    }
+    const index = join(dir, 'towers.json');
+    const ids = towersIndex(loaded);
+    writeFileAtomicSync(index, `${JSON.stringify(ids)}\n`);
+    console.log(`wrote ${index} (row → external id of users and items${ids.genres ? ', item genre bags' : ''})`);
+    const meta = graphs.user.meta.recsys as TowerMeta;
+    console.log(`score: ${meta.score}`);
+    console.log('ids are rows of towers.json; -1 pads a history or genre bag, and stands for an unknown user or item');
+  } finally {
+    loaded.model.dispose();
+  }
 }
 
 interface ImportFlags {

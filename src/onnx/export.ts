@@ -16,6 +16,9 @@
 // Text models take token ids [N, L] as int64 (ONNX's and BERT exports' convention; `ids: 'int32'`
 // keeps Graduate's int32), Cast to int32 first; metadata 'input' says so and 'tokenizer' holds
 // the model's tokenizer when it has one.
+// `named` exports a graph of any number of inputs and outputs (a recommendation tower: user ids
+// and a history) under the graph's own value names, int32 inputs as int64 ids, nothing declared
+// about preparation; tensors keep Graduate's axis order at the borders.
 // Not for: reading ONNX (import.ts).
 import { ValueError } from '../errors.js';
 import { floatData, type Graph, tokenIdLimit, type Value } from '../graph/ir.js';
@@ -53,6 +56,13 @@ export interface ExportOptions {
   rawInput?: boolean;
   /** Element type of an integer input (token ids): int64 (default, ONNX's convention) or int32. */
   ids?: 'int64' | 'int32';
+  /**
+   * Every graph input and output under its own name (any number of each; int32 inputs as `ids`,
+   * Graduate's axis order, no 'input' metadata) instead of one 'input' and one 'logits'.
+   */
+  named?: boolean;
+  /** named: metadata_props to write (key → value). */
+  metadata?: Record<string, string>;
 }
 
 type Attr = { name: string } & ({ i: number } | { f: number } | { ints: number[] } | { s: string });
@@ -132,9 +142,10 @@ const valueInfo = (name: string, dims: number[], perSample: boolean, elemType: n
 
 /** Serializes `g` as an ONNX model (see the file header for the input, layouts and QDQ). */
 export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
-  if (g.inputs.length !== 1 || g.outputs.length !== 1)
+  if (opts.named && opts.rawInput) throw new ValueError('exportOnnx: a named export takes no raw input');
+  if (!opts.named && (g.inputs.length !== 1 || g.outputs.length !== 1))
     throw new ValueError(
-      `exportOnnx: graphs with one input and one output are supported (${g.inputs.length}, ${g.outputs.length})`,
+      `exportOnnx: graphs with one input and one output are supported (${g.inputs.length}, ${g.outputs.length}); named: true exports more`,
     );
   const b = new OnnxBuilder();
   b.reserve(INPUT_NAME);
@@ -224,6 +235,8 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
     DT,
   };
 
+  if (opts.named) return exportNamed(g, b, ctx, opts);
+
   // input: the prepared tensor (or, rawInput, raw values → normalization) → NCHW; ids → int32
   const inVal = g.values[g.inputs[0]];
   const ids = inVal.dtype === 'int32' ? (opts.ids ?? 'int64') : undefined;
@@ -257,11 +270,7 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
   if (ids === 'int64') x = b.node('Cast', [x], 'input', [{ name: 'to', i: DT.INT32 }]);
   names.set(g.inputs[0], { t: x, order: 'onnx' });
 
-  for (const n of g.nodes) {
-    const def = OPS[n.op] as OpDef<unknown>;
-    if (!def.onnx) throw new ValueError(`exportOnnx: node '${n.name}' (${n.op}) has no ONNX export`);
-    def.onnx(ctx, n);
-  }
+  exportNodes(g, ctx);
 
   // output 'logits' in Graduate's layout
   const outV = g.outputs[0];
@@ -299,6 +308,55 @@ export function exportOnnx(g: Graph, opts: ExportOptions = {}): Uint8Array {
       { key: 'input', value: JSON.stringify(inputMeta) },
       ...(spec.tokenizer !== undefined ? [{ key: 'tokenizer', value: JSON.stringify(spec.tokenizer) }] : []),
     ],
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+function exportNodes(g: Graph, ctx: OnnxCtx): void {
+  for (const n of g.nodes) {
+    const def = OPS[n.op] as OpDef<unknown>;
+    if (!def.onnx) throw new ValueError(`exportOnnx: node '${n.name}' (${n.op}) has no ONNX export`);
+    def.onnx(ctx, n);
+  }
+}
+
+/** The `named` export: each graph input and output under its own name (see ExportOptions.named). */
+function exportNamed(g: Graph, b: OnnxBuilder, ctx: OnnxCtx, opts: ExportOptions): Uint8Array {
+  const ids = opts.ids ?? 'int64';
+  const elem = (v: string, what: string) => {
+    const dtype = g.values[v].dtype;
+    if (dtype === 'float32') return DT.FLOAT;
+    if (dtype === 'int32') return ids === 'int64' ? DT.INT64 : DT.INT32;
+    throw new ValueError(`exportOnnx: ${what} '${v}' is ${dtype}; float32 and int32 ${what}s export`);
+  };
+  for (const v of [...g.inputs, ...g.outputs]) b.reserve(v);
+  const inputs = g.inputs.map((v) => {
+    const elemType = elem(v, 'input');
+    const t = elemType === DT.INT64 ? b.node('Cast', [v], v, [{ name: 'to', i: DT.INT32 }]) : v;
+    ctx.set(v, t, 'graduate');
+    return valueInfo(v, g.values[v].shape, false, elemType);
+  });
+  exportNodes(g, ctx);
+  const outputs = g.outputs.map((v) => {
+    const elemType = elem(v, 'output');
+    const t = elemType === DT.FLOAT ? ctx.float(v, v, 'graduate') : ctx.raw(v, 'graduate');
+    b.node(
+      elemType === DT.INT64 ? 'Cast' : 'Identity',
+      [t],
+      v,
+      elemType === DT.INT64 ? [{ name: 'to', i: DT.INT64 }] : [],
+      v,
+    );
+    return valueInfo(v, g.values[v].shape, false, elemType);
+  });
+  b.prune(g.outputs);
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: EXPORT_OPSET }],
+    producerName: 'graduate',
+    producerVersion: String(g.meta.producer ?? ''),
+    graph: { name: 'graduate', node: b.nodes, initializer: b.initializers, input: inputs, output: outputs },
+    metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
   return onnx.ModelProto.encode(model).finish();
 }

@@ -226,6 +226,21 @@ export const GATHER = {
         ),
     },
     traits: {},
-    onnx: null,
+    onnx: (o, n) => {
+      // the masked mean: rows of the ids ≥ 0 summed, divided by their count (an empty bag: 0 / 1 = zeros)
+      const at = n.name;
+      const ids = o.raw(n.inputs[0]); // [N, L]
+      const w = o.constant(n.inputs[1]);
+      const zero = o.tensor(`${at}/zero`, [], Int32Array.of(0));
+      const table = o.tensor(n.inputs[1], [...w.shape], o.floatData(n.inputs[1]));
+      const rows = o.node('Gather', [table, o.node('Max', [ids, zero], at)], at, [{ name: 'axis', i: 0 }]); // [N, L, D]
+      const valid = o.node('Cast', [o.node('GreaterOrEqual', [ids, zero], at)], at, [{ name: 'to', i: o.DT.FLOAT }]);
+      const masked = o.node('Mul', [rows, o.node('Unsqueeze', [valid, o.ints(`${at}/last`, [-1])], at)], at);
+      const bagAxis = o.ints(`${at}/axis`, [1]);
+      const sum = o.node('ReduceSum', [masked, bagAxis], at, [{ name: 'keepdims', i: 0 }]); // [N, D]
+      const count = o.node('ReduceSum', [valid, bagAxis], at, [{ name: 'keepdims', i: 1 }]); // [N, 1]
+      const atLeast1 = o.node('Max', [count, o.tensor(`${at}/one`, [], [1])], at);
+      o.bind(n.output, o.node('Div', [sum, atLeast1], at), at, 'graduate');
+    },
   } satisfies OpDef<GatherAttrs['embeddingbag']>,
 } satisfies { [K in keyof GatherAttrs]: OpDef<GatherAttrs[K]> };
