@@ -16,9 +16,11 @@ import { folderOf, RUNTIME_REACH } from '../architecture/dependencies.js';
  * tokenizer check and InferenceModel.prepareText; runtime/text-input.ts, with the e-mail cut of
  * encode.ts: 14.4 KiB of the bundle, 183.9 KB measured); 188 KiB since a text model runs a batch
  * padded to its longest text (graph/sequence.ts specializing the graph to a shorter length,
- * runtime/sequence-buckets.ts: 2.7 KiB, 186.7 KiB measured).
+ * runtime/sequence-buckets.ts: 2.7 KiB, 186.7 KiB measured); 196 KiB since recommendation models
+ * run in the runtime (runtime/recommend.ts: external ids ↔ rows, exclusions, cold users: 3.6 KiB)
+ * and the embedding kernels' wrappers (kernels/gather.ts): 193.2 KiB measured).
  */
-const BUDGET_BYTES = 188 * 1024;
+const BUDGET_BYTES = 196 * 1024;
 
 describe('graduate/runtime', () => {
   it('imports no training code and stays within its size budget', async () => {
