@@ -161,24 +161,43 @@ export function recommend(model: RecommendModel, request: RecommendRequest = {})
 
 /** Recommendations for a batch of requests, one run of the graph. */
 export function recommendBatch(model: RecommendModel, requests: readonly RecommendRequest[]): RecommendResult[] {
-  const c = catalogue(model.graph, 'model');
-  const { meta } = c;
   if (requests.length === 0) return [];
+  const run = prepareRecommend(model.graph, requests);
+  const [items, scores] = model.session.runAll(run.inputs, requests.length);
+  return run.results(items as Int32Array, scores as Float32Array);
+}
+
+/**
+ * Requests → the graph's inputs [user [B, 1], history [B, H], exclude [B, S]], and how to read its
+ * outputs (items [B, K], scores [B, K]) back into results: what recommendBatch does around one run,
+ * for callers that run the graph elsewhere (serve's batcher and workers). Bad requests throw a
+ * ValueError naming the request and the id.
+ */
+export function prepareRecommend(
+  graph: Graph,
+  requests: readonly RecommendRequest[],
+): {
+  inputs: [Int32Array, Int32Array, Int32Array];
+  results: (items: ArrayLike<number>, scores: ArrayLike<number>) => RecommendResult[];
+} {
+  const c = catalogue(graph, 'model');
+  const { meta } = c;
   const plans = requests.map((r, i) => plan(c, r, requests.length > 1 ? `request ${i}: ` : ''));
   const x = recommendInputs(meta, plans);
-  const [items, scores] = model.session.runAll([x.user, x.history, x.exclude], requests.length);
   const K = meta.k;
-  return plans.map((p, b) => ({
-    ...(p.id !== undefined && { user: p.id }),
-    basis: p.basis,
-    items: Array.from({ length: p.k }, (_, j) => {
-      const i = items[b * K + j];
-      const title = meta.titles?.[i];
-      return { id: meta.itemIds[i], ...(title && { title }), score: scores[b * K + j] };
-    }),
-    ignored: p.ignored,
-    ...(p.basis === 'fallback' && { note: meta.fallback }),
-  }));
+  const results = (items: ArrayLike<number>, scores: ArrayLike<number>) =>
+    plans.map((p, b) => ({
+      ...(p.id !== undefined && { user: p.id }),
+      basis: p.basis,
+      items: Array.from({ length: p.k }, (_, j) => {
+        const i = items[b * K + j];
+        const title = meta.titles?.[i];
+        return { id: meta.itemIds[i], ...(title && { title }), score: scores[b * K + j] };
+      }),
+      ignored: p.ignored,
+      ...(p.basis === 'fallback' && { note: meta.fallback }),
+    }));
+  return { inputs: [x.user, x.history, x.exclude], results };
 }
 
 interface Plan {

@@ -9,9 +9,10 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { FormatError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
-import { type InputSpec, tokenIdLimit } from '../graph/ir.js';
+import { type Graph, type InputSpec, tokenIdLimit } from '../graph/ir.js';
 import { readFileChecked } from '../io/read.js';
 import { tensorShape } from '../runtime/image-input.js';
+import { recommendMeta } from '../runtime/recommend.js';
 import { graphSignature, type Signature } from '../runtime/signature.js';
 
 /** Open Inference Protocol tensor datatypes a model's input can take. */
@@ -41,6 +42,11 @@ export interface ModelEntry {
    * (serve/named.ts). `input` and `output` then describe its first ones and the protocol ignores them.
    */
   named?: Signature;
+  /**
+   * A recommendation model (meta.recommend: `graduate compile` of an mf or two-tower checkpoint):
+   * its graph, whose catalogue (id maps, titles, users' items) turns ids into tensors (serve/recommend.ts).
+   */
+  recommend?: Graph;
 }
 
 /** Key of a model version in the batcher and the workers. */
@@ -60,7 +66,19 @@ export function readEntry(name: string, version: string, path: string): ModelEnt
       shape: t ? t.shape.slice(1) : [],
     });
     const [input, output] = [first(named.inputs[0]), first(named.outputs[0])];
-    return { name, version, path, input, output, spec: g.meta.input, classNames: g.meta.classNames, named };
+    const recommend = g.meta.recommend !== undefined ? g : undefined;
+    if (recommend) recommendMeta(recommend, path); // a FormatError naming the field, at load
+    return {
+      name,
+      version,
+      path,
+      input,
+      output,
+      spec: g.meta.input,
+      classNames: g.meta.classNames,
+      named,
+      ...(recommend && { recommend }),
+    };
   }
   const x = g.values[g.inputs[0]];
   const y = g.values[g.outputs[0]];

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ValueError } from '../errors.js';
+import type { Graph } from '../graph/ir.js';
 import { cpuCount } from '../kernels/host.js';
 import { inputLimits, LIMIT_ENV } from '../limits.js';
 import type { ClipLimits } from '../runtime/audio-input.js';
@@ -33,6 +34,7 @@ import {
   parseInferRequest,
   splitBinaryBody,
 } from './protocol.js';
+import { parseRecommendRequest, recommendMetadata, recommendResponse } from './recommend.js';
 import { type ModelEntry, modelKey, Repository, scanRepository } from './repository.js';
 import { parseTextRequest, SERVE_MAX_TEXT_BYTES, textInputMetadata, textParameters } from './text.js';
 import { WorkerJobError, WorkerPool } from './workers.js';
@@ -244,6 +246,7 @@ export class InferenceServer {
     const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
       const m = this.lookup(req.params) as ModelEntry;
       const versions = repo.names().find((n) => n.name === m.name)?.versions ?? [m.version];
+      if (m.recommend) return recommendMetadata(m, m.recommend, versions);
       if (m.named) return namedMetadata(m, m.named, versions);
       const meta = modelMetadata(m, versions);
       if (m.spec.kind === 'text')
@@ -293,6 +296,7 @@ export class InferenceServer {
     const raw = req.body instanceof Uint8Array ? req.body : undefined;
     const binary = raw && typeof headerLength === 'string' ? splitBinaryBody(raw, headerLength) : undefined;
     const upload = raw !== undefined && binary === undefined ? uploadKind(req.headers['content-type'], m) : undefined;
+    if (m.recommend) return this.inferRecommend(m, m.recommend, req, reply, maxRequestBatch, binary);
     if (m.named) return this.inferNamed(m, m.named, req, reply, maxRequestBatch, binary);
     const parse = (body: unknown, bytes?: Uint8Array) =>
       m.spec.kind === 'audio'
@@ -358,6 +362,28 @@ export class InferenceServer {
       reply.header('inference-header-content-length', String(header.length));
       reply.type('application/octet-stream');
       return reply.send(Buffer.concat([header, ...parts]));
+    });
+  }
+
+  /**
+   * A recommendation model's request (serve/recommend.ts): external ids → the graph's tensors here,
+   * stacked with other requests by the batcher, then item ids, titles and scores.
+   */
+  private async inferRecommend(
+    m: ModelEntry,
+    graph: Graph,
+    req: InferRequest,
+    reply: FastifyReply,
+    maxRequestBatch: number,
+    binary: { header: unknown; binary: Uint8Array } | undefined,
+  ) {
+    const request = parseRecommendRequest(m, graph, binary ? binary.header : req.body, maxRequestBatch);
+    const key = modelKey(m);
+    return this.accounted(key, reply, async () => {
+      const r = await this.batcher.submit(key, request.tensors, request.batch, m.named?.stackable !== true);
+      this.metrics.queueSeconds.observe(labels(key), r.queueMs / 1000);
+      const [items, scores] = r.output as (Float32Array | Int32Array)[];
+      return recommendResponse(m, request, request.results(items, scores));
     });
   }
 
