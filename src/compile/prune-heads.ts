@@ -41,7 +41,7 @@ export function findHeadGroups(g: Graph): HeadGroup[] {
   const order = new Map(g.nodes.map((n, i) => [n, i]));
   const groups: HeadGroup[] = [];
   for (const qkv of g.nodes) {
-    if (qkv.op !== 'linear' || qkv.attrs.residual || qkv.attrs.activation !== 'none') continue;
+    if (qkv.op !== 'linear' || qkv.attrs.transB || qkv.attrs.residual || qkv.attrs.activation !== 'none') continue;
     const w = g.constants[qkv.inputs[1]];
     if (w?.dtype !== 'float32' || uses.get(qkv.inputs[1]) !== 1) continue;
     if (qkv.inputs[2] && (g.constants[qkv.inputs[2]]?.dtype !== 'float32' || uses.get(qkv.inputs[2]) !== 1)) continue;
@@ -101,7 +101,14 @@ function matchBlock(
       const o = g.values[n.output].shape;
       if (headAxis.get(v) !== s.length - 2 || o.length !== s.length - 1 || o.at(-1) !== heads * dh) return undefined;
       const r = readers.get(n.output) ?? [];
-      if (r.length !== 1 || r[0].op !== 'linear' || r[0].inputs[0] !== n.output || r[0].attrs.residual === n.output)
+      const reader = r[0];
+      if (
+        r.length !== 1 ||
+        reader.op !== 'linear' ||
+        reader.attrs.transB ||
+        reader.inputs[0] !== n.output ||
+        reader.attrs.residual === n.output
+      )
         return undefined;
       merge = n;
       continue;

@@ -21,6 +21,7 @@ import {
   numel,
   sliceAxis,
 } from '../graph/ir.js';
+import { isTransposedLinear } from '../ops/matmul.js';
 import { OPS } from '../ops/registry.js';
 import { normAxes } from '../ops/rules.js';
 import { type CalibrateOptions, collectChannelStats } from './calibrate.js';
@@ -75,7 +76,8 @@ export interface PruneResult {
   macs: { before: number; after: number; target?: number };
 }
 
-const isProducer = (n: Node): n is Producer => n.op === 'conv2d' || n.op === 'linear';
+// a transB linear (weight [out, in]) is neither pruned nor cut: a channel it reads blocks its group
+const isProducer = (n: Node): n is Producer => n.op === 'conv2d' || (n.op === 'linear' && !isTransposedLinear(n));
 const SCAN_GATES = { gru: 3, lstm: 4 } as const;
 const gatesOf = (s: Scan): number => SCAN_GATES[s.attrs.cell];
 

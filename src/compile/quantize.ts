@@ -15,7 +15,7 @@ import { ValueError } from '../errors.js';
 import { type Constant, cloneGraph, consumers, type Graph, type Node, type QuantParams } from '../graph/ir.js';
 import { FLOAT32_MIN_NORMAL } from '../io/fields.js';
 import type { Engine } from '../kernels/engine.js';
-import { type EpilogueAttrs, int8Tail } from '../ops/matmul.js';
+import { type EpilogueAttrs, int8Tail, isTransposedLinear } from '../ops/matmul.js';
 import { toHalf } from '../shape/half.js';
 import { forEachActivation } from './calibrate.js';
 import { freshName } from './passes/graph-edit.js';
@@ -73,6 +73,10 @@ function quantizable(g: Graph, n: Node): string | undefined {
   if (n.op === 'conv2d' && n.attrs.activation !== 'none' && n.attrs.activation !== 'relu')
     return `activation ${n.attrs.activation} has no int8 epilogue`;
   if (g.constants[n.inputs[1]]?.dtype !== 'float32') return 'weights are not float32';
+  // a transB linear's weight is [out, in], scaled per row: a layer reading it [in, out] would need other scales
+  const layout = (m: Node) => (m.op === 'linear' || m.op === 'conv2d') && m.inputs[1] === n.inputs[1];
+  if (g.nodes.some((m) => m !== n && layout(m) && isTransposedLinear(m) !== isTransposedLinear(n)))
+    return 'weights shared with a layer that reads them in the other layout (transB)';
   return undefined;
 }
 
@@ -228,8 +232,12 @@ function roundUp4(x: number): number {
   return Number((Math.ceil(x / e) * e).toPrecision(4));
 }
 
-/** A weight shared by two int8 layers is quantized once (the second layer finds it int8 already). */
-const quantizedOnce = (c: Constant): Constant => (c.dtype === 'int8' ? c : quantizeWeights(c));
+/**
+ * A weight shared by two int8 layers is quantized once (the second layer finds it int8 already);
+ * a transB linear's weight [out, in] per row, as an embedding table (quantizeRows).
+ */
+const quantizedOnce = (c: Constant, n: Node): Constant =>
+  c.dtype === 'int8' ? c : isTransposedLinear(n) ? quantizeRows(c) : quantizeWeights(c);
 
 /** The graph with the nodes in `layers` computing in int8 (ranges from `ranges`). */
 function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantParams>): Graph {
@@ -273,10 +281,10 @@ function rewriteInt8(g0: Graph, layers: Set<string>, params: Map<string, QuantPa
       g.constants[n.inputs[1]] = quantizeRows(g.constants[n.inputs[1]]);
     } else if (layers.has(n.name) && n.op === 'rnnscan') {
       n.inputs = n.inputs.map((v) => (g.values[v] ? asFloat(v) : v));
-      g.constants[n.inputs[1]] = quantizedOnce(g.constants[n.inputs[1]]);
+      g.constants[n.inputs[1]] = quantizedOnce(g.constants[n.inputs[1]], n);
     } else if (layers.has(n.name)) {
       n.inputs[0] = asInt8(n.inputs[0]);
-      g.constants[n.inputs[1]] = quantizedOnce(g.constants[n.inputs[1]]);
+      g.constants[n.inputs[1]] = quantizedOnce(g.constants[n.inputs[1]], n);
       if (feedsInt8 && !int8Tail(n.attrs as EpilogueAttrs))
         g.values[n.output] = { ...g.values[n.output], dtype: 'int8', quant: params.get(n.output) };
       const res = (n.attrs as { residual?: string }).residual;

@@ -1,9 +1,12 @@
 // Matrix products: matmul of two tensors (batched over leading axes: attention's Q·Kᵀ and A·V) and
-// linear (x[..., in] · W[in, out] + b, the GEMM with a fused epilogue; the compiler's fusion target).
+// linear (x[..., in] · W[in, out] + b, the GEMM with a fused epilogue; the compiler's fusion target;
+// with `transB` its weight is stored W[out, in], as ONNX Gemm's transB and torch's nn.Linear: a
+// table whose rows are the outputs, e.g. an item table both gathered by rows and scanned).
 // Shared with conv.ts: the epilogue/int8 checks and the ONNX export of weighted layers.
 
 import type { Buf, Epilogue, Int8Epilogue } from '../backend/backend.js';
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
+import { type Constant, floatData } from '../graph/ir.js';
 import { isPosInt } from '../io/fields.js';
 import type { CheckCtx, ConstInfo, NodeView, OnnxCtx, OpDef, PlanCtx, Ref } from './op.js';
 import {
@@ -27,21 +30,44 @@ export interface EpilogueAttrs {
   residual?: string;
 }
 
+/** linear: the epilogue, and the weight's layout: [in, out] (default) or, with transB, [out, in]. */
+export interface LinearAttrs extends EpilogueAttrs {
+  transB?: boolean;
+}
+
 export interface MatmulAttrs {
   /** a[..., M, K] · b[..., K, N] (b may be [K, N], shared by every batch). */
   matmul: Record<string, never>;
-  linear: EpilogueAttrs;
+  linear: LinearAttrs;
+}
+
+/** A linear's weight shape as [in, out] = [K, N], whichever way it is stored. */
+export function linearDims(w: readonly number[], transB: boolean | undefined): { K: number; N: number } {
+  return transB ? { K: w[1], N: w[0] } : { K: w[0], N: w[1] };
+}
+
+/** Whether a node is a linear reading its weight [out, in] (the layout compiler passes must respect or skip). */
+export const isTransposedLinear = (n: { op: string; attrs: unknown }): boolean =>
+  n.op === 'linear' && (n.attrs as LinearAttrs).transB === true;
+
+/** [R, C] → [C, R] (float32 or int8). */
+function transposed<T extends Float32Array | Int8Array>(m: T, R: number, C: number): T {
+  const out = new (m.constructor as { new (n: number): T })(m.length);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = m[r * C + c];
+  return out;
 }
 
 /**
  * conv2d / linear IR rules: weights, bias, epilogue; int8 weights need an int8 input and a
  * ReLU-or-none epilogue, except where `floatTail` (linear): a residual or another activation is
  * applied to the GEMM's float32 output after the int8 kernel, so the output must be float32.
+ * `transB` (linear): the weight is [out, in], its int8 scales one per row (quant axis 0).
  */
 export function checkWeighted(
   c: CheckCtx<EpilogueAttrs>,
   rank: number,
   floatTail = false,
+  transB = false,
 ): { w: ConstInfo; cout: number } {
   const x = c.value(0);
   const w = c.constant(1);
@@ -49,8 +75,8 @@ export function checkWeighted(
   if (w.shape.length !== rank || !w.shape.every(isPosInt))
     c.bad(`${name} has shape ${fmtShape(w.shape)}, expected rank ${rank} with positive sizes`);
   if (w.dtype === 'int32') c.bad(`${name} is int32, expected float32, float16 or int8`);
-  const cin = w.shape[rank - 2];
-  const cout = w.shape[rank - 1];
+  const cin = transB ? w.shape[1] : w.shape[rank - 2];
+  const cout = transB ? w.shape[0] : w.shape[rank - 1];
   if (x.shape.at(-1) !== cin) c.bad(`input '${c.n.inputs[0]}' has ${x.shape.at(-1)} channels, ${name} expects ${cin}`);
   if (c.n.inputs.length > 2) channelConstant(c, 2, cout, 'bias');
   const a = c.n.attrs;
@@ -65,6 +91,9 @@ export function checkWeighted(
   }
   if (w.dtype === 'int8') {
     if (w.quant?.scale.length !== cout) c.bad(`int8 ${name} needs ${cout} per-channel scales`);
+    // stored [out, in], the scales are per row: the same record an int8 embedding table has
+    if (transB && w.quant.axis !== 0)
+      c.bad(`int8 ${name} of a transB linear needs its scales per row (quant axis 0), got axis ${w.quant.axis}`);
     expectDtype(c, `input '${c.n.inputs[0]}' of an int8 layer`, x, 'int8');
     if (int8Tail(a)) {
       if (!floatTail) c.bad('int8 layers support only a ReLU epilogue (no residual)');
@@ -155,7 +184,7 @@ function convWeightToOnnx<T extends Float32Array | Int8Array>(w: T, [KH, KW, Cin
  */
 export function exportWeighted(
   o: OnnxCtx,
-  n: NodeView<EpilogueAttrs & { stride?: number[]; pads?: number[] }>,
+  n: NodeView<LinearAttrs & { stride?: number[]; pads?: number[] }>,
   kind: 'conv2d' | 'linear',
   pool = false,
 ): void {
@@ -163,13 +192,15 @@ export function exportWeighted(
   const w = o.constant(n.inputs[1]);
   const int8 = w.dtype === 'int8';
   const xin = o.float(n.inputs[0], at);
-  const Cout = w.shape[w.shape.length - 1];
+  // a transB linear's weight [out, in] goes as it is: Gemm transB=1, or MatMul after a Transpose
+  const transB = kind === 'linear' && n.attrs.transB === true;
+  const Cout = transB ? w.shape[0] : w.shape[w.shape.length - 1];
   let wName: string;
   let bias: string | undefined;
   const wf = int8 ? (w.data as Int8Array) : o.floatData(n.inputs[1]);
   const wData = kind === 'conv2d' ? convWeightToOnnx(wf, w.shape) : wf;
   const wDims = kind === 'conv2d' ? [Cout, w.shape[2], w.shape[0], w.shape[1]] : [...w.shape];
-  const axis = kind === 'conv2d' ? 0 : 1;
+  const axis = kind === 'conv2d' || transB ? 0 : 1;
   if (int8) {
     const sw = w.quant?.scale;
     const sx = o.value(n.inputs[0]).quant?.scale[0];
@@ -216,9 +247,10 @@ export function exportWeighted(
       { name: 'pads', ints: n.attrs.pads as number[] },
     ]);
   } else if (xRank === 2) {
-    y = o.node('Gemm', bias ? [xin, wName, bias] : [xin, wName], at);
+    y = o.node('Gemm', bias ? [xin, wName, bias] : [xin, wName], at, transB ? [{ name: 'transB', i: 1 }] : []);
   } else {
     if (xRank === 4) throw new ValueError(`exportOnnx: linear '${at}' on a 4-D value is not exported`);
+    if (transB) wName = o.node('Transpose', [wName], at, [{ name: 'perm', ints: [1, 0] }]);
     y = o.node('MatMul', [xin, wName], at);
     if (bias) y = o.node('Add', [y, bias], at);
   }
@@ -318,42 +350,53 @@ export const MATMUL = {
   } satisfies OpDef<MatmulAttrs['matmul']>,
   linear: {
     arity: [2, 3],
-    infer: ([x, w, b]) => {
+    infer: ([x, w, b], a) => {
       weighsFloats('linear', x);
       const K = x.shape[x.shape.length - 1];
-      if (x.shape.length < 1 || w.shape.length !== 2 || w.shape[0] !== K) {
+      const layout = a.transB ? '[out, in] (transB)' : '[in, out]';
+      if (x.shape.length < 1 || w.shape.length !== 2 || linearDims(w.shape, a.transB).K !== K) {
         throw new ShapeError(
-          `linear: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} (need [..., in] and [in, out])`,
+          `linear: input ${fmtShape(x.shape)} does not fit weight ${fmtShape(w.shape)} (need [..., in] and ${layout})`,
         );
       }
-      if (b && (b.shape.length !== 1 || b.shape[0] !== w.shape[1])) {
+      const { N } = linearDims(w.shape, a.transB);
+      if (b && (b.shape.length !== 1 || b.shape[0] !== N)) {
         throw new ShapeError(
-          `linear: bias ${fmtShape(b.shape)} does not match weight ${fmtShape(w.shape)} (need [${w.shape[1]}])`,
+          `linear: bias ${fmtShape(b.shape)} does not match weight ${fmtShape(w.shape)} ${layout} (need [${N}])`,
         );
       }
-      return { shape: [...x.shape.slice(0, -1), w.shape[1]], dtype: 'float32' };
+      return { shape: [...x.shape.slice(0, -1), N], dtype: 'float32' };
     },
-    check: (c) => void checkWeighted(c, 2, true),
+    check: (c) => {
+      const t = c.n.attrs.transB;
+      if (t !== undefined && typeof t !== 'boolean')
+        c.bad(`attrs.transB must be true or false, got ${JSON.stringify(t)}`);
+      checkWeighted(c, 2, true, t === true);
+    },
     forward(x, [i, w, b], out, a) {
       if (a.residual) throw new ShapeError('linear: a fused residual runs only in graphs');
-      const [K, N] = w.shape;
-      x.backend.gemm(i.buf, w.buf, out.buf, numel(i.shape) / K, K, N, epilogueOf(b?.buf, a));
+      const { K, N } = linearDims(w.shape, a.transB);
+      x.backend.gemm(i.buf, w.buf, out.buf, numel(i.shape) / K, K, N, { ...epilogueOf(b?.buf, a), transB: a.transB });
       return undefined;
     },
     vjp: (g, [x, w, b], _o, _s, d, a, needs) => {
       if (a.activation !== 'none' || a.residual) throw new ValueError('linear: no gradient through a fused epilogue');
-      const [K, N] = w.shape;
+      const { K, N } = linearDims(w.shape, a.transB);
       const R = x.size / K;
       const bk = g.backend;
+      // y[R, N] = x[R, K] · W[K, N], W = Wtᵀ when stored Wt[N, K] (transB)
       let dx: Ref | null = null;
       if (needs[0]) {
         dx = g.alloc(x.shape);
-        bk.gemm(d.buf, w.buf, dx.buf, R, N, K, { transB: true });
+        // dX[R, K] = dY[R, N] · Wᵀ: Wt as it is stored
+        bk.gemm(d.buf, w.buf, dx.buf, R, N, K, { transB: !a.transB });
       }
       let dw: Ref | null = null;
       if (needs[1]) {
         dw = g.alloc(w.shape);
-        bk.gemm(x.buf, d.buf, dw.buf, K, R, N, { transA: true });
+        // dW[K, N] = Xᵀ · dY, or dWt[N, K] = dYᵀ · X
+        if (a.transB) bk.gemm(d.buf, x.buf, dw.buf, N, R, K, { transA: true });
+        else bk.gemm(x.buf, d.buf, dw.buf, K, R, N, { transA: true });
       }
       let db: Ref | null = null;
       if (b && needs[2]) {
@@ -367,11 +410,14 @@ export const MATMUL = {
       const x = p.buf(n.inputs[0]);
       const out = p.buf(n.output);
       const rows = numel(p.value(n.inputs[0]).shape.slice(1, -1));
-      const [K, N] = w.shape;
+      const transB = n.attrs.transB === true;
+      const { K, N } = linearDims(w.shape, transB);
       if (w.dtype === 'int8') {
         const { sx, zx, ep } = planInt8(p, n);
         const i8 = int8Of(p, n.name);
-        const packed = p.own(i8.prepareGemm(w.data as Int8Array, K, N, w.quant?.scale ?? []));
+        // the kernels pack B[K, N] once: a weight stored [N, K] is turned first (scales: one per N either way)
+        const w8 = transB ? transposed(w.data as Int8Array, N, K) : (w.data as Int8Array);
+        const packed = p.own(i8.prepareGemm(w8, K, N, w.quant?.scale ?? []));
         const tail = planInt8Tail(p, n, out);
         if (!tail) return (B) => i8.gemm(x, B * rows, sx, zx, packed, out, ep);
         return (B) => {
@@ -379,9 +425,11 @@ export const MATMUL = {
           tail(B * rows * N);
         };
       }
-      const packed = p.weights(n.inputs[1]);
-      const ep = planEpilogue(p, n);
       const bk = p.backend;
+      const packed = transB
+        ? p.own(bk.prepareWeights(transposed(floatData(w as Constant), N, K), K, N))
+        : p.weights(n.inputs[1]);
+      const ep = planEpilogue(p, n);
       return (B) => bk.gemmPrepared(x, B * rows, packed, out, ep);
     },
     traits: { epilogue: true },

@@ -18,6 +18,7 @@ import type { RecurrentAttrs } from './recurrent.js';
 interface LinearAttrs {
   activation?: string;
   residual?: string;
+  transB?: boolean;
 }
 
 /** The linear that computes `xw` when its weights and bias can become the node's W and Wb. */
@@ -25,7 +26,8 @@ function foldableProjection(o: OnnxCtx, xw: string) {
   const p = o.producer(xw);
   if (p?.op !== 'linear') return undefined;
   const a = p.attrs as LinearAttrs;
-  const plain = (a.activation ?? 'none') === 'none' && !a.residual;
+  // a transB linear's weight is already [out, in]: not the [K, G·H] weightIn turns
+  const plain = (a.activation ?? 'none') === 'none' && !a.residual && !a.transB;
   const ok =
     plain && o.isConstant(p.inputs[1]) && !o.isConstant(p.inputs[0]) && o.value(p.inputs[0]).shape.length === 3;
   return ok ? p : undefined;

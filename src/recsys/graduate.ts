@@ -6,7 +6,8 @@
 //   - precomputes what inference need not recompute (the two-tower's whole item tower becomes one
 //     item matrix V [I, d], temperature folded in);
 //   - drops what does not change a ranking (mf's user bias and global mean);
-//   - stores the tables as int8 per row (per item for the scan's linear), fp16, or float32.
+//   - stores the tables as int8 per row, fp16, or float32; the scan's linear reads its item matrix
+//     [I, d] by rows (transB), so mf's item table is one constant for the scan and the cold-start bag.
 // Graph: inputs user int32 [-1, 1] (kept-user index, -1 = unknown), history int32 [-1, H] (kept-item
 // indices, -1 padded: the bag a cold user is described by, and a two-tower user's recent items),
 // exclude int32 [-1, S] (kept-item indices never to return, -1 padded); outputs items int32
@@ -16,7 +17,7 @@
 // Not for: training (train.ts), the runtime side (runtime/recommend.ts), the CLI (cli/compile-recsys.ts).
 
 import { noGrad } from '../autograd/grad-mode.js';
-import { int8Params, quantizeRows, quantizeWeights } from '../compile/quantize.js';
+import { int8Params, quantizeRows } from '../compile/quantize.js';
 import type { Interactions } from '../data/interactions.js';
 import { FormatError, ValueError } from '../errors.js';
 import { writeArtifact } from '../graph/artifact.js';
@@ -98,13 +99,6 @@ export class GraphBuilder {
 function takeRows(m: Float32Array, D: number, rows: ArrayLike<number>): Float32Array {
   const out = new Float32Array(rows.length * D);
   for (let r = 0; r < rows.length; r++) out.set(m.subarray(rows[r] * D, (rows[r] + 1) * D), r * D);
-  return out;
-}
-
-/** [R, C] → [C, R]. */
-function transpose(m: Float32Array, R: number, C: number): Float32Array {
-  const out = new Float32Array(m.length);
-  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = m[r * C + c];
   return out;
 }
 
@@ -249,9 +243,10 @@ export function recommendGraph(
       { shape: [-1, 1] },
     );
     const cold = b.node('scale', 'user.cold', [known], { mul: -1, add: 1 });
-    const mean = bagMean(b, bag, b.constant('history.table', [Ik, d], Q), 'history');
+    // one item table [I', d]: the cold start's bag gathers its rows, the scan reads it as a transB weight
+    const mean = bagMean(b, bag, b.constant('items.weight', [Ik, d], Q), 'history');
     u = b.node('add', 'user.vec', [own, b.node('mul', 'user.from.history', [mean, cold], {})], {});
-    scan = { weight: transpose(Q, Ik, d), bias: takeRows(f32(model.itemBias.weight), 1, items.kept) };
+    scan = { weight: Q, bias: takeRows(f32(model.itemBias.weight), 1, items.kept) };
   } else {
     const tower = model as TwoTower;
     const ts = tower.recsysSpec;
@@ -306,13 +301,14 @@ export function recommendGraph(
     const Vd = new Float32Array(Ik * d);
     for (let j = 0; j < Ik; j++) for (let c = 0; c < d; c++) Vd[j * d + c] = V[j * cols + c] / t;
     scan = {
-      weight: transpose(rot(Vd), Ik, d),
+      weight: rot(Vd),
       ...(cols > d && { bias: Float32Array.from({ length: Ik }, (_, j) => V[j * cols + d] / t) }),
     };
   }
-  const W = b.constant('items.weight', [d, Ik], scan.weight);
+  // the item matrix [I', d] (mf: already there, the bag's table), read by rows: score_i = ⟨u, row i⟩ + b_i
+  const W = b.g.constants['items.weight'] ? 'items.weight' : b.constant('items.weight', [Ik, d], scan.weight);
   const bias = scan.bias ? [b.constant('items.bias', [Ik], scan.bias)] : [];
-  const scores = b.node('linear', 'scores.all', [u, W, ...bias], { activation: 'none' });
+  const scores = b.node('linear', 'scores.all', [u, W, ...bias], { activation: 'none', transB: true });
   b.node('topk', 'items', [scores, exclude], { k, axis: -1, largest: true, indices: true });
   // the scores of those items read back (a second topk would scan the items again)
   b.node('gatherelements', 'scores', [scores, 'items'], { axis: 1 });
@@ -334,7 +330,7 @@ function int8Bag(g: Graph, n: Node): Node[] {
   const t = g.constants[table];
   const [V, D] = t.shape;
   const H = g.values[ids].shape[1];
-  g.constants[table] = quantizeRows(t);
+  g.constants[table] = rowsOnce(t);
   const ones = `${table}.ones`;
   g.constants[ones] = { shape: [V, 1], dtype: 'float32', data: new Float32Array(V).fill(1) };
   g.constants[`${n.output}.one`] = { shape: [1], dtype: 'float32', data: Float32Array.of(1) };
@@ -357,11 +353,15 @@ function int8Bag(g: Graph, n: Node): Node[] {
   ];
 }
 
+/** A table [V, D] int8 per row, once: a table the bag and the scan share is quantized by the first. */
+const rowsOnce = (c: Constant): Constant => (c.dtype === 'int8' ? c : quantizeRows(c));
+
 /**
  * The graph with its tables in int8 or fp16. int8: embedding tables per row (bags rewritten as
- * gather + sum / count), the scan's weight per item (per output channel) with its input — the user
- * vectors — quantized per tensor over `userRange`, the user-tower projection float32 (2d × d weights);
- * fp16: every float table stored as half floats.
+ * gather + sum / count), the scan's item matrix [I', d] per row = per item (its output channels,
+ * one record shared with mf's bag) with its input — the user vectors — quantized per tensor over
+ * `userRange`, the user-tower projection float32 (2d × d weights); fp16: every float table stored
+ * as half floats.
  */
 export function quantizeRecommendGraph(g0: Graph, mode: RecsysQuantize, userRange: [number, number]): Graph {
   if (mode === 'none') return g0;
@@ -377,14 +377,14 @@ export function quantizeRecommendGraph(g0: Graph, mode: RecsysQuantize, userRang
   for (const n of g0.nodes) {
     if (n.op === 'embeddingbag') g.nodes.push(...int8Bag(g, n));
     else if (n.op === 'embedding' && g.constants[n.inputs[1]].shape[1] > 1) {
-      g.constants[n.inputs[1]] = quantizeRows(g.constants[n.inputs[1]]);
+      g.constants[n.inputs[1]] = rowsOnce(g.constants[n.inputs[1]]);
       g.nodes.push(n);
     } else if (n.op === 'linear' && n.name === 'scores.all') {
       const q = `${n.inputs[0]}.q`;
       const params: QuantParams = int8Params(userRange);
       g.values[q] = { shape: [...g.values[n.inputs[0]].shape], dtype: 'int8', quant: params };
       g.nodes.push({ name: q, op: 'quantize', inputs: [n.inputs[0]], output: q, attrs: {} });
-      g.constants[n.inputs[1]] = quantizeWeights(g.constants[n.inputs[1]]);
+      g.constants[n.inputs[1]] = rowsOnce(g.constants[n.inputs[1]]);
       g.nodes.push({ ...n, inputs: [q, ...n.inputs.slice(1)] });
     } else g.nodes.push(n);
   }

@@ -68,6 +68,9 @@ const CASES: Cases = {
   linear: [
     { ins: [f([3, 5, 7]), w([7, 9]), w([9])], attrs: { activation: 'none' }, ir: true },
     { ins: [f([5, 13]), w([13, 3])], attrs: { activation: 'none' }, ir: true },
+    // weight stored [out, in] (transB): forward, vjp of x, W and b, and the Session's pre-packed path
+    { ins: [f([3, 5, 7]), w([9, 7]), w([9])], attrs: { activation: 'none', transB: true }, ir: true },
+    { ins: [f([5, 13]), w([3, 13])], attrs: { activation: 'relu', transB: true }, ir: true, grad: [] },
   ],
   conv2d: [
     {

@@ -168,7 +168,23 @@ describe.each([
     expect(rg.pruned.items.of - rg.pruned.items.kept).toBeGreaterThanOrEqual(1);
     expect(meta.itemIds).not.toContain('999999');
     expect(meta.prunedItemIds).toContain('999999');
-    expect(rg.graph.constants['items.weight'].shape).toEqual([l.config.model.dim, rg.pruned.items.kept]);
+    expect(rg.graph.constants['items.weight'].shape).toEqual([rg.pruned.items.kept, l.config.model.dim]);
+  });
+
+  it('the scan reads the item matrix [I, d] by rows (transB); mf holds its item table once, for scan and bag', () => {
+    const scan = rg.graph.nodes.find((n) => n.name === 'scores.all');
+    expect(scan?.op === 'linear' && scan.attrs.transB).toBe(true);
+    expect(scan?.inputs[1]).toBe('items.weight');
+    const readers = rg.graph.nodes.filter((n) => n.inputs.includes('items.weight')).map((n) => n.op);
+    // mf: the cold start's bag and the scan; two-tower: the scan alone (its bag reads the raw item table)
+    expect(readers.sort()).toEqual(preset === 'mf' ? ['embeddingbag', 'linear'] : ['linear']);
+    if (preset === 'mf') {
+      const d = l.config.model.dim;
+      const itemTables = Object.values(rg.graph.constants).filter(
+        (c) => c.shape.join() === `${rg.pruned.items.kept},${d}`,
+      );
+      expect(itemTables).toHaveLength(1);
+    }
   });
 
   it('a cold user (unknown, with a history) is scored from the history as the parent would', () => {
@@ -200,7 +216,10 @@ describe.each([
     const data = loadInteractionData(DATA);
     const { graph, report } = compileRecsys(l, data, { quantize: 'int8', k: 5, maxMetricDrop: 50, engine: engine() });
     expect(graph.constants['items.weight'].dtype).toBe('int8');
+    // one scale per item = per row: the record the int8 bag (mf) and the transB scan both read
     expect(graph.constants['items.weight'].quant?.scale).toHaveLength(rg.pruned.items.kept);
+    expect(graph.constants['items.weight'].quant?.axis).toBe(0);
+    if (preset === 'mf') expect(graph.constants['history.table']).toBeUndefined();
     expect(graph.constants['user.table'].dtype).toBe('int8');
     expect(report.modelBytes).toBeLessThan(report.parentBytes);
     expect(report.metric.dropPercent).toBeLessThanOrEqual(50);

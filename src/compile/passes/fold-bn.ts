@@ -3,10 +3,12 @@
 // Only where the conv/linear output has no other reader and no epilogue yet (the affine must come
 // before any activation or residual add for the algebra to hold).
 import { cloneGraph, consumers, type Epilogue, type Graph, type Node } from '../../graph/ir.js';
+import { isTransposedLinear } from '../../ops/matmul.js';
 import { dropUnused, f32, freshName, useCounts } from './graph-edit.js';
 
 function plainProducer(n: Node | undefined): n is Extract<Node, { op: 'conv2d' | 'linear' }> {
-  if (!n || (n.op !== 'conv2d' && n.op !== 'linear')) return false;
+  // a transB linear's weight is [out, in]: the per-output-channel fold below does not apply
+  if (!n || (n.op !== 'conv2d' && n.op !== 'linear') || isTransposedLinear(n)) return false;
   const ep: Epilogue = n.attrs;
   return ep.activation === 'none' && !ep.residual;
 }

@@ -24,6 +24,7 @@ export function foldLayerNorm(g: Graph): Graph {
     const rs = readers.get(ln.output) ?? [];
     const foldable = (n: Node): n is Linear =>
       n.op === 'linear' &&
+      !n.attrs.transB && // its weight rows are outputs, not the input channels folded here
       n.inputs[0] === ln.output &&
       n.attrs.residual !== ln.output &&
       out.constants[n.inputs[1]]?.dtype === 'float32' &&
