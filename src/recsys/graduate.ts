@@ -229,19 +229,9 @@ export function recommendGraph(
     const Q = rot(takeRows(f32(model.item.weight), d, items.kept));
     const P = b.constant('user.table', [Uk, d], rot(takeRows(f32(model.user.weight), d, users.kept)));
     const own = b.node('reshape', 'user.vector', [b.node('embedding', 'user.rows', [user, P], {})], { shape: [-1, d] });
-    const known = b.node(
-      'reshape',
-      'user.known',
-      [
-        b.node(
-          'embedding',
-          'user.known.rows',
-          [user, b.constant('user.ones', [Uk, 1], new Float32Array(Uk).fill(1))],
-          {},
-        ),
-      ],
-      { shape: [-1, 1] },
-    );
+    const known = b.node('cast', 'user.known', [b.node('binop', 'user.id.valid', [user, intZero(b.g)], { fn: 'ge' })], {
+      to: 'float32',
+    });
     const cold = b.node('scale', 'user.cold', [known], { mul: -1, add: 1 });
     // one item table [I', d]: the cold start's bag gathers its rows, the scan reads it as a transB weight
     const mean = bagMean(b, bag, b.constant('items.weight', [Ik, d], Q), 'history');
@@ -324,30 +314,39 @@ function bagMean(b: GraphBuilder, ids: string, table: string, at: string): strin
   return b.node('embeddingbag', `${at}.mean`, [ids, table], {});
 }
 
-/** A float32 [V, D] bag's embeddingbag node rewritten over an int8 table: gathered rows summed, divided by the count. */
+/** The int32 constant 0 [1] (ids ≥ 0 are rows, -1 pads), added once. */
+function intZero(g: Graph): string {
+  g.constants['id.zero'] ??= { shape: [1], dtype: 'int32', data: Int32Array.of(0) };
+  return 'id.zero';
+}
+
+/**
+ * A float32 [V, D] bag's embeddingbag node rewritten over an int8 table: gathered rows summed,
+ * divided by the count of ids ≥ 0 (computed from the ids: no table of ones beside the table).
+ */
 function int8Bag(g: Graph, n: Node): Node[] {
   const [ids, table] = n.inputs;
   const t = g.constants[table];
-  const [V, D] = t.shape;
+  const D = t.shape[1];
   const H = g.values[ids].shape[1];
   g.constants[table] = rowsOnce(t);
-  const ones = `${table}.ones`;
-  g.constants[ones] = { shape: [V, 1], dtype: 'float32', data: new Float32Array(V).fill(1) };
   g.constants[`${n.output}.one`] = { shape: [1], dtype: 'float32', data: Float32Array.of(1) };
-  const v = (name: string, shape: number[]) => {
-    g.values[name] = { shape, dtype: 'float32' };
+  const v = (name: string, shape: number[], dtype: Value['dtype'] = 'float32') => {
+    g.values[name] = { shape, dtype };
     return name;
   };
   const rows = v(`${n.output}.rows`, [-1, H, D]);
   const sum = v(`${n.output}.sum`, [-1, D]);
-  const hits = v(`${n.output}.hits`, [-1, H, 1]);
+  const valid = v(`${n.output}.valid`, [-1, H], 'int32');
+  const hits = v(`${n.output}.hits`, [-1, H]);
   const count = v(`${n.output}.count`, [-1, 1]);
   const atLeast1 = v(`${n.output}.count1`, [-1, 1]);
   return [
     { name: rows, op: 'embedding', inputs: [ids, table], output: rows, attrs: {} },
     { name: sum, op: 'sum', inputs: [rows], output: sum, attrs: { axes: [1], keepDims: false } },
-    { name: hits, op: 'embedding', inputs: [ids, ones], output: hits, attrs: {} },
-    { name: count, op: 'sum', inputs: [hits], output: count, attrs: { axes: [1], keepDims: false } },
+    { name: valid, op: 'binop', inputs: [ids, intZero(g)], output: valid, attrs: { fn: 'ge' } },
+    { name: hits, op: 'cast', inputs: [valid], output: hits, attrs: { to: 'float32' } },
+    { name: count, op: 'sum', inputs: [hits], output: count, attrs: { axes: [1], keepDims: true } },
     { name: atLeast1, op: 'maximum', inputs: [count, `${n.output}.one`], output: atLeast1, attrs: {} },
     { name: n.output, op: 'div', inputs: [sum, atLeast1], output: n.output, attrs: {} },
   ];
@@ -360,16 +359,20 @@ const rowsOnce = (c: Constant): Constant => (c.dtype === 'int8' ? c : quantizeRo
  * The graph with its tables in int8 or fp16. int8: embedding tables per row (bags rewritten as
  * gather + sum / count), the scan's item matrix [I', d] per row = per item (its output channels,
  * one record shared with mf's bag) with its input — the user vectors — quantized per tensor over
- * `userRange`, the user-tower projection float32 (2d × d weights); fp16: every float table stored
- * as half floats.
+ * `userRange`; the rest (item bias, the user-tower projection's 2d × d weights) fp16. fp16: every
+ * float table stored as half floats.
  */
 export function quantizeRecommendGraph(g0: Graph, mode: RecsysQuantize, userRange: [number, number]): Graph {
   if (mode === 'none') return g0;
   const g: Graph = { ...g0, constants: { ...g0.constants }, values: { ...g0.values }, nodes: [] };
-  if (mode === 'fp16') {
+  // float tables as half floats (widened at load); single numbers stay as they are
+  const halve = () => {
     for (const [name, c] of Object.entries(g.constants))
       if (c.dtype === 'float32' && c.data.length > 1)
         g.constants[name] = { ...c, dtype: 'float16', data: Uint16Array.from(c.data as Float32Array, toHalf) };
+  };
+  if (mode === 'fp16') {
+    halve();
     g.nodes = g0.nodes;
     return g;
   }
@@ -388,6 +391,9 @@ export function quantizeRecommendGraph(g0: Graph, mode: RecsysQuantize, userRang
       g.nodes.push({ ...n, inputs: [q, ...n.inputs.slice(1)] });
     } else g.nodes.push(n);
   }
+  // what stays float (the item bias, the two-tower's user projection): half floats, whose rounding
+  // (2⁻¹¹ of each value) is far below the int8 tables' (2⁻⁷ of a row's largest)
+  halve();
   return g;
 }
 
