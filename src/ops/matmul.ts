@@ -6,8 +6,8 @@
 
 import type { Buf, Epilogue, Int8Epilogue } from '../backend/backend.js';
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
-import { type Constant, floatData } from '../graph/ir.js';
 import { isPosInt } from '../io/fields.js';
+import { fromHalf } from '../shape/half.js';
 import type { CheckCtx, ConstInfo, NodeView, OnnxCtx, OpDef, PlanCtx, Ref } from './op.js';
 import {
   type ActivationFn,
@@ -285,6 +285,10 @@ function epilogueOf(b: Buf | undefined, a: EpilogueAttrs): Epilogue {
   return { bias: b, activation: KERNEL_ACTIVATION[a.activation ?? 'none'], alpha: a.alpha };
 }
 
+/** A float constant's values as float32 (float16 widened). */
+const floatOf = (c: ConstInfo): Float32Array =>
+  c.dtype === 'float16' ? Float32Array.from(c.data as Uint16Array, fromHalf) : (c.data as Float32Array);
+
 export const MATMUL = {
   matmul: {
     arity: [2, 2],
@@ -426,9 +430,7 @@ export const MATMUL = {
         };
       }
       const bk = p.backend;
-      const packed = transB
-        ? p.own(bk.prepareWeights(transposed(floatData(w as Constant), N, K), K, N))
-        : p.weights(n.inputs[1]);
+      const packed = transB ? p.own(bk.prepareWeights(transposed(floatOf(w), N, K), K, N)) : p.weights(n.inputs[1]);
       const ep = planEpilogue(p, n);
       return (B) => bk.gemmPrepared(x, B * rows, packed, out, ep);
     },
