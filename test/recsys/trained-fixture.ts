@@ -5,7 +5,9 @@ import { appendFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadInteractionData } from '../../src/data/interactions.js';
 import { type LoadedRecsys, loadRecsysModel } from '../../src/recsys/checkpoint.js';
+import { compileRecsys } from '../../src/recsys/graduate.js';
 import { fitRecsys, prepareRecsysData, RECSYS_DEFAULTS, type RecsysTrainConfig } from '../../src/recsys/train.js';
+import { engine } from '../../src/tensor/context.js';
 
 export const FIXTURE = join(__dirname, '..', 'fixtures', 'recsys');
 
@@ -38,4 +40,23 @@ export function trainedFixture(
   const d = prepareRecsysData(loadInteractionData(data), c.split, c.seed);
   fitRecsys(d, c, { outDir: out, dataSpec: data, progress: false, log: () => {} }).model.dispose();
   return loadRecsysModel(out);
+}
+
+/**
+ * trainedFixture, then graduated as the runtime and serve tests use it (int8, K 5, no metric gate):
+ * the artifact's bytes and the loaded checkpoint (dispose its model).
+ */
+export function graduatedFixture(
+  data: string,
+  out: string,
+  preset: 'mf' | 'two-tower',
+): { bytes: Uint8Array; loaded: LoadedRecsys } {
+  const loaded = trainedFixture(data, out, preset);
+  const { bytes } = compileRecsys(loaded, loadInteractionData(data), {
+    quantize: 'int8',
+    k: 5,
+    maxMetricDrop: 100,
+    engine: engine(),
+  });
+  return { bytes, loaded };
 }

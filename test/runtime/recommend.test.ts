@@ -6,15 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadInteractionData } from '../../src/data/interactions.js';
 import { FormatError, ValueError } from '../../src/errors.js';
 import { readArtifact, writeArtifact } from '../../src/graph/artifact.js';
-import { compileRecsys } from '../../src/recsys/graduate.js';
 import { type InferenceModel, loadArtifact } from '../../src/runtime/index.js';
 import { recommend, recommendBatch, recommendMeta } from '../../src/runtime/recommend.js';
-import { engine, init, shutdown } from '../../src/tensor/context.js';
+import { init, shutdown } from '../../src/tensor/context.js';
 import { manualSeed } from '../../src/tensor/random.js';
-import { fixtureWithUntrainedItem, trainedFixture } from '../recsys/trained-fixture.js';
+import { fixtureWithUntrainedItem, graduatedFixture } from '../recsys/trained-fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'graduate-recommend-'));
 const models: Record<string, InferenceModel> = {};
@@ -26,13 +24,7 @@ beforeAll(async () => {
   manualSeed(7);
   const data = fixtureWithUntrainedItem(join(tmp, 'data'));
   for (const preset of ['mf', 'two-tower'] as const) {
-    const l = trainedFixture(data, join(tmp, preset), preset);
-    const { bytes } = compileRecsys(l, loadInteractionData(data), {
-      quantize: 'int8',
-      k: 5,
-      maxMetricDrop: 100,
-      engine: engine(),
-    });
+    const { bytes, loaded: l } = graduatedFixture(data, join(tmp, preset), preset);
     const { config, history } = l;
     seen[preset] = new Map(
       config.userIds.map((id, u) => [

@@ -7,14 +7,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadInteractionData } from '../../src/data/interactions.js';
-import { compileRecsys } from '../../src/recsys/graduate.js';
 import { type InferenceModel, loadArtifact } from '../../src/runtime/index.js';
 import { recommendBatch, recommendMeta } from '../../src/runtime/recommend.js';
 import { InferenceServer } from '../../src/serve/server.js';
-import { engine, init } from '../../src/tensor/context.js';
+import { init } from '../../src/tensor/context.js';
 import { manualSeed } from '../../src/tensor/random.js';
-import { fixtureWithUntrainedItem, trainedFixture } from '../recsys/trained-fixture.js';
+import { fixtureWithUntrainedItem, graduatedFixture } from '../recsys/trained-fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'graduate-serve-recommend-'));
 const repo = join(tmp, 'models');
@@ -55,14 +53,8 @@ beforeAll(async () => {
   const data = fixtureWithUntrainedItem(join(tmp, 'data'));
   mkdirSync(repo);
   for (const preset of ['mf', 'two-tower'] as const) {
-    const l = trainedFixture(data, join(tmp, preset), preset);
-    const { bytes } = compileRecsys(l, loadInteractionData(data), {
-      quantize: 'int8',
-      k: 5,
-      maxMetricDrop: 100,
-      engine: engine(),
-    });
-    l.model.dispose();
+    const { bytes, loaded } = graduatedFixture(data, join(tmp, preset), preset);
+    loaded.model.dispose();
     writeFileSync(join(repo, `${preset}.grad`), bytes);
     local[preset] = await loadArtifact(bytes);
   }
