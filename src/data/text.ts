@@ -209,7 +209,8 @@ export function loadText(file: string, opts: LoadTextOptions = {}): ArrayDataset
 function learnBpe(texts: readonly string[], vocabSize: number, mail: LoadTextOptions['mail']): TextTokenizer {
   const prep: MailPreparation | undefined =
     mail === 'none' || !looksLikeMail(texts) ? undefined : (mail ?? 'subject+from+body');
-  const sample = texts.map((t) => (prep ? prepareMail(t) : t).slice(0, BPE_TRAIN_CHARS));
+  // the text encodeText will tokenise: the recorded preparation, not the default one
+  const sample = texts.map((t) => (prep ? prepareMail(t, prep) : t).slice(0, BPE_TRAIN_CHARS));
   const { tokenizer } = trainBpe(sample, { vocabSize });
   return { kind: 'bpe', bpe: tokenizer.toJSON(), cls: true, ...(prep && { mail: prep }) };
 }

@@ -29,7 +29,6 @@ import { Session } from '../runtime/session.js';
 import { toHalf } from '../shape/half.js';
 import { tidy } from '../tensor/scope.js';
 import type { LoadedRecsys } from './checkpoint.js';
-import { historyMatrix } from './features.js';
 import { rankingMetrics, rmse } from './metrics.js';
 import { MatrixFactorization, type TwoTower } from './models.js';
 import { evaluateRecsys, prepareRecsysData, type RecsysData } from './train.js';
@@ -240,13 +239,15 @@ export function recommendGraph(
   } else {
     const tower = model as TwoTower;
     const ts = tower.recsysSpec;
-    // the history bag's rows: those some user's bag read in training (the rest kept their initialisation)
+    // the history bag's rows: those a bag may have read in training — any user's training item
+    // (sequential training reads the items before each row, not only the last H), the rest kept
+    // their initialisation
     const table = tower.historyBag ? f32(tower.historyBag.weight) : f32(tower.item.weight);
     let bagIds = bag;
     let bagTable: Float32Array;
     if (tower.historyBag) {
       const read = new Uint8Array(I);
-      for (const i of historyMatrix(history, ts.historyLength)) if (i >= 0) read[i] = 1;
+      for (const i of history.items) read[i] = 1;
       const rows = keepWhere(Ik, (j) => read[items.kept[j]] === 1);
       pruned.bagRows = { kept: rows.kept.length, of: I };
       bagTable = takeRows(

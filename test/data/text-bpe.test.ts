@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { readCsv } from '../../src/data/csv.js';
 import { loadText, looksLikeMail, MAX_BPE_TOKENS, MAX_MAIL_HEADERS_TOKENS } from '../../src/data/text.js';
 import { encodeText, type TextTokenizer } from '../../src/runtime/index.js';
-import { CLS_ID } from '../../src/text/bpe.js';
+import { BpeTokenizer, CLS_ID } from '../../src/text/bpe.js';
 import { checkTextTokenizer, MAIL_HEADER_CHARS, MAIL_PREPARATIONS, prepareMail } from '../../src/text/encode.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { cli } from '../cli/run.js';
@@ -154,6 +154,19 @@ describe("loadText({ tokenizer: 'bpe' })", () => {
     // the same message read with Subject and From only is another row
     const fewer = { ...recorded, mail: 'subject+from+body' as const };
     expect([...encodeText(raw[0], fewer, L)]).not.toEqual([...train.x.subarray(0, L)]);
+  });
+
+  it("mail 'headers+body': the BPE is learnt on the text it encodes, header lines included", () => {
+    // learnt on Subject + From + body, the header fields would be near-byte tokens (the bug a
+    // review found: the sample was prepared with the default mode whatever the recorded one)
+    const file = join(sample, 'train.csv');
+    const headers = loadText(file, { tokenizer: 'bpe', vocabSize: 1000, mail: 'headers+body' });
+    const plain = loadText(file, { tokenizer: 'bpe', vocabSize: 1000, mail: 'subject+from+body' });
+    const bpe = (d: typeof headers) =>
+      BpeTokenizer.fromJSON((d.preprocessing.tokenizer as Extract<TextTokenizer, { kind: 'bpe' }>).bpe);
+    const line = 'Content-Type: text/plain; charset=us-ascii\nX-Mailer: Microsoft Outlook Express';
+    const [a, b] = [bpe(headers).encode(line).length, bpe(plain).encode(line).length];
+    expect(a).toBeLessThan(b * 0.7);
   });
 });
 

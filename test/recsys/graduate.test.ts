@@ -191,24 +191,29 @@ describe.each([
     const meta = rg.graph.meta.recommend as RecommendMeta;
     const I = l.config.model.numItems;
     const H = meta.historyLength;
-    // user 3's most recent training items as the history of an unknown user
-    const h = l.history.items.subarray(Math.max(l.history.offsets[3], l.history.offsets[4] - H), l.history.offsets[4]);
-    const row = new Int32Array(H).fill(-1);
-    row.set(h);
-    let want: Float32Array;
-    if (l.model instanceof MatrixFactorization) {
-      const d = l.config.model.dim;
-      const [Q, b] = [f32(l.model.item.weight), f32(l.model.itemBias.weight)];
-      const p = new Float64Array(d);
-      for (const i of h) for (let c = 0; c < d; c++) p[c] += Q[i * d + c] / h.length;
-      want = Float32Array.from({ length: I }, (_, i) => p.reduce((s, v, c) => s + v * Q[i * d + c], b[i]));
-    } else want = parentScores(l, Int32Array.of(-1), row);
-    const s = new Session(scoringGraph(rg.graph), { engine: engine() });
-    const [y] = s.runAll([Int32Array.of(-1), Int32Array.from(row, (i) => (i < 0 ? -1 : rg.itemMap[i]))], 1);
-    s.dispose();
-    for (let i = 0; i < I; i++) {
-      const j = rg.itemMap[i];
-      if (j >= 0) expect(Math.abs(y[j] - want[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i])));
+    // user 3's most recent training items, then its oldest, as the history of an unknown user
+    for (const oldest of [false, true]) {
+      const [from, to] = [l.history.offsets[3], l.history.offsets[4]];
+      const h = oldest
+        ? l.history.items.subarray(from, Math.min(to, from + H))
+        : l.history.items.subarray(Math.max(from, to - H), to);
+      const row = new Int32Array(H).fill(-1);
+      row.set(h);
+      let want: Float32Array;
+      if (l.model instanceof MatrixFactorization) {
+        const d = l.config.model.dim;
+        const [Q, b] = [f32(l.model.item.weight), f32(l.model.itemBias.weight)];
+        const p = new Float64Array(d);
+        for (const i of h) for (let c = 0; c < d; c++) p[c] += Q[i * d + c] / h.length;
+        want = Float32Array.from({ length: I }, (_, i) => p.reduce((s, v, c) => s + v * Q[i * d + c], b[i]));
+      } else want = parentScores(l, Int32Array.of(-1), row);
+      const s = new Session(scoringGraph(rg.graph), { engine: engine() });
+      const [y] = s.runAll([Int32Array.of(-1), Int32Array.from(row, (i) => (i < 0 ? -1 : rg.itemMap[i]))], 1);
+      s.dispose();
+      for (let i = 0; i < I; i++) {
+        const j = rg.itemMap[i];
+        if (j >= 0) expect(Math.abs(y[j] - want[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i])));
+      }
     }
   });
 
@@ -260,5 +265,37 @@ describe('graduation errors', () => {
     expect(() =>
       compileRecsys(l, loadInteractionData(DATA), { quantize: 'int8', maxMetricDrop: -1, engine: engine() }),
     ).toThrow(/--max-metric-drop must be a number ≥ 0/);
+  });
+});
+
+describe('graduated two-tower with its own history table, trained sequentially', () => {
+  it("keeps the bag row of every item some training window read, not only users' last H", () => {
+    // sequential training's bag reads the H items before each training row, so every training
+    // item but a user's latest is read; keeping only the rows of the last H (a review's find) lost
+    // rows a cold user's older items need
+    const l = trained('own-table-sequential', 'two-tower', {
+      shareItemTable: false,
+      itemBias: false,
+      historyLength: 3,
+    });
+    const rg = recommendGraph(l, { k: 5 });
+    const kept = new Set(
+      Array.from({ length: l.config.model.numItems }, (_, i) => i).filter((i) => rg.itemMap[i] >= 0),
+    );
+    const trainedItems = new Set(Array.from(l.history.items).filter((i) => kept.has(i)));
+    expect(rg.pruned.bagRows?.kept).toBe(trainedItems.size);
+    // and a cold user whose history is user 3's OLDEST items scores as the parent does
+    const H = 3;
+    const [from, to] = [l.history.offsets[3], l.history.offsets[4]];
+    expect(to - from).toBeGreaterThan(H);
+    const row = Int32Array.from(l.history.items.subarray(from, from + H));
+    const want = parentScores(l, Int32Array.of(-1), row);
+    const s = new Session(scoringGraph(rg.graph), { engine: engine() });
+    const [y] = s.runAll([Int32Array.of(-1), Int32Array.from(row, (i) => rg.itemMap[i])], 1);
+    s.dispose();
+    for (let i = 0; i < l.config.model.numItems; i++) {
+      const j = rg.itemMap[i];
+      if (j >= 0) expect(Math.abs(y[j] - want[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i])));
+    }
   });
 });
