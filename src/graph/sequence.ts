@@ -59,7 +59,7 @@ export function withSequenceLength(g: Graph, length: number): Graph | SequenceRe
     const rule = followAxis(n, ins, old, L);
     if (typeof rule === 'string') return `node '${n.name}' (${n.op}): ${rule}`;
     for (const [v, axis] of rule.cut ?? []) {
-      const c = g.constants[v];
+      const c = out.constants[v]; // cut already along another axis, if so
       if (c.quant) return `node '${n.name}' (${n.op}): constant '${v}' along the sequence axis is quantized`;
       out.constants[v] = sliceAxis(c, axis, [...Array(length).keys()]);
     }

@@ -96,6 +96,39 @@ describe('pad-to-longest batching of text models', () => {
     expect(withSequenceLength(transformer, 0)).toMatch(/not an integer in \[1, 64\]/);
   });
 
+  it('a constant laid along the sequence twice ([L, L], as a causal mask) is cut on both axes', () => {
+    const L2 = 8;
+    const g: Graph = {
+      inputs: ['ids'],
+      outputs: ['y'],
+      values: {
+        ids: { shape: [-1, L2], dtype: 'int32' },
+        e: { shape: [-1, L2, 4], dtype: 'float32' },
+        et: { shape: [-1, 4, L2], dtype: 'float32' },
+        s: { shape: [-1, L2, L2], dtype: 'float32' },
+        b: { shape: [-1, L2, L2], dtype: 'float32' },
+        y: { shape: [-1], dtype: 'float32' },
+      },
+      constants: {
+        table: { shape: [V, 4], dtype: 'float32', data: new Float32Array(V * 4).fill(0.5) },
+        mask: { shape: [L2, L2], dtype: 'float32', data: Float32Array.from({ length: L2 * L2 }, (_, i) => i) },
+      },
+      nodes: [
+        { name: 'embed', op: 'embedding', inputs: ['ids', 'table'], output: 'e', attrs: {} },
+        { name: 't', op: 'transpose', inputs: ['e'], output: 'et', attrs: { perm: [0, 2, 1] } },
+        { name: 'mm', op: 'matmul', inputs: ['e', 'et'], output: 's', attrs: {} },
+        { name: 'add', op: 'add', inputs: ['s', 'mask'], output: 'b', attrs: {} },
+        { name: 'sum', op: 'sum', inputs: ['b'], output: 'y', attrs: { axes: [1, 2], keepDims: false } },
+      ] as Graph['nodes'],
+      meta: { classNames: [], input: { kind: 'text', shape: [L2], tokenizer }, producer: 'test' },
+    };
+    const h = withSequenceLength(g, 3);
+    if (typeof h === 'string') throw new Error(h);
+    expect(h.constants.mask.shape).toEqual([3, 3]);
+    expect(Array.from(h.constants.mask.data)).toEqual([0, 1, 2, 8, 9, 10, 16, 17, 18]);
+    expect(h.values.b.shape).toEqual([-1, 3, 3]);
+  });
+
   it('transformer (float): every answer equals the full-length graph, at lengths 16, 32 and 64', () => {
     const m = new InferenceModel(runPasses(transformer).graph, { engine, maxBatch: 8 });
     const used = expectSameAnswers(m, 1e-5);
