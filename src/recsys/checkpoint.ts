@@ -176,7 +176,17 @@ export function loadRecsysModel(path: string): LoadedRecsys {
     throw e;
   }
   const history = configHistory(config);
-  if (model instanceof TwoTower) model.setInputs(towerInputs(config, history));
+  if (model instanceof TwoTower)
+    try {
+      model.setInputs(towerInputs(config, history));
+    } catch (e) {
+      model.dispose();
+      // the config's genre bags or histories do not fit its model spec: name the file
+      const spec = config.model as { genreLength?: number; historyLength?: number };
+      throw new FormatError(
+        `${join(ck.dir, 'config.json')}: ${(e as Error).message} (model.genreLength ${spec.genreLength}, model.historyLength ${spec.historyLength})`,
+      );
+    }
   model.eval();
   return { dir: ck.dir, config, model, history, seen: seenOf(history) };
 }
