@@ -16,7 +16,7 @@ import { prepareWavFile } from '../../src/cli/predict.js';
 import { Engine } from '../../src/kernels/engine.js';
 import { type InferenceModel, loadArtifact, topClasses } from '../../src/runtime/index.js';
 import { InferenceServer } from '../../src/serve/server.js';
-import { DIGITS, writeTinyArtifact, writeTinyAudioArtifact } from './fixtures.js';
+import { DIGITS, maxDiff, metric, writeTinyArtifact, writeTinyAudioArtifact } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graduate-serve-audio-'));
 const artifact = writeTinyAudioArtifact(dir);
@@ -59,15 +59,6 @@ async function post(url: string, body: unknown, type = 'application/json', heade
     body: body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Json };
-}
-
-const maxDiff = (a: number[], b: Float32Array) =>
-  Math.max(a.length === b.length ? 0 : 1, ...a.map((v, i) => Math.abs(v - b[i])));
-
-async function metric(server: InferenceServer, line: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const hit = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return hit ? Number(hit.split(' ').at(-1)) : 0;
 }
 
 describe('graduate serve: an audio model', () => {

@@ -140,3 +140,14 @@ export function writeTinyTransformerArtifact(dir: string, name = 'spam.grad', se
   model.dispose();
   return file;
 }
+
+/** Largest |a[i] - b[i]| (1 when the lengths differ): a response's numbers against local logits. */
+export const maxDiff = (a: number[], b: Float32Array) =>
+  Math.max(a.length === b.length ? 0 : 1, ...a.map((v, i) => Math.abs(v - b[i])));
+
+/** Value of a Prometheus sample line of a server's /metrics (labels as prom-client writes them; 0 if absent). */
+export async function metric(server: { url: string }, line: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const hit = text.split('\n').find((l) => l.startsWith(`${line} `));
+  return hit ? Number(hit.split(' ').at(-1)) : 0;
+}

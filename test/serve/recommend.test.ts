@@ -13,6 +13,7 @@ import { InferenceServer } from '../../src/serve/server.js';
 import { init } from '../../src/tensor/context.js';
 import { manualSeed } from '../../src/tensor/random.js';
 import { fixtureWithUntrainedItem, graduatedFixture } from '../recsys/trained-fixture.js';
+import { metric } from './fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'graduate-serve-recommend-'));
 const repo = join(tmp, 'models');
@@ -29,11 +30,6 @@ async function post(url: string, body: unknown) {
     body: JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Json };
-}
-async function metric(line: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const hit = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return hit ? Number(hit.split(' ').at(-1)) : 0;
 }
 const users = (ids: string[]) => ({ name: 'user_id', datatype: 'BYTES', shape: [ids.length], data: ids });
 const histories = (rows: string[][]) => {
@@ -114,7 +110,7 @@ describe.each(['mf', 'two-tower'])('serve a recommendation model (%s)', (preset)
 
   it('concurrent single-user requests share batches and each answers as alone', async () => {
     const ids = recommendMeta(local[preset].graph).userIds.slice(0, 6);
-    const batches = () => metric(`graduate_batches_total{model="${preset}",version="1"}`);
+    const batches = () => metric(server, `graduate_batches_total{model="${preset}",version="1"}`);
     const before = await batches();
     const rs = await Promise.all(ids.map((u) => post(infer(), { inputs: [users([u])] })));
     const after = await batches();

@@ -10,7 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { Engine } from '../../src/kernels/engine.js';
 import { loadArtifact } from '../../src/runtime/index.js';
 import { InferenceServer } from '../../src/serve/server.js';
-import { CLASSES, writeTinyArtifact } from './fixtures.js';
+import { CLASSES, maxDiff, metric, writeTinyArtifact } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graduate-serve-'));
 const artifact = writeTinyArtifact(dir);
@@ -39,16 +39,6 @@ const get = async (url: string) => {
   // biome-ignore lint/suspicious/noExplicitAny: response JSON is inspected field by field
   return { status: res.status, json: (await res.json()) as any };
 };
-
-const maxDiff = (a: number[], b: Float32Array) =>
-  Math.max(a.length === b.length ? 0 : 1, ...a.map((v, i) => Math.abs(v - b[i])));
-
-/** Value of a Prometheus sample line (labels as written by prom-client). */
-async function metric(server: InferenceServer, line: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const hit = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return hit ? Number(hit.split(' ').at(-1)) : 0;
-}
 
 describe('graduate serve: one artifact', () => {
   let server: InferenceServer;

@@ -13,7 +13,7 @@ import { Engine } from '../../src/kernels/engine.js';
 import { type InferenceModel, loadArtifact, topClasses } from '../../src/runtime/index.js';
 import { longestRow } from '../../src/runtime/sequence-buckets.js';
 import { InferenceServer } from '../../src/serve/server.js';
-import { TEXT_TOKENS, TEXTS, writeTinyArtifact, writeTinyTransformerArtifact } from './fixtures.js';
+import { maxDiff, metric, TEXT_TOKENS, TEXTS, writeTinyArtifact, writeTinyTransformerArtifact } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'graduate-serve-text-'));
 const artifact = writeTinyTransformerArtifact(dir);
@@ -30,14 +30,6 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
     body: body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Json };
-}
-const maxDiff = (a: number[], b: Float32Array) =>
-  Math.max(a.length === b.length ? 0 : 1, ...a.map((v, i) => Math.abs(v - b[i])));
-
-async function metric(server: InferenceServer, line: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const hit = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return hit ? Number(hit.split(' ').at(-1)) : 0;
 }
 
 describe('graduate serve: a text model', () => {
