@@ -1,6 +1,7 @@
 // The text sections of bench:train and bench:infer (`--only text` runs them alone): the
-// text-transformer preset (embedding 128 + learned positions, 2 pre-norm encoder layers of 4 heads
-// and FFN 256, layer norm, masked mean, linear) over L token ids (L = 128, or the checkpoint's).
+// text-transformer preset at its current size (TEXT_TRANSFORMER_SIZE: embedding + learned
+// positions, pre-norm encoder layers, layer norm, masked mean, linear) over L token ids (L = 128, or
+// the checkpoint's).
 // - train: samples/s of full training steps (batch gather, forward, backward, Adam, batch 32) at 1
 //   and 2 threads (the default engine rebuilt per count), median of rounds;
 // - infer: batch-1 p50/p99 and batch-32 throughput of the float parent Session, the graduated model
@@ -31,7 +32,7 @@ import { readArtifact, writeArtifact } from '../src/graph/artifact.js';
 import { type Graph, graphMacs } from '../src/graph/ir.js';
 import { Engine } from '../src/kernels/engine.js';
 import { buildModel } from '../src/nn/build.js';
-import { textPresetSpec } from '../src/nn/presets.js';
+import { TEXT_TRANSFORMER_SIZE as SIZE, textPresetSpec } from '../src/nn/presets.js';
 import type { ModelSpec } from '../src/nn/spec.js';
 import { exportOnnx } from '../src/onnx/index.js';
 import { Session } from '../src/runtime/session.js';
@@ -188,6 +189,7 @@ export async function benchTextTrain(o: {
     if (torchNote) return undefined;
     const args = [join(tmp, 'ids.i32'), join(tmp, 'y.i32'), train.sampleShape[0], data.vocab]
       .concat([train.classNames.length, t, batches, BATCH, LR])
+      .concat([SIZE.dim, SIZE.layers, SIZE.heads, SIZE.ffn])
       .map(String);
     try {
       const out = execFileSync(PYTHON, [TORCH_SCRIPT, ...args], {
@@ -240,7 +242,7 @@ export async function benchTextTrain(o: {
   torchNote ||= `PyTorch ${torchVersion} CPU (${PYTHON}, bench/torch_text.py: nn.TransformerEncoderLayer norm_first, exact GELU, key padding mask; torch.set_num_threads; the same ids, labels and batch order; its import and 2 warm-up steps untimed)`;
   const L = train.sampleShape[0];
   const lines = [
-    `\ntext-transformer preset training (vocab ${data.vocab}, L ${L}, d 128, 2 pre-norm layers × 4 heads, FFN 256; ${(macs / 1e6).toFixed(1)} MMAC/sample forward; Adam ${LR}, batch ${BATCH}) on ${data.source}`,
+    `\ntext-transformer preset training (vocab ${data.vocab}, L ${L}, d ${SIZE.dim}, ${SIZE.layers} pre-norm layer(s) × ${SIZE.heads} heads, FFN ${SIZE.ffn}; ${(macs / 1e6).toFixed(1)} MMAC/sample forward; Adam ${LR}, batch ${BATCH}) on ${data.source}`,
     `full steps (batch gather, forward, backward, Adam, loss and argmax read back); ${rounds} rounds of ${batches} batches per side and thread count, Graduate and PyTorch in turn; median of rounds`,
     `  ${'threads'.padEnd(9)}${'Graduate'.padStart(10)}${'PyTorch'.padStart(10)}   Graduate / PyTorch (per round)   Graduate GFLOP/s (≈ 3 × forward)`,
   ];

@@ -1,9 +1,9 @@
 # PyTorch CPU training throughput of the text-transformer preset's architecture, for bench/text.ts:
-# embedding 128 + learned positions → dropout 0.1 → 2 pre-norm nn.TransformerEncoderLayer (4 heads,
-# FFN 256, GELU (tanh form where torch has it, else exact), dropout 0.1) with the padding mask →
-# layer norm → masked mean → linear. Reads int32 ids [n, L] (−1 = padding) and int32 labels from
+# embedding D + learned positions → dropout 0.1 → LAYERS pre-norm nn.TransformerEncoderLayer (HEADS
+# heads, FFN, exact GELU, dropout 0.1) with the padding mask → layer norm → masked mean → linear
+# (the sizes bench/text.ts passes: the preset's). Reads int32 ids [n, L] (−1 = padding) and int32 labels from
 # files; prints one JSON line {"samplesPerSecond"} per call (Adam, batch, warm-up steps untimed).
-# Usage: torch_text.py IDS LABELS L VOCAB CLASSES THREADS BATCHES BATCH LR
+# Usage: torch_text.py IDS LABELS L VOCAB CLASSES THREADS BATCHES BATCH LR D LAYERS HEADS FFN
 import json
 import sys
 import time
@@ -12,8 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-ids_f, labels_f, L, V, C, threads, batches, batch, lr = sys.argv[1:10]
+ids_f, labels_f, L, V, C, threads, batches, batch, lr, D, n_layers, heads, ffn = sys.argv[1:14]
 L, V, C, threads, batches, batch, lr = int(L), int(V), int(C), int(threads), int(batches), int(batch), float(lr)
+D, n_layers, heads, ffn = int(D), int(n_layers), int(heads), int(ffn)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 ids = torch.from_numpy(np.fromfile(ids_f, dtype=np.int32).reshape(-1, L).astype(np.int64))
@@ -23,13 +24,13 @@ labels = torch.from_numpy(np.fromfile(labels_f, dtype=np.int32).astype(np.int64)
 class TextTransformer(nn.Module):
     def __init__(self):
         super().__init__()
-        self.emb = nn.Embedding(V, 128)
-        self.pos = nn.Parameter(torch.randn(L, 128) * 0.02)
+        self.emb = nn.Embedding(V, D)
+        self.pos = nn.Parameter(torch.randn(L, D) * 0.02)
         self.drop = nn.Dropout(0.1)
-        layer = lambda: nn.TransformerEncoderLayer(128, 4, 256, 0.1, activation='gelu', batch_first=True, norm_first=True)
-        self.layers = nn.ModuleList([layer(), layer()])
-        self.norm = nn.LayerNorm(128)
-        self.out = nn.Linear(128, C)
+        layer = lambda: nn.TransformerEncoderLayer(D, heads, ffn, 0.1, activation='gelu', batch_first=True, norm_first=True)
+        self.layers = nn.ModuleList([layer() for _ in range(n_layers)])
+        self.norm = nn.LayerNorm(D)
+        self.out = nn.Linear(D, C)
 
     def forward(self, x):
         real = x > 0
