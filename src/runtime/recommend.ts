@@ -86,7 +86,7 @@ function catalogue(g: Graph, source: string): Catalogue {
     );
   const f = fieldsOf(`${source}: meta.recommend`);
   const at = (v: string) => g.values[v]?.shape ?? [];
-  const [I, S, H] = [at('scores.all')[1] ?? at('items.weight')[1], at('exclude')[1], at('history')[1]];
+  const [I, S, H] = [at('scores.all')[1] ?? g.constants['items.weight']?.shape[0], at('exclude')[1], at('history')[1]];
   if (raw.preset !== 'mf' && raw.preset !== 'two-tower') f.fail('preset', "'mf' or 'two-tower'", raw.preset);
   f.int('k', raw.k, at('items')[1], at('items')[1]);
   f.int('historyLength', raw.historyLength, H, H);
