@@ -37,7 +37,15 @@ import { manualSeed, Rng } from '../src/tensor/random.js';
 import { fit } from '../src/train/fit.js';
 import { argmaxRows } from '../src/train/metrics.js';
 import { type MeasureSettings, measureAll, type Runner } from './measure.js';
-import { type OrtPeer, ortNodeSession, ortVersions } from './peers.js';
+import {
+  median,
+  type OrtPeer,
+  ortNodeSession,
+  ortVersions,
+  type PeerRounds,
+  peerRoundsJson,
+  peerRoundsLine,
+} from './peers.js';
 
 const THREADS = [1, 2] as const;
 const BATCH = 32; // the preset's training batch
@@ -52,7 +60,6 @@ export interface KwsSection {
 }
 
 const th = (t: number) => `${t} thread${t > 1 ? 's' : ''}`;
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 // ---- data -----------------------------------------------------------------------------------------
 
@@ -179,7 +186,7 @@ export async function benchKwsTrain(o: { quick: boolean; log: (l: string) => voi
   if (typeof torch !== 'string') await torch.data(train, train.x as Float32Array, tmp);
   else log(`PyTorch skipped: ${torch}`);
   const config = { epochs: 1, batchSize: BATCH, lr: LR, optimizer: 'adam' as const, seed: 0 };
-  const rows: { threads: number; graduate: number[]; torch: number[]; ratios: number[] }[] = [];
+  const rows: PeerRounds[] = [];
   for (const t of THREADS) {
     shutdown();
     init({ threads: t });
@@ -191,7 +198,7 @@ export async function benchKwsTrain(o: { quick: boolean; log: (l: string) => voi
       return r.history.epochs[0].samplesPerSecond;
     };
     run(limitDataset(train, 5 * BATCH)); // warm-up: V8 tiers the loop up, the engine's heap grows
-    const row = { threads: t, graduate: [] as number[], torch: [] as number[], ratios: [] as number[] };
+    const row: PeerRounds = { threads: t, graduate: [], torch: [], ratios: [] };
     for (let r = 0; r < rounds; r++) {
       row.graduate.push(run(train));
       if (typeof torch !== 'string') {
@@ -226,10 +233,7 @@ export async function benchKwsTrain(o: { quick: boolean; log: (l: string) => voi
   lines.push(
     `  ${'threads'.padEnd(9)}${'Graduate'.padStart(10)}${'PyTorch'.padStart(10)}   Graduate / PyTorch (per round)`,
   );
-  for (const r of rows)
-    lines.push(
-      `  ${String(r.threads).padEnd(9)}${median(r.graduate).toFixed(0).padStart(10)}${(r.torch.length ? median(r.torch).toFixed(0) : '-').padStart(10)}   ${r.ratios.length ? `${median(r.ratios).toFixed(2)}× (${r.ratios.map((x) => x.toFixed(2)).join(', ')})` : '-'}`,
-    );
+  for (const r of rows) lines.push(peerRoundsLine(r, 0));
   lines.push(`  samples/s; ${torchNote}`);
   return {
     lines,
@@ -239,13 +243,7 @@ export async function benchKwsTrain(o: { quick: boolean; log: (l: string) => voi
       batches,
       rounds,
       torch: torchNote,
-      samplesPerSecond: rows.map((r) => ({
-        threads: r.threads,
-        graduate: median(r.graduate),
-        pytorch: r.torch.length ? median(r.torch) : null,
-        ratio: r.ratios.length ? median(r.ratios) : null,
-        rounds: { graduate: r.graduate, pytorch: r.torch, ratios: r.ratios },
-      })),
+      samplesPerSecond: peerRoundsJson(rows),
     },
   };
 }

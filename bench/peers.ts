@@ -219,3 +219,33 @@ export class OrtWebWorker {
     await this.w.terminate();
   }
 }
+
+/** The middle value of a list (the upper one of an even count). */
+export const median = (v: readonly number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+
+/** One thread count of a training comparison with PyTorch: per-round samples/s of each side and their ratios. */
+export interface PeerRounds {
+  threads: number;
+  graduate: number[];
+  torch: number[];
+  ratios: number[];
+}
+
+/** A table line of PyTorch training comparison rounds: threads, both medians (`digits` decimals), the ratios. */
+export function peerRoundsLine(r: PeerRounds, digits: number): string {
+  const ratios = r.ratios.length
+    ? `${median(r.ratios).toFixed(2)}× (${r.ratios.map((x) => x.toFixed(2)).join(', ')})`
+    : '-';
+  return `  ${String(r.threads).padEnd(9)}${median(r.graduate).toFixed(digits).padStart(10)}${(r.torch.length ? median(r.torch).toFixed(digits) : '-').padStart(10)}   ${ratios}`;
+}
+
+/** The JSON of PyTorch training comparison rounds: medians and every round. */
+export function peerRoundsJson(rows: readonly PeerRounds[]) {
+  return rows.map((r) => ({
+    threads: r.threads,
+    graduate: median(r.graduate),
+    pytorch: r.torch.length ? median(r.torch) : null,
+    ratio: r.ratios.length ? median(r.ratios) : null,
+    rounds: { graduate: r.graduate, pytorch: r.torch, ratios: r.ratios },
+  }));
+}

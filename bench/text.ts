@@ -42,7 +42,7 @@ import { tokenIds } from '../src/text/encode.js';
 import { fit } from '../src/train/fit.js';
 import { argmaxRows } from '../src/train/metrics.js';
 import { type MeasureSettings, measureAll, type Runner } from './measure.js';
-import { ortNodeCpu, ortVersions } from './peers.js';
+import { median, ortNodeCpu, ortVersions, type PeerRounds, peerRoundsJson, peerRoundsLine } from './peers.js';
 
 const THREADS = [1, 2] as const;
 const BATCH = 32; // the preset's training batch
@@ -59,7 +59,6 @@ export interface TextSection {
 }
 
 const th = (t: number) => `${t} thread${t > 1 ? 's' : ''}`;
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 /** n samples spread evenly over ds (the corpus files are grouped by label: a prefix would be one class). */
 const spread = (ds: ArrayDataset, n: number): ArrayDataset =>
   n >= ds.size
@@ -208,7 +207,7 @@ export async function benchTextTrain(o: {
       return undefined;
     }
   };
-  const rows: { threads: number; graduate: number[]; torch: number[]; ratios: number[] }[] = [];
+  const rows: PeerRounds[] = [];
   let macs = 0;
   for (const t of THREADS) {
     shutdown();
@@ -222,7 +221,7 @@ export async function benchTextTrain(o: {
       return r.history.epochs[0].samplesPerSecond;
     };
     run(limitDataset(train, 2 * BATCH)); // warm-up: V8 tiers the loop up, the engine's heap grows
-    const row = { threads: t, graduate: [] as number[], torch: [] as number[], ratios: [] as number[] };
+    const row: PeerRounds = { threads: t, graduate: [], torch: [], ratios: [] };
     for (let r = 0; r < rounds; r++) {
       row.graduate.push(run(train));
       const p = torch(t);
@@ -246,10 +245,7 @@ export async function benchTextTrain(o: {
     `full steps (batch gather, forward, backward, Adam, loss and argmax read back); ${rounds} rounds of ${batches} batches per side and thread count, Graduate and PyTorch in turn; median of rounds`,
     `  ${'threads'.padEnd(9)}${'Graduate'.padStart(10)}${'PyTorch'.padStart(10)}   Graduate / PyTorch (per round)   Graduate GFLOP/s (≈ 3 × forward)`,
   ];
-  for (const r of rows)
-    lines.push(
-      `  ${String(r.threads).padEnd(9)}${median(r.graduate).toFixed(1).padStart(10)}${(r.torch.length ? median(r.torch).toFixed(1) : '-').padStart(10)}   ${r.ratios.length ? `${median(r.ratios).toFixed(2)}× (${r.ratios.map((x) => x.toFixed(2)).join(', ')})` : '-'}   ${((median(r.graduate) * macs * 6) / 1e9).toFixed(1)}`,
-    );
+  for (const r of rows) lines.push(`${peerRoundsLine(r, 1)}   ${((median(r.graduate) * macs * 6) / 1e9).toFixed(1)}`);
   lines.push(`  samples/s; ${torchNote}`);
   return {
     lines,
@@ -261,13 +257,7 @@ export async function benchTextTrain(o: {
       rounds,
       macsPerSample: macs,
       torch: torchNote,
-      samplesPerSecond: rows.map((r) => ({
-        threads: r.threads,
-        graduate: median(r.graduate),
-        pytorch: r.torch.length ? median(r.torch) : null,
-        ratio: r.ratios.length ? median(r.ratios) : null,
-        rounds: { graduate: r.graduate, pytorch: r.torch, ratios: r.ratios },
-      })),
+      samplesPerSecond: peerRoundsJson(rows),
     },
   };
 }
