@@ -17,7 +17,7 @@
 // subprocess per round after Graduate's (its import untimed); skipped with a note without torch.
 // Not for: the Fashion-MNIST and kws sections (bench/train.ts, bench/infer.ts, bench/kws.ts).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ import { buildModel } from '../src/nn/build.js';
 import { TEXT_TRANSFORMER_SIZE as SIZE, textPresetSpec } from '../src/nn/presets.js';
 import type { ModelSpec } from '../src/nn/spec.js';
 import { exportOnnx } from '../src/onnx/index.js';
+import { isRecsysCheckpoint } from '../src/recsys/checkpoint.js';
 import { Session } from '../src/runtime/session.js';
 import { init, shutdown } from '../src/tensor/context.js';
 import { manualSeed, Rng } from '../src/tensor/random.js';
@@ -75,11 +76,12 @@ function findCheckpoint(given?: string): { dir: string; how: string } | undefine
   if (given) return { dir: given, how: '--text-checkpoint' };
   const runs = join('runs', 'text-transformer');
   if (existsSync(join(runs, 'checkpoint.json'))) return { dir: runs, how: 'reused' };
+  // the newest /tmp/tt*/ checkpoint of a layer-stack model (a recommendation run there is no text model)
   const tmp = readdirSync('/tmp')
     .filter((d) => d.startsWith('tt'))
     .map((d) => join('/tmp', d))
-    .filter((d) => existsSync(join(d, 'checkpoint.json')))
-    .sort();
+    .filter((d) => existsSync(join(d, 'checkpoint.json')) && !isRecsysCheckpoint(d))
+    .sort((a, b) => statSync(join(a, 'checkpoint.json')).mtimeMs - statSync(join(b, 'checkpoint.json')).mtimeMs);
   return tmp.length ? { dir: tmp[tmp.length - 1], how: 'reused' } : undefined;
 }
 
