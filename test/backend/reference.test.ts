@@ -19,6 +19,7 @@ import {
 } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { WasmBackend } from '../../src/backend/wasm.js';
+import { WebGpuBackend } from '../../src/backend/webgpu/backend.js';
 import {
   type Conv2dGeometry,
   conv2dGeometry,
@@ -27,12 +28,21 @@ import {
   pool2dGeometry,
 } from '../../src/shape/window.js';
 import { rand } from '../helpers.js';
+import { testGpu } from './gpu.js';
 
 const ref = new ReferenceBackend();
-const wasm = [WasmBackend.create({ threads: 1 }), WasmBackend.create({ threads: 2 })];
+/** The backends under test: wasm at 1 and 2 threads, and WebGPU where an adapter exists (test/backend/gpu.ts). */
+const wasm: Backend[] = [
+  ...(process.env.GRADUATE_TEST_ONLY_WEBGPU ? [] : [WasmBackend.create({ threads: 1 }), WasmBackend.create({ threads: 2 })]),
+  ...testGpu('the backend conformance tests'),
+];
 afterAll(() => {
-  for (const b of [ref, ...wasm]) b.dispose();
+  for (const b of [ref, ...wasm]) if (!(b instanceof WebGpuBackend)) b.dispose();
 });
+
+function label(be: Backend): string {
+  return be instanceof WasmBackend ? `wasm, ${be.engine.threads} threads` : be.name;
+}
 
 // ---- harness ---------------------------------------------------------------------------------
 
@@ -81,7 +91,7 @@ function agree(run: (s: Scope) => Outputs, tol: number | 'exact' = 1e-5): void {
   for (const be of wasm) {
     const actual = withScope(be, run);
     for (const key of Object.keys(expected))
-      compare(`${key} (wasm, ${be.engine.threads} threads)`, actual[key], expected[key], tol);
+      compare(`${key} (${label(be)})`, actual[key], expected[key], tol);
   }
 }
 

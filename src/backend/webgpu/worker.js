@@ -1,0 +1,331 @@
+// The WebGPU executor: a worker thread that owns the GPUDevice and carries out the command batches
+// that device.ts (the calling thread) posts. WebGPU is asynchronous (buffer mapping, device
+// creation), the Backend interface is synchronous: the calling thread blocks in Atomics.wait on
+// `ctl` while this thread awaits, and takes each reply with receiveMessageOnPort. Keeping the
+// device here keeps the `gpu` object reachable for the life of the thread (Dawn aborts the process
+// when it is collected).
+// Commands (arrays, first element the kind):
+//   ['alloc', id, bytes]             a storage buffer (sizes are rounded to pool buckets)
+//   ['free', id]                     back to the pool once the commands using it are submitted
+//   ['write', id, byteOffset, data]  queue.writeBuffer (4-byte aligned; earlier dispatches first)
+//   ['shader', name, code, writable] a compute pipeline: binding 0 the params uniform (dynamic
+//                                    offset), bindings 1… storage (writable[i]: read_write)
+//   ['run', name, binds, params, gx, gy, gz]  binds: [id, byteOffset, byteLength] per binding;
+//                                    params: Uint32Array(64), words 0… filled here with each
+//                                    binding's byte offset inside its bound range
+//   ['read', id, byteOffset, bytes]  replies { data } (a sync point: replies { error } instead when
+//                                    any earlier command failed validation)
+//   ['sync']                         replies {} once all work is done (errors as for read)
+// Not for: choosing kernels or their parameters (device.ts and the family files do that).
+import { parentPort, workerData } from 'node:worker_threads';
+
+const ctl = new Int32Array(workerData.ctl);
+/** @type {import('node:worker_threads').MessagePort} */
+const port = workerData.port;
+const PARAM_BYTES = 256;
+const MAX_DISPATCHES = 2048;
+
+let gpu;
+let device;
+let alignment = 256;
+const bufs = new Map();
+const pool = new Map();
+let pendingFree = [];
+const pipelines = new Map();
+let enc = null;
+let pass = null;
+let dispatches = 0;
+const paramsCpu = new Uint32Array((MAX_DISPATCHES * PARAM_BYTES) / 4);
+let paramsBuf = null;
+let scratch = [];
+let errors = [];
+let scopes = [];
+let lost = null;
+
+function reply(msg, transfer) {
+  port.postMessage(msg, transfer ?? []);
+  Atomics.add(ctl, 0, 1);
+  Atomics.notify(ctl, 0);
+}
+
+function bucket(bytes) {
+  const b = Math.max(256, bytes);
+  if (b <= 1 << 20) return 2 ** Math.ceil(Math.log2(b));
+  return Math.ceil(b / (1 << 20)) * (1 << 20);
+}
+
+function createStorage(size) {
+  const list = pool.get(size);
+  if (list?.length) return list.pop();
+  return device.createBuffer({
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+}
+
+function encoder() {
+  if (!enc) enc = device.createCommandEncoder();
+  return enc;
+}
+
+function endPass() {
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+}
+
+/** Submits what is encoded (params first: queue order makes each submission see its own). */
+function submit() {
+  endPass();
+  if (enc) {
+    if (dispatches > 0) device.queue.writeBuffer(paramsBuf, 0, paramsCpu, 0, (dispatches * PARAM_BYTES) / 4);
+    device.queue.submit([enc.finish()]);
+    enc = null;
+    dispatches = 0;
+  }
+  for (const b of scratch) b.destroy();
+  scratch = [];
+  for (const [size, b] of pendingFree) {
+    const list = pool.get(size);
+    if (list) list.push(b);
+    else pool.set(size, [b]);
+  }
+  pendingFree = [];
+}
+
+function pipelineOf(name) {
+  const p = pipelines.get(name);
+  if (!p) throw new Error(`webgpu: kernel ${name} was never registered`);
+  return p;
+}
+
+function run(name, binds, params, gx, gy, gz) {
+  const p = pipelineOf(name);
+  if (dispatches === MAX_DISPATCHES) submit();
+  const nb = binds.length / 3;
+  const ranges = [];
+  for (let i = 0; i < nb; i++) {
+    const rec = bufs.get(binds[3 * i]);
+    if (!rec) throw new Error(`webgpu: kernel ${name}: binding ${i} uses a freed or unknown buffer`);
+    const off = binds[3 * i + 1];
+    const len = Math.max(4, binds[3 * i + 2]);
+    const start = Math.floor(off / alignment) * alignment;
+    const end = Math.min(rec.size, Math.ceil((off + len) / 4) * 4);
+    ranges.push({ buffer: rec.buffer, start, end, delta: off - start });
+  }
+  // A writable binding must not overlap another binding of the same buffer: the read-only side
+  // reads a copy (the in-place calls the interface allows: unary, softmax, dx aliasing dy, …).
+  for (let i = 0; i < nb; i++) {
+    for (let j = 0; j < nb; j++) {
+      if (i === j || p.writable[i] || !p.writable[j]) continue;
+      const a = ranges[i];
+      const b = ranges[j];
+      if (a.buffer !== b.buffer || a.end <= b.start || b.end <= a.start) continue;
+      endPass();
+      const size = a.end - a.start;
+      const copy = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      encoder().copyBufferToBuffer(a.buffer, a.start, copy, 0, size);
+      scratch.push(copy);
+      ranges[i] = { buffer: copy, start: 0, end: size, delta: a.delta };
+    }
+  }
+  const slot = dispatches++;
+  const words = slot * (PARAM_BYTES / 4);
+  paramsCpu.set(params, words);
+  for (let i = 0; i < nb; i++) paramsCpu[words + i] = ranges[i].delta;
+  const entries = [{ binding: 0, resource: { buffer: paramsBuf, offset: 0, size: PARAM_BYTES } }];
+  for (let i = 0; i < nb; i++) {
+    const r = ranges[i];
+    entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.start, size: r.end - r.start } });
+  }
+  const group = device.createBindGroup({ layout: p.layout, entries });
+  if (!pass) pass = encoder().beginComputePass();
+  pass.setPipeline(p.pipeline);
+  pass.setBindGroup(0, group, [slot * PARAM_BYTES]);
+  pass.dispatchWorkgroups(gx, gy, gz);
+}
+
+function shader(name, code, writable) {
+  if (pipelines.has(name)) return;
+  const entries = [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+  ];
+  for (let i = 0; i < writable.length; i++)
+    entries.push({
+      binding: i + 1,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: writable[i] ? 'storage' : 'read-only-storage' },
+    });
+  const layout = device.createBindGroupLayout({ entries });
+  const module = device.createShaderModule({ code, label: name });
+  const pipeline = device.createComputePipeline({
+    label: name,
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: 'main' },
+  });
+  pipelines.set(name, { pipeline, layout, writable });
+}
+
+async function settle() {
+  const pending = scopes;
+  scopes = [];
+  for (const s of pending) {
+    const e = await s;
+    if (e) errors.push(e.message);
+  }
+  if (lost) errors.push(`the device was lost: ${lost}`);
+  const out = errors;
+  errors = [];
+  return out;
+}
+
+async function read(id, off, bytes) {
+  const rec = bufs.get(id);
+  if (!rec) throw new Error('webgpu: read of a freed or unknown buffer');
+  const start = off & ~3;
+  const size = Math.max(4, Math.ceil((off + bytes) / 4) * 4 - start);
+  const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  endPass();
+  encoder().copyBufferToBuffer(rec.buffer, start, staging, 0, size);
+  submit();
+  await staging.mapAsync(GPUMapMode.READ);
+  const data = staging.getMappedRange().slice(off - start, off - start + bytes);
+  staging.unmap();
+  staging.destroy();
+  return data;
+}
+
+async function handle(batch) {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result;
+  try {
+    for (const c of batch) {
+      switch (c[0]) {
+        case 'alloc': {
+          const size = bucket(c[2]);
+          bufs.set(c[1], { buffer: createStorage(size), size });
+          break;
+        }
+        case 'free': {
+          const rec = bufs.get(c[1]);
+          bufs.delete(c[1]);
+          if (rec) pendingFree.push([rec.size, rec.buffer]);
+          break;
+        }
+        case 'write': {
+          const rec = bufs.get(c[1]);
+          if (!rec) throw new Error('webgpu: write to a freed or unknown buffer');
+          submit();
+          device.queue.writeBuffer(rec.buffer, c[2], c[3]);
+          break;
+        }
+        case 'shader':
+          shader(c[1], c[2], c[3]);
+          break;
+        case 'run':
+          run(c[1], c[2], c[3], c[4], c[5], c[6]);
+          break;
+        case 'read':
+          result = { read: c };
+          break;
+        case 'sync':
+          result = { sync: true };
+          break;
+        case 'trim':
+          for (const list of pool.values()) for (const b of list) b.destroy();
+          pool.clear();
+          break;
+        case 'exit':
+          submit();
+          device.destroy();
+          process.exit(0);
+      }
+    }
+    submit();
+  } catch (e) {
+    errors.push(e instanceof Error ? e.message : String(e));
+    enc = null;
+    pass = null;
+    dispatches = 0;
+  }
+  scopes.push(device.popErrorScope());
+  scopes.push(device.popErrorScope());
+  if (!result) return;
+  if (result.sync) await device.queue.onSubmittedWorkDone();
+  let data;
+  if (result.read) {
+    try {
+      data = await read(result.read[1], result.read[2], result.read[3]);
+    } catch (e) {
+      errors.push(e instanceof Error ? e.message : String(e));
+    }
+  }
+  const errs = await settle();
+  if (errs.length) reply({ error: errs.join('\n') });
+  else if (data) reply({ data }, [data]);
+  else reply({});
+}
+
+let chain = Promise.resolve();
+port.on('message', (batch) => {
+  chain = chain.then(() => handle(batch));
+});
+
+async function start() {
+  try {
+    const { create, globals } = await import('webgpu');
+    Object.assign(globalThis, globals);
+    gpu = create(workerData.flags ?? []);
+    globalThis.__graduateGpu = gpu;
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) {
+      reply({ ok: false, reason: 'no WebGPU adapter (no Vulkan driver or ICD found; see docs/webgpu.md)' });
+      return;
+    }
+    const want = ['shader-f16', 'subgroups', 'timestamp-query'].filter((f) => adapter.features.has(f));
+    const L = adapter.limits;
+    const requiredLimits = {};
+    for (const k of [
+      'maxBufferSize',
+      'maxStorageBufferBindingSize',
+      'maxComputeWorkgroupStorageSize',
+      'maxComputeInvocationsPerWorkgroup',
+      'maxComputeWorkgroupSizeX',
+      'maxComputeWorkgroupSizeY',
+      'maxStorageBuffersPerShaderStage',
+    ])
+      if (L[k] !== undefined) requiredLimits[k] = L[k];
+    device = await adapter.requestDevice({ requiredFeatures: want, requiredLimits });
+    device.lost.then((info) => {
+      lost = info.message || info.reason || 'unknown reason';
+    });
+    device.addEventListener('uncapturederror', (ev) => errors.push(ev.error.message));
+    alignment = device.limits.minStorageBufferOffsetAlignment;
+    paramsBuf = device.createBuffer({
+      size: MAX_DISPATCHES * PARAM_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const info = adapter.info ?? {};
+    const limits = {};
+    for (const k in device.limits) if (typeof device.limits[k] === 'number') limits[k] = device.limits[k];
+    reply({
+      ok: true,
+      adapter: {
+        vendor: info.vendor ?? '',
+        architecture: info.architecture ?? '',
+        device: info.device ?? '',
+        description: info.description ?? '',
+        isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+      },
+      features: [...device.features].sort(),
+      limits,
+    });
+  } catch (e) {
+    reply({ ok: false, reason: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+parentPort?.on('close', () => {});
+start();
