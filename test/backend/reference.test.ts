@@ -33,7 +33,9 @@ import { testGpu } from './gpu.js';
 const ref = new ReferenceBackend();
 /** The backends under test: wasm at 1 and 2 threads, and WebGPU where an adapter exists (test/backend/gpu.ts). */
 const wasm: Backend[] = [
-  ...(process.env.GRADUATE_TEST_ONLY_WEBGPU ? [] : [WasmBackend.create({ threads: 1 }), WasmBackend.create({ threads: 2 })]),
+  ...(process.env.GRADUATE_TEST_ONLY_WEBGPU
+    ? []
+    : [WasmBackend.create({ threads: 1 }), WasmBackend.create({ threads: 2 })]),
   ...testGpu('the backend conformance tests'),
 ];
 afterAll(() => {
@@ -90,8 +92,7 @@ function agree(run: (s: Scope) => Outputs, tol: number | 'exact' = 1e-5): void {
   expect(ref.memoryStats().liveBlocks).toBe(liveBefore);
   for (const be of wasm) {
     const actual = withScope(be, run);
-    for (const key of Object.keys(expected))
-      compare(`${key} (${label(be)})`, actual[key], expected[key], tol);
+    for (const key of Object.keys(expected)) compare(`${key} (${label(be)})`, actual[key], expected[key], tol);
   }
 }
 
