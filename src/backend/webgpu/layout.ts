@@ -1,12 +1,232 @@
 // WebGPU kernels: transpose, slice (and its backward), concat. Semantics: src/backend/backend.ts
 // and the reference backend.
+//
+// Every op first merges adjacent axes that move together (and drops size-1 axes of a transpose),
+// so most calls become rank 1–3. A transpose that keeps the innermost axis, and a slice, are
+// gathers with the inner run contiguous on both sides; a transpose that moves the innermost axis
+// goes through 32×32 tiles in workgroup memory, so both its reads and its writes are coalesced.
+// sliceBackward writes all of dx in one pass (zeros outside the window); concat copies each input
+// into its window of the output as a 2-D block.
+// Not for: broadcasting (elementwise.ts), gathers by index (gather.ts).
 
-import { notBuilt } from './stub.js';
-import type { Kernels } from './wgsl.js';
+import { ShapeError, ValueError } from '../../errors.js';
+import { WebGpuError } from './device.js';
+import { copy, fill } from './elementwise.js';
+import { bind, grid1, type KernelSpec, type Kernels, main1 } from './wgsl.js';
 
-export function transpose(k: Kernels, x: number, shape: readonly number[], perm: readonly number[], out: number): void {
-  notBuilt(k, 'transpose', x, shape, perm, out);
+/** Most axes a kernel takes after merging (its index words must fit the 64-word uniform). */
+const MAX_RANK = 12;
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
 }
+
+function denseStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let k = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = k;
+    k *= shape[d];
+  }
+  return s;
+}
+
+function fmt(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function checkRank(op: string, rank: number): void {
+  if (rank > MAX_RANK) throw new WebGpuError(`webgpu ${op}: rank ${rank} after merging axes (at most ${MAX_RANK})`);
+}
+
+/** WGSL: `off` += Σ over the r axes of i's coordinate (dims at word `dims`) · stride (words at `str`). */
+const UNRAVEL_FN = `
+fn unravel_(i: u32, r: u32, dims: u32, str: u32) -> u32 {
+  var rem = i;
+  var off = 0u;
+  for (var d = i32(r) - 1; d >= 0; d--) {
+    let dim = pu_(dims + u32(d));
+    off += (rem % dim) * pu_(str + u32(d));
+    rem = rem / dim;
+  }
+  return off;
+}`;
+
+// out[i] = x[off + Σ coordinate(i over dims) · strides]; words: 2 offsets, n, r, off, dims at 5, strides.
+const GATHER: KernelSpec = {
+  name: 'layout_gather',
+  bindings: ['x:f32', 'y:f32!'],
+  params: ['n:u32', 'r:u32', 'off:u32'],
+  body: `${UNRAVEL_FN}
+${main1('y[o_y + i] = x[o_x + off + unravel_(i, r, 5u, 5u + r)];')}`,
+};
+
+function gather(
+  k: Kernels,
+  op: string,
+  x: number,
+  xCount: number,
+  off: number,
+  dims: number[],
+  strides: number[],
+  out: number,
+): void {
+  checkRank(op, dims.length);
+  const n = numel(dims);
+  k.run1(GATHER, [bind(x, xCount), bind(out, n)], [n, dims.length, off, ...dims, ...strides], n);
+}
+
+// A batch of 2-D transposes: x [..., B, ..., A] → out [..., A, ..., B] through a 32×32 tile (33
+// columns, so the transposed reads hit distinct banks). Words after the 2 offsets: groups, tiles
+// along A, along B, nA, nB, B's stride in x, A's stride in out, the batch rank nb, then the batch
+// dims, their strides in x and in out.
+const TILE = 32;
+const TRANSPOSE_TILED: KernelSpec = {
+  name: 'layout_transpose_tiled',
+  bindings: ['x:f32', 'y:f32!'],
+  params: ['groups:u32', 'tilesA:u32', 'tilesB:u32', 'nA:u32', 'nB:u32', 'sBx:u32', 'sAy:u32', 'nb:u32'],
+  body: `${UNRAVEL_FN}
+var<workgroup> tile: array<f32, ${TILE * (TILE + 1)}>;
+@compute @workgroup_size(256) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  $P
+  let g = wid.y * nwg.x + wid.x;
+  if (g >= groups) { return; }
+  let ta = g % tilesA;
+  let tb = (g / tilesA) % tilesB;
+  let bi = g / (tilesA * tilesB);
+  let bx = unravel_(bi, nb, 10u, 10u + nb);
+  let by = unravel_(bi, nb, 10u, 10u + 2u * nb);
+  let tx = lid % ${TILE}u;
+  let ty = lid / ${TILE}u;
+  for (var j = 0u; j < ${TILE}u; j += 8u) {
+    let a = ta * ${TILE}u + tx;
+    let b = tb * ${TILE}u + ty + j;
+    if (a < nA && b < nB) { tile[(ty + j) * ${TILE + 1}u + tx] = x[o_x + bx + b * sBx + a]; }
+  }
+  workgroupBarrier();
+  for (var j = 0u; j < ${TILE}u; j += 8u) {
+    let a = ta * ${TILE}u + ty + j;
+    let b = tb * ${TILE}u + tx;
+    if (a < nA && b < nB) { y[o_y + by + a * sAy + b] = tile[tx * ${TILE + 1}u + ty + j]; }
+  }
+}`,
+};
+
+/** The transpose with size-1 axes dropped and axes that stay adjacent and in order merged. */
+export function mergeTranspose(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
+  const kept = [...shape.keys()].filter((a) => shape[a] !== 1);
+  const rank = new Map(kept.map((a, j) => [a, j]));
+  const p = perm.filter((a) => shape[a] !== 1).map((a) => rank.get(a) ?? 0);
+  const s = kept.map((a) => shape[a]);
+  // Groups of input axes a, a+1, … that appear consecutively in p.
+  const groups: number[][] = [];
+  for (const a of p) {
+    const last = groups[groups.length - 1];
+    if (last && last[last.length - 1] + 1 === a) last.push(a);
+    else groups.push([a]);
+  }
+  const order = [...groups].sort((u, v) => u[0] - v[0]);
+  return {
+    shape: order.map((grp) => numel(grp.map((a) => s[a]))),
+    perm: groups.map((grp) => order.indexOf(grp)),
+  };
+}
+
+/** out = x.permute(perm): out[shape[perm[0]], …, shape[perm[r−1]]]. */
+export function transpose(k: Kernels, x: number, shape: readonly number[], perm: readonly number[], out: number): void {
+  if (perm.length !== shape.length || [...perm].sort((p, q) => p - q).some((p, i) => p !== i)) {
+    throw new ValueError(`transpose: perm [${perm.join(', ')}] is not a permutation of ${shape.length} axes`);
+  }
+  const n = numel(shape);
+  if (n === 0) return;
+  const m = mergeTranspose(shape, perm);
+  const r = m.shape.length;
+  if (r <= 1) {
+    copy(k, x, out, n);
+    return;
+  }
+  const xs = denseStrides(m.shape);
+  const outShape = m.perm.map((a) => m.shape[a]);
+  if (m.perm[r - 1] === r - 1) {
+    gather(
+      k,
+      'transpose',
+      x,
+      n,
+      0,
+      outShape,
+      m.perm.map((a) => xs[a]),
+      out,
+    );
+    return;
+  }
+  // Tiles over A = x's innermost axis and B = out's innermost axis; the rest is the batch.
+  const A = r - 1;
+  const B = m.perm[r - 1];
+  const ys = denseStrides(outShape);
+  const batch = m.perm.map((a, j) => ({ a, j })).filter(({ a }) => a !== A && a !== B);
+  checkRank('transpose', batch.length);
+  const [nA, nB] = [m.shape[A], m.shape[B]];
+  const [tilesA, tilesB] = [Math.ceil(nA / TILE), Math.ceil(nB / TILE)];
+  const groups = tilesA * tilesB * numel(batch.map(({ a }) => m.shape[a]));
+  k.run(
+    TRANSPOSE_TILED,
+    [bind(x, n), bind(out, n)],
+    [
+      groups,
+      tilesA,
+      tilesB,
+      nA,
+      nB,
+      xs[B],
+      ys[m.perm.indexOf(A)],
+      batch.length,
+      ...batch.map(({ a }) => m.shape[a]),
+      ...batch.map(({ a }) => xs[a]),
+      ...batch.map(({ j }) => ys[j]),
+    ],
+    grid1(groups, 1),
+  );
+}
+
+function checkWindow(op: string, shape: readonly number[], begin: readonly number[], size: readonly number[]): void {
+  const ok =
+    begin.length === shape.length &&
+    size.length === shape.length &&
+    shape.every(
+      (d, a) =>
+        Number.isInteger(begin[a]) &&
+        Number.isInteger(size[a]) &&
+        begin[a] >= 0 &&
+        size[a] >= 0 &&
+        begin[a] + size[a] <= d,
+    );
+  if (!ok) throw new ShapeError(`${op}: window begin ${fmt(begin)} size ${fmt(size)} does not fit ${fmt(shape)}`);
+}
+
+/** The window with each axis merged into the one before it where it is taken whole. */
+export function mergeWindow(
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+): { shape: number[]; begin: number[]; size: number[] } {
+  const m = { shape: [shape[0]], begin: [begin[0]], size: [size[0]] };
+  for (let a = 1; a < shape.length; a++) {
+    const last = m.shape.length - 1;
+    if (begin[a] === 0 && size[a] === shape[a]) {
+      m.shape[last] *= shape[a];
+      m.begin[last] *= shape[a];
+      m.size[last] *= shape[a];
+    } else {
+      m.shape.push(shape[a]);
+      m.begin.push(begin[a]);
+      m.size.push(size[a]);
+    }
+  }
+  return m;
+}
+
+/** out[size] = the window of x[shape] at begin. */
 export function slice(
   k: Kernels,
   x: number,
@@ -15,8 +235,35 @@ export function slice(
   size: readonly number[],
   out: number,
 ): void {
-  notBuilt(k, 'slice', x, shape, begin, size, out);
+  checkWindow('slice', shape, begin, size);
+  if (numel(size) === 0) return;
+  const m = mergeWindow(shape, begin, size);
+  const xs = denseStrides(m.shape);
+  const off = m.begin.reduce((t, b, a) => t + b * xs[a], 0);
+  gather(k, 'slice', x, numel(shape), off, m.size, xs, out);
 }
+
+// dx[i] = dy[i's coordinate − begin] inside the window, else 0. Words after the 2 offsets: n, r,
+// then r each of dims, begin, size, dy strides.
+const SLICE_BACKWARD: KernelSpec = {
+  name: 'layout_slice_backward',
+  bindings: ['dy:f32', 'dx:f32!'],
+  params: ['n:u32', 'r:u32'],
+  body: main1(`var rem = i;
+  var off = 0u;
+  var inside = true;
+  for (var d = i32(r) - 1; d >= 0; d--) {
+    let dim = pu_(4u + u32(d));
+    let c = rem % dim;
+    rem = rem / dim;
+    let b = pu_(4u + r + u32(d));
+    inside = inside && c >= b && c < b + pu_(4u + 2u * r + u32(d));
+    off += (c - b) * pu_(4u + 3u * r + u32(d));
+  }
+  dx[o_dx + i] = select(0.0, dy[o_dy + select(0u, off, inside)], inside);`),
+};
+
+/** dx[shape] = 0 except the window at begin, which gets dy[size]. */
 export function sliceBackward(
   k: Kernels,
   dy: number,
@@ -25,13 +272,60 @@ export function sliceBackward(
   dx: number,
   shape: readonly number[],
 ): void {
-  notBuilt(k, 'sliceBackward', dy, size, begin, dx, shape);
+  checkWindow('sliceBackward', shape, begin, size);
+  const n = numel(shape);
+  if (n === 0) return;
+  if (numel(size) === 0) {
+    fill(k, dx, n, 0);
+    return;
+  }
+  const m = mergeWindow(shape, begin, size);
+  const r = m.shape.length;
+  checkRank('sliceBackward', r);
+  k.run1(
+    SLICE_BACKWARD,
+    [bind(dy, numel(size)), bind(dx, n)],
+    [n, r, ...m.shape, ...m.begin, ...m.size, ...denseStrides(m.size)],
+    n,
+  );
 }
+
+// y[row, off + j] (rows of W) = x[row, j] (rows of w): one input's block of a concat.
+const CONCAT_BLOCK: KernelSpec = {
+  name: 'layout_concat_block',
+  bindings: ['x:f32', 'y:f32!'],
+  params: ['n:u32', 'w:u32', 'W:u32', 'off:u32'],
+  body: main1('y[o_y + (i / w) * W + off + i % w] = x[o_x + i];'),
+};
+
+/** out = the inputs joined along axis (negative counts from the end). */
 export function concat(
   k: Kernels,
   inputs: readonly { buf: number; shape: readonly number[] }[],
   axis: number,
   out: number,
 ): void {
-  notBuilt(k, 'concat', inputs, axis, out);
+  if (inputs.length === 0) throw new ValueError('concat: no inputs');
+  const first = inputs[0].shape;
+  const rank = first.length;
+  const ax = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(ax) || ax < 0 || ax >= rank) {
+    throw new ValueError(`concat: axis ${axis} out of range for rank ${rank}`);
+  }
+  for (const { shape } of inputs) {
+    if (shape.length !== rank || shape.some((d, a) => a !== ax && d !== first[a])) {
+      throw new ShapeError(`concat: shapes ${fmt(first)} and ${fmt(shape)} differ outside axis ${ax}`);
+    }
+  }
+  // Each input is [outer, shape[ax] · inner] inside out [outer, total · inner].
+  const inner = numel(first.slice(ax + 1));
+  const outer = numel(first.slice(0, ax));
+  const W = inputs.reduce((t, { shape }) => t + shape[ax], 0) * inner;
+  let off = 0;
+  for (const { buf, shape } of inputs) {
+    const w = shape[ax] * inner;
+    const n = outer * w;
+    if (n > 0) k.run1(CONCAT_BLOCK, [bind(buf, n), bind(out, outer * W)], [n, w, W, off], n);
+    off += w;
+  }
 }
