@@ -7,7 +7,7 @@ export { Engine, type EngineOptions } from './kernels/engine.js';
 export { detectFeatures, type WasmFeatures } from './kernels/features.js';
 export type { MemoryStats } from './kernels/heap.js';
 export * from './nn/functional.js';
-export { engine, init, shutdown } from './tensor/context.js';
+export { defaultBackend, engine, init, shutdown, useBackend } from './tensor/context.js';
 export { manualSeed, Rng, randn, randu } from './tensor/random.js';
 export { keep, tidy } from './tensor/scope.js';
 export { type DType, full, ones, type RowGrad, type Shape, Tensor, tensor, zeros } from './tensor/tensor.js';

@@ -10,6 +10,7 @@ import { writeFileAtomicSync } from '../io/atomic.js';
 import { isRecsysCheckpoint } from '../recsys/checkpoint.js';
 import { engine, init } from '../tensor/context.js';
 import { runRecsysCompile } from './compile-recsys.js';
+import { applyDevice, DEVICE_HELP } from './device.js';
 import { graphFromSource } from './source.js';
 
 interface CompileFlags {
@@ -30,6 +31,7 @@ interface CompileFlags {
   dumpAfter?: string;
   testLimit?: number;
   threads?: number;
+  device?: string;
   output: string;
 }
 
@@ -97,10 +99,15 @@ export function compileCommand(): Command {
     .option('--dump-after <pass>', 'print the graph after this pass')
     .option('--test-limit <n>', 'verify on the first N test samples only', num('test-limit'))
     .option('--threads <n>', 'compute threads', num('threads'))
+    .option(
+      '--device <device>',
+      `${DEVICE_HELP} (fine-tuning runs there; calibration, pruning statistics and verification run on the cpu)`,
+    )
     .requiredOption('-o, --output <file>', 'artifact to write')
     .action(async (path: string, f: CompileFlags) => {
       if (isRecsysCheckpoint(path)) return runRecsysCompile(path, f);
       init({ threads: f.threads });
+      applyDevice(f.device);
       const t0 = performance.now();
       const { graph: parent, checkpoint, dispose } = graphFromSource(path);
       const pre = preprocessingOf(parent);

@@ -4,6 +4,7 @@
 // `graduate: WHAT: why` (a GraduateError, a usage error, a file the system cannot read, out of
 // memory); 2 an internal error — a bug: one line saying so, the stack with GRADUATE_DEBUG=1.
 import { Command, CommanderError } from 'commander';
+import { describeWebGpu } from '../backend/select.js';
 import { GraduateError } from '../errors.js';
 import { Engine } from '../kernels/engine.js';
 import { detectFeatures } from '../kernels/features.js';
@@ -19,9 +20,12 @@ import { trainCommands } from './train.js';
 
 function infoCommand(): Command {
   return new Command('info')
-    .description('show the compute engine this machine gets: wasm features, instruction set, threads')
+    .description(
+      'show the compute devices this machine has: wasm features, instruction set, threads; WebGPU adapters, features and limits',
+    )
     .option('--threads <n>', 'threads to use (default: GRADUATE_THREADS or all cores)', Number)
-    .action((opts: { threads?: number }) => {
+    .option('--no-webgpu', 'do not look for a WebGPU adapter')
+    .action((opts: { threads?: number; webgpu: boolean }) => {
       const f = detectFeatures();
       const e = Engine.create({ threads: opts.threads });
       console.log(`node ${process.version}, ${cpuCount()} cores`);
@@ -30,6 +34,7 @@ function infoCommand(): Command {
       );
       console.log(`engine: isa ${e.isa} (${e.isa === 'relaxed' ? 'FMA' : 'mul+add'}), ${e.threads} thread(s)`);
       e.dispose();
+      if (opts.webgpu) for (const line of describeWebGpu()) console.log(line);
     });
 }
 

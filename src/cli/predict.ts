@@ -19,6 +19,7 @@ import { imageInput, tensorShape } from '../runtime/image-input.js';
 import { type InferenceModel, loadArtifact, type TensorInfo, topClasses } from '../runtime/index.js';
 import { textInput, textPreparation } from '../runtime/text-input.js';
 import { engine, init } from '../tensor/context.js';
+import { applyDevice, DEVICE_HELP } from './device.js';
 
 /** The model's input for one image file: resized, channels as the model wants, normalized. */
 export function prepareImageFile(model: InferenceModel, file: string): Float32Array {
@@ -105,6 +106,7 @@ export function predictCommand(): Command {
     .option('--whole-file', 'each --text-file is one text, not one text per line')
     .option('--json', 'print JSON')
     .option('--threads <n>', 'compute threads', Number)
+    .option('--device <device>', DEVICE_HELP)
     .action(async (artifact: string, inputs: string[], opts: PredictOptions) => {
       const texts = opts.text.length + opts.textFile.length > 0;
       if (!texts && inputs.length === 0)
@@ -114,7 +116,8 @@ export function predictCommand(): Command {
           `predict: --text/--text-file and input files (${inputs[0]}) cannot be mixed: a model takes one kind of input`,
         );
       init({ threads: opts.threads });
-      const model = await loadArtifact(artifact, { engine: engine(), maxBatch: 64 });
+      const { backend } = applyDevice(opts.device);
+      const model = await loadArtifact(artifact, { engine: engine(), backend, maxBatch: 64 });
       if (model.input.kind === 'tensor' || model.inputs.length !== 1) {
         const list = (ts: readonly TensorInfo[]) => ts.map((t) => `${t.name} ${t.dtype} [${t.shape.join(', ')}]`);
         model.dispose();
@@ -185,6 +188,7 @@ interface PredictOptions {
   wholeFile?: boolean;
   json?: boolean;
   threads?: number;
+  device?: string;
 }
 
 /** Samples to run and how each is named in the output. */

@@ -1,8 +1,11 @@
 // `graduate serve ARTIFACT|MODEL_REPOSITORY_DIR`: the inference server (KServe v2 / Open Inference
 // Protocol) until SIGTERM or SIGINT, then a graceful drain and exit 0.
+
 import { Command } from 'commander';
+import { parseDevice } from '../backend/select.js';
 import { ValueError } from '../errors.js';
 import { InferenceServer, SERVE_MAX_IMAGE_PIXELS, type ServeOptions } from '../serve/server.js';
+import { DEVICE_HELP } from './device.js';
 
 const num = (name: string, integer: boolean) => (v: string) => {
   const n = Number(v);
@@ -28,6 +31,11 @@ export function serveCommand(): Command {
     )
     .option('--workers <n>', 'runtime worker threads (default: cores - 1)', num('workers', true))
     .option('--threads <n>', 'engine threads per worker, splitting the layers of a batch', num('threads', true), 1)
+    .option(
+      '--device <device>',
+      `${DEVICE_HELP}; each worker opens its own device, one worker unless --workers`,
+      parseDevice,
+    )
     .option('--max-queue <n>', 'queued samples per model beyond which requests get 429', num('max-queue', true), 1024)
     .option('--body-limit <bytes>', 'largest request body (413 beyond)', num('body-limit', true), 16 * 1024 * 1024)
     .option(

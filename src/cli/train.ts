@@ -40,6 +40,7 @@ import { evaluate } from '../train/evaluate.js';
 import { builtSpec, fit, type TrainConfig } from '../train/fit.js';
 import { type ClassificationReport, classificationReport, formatReport } from '../train/metrics.js';
 import { writeReport } from '../train/report.js';
+import { applyDevice, DEVICE_HELP } from './device.js';
 import { graphFromSource } from './source.js';
 import { isRecsysTrain, type RecsysTrainFlags, runRecsysEval, runRecsysTrain } from './train-recsys.js';
 
@@ -75,6 +76,7 @@ interface TrainFlags {
   patience?: number;
   seed: number;
   threads?: number;
+  device?: string;
   valFraction?: number;
   limit?: number;
   split?: string;
@@ -280,6 +282,7 @@ function trainCommand(): Command {
     .option('--patience <n>', 'early stopping: epochs without validation improvement', num('patience'))
     .option('--seed <n>', 'random seed', num('seed'), 0)
     .option('--threads <n>', 'compute threads (default: GRADUATE_THREADS or all cores)', num('threads'))
+    .option('--device <device>', DEVICE_HELP)
     .option('--val-fraction <x>', 'hold out this fraction of the training data for validation', num('val-fraction'))
     .option('--limit <n>', 'use only the first N samples of each split', num('limit'))
     .option(
@@ -423,6 +426,7 @@ async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
   const o = trainOptions(flags, cmd, ck);
   const data = { seed: o.seed as number, limit: opt<number>(o, 'limit'), valFraction: opt<number>(o, 'valFraction') };
   init({ threads: flags.threads });
+  applyDevice(flags.device);
   await ensureData(flags.data);
   manualSeed(data.seed);
   const t0 = performance.now();
@@ -545,9 +549,11 @@ function evalCommand(): Command {
     )
     .option('--limit <n>', 'use only the first N samples', num('limit'))
     .option('--threads <n>', 'compute threads', num('threads'))
-    .action(async (path: string, flags: { data: string; limit?: number; threads?: number }) => {
+    .option('--device <device>', DEVICE_HELP)
+    .action(async (path: string, flags: { data: string; limit?: number; threads?: number; device?: string }) => {
       if (isRecsysCheckpoint(path)) return runRecsysEval(path, flags);
       init({ threads: flags.threads });
+      const { backend } = applyDevice(flags.device);
       // labels are numbered by the model's class names: an eval file lacking a class must not
       // renumber the others, and a label the model does not know is an error naming it
       if (existsSync(path) && statSync(path).isFile()) {
@@ -556,7 +562,7 @@ function evalCommand(): Command {
         const { classNames } = graph.meta;
         await ensureData(flags.data);
         const data = loadData(flags.data, 'test', { limit: flags.limit, like: preprocessingOf(graph), classNames });
-        const ev = evaluateGraph(graph, data, engine());
+        const ev = evaluateGraph(graph, data, engine(), 256, backend);
         printEval(classificationReport(data.y, ev.preds, classNames));
         return;
       }

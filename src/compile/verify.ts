@@ -1,6 +1,8 @@
 // Accuracy of a graph (through the runtime) on labelled data: the compiler's gate and `graduate
 // eval` on artifacts. The input preparation recorded in the graph is turned back into a data-layer
 // Preprocessing so files are normalized exactly as at training time.
+
+import type { InferenceBackend } from '../backend/backend.js';
 import type { ArrayDataset, Preprocessing } from '../data/dataset.js';
 import { ValueError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
@@ -33,8 +35,14 @@ export interface GraphEvaluation {
 }
 
 /** Runs `ds` through a session of `g` in batches; accuracy and argmax predictions. */
-export function evaluateGraph(g: Graph, ds: ArrayDataset, engine: Engine, batch = 256): GraphEvaluation {
-  const session = new Session(g, { engine, maxBatch: batch });
+export function evaluateGraph(
+  g: Graph,
+  ds: ArrayDataset,
+  engine: Engine,
+  batch = 256,
+  backend?: InferenceBackend,
+): GraphEvaluation {
+  const session = new Session(g, backend ? { backend, maxBatch: batch } : { engine, maxBatch: batch });
   try {
     const per = numel(ds.sampleShape);
     const preds = new Int32Array(ds.size);

@@ -1,6 +1,7 @@
 // Public API of `graduate/runtime`: load a compiled artifact and run it — in Node, in a Worker or
 // in a browser page. Lean by design: no training code is reachable from here (a test checks it).
 
+import type { InferenceBackend } from '../backend/backend.js';
 import { FileError, FormatError, ShapeError, ValueError } from '../errors.js';
 import { readArtifact } from '../graph/artifact.js';
 import type { Graph, InputSpec } from '../graph/ir.js';
@@ -103,7 +104,7 @@ export class InferenceModel {
   readonly sequences: SequenceBuckets | undefined;
   constructor(
     readonly graph: Graph,
-    opts: { maxBatch?: number; engine?: Engine } = {},
+    opts: { maxBatch?: number; engine?: Engine; backend?: InferenceBackend } = {},
   ) {
     this.signature = graphSignature(graph);
     this.session = new Session(graph, opts);
@@ -239,7 +240,7 @@ const describeAll = (ts: readonly TensorInfo[]) =>
 /** Loads an artifact from bytes, a file path (Node), or a URL (fetch). */
 export async function loadArtifact(
   source: string | URL | ArrayBuffer | Uint8Array,
-  opts: { maxBatch?: number; engine?: Engine; engineOptions?: EngineOptions } = {},
+  opts: { maxBatch?: number; engine?: Engine; engineOptions?: EngineOptions; backend?: InferenceBackend } = {},
 ): Promise<InferenceModel> {
   let bytes: Uint8Array;
   let name = '<bytes>';
@@ -271,6 +272,7 @@ export async function loadArtifact(
     }
   }
   const graph = readArtifact(bytes, name);
+  if (opts.backend) return new InferenceModel(graph, { maxBatch: opts.maxBatch, backend: opts.backend });
   if (!opts.engine && !runtimeEngine) runtimeEngine = Engine.createAsync({ profile: 'infer', ...opts.engineOptions });
   const engine = opts.engine ?? (await (runtimeEngine as Promise<Engine>));
   return new InferenceModel(graph, { maxBatch: opts.maxBatch, engine });

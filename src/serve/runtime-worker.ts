@@ -3,6 +3,7 @@
 // the pool posts.
 // Compute only, no HTTP.
 import { parentPort, workerData } from 'node:worker_threads';
+import { parseDevice, selectDevice } from '../backend/select.js';
 import { FormatError, ShapeError, ValueError } from '../errors.js';
 import { decodeImage } from '../io/image-decode.js';
 import { Engine } from '../kernels/engine.js';
@@ -23,8 +24,14 @@ const limits = inputLimits({ imagePixels: init.maxImagePixels, raiseWith: { imag
 try {
   // One engine per worker; its threads split the layers of one batch (small ones stay on one).
   const engine = Engine.create({ threads: init.threads });
+  // --device: a WebGPU device of this worker's own, or the engine
+  const choice = parseDevice(init.device);
+  const sel = choice === 'cpu' ? undefined : selectDevice(choice, engine);
+  if (sel) process.stderr.write(`device: ${sel.device} (${sel.reason})\n`);
+  const backend = sel?.gpu;
   const models = new Map<string, InferenceModel>();
-  for (const m of init.models) models.set(m.key, await loadArtifact(m.path, { engine, maxBatch: init.maxBatch }));
+  for (const m of init.models)
+    models.set(m.key, await loadArtifact(m.path, { engine, backend, maxBatch: init.maxBatch }));
   port.on('message', (job: WorkerRequest) => {
     const model = models.get(job.key) as InferenceModel;
     try {

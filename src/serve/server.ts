@@ -50,6 +50,8 @@ export interface ServeOptions extends Partial<BatcherOptions> {
    * workers is the parallelism). More threads serve large batches faster with fewer workers.
    */
   threads?: number;
+  /** Where each worker computes: cpu (default), webgpu or auto (backend/select.ts); with a GPU, one worker by default. */
+  device?: string;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
   /** Largest batch one request may carry (default max(maxBatch, 64)). */
@@ -121,6 +123,7 @@ export class InferenceServer {
         models: repository.models.map((m) => ({ key: modelKey(m), path: m.path })),
         maxBatch: o.maxRequestBatch,
         threads: o.threads,
+        device: o.device,
         maxImagePixels: o.maxImagePixels,
         raiseImagePixels: imageLimit(opts.maxImagePixels).raiseWith,
         clipLimits,
@@ -426,7 +429,8 @@ function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
     maxBatch: opts.maxBatch ?? 32,
     maxDelayMs: opts.maxDelayMs ?? 2,
     maxQueue: opts.maxQueue ?? 1024,
-    workers: opts.workers ?? Math.max(1, cpuCount() - 1),
+    workers: opts.workers ?? ((opts.device ?? 'cpu') === 'cpu' ? Math.max(1, cpuCount() - 1) : 1),
+    device: opts.device ?? process.env.GRADUATE_DEVICE ?? 'cpu',
     threads: opts.threads ?? 1,
     bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
     maxRequestBatch: 0,

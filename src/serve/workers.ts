@@ -17,6 +17,8 @@ export interface WorkerInit {
   maxBatch: number;
   /** Threads of each worker's engine (intra-op parallelism within one batch). */
   threads: number;
+  /** The --device choice each worker resolves (cpu, webgpu or auto). */
+  device: string;
   /** Largest uploaded image (width × height), checked before decoding. */
   maxImagePixels: number;
   /** What raises that limit, as the 400 names it ('--max-image-pixels' or the environment variable). */

@@ -8,6 +8,8 @@ import { ValueError } from '../errors.js';
 import type { Engine, EngineOptions } from '../kernels/engine.js';
 
 let current: WasmBackend | undefined;
+/** A backend set with useBackend() (a WebGPU device), taking the wasm backend's place as the default. */
+let chosen: Backend | undefined;
 
 /** Configures the default backend's engine; call before creating the first tensor (or after shutdown()). */
 export function init(opts: EngineOptions = {}): Engine {
@@ -23,7 +25,15 @@ function wasm(): WasmBackend {
 
 /** The backend tensors are created on by default. */
 export function defaultBackend(): Backend {
-  return wasm();
+  return chosen ?? wasm();
+}
+
+/**
+ * Makes `b` the default backend (tensors created afterwards live there; undefined: back to wasm).
+ * Tensors already created stay where they are: call it before building the model.
+ */
+export function useBackend(b: Backend | undefined): void {
+  chosen = b;
 }
 
 /** The default backend's wasm engine (sessions that should share the training process's memory and threads). */
@@ -33,6 +43,7 @@ export function engine(): Engine {
 
 /** Stops the default backend's worker threads; every tensor on it becomes invalid. */
 export function shutdown(): void {
+  chosen = undefined;
   current?.dispose();
   current = undefined;
 }

@@ -13,10 +13,10 @@ import { crossEntropy } from '../nn/losses.js';
 import type { Module } from '../nn/module.js';
 import type { ModelSpec } from '../nn/spec.js';
 import { clipGradNorm, createOptimizer, createSchedule, type Optimizer, type OptimizerName } from '../optim/index.js';
-import { engine } from '../tensor/context.js';
+import { defaultBackend } from '../tensor/context.js';
 import { defaultRng, Rng } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
-import { type Tensor, tensor } from '../tensor/tensor.js';
+import { Tensor, tensor } from '../tensor/tensor.js';
 import type { BatchAugment } from './augment-audio.js';
 import {
   CHECKPOINT_FORMAT,
@@ -31,7 +31,6 @@ import {
 } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
 import type { EpochRecord, History } from './history.js';
-import { argmaxRows } from './metrics.js';
 
 export interface TrainConfig {
   epochs: number;
@@ -97,6 +96,9 @@ function validate(c: TrainConfig): void {
 }
 
 /** Every option of TrainConfig (checked complete by the type): the checkpoint records each. */
+/** Steps between reads of the loss and accuracy on a GPU backend (the progress bar's refresh). */
+const READ_EVERY_GPU = 16;
+
 const TRAIN_OPTIONS: Record<keyof TrainConfig, true> = {
   epochs: true,
   batchSize: true,
@@ -211,9 +213,10 @@ export function fit(opts: FitOptions): FitResult {
 
   const showBar = opts.progress ?? Boolean(process.stderr.isTTY);
   let stoppedEarly = false;
+  const backend = defaultBackend();
   model.train();
   for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
-    const liveStart = engine().memoryStats().liveBytes;
+    const liveStart = backend.memoryStats().liveBytes;
     const t0 = performance.now();
     let lossSum = 0;
     let correct = 0;
@@ -227,9 +230,32 @@ export function fit(opts: FitOptions): FitResult {
         })
       : undefined;
     bar?.start(steps, 0, { loss: '-', acc: '-', rate: '-' });
+    // Each step's loss, predicted classes and labels stay on the device until they are read: every
+    // step on the wasm backend; every READ_EVERY steps and at the epoch's end on a GPU, so that a
+    // step queues its kernels without waiting for the previous ones (the progress bar lags a little).
+    const readEvery = backend.name === 'webgpu' ? READ_EVERY_GPU : 1;
+    let pending: { loss: Tensor; pred: Tensor; y: Tensor; size: number; batch: number }[] = [];
+    const settle = () => {
+      for (const p of pending) {
+        const loss = p.loss.item();
+        const pred = p.pred.data();
+        const labels = p.y.data();
+        for (const t of [p.loss, p.pred, p.y]) t.dispose();
+        if (!Number.isFinite(loss))
+          throw new ValueError(
+            `training diverged: loss is ${loss} at epoch ${epoch + 1}, batch ${p.batch + 1} (try a lower --lr)`,
+          );
+        let c = 0;
+        for (let i = 0; i < p.size; i++) if (pred[i] === labels[i]) c++;
+        lossSum += loss * p.size;
+        correct += c;
+        seen += p.size;
+      }
+      pending = [];
+    };
     for (let b = 0; b < steps; b++) {
       optimizer.lr = optimizer.baseLr * schedule(epoch * steps + b);
-      const [loss, ok, n] = tidy(() => {
+      const step = tidy(() => {
         const { x: x0, y, size } = loader.batch(epoch, b);
         const x = opts.batchAugment ? augmented(x0, opts.batchAugment, config.seed, epoch, b) : x0;
         const logits = model.forward(x);
@@ -238,19 +264,17 @@ export function fit(opts: FitOptions): FitResult {
         if (config.clipNorm) clipGradNorm(params, config.clipNorm);
         optimizer.step();
         optimizer.zeroGrad();
-        const p = argmaxRows(logits.data(), size, logits.shape[logits.rank - 1]);
-        const labels = y.data();
-        let c = 0;
-        for (let i = 0; i < size; i++) if (p[i] === labels[i]) c++;
-        return [l.item(), c, size] as const;
+        const cols = logits.shape[logits.rank - 1];
+        const pred = new Tensor([size], 'int32', undefined, logits.backend);
+        logits.backend.argmax(logits.buf, size, cols, pred.buf);
+        // the loss alone (l holds the step's saved activations until disposed)
+        const loss = new Tensor([], 'float32', undefined, l.backend);
+        l.backend.copy(l.buf, loss.buf, 1);
+        return { loss, pred, y, size, batch: b };
       });
-      if (!Number.isFinite(loss))
-        throw new ValueError(
-          `training diverged: loss is ${loss} at epoch ${epoch + 1}, batch ${b + 1} (try a lower --lr)`,
-        );
-      lossSum += loss * n;
-      correct += ok;
-      seen += n;
+      pending.push(step);
+      if (pending.length < readEvery && b + 1 < steps) continue;
+      settle();
       bar?.update(b + 1, {
         loss: (lossSum / seen).toFixed(4),
         acc: (correct / seen).toFixed(4),
@@ -273,7 +297,7 @@ export function fit(opts: FitOptions): FitResult {
       seconds: (performance.now() - t0) / 1000,
       samplesPerSecond: seen / trainSeconds,
       liveBytesStart: liveStart,
-      liveBytesEnd: engine().memoryStats().liveBytes,
+      liveBytesEnd: backend.memoryStats().liveBytes,
     };
     state.history.epochs.push(record);
     state.epoch = epoch + 1;
