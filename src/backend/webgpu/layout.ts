@@ -12,7 +12,7 @@
 import { ShapeError, ValueError } from '../../errors.js';
 import { WebGpuError } from './device.js';
 import { copy, fill } from './elementwise.js';
-import { bind, grid1, type KernelSpec, type Kernels, main1 } from './wgsl.js';
+import { bind, grid1, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
 /** Most axes a kernel takes after merging (its index words must fit the 64-word uniform). */
 const MAX_RANK = 12;
@@ -39,27 +39,34 @@ function checkRank(op: string, rank: number): void {
   if (rank > MAX_RANK) throw new WebGpuError(`webgpu ${op}: rank ${rank} after merging axes (at most ${MAX_RANK})`);
 }
 
-/** WGSL: `off` += Σ over the r axes of i's coordinate (dims at word `dims`) · stride (words at `str`). */
-const UNRAVEL_FN = `
-fn unravel_(i: u32, r: u32, dims: u32, str: u32) -> u32 {
-  var rem = i;
-  var off = 0u;
-  for (var d = i32(r) - 1; d >= 0; d--) {
-    let dim = pu_(dims + u32(d));
-    off += (rem % dim) * pu_(str + u32(d));
-    rem = rem / dim;
+/**
+ * WGSL statements, unrolled for rank r: `let <name> = Σ over axes of the coordinate of <i> (dims
+ * at parameter word `dims`) · stride (words at each of `strides`)` — one sum per strides entry.
+ * Constant word indices keep the dims and strides in registers instead of indexed uniform reads.
+ */
+function unravel(i: string, r: number, dims: number, strides: readonly { name: string; word: number }[]): string {
+  const lines = [`var rem_${i} = ${i};`, ...strides.map((s) => `var ${s.name} = 0u;`)];
+  for (let d = r - 1; d >= 0; d--) {
+    const c = d === 0 ? `rem_${i}` : `rem_${i} % pu_(${dims + d}u)`;
+    lines.push(`{ let c = ${c};`);
+    for (const s of strides) lines.push(`  ${s.name} += c * pu_(${s.word + d}u);`);
+    if (d > 0) lines.push(`  rem_${i} = rem_${i} / pu_(${dims + d}u);`);
+    lines.push('}');
   }
-  return off;
-}`;
+  return lines.join('\n  ');
+}
 
-// out[i] = x[off + Σ coordinate(i over dims) · strides]; words: 2 offsets, n, r, off, dims at 5, strides.
-const GATHER: KernelSpec = {
-  name: 'layout_gather',
-  bindings: ['x:f32', 'y:f32!'],
-  params: ['n:u32', 'r:u32', 'off:u32'],
-  body: `${UNRAVEL_FN}
-${main1('y[o_y + i] = x[o_x + off + unravel_(i, r, 5u, 5u + r)];')}`,
-};
+// out[i] = x[off + Σ coordinate(i over dims) · strides]; words: 2 offsets, n, off, dims at 4, strides.
+const gatherSpecs = new Map<number, KernelSpec>();
+function gatherSpec(r: number): KernelSpec {
+  return specFor(gatherSpecs, r, () => ({
+    name: `layout_gather_r${r}`,
+    bindings: ['x:f32', 'y:f32!'],
+    params: ['n:u32', 'off:u32'],
+    body: main1(`${unravel('i', r, 4, [{ name: 'src', word: 4 + r }])}
+  y[o_y + i] = x[o_x + off + src];`),
+  }));
+}
 
 function gather(
   k: Kernels,
@@ -73,20 +80,21 @@ function gather(
 ): void {
   checkRank(op, dims.length);
   const n = numel(dims);
-  k.run1(GATHER, [bind(x, xCount), bind(out, n)], [n, dims.length, off, ...dims, ...strides], n);
+  k.run1(gatherSpec(dims.length), [bind(x, xCount), bind(out, n)], [n, off, ...dims, ...strides], n);
 }
 
 // A batch of 2-D transposes: x [..., B, ..., A] → out [..., A, ..., B] through a 32×32 tile (33
 // columns, so the transposed reads hit distinct banks). Words after the 2 offsets: groups, tiles
-// along A, along B, nA, nB, B's stride in x, A's stride in out, the batch rank nb, then the batch
-// dims, their strides in x and in out.
+// along A, along B, nA, nB, B's stride in x, A's stride in out, then the nb batch dims (nb is
+// compiled in), their strides in x and in out.
 const TILE = 32;
-const TRANSPOSE_TILED: KernelSpec = {
-  name: 'layout_transpose_tiled',
-  bindings: ['x:f32', 'y:f32!'],
-  params: ['groups:u32', 'tilesA:u32', 'tilesB:u32', 'nA:u32', 'nB:u32', 'sBx:u32', 'sAy:u32', 'nb:u32'],
-  body: `${UNRAVEL_FN}
-var<workgroup> tile: array<f32, ${TILE * (TILE + 1)}>;
+const tiledSpecs = new Map<number, KernelSpec>();
+function tiledSpec(nb: number): KernelSpec {
+  return specFor(tiledSpecs, nb, () => ({
+    name: `layout_transpose_tiled_b${nb}`,
+    bindings: ['x:f32', 'y:f32!'],
+    params: ['groups:u32', 'tilesA:u32', 'tilesB:u32', 'nA:u32', 'nB:u32', 'sBx:u32', 'sAy:u32'],
+    body: `var<workgroup> tile: array<f32, ${TILE * (TILE + 1)}>;
 @compute @workgroup_size(256) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   $P
   let g = wid.y * nwg.x + wid.x;
@@ -94,8 +102,10 @@ var<workgroup> tile: array<f32, ${TILE * (TILE + 1)}>;
   let ta = g % tilesA;
   let tb = (g / tilesA) % tilesB;
   let bi = g / (tilesA * tilesB);
-  let bx = unravel_(bi, nb, 10u, 10u + nb);
-  let by = unravel_(bi, nb, 10u, 10u + 2u * nb);
+  ${unravel('bi', nb, 9, [
+    { name: 'bx', word: 9 + nb },
+    { name: 'by', word: 9 + 2 * nb },
+  ])}
   let tx = lid % ${TILE}u;
   let ty = lid / ${TILE}u;
   for (var j = 0u; j < ${TILE}u; j += 8u) {
@@ -110,7 +120,8 @@ var<workgroup> tile: array<f32, ${TILE * (TILE + 1)}>;
     if (a < nA && b < nB) { y[o_y + by + a * sAy + b] = tile[tx * ${TILE + 1}u + ty + j]; }
   }
 }`,
-};
+  }));
+}
 
 /** The transpose with size-1 axes dropped and axes that stay adjacent and in order merged. */
 export function mergeTranspose(shape: readonly number[], perm: readonly number[]): { shape: number[]; perm: number[] } {
@@ -170,7 +181,7 @@ export function transpose(k: Kernels, x: number, shape: readonly number[], perm:
   const [tilesA, tilesB] = [Math.ceil(nA / TILE), Math.ceil(nB / TILE)];
   const groups = tilesA * tilesB * numel(batch.map(({ a }) => m.shape[a]));
   k.run(
-    TRANSPOSE_TILED,
+    tiledSpec(batch.length),
     [bind(x, n), bind(out, n)],
     [
       groups,
@@ -180,7 +191,6 @@ export function transpose(k: Kernels, x: number, shape: readonly number[], perm:
       nB,
       xs[B],
       ys[m.perm.indexOf(A)],
-      batch.length,
       ...batch.map(({ a }) => m.shape[a]),
       ...batch.map(({ a }) => xs[a]),
       ...batch.map(({ j }) => ys[j]),
@@ -243,25 +253,30 @@ export function slice(
   gather(k, 'slice', x, numel(shape), off, m.size, xs, out);
 }
 
-// dx[i] = dy[i's coordinate − begin] inside the window, else 0. Words after the 2 offsets: n, r,
-// then r each of dims, begin, size, dy strides.
-const SLICE_BACKWARD: KernelSpec = {
-  name: 'layout_slice_backward',
-  bindings: ['dy:f32', 'dx:f32!'],
-  params: ['n:u32', 'r:u32'],
-  body: main1(`var rem = i;
+// dx[i] = dy[i's coordinate − begin] inside the window, else 0. Words after the 2 offsets: n, then
+// r (compiled in) each of dims, begin, size, dy strides.
+const sliceBackwardSpecs = new Map<number, KernelSpec>();
+function sliceBackwardSpec(r: number): KernelSpec {
+  return specFor(sliceBackwardSpecs, r, () => {
+    const axes: string[] = [];
+    for (let d = r - 1; d >= 0; d--) {
+      axes.push(`{ let c = ${d === 0 ? 'rem' : `rem % pu_(${3 + d}u)`};${d > 0 ? ` rem = rem / pu_(${3 + d}u);` : ''}
+    let b = pu_(${3 + r + d}u);
+    inside = inside && c >= b && c < b + pu_(${3 + 2 * r + d}u);
+    off += (c - b) * pu_(${3 + 3 * r + d}u); }`);
+    }
+    return {
+      name: `layout_slice_backward_r${r}`,
+      bindings: ['dy:f32', 'dx:f32!'],
+      params: ['n:u32'],
+      body: main1(`var rem = i;
   var off = 0u;
   var inside = true;
-  for (var d = i32(r) - 1; d >= 0; d--) {
-    let dim = pu_(4u + u32(d));
-    let c = rem % dim;
-    rem = rem / dim;
-    let b = pu_(4u + r + u32(d));
-    inside = inside && c >= b && c < b + pu_(4u + 2u * r + u32(d));
-    off += (c - b) * pu_(4u + 3u * r + u32(d));
-  }
+  ${axes.join('\n  ')}
   dx[o_dx + i] = select(0.0, dy[o_dy + select(0u, off, inside)], inside);`),
-};
+    };
+  });
+}
 
 /** dx[shape] = 0 except the window at begin, which gets dy[size]. */
 export function sliceBackward(
@@ -283,9 +298,9 @@ export function sliceBackward(
   const r = m.shape.length;
   checkRank('sliceBackward', r);
   k.run1(
-    SLICE_BACKWARD,
+    sliceBackwardSpec(r),
     [bind(dy, numel(size)), bind(dx, n)],
-    [n, r, ...m.shape, ...m.begin, ...m.size, ...denseStrides(m.size)],
+    [n, ...m.shape, ...m.begin, ...m.size, ...denseStrides(m.size)],
     n,
   );
 }
