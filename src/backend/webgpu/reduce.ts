@@ -46,7 +46,7 @@ fn mx_(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, nan_(a) || nan_(
 
 // ---- axis reductions -------------------------------------------------------------------------
 
-type AxisOp = 'sum' | 'max' | 'sumsq';
+type AxisOp = 'sum' | 'max';
 
 /** Word positions of the group dims and strides (after 2 binding offsets and the named params). */
 const AXIS_PARAMS = ['nOut:u32', 'nRed:u32', 'T:u32', 'row:u32', 'chunk:u32', 'parts:u32', 'nk:u32', 'nr:u32'];
@@ -59,7 +59,6 @@ const axisSpecs = new Map<AxisOp, KernelSpec>();
 function axisSpec(op: AxisOp): KernelSpec {
   return specFor(axisSpecs, op, () => {
     const comb = op === 'max' ? 'mx_(a, b)' : 'a + b';
-    const load = op === 'sumsq' ? 'v * v' : 'v';
     return {
       name: `reduce_axes_${op}`,
       bindings: ['x:f32', 'y:f32!'],
@@ -68,7 +67,6 @@ function axisSpec(op: AxisOp): KernelSpec {
 ${MAX_FN}
 var<workgroup> sh: array<f32, ${WG}>;
 fn comb(a: f32, b: f32) -> f32 { return ${comb}; }
-fn ld(v: f32) -> f32 { return ${load}; }
 /** x's offset of flat index i over ng groups whose dims and strides start at word w. */
 fn offsetOf(i: u32, ng: u32, w: u32) -> u32 {
   var rem = i;
@@ -97,7 +95,7 @@ fn offsetOf(i: u32, ng: u32, w: u32) -> u32 {
     let base = offsetOf(o, nk, ${KEPT}u);
     let r1 = min(nRed, (p + 1u) * chunk);
     for (var r = p * chunk + lane; r < r1; r += T) {
-      acc = comb(acc, ld(x[o_x + base + offsetOf(r, nr, ${RED}u)]));
+      acc = comb(acc, x[o_x + base + offsetOf(r, nr, ${RED}u)]);
     }
   }
   sh[lid] = acc;
@@ -207,7 +205,7 @@ function reduceInto(k: Kernels, op: AxisOp, x: number, groups: readonly Group[],
   const tmp = k.dev.alloc(parts * layout.nOut * 4);
   runGroups(k, op, x, groups, tmp, 1, parts);
   const partials = mergeGroups([parts, layout.nOut], new Set([0]));
-  reduceInto(k, op === 'sumsq' ? 'sum' : op, tmp, partials, out, div);
+  reduceInto(k, op, tmp, partials, out, div);
   k.dev.free(tmp);
 }
 
@@ -238,16 +236,92 @@ export function reduce(
   reduceInto(k, fn === 'max' ? 'max' : 'sum', x, mergeGroups(shape, reduced), out, fn === 'mean' ? nRed : 1);
 }
 
-/** Σ x²: f32 partials of SUMSQ_CHUNK elements each (pairwise within a workgroup), summed here in float64. */
+// ---- Σ x² ------------------------------------------------------------------------------------
+// float64-like without float64: each x² is split exactly into three f32 products (Veltkamp halves
+// of 12 bits), which accumulate as a double-f32 (hi, lo) pair with error-free sums (TwoSum), per
+// lane then pairwise across the workgroup; the host adds the partials in float64. Magnitudes go to
+// three buckets scaled by powers of two so that no square overflows or leaves the normal range:
+// |x| < 2^-40 scaled by 2^100, |x| ≥ 2^40 by 2^-80. Relative error about 2^-44.
+
+const SQ_BUCKETS = 3;
+const SQ_SPEC: KernelSpec = {
+  name: 'sum_squares_df32',
+  bindings: ['x:f32', 'part:f32!'],
+  params: ['n:u32', 'chunk:u32', 'zero:u32'],
+  body: `
+var<workgroup> sh: array<vec2f, ${SQ_BUCKETS * WG}>;
+// A runtime zero: hide(v) hides v from the compiler, which would otherwise fold the error terms
+// below to 0 ((a + b) − a → b) or contract them into fused multiply-adds.
+var<private> zero_: u32;
+fn hide(v: f32) -> f32 { return bitcast<f32>(bitcast<u32>(v) | zero_); }
+fn twoSum(a: f32, b: f32) -> vec2f {
+  let s = hide(a + b);
+  let bb = hide(s - a);
+  return vec2f(s, hide(a - hide(s - bb)) + hide(b - bb));
+}
+/** (hi, lo) + t, lo collecting the rounding errors. */
+fn addTo(acc: vec2f, t: f32) -> vec2f {
+  let s = twoSum(acc.x, t);
+  return vec2f(s.x, hide(acc.y + s.y));
+}
+/** acc + y², y split into 12-bit halves h + l whose products are exact in f32. */
+fn addSq(acc: vec2f, y: f32) -> vec2f {
+  let c = hide(4097.0 * y);
+  let h = hide(c - hide(c - y));
+  let l = hide(y - h);
+  return addTo(addTo(addTo(acc, hide(h * h)), hide(2.0 * hide(h * l))), hide(l * l));
+}
+fn addPair(a: vec2f, b: vec2f) -> vec2f {
+  let s = twoSum(a.x, b.x);
+  return twoSum(s.x, hide(hide(s.y + a.y) + b.y));
+}
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  $P
+  let g = wid.y * nwg.x + wid.x;
+  if (g * chunk >= n) { return; }
+  zero_ = zero;
+  var acc: array<vec2f, ${SQ_BUCKETS}>;
+  let end = min(n, (g + 1u) * chunk);
+  for (var i = g * chunk + lid; i < end; i += ${WG}u) {
+    let v = x[o_x + i];
+    let a = abs(v);
+    if (a < 0x1p-40f) { acc[0] = addSq(acc[0], v * 0x1p100f); }
+    else if (a < 0x1p40f) { acc[1] = addSq(acc[1], v); }
+    else { acc[2] = addSq(acc[2], v * 0x1p-80f); }
+  }
+  for (var b = 0u; b < ${SQ_BUCKETS}u; b++) { sh[b * ${WG}u + lid] = acc[b]; }
+  for (var s = ${WG / 2}u; s > 0u; s = s / 2u) {
+    workgroupBarrier();
+    if (lid < s) {
+      for (var b = 0u; b < ${SQ_BUCKETS}u; b++) {
+        sh[b * ${WG}u + lid] = addPair(sh[b * ${WG}u + lid], sh[b * ${WG}u + lid + s]);
+      }
+    }
+  }
+  if (lid == 0u) {
+    for (var b = 0u; b < ${SQ_BUCKETS}u; b++) {
+      let r = sh[b * ${WG}u];
+      part[o_part + (g * ${SQ_BUCKETS}u + b) * 2u] = r.x;
+      part[o_part + (g * ${SQ_BUCKETS}u + b) * 2u + 1u] = r.y;
+    }
+  }
+}`,
+};
+/** What each bucket's sum is multiplied by on the host (the inverse squares of its scale). */
+const SQ_UNSCALE = [2 ** -200, 1, 2 ** 160];
+
+/** Σ x² in float64-like precision (see above): partials of SUMSQ_CHUNK elements summed here. */
 export function sumSquares(k: Kernels, x: number, n: number): number {
   if (n === 0) return 0;
   const parts = Math.min(SUMSQ_MAX_PARTS, Math.ceil(n / SUMSQ_CHUNK));
-  const tmp = k.dev.alloc(parts * 4);
-  runGroups(k, 'sumsq', x, [{ dim: n, stride: 1, reduced: true }], tmp, 1, parts);
-  const partials = new Float32Array(k.dev.read(tmp, parts * 4));
+  const chunk = Math.ceil(n / parts);
+  const words = parts * SQ_BUCKETS * 2;
+  const tmp = k.dev.alloc(words * 4);
+  k.run(SQ_SPEC, [bind(x, n), bind(tmp, words)], [n, chunk, 0], grid1(parts * WG, WG));
+  const partials = new Float32Array(k.dev.read(tmp, words * 4));
   k.dev.free(tmp);
   let s = 0;
-  for (const v of partials) s += v;
+  for (let i = 0; i < words; i++) s += partials[i] * SQ_UNSCALE[Math.floor(i / 2) % SQ_BUCKETS];
   return s;
 }
 
