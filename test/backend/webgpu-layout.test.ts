@@ -1,10 +1,10 @@
 // The WebGPU layout kernels against the reference backend, exactly: transposes through the tiled
-// path (the innermost axis moves; sizes not multiples of the 32×32 tile, batch axes on both sides)
-// and the gather path (innermost axis kept), size-1 axes, rank 7; slices and sliceBackward with
-// empty and whole windows; concat of many inputs (one empty) along every kind of axis. Values
-// include NaN, ±1e30 and 1e-30, which must move bit for bit. The axis merging is pinned by hand,
-// and bad arguments give the reference's errors. Buffers are views at odd offsets with guards
-// (gpu-compare.ts). Skipped where no WebGPU adapter exists (test/backend/gpu.ts).
+// path (the innermost axis moves; sizes not multiples of the 32×32 tile, batch axes in between)
+// and the gather path (innermost axis kept, or a tiny innermost axis), size-1 axes, rank 7; slices
+// and sliceBackward with empty and whole windows; concat of many inputs (one empty) along every
+// kind of axis. Values include NaN, ±1e30 and 1e-30, which must move bit for bit. The axis merging
+// is pinned by hand, and bad arguments give the reference's errors. Buffers are views at odd
+// offsets with guards (gpu-compare.ts). Skipped where no WebGPU adapter exists (test/backend/gpu.ts).
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
@@ -64,6 +64,10 @@ describe.skipIf(!gpu)('webgpu layout', () => {
     { shape: [2, 3, 4, 3, 2, 3, 2], perm: [5, 0, 6, 2, 4, 1, 3] },
     { shape: [1, 1, 1], perm: [2, 0, 1] },
     { shape: [9, 64, 64], perm: [2, 1, 0] },
+    { shape: [20, 3, 17, 2, 18], perm: [3, 4, 1, 2, 0] },
+    { shape: [20, 3, 5, 18], perm: [1, 3, 2, 0] },
+    { shape: [300, 3], perm: [1, 0] },
+    { shape: [3, 300], perm: [1, 0] },
   ])('transpose $shape by $perm', ({ shape, perm }) => {
     const x = values(numel(shape), 1);
     agreeOn(be, ref, (io) => io.be.transpose(io.put(x), shape, perm, io.out('out', numel(shape))), 'exact');

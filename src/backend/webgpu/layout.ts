@@ -40,8 +40,8 @@ function checkRank(op: string, rank: number): void {
 }
 
 /**
- * WGSL statements, unrolled for rank r: `let <name> = Σ over axes of the coordinate of <i> (dims
- * at parameter word `dims`) · stride (words at each of `strides`)` — one sum per strides entry.
+ * WGSL statements, unrolled for rank r, that declare each `strides` entry's name as Σ over axes of
+ * the coordinate of <i> (dims at parameter word `dims`) · stride (words from that entry's `word`).
  * Constant word indices keep the dims and strides in registers instead of indexed uniform reads.
  */
 function unravel(i: string, r: number, dims: number, strides: readonly { name: string; word: number }[]): string {
@@ -88,6 +88,7 @@ function gather(
 // along A, along B, nA, nB, B's stride in x, A's stride in out, then the nb batch dims (nb is
 // compiled in), their strides in x and in out.
 const TILE = 32;
+const MIN_TILED = 16;
 const tiledSpecs = new Map<number, KernelSpec>();
 function tiledSpec(nb: number): KernelSpec {
   return specFor(tiledSpecs, nb, () => ({
@@ -158,7 +159,10 @@ export function transpose(k: Kernels, x: number, shape: readonly number[], perm:
   }
   const xs = denseStrides(m.shape);
   const outShape = m.perm.map((a) => m.shape[a]);
-  if (m.perm[r - 1] === r - 1) {
+  // Tiles where the innermost axis moves and both innermost axes fill most of a tile; otherwise a
+  // gather (a size-3 axis read through 32-wide tiles would idle most of the workgroup).
+  const [nA, nB] = [m.shape[r - 1], m.shape[m.perm[r - 1]]];
+  if (m.perm[r - 1] === r - 1 || Math.min(nA, nB) < MIN_TILED) {
     gather(
       k,
       'transpose',
@@ -177,7 +181,6 @@ export function transpose(k: Kernels, x: number, shape: readonly number[], perm:
   const ys = denseStrides(outShape);
   const batch = m.perm.map((a, j) => ({ a, j })).filter(({ a }) => a !== A && a !== B);
   checkRank('transpose', batch.length);
-  const [nA, nB] = [m.shape[A], m.shape[B]];
   const [tilesA, tilesB] = [Math.ceil(nA / TILE), Math.ceil(nB / TILE)];
   const groups = tilesA * tilesB * numel(batch.map(({ a }) => m.shape[a]));
   k.run(
