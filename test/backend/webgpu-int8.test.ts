@@ -64,30 +64,40 @@ function both(shift: number, run: (s: Bufs) => number[]): void {
 const scales = (n: number) => Array.from(rand(n, 3), (v) => 0.0125 + 0.0075 * v);
 
 describe('webgpu int8', () => {
-  it.skipIf(!gpu).each([0, 1, 2, 3])(
-    'gemm at byte offset %i: int8 and float32 out, K = 1000 (inexact f32 sums)',
-    (shift) => {
-      const [M, K, N] = [5, 1000, 7];
-      // x − zx and w mostly large and positive: |sums| reach 2^24 and beyond
-      const [x, w] = [randInt8(M * K, 11, 90, 127), randInt8(K * N, 12, 40, 127)];
-      for (const relu of [false, true])
-        both(shift, (s) => {
-          const p = s.be.int8?.prepareGemm(w, K, N, scales(N));
-          if (!p) throw new Error('no int8 family');
-          const bias = s.f32(rand(N, 4).map((v) => v * 3));
-          const xb = s.i8(x);
-          const [yq, yf] = [s.i8(new Int8Array(M * N)), s.f32(new Float32Array(M * N))];
-          const int8: Int8Epilogue = { relu, bias, out: { kind: 'int8', scale: 40, zeroPoint: -3 } };
-          s.be.int8?.gemm(xb, M, 0.02, -128, p, yq, int8);
-          s.be.int8?.gemm(xb, M, 0.02, -128, p, yf, { relu, out: { kind: 'float32' } });
-          s.be.release(p);
-          return [...s.bytes(yq, M * N), ...Array.from(s.be.read(yf, 'float32', M * N))];
-        });
-    },
-  );
+  // K = 1000 with x − zx and w mostly large and positive: |sums| reach 2^24 and beyond; 130 × 67
+  // outputs span several 64 × 64 tiles
+  it.skipIf(!gpu).each([
+    { M: 5, K: 1000, N: 7, shift: 0 },
+    { M: 5, K: 1000, N: 7, shift: 1 },
+    { M: 5, K: 1000, N: 7, shift: 2 },
+    { M: 130, K: 37, N: 67, shift: 3 },
+  ])('gemm $M x $K x $N at byte offset $shift: int8 and float32 out', ({ M, K, N, shift }) => {
+    const [x, w] = [randInt8(M * K, 11, 90, 127), randInt8(K * N, 12, 40, 127)];
+    for (const relu of [false, true])
+      both(shift, (s) => {
+        const p = s.be.int8?.prepareGemm(w, K, N, scales(N));
+        if (!p) throw new Error('no int8 family');
+        const bias = s.f32(rand(N, 4).map((v) => v * 3));
+        const xb = s.i8(x);
+        const [yq, yf] = [s.i8(new Int8Array(M * N)), s.f32(new Float32Array(M * N))];
+        const int8: Int8Epilogue = { relu, bias, out: { kind: 'int8', scale: K / 25, zeroPoint: -3 } };
+        s.be.int8?.gemm(xb, M, 0.02, -128, p, yq, int8);
+        s.be.int8?.gemm(xb, M, 0.02, -128, p, yf, { relu, out: { kind: 'float32' } });
+        s.be.release(p);
+        return [...s.bytes(yq, M * N), ...Array.from(s.be.read(yf, 'float32', M * N))];
+      });
+  });
 
   it.skipIf(!gpu).each([
     { x: [2, 9, 7, 5], w: [3, 3, 5, 6], stride: 1, padding: 1, pool: true, shift: 1 },
+    {
+      x: [2, 8, 9, 8],
+      w: [3, 3, 8, 70],
+      stride: 1,
+      padding: [1, 2, 0, 1] as [number, number, number, number],
+      pool: false,
+      shift: 2,
+    },
     {
       x: [1, 11, 10, 3],
       w: [2, 3, 3, 9],

@@ -1,5 +1,6 @@
-// WebGPU kernels: the int8 family of graduated models — int8 GEMM and convolution with i32
-// accumulation (dot4I8Packed over weights packed 4 per word) and the requantizing epilogue,
+// WebGPU kernels: the int8 family of graduated models — int8 GEMM and convolution (an implicit
+// GEMM) with i32 accumulation (tiled, dot4I8Packed over weights packed 4 per word) into a scratch
+// buffer, then an epilogue pass (fused 2×2 max pooling, bias, ReLU, requantization or float32),
 // quantize/dequantize, int8 max and global average pooling. Results match the reference bit for
 // bit: sums are exact integers, and the epilogue repeats the reference's f32 steps one rounding at
 // a time (no fused multiply-add: see keep_).
@@ -137,18 +138,35 @@ function epilogueParams(op: string, ep: Int8Epilogue, sx: number, zx: number): n
 }
 
 /**
- * A GEMM/conv kernel: `accStmts` set acc (i32) and ch (the output channel) for element e; the
- * epilogue writes int8 (word-owning entry point) or float32. Bindings: X (int8 input), Wt (packed
- * weights), Sm (per-row weight sums, for the zero point), S (scales), Bi (bias), Y.
+ * The epilogue pass over the i32 sums Acc[M, OC] of a GEMM or convolution: element e is output
+ * (nb, ph, pw, ch) of [N, PH, PW, OC]; with pooling (nsub 4, pf 2) its acc is the max over the 2×2
+ * window of rows (nb, 2ph + dh, 2pw + dw) of [N, OH, OW] (the epilogue is monotone, so this is
+ * conv then max pooling, as the reference). A GEMM is N = 1, OH = PH = M, OW = PW = 1.
  */
-function accSpec(name: string, params: readonly string[], accStmts: string, int8Out: boolean): KernelSpec {
-  const bindings = ['X:u32', 'Wt:u32', 'Sm:i32', 'S:f32', 'Bi:f32', int8Out ? 'Y:u32!' : 'Y:f32!'];
-  const all = ['count:u32', ...params, ...EPILOGUE_PARAMS];
-  const helpers = `${I8_FNS}\n${byteReaders('X', 0)}`;
-  const body = int8Out
-    ? mainBytes(`${accStmts}${EPILOGUE_WGSL}\n    let q = requant_(t, zy);`)
-    : main1(`let e = i;\n  ${accStmts}${EPILOGUE_WGSL}\n  Y[o_Y + e] = t;`).replace('if (i >= n)', 'if (i >= count)');
-  return { name: `${name}_${int8Out ? 'i8' : 'f32'}`, bindings, params: all, body: `${helpers}\n${body}` };
+const EPILOGUE_PASS_PARAMS = ['count:u32', 'OC:u32', 'PH:u32', 'PW:u32', 'OH:u32', 'OW:u32', 'nsub:u32', 'pf:u32'];
+const EPILOGUE_ACC = `let ch = e % OC; let pix = e / OC; let pw = pix % PW; let t1 = pix / PW; let ph = t1 % PH; let nb = t1 / PH;
+  var acc = bitcast<i32>(0x80000000u);
+  for (var d = 0u; d < nsub; d++) {
+    let m = (nb * OH + ph * pf + d / 2u) * OW + pw * pf + d % 2u;
+    acc = max(acc, Acc[o_Acc + m * OC + ch]);
+  }`;
+
+const epilogueSpecs = new Map<boolean, KernelSpec>();
+function epilogueSpec(int8Out: boolean): KernelSpec {
+  return specFor(epilogueSpecs, int8Out, () => ({
+    name: `i8_epilogue_${int8Out ? 'i8' : 'f32'}`,
+    bindings: ['Acc:i32', 'S:f32', 'Bi:f32', int8Out ? 'Y:u32!' : 'Y:f32!'],
+    params: [...EPILOGUE_PASS_PARAMS, ...EPILOGUE_PARAMS],
+    body: `${I8_FNS}
+${
+  int8Out
+    ? mainBytes(`${EPILOGUE_ACC}${EPILOGUE_WGSL}\n    let q = requant_(t, zy);`)
+    : main1(`let e = i;\n  ${EPILOGUE_ACC}${EPILOGUE_WGSL}\n  Y[o_Y + e] = t;`).replace(
+        'if (i >= n)',
+        'if (i >= count)',
+      )
+}`,
+  }));
 }
 
 /** Words of `len` bytes padded to a multiple of 4. */
@@ -163,7 +181,7 @@ function upload(k: Kernels, data: Uint8Array | Int32Array | Float32Array): numbe
   return buf;
 }
 
-// ---- GEMM --------------------------------------------------------------------------------------
+// ---- GEMM and convolution: the sums ------------------------------------------------------------
 
 interface PreparedGemm extends GpuPrepared {
   kind: 'webgpu-i8-gemm';
@@ -199,71 +217,100 @@ function packRows(rows: number, len: number, at: (r: number, j: number) => numbe
   return { bytes: new Uint8Array(bytes.buffer), sums, L4 };
 }
 
-const GEMM_ACC = `let m = e / N; let n = e % N;
-  var acc = 0;
-  for (var kk = 0u; kk < K4; kk++) { acc += dot4I8Packed(ld4_X(m * K + 4u * kk), Wt[o_Wt + n * K4 + kk]); }
-  acc -= zx * Sm[o_Sm + n];
-  let ch = n;`;
+// The sums: a tiled GEMM of 64×64 outputs per workgroup (16×16 threads, 4×4 outputs each,
+// interleaved so that reads of workgroup memory and writes of Acc are contiguous across threads),
+// over K in steps of 4 words (16 int8) staged in workgroup memory; acc = Σ x·w − zx·Σ w (dot4I8Packed,
+// exact in i32 for K·2^15 < 2^31). Row m of A is x's row (GEMM) or, for a convolution, the
+// implicit im2col row of output pixel m over (kh, kw, c), padding cells holding zx (so they add 0).
+const TILE = 64;
+const KSTEP = 4;
 
-const gemmSpecs = new Map<boolean, KernelSpec>();
-function gemmSpec(int8Out: boolean): KernelSpec {
-  return specFor(gemmSpecs, int8Out, () =>
-    accSpec('i8_gemm', ['N:u32', 'K:u32', 'K4:u32', 'zx:i32'], GEMM_ACC, int8Out),
-  );
-}
+/** WGSL setting `a: u32` = word kk of A's row m (4 int8 along K). */
+const LOAD_GEMM = 'a = ld4_X(m * K + 4u * kk);';
+const LOAD_CONV = `let ow = m % OW; let t1 = m / OW; let oh = t1 % OH; let nb = t1 / OH;
+      if (C % 4u == 0u) {
+        // one pixel's 4 channels: a whole word of x, or of zx in the padding
+        let tap = (4u * kk) / C; let c = (4u * kk) % C;
+        let ih = i32(oh * sH + tap / KW) - padT; let iw = i32(ow * sW + tap % KW) - padL;
+        if (ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W)) { a = ld4_X(((nb * H + u32(ih)) * W + u32(iw)) * C + c); }
+        else { a = (u32(zx) & 0xffu) * 0x01010101u; }
+      } else {
+        for (var b = 0u; b < 4u; b++) {
+          let k = 4u * kk + b;
+          var v = zx;
+          if (k < K) {
+            let tap = k / C; let c = k % C;
+            let ih = i32(oh * sH + tap / KW) - padT; let iw = i32(ow * sW + tap % KW) - padL;
+            if (ih >= 0 && ih < i32(H) && iw >= 0 && iw < i32(W)) { v = ld_X(((nb * H + u32(ih)) * W + u32(iw)) * C + c); }
+          }
+          a |= (u32(v) & 0xffu) << (8u * b);
+        }
+      }`;
 
-// ---- convolution -------------------------------------------------------------------------------
-
-// Direct convolution over NHWC int8 (exact for every geometry, so the Winograd option is not
-// needed: the reference's sums are the same). Element e is output (n, oh, ow, oc), or with pooling
-// pooled (n, ph, pw, oc): the max of the 2×2 window's sums, then the epilogue (monotone).
-const CONV_ACC = `let oc = e % OC; let pix = e / OC; let ow0 = pix % PW; let t1 = pix / PW; let oh0 = t1 % PH; let nb = t1 / PH;
-  var best = bitcast<i32>(0x80000000u);
-  for (var d = 0u; d < nsub; d++) {
-    let oh = oh0 * pf + d / 2u;
-    let ow = ow0 * pf + d % 2u;
-    var acc = 0;
-    for (var kh = 0u; kh < KH; kh++) {
-      let ih = i32(oh * sH + kh) - padT;
-      if (ih < 0 || ih >= i32(H)) { continue; }
-      for (var kw = 0u; kw < KW; kw++) {
-        let iw = i32(ow * sW + kw) - padL;
-        if (iw < 0 || iw >= i32(W)) { continue; }
-        let tap = kh * KW + kw;
-        let xb = ((nb * H + u32(ih)) * W + u32(iw)) * C;
-        let wb = (oc * taps + tap) * C4;
-        for (var c = 0u; c < C4; c++) { acc += dot4I8Packed(ld4_X(xb + 4u * c), Wt[o_Wt + wb + c]); }
-        acc -= zx * Sm[o_Sm + oc * taps + tap];
-      }
-    }
-    best = max(best, acc);
-  }
-  let acc = best;
-  let ch = oc;`;
+const SUM_PARAMS = ['M:u32', 'N:u32', 'K:u32', 'K4:u32', 'zx:i32'];
 const CONV_PARAMS = [
-  'OC:u32',
-  'PH:u32',
-  'PW:u32',
+  'OH:u32',
+  'OW:u32',
   'H:u32',
   'W:u32',
   'C:u32',
-  'C4:u32',
-  'KH:u32',
   'KW:u32',
-  'taps:u32',
   'sH:u32',
   'sW:u32',
   'padT:i32',
   'padL:i32',
-  'nsub:u32',
-  'pf:u32',
-  'zx:i32',
 ];
 
-const convSpecs = new Map<boolean, KernelSpec>();
-function convSpec(int8Out: boolean): KernelSpec {
-  return specFor(convSpecs, int8Out, () => accSpec('i8_conv', CONV_PARAMS, CONV_ACC, int8Out));
+function sumsSpec(conv: boolean): KernelSpec {
+  return {
+    name: `i8_sums_${conv ? 'conv' : 'gemm'}`,
+    bindings: ['X:u32', 'Wt:u32', 'Sm:i32', 'Acc:i32!'],
+    params: conv ? [...SUM_PARAMS, ...CONV_PARAMS] : SUM_PARAMS,
+    body: `${byteReaders('X', 0)}
+var<workgroup> As: array<array<u32, ${KSTEP}>, ${TILE}>;
+var<workgroup> Bs: array<array<u32, ${KSTEP}>, ${TILE}>;
+@compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  $P
+  let m0 = wid.y * ${TILE}u;
+  let n0 = wid.x * ${TILE}u;
+  let tid = lid.y * 16u + lid.x;
+  let r = tid / ${KSTEP}u;
+  let c4 = tid % ${KSTEP}u;
+  var acc: array<i32, 16>;
+  for (var k0 = 0u; k0 < K4; k0 += ${KSTEP}u) {
+    let kk = k0 + c4;
+    var a = 0u;
+    let m = m0 + r;
+    if (m < M && kk < K4) {
+      ${conv ? LOAD_CONV : LOAD_GEMM}
+    }
+    As[r][c4] = a;
+    var b = 0u;
+    if (n0 + r < N && kk < K4) { b = Wt[o_Wt + (n0 + r) * K4 + kk]; }
+    Bs[r][c4] = b;
+    workgroupBarrier();
+    for (var q = 0u; q < ${KSTEP}u; q++) {
+      var av: array<u32, 4>;
+      var bv: array<u32, 4>;
+      for (var i = 0u; i < 4u; i++) { av[i] = As[lid.y + 16u * i][q]; bv[i] = Bs[lid.x + 16u * i][q]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += dot4I8Packed(av[i], bv[j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + lid.y + 16u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x + 16u * j;
+      if (m < M && n < N) { Acc[o_Acc + m * N + n] = acc[i * 4u + j] - zx * Sm[o_Sm + n]; }
+    }
+  }
+}`,
+  };
 }
+const SUMS_GEMM = sumsSpec(false);
+const SUMS_CONV = sumsSpec(true);
 
 // ---- quantize, dequantize, pooling -------------------------------------------------------------
 
@@ -350,9 +397,9 @@ class WebGpuInt8 implements Int8Family {
   gemm(x: number, M: number, sx: number, zx: number, w: Prepared, y: number, ep: Int8Epilogue): void {
     const { K, N, bufs } = prepared<PreparedGemm>('int8 gemm', w, 'webgpu-i8-gemm');
     const tail = epilogueParams('int8 gemm', ep, sx, zx);
-    const count = M * N;
-    const params = [count, N, K, words(K), iw(zx), ...tail];
-    this.runAcc(gemmSpec(ep.out.kind === 'int8'), bind(x, M * K, 1), bufs, N, ep, params, y);
+    if (M <= 0) return;
+    const sums = [M, N, K, words(K), iw(zx)];
+    this.run(SUMS_GEMM, bind(x, M * K, 1), sums, bufs, ep, [M * N, N, M, 1, M, 1, 1, 1, ...tail], y);
   }
 
   prepareConv(
@@ -366,10 +413,9 @@ class WebGpuInt8 implements Int8Family {
       throw new ShapeError(`int8 prepareConv: ${w.length} weights for shape ${fmtShape(shape)}`);
     const [KH, KW, C, OC] = shape;
     const s = weightScales('int8 prepareConv', scales, OC);
-    // Wt[OC, taps, C4]: for each output channel and tap, the C input channels packed (opts.winograd
-    // is ignored: the direct kernel is exact, as every variant must be)
-    const taps = KH * KW;
-    const { bytes, sums } = packRows(OC * taps, C, (r, c) => ((r % taps) * C + c) * OC + Math.floor(r / taps), w);
+    // Wt[OC, K4]: each output channel's weights over K = (kh, kw, c), packed (opts.winograd is
+    // ignored: the implicit GEMM is exact, as every variant must be, and the reference's sums are the same)
+    const { bytes, sums } = packRows(OC, KH * KW * C, (oc, k) => k * OC + oc, w);
     const p: PreparedConv = {
       kind: 'webgpu-i8-conv',
       bufs: [upload(this.k, bytes), upload(this.k, sums), upload(this.k, s)],
@@ -388,36 +434,58 @@ class WebGpuInt8 implements Int8Family {
       );
     if (p.pool && ep.out.kind !== 'int8') throw new ValueError('int8 conv2d: the fused pooling needs an int8 output');
     const tail = epilogueParams('int8 conv2d', ep, sx, zx);
+    const M = g.N * g.OH * g.OW;
     const [PH, PW] = p.pool ? [Math.floor(g.OH / 2), Math.floor(g.OW / 2)] : [g.OH, g.OW];
-    const count = g.N * PH * PW * OC;
-    const geo = [OC, PH, PW, g.H, g.W, C, words(C), KH, KW, KH * KW, g.strideH, g.strideW];
-    const pads = [iw(g.padTop), iw(g.padLeft), p.pool ? 4 : 1, p.pool ? 2 : 1, iw(zx)];
-    const xb = bind(x, g.N * g.H * g.W * C, 1);
-    this.runAcc(convSpec(ep.out.kind === 'int8'), xb, p.bufs, OC, ep, [count, ...geo, ...pads, ...tail], y);
+    if (M <= 0) return;
+    const K = KH * KW * C;
+    const sums = [
+      M,
+      OC,
+      K,
+      words(K),
+      iw(zx),
+      g.OH,
+      g.OW,
+      g.H,
+      g.W,
+      C,
+      KW,
+      g.strideH,
+      g.strideW,
+      iw(g.padTop),
+      iw(g.padLeft),
+    ];
+    const pass = [g.N * PH * PW * OC, OC, PH, PW, g.OH, g.OW, p.pool ? 4 : 1, p.pool ? 2 : 1];
+    this.run(SUMS_CONV, bind(x, g.N * g.H * g.W * C, 1), sums, p.bufs, ep, [...pass, ...tail], y);
   }
 
-  /** Dispatches a GEMM/conv kernel (accSpec) over params[0] outputs. */
-  private runAcc(
+  /** The sums Acc[M, N] (params sums: M, N first), then the epilogue pass over pass[0] outputs into y. */
+  private run(
     spec: KernelSpec,
     x: ReturnType<typeof bind>,
+    sums: number[],
     bufs: readonly number[],
-    channels: number,
     ep: Int8Epilogue,
-    params: number[],
+    pass: number[],
     y: number,
   ): void {
-    const [wt, sums, scales] = bufs;
-    const count = params[0];
-    const binds = [
-      x,
-      { buf: wt, bytes: this.k.dev.sizeAfter(wt) },
-      { buf: sums, bytes: this.k.dev.sizeAfter(sums) },
-      bind(scales, channels),
+    const [wt, colSums, scales] = bufs;
+    const [M, N] = sums;
+    const groups = Math.ceil(M / TILE);
+    if (groups > 65535) throw new ValueError(`webgpu int8: ${M} output rows in one call (at most ${65535 * TILE})`);
+    const acc = this.k.dev.alloc(M * N * 4);
+    try {
+      const wBind = { buf: wt, bytes: this.k.dev.sizeAfter(wt) };
+      const sBind = { buf: colSums, bytes: this.k.dev.sizeAfter(colSums) };
+      this.k.run(spec, [x, wBind, sBind, bind(acc, M * N)], sums, [Math.ceil(N / TILE), groups, 1]);
       // without bias the kernel never reads Bi: the scales stand in
-      bind(ep.bias || scales, channels),
-    ];
-    if (ep.out.kind === 'int8') runBytes(this.k, spec, binds, params, y);
-    else this.k.run1(spec, [...binds, bind(y, count)], params, count);
+      const binds = [bind(acc, M * N), bind(scales, N), bind(ep.bias || scales, N)];
+      const count = pass[0];
+      if (ep.out.kind === 'int8') runBytes(this.k, epilogueSpec(true), binds, pass, y);
+      else this.k.run1(epilogueSpec(false), [...binds, bind(y, count)], pass, count);
+    } finally {
+      this.k.dev.free(acc);
+    }
   }
 
   quantize(x: number, n: number, scale: number, zeroPoint: number, q: number): void {
