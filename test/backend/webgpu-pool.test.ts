@@ -90,8 +90,11 @@ describe.skipIf(!gpu)('webgpu pool', () => {
   });
 
   it.each([
-    [2, 3000, 1],
-    [3, 50, 100],
+    [2, 3000, 1], // the workgroup reductions: 1, 4, 8 and 32 channels per workgroup
+    [3, 200, 100],
+    [2, 65, 4],
+    [3, 80, 7],
+    [3, 50, 100], // one invocation per output
     [1, 1, 33],
     [70, 7, 5],
   ])('globalAvgPool and its backward, N %i HW %i C %i', (N, HW, C) => {

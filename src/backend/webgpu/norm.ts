@@ -3,24 +3,17 @@
 //
 // Shapes: x, dy, dx, out [rows, C]; mean, variance, gamma, beta, dgamma, dbeta [C].
 // The per-channel reductions run in two dispatches: workgroups over (channel block, chunk of rows)
-// write one partial per chunk and channel, then one invocation per channel combines the partials.
-// A workgroup holds CT adjacent channels (a power of two ≤ 32 covering C where C is small, so reads
-// of a row stay contiguous) and 256 / CT lanes that stride the chunk's rows, summed by a tree in
-// workgroup memory. The statistics are computed on data shifted by the channel's first value and
-// combined with Chan's formula, so a large mean (1000 ± 1) costs no precision in the variance.
+// write one partial per chunk and channel (a column reduction, columns.ts), then one invocation
+// per channel combines the partials. The statistics are computed on data shifted by the channel's
+// first value and combined with Chan's formula, so a large mean (1000 ± 1) costs no precision in
+// the variance.
 // Not for: layer norm or the elementwise part of other norms (elementwise.ts).
 
+import { channelTile, colsumFn } from './columns.js';
 import { copy, fill } from './elementwise.js';
 import { bind, fw, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
 const WG = 256;
-
-/** Channels per workgroup: the smallest power of two ≥ C, at most 32. */
-function channelTile(C: number): number {
-  let ct = 1;
-  while (ct < C && ct < 32) ct *= 2;
-  return ct;
-}
 
 interface Chunking {
   ct: number;
@@ -42,24 +35,12 @@ function grid(groups: number): [number, number, number] {
 }
 
 /**
- * WGSL shared by the chunk kernels: `colsum(lid, v)` sums v over the lanes of lid's channel (all
- * invocations must call it); `main` opens with the chunk's channel c (valid when `ok`) and its rows
- * [r0, r1), lane `lane` of `LANES`.
+ * WGSL of a chunk kernel: `main` opens with the chunk's channel c (valid when `ok`) and its rows
+ * [r0, r1), lane `lane` of `LANES`; `colsum` (columns.ts) sums over the lanes.
  */
 function chunkKernel(ct: number, stmts: string): string {
   const lanes = WG / ct;
-  return `var<workgroup> red: array<f32, ${WG}>;
-fn colsum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var h = ${lanes / 2}u; h > 0u; h >>= 1u) {
-    if (lid < h * ${ct}u) { red[lid] += red[lid + h * ${ct}u]; }
-    workgroupBarrier();
-  }
-  let r = red[lid % ${ct}u];
-  workgroupBarrier();
-  return r;
-}
+  return `${colsumFn(ct)}
 @compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   $P
   let g = wid.y * nwg.x + wid.x;

@@ -8,7 +8,8 @@
 // Not for: the fused int8 conv + pool (int8.ts), conv geometry (shape/window.ts).
 
 import type { Pool2dGeometry } from '../../shape/window.js';
-import { bind, type KernelSpec, type Kernels, main1 } from './wgsl.js';
+import { channelTile, colsumFn } from './columns.js';
+import { bind, grid1, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
 /** Geometry words, in the order the WGSL below reads them with `geom()`. */
 function geomWords(g: Pool2dGeometry): number[] {
@@ -144,47 +145,59 @@ export function avgPool2dBackward(k: Kernels, dy: number, g: Pool2dGeometry, dx:
   k.run1(AVGPOOL_BACKWARD, [bind(dy, g.N * g.OH * g.OW * g.C), bind(dx, n)], [n, ...geomWords(g)], n);
 }
 
-/** Channels per workgroup of the global average pool; the other 256 / GAP_CT lanes split HW. */
-const GAP_CT = 32;
-const GAP_LANES = 256 / GAP_CT;
-
-// Workgroup (cb, b): channels cb·32 … of batch b; lane l sums pixels l, l + 8, …; then a tree over lanes.
-const GLOBAL_AVG_POOL: KernelSpec = {
-  name: 'global_avg_pool',
+// Few pixels: one invocation per (b, c) sums its HW pixels (neighbours read neighbouring channels).
+const GLOBAL_AVG_POOL_SMALL: KernelSpec = {
+  name: 'global_avg_pool_small',
   bindings: ['x:f32', 'y:f32!'],
-  params: ['groups:u32', 'cblocks:u32', 'HW:u32', 'C:u32'],
-  body: `var<workgroup> part: array<f32, 256>;
+  params: ['n:u32', 'HW:u32', 'C:u32'],
+  body: main1(`let b = i / C;
+  let c = i % C;
+  var s = 0.0;
+  for (var p = 0u; p < HW; p++) { s += x[o_x + (b * HW + p) * C + c]; }
+  y[o_y + i] = s / f32(HW);`),
+};
+
+// Many pixels: workgroup (cb, b) holds CT channels of batch b; its 256 / CT lanes stride the
+// pixels (columns.ts).
+const gapSpecs = new Map<number, KernelSpec>();
+function gapSpec(ct: number): KernelSpec {
+  const lanes = 256 / ct;
+  return specFor(gapSpecs, ct, () => ({
+    name: `global_avg_pool_ct${ct}`,
+    bindings: ['x:f32', 'y:f32!'],
+    params: ['groups:u32', 'cblocks:u32', 'HW:u32', 'C:u32'],
+    body: `${colsumFn(ct)}
 @compute @workgroup_size(256) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   $P
   let g = wid.y * nwg.x + wid.x;
   if (g >= groups) { return; }
-  let c = (g % cblocks) * ${GAP_CT}u + lid % ${GAP_CT}u;
+  let c = (g % cblocks) * ${ct}u + lid % ${ct}u;
   let b = g / cblocks;
   var s = 0.0;
   if (c < C) {
-    for (var p = lid / ${GAP_CT}u; p < HW; p += ${GAP_LANES}u) { s += x[o_x + (b * HW + p) * C + c]; }
+    for (var p = lid / ${ct}u; p < HW; p += ${lanes}u) { s += x[o_x + (b * HW + p) * C + c]; }
   }
-  part[lid] = s;
-  workgroupBarrier();
-  for (var h = ${GAP_LANES / 2}u; h > 0u; h >>= 1u) {
-    if (lid < h * ${GAP_CT}u) { part[lid] += part[lid + h * ${GAP_CT}u]; }
-    workgroupBarrier();
-  }
-  if (lid < ${GAP_CT}u && c < C) { y[o_y + b * C + c] = part[lid] / f32(HW); }
+  let t = colsum(lid, s);
+  if (lid < ${ct}u && c < C) { y[o_y + b * C + c] = t / f32(HW); }
 }`,
-};
+  }));
+}
+
+/** Pixels up to which one invocation sums a whole (b, c) column. */
+const GAP_SMALL_HW = 64;
 
 /** y[N, C] = the mean of x[N, HW, C] over HW. */
 export function globalAvgPool(k: Kernels, x: number, N: number, HW: number, C: number, out: number): void {
-  const cblocks = Math.ceil(C / GAP_CT);
+  const binds = [bind(x, N * HW * C), bind(out, N * C)];
+  if (HW <= GAP_SMALL_HW) {
+    k.run1(GLOBAL_AVG_POOL_SMALL, binds, [N * C, HW, C], N * C);
+    return;
+  }
+  const ct = channelTile(C);
+  const cblocks = Math.ceil(C / ct);
   const groups = N * cblocks;
   if (groups === 0) return;
-  k.run(
-    GLOBAL_AVG_POOL,
-    [bind(x, N * HW * C), bind(out, N * C)],
-    [groups, cblocks, HW, C],
-    groups <= 65535 ? [groups, 1, 1] : [65535, Math.ceil(groups / 65535), 1],
-  );
+  k.run(gapSpec(ct), binds, [groups, cblocks, HW, C], grid1(groups, 1));
 }
 
 const GLOBAL_AVG_POOL_BACKWARD: KernelSpec = {
