@@ -3,9 +3,10 @@
 // and the reference backend (reference.ts).
 //
 // Every reduction is segmented: a workgroup of 256 threads holds S = 256 / T outputs (rows) with T
-// lanes each (T a power of two ≥ the reduced length, at most 256). Each lane accumulates its
-// strided share sequentially in f32, then the T partials meet in a workgroup-memory tree (pairwise,
-// deterministic). Rows of 10 fill a workgroup with 16 rows; rows of 30,000 take a whole workgroup.
+// lanes each, T a power of two giving each lane about 16 elements (more lanes while the rows are
+// too few to fill the GPU; at most 256). Each lane accumulates its strided share sequentially in
+// f32, then the T partials meet in a workgroup-memory tree (pairwise, deterministic). Rows of 10
+// take one thread each, with no barrier; rows of 30,000 a whole workgroup.
 // Axis reductions merge adjacent axes of the same kind first; when the reduced axes are innermost
 // the lanes run along memory (row mode), otherwise the outputs do (column mode), so reads coalesce
 // either way. Few outputs over a long reduction split the reduction into parts (a second pass, or
@@ -34,9 +35,18 @@ function pow2ceil(n: number): number {
   return p;
 }
 
-/** Lanes per row: a power of two covering `len`, at most the workgroup. */
-function lanesFor(len: number): number {
-  return Math.min(WG, pow2ceil(Math.max(1, len)));
+/** Elements a lane should have before a row takes more lanes (fewer barriers, fuller workgroups). */
+const LANE_LOADS = 16;
+
+/**
+ * Lanes for each of `rows` rows of `len`: a power of two giving each lane about LANE_LOADS
+ * elements, doubled (up to one per element and `most`) while the rows fill few workgroups.
+ */
+function lanesFor(len: number, rows: number, most = WG): number {
+  const top = Math.min(most, pow2ceil(Math.max(1, len)));
+  let T = Math.min(top, pow2ceil(Math.ceil(len / LANE_LOADS)));
+  while (T < top && Math.ceil(rows / (WG / T)) < FEW_WORKGROUPS) T *= 2;
+  return T;
 }
 
 /** NaN-propagating max (as Math.max), which WGSL's max does not promise. */
@@ -147,7 +157,7 @@ function layoutOf(groups: readonly Group[]): Layout {
   const nRed = groups.reduce((p, g) => (g.reduced ? p * g.dim : p), 1);
   const row = kept.length === 0 || groups[groups.length - 1].reduced;
   // Column mode: outputs along the innermost kept group first (coalesced reads), lanes for the rest.
-  const T = row ? lanesFor(nRed) : Math.min(WG / Math.min(WG, pow2ceil(kept[kept.length - 1].dim)), lanesFor(nRed));
+  const T = row ? lanesFor(nRed, nOut) : lanesFor(nRed, nOut, WG / Math.min(WG, pow2ceil(kept[kept.length - 1].dim)));
   return { nOut, nRed, row, T };
 }
 
@@ -337,6 +347,7 @@ function rowMain(body: string): string {
 ${MAX_FN}
 var<workgroup> sh: array<f32, ${WG}>;
 fn rtree(lid: u32, lane: u32, T: u32, v: f32, isMax: bool) -> f32 {
+  if (T == 1u) { return v; }
   workgroupBarrier();
   sh[lid] = v;
   for (var s = T / 2u; s > 0u; s = s / 2u) {
@@ -364,7 +375,7 @@ const ROW_PARAMS = ['rows:u32', 'cols:u32', 'T:u32', 'ninf:f32'];
 
 function runRows(k: Kernels, spec: KernelSpec, binds: Bind[], rows: number, cols: number, extra: number[] = []): void {
   if (rows === 0) return;
-  const T = lanesFor(cols);
+  const T = lanesFor(cols, rows);
   k.run(
     spec,
     binds,
