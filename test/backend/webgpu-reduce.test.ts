@@ -113,6 +113,16 @@ describe.skipIf(!gpu)('webgpu reduce family', () => {
     }
   });
 
+  it('rows past 65,535 workgroups (the grid folds into y): softmax of 1-element rows is 1 in every row', () => {
+    const rows = 65_535 * 256 + 300;
+    const x = g.alloc(rows * 4);
+    g.fill(x, rows, 5);
+    g.softmax(x, rows, 1, x, false);
+    const y = g.read(x, 'float32', rows);
+    g.free(x);
+    expect(y.every((v) => v === 1)).toBe(true);
+  });
+
   const ROWS = [
     [700, 1],
     [1000, 10],
