@@ -49,8 +49,10 @@ function lanesFor(len: number, rows: number, most = WG): number {
   return T;
 }
 
-/** NaN-propagating max (as Math.max), which WGSL's max does not promise. */
-// NaN tests on the bits: compilers may fold \`v != v\` to false.
+/**
+ * NaN-propagating max (as Math.max), which WGSL's max does not promise. NaN is tested on the bits:
+ * lavapipe folds `v != v` to false.
+ */
 const MAX_FN = `fn nan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 fn mx_(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, nan_(a) || nan_(b)); }`;
 
