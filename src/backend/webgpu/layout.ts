@@ -14,8 +14,8 @@ import { WebGpuError } from './device.js';
 import { copy, fill } from './elementwise.js';
 import { bind, grid1, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
-/** Most axes a kernel takes after merging (its index words must fit the 64-word uniform). */
-const MAX_RANK = 12;
+/** Parameter words of a dispatch (64, less one offset word per binding; every kernel here has 2). */
+const WORDS = 62;
 
 function numel(shape: readonly number[]): number {
   return shape.reduce((p, d) => p * d, 1);
@@ -35,8 +35,9 @@ function fmt(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-function checkRank(op: string, rank: number): void {
-  if (rank > MAX_RANK) throw new WebGpuError(`webgpu ${op}: rank ${rank} after merging axes (at most ${MAX_RANK})`);
+/** Whether r axes of `perAxis` words each fit beside `fixed` words. */
+function fits(fixed: number, perAxis: number, r: number): boolean {
+  return fixed + perAxis * r <= WORDS;
 }
 
 /**
@@ -56,31 +57,37 @@ function unravel(i: string, r: number, dims: number, strides: readonly { name: s
   return lines.join('\n  ');
 }
 
-// out[i] = x[off + Σ coordinate(i over dims) · strides]; words: 2 offsets, n, off, dims at 4, strides.
-const gatherSpecs = new Map<number, KernelSpec>();
-function gatherSpec(r: number): KernelSpec {
-  return specFor(gatherSpecs, r, () => ({
-    name: `layout_gather_r${r}`,
+// gather: y[i] = x[off + Σ coordinate(i over dims) · strides]; scatter: y[off + …] = x[i]. Words
+// after the 2 offsets: n, off, the r (compiled in) dims, then the strides.
+type Move = 'gather' | 'scatter';
+const moveSpecs = new Map<string, KernelSpec>();
+function moveSpec(move: Move, r: number): KernelSpec {
+  return specFor(moveSpecs, `${move}${r}`, () => ({
+    name: `layout_${move}_r${r}`,
     bindings: ['x:f32', 'y:f32!'],
     params: ['n:u32', 'off:u32'],
-    body: main1(`${unravel('i', r, 4, [{ name: 'src', word: 4 + r }])}
-  y[o_y + i] = x[o_x + off + src];`),
+    body: main1(`${unravel('i', r, 4, [{ name: 'at', word: 4 + r }])}
+  ${move === 'gather' ? 'y[o_y + i] = x[o_x + off + at];' : 'y[o_y + off + at] = x[o_x + i];'}`),
   }));
 }
 
-function gather(
+/** Moves the n = Π dims elements between a dense side and a strided one (`off`, `strides`). */
+function move(
   k: Kernels,
   op: string,
+  how: Move,
   x: number,
   xCount: number,
   off: number,
   dims: number[],
   strides: number[],
-  out: number,
+  y: number,
+  yCount: number,
 ): void {
-  checkRank(op, dims.length);
+  const r = dims.length;
+  if (!fits(2, 2, r)) throw new WebGpuError(`webgpu ${op}: rank ${r} after merging axes (at most ${(WORDS - 2) / 2})`);
   const n = numel(dims);
-  k.run1(gatherSpec(dims.length), [bind(x, xCount), bind(out, n)], [n, off, ...dims, ...strides], n);
+  k.run1(moveSpec(how, r), [bind(x, xCount), bind(y, yCount)], [n, off, ...dims, ...strides], n);
 }
 
 // A batch of 2-D transposes: x [..., B, ..., A] → out [..., A, ..., B] through a 32×32 tile (33
@@ -162,16 +169,19 @@ export function transpose(k: Kernels, x: number, shape: readonly number[], perm:
   // Tiles where the innermost axis moves and both innermost axes fill most of a tile; otherwise a
   // gather (a size-3 axis read through 32-wide tiles would idle most of the workgroup).
   const [nA, nB] = [m.shape[r - 1], m.shape[m.perm[r - 1]]];
-  if (m.perm[r - 1] === r - 1 || Math.min(nA, nB) < MIN_TILED) {
-    gather(
+  const batchRank = r - 2;
+  if (m.perm[r - 1] === r - 1 || Math.min(nA, nB) < MIN_TILED || !fits(7, 3, batchRank)) {
+    move(
       k,
       'transpose',
+      'gather',
       x,
       n,
       0,
       outShape,
       m.perm.map((a) => xs[a]),
       out,
+      n,
     );
     return;
   }
@@ -180,7 +190,6 @@ export function transpose(k: Kernels, x: number, shape: readonly number[], perm:
   const B = m.perm[r - 1];
   const ys = denseStrides(outShape);
   const batch = m.perm.map((a, j) => ({ a, j })).filter(({ a }) => a !== A && a !== B);
-  checkRank('transpose', batch.length);
   const [tilesA, tilesB] = [Math.ceil(nA / TILE), Math.ceil(nB / TILE)];
   const groups = tilesA * tilesB * numel(batch.map(({ a }) => m.shape[a]));
   k.run(
@@ -239,6 +248,12 @@ export function mergeWindow(
   return m;
 }
 
+/** The dense strides of a window's tensor and the flat index where the window starts. */
+function windowStart(m: { shape: number[]; begin: number[] }): { xs: number[]; off: number } {
+  const xs = denseStrides(m.shape);
+  return { xs, off: m.begin.reduce((t, b, a) => t + b * xs[a], 0) };
+}
+
 /** out[size] = the window of x[shape] at begin. */
 export function slice(
   k: Kernels,
@@ -251,9 +266,8 @@ export function slice(
   checkWindow('slice', shape, begin, size);
   if (numel(size) === 0) return;
   const m = mergeWindow(shape, begin, size);
-  const xs = denseStrides(m.shape);
-  const off = m.begin.reduce((t, b, a) => t + b * xs[a], 0);
-  gather(k, 'slice', x, numel(shape), off, m.size, xs, out);
+  const { xs, off } = windowStart(m);
+  move(k, 'slice', 'gather', x, numel(shape), off, m.size, xs, out, numel(size));
 }
 
 // dx[i] = dy[i's coordinate − begin] inside the window, else 0. Words after the 2 offsets: n, then
@@ -299,7 +313,13 @@ export function sliceBackward(
   }
   const m = mergeWindow(shape, begin, size);
   const r = m.shape.length;
-  checkRank('sliceBackward', r);
+  if (!fits(1, 4, r)) {
+    // Too many axes for one pass: zeros, then dy scattered into its window.
+    fill(k, dx, n, 0);
+    const { xs, off } = windowStart(m);
+    move(k, 'sliceBackward', 'scatter', dy, numel(size), off, m.size, xs, dx, n);
+    return;
+  }
   k.run1(
     sliceBackwardSpec(r),
     [bind(dy, numel(size)), bind(dx, n)],
