@@ -11,12 +11,12 @@ import type { Pool2dGeometry } from '../../shape/window.js';
 import { channelTile, colsumFn } from './columns.js';
 import { bind, grid1, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
-/** Geometry words, in the order the WGSL below reads them with `geom()`. */
+/** The geometry as parameter words, in the order of GEOM_PARAMS (after n) and OUT_PARAMS. */
 function geomWords(g: Pool2dGeometry): number[] {
   return [g.H, g.W, g.C, g.KH, g.KW, g.strideH, g.strideW, g.padTop, g.padLeft, g.OH, g.OW];
 }
 
-/** `n` then the 11 geometry words as `let`s (params of every windowed kernel). */
+/** Parameters of every windowed kernel: n (invocations), then the geometry. */
 const GEOM_PARAMS = ['n:u32', 'H:i32', 'W:i32', 'C:u32', 'KH:i32', 'KW:i32', 'sH:i32', 'sW:i32', 'pT:i32', 'pL:i32'];
 const OUT_PARAMS = ['OH:i32', 'OW:i32'];
 
