@@ -98,6 +98,8 @@ export class GpuDevice {
       workerData: { ctl: ctl.buffer, port: port2, flags },
       transferList: [port2 as unknown as import('node:worker_threads').TransferListItem],
       stderr: false,
+      // worker.js is plain JS: none of the parent's loaders or module flags (tsx, --input-type)
+      execArgv: [],
     });
     worker.unref();
     const reply = waitReply(wt, ctl, 0, port1, OPEN_TIMEOUT_MS) as

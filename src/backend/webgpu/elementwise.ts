@@ -64,7 +64,7 @@ function gradExpr(fn: UnaryFn): string {
     case 'tanh':
       return 'd * (1.0 - yv * yv)';
     case 'gelu':
-      return `d * (0.5 * (1.0 + t) + 0.5 * xv * (1.0 - t * t) * du)`;
+      return `d * (0.5 * (1.0 + t) + 0.5 * xc * (1.0 - t * t) * du)`;
   }
 }
 
@@ -83,7 +83,8 @@ function gradSpec(fn: UnaryFn): KernelSpec {
   return specFor(gradSpecs, fn, () => {
     const gelu =
       fn === 'gelu'
-        ? 'let t = tanh_(0.7978845608028654 * (xv + 0.044715 * xv * xv * xv)); let du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xv * xv);'
+        ? // past |x| = 10 the f64 reference gives exactly dy or 0; x³ would overflow f32 there
+          'let xc = select(clamp(xv, -10.0, 10.0), xv, isnan_(xv) || abs(xv) > 3.4e38); let t = tanh_(0.7978845608028654 * (xc + 0.044715 * xc * xc * xc)); let du = 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * xc * xc);'
         : '';
     return {
       name: `unary_grad_${fn}`,
@@ -118,9 +119,9 @@ const BINARY_EXPR: Record<BinaryFn, string> = {
   sub: 'a - b',
   mul: 'a * b',
   div: 'a / b',
-  // NaN propagates (numpy.maximum), which WGSL's max does not promise.
-  max: 'select(max(a, b), a + b, a != a || b != b)',
-  min: 'select(min(a, b), a + b, a != a || b != b)',
+  // NaN propagates (numpy.maximum), which WGSL's max does not promise (and `a != a` may be folded away).
+  max: 'select(max(a, b), a + b, isnan_(a) || isnan_(b))',
+  min: 'select(min(a, b), a + b, isnan_(a) || isnan_(b))',
   eq: 'select(0.0, 1.0, a == b)',
   gt: 'select(0.0, 1.0, a > b)',
 };
@@ -245,7 +246,7 @@ const WHERE: KernelSpec = {
   bindings: ['C:f32', 'A:f32', 'B:f32', 'Y:f32!'],
   params: ['n:u32', 'r:u32'],
   body: `${BROADCAST_FN}
-${main1('let c = C[o_C + bidx(i, r, 6u, 3u, 0u)]; Y[o_Y + i] = select(B[o_B + bidx(i, r, 6u, 3u, 2u)], A[o_A + bidx(i, r, 6u, 3u, 1u)], c != 0.0);')}`,
+${main1('let c = C[o_C + bidx(i, r, 6u, 3u, 0u)]; Y[o_Y + i] = select(B[o_B + bidx(i, r, 6u, 3u, 2u)], A[o_A + bidx(i, r, 6u, 3u, 1u)], c != 0.0 || isnan_(c));')}`,
 };
 
 export function where(

@@ -25,6 +25,7 @@ const PRELUDE = `
 @group(0) @binding(0) var<uniform> P_: array<vec4<u32>, 16>;
 fn pu_(i: u32) -> u32 { return P_[i >> 2u][i & 3u]; }
 fn lin(wid: vec3u, nwg: vec3u, lid: u32, wg: u32) -> u32 { return (wid.y * nwg.x + wid.x) * wg + lid; }
+fn isnan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn gelu_(x: f32) -> f32 {
   let u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
   return 0.5 * x * (1.0 + tanh_(u));
