@@ -86,11 +86,11 @@ type Outputs = Record<string, number[] | number>;
  * Runs `run` on the reference and on each wasm backend and compares every output: exactly, or
  * within |a − e| ≤ tol · (max |e| + |e|) (NaN equals NaN, infinities must match).
  */
-function agree(run: (s: Scope) => Outputs, tol: number | 'exact' = 1e-5): void {
+function agree(run: (s: Scope) => Outputs, tol: number | 'exact' = 1e-5, backends: readonly Backend[] = wasm): void {
   const liveBefore = ref.memoryStats().liveBlocks;
   const expected = withScope(ref, run);
   expect(ref.memoryStats().liveBlocks).toBe(liveBefore);
-  for (const be of wasm) {
+  for (const be of backends) {
     const actual = withScope(be, run);
     for (const key of Object.keys(expected)) compare(`${key} (${label(be)})`, actual[key], expected[key], tol);
   }
@@ -1024,30 +1024,39 @@ describe('ReferenceBackend agrees with WasmBackend: int8', () => {
 
 // Edge cases where the kernels do not (yet) give what the reference gives. `it.fails` passes
 // while they differ: once a kernel is fixed its case turns red, and becomes a plain test.
-describe('known divergences of the wasm kernels (it.fails)', () => {
-  it.fails('gemm with K = 0 stores epilogue(0) = bias (wasm: the K loop never runs, C is left as it was)', () => {
-    agree((s) => {
+// The wasm kernels fail these (it.fails); the WebGPU kernels must pass them.
+const DIVERGENCES: [string, (s: Scope) => Outputs][] = [
+  [
+    'gemm with K = 0 stores epilogue(0) = bias (wasm: the K loop never runs, C is left as it was)',
+    (s) => {
       const c = s.out(6);
       s.be.gemm(s.f32([]), s.f32([]), c, 2, 0, 3, { bias: s.f32([1, 2, 3]) });
       return { c: s.get(c, 6) };
-    });
-  });
-
-  it.fails('reduce over an empty axis stores the identity (wasm: returns early, out is left as it was)', () => {
-    agree((s) => {
+    },
+  ],
+  [
+    'reduce over an empty axis stores the identity (wasm: returns early, out is left as it was)',
+    (s) => {
       const out = s.out(3);
       s.be.reduce('sum', s.f32([]), [3, 0], [1], out);
       return { out: s.get(out, 3) };
-    });
-  });
-
-  it.fails('the GEMM epilogue relu maps NaN to 0 as unary relu does (wasm: full 4x8 tiles keep NaN)', () => {
-    agree((s) => {
+    },
+  ],
+  [
+    'the GEMM epilogue relu maps NaN to 0 as unary relu does (wasm: full 4x8 tiles keep NaN)',
+    (s) => {
       const c = s.out(4 * 9);
       s.be.gemm(s.f32([Number.NaN, 1, 1, 1]), s.f32(new Float32Array(9).fill(1)), c, 4, 1, 9, { activation: 'relu' });
       return { c: s.get(c, 4 * 9) };
-    });
-  });
+    },
+  ],
+];
+const wasmOnly = wasm.filter((b) => b instanceof WasmBackend);
+const gpuOnly = wasm.filter((b) => b instanceof WebGpuBackend);
+
+describe('known divergences of the wasm kernels (it.fails), which WebGPU gets right', () => {
+  it.fails.each(wasmOnly.length ? DIVERGENCES : [])('wasm: %s', (_name, run) => agree(run, 1e-5, wasmOnly));
+  it.skipIf(!gpuOnly.length).each(DIVERGENCES)('webgpu: %s', (_name, run) => agree(run, 1e-5, gpuOnly));
 });
 
 // ---- the reference by hand -------------------------------------------------------------------
