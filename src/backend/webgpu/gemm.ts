@@ -133,20 +133,31 @@ function epWords(ep: Epilogue, N: number): number[] {
 const GEMM_PARAMS = ['M:u32', 'K:u32', 'N:u32', 'tilesN:u32', 'tilesM:u32', 'splits:u32', 'kChunk:u32'] as const;
 
 function tileBody(src: TileSource, store: (val: string) => string): string {
-  const loads = (op: 'A' | 'B'): string => {
+  // Global reads of slice k0 into registers (ra, rb): issued before the current slice's FMAs, so
+  // their latency hides behind the arithmetic; stored to workgroup memory after.
+  const fetch = (op: 'A' | 'B'): string => {
     const alongK = op === 'A' ? src.aAlongK : src.bAlongK;
     const [idx, bound, load] = op === 'A' ? ['gm', 'm0', src.loadA] : ['gn', 'n0', src.loadB];
     const lim = op === 'A' ? 'M' : 'N';
     return [0, 1, 2, 3]
-      .map((r) => {
-        const row = slotRow(alongK, r);
-        const kk = slotK(alongK, r);
-        return `{ let ${idx} = ${bound} + ${row}; let gk = k0 + ${kk}; var v = 0.0;
+      .map(
+        (r) => `{ let ${idx} = ${bound} + ${slotRow(alongK, r)}; let gk = k0 + ${slotK(alongK, r)}; var v = 0.0;
       if (${idx} < ${lim} && gk < kEnd) { ${load(r)} }
-      ${op}s[${kk} * ${LD}u + ${row}] = v; }`;
-      })
+      r${op.toLowerCase()}[${r}] = v; }`,
+      )
+      .join('\n      ');
+  };
+  const stage = (op: 'A' | 'B'): string => {
+    const alongK = op === 'A' ? src.aAlongK : src.bAlongK;
+    return [0, 1, 2, 3]
+      .map((r) => `${op}s[${slotK(alongK, r)} * ${LD}u + ${slotRow(alongK, r)}] = r${op.toLowerCase()}[${r}];`)
       .join('\n    ');
   };
+  const fetchSlice = (k0: string) => `{ let k0 = ${k0};
+      ${src.tile ?? ''}
+      ${fetch('A')}
+      ${fetch('B')}
+    }`;
   const stores = [0, 1, 2, 3]
     .map(
       (i) => `{ let gm = m0 + lid.y + ${16 * i}u; if (gm < M) {
@@ -168,11 +179,14 @@ var<workgroup> Bs: array<f32, ${TK * LD}>;
   let kEnd = min(K, kBegin + kChunk);
   ${src.setup ?? ''}
   var acc: array<vec4<f32>, 4>;
-  for (var k0 = kBegin; k0 < kEnd; k0 += ${TK}u) {
-    ${src.tile ?? ''}
-    ${loads('A')}
-    ${loads('B')}
+  var ra: array<f32, 4>;
+  var rb: array<f32, 4>;
+  if (kBegin < kEnd) ${fetchSlice('kBegin')}
+  for (var ks = kBegin; ks < kEnd; ks += ${TK}u) {
+    ${stage('A')}
+    ${stage('B')}
     workgroupBarrier();
+    if (ks + ${TK}u < kEnd) ${fetchSlice(`ks + ${TK}u`)}
     for (var kk = 0u; kk < ${TK}u; kk++) {
       let ka = kk * ${LD}u + lid.y;
       let kb = kk * ${LD}u + lid.x;
