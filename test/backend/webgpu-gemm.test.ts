@@ -1,10 +1,11 @@
 // The WebGPU GEMM kernels against the reference backend: the 64×64 tile kernel on tails (M, N, K
 // not multiples of the tile), exact tiles and several workgroups, the GEMV kernel for M ≤ 4
-// (batch 1), split-K (few output tiles, long K), K = 0, every transA/transB combination, every
-// epilogue (accumulate, bias, residual with a row stride, each activation; relu of NaN is 0),
-// huge and tiny values, and prepared weights in f32 and f16 (checked against the reference of the
-// f16-rounded weights). Buffers are views at odd offsets with guards (gpu-compare.ts). Skipped
-// where no WebGPU adapter exists (test/backend/gpu.ts).
+// (batch 1) and its passes over the rows of small batches (M ≤ 16), split-K (few output tiles,
+// long K), K = 0, every transA/transB combination, every epilogue (accumulate, bias, residual
+// with a row stride, each activation; relu of NaN is 0), huge and tiny values, and prepared
+// weights in f32 and f16 (checked against the reference of the f16-rounded weights). Buffers are
+// views at odd offsets with guards (gpu-compare.ts). Skipped where no WebGPU adapter exists
+// (test/backend/gpu.ts).
 import { describe, expect, it } from 'vitest';
 import type { Backend, Epilogue, EpilogueActivation } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
@@ -73,7 +74,9 @@ describe.skipIf(!gpu)('webgpu gemm', () => {
     [1, 37, 70, 'batch 1 (GEMV)'],
     [4, 50, 130, 'M = 4 (GEMV, several column groups)'],
     [3, 1100, 9, 'GEMV, long K'],
-    [5, 3, 17, 'smallest tiled'],
+    [9, 40, 77, 'small batch (GEMV passes; transA: tiled)'],
+    [16, 30, 130, 'four GEMV passes'],
+    [17, 3, 17, 'smallest tiled'],
     [65, 33, 17, 'tails in M, N and K'],
     [64, 16, 64, 'one exact tile'],
     [130, 70, 129, 'several workgroups, tails'],

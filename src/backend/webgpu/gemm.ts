@@ -1,7 +1,8 @@
 // WebGPU kernels: tiled f32 GEMM with the fused epilogue (bias, residual, activation, accumulate),
-// transposed operands, a GEMV-like kernel for batch-1 rows (M ≤ 4), deterministic split-K where
-// the output has too few tiles to fill a GPU, and weights prepared once (stored as Bt [N, K], f32,
-// or f16 where the adapter has shader-f16 and the caller asks for it). The tile template takes
+// transposed operands, a GEMV-like kernel for batch-1 rows (M ≤ 4; small batches of up to 16 rows
+// in passes of 4), deterministic split-K where the output has too few tiles to fill a GPU, and
+// weights prepared once (stored as Bt [N, K], f32, or f16 where the adapter has shader-f16 and the
+// caller asks for it). The tile template takes
 // pluggable operand loaders, so conv.ts runs its implicit GEMMs through the same kernel.
 // Semantics: src/backend/backend.ts and the reference backend.
 //
@@ -22,6 +23,8 @@ const TK = 16;
 const LD = TS + 1;
 /** Rows the GEMV kernel handles (its accumulator is one vec4 per thread). */
 const GEMV_ROWS = 4;
+/** GEMV passes (of GEMV_ROWS rows each) before the tile kernel takes over. */
+const GEMV_PASSES = 4;
 /** Workgroups a GEMM should offer before split-K stops paying (a mid-size GPU's worth). */
 const TARGET_GROUPS = 128;
 /** Shortest K range one split handles. */
@@ -365,10 +368,24 @@ function matmulInto(
   if (M === 0 || N === 0) return;
   const bType: BType = bBytes === 2 ? 'f16' : 'f32';
   const src = matrixSource(transA, transB, bType);
-  const binds = [bind(a, M * K), bind(b, K * N, bBytes)];
   const enable: 'f16'[] = bType === 'f16' ? ['f16'] : [];
-  if (M <= GEMV_ROWS) runGemv(k, src, transA, binds, M, K, N, c, ep, enable);
-  else runTiled(k, src, binds, [], M, K, N, c, ep, enable);
+  if (M <= GEMV_ROWS) {
+    runGemv(k, src, transA, [bind(a, M * K), bind(b, K * N, bBytes)], M, K, N, c, ep, enable);
+  } else if (M <= GEMV_PASSES * GEMV_ROWS && !transA) {
+    // A few rows (small batches): GEMV passes over row views re-read B from cache, where a 64-row
+    // tile would compute mostly padding on a handful of workgroups.
+    const ldr = ep.ldr ?? N;
+    for (let r0 = 0; r0 < M; r0 += GEMV_ROWS) {
+      const rows = Math.min(GEMV_ROWS, M - r0);
+      const view: Epilogue = {
+        ...ep,
+        ldr,
+        residual: ep.residual ? ep.residual + r0 * ldr * 4 : undefined,
+      };
+      const binds = [bind(a + r0 * K * 4, rows * K), bind(b, K * N, bBytes)];
+      runGemv(k, src, false, binds, rows, K, N, c + r0 * N * 4, view, enable);
+    }
+  } else runTiled(k, src, [bind(a, M * K), bind(b, K * N, bBytes)], [], M, K, N, c, ep, enable);
 }
 
 /** C[M, N] = epilogue(op(A) · op(B)). */
