@@ -164,6 +164,11 @@ export interface InferenceBackend {
   /** Float weights B[K, N] laid out once for gemmPrepared / conv2dPrepared. */
   prepareWeights(w: Float32Array, K: number, N: number): Prepared;
   gemmPrepared(a: Buf, M: number, w: Prepared, c: Buf, ep?: Epilogue): void;
+  /**
+   * As prepareWeights, for weights whose values are halves (an fp16 artifact's constant): a device
+   * that computes from f16 storage keeps them so (WebGPU with shader-f16); absent: prepareWeights.
+   */
+  prepareWeightsHalf?(w: Float32Array, K: number, N: number): Prepared;
   release(p: Prepared): void;
 
   // ---- conv ----------------------------------------------------------------------------------

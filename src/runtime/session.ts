@@ -210,7 +210,13 @@ export class Session {
         if (!p) {
           const c = g.constants[v];
           const N = c.shape[c.shape.length - 1];
-          p = this.own(this.backend.prepareWeights(floatData(c), c.data.length / N, N));
+          const K = c.data.length / N;
+          const b = this.backend;
+          p = this.own(
+            c.dtype === 'float16' && b.prepareWeightsHalf
+              ? b.prepareWeightsHalf(floatData(c), K, N)
+              : b.prepareWeights(floatData(c), K, N),
+          );
           this.weightsOf.set(v, p);
         }
         return p;

@@ -241,6 +241,10 @@ export class WebGpuBackend implements Backend {
   prepareWeights(w: Float32Array, K: number, N: number): Prepared {
     return mm.prepareWeights(this.k, w, K, N);
   }
+  /** f16 storage where the adapter has shader-f16 (half the bytes a batch-1 GEMV streams). */
+  prepareWeightsHalf(w: Float32Array, K: number, N: number): Prepared {
+    return this.kernels.f16 ? mm.prepareWeightsF16(this.k, w, K, N) : mm.prepareWeights(this.k, w, K, N);
+  }
   gemmPrepared(a: Buf, M: number, w: Prepared, c: Buf, ep: Epilogue = {}): void {
     mm.gemmPrepared(this.k, a, M, w, c, ep);
   }

@@ -130,6 +130,25 @@ function run(name, binds, params, gx, gy, gz) {
       ranges[i] = { buffer: copy, start: 0, end: size, delta: a.delta };
     }
   }
+  // a buffer bound twice (apart), one of them writable: the all-read-write variant
+  let shared = false;
+  for (let i = 0; i < nb && !shared; i++)
+    for (let j = i + 1; j < nb && !shared; j++)
+      shared = ranges[i].buffer === ranges[j].buffer && (p.writable[i] || p.writable[j]);
+  // where every binding is writable, read-only bindings must not overlap each other either
+  for (let i = 0; shared && i < nb; i++)
+    for (let j = i + 1; j < nb; j++) {
+      const a = ranges[i];
+      const b = ranges[j];
+      if (a.buffer !== b.buffer || a.end <= b.start || b.end <= a.start || p.writable[j]) continue;
+      endPass();
+      const size = b.end - b.start;
+      const copy = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      encoder().copyBufferToBuffer(b.buffer, b.start, copy, 0, size);
+      scratch.push(copy);
+      ranges[j] = { buffer: copy, start: 0, end: size, delta: b.delta };
+    }
+  const v = variant(p, shared);
   const slot = dispatches++;
   const words = slot * (PARAM_BYTES / 4);
   paramsCpu.set(params, words);
@@ -139,32 +158,51 @@ function run(name, binds, params, gx, gy, gz) {
     const r = ranges[i];
     entries.push({ binding: i + 1, resource: { buffer: r.buffer, offset: r.start, size: r.end - r.start } });
   }
-  const group = device.createBindGroup({ layout: p.layout, entries });
+  const group = device.createBindGroup({ layout: v.layout, entries });
   if (!pass) pass = encoder().beginComputePass();
-  pass.setPipeline(p.pipeline);
+  pass.setPipeline(v.pipeline);
   pass.setBindGroup(0, group, [slot * PARAM_BYTES]);
   pass.dispatchWorkgroups(gx, gy, gz);
 }
 
-function shader(name, code, writable) {
-  if (pipelines.has(name)) return;
-  const entries = [
-    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
-  ];
-  for (let i = 0; i < writable.length; i++)
+/**
+ * The pipeline of a kernel: its inputs bound read-only, or (`shared`) every binding as read-write
+ * storage. WebGPU validates usage per buffer, not per range: one buffer bound read-only and
+ * writable in one dispatch is refused even where the ranges are apart (a session's arena holds
+ * every intermediate), while writable bindings of one buffer may coexist when they do not overlap.
+ */
+function variant(p, shared) {
+  const key = shared ? 'shared' : 'plain';
+  if (p[key]) return p[key];
+  const entries = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
+  for (let i = 0; i < p.writable.length; i++)
     entries.push({
       binding: i + 1,
       visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: writable[i] ? 'storage' : 'read-only-storage' },
+      buffer: { type: shared || p.writable[i] ? 'storage' : 'read-only-storage' },
     });
   const layout = device.createBindGroupLayout({ entries });
-  const module = device.createShaderModule({ code, label: name });
   const pipeline = device.createComputePipeline({
-    label: name,
+    label: `${p.name}${shared ? ' (shared buffers)' : ''}`,
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: 'main' },
+    compute: { module: shared ? sharedModule(p) : p.module, entryPoint: 'main' },
   });
-  pipelines.set(name, { pipeline, layout, writable });
+  p[key] = { pipeline, layout };
+  return p[key];
+}
+
+/** The shader with every storage binding declared read_write (the layout must say what it says). */
+function sharedModule(p) {
+  const code = p.code.replaceAll('var<storage, read>', 'var<storage, read_write>');
+  return device.createShaderModule({ code, label: `${p.name} (shared buffers)` });
+}
+
+function shader(name, code, writable) {
+  if (pipelines.has(name)) return;
+  const module = device.createShaderModule({ code, label: name });
+  const p = { name, code, module, writable, plain: null, shared: null };
+  variant(p, false);
+  pipelines.set(name, p);
 }
 
 async function settle() {
