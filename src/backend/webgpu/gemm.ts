@@ -17,10 +17,10 @@ import { unaryExpr } from './elementwise.js';
 import { type Bind, bind, fw, type GpuPrepared, grid1, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
 const LEAKY_ALPHA = 0.01;
-/** Output tile side, K slice depth, workgroup-memory row stride. */
+/** Output tile side, K slice depth, workgroup-memory row stride in vec4s (one spare: fewer bank conflicts). */
 const TS = 64;
 const TK = 16;
-const LD = TS + 1;
+const LD4 = TS / 4 + 1;
 /** Rows the GEMV kernel handles (its accumulator is one vec4 per thread). */
 const GEMV_ROWS = 4;
 /** GEMV passes (of GEMV_ROWS rows each) before the tile kernel takes over. */
@@ -153,7 +153,10 @@ function tileBody(src: TileSource, store: (val: string) => string): string {
   const stage = (op: 'A' | 'B'): string => {
     const alongK = op === 'A' ? src.aAlongK : src.bAlongK;
     return [0, 1, 2, 3]
-      .map((r) => `${op}s[${slotK(alongK, r)} * ${LD}u + ${slotRow(alongK, r)}] = r${op.toLowerCase()}[${r}];`)
+      .map((r) => {
+        const row = slotRow(alongK, r);
+        return `${op}s[${slotK(alongK, r)} * ${LD4}u + (${row} >> 2u)][${row} & 3u] = r${op.toLowerCase()}[${r}];`;
+      })
       .join('\n    ');
   };
   const fetchSlice = (k0: string) => `{ let k0 = ${k0};
@@ -163,13 +166,13 @@ function tileBody(src: TileSource, store: (val: string) => string): string {
     }`;
   const stores = [0, 1, 2, 3]
     .map(
-      (i) => `{ let gm = m0 + lid.y + ${16 * i}u; if (gm < M) {
-${[0, 1, 2, 3].map((j) => `    { let gn = n0 + lid.x + ${16 * j}u; if (gn < N) ${store(`acc[${i}][${j}]`)} }`).join('\n')}
+      (i) => `{ let gm = m0 + lid.y * 4u + ${i}u; if (gm < M) {
+${[0, 1, 2, 3].map((j) => `    { let gn = n0 + lid.x * 4u + ${j}u; if (gn < N) ${store(`acc[${i}][${j}]`)} }`).join('\n')}
   } }`,
     )
     .join('\n  ');
-  return `var<workgroup> As: array<f32, ${TK * LD}>;
-var<workgroup> Bs: array<f32, ${TK * LD}>;
+  return `var<workgroup> As: array<vec4<f32>, ${TK * LD4}>;
+var<workgroup> Bs: array<vec4<f32>, ${TK * LD4}>;
 @compute @workgroup_size(16, 16) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) tid: u32) {
   $P
@@ -191,13 +194,12 @@ var<workgroup> Bs: array<f32, ${TK * LD}>;
     workgroupBarrier();
     if (ks + ${TK}u < kEnd) ${fetchSlice(`ks + ${TK}u`)}
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      let ka = kk * ${LD}u + lid.y;
-      let kb = kk * ${LD}u + lid.x;
-      let b = vec4<f32>(Bs[kb], Bs[kb + 16u], Bs[kb + 32u], Bs[kb + 48u]);
-      acc[0] = fma(vec4<f32>(As[ka]), b, acc[0]);
-      acc[1] = fma(vec4<f32>(As[ka + 16u]), b, acc[1]);
-      acc[2] = fma(vec4<f32>(As[ka + 32u]), b, acc[2]);
-      acc[3] = fma(vec4<f32>(As[ka + 48u]), b, acc[3]);
+      let a = As[kk * ${LD4}u + lid.y];
+      let b = Bs[kk * ${LD4}u + lid.x];
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
     }
     workgroupBarrier();
   }
