@@ -3,17 +3,19 @@
 // prepared weights, fused GEMM/conv epilogues, pooling), as fp16 (weights kept in f16 storage where
 // the adapter has shader-f16) and as int8 (int8 GEMM/conv with i32 accumulation, requantizing
 // epilogues: equal class for class), and the text transformer (attention: batched matmuls, softmax,
-// layer norm, gather). Skipped, saying so, where no adapter exists.
+// layer norm, gather) and the text GRU (scan). Skipped, saying so, where no adapter exists.
 import { describe, expect, it } from 'vitest';
+import { noGrad } from '../../src/autograd/grad-mode.js';
 import { captureGraph } from '../../src/compile/capture.js';
 import { runPasses } from '../../src/compile/passes/index.js';
 import { quantizeGraph } from '../../src/compile/quantize.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { buildModel } from '../../src/nn/build.js';
-import { presetSpec } from '../../src/nn/presets.js';
+import { presetSpec, textPresetSpec } from '../../src/nn/presets.js';
+import type { ModelSpec } from '../../src/nn/spec.js';
 import { Session } from '../../src/runtime/session.js';
 import { engine } from '../../src/tensor/context.js';
-import { manualSeed } from '../../src/tensor/random.js';
+import { manualSeed, Rng } from '../../src/tensor/random.js';
 import { gpuBackend } from '../backend/gpu.js';
 
 const gpu = gpuBackend('the WebGPU runtime tests');
@@ -71,4 +73,43 @@ describe.skipIf(!gpu)('graduated models on WebGPU', () => {
     const [g, c] = both(q, images, B);
     expect(maxRelDiff(g, c)).toBeLessThan(1e-5);
   });
+
+  const L = 32;
+  const V = 50;
+  const tokenizer = { kind: 'vocab' as const, vocab: Array.from({ length: V }, (_, i) => `w${i}`), lowercase: true };
+  function textGraph(spec: ModelSpec): Graph {
+    manualSeed(4);
+    const { model } = buildModel(spec);
+    model.eval();
+    const g = noGrad(() =>
+      captureGraph(model, { kind: 'text', shape: [L], tokenizer }, ['ham', 'spam'], { inputDType: 'int32' }),
+    );
+    return runPasses(g).graph;
+  }
+  /** 3 texts of 5, 32 and 17 ids, -1 padded (as int32 in a Float32Array's place: the session takes either). */
+  function ids(): Int32Array {
+    const rng = new Rng(8);
+    const out = new Int32Array(3 * L).fill(-1);
+    [5, 32, 17].forEach((n, r) => {
+      for (let t = 0; t < n; t++) out[r * L + t] = 1 + rng.int(V - 1);
+    });
+    return out;
+  }
+
+  it.each(['text-transformer', 'text-gru'] as const)(
+    'the %s (embedding, attention or GRU scan) gives the wasm outputs',
+    (name) => {
+      const g = textGraph(textPresetSpec(name, L, 2, V));
+      const x = ids();
+      const onGpu = new Session(g, { backend: gpu, maxBatch: 4 });
+      const onCpu = new Session(g, { engine: engine(), maxBatch: 4 });
+      try {
+        const [a, b] = [Float32Array.from(onGpu.run(x, 3)), Float32Array.from(onCpu.run(x, 3))];
+        expect(maxRelDiff(a, b)).toBeLessThan(1e-4);
+      } finally {
+        onGpu.dispose();
+        onCpu.dispose();
+      }
+    },
+  );
 });
