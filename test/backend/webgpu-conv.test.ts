@@ -1,7 +1,8 @@
 // The WebGPU convolution kernels (implicit GEMMs through the tile kernel) against the reference
 // backend: forward with every epilogue, prepared f32 and f16 weights, and both backward passes, on
-// strides 1–3, asymmetric and wide padding (windows reading only padding), 1×1 and wide kernels,
-// one channel, output pixels past one tile, and a weight gradient long enough to split K.
+// strides 1–3 (dx one GEMM per stride phase, phases no tap meets), asymmetric and wide padding
+// (windows reading only padding), 1×1 and wide kernels, one channel, output pixels past one tile,
+// and a weight gradient long enough to split K.
 // Buffers are views at odd offsets with guards (gpu-compare.ts). Skipped where no WebGPU adapter
 // exists (test/backend/gpu.ts).
 import { describe, expect, it } from 'vitest';
@@ -28,7 +29,14 @@ const CASES: { x: number[]; w: number[]; stride: number | [number, number]; padd
   { x: [1, 7, 7, 5], w: [1, 1, 5, 7], stride: 1, padding: 'valid', what: '1×1' },
   { x: [3, 9, 8, 2], w: [5, 3, 2, 4], stride: [2, 1], padding: [2, 1, 0, 1], what: 'wide kernel, strides 2×1' },
   { x: [1, 5, 5, 1], w: [2, 2, 1, 3], stride: 1, padding: 3, what: 'one channel, windows of padding only' },
-  { x: [2, 10, 11, 6], w: [3, 4, 6, 9], stride: 3, padding: [0, 2, 1, 1], what: 'stride 3 (dx cells no output reads)' },
+  { x: [2, 10, 11, 6], w: [3, 4, 6, 9], stride: 3, padding: [0, 2, 1, 1], what: 'stride 3' },
+  {
+    x: [2, 7, 8, 2],
+    w: [1, 2, 2, 3],
+    stride: [2, 3],
+    padding: 'valid',
+    what: 'kernel narrower than the stride: dx 0 where no output reads',
+  },
   { x: [2, 12, 12, 20], w: [3, 3, 20, 70], stride: 1, padding: 'same', what: 'M and N past one tile, K = 180' },
 ];
 

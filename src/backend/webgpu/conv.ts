@@ -6,7 +6,8 @@
 // Legend: x [N, H, W, C], w [KH, KW, C, OC] (= [K, OC] with k = (kh·KW + kw)·C + c), y [N, OH, OW, OC].
 //   forward:  y[m, oc] = Σk X[m, k] · w[k, oc]             m = output pixel, K = KH·KW·C
 //   dx:       dx[p, c] = Σ(tap, oc) DY[p, (tap, oc)] · w[tap, c, oc]    p = input pixel, K = KH·KW·OC
-//             (DY gathers dy at the output pixel that reads p through the tap; 0 where none does)
+//             (DY gathers dy at the output pixel that reads p through the tap), one GEMM per
+//             stride phase of p, over only the taps that phase meets
 //   dw:       dw[(tap, c), oc] = Σm X[m, (tap, c)] · dy[m, oc]          K = N·OH·OW (split-K)
 import { ShapeError } from '../../errors.js';
 import type { Conv2dGeometry } from '../../shape/window.js';
@@ -108,44 +109,60 @@ export function conv2dPrepared(k: Kernels, x: number, w: Prepared, g: Conv2dGeom
 }
 
 /**
- * dx: A = dy gathered per input pixel and (tap, oc) (along k: oc contiguous), 0 where the tap's
- * output pixel is off the stride grid or outside the output; B = w read as [(tap, oc), c].
+ * dx, one stride phase (ph, pw) at a time: the input pixels ih = ph + sh·i', iw = pw + sw·j' are
+ * read only through taps kh = kh0 + sh·a, kw = kw0 + sw·b (kh0 ≡ ph + pt mod sh), by output pixel
+ * oh = i' + dh − a, ow = j' + dw − b. So each phase is a dense GEMM, M = N·Hp·Wp, K = KHp·KWp·OC,
+ * N = C, with no taps off the stride grid; its rows scatter to dx's pixels of that phase.
+ * A = dy gathered per (i', j') and (a, b, oc) (along k: oc contiguous); B = w read as [(a, b, oc), c].
  */
 const BACKWARD_DATA: TileSource = {
   key: 'conv_bwd_data',
   bindings: ['dy:f32', 'w:f32'],
-  params: GEOMETRY,
+  params: [...GEOMETRY, 'ph:u32', 'pw:u32', 'Hp:u32', 'Wp:u32', 'kh0:u32', 'kw0:u32', 'KWp:u32', 'dh:u32', 'dw:u32'],
   aAlongK: true,
   bAlongK: true,
   setup: [0, 1, 2, 3]
     .map(
-      (r) => `let gm${r} = m0 + ${slotRow(true, r)}; let q${r} = gm${r} / W;
-  let nO${r} = (q${r} / H) * OH; let ih${r} = i32(q${r} % H) + pt; let iw${r} = i32(gm${r} % W) + pl;`,
+      (r) => `let gm${r} = m0 + ${slotRow(true, r)}; let q${r} = gm${r} / Wp;
+  let nO${r} = (q${r} / Hp) * OH; let oh${r} = i32(q${r} % Hp + dh); let ow${r} = i32(gm${r} % Wp + dw);`,
     )
     .join('\n  '),
-  tile: 'let kt = k0 + (tid & 15u); let oca = kt % OC; let ta = kt / OC; let kwa = i32(ta % KW); let kha = i32(ta / KW);',
-  loadA: (r) => `let hh = ih${r} - kha; let ww = iw${r} - kwa;
-      if (hh >= 0 && ww >= 0) {
-        let oh = u32(hh) / sh; let ow = u32(ww) / sw;
-        if (oh * sh == u32(hh) && ow * sw == u32(ww) && oh < OH && ow < OW) { v = dy[o_dy + ((nO${r} + oh) * OW + ow) * OC + oca]; }
-      }`,
+  tile: `let kt = k0 + (tid & 15u); let oca = kt % OC; let ta = kt / OC; let bw = ta % KWp; let ah = ta / KWp;
+      let tap = (kh0 + sh * ah) * KW + kw0 + sw * bw;`,
+  loadA: (r) => `let oh = oh${r} - i32(ah); let ow = ow${r} - i32(bw);
+      if (oh >= 0 && oh < i32(OH) && ow >= 0 && ow < i32(OW)) { v = dy[o_dy + ((nO${r} + u32(oh)) * OW + u32(ow)) * OC + oca]; }`,
   // slot r's k is the thread's k of this slice (kt, shared by all its slots)
-  loadB: () => 'v = w[o_w + (ta * C + gn) * OC + oca];',
+  loadB: () => 'v = w[o_w + (tap * C + gn) * OC + oca];',
+  outRow: '((gm / Wp / Hp) * H + ph + sh * ((gm / Wp) % Hp)) * W + pw + sw * (gm % Wp)',
 };
 
-/** dx [N, H, W, C] = the gradient of conv2d's input (overwrites dx). */
+/** dx [N, H, W, C] = the gradient of conv2d's input (overwrites dx): one GEMM per stride phase. */
 export function conv2dBackwardData(k: Kernels, dy: number, w: number, g: Conv2dGeometry, dx: number): void {
-  runTiled(
-    k,
-    BACKWARD_DATA,
-    [bind(dy, g.N * g.OH * g.OW * g.OC), bind(w, g.KH * g.KW * g.C * g.OC)],
-    geometryWords(g),
-    g.N * g.H * g.W,
-    g.KH * g.KW * g.OC,
-    g.C,
-    dx,
-    {},
-  );
+  const binds = [bind(dy, g.N * g.OH * g.OW * g.OC), bind(w, g.KH * g.KW * g.C * g.OC)];
+  const count = (size: number, first: number, step: number) => (first < size ? Math.ceil((size - first) / step) : 0);
+  for (let ph = 0; ph < Math.min(g.strideH, g.H); ph++)
+    for (let pw = 0; pw < Math.min(g.strideW, g.W); pw++) {
+      const [Hp, Wp] = [count(g.H, ph, g.strideH), count(g.W, pw, g.strideW)];
+      const kh0 = (ph + g.padTop) % g.strideH;
+      const kw0 = (pw + g.padLeft) % g.strideW;
+      const [KHp, KWp] = [count(g.KH, kh0, g.strideH), count(g.KW, kw0, g.strideW)];
+      const dh = (ph + g.padTop - kh0) / g.strideH;
+      const dw = (pw + g.padLeft - kw0) / g.strideW;
+      // KHp·KWp = 0 (a kernel narrower than the stride): no output reads these pixels, K = 0 stores 0.
+      runTiled(
+        k,
+        BACKWARD_DATA,
+        binds,
+        [...geometryWords(g), ph, pw, Hp, Wp, kh0, kw0, KWp, dh, dw],
+        g.N * Hp * Wp,
+        KHp * KWp * g.OC,
+        g.C,
+        dx,
+        {},
+        [],
+        g.N * g.H * g.W,
+      );
+    }
 }
 
 /**

@@ -54,6 +54,11 @@ export interface TileSource {
   loadA: (r: number) => string;
   /** Statements setting v = B[gk, gn] for load slot r. */
   loadB: (r: number) => string;
+  /**
+   * C's row of GEMM row gm (WGSL expression; default gm): outputs scattered over C's rows. Such a
+   * source is never split along K (the split sum stores row gm), and its residual rows stay gm.
+   */
+  outRow?: string;
 }
 
 /** The tile row (of A: m, of B: n) that load slot r of thread `tid` fills. */
@@ -106,20 +111,20 @@ const EP_BINDINGS = ['c:f32!', 'bias:f32', 'res:f32'] as const;
 /** Parameters every epilogue reads (ldr, alpha; flags and act pick the parts). */
 const EP_PARAMS = ['ldr:u32', 'alpha:f32', 'flags:u32', 'act:u32'] as const;
 
-/** WGSL storing `val` as C[gm, gn] through the epilogue. */
+/** WGSL storing `val` as C[crow, gn] through the epilogue (crow: C's row of GEMM row gm). */
 function epStore(val: string): string {
-  return `{ var v = ${val}; let ci = o_c + gm * N + gn;
+  return `{ var v = ${val}; let ci = o_c + crow * N + gn;
     if ((flags & ${EP_ACCUMULATE}u) != 0u) { v += c[ci]; }
     if ((flags & ${EP_BIAS}u) != 0u) { v += bias[o_bias + gn]; }
     if ((flags & ${EP_RESIDUAL}u) != 0u) { v += res[o_res + gm * ldr + gn]; }
     c[ci] = act_(v, act, alpha); }`;
 }
 
-/** C's range, then bias and residual (or a word of `dummy`, read-only, where absent). */
-function epBinds(c: number, ep: Epilogue, M: number, N: number, dummy: number): Bind[] {
+/** C's range (cRows rows), then bias and residual (or a word of `dummy`, read-only, where absent). */
+function epBinds(c: number, ep: Epilogue, M: number, N: number, dummy: number, cRows = M): Bind[] {
   const ldr = ep.ldr ?? N;
   return [
-    bind(c, M * N),
+    bind(c, cRows * N),
     ep.bias ? bind(ep.bias, N) : bind(dummy, 1),
     ep.residual ? bind(ep.residual, (M - 1) * ldr + N) : bind(dummy, 1),
   ];
@@ -166,7 +171,7 @@ function tileBody(src: TileSource, store: (val: string) => string): string {
     }`;
   const stores = [0, 1, 2, 3]
     .map(
-      (i) => `{ let gm = m0 + lid.y * 4u + ${i}u; if (gm < M) {
+      (i) => `{ let gm = m0 + lid.y * 4u + ${i}u; if (gm < M) { let crow = ${src.outRow ?? 'gm'};
 ${[0, 1, 2, 3].map((j) => `    { let gn = n0 + lid.x * 4u + ${j}u; if (gn < N) ${store(`acc[${i}][${j}]`)} }`).join('\n')}
   } }`,
     )
@@ -227,24 +232,24 @@ const SPLIT_REDUCE: KernelSpec = {
   bindings: ['part:f32', ...EP_BINDINGS],
   params: ['n:u32', 'N:u32', 'splits:u32', ...EP_PARAMS],
   body: `${ACT_FN}
-${main1(`let gm = i / N; let gn = i % N;
+${main1(`let gm = i / N; let gn = i % N; let crow = gm;
   var s = 0.0;
   for (var p = 0u; p < splits; p++) { s += part[o_part + p * n + i]; }
   ${epStore('s')}`)}`,
 };
 
 /** How a tiled GEMM splits K: splits × kChunk (a multiple of the K slice) covers K. */
-function splitPlan(M: number, K: number, N: number): { splits: number; kChunk: number } {
+function splitPlan(M: number, K: number, N: number, canSplit: boolean): { splits: number; kChunk: number } {
   const tiles = Math.ceil(M / TS) * Math.ceil(N / TS);
   const want = Math.min(Math.ceil(TARGET_GROUPS / tiles), Math.floor(K / MIN_SPLIT_K));
-  if (want < 2) return { splits: 1, kChunk: Math.max(TK, Math.ceil(K / TK) * TK) };
+  if (want < 2 || !canSplit) return { splits: 1, kChunk: Math.max(TK, Math.ceil(K / TK) * TK) };
   const kChunk = Math.ceil(K / want / TK) * TK;
   return { splits: Math.ceil(K / kChunk), kChunk };
 }
 
 /**
  * C[M, N] = epilogue(A · B) with operands read through `src` (binds: its bindings, in order;
- * params: its parameters). Splits K into partial products summed by a second kernel where the
+ * params: its parameters; cRows: C's rows where `src.outRow` scatters them). Splits K into partial products summed by a second kernel where the
  * output has few tiles and K is long.
  */
 export function runTiled(
@@ -258,14 +263,15 @@ export function runTiled(
   c: number,
   ep: Epilogue,
   enable: readonly 'f16'[] = [],
+  cRows = M,
 ): void {
   if (M === 0 || N === 0) return;
   const tilesN = Math.ceil(N / TS);
   const tilesM = Math.ceil(M / TS);
-  const { splits, kChunk } = splitPlan(M, K, N);
+  const { splits, kChunk } = splitPlan(M, K, N, !src.outRow);
   const grid = grid1(tilesN * tilesM * splits, 1);
   const head = [M, K, N, tilesN, tilesM, splits, kChunk, ...params];
-  const eps = epBinds(c, ep, M, N, binds[0].buf);
+  const eps = epBinds(c, ep, M, N, binds[0].buf, cRows);
   if (splits === 1) {
     k.run(tileSpec(src, false, enable), [...binds, ...eps], [...head, ...epWords(ep, N)], grid);
     return;
@@ -317,7 +323,7 @@ var<workgroup> red: array<vec4<f32>, 256>;
   workgroupBarrier();
   if (s == 0u && gn < N) {
     let tot = red[tid];
-    for (var gm = 0u; gm < M; gm++) ${epStore('tot[gm]')}
+    for (var gm = 0u; gm < M; gm++) { let crow = gm; ${epStore('tot[gm]')} }
   }
 }`;
 }
