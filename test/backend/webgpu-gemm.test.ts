@@ -98,10 +98,14 @@ describe.skipIf(!gpu)('webgpu gemm', () => {
     agreeOn(g, ref, gemmCase(M, K, N, transA, transB, ep), K > 1000 ? 2e-5 : 1e-5);
   });
 
-  it.each(EPILOGUES)('every epilogue, tiled (65 x 33 x 17) and GEMV (2 x 33 x 17): $name', (ep) => {
-    agreeOn(g, ref, gemmCase(65, 33, 17, false, false, ep));
-    agreeOn(g, ref, gemmCase(2, 33, 17, false, true, ep));
-  });
+  it.each(EPILOGUES)(
+    'every epilogue, tiled (65 x 33 x 17), GEMV (2 x 33 x 17) and GEMV passes (11 x 33 x 17): $name',
+    (ep) => {
+      agreeOn(g, ref, gemmCase(65, 33, 17, false, false, ep));
+      agreeOn(g, ref, gemmCase(2, 33, 17, false, true, ep));
+      agreeOn(g, ref, gemmCase(11, 33, 17, false, false, ep));
+    },
+  );
 
   it.each([
     [5, 7],
