@@ -170,7 +170,9 @@ const infCpu =
     () => {},
     trials,
   );
-log(`\ninference, the cnn graduated f32, batch ${IB} (outputs agree within ${maxDiff.toExponential(1)} of the largest logit):`);
+log(
+  `\ninference, the cnn graduated f32, batch ${IB} (outputs agree within ${maxDiff.toExponential(1)} of the largest logit):`,
+);
 log(`  webgpu ${infGpu.toFixed(0)} img/s, wasm ${infCpu.toFixed(0)} img/s (webgpu ${(infGpu / infCpu).toFixed(2)}×)`);
 const inference: Record<string, unknown> = { batch: IB, webgpu: infGpu, wasm: infCpu, maxDiff };
 
@@ -180,7 +182,9 @@ async function ortWebGpu(onnx: Uint8Array): Promise<number | string> {
   Object.assign(globalThis, globals);
   const dawn = create([]);
   (globalThis as Record<string, unknown>).__ortGpu = dawn;
-  const nav = ((globalThis as Record<string, unknown>).navigator ??= {}) as Record<string, unknown>;
+  const g = globalThis as Record<string, unknown>;
+  if (!g.navigator) g.navigator = {};
+  const nav = g.navigator as Record<string, unknown>;
   Object.defineProperty(nav, 'gpu', { value: dawn, configurable: true });
   // Dawn's writeBuffer refuses views of a SharedArrayBuffer, which ORT's wasm heap is: copy them.
   const probe = await (await dawn.requestAdapter())?.requestDevice();
