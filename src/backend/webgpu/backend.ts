@@ -26,7 +26,7 @@ import {
   type UnaryFn,
 } from '../backend.js';
 import * as conv from './conv.js';
-import { type AdapterReport, bufOffset, GpuDevice } from './device.js';
+import { type AdapterReport, bufOffset, GpuDevice, type OpenOptions } from './device.js';
 import * as ew from './elementwise.js';
 import * as gat from './gather.js';
 import * as mm from './gemm.js';
@@ -48,6 +48,7 @@ interface HostView {
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu';
+  readonly deviceMemory = true;
   readonly kernels: Kernels;
   readonly int8?: Int8Family;
   private views: HostView[] = [];
@@ -60,6 +61,12 @@ export class WebGpuBackend implements Backend {
   /** Opens the first adapter (Dawn through the `webgpu` package), or says why there is none. */
   static open(flags: string[] = []): { backend?: WebGpuBackend; reason?: string } {
     const r = GpuDevice.open(flags);
+    return r.device ? { backend: new WebGpuBackend(r.device) } : { reason: r.reason };
+  }
+
+  /** As open, without blocking while the device starts: the way in from a browser Worker. */
+  static async openAsync(opts: OpenOptions = {}): Promise<{ backend?: WebGpuBackend; reason?: string }> {
+    const r = await GpuDevice.openAsync(opts);
     return r.device ? { backend: new WebGpuBackend(r.device) } : { reason: r.reason };
   }
 

@@ -1,9 +1,11 @@
-// The WebGPU executor: a worker thread that owns the GPUDevice and carries out the command batches
-// that device.ts (the calling thread) posts. WebGPU is asynchronous (buffer mapping, device
-// creation), the Backend interface is synchronous: the calling thread blocks in Atomics.wait on
-// `ctl` while this thread awaits, and takes each reply with receiveMessageOnPort. Keeping the
-// device here keeps the `gpu` object reachable for the life of the thread (Dawn aborts the process
-// when it is collected).
+// The WebGPU executor: a worker that owns the GPUDevice and carries out the command batches that
+// device.ts (the calling thread) posts. WebGPU is asynchronous (buffer mapping, device creation),
+// the Backend interface is synchronous: the calling thread blocks in Atomics.wait on `ctl` while
+// this worker awaits, and reads each reply from the shared `area` (ctl[0] counts replies, ctl[1]
+// their kind: 0 JSON text, 1 a read's bytes, ctl[2] their length). Runs as a Node worker thread
+// (Dawn through the `webgpu` package; ctl/area/flags in workerData) or as a browser module Worker
+// (navigator.gpu; ctl/area in a first { init } message). Keeping the device here keeps the `gpu`
+// object reachable for the life of the thread (Dawn aborts the process when it is collected).
 // Commands (arrays, first element the kind):
 //   ['alloc', id, bytes]             a storage buffer (sizes are rounded to pool buckets)
 //   ['free', id]                     back to the pool once the commands using it are submitted
@@ -16,12 +18,14 @@
 //   ['read', id, byteOffset, bytes]  replies { data } (a sync point: replies { error } instead when
 //                                    any earlier command failed validation)
 //   ['sync']                         replies {} once all work is done (errors as for read)
+//   ['area', sharedArrayBuffer]      (transport) later replies go there: the caller grows it
 // Not for: choosing kernels or their parameters (device.ts and the family files do that).
-import { parentPort, workerData } from 'node:worker_threads';
 
-const ctl = new Int32Array(workerData.ctl);
-/** @type {import('node:worker_threads').MessagePort} */
-const port = workerData.port;
+const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node);
+const wt = isNode ? await import('node:worker_threads') : undefined;
+/** Set from workerData (Node) or the first message (browser). */
+let ctl = null;
+let area = null;
 const PARAM_BYTES = 256;
 const MAX_DISPATCHES = 2048;
 
@@ -42,8 +46,33 @@ let errors = [];
 let scopes = [];
 let lost = null;
 
-function reply(msg, transfer) {
-  port.postMessage(msg, transfer ?? []);
+/** Writes a reply into the shared area (a read's bytes, or JSON) and wakes the caller. */
+function reply(msg, data) {
+  let bytes;
+  let kind = 1;
+  if (data) bytes = new Uint8Array(data);
+  else {
+    kind = 0;
+    bytes = new TextEncoder().encode(JSON.stringify(msg));
+    if (bytes.length > area.length) {
+      // only long error texts get here (the caller sizes the area for reads)
+      const text = String(msg.error ?? msg.reason ?? 'a reply too long for the shared area');
+      const short = {
+        ...msg,
+        [msg.error !== undefined ? 'error' : 'reason']: `${text.slice(0, area.length / 8)}… (cut)`,
+      };
+      bytes = new TextEncoder().encode(JSON.stringify(short));
+    }
+  }
+  if (bytes.length > area.length) {
+    kind = 0;
+    bytes = new TextEncoder().encode(
+      JSON.stringify({ error: `a reply of ${bytes.length} bytes does not fit the ${area.length}-byte area` }),
+    );
+  }
+  area.set(bytes);
+  Atomics.store(ctl, 1, kind);
+  Atomics.store(ctl, 2, bytes.length);
   Atomics.add(ctl, 0, 1);
   Atomics.notify(ctl, 0);
 }
@@ -174,7 +203,9 @@ function run(name, binds, params, gx, gy, gz) {
 function variant(p, shared) {
   const key = shared ? 'shared' : 'plain';
   if (p[key]) return p[key];
-  const entries = [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } }];
+  const entries = [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+  ];
   for (let i = 0; i < p.writable.length; i++)
     entries.push({
       binding: i + 1,
@@ -238,8 +269,12 @@ async function handle(batch) {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let result;
-  try {
-    for (const c of batch) {
+  // A command that fails is reported at the batch's read or sync, and the rest still run: the
+  // buffer table stays in step with the caller's, and the reply the caller waits for still comes.
+  for (const c of batch) {
+    if (c[0] === 'read') result = { read: c };
+    else if (c[0] === 'sync') result = { sync: true };
+    try {
       switch (c[0]) {
         case 'alloc': {
           const size = bucket(c[2]);
@@ -265,22 +300,25 @@ async function handle(batch) {
         case 'run':
           run(c[1], c[2], c[3], c[4], c[5], c[6]);
           break;
-        case 'read':
-          result = { read: c };
-          break;
-        case 'sync':
-          result = { sync: true };
-          break;
         case 'trim':
           for (const list of pool.values()) for (const b of list) b.destroy();
           pool.clear();
           break;
+        case 'area':
+          area = new Uint8Array(c[1]);
+          break;
         case 'exit':
           submit();
           device.destroy();
-          process.exit(0);
+          if (isNode) process.exit(0);
+          else self.close();
+          return;
       }
+    } catch (e) {
+      errors.push(e instanceof Error ? e.message : String(e));
     }
+  }
+  try {
     submit();
   } catch (e) {
     errors.push(e instanceof Error ? e.message : String(e));
@@ -302,24 +340,40 @@ async function handle(batch) {
   }
   const errs = await settle();
   if (errs.length) reply({ error: errs.join('\n') });
-  else if (data) reply({ data }, [data]);
+  else if (data) reply(undefined, data);
   else reply({});
 }
 
 let chain = Promise.resolve();
-port.on('message', (batch) => {
+function onBatch(batch) {
   chain = chain.then(() => handle(batch));
-});
+}
 
-async function start() {
+/** The GPU: Dawn's (Node, the `webgpu` package) or the browser's. */
+async function gpuApi(flags) {
+  if (!isNode) return navigator.gpu;
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const g = create(flags ?? []);
+  globalThis.__graduateGpu = g;
+  return g;
+}
+
+async function start(flags) {
   try {
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    gpu = create(workerData.flags ?? []);
-    globalThis.__graduateGpu = gpu;
+    if (!isNode && !navigator.gpu) {
+      reply({ ok: false, reason: 'this browser has no WebGPU in workers (navigator.gpu)' });
+      return;
+    }
+    gpu = await gpuApi(flags);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) {
-      reply({ ok: false, reason: 'no WebGPU adapter (no Vulkan driver or ICD found; see docs/webgpu.md)' });
+      reply({
+        ok: false,
+        reason: isNode
+          ? 'no WebGPU adapter (no Vulkan driver or ICD found; see docs/webgpu.md)'
+          : 'navigator.gpu gave no adapter (WebGPU disabled or no usable GPU in this browser)',
+      });
       return;
     }
     const want = ['shader-f16', 'subgroups', 'timestamp-query'].filter((f) => adapter.features.has(f));
@@ -365,5 +419,16 @@ async function start() {
   }
 }
 
-parentPort?.on('close', () => {});
-start();
+if (isNode) {
+  ctl = new Int32Array(wt.workerData.ctl);
+  area = new Uint8Array(wt.workerData.area);
+  wt.parentPort.on('message', onBatch);
+  start(wt.workerData.flags);
+} else {
+  self.onmessage = (e) => {
+    if (!e.data.init) return onBatch(e.data);
+    ctl = new Int32Array(e.data.init.ctl);
+    area = new Uint8Array(e.data.init.area);
+    start([]);
+  };
+}
