@@ -118,6 +118,11 @@ export interface Int8Family {
 export interface InferenceBackend {
   /** 'wasm', 'reference', … */
   readonly name: string;
+  /**
+   * Memory the host reaches only by a round trip (a GPU): eager ops then skip their host-side value
+   * checks (OpDef.checkValues), and loops that read every step read less often.
+   */
+  readonly deviceMemory?: boolean;
 
   // ---- buffers -------------------------------------------------------------------------------
   alloc(bytes: number): Buf;

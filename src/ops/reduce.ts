@@ -213,8 +213,12 @@ export const REDUCE = {
     },
     vjp: (g, [logits, labels], _o, [probs], d, a) => {
       const [B, C] = logits.shape;
+      // d/B in every row, on the device (d.item() would wait for the GPU in every training step)
+      const inv = g.alloc([B]);
+      g.backend.fill(inv.buf, B, 1 / B);
       const dRow = g.alloc([B]);
-      g.backend.fill(dRow.buf, B, d.item() / B);
+      g.backend.binary('mul', inv.buf, [B], d.buf, [], dRow.buf);
+      inv.dispose();
       const dx = g.alloc(logits.shape);
       g.backend.softmaxCrossEntropyBackward(probs.buf, labels.buf, B, C, dRow.buf, dx.buf, a.smoothing);
       dRow.dispose();

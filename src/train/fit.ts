@@ -234,13 +234,19 @@ export function fit(opts: FitOptions): FitResult {
     // step on the wasm backend; every READ_EVERY steps and at the epoch's end on a GPU, so that a
     // step queues its kernels without waiting for the previous ones (the progress bar lags a little).
     const readEvery = backend.name === 'webgpu' ? READ_EVERY_GPU : 1;
-    let pending: { loss: Tensor; pred: Tensor; y: Tensor; size: number; batch: number }[] = [];
+    let pending: { loss: Tensor; pred: Tensor; y: Tensor; size: number; batch: number; cols: number }[] = [];
     const settle = () => {
       for (const p of pending) {
         const loss = p.loss.item();
         const pred = p.pred.data();
         const labels = p.y.data();
         for (const t of [p.loss, p.pred, p.y]) t.dispose();
+        // a device does not check labels before its kernels (autograd/apply.ts): a bad one shows as NaN
+        const bad = labels.findIndex((l) => !(l >= 0 && l < p.cols));
+        if (bad >= 0)
+          throw new ValueError(
+            `softmaxCrossEntropy: label ${labels[bad]} at index ${bad} of batch ${p.batch + 1} is outside [0, ${p.cols})`,
+          );
         if (!Number.isFinite(loss))
           throw new ValueError(
             `training diverged: loss is ${loss} at epoch ${epoch + 1}, batch ${p.batch + 1} (try a lower --lr)`,
@@ -270,7 +276,7 @@ export function fit(opts: FitOptions): FitResult {
         // the loss alone (l holds the step's saved activations until disposed)
         const loss = new Tensor([], 'float32', undefined, l.backend);
         l.backend.copy(l.buf, loss.buf, 1);
-        return { loss, pred, y, size, batch: b };
+        return { loss, pred, y, size, batch: b, cols };
       });
       pending.push(step);
       if (pending.length < readEvery && b + 1 < steps) continue;

@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ArrayDataset, subset } from '../../src/data/dataset.js';
 import { loadFashionMnist } from '../../src/data/fashion-mnist.js';
 import { buildModel } from '../../src/nn/build.js';
+import { crossEntropy } from '../../src/nn/losses.js';
 import { presetSpec } from '../../src/nn/presets.js';
 import type { ModelSpec } from '../../src/nn/spec.js';
 import { useBackend } from '../../src/tensor/context.js';
 import { manualSeed } from '../../src/tensor/random.js';
+import { tensor } from '../../src/tensor/tensor.js';
 import { loadModel } from '../../src/train/checkpoint.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { fit, type TrainConfig } from '../../src/train/fit.js';
@@ -109,4 +111,37 @@ describe.runIf(haveData && gpu)('training on WebGPU', () => {
     expect(Math.abs(r.trainLoss - s.trainLoss) / s.trainLoss).toBeLessThan(1e-4);
     expect(Math.abs((r.valLoss as number) - (s.valLoss as number))).toBeLessThan(1e-3);
   }, 240_000);
+
+  it('no read-back inside a training step: the loss, predictions and labels of 4 steps are read after them', () => {
+    const be = gpu as NonNullable<typeof gpu>;
+    const read = be.read.bind(be);
+    const reads: string[] = [];
+    be.read = (b, d, c) => {
+      reads.push((new Error().stack ?? '').split('\n').slice(2, 5).join(' < '));
+      return read(b, d, c);
+    };
+    try {
+      run('gpu', spec, range(all, 0, 64), range(all, 0, 16), { ...config, epochs: 1, batchSize: 16 });
+    } finally {
+      be.read = read;
+    }
+    // 3 reads per step (loss, argmax, labels), all in the epoch's settle; then the validation pass
+    const inFit = reads.filter((r) => r.includes('settle'));
+    expect(inFit.length).toBe(3 * 4);
+    // the rest is the validation pass after the epoch
+    expect(reads.filter((r) => !r.includes('settle') && !r.includes('evaluate'))).toEqual([]);
+  }, 240_000);
+
+  it('a label out of range gives a NaN loss on the GPU, never a finite wrong one', () => {
+    useBackend(gpu);
+    try {
+      const logits = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+      const loss = crossEntropy(logits, tensor(new Int32Array([1, 7]), [2], 'int32'));
+      expect(Number.isNaN(loss.item())).toBe(true);
+      const ok = crossEntropy(logits, tensor(new Int32Array([1, 2]), [2], 'int32'));
+      expect(Number.isFinite(ok.item())).toBe(true);
+    } finally {
+      useBackend(undefined);
+    }
+  });
 });
