@@ -101,13 +101,13 @@ export function compileCommand(): Command {
     .option('--threads <n>', 'compute threads', num('threads'))
     .option(
       '--device <device>',
-      `${DEVICE_HELP} (fine-tuning runs there; calibration, pruning statistics and verification run on the cpu)`,
+      `${DEVICE_HELP} (fine-tuning, the accuracy gate and the speed report run there; calibration and pruning statistics on the cpu)`,
     )
     .requiredOption('-o, --output <file>', 'artifact to write')
     .action(async (path: string, f: CompileFlags) => {
       if (isRecsysCheckpoint(path)) return runRecsysCompile(path, f);
       init({ threads: f.threads });
-      applyDevice(f.device);
+      const { backend } = applyDevice(f.device);
       const t0 = performance.now();
       const { graph: parent, checkpoint, dispose } = graphFromSource(path);
       const pre = preprocessingOf(parent);
@@ -117,7 +117,7 @@ export function compileCommand(): Command {
       const finetune = f.finetuneEpochs > 0 ? limitDataset(all, f.finetuneSamples) : calib;
       const test = loadData(f.data, 'test', { ...like, limit: f.testLimit });
       const result = compile(
-        { parent, checkpoint, calib: f.finetuneEpochs > 0 ? finetune : calib, test, engine: engine() },
+        { parent, checkpoint, calib: f.finetuneEpochs > 0 ? finetune : calib, test, engine: engine(), backend },
         {
           prune: f.prune,
           pruneAlign: f.pruneAlign,

@@ -3,6 +3,7 @@
 // pipeline only sequences them, measures, and refuses to emit a model that lost too much.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { InferenceBackend } from '../backend/backend.js';
 import type { Augment } from '../data/augment.js';
 import type { ArrayDataset } from '../data/dataset.js';
 import { GraduateError, ValueError } from '../errors.js';
@@ -135,9 +136,10 @@ export function measureGraph(
   g: Graph,
   x: Float32Array | Int32Array,
   engine: Engine,
+  backend?: InferenceBackend,
 ): { latencyMs: number; perSecond: number; peakBytes: number; perNodeMs: Map<string, number> } {
   const per = x.length / 256;
-  const s = new Session(g, { engine, maxBatch: 256 });
+  const s = new Session(g, backend ? { backend, maxBatch: 256 } : { engine, maxBatch: 256 });
   try {
     const one = x.subarray(0, per);
     for (let i = 0; i < 20; i++) s.run(one, 1);
@@ -171,6 +173,8 @@ export interface CompileInputs {
   calib: ArrayDataset;
   test: ArrayDataset;
   engine: Engine;
+  /** Where the accuracy gate and the speed report run (--device; default the wasm engine). */
+  backend?: InferenceBackend;
 }
 
 /** Runs the whole pipeline; returns the graduated graph, its artifact bytes and the report. */
@@ -254,8 +258,8 @@ export function compile(
   validateGraph(g, `${opts.output ?? 'the compiled graph'} (before writing)`);
 
   // the accuracy gate
-  const before = evaluateGraph(parent, test, engine).accuracy;
-  const after = evaluateGraph(g, test, engine).accuracy;
+  const before = evaluateGraph(parent, test, engine, 256, inputs.backend).accuracy;
+  const after = evaluateGraph(g, test, engine, 256, inputs.backend).accuracy;
   const drop = (before - after) * 100;
   const budget = opts.maxAccuracyDrop ?? 0.5;
   sanityGate(after, test, parent.meta.classNames.length, opts.allowNearChance ?? false, log);
@@ -269,8 +273,8 @@ export function compile(
   const bytes = writeArtifact(g);
   const sample = new Float32Array(256 * (test.x.length / test.size));
   for (let i = 0; i < sample.length; i++) sample[i] = test.x[i % test.x.length];
-  const mBefore = measureGraph(parent, sample, engine);
-  const mAfter = measureGraph(g, sample, engine);
+  const mBefore = measureGraph(parent, sample, engine, inputs.backend);
+  const mAfter = measureGraph(g, sample, engine, inputs.backend);
   const parentFile = inputs.checkpoint
     ? statSync(join(inputs.checkpoint.dir, 'model.safetensors')).size
     : writeArtifact(parent).length;

@@ -94,4 +94,39 @@ describe.skipIf(!gpu)('--device webgpu', () => {
     },
     240_000,
   );
+
+  it.runIf(haveData)(
+    'compile --device webgpu fine-tunes, gates and times the graduated model on the GPU',
+    async () => {
+      const out = join(dir, 'run');
+      const c = await cli(
+        'compile',
+        out,
+        '--data',
+        'fashion-mnist',
+        '--quantize',
+        'int8',
+        '--test-limit',
+        '300',
+        '--calib-samples',
+        '256',
+        '-o',
+        join(dir, 'run.grad'),
+        '--device',
+        'webgpu',
+      );
+      expect(c.code, c.stderr).toBe(0);
+      expect(c.stderr).toMatch(/device: webgpu/);
+      expect(existsSync(join(dir, 'run.grad'))).toBe(true);
+      // the artifact answers alike on both devices
+      const input = join(dir, 'img.json');
+      writeFileSync(input, JSON.stringify(Array.from({ length: 784 }, (_, i) => (i * 37) % 256)));
+      const [a, b] = [
+        await cli('predict', join(dir, 'run.grad'), input, '--json', '--threads', '1'),
+        await cli('predict', join(dir, 'run.grad'), input, '--json', '--device', 'webgpu'),
+      ];
+      expect(JSON.parse(b.stdout)[0].top[0].label).toBe(JSON.parse(a.stdout)[0].top[0].label);
+    },
+    240_000,
+  );
 });
