@@ -3,9 +3,13 @@
 //   main.js             the page's script (examples/browser/main.ts), importing ./graduate-runtime.js
 //   graduate-runtime.js the lean runtime (src/runtime/index.ts) as one ES module
 //   worker.js           the kernel worker the runtime starts next to itself (threads)
+//   gpu-model.js        the WebGPU model Worker (examples/browser/gpu-model.ts: the WebGPU backend,
+//                       importing ./graduate-runtime.js), loaded only when the page picks WebGPU
+//   webgpu-worker.js    the WebGPU executor it starts (src/backend/webgpu/worker.js, owns the GPUDevice)
 //   wasm/*.wasm         the inference kernel modules, kernels-infer-<isa>-<mem>.wasm (from build/wasm;
 //                       `npm run build:wasm` makes them): the runtime's engines load only these
-// Any static server serves the folder; send COOP same-origin + COEP require-corp for threads.
+// Any static server serves the folder; send COOP same-origin + COEP require-corp for threads and
+// for WebGPU (its synchronous backend waits on shared memory).
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -47,16 +51,29 @@ export async function buildBrowser(outDir = join(root, 'dist-browser')) {
       );
     },
   };
-  await build({
-    ...common,
-    entryPoints: [join(root, 'examples/browser/main.ts')],
-    outfile: join(outDir, 'main.js'),
-    plugins: [runtimeExternal],
-  });
+  for (const [entry, out] of [
+    ['main.ts', 'main.js'],
+    ['gpu-model.ts', 'gpu-model.js'],
+  ])
+    await build({
+      ...common,
+      entryPoints: [join(root, 'examples/browser', entry)],
+      outfile: join(outDir, out),
+      plugins: [runtimeExternal],
+    });
   copyFileSync(join(root, 'examples/browser/index.html'), join(outDir, 'index.html'));
   copyFileSync(join(root, 'src/kernels/worker.js'), join(outDir, 'worker.js'));
+  copyFileSync(join(root, 'src/backend/webgpu/worker.js'), join(outDir, 'webgpu-worker.js'));
   for (const f of wasm) copyFileSync(join(wasmDir, f), join(outDir, 'wasm', f));
-  return ['index.html', 'main.js', 'graduate-runtime.js', 'worker.js', ...wasm.map((f) => `wasm/${f}`)];
+  return [
+    'index.html',
+    'main.js',
+    'graduate-runtime.js',
+    'worker.js',
+    'gpu-model.js',
+    'webgpu-worker.js',
+    ...wasm.map((f) => `wasm/${f}`),
+  ];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

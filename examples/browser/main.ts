@@ -5,6 +5,11 @@
 // Threads: on a cross-origin-isolated page (COOP same-origin + COEP require-corp) the kernels run
 // on a worker pool over shared memory; elsewhere on one thread. ?threads=N and ?isa=simd|relaxed
 // override the defaults.
+// Device (?device=auto|webgpu|wasm, default auto): the same artifact runs on the WebGPU backend in
+// a model Worker (gpu-model.ts: the backend blocks on reads, which the page may not) where
+// navigator.gpu gives an adapter and the page is cross-origin isolated — auto takes a hardware
+// adapter only, as `--device auto` does in Node — and on the wasm kernels otherwise; the page
+// says which and why (#device, body[data-device]).
 // Preprocessing matches `graduate predict`: images get a bilinear resize with half-pixel centers,
 // luma for one channel, then (pixel * scale - mean) / std with the artifact's input spec (scale
 // default 1/255); audio is decoded by the runtime's own WAV reader (not Web Audio's
@@ -19,27 +24,47 @@ import {
   type ClipLimits,
   clipSamples,
   type InferenceModel,
+  type InputSpec,
   loadArtifact,
   type Prediction,
+  readArtifact,
+  textInput,
   waveformInput,
   wavInput,
 } from '../../src/runtime/index.js';
+import type { GpuAnswer, GpuRequest } from './gpu-model.js';
+
+/** What the page needs of a model on the main thread: InferenceModel on wasm, the artifact's metadata on WebGPU. */
+export interface PageModel {
+  readonly input: InputSpec;
+  readonly classNames: readonly string[];
+  prepareText(texts: readonly string[]): Int32Array;
+}
+
+/** Where the model runs, and why there. */
+export interface DeviceState {
+  device: 'webgpu' | 'wasm';
+  reason: string;
+  /** The WebGPU adapter (device webgpu). */
+  adapter?: string;
+}
 
 /** What the page exposes for scripts and tests. */
 export interface PageState {
-  model?: InferenceModel;
+  model?: PageModel;
+  device?: DeviceState;
   engine?: { isa: string; threads: number; crossOriginIsolated: boolean };
   /** The last prepared input (token ids for a text model) and its prediction. */
   input?: Float32Array | Int32Array;
   prediction?: Prediction;
   /** Classifies raw RGBA pixels (any size) as an uploaded image would be. */
-  classifyRgba(img: Rgba): Prediction;
+  classifyRgba(img: Rgba): Promise<Prediction>;
   /** Classifies a WAV file's bytes (an audio model). */
-  classifyWav(bytes: Uint8Array, name: string): Prediction;
+  classifyWav(bytes: Uint8Array, name: string): Promise<Prediction>;
   /** Classifies mono samples recorded at `rate` Hz (an audio model). */
-  classifySamples(samples: Float32Array, rate: number, name: string): Prediction;
+  classifySamples(samples: Float32Array, rate: number, name: string): Promise<Prediction>;
   /** Classifies a text (a text model). */
-  classifyText(text: string): Prediction;
+  classifyText(text: string): Promise<Prediction>;
   /** The last microphone recording: mono samples at the device's rate. */
   recording?: { samples: Float32Array; rate: number };
 }
@@ -64,7 +89,7 @@ function setStatus(text: string, state: 'idle' | 'loading' | 'ready' | 'error'):
 }
 
 /** Image size and channels the model takes: [H, W, C]. */
-function imageShape(model: InferenceModel): [number, number, number] {
+function imageShape(model: PageModel): [number, number, number] {
   const s = model.input.shape;
   if (model.input.kind !== 'image' || s.length !== 3 || (s[2] !== 1 && s[2] !== 3))
     throw new Error(`this model takes ${model.input.kind} input [${s.join(', ')}], not images`);
@@ -72,7 +97,7 @@ function imageShape(model: InferenceModel): [number, number, number] {
 }
 
 /** An audio model's feature spec, or undefined for other models. */
-function audioSpec(model: InferenceModel): AudioFeatureSpec | undefined {
+function audioSpec(model: PageModel): AudioFeatureSpec | undefined {
   return model.input.kind === 'audio' ? (model.input.audio as AudioFeatureSpec) : undefined;
 }
 
@@ -106,7 +131,7 @@ function showPrediction(p: Prediction): void {
   topList.dataset.count = String(Number(topList.dataset.count) + 1);
 }
 
-function classifyRgba(img: Rgba): Prediction {
+function classifyRgba(img: Rgba): Promise<Prediction> {
   const model = page.model;
   if (!model) throw new Error('no model loaded');
   const [H, W, C] = imageShape(model);
@@ -116,8 +141,8 @@ function classifyRgba(img: Rgba): Prediction {
   return classifyInput(model, toModelInput(model.input, img, 'image')); // exactly as `graduate predict` prepares it
 }
 
-function classifyInput(model: InferenceModel, input: Float32Array | Int32Array): Prediction {
-  const prediction = model.classify(input, 1, Math.min(TOP_K, model.classNames.length))[0];
+async function classifyInput(model: PageModel, input: Float32Array | Int32Array): Promise<Prediction> {
+  const prediction = await runner.classify(input, Math.min(TOP_K, model.classNames.length));
   page.input = input;
   page.prediction = prediction;
   showPrediction(prediction);
@@ -129,7 +154,7 @@ function classifyInput(model: InferenceModel, input: Float32Array | Int32Array):
 /** What the page featurises: clips of at most a minute, at most 384 kHz (the resampler's table grows with the rate). */
 const CLIP_LIMITS: ClipLimits = { maxSeconds: 60, maxSampleRate: 384_000 };
 
-function audioModel(): InferenceModel {
+function audioModel(): PageModel {
   const model = page.model;
   if (!model) throw new Error('load a model first');
   if (!audioSpec(model)) throw new Error(`this model takes ${model.input.kind} input, not audio`);
@@ -157,18 +182,18 @@ function showFeatures(x: Float32Array, frames: number, channels: number): void {
   ctx.putImageData(img, 0, 0);
 }
 
-function classifyFeatures(model: InferenceModel, input: Float32Array): Prediction {
+function classifyFeatures(model: PageModel, input: Float32Array): Promise<Prediction> {
   const [frames, channels] = model.input.shape;
   showFeatures(input, frames, channels);
   return classifyInput(model, input);
 }
 
-function classifyWav(bytes: Uint8Array, name: string): Prediction {
+function classifyWav(bytes: Uint8Array, name: string): Promise<Prediction> {
   const model = audioModel();
   return classifyFeatures(model, wavInput(model.input, bytes, name, CLIP_LIMITS)); // as `graduate predict`
 }
 
-function classifySamples(samples: Float32Array, rate: number, name: string): Prediction {
+function classifySamples(samples: Float32Array, rate: number, name: string): Promise<Prediction> {
   const model = audioModel();
   return classifyFeatures(model, waveformInput(model.input, samples, rate, 1, name, CLIP_LIMITS));
 }
@@ -179,7 +204,7 @@ const textBox = $<HTMLTextAreaElement>('text');
 const tokensEl = $<HTMLElement>('tokens');
 
 /** A text → the model's token ids (its own tokenizer, as `graduate predict --text`) → top-k. */
-function classifyText(text: string): Prediction {
+function classifyText(text: string): Promise<Prediction> {
   const model = page.model;
   if (!model) throw new Error('load a model first');
   if (model.input.kind !== 'text') throw new Error(`this model takes ${model.input.kind} input, not text`);
@@ -189,9 +214,9 @@ function classifyText(text: string): Prediction {
   return classifyInput(model, ids);
 }
 
-function classifyTextBox(): void {
+async function classifyTextBox(): Promise<void> {
   if (page.model?.input.kind !== 'text') return;
-  const p = classifyText(textBox.value);
+  const p = await classifyText(textBox.value);
   setStatus(`text: ${p.top[0].label} (${(100 * p.top[0].score).toFixed(1)}%)`, 'ready');
 }
 
@@ -218,7 +243,7 @@ function clearPad(): void {
 }
 
 /** The pad downsampled to the model's size by the canvas (area-like smoothing), then classified. */
-function classifyPad(): void {
+async function classifyPad(): Promise<void> {
   if (page.model?.input.kind !== 'image') return;
   const [H, W] = imageShape(page.model);
   const small = document.createElement('canvas');
@@ -228,7 +253,7 @@ function classifyPad(): void {
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(pad, 0, 0, W, H);
-  classifyRgba(ctx.getImageData(0, 0, W, H));
+  await classifyRgba(ctx.getImageData(0, 0, W, H));
 }
 
 let drawing = false;
@@ -256,7 +281,7 @@ function stroke(to: [number, number]): void {
     requestAnimationFrame(
       guarded(() => {
         pending = false;
-        classifyPad();
+        return classifyPad();
       }),
     );
   }
@@ -280,7 +305,7 @@ $<HTMLButtonElement>('clear').addEventListener(
   'click',
   guarded(() => {
     clearPad();
-    classifyPad();
+    return classifyPad();
   }),
 );
 
@@ -312,7 +337,7 @@ imageInput.addEventListener(
     );
     bitmap.close();
     if (!page.model) throw new Error('load a model first');
-    const p = classifyRgba(rgba);
+    const p = await classifyRgba(rgba);
     setStatus(`${file.name}: ${p.top[0].label} (${(100 * p.top[0].score).toFixed(1)}%)`, 'ready');
   }),
 );
@@ -325,7 +350,7 @@ wavFile.addEventListener(
   guarded(async () => {
     const file = wavFile.files?.[0];
     if (!file) return;
-    const p = classifyWav(new Uint8Array(await file.arrayBuffer()), file.name);
+    const p = await classifyWav(new Uint8Array(await file.arrayBuffer()), file.name);
     setStatus(`${file.name}: ${p.top[0].label} (${(100 * p.top[0].score).toFixed(1)}%)`, 'ready');
   }),
 );
@@ -421,7 +446,7 @@ recordButton.addEventListener('click', async () => {
     const rec = await recordMicrophone(seconds);
     page.recording = rec;
     micStatus.textContent = `recorded ${rec.samples.length} samples at ${rec.rate} Hz`;
-    const p = classifySamples(rec.samples, rec.rate, 'microphone');
+    const p = await classifySamples(rec.samples, rec.rate, 'microphone');
     setStatus(`microphone: ${p.top[0].label} (${(100 * p.top[0].score).toFixed(1)}%)`, 'ready');
   } catch (e) {
     console.warn(e);
@@ -430,6 +455,161 @@ recordButton.addEventListener('click', async () => {
     recordButton.disabled = false;
   }
 });
+
+// ---- Device ----
+
+/** Runs the loaded model: on the page's thread (wasm kernels) or in the WebGPU model Worker. */
+interface Runner {
+  classify(input: Float32Array | Int32Array, k: number): Promise<Prediction>;
+  dispose(): void;
+}
+
+let runner: Runner = {
+  classify: () => Promise.reject(new Error('load a model first')),
+  dispose() {},
+};
+
+function wasmRunner(model: InferenceModel): Runner {
+  return { classify: async (input, k) => model.classify(input, 1, k)[0], dispose: () => model.dispose() };
+}
+
+type Request = GpuRequest extends infer R ? (R extends GpuRequest ? Omit<R, 'id'> : never) : never;
+
+/** The WebGPU model Worker (gpu-model.js): one per page, started when WebGPU is first chosen. */
+class GpuModelWorker {
+  private readonly worker = new Worker(new URL('./gpu-model.js', import.meta.url), {
+    type: 'module',
+    name: 'graduate-gpu-model',
+  });
+  private readonly waiting = new Map<number, (a: GpuAnswer) => void>();
+  private nextId = 1;
+
+  constructor() {
+    this.worker.onmessage = (e: MessageEvent<GpuAnswer>) => {
+      const done = this.waiting.get(e.data.id);
+      this.waiting.delete(e.data.id);
+      done?.(e.data);
+    };
+    this.worker.onerror = (e) => {
+      const error = `the WebGPU model worker failed (${e.message || 'gpu-model.js did not load'})`;
+      for (const [id, done] of this.waiting) done({ id, error });
+      this.waiting.clear();
+    };
+  }
+
+  ask(req: Request, transfer: Transferable[] = []): Promise<GpuAnswer> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  /** Loads the artifact there; the adapter's name, or why WebGPU cannot run it. */
+  async load(bytes: Uint8Array): Promise<{ adapter?: string; error?: string }> {
+    const copy = bytes.slice().buffer;
+    const a = await this.ask({ load: copy, maxBatch: 1 }, [copy]);
+    return 'error' in a ? { error: a.error } : 'adapter' in a ? { adapter: a.adapter } : { error: 'no answer' };
+  }
+
+  runner(): Runner {
+    return {
+      classify: async (input, k) => {
+        const a = await this.ask({ classify: input, k });
+        if ('error' in a) throw new Error(`WebGPU: ${a.error}`);
+        if (!('prediction' in a)) throw new Error('WebGPU: no prediction');
+        return a.prediction;
+      },
+      dispose() {}, // the worker disposes a model when the next one loads
+    };
+  }
+}
+
+let gpuWorker: GpuModelWorker | undefined;
+
+/** The device asked for (?device=auto|webgpu|wasm). */
+function askedDevice(): 'auto' | 'webgpu' | 'wasm' {
+  const d = params.get('device') ?? 'auto';
+  if (d !== 'auto' && d !== 'webgpu' && d !== 'wasm')
+    throw new Error(`?device=${d}: not a device (auto, webgpu or wasm)`);
+  return d;
+}
+
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+
+/** Why WebGPU cannot (or, for auto, should not) run the model here; undefined when it can. */
+async function whyNotWebGpu(asked: 'auto' | 'webgpu'): Promise<string | undefined> {
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  if (!gpu) return 'this browser has no WebGPU (navigator.gpu)';
+  if (!globalThis.crossOriginIsolated)
+    return 'WebGPU needs a cross-origin-isolated page (COOP same-origin, COEP require-corp): its backend waits on shared memory';
+  const adapter = await gpu.requestAdapter().catch(() => null);
+  if (!adapter) return 'navigator.gpu gave no adapter';
+  const info = adapter.info ?? {};
+  if (asked === 'auto' && (info.isFallbackAdapter ?? adapter.isFallbackAdapter)) {
+    const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed';
+    return `the only WebGPU adapter is a software one (${name}); ?device=webgpu uses it`;
+  }
+  return undefined;
+}
+
+/** The artifact's metadata for the page (preprocessing, labels), when the model runs in the Worker. */
+function artifactModel(bytes: Uint8Array, name: string): PageModel {
+  const graph = readArtifact(bytes, name);
+  const input = graph.meta.input;
+  return {
+    input,
+    classNames: graph.meta.classNames,
+    prepareText: (texts) => textInput(input, texts, 'prepareText'),
+  };
+}
+
+async function artifactBytes(source: URL | Uint8Array, name: string): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  let res: Response;
+  try {
+    res = await fetch(source);
+  } catch (e) {
+    throw new Error(`${name}: cannot read artifact (${(e as Error).message})`);
+  }
+  if (!res.ok) throw new Error(`${name}: cannot read artifact (HTTP ${res.status} ${res.statusText})`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * Loads the artifact on the device chosen: WebGPU where asked (or auto finds a hardware adapter)
+ * and it opens, else the wasm kernels; says which and why.
+ */
+async function loadOnDevice(bytes: Uint8Array, name: string): Promise<{ model: PageModel; device: DeviceState }> {
+  const asked = askedDevice();
+  let reason = 'asked for';
+  if (asked !== 'wasm') {
+    const why = await whyNotWebGpu(asked);
+    if (why) reason = why;
+    else {
+      gpuWorker ??= new GpuModelWorker();
+      const r = await gpuWorker.load(bytes);
+      if (r.adapter) {
+        runner.dispose();
+        runner = gpuWorker.runner();
+        return {
+          model: artifactModel(bytes, name),
+          device: { device: 'webgpu', adapter: r.adapter, reason: asked === 'auto' ? 'a WebGPU adapter' : 'asked for' },
+        };
+      }
+      reason = `WebGPU failed: ${r.error}`;
+    }
+  }
+  const model = await loadArtifact(bytes, { maxBatch: 1, engineOptions: engineOptions() });
+  runner.dispose();
+  runner = wasmRunner(model);
+  const engine = model.session.engine;
+  page.engine = { isa: engine.isa, threads: engine.threads, crossOriginIsolated: globalThis.crossOriginIsolated };
+  return { model, device: { device: 'wasm', reason } };
+}
 
 // ---- Model ----
 
@@ -443,14 +623,20 @@ function engineOptions() {
   };
 }
 
+const deviceEl = $<HTMLDivElement>('device');
+
 async function useModel(source: URL | Uint8Array, name: string): Promise<void> {
   setStatus(`Loading ${name}…`, 'loading');
   const t0 = performance.now();
-  const model = await loadArtifact(source, { maxBatch: 1, engineOptions: engineOptions() });
-  page.model?.dispose();
+  const bytes = await artifactBytes(source, name);
+  const { model, device } = await loadOnDevice(bytes, name);
   page.model = model;
-  const engine = model.session.engine;
-  page.engine = { isa: engine.isa, threads: engine.threads, crossOriginIsolated: globalThis.crossOriginIsolated };
+  page.device = device;
+  document.body.dataset.device = device.device;
+  deviceEl.textContent =
+    device.device === 'webgpu'
+      ? `Device: WebGPU on ${device.adapter} (${device.reason})`
+      : `Device: wasm kernels (${device.reason})`;
   const spec = audioSpec(model);
   const classes = `${model.classNames.length} classes (${model.classNames.join(', ')})`;
   if (spec) {
@@ -467,12 +653,15 @@ async function useModel(source: URL | Uint8Array, name: string): Promise<void> {
   }
   document.body.dataset.kind = model.input.kind;
   const ms = (performance.now() - t0).toFixed(0);
+  const engine = page.engine;
   setStatus(
-    `Ready in ${ms} ms — kernels: ${engine.isa}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}` +
-      (globalThis.crossOriginIsolated ? ' (cross-origin isolated)' : ' (not cross-origin isolated: one thread)'),
+    device.device === 'webgpu' || !engine
+      ? `Ready in ${ms} ms — WebGPU: ${device.adapter}`
+      : `Ready in ${ms} ms — kernels: ${engine.isa}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}` +
+          (globalThis.crossOriginIsolated ? ' (cross-origin isolated)' : ' (not cross-origin isolated: one thread)'),
     'ready',
   );
-  classifyPad();
+  await classifyPad();
 }
 
 const modelInput = $<HTMLInputElement>('model-file');

@@ -6,112 +6,21 @@
 // device's rate) give Node's features and top-k; for a text model (a text transformer over BPE), that
 // text typed into the text box gives Node's token ids (prepareText) and top-k. Two variants: a cross-origin-isolated page
 // (COOP/COEP: shared memory, kernel worker pool) and a plain one (single thread, the 'plain' wasm build).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { basename, extname, join, normalize } from 'node:path';
+import { basename, join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.mjs';
 import { resample } from '../../src/audio/resample.js';
 import { decodeWav, encodeWav } from '../../src/audio/wav.js';
 import { prepareImageFile, prepareWavFile } from '../../src/cli/predict.js';
-import { captureGraph } from '../../src/compile/capture.js';
-import { writeArtifact } from '../../src/graph/artifact.js';
-import * as G from '../../src/index.js';
-import { buildModel } from '../../src/nn/build.js';
 import { type InferenceModel, loadArtifact, type Prediction } from '../../src/runtime/index.js';
 import { TEXTS, writeTinyAudioArtifact, writeTinyTransformerArtifact } from '../serve/fixtures.js';
+import { CHROMIUM, CHROMIUM_ARGS, expectSamePrediction, haveChromium, serve, testImage, tinyArtifact } from './site.js';
 
-const CHROMIUM = process.env.GRADUATE_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) {
-  throw new Error(`${CHROMIUM} not found: CI must install Debian's chromium (see .ci/run)`);
-}
-if (!haveChromium) console.warn(`test/browser skipped: ${CHROMIUM} not found (apt-get install chromium)`);
-
-const CLASSES = ['T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Boot'];
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.map': 'application/json',
-  '.wasm': 'application/wasm',
-  '.grad': 'application/octet-stream',
-  '.png': 'image/png',
-};
 const CLIP = join(import.meta.dirname, '../fixtures/audio/3_theo_7.wav'); // FSDD, 8 kHz 16-bit mono
-
-/** A tiny static server over `root`; `isolated` adds the headers that make pages cross-origin isolated. */
-function serve(root: string, isolated: boolean): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
-    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const headers: Record<string, string> = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
-    if (isolated) {
-      headers['cross-origin-opener-policy'] = 'same-origin';
-      headers['cross-origin-embedder-policy'] = 'require-corp';
-    }
-    res.writeHead(200, headers).end(readFileSync(file));
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }),
-    ),
-  );
-}
-
-/** A small random-weight CNN for 28×28×1 images, captured and written as an artifact. */
-function tinyArtifact(): Uint8Array {
-  G.manualSeed(11);
-  const { model } = buildModel({
-    inputShape: [28, 28, 1],
-    layers: [
-      { type: 'conv2d', out: 16, kernel: 3, padding: 'same' },
-      { type: 'relu' },
-      { type: 'maxpool2d', kernel: 2 },
-      // 196 × 144 × 32: big enough that the GEMM is split across two threads
-      { type: 'conv2d', out: 32, kernel: 3, padding: 'same' },
-      { type: 'relu' },
-      { type: 'maxpool2d', kernel: 2 },
-      { type: 'flatten' },
-      { type: 'linear', out: 10 },
-    ],
-  });
-  model.eval();
-  const graph = captureGraph(
-    model,
-    { kind: 'image', shape: [28, 28, 1], scale: 1 / 255, mean: [0.29], std: [0.35] },
-    CLASSES,
-  );
-  model.dispose();
-  return writeArtifact(graph);
-}
-
-/** A colour PNG that is not the model's size (exercises the resize and the luma conversion). */
-function testImage(): Buffer {
-  const png = new PNG({ width: 41, height: 37 });
-  for (let y = 0; y < png.height; y++)
-    for (let x = 0; x < png.width; x++) {
-      const i = (y * png.width + x) * 4;
-      const inside = (x - 20) ** 2 / 200 + (y - 18) ** 2 / 90 < 1;
-      png.data[i] = inside ? 230 : (x * 5) % 60;
-      png.data[i + 1] = inside ? 180 + (x % 7) * 9 : (y * 3) % 40;
-      png.data[i + 2] = inside ? 90 : 20;
-      png.data[i + 3] = 255;
-    }
-  return PNG.sync.write(png);
-}
-
-function expectSamePrediction(got: { label: string; score: number }[], want: Prediction): void {
-  expect(got.map((t) => t.label)).toEqual(want.top.map((t) => t.label));
-  for (let i = 0; i < got.length; i++) expect(Math.abs(got[i].score - want.top[i].score)).toBeLessThan(1e-4);
-}
 
 describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'graduate-browser-'));
@@ -144,14 +53,8 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
       executablePath: CHROMIUM,
       headless: true,
       args: [
-        '--headless',
-        '--no-sandbox',
+        ...CHROMIUM_ARGS,
         '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
         // a fake microphone (a beep) that needs no permission prompt, and audio without a gesture
         '--use-fake-device-for-media-stream',
         '--use-fake-ui-for-media-stream',
@@ -195,6 +98,9 @@ describe.skipIf(!haveChromium)('browser example (Chromium headless)', () => {
       expect(engine).toMatchObject(
         isolated ? { crossOriginIsolated: true, threads: 2 } : { crossOriginIsolated: false, threads: 1 },
       );
+      // the default device (auto) with Chromium's GPU off: the wasm kernels, and the page says why
+      expect(await page.getAttribute('body', 'data-device')).toBe('wasm');
+      expect(await page.textContent('#device')).toMatch(/^Device: wasm kernels \(.+\)$/);
 
       // An uploaded image: the page's top-k equals `graduate predict`'s preprocessing + the Node runtime.
       const want = nodeModel.classify(prepareImageFile(nodeModel, imageFile), 1, 5)[0];
