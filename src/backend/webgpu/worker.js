@@ -46,33 +46,23 @@ let errors = [];
 let scopes = [];
 let lost = null;
 
-/** Writes a reply into the shared area (a read's bytes, or JSON) and wakes the caller. */
-function reply(msg, data) {
-  let bytes;
-  let kind = 1;
-  if (data) bytes = new Uint8Array(data);
-  else {
-    kind = 0;
-    bytes = new TextEncoder().encode(JSON.stringify(msg));
-    if (bytes.length > area.length) {
-      // only long error texts get here (the caller sizes the area for reads)
-      const text = String(msg.error ?? msg.reason ?? 'a reply too long for the shared area');
-      const short = {
-        ...msg,
-        [msg.error !== undefined ? 'error' : 'reason']: `${text.slice(0, area.length / 8)}… (cut)`,
-      };
-      bytes = new TextEncoder().encode(JSON.stringify(short));
-    }
-  }
+/** Writes a JSON reply into the shared area and wakes the caller. */
+function reply(msg) {
+  let bytes = new TextEncoder().encode(JSON.stringify(msg));
   if (bytes.length > area.length) {
-    kind = 0;
-    bytes = new TextEncoder().encode(
-      JSON.stringify({ error: `a reply of ${bytes.length} bytes does not fit the ${area.length}-byte area` }),
-    );
+    // only long error texts get here (the caller sizes the area for reads): cut them to fit
+    const key = msg.error !== undefined ? 'error' : 'reason';
+    const text = String(msg[key] ?? 'a reply too long for the shared area');
+    bytes = new TextEncoder().encode(JSON.stringify({ ...msg, [key]: `${text.slice(0, area.length / 8)}… (cut)` }));
   }
   area.set(bytes);
+  wake(0, bytes.length);
+}
+
+/** Says that the area holds a reply of `kind` (0 JSON, 1 a read's bytes) and `length` bytes. */
+function wake(kind, length) {
   Atomics.store(ctl, 1, kind);
-  Atomics.store(ctl, 2, bytes.length);
+  Atomics.store(ctl, 2, length);
   Atomics.add(ctl, 0, 1);
   Atomics.notify(ctl, 0);
 }
@@ -249,9 +239,12 @@ async function settle() {
   return out;
 }
 
+/** Copies `bytes` bytes at (id, off) into the reply area (the caller made it large enough). */
 async function read(id, off, bytes) {
   const rec = bufs.get(id);
   if (!rec) throw new Error('webgpu: read of a freed or unknown buffer');
+  if (bytes > area.length)
+    throw new Error(`webgpu: a read of ${bytes} bytes does not fit the ${area.length}-byte area`);
   const start = off & ~3;
   const size = Math.max(4, Math.ceil((off + bytes) / 4) * 4 - start);
   const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -259,10 +252,10 @@ async function read(id, off, bytes) {
   encoder().copyBufferToBuffer(rec.buffer, start, staging, 0, size);
   submit();
   await staging.mapAsync(GPUMapMode.READ);
-  const data = staging.getMappedRange().slice(off - start, off - start + bytes);
+  area.set(new Uint8Array(staging.getMappedRange(), off - start, bytes));
   staging.unmap();
   staging.destroy();
-  return data;
+  return true;
 }
 
 async function handle(batch) {
@@ -330,17 +323,17 @@ async function handle(batch) {
   scopes.push(device.popErrorScope());
   if (!result) return;
   if (result.sync) await device.queue.onSubmittedWorkDone();
-  let data;
+  let copied = false;
   if (result.read) {
     try {
-      data = await read(result.read[1], result.read[2], result.read[3]);
+      copied = await read(result.read[1], result.read[2], result.read[3]);
     } catch (e) {
       errors.push(e instanceof Error ? e.message : String(e));
     }
   }
   const errs = await settle();
   if (errs.length) reply({ error: errs.join('\n') });
-  else if (data) reply(undefined, data);
+  else if (copied) wake(1, result.read[3]);
   else reply({});
 }
 
