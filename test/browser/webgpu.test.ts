@@ -2,9 +2,9 @@
 // adapter here is SwiftShader, a software Vulkan built into Chromium) runs the same artifact on the
 // WebGPU backend in the page's model Worker (examples/browser/gpu-model.ts, the executor one Worker
 // further) and must give the answers of the wasm kernels: Node's runtime and the same page asked for
-// ?device=wasm. And the fallbacks: a page that is not cross-origin isolated, or auto with only a
-// software adapter, or a browser without WebGPU, runs on wasm and says why.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// ?device=wasm. And the fallbacks: a page that is not cross-origin isolated, auto with only a
+// software adapter, a browser without WebGPU, or a device that fails to open runs on wasm and says why.
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ describe.skipIf(!haveChromium)('browser example on WebGPU (Chromium headless)', 
   let gpuContext: BrowserContext;
   let noGpuContext: BrowserContext;
   const servers: Server[] = [];
-  const urls: Record<'isolated' | 'plain', string> = { isolated: '', plain: '' };
+  const urls: Record<'isolated' | 'plain' | 'broken', string> = { isolated: '', plain: '', broken: '' };
 
   beforeAll(async () => {
     await buildBrowser(site);
@@ -50,6 +50,13 @@ describe.skipIf(!haveChromium)('browser example on WebGPU (Chromium headless)', 
       servers.push(server);
       urls[isolated ? 'isolated' : 'plain'] = url;
     }
+    // the site without its WebGPU executor script: opening the device fails in the model Worker
+    const broken = join(tmp, 'broken');
+    cpSync(site, broken, { recursive: true });
+    rmSync(join(broken, 'webgpu-worker.js'));
+    const { server, url } = await serve(broken, true);
+    servers.push(server);
+    urls.broken = url;
     const { chromium } = await import('playwright-core');
     const launch = (name: string, args: string[]) => {
       const profile = join(tmp, name);
@@ -170,12 +177,13 @@ describe.skipIf(!haveChromium)('browser example on WebGPU (Chromium headless)', 
     await page.close();
   }, 240_000);
 
-  it('falls back to wasm and says why: not isolated, auto on a software adapter, no WebGPU', async () => {
+  it('falls back to wasm and says why: not isolated, auto on a software adapter, no WebGPU, no executor', async () => {
     const want = nodeModel.classify(prepareImageFile(nodeModel, imageFile), 1, 5)[0];
     const cases: [BrowserContext, string, string, RegExp][] = [
       [gpuContext, urls.plain, 'device=webgpu', /cross-origin-isolated page/],
       [gpuContext, urls.isolated, 'device=auto', /software one .*\?device=webgpu uses it/],
       [noGpuContext, urls.isolated, 'device=webgpu', /no WebGPU|no adapter/],
+      [gpuContext, urls.broken, 'device=webgpu', /^WebGPU failed: the WebGPU worker failed to start/],
     ];
     for (const [context, url, query, why] of cases) {
       const { page, errors } = await open(context, url, `model=model.grad&${query}`);
