@@ -11,7 +11,13 @@
 // Not for: speed (wasm.ts), shape rules (src/shape/, src/ops/), choosing a backend.
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
 import { adamScalars } from '../kernels/optim.js';
-import { broadcastShape, type Conv2dGeometry, type Pool2dGeometry, type WindowGeometry } from '../shape/window.js';
+import {
+  broadcastShape,
+  type Conv2dGeometry,
+  concatAxis,
+  type Pool2dGeometry,
+  type WindowGeometry,
+} from '../shape/window.js';
 import type {
   AdagradStepArgs,
   AdamStepArgs,
@@ -972,18 +978,11 @@ export class ReferenceBackend implements Backend {
   }
 
   concat(inputs: readonly { buf: Buf; shape: readonly number[] }[], axis: number, out: Buf): void {
-    if (inputs.length === 0) throw new ValueError('concat: no inputs');
+    const ax = concatAxis(
+      inputs.map((t) => t.shape),
+      axis,
+    );
     const first = inputs[0].shape;
-    const rank = first.length;
-    const ax = axis < 0 ? axis + rank : axis;
-    if (!Number.isInteger(ax) || ax < 0 || ax >= rank) {
-      throw new ValueError(`concat: axis ${axis} out of range for rank ${rank}`);
-    }
-    for (const { shape } of inputs) {
-      if (shape.length !== rank || shape.some((d, k) => k !== ax && d !== first[k])) {
-        throw new ShapeError(`concat: shapes ${fmtShape(first)} and ${fmtShape(shape)} differ outside axis ${ax}`);
-      }
-    }
     const outShape = [...first];
     outShape[ax] = inputs.reduce((s, t) => s + t.shape[ax], 0);
     const os = denseStrides(outShape);

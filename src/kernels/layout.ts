@@ -3,6 +3,7 @@
 // Shapes are row-major and dense; pointers are byte addresses in engine memory.
 // Not for: arithmetic (elementwise.ts) or broadcasting rules (broadcast.ts).
 import { fmtShape, ShapeError, ValueError } from '../errors.js';
+import { concatAxis } from '../shape/window.js';
 import { coalesce, denseStrides, numel, packMeta, type Strided } from './broadcast.js';
 import type { Engine } from './engine.js';
 
@@ -119,17 +120,11 @@ export function concat(
   axis: number,
   out: number,
 ): void {
-  if (inputs.length === 0) throw new ValueError('concat: no inputs');
+  const ax = concatAxis(
+    inputs.map((t) => t.shape),
+    axis,
+  );
   const first = inputs[0].shape;
-  const rank = first.length;
-  const ax = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(ax) || ax < 0 || ax >= rank)
-    throw new ValueError(`concat: axis ${axis} out of range for rank ${rank}`);
-  for (const { shape } of inputs) {
-    if (shape.length !== rank || shape.some((d, k) => k !== ax && d !== first[k])) {
-      throw new ShapeError(`concat: shapes ${fmtShape(first)} and ${fmtShape(shape)} differ outside axis ${ax}`);
-    }
-  }
   const outShape = [...first];
   outShape[ax] = inputs.reduce((acc, t) => acc + t.shape[ax], 0);
   const os = denseStrides(outShape);

@@ -126,6 +126,23 @@ export function pool2dGeometry(
   return g;
 }
 
+/**
+ * The axis a concat joins along (negative counts from the end), after checking that every input
+ * has the first one's rank and dims outside it. Throws ValueError / ShapeError naming them.
+ */
+export function concatAxis(shapes: readonly (readonly number[])[], axis: number): number {
+  if (shapes.length === 0) throw new ValueError('concat: no inputs');
+  const first = shapes[0];
+  const rank = first.length;
+  const ax = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(ax) || ax < 0 || ax >= rank)
+    throw new ValueError(`concat: axis ${axis} out of range for rank ${rank}`);
+  for (const shape of shapes)
+    if (shape.length !== rank || shape.some((d, k) => k !== ax && d !== first[k]))
+      throw new ShapeError(`concat: shapes ${fmtShape(first)} and ${fmtShape(shape)} differ outside axis ${ax}`);
+  return ax;
+}
+
 /** Numpy broadcast of two shapes (trailing dims aligned; 1 stretches). Throws ShapeError. */
 export function broadcastShape(a: readonly number[], b: readonly number[], op = 'broadcast'): number[] {
   const rank = Math.max(a.length, b.length);

@@ -10,6 +10,7 @@
 // Not for: broadcasting (elementwise.ts), gathers by index (gather.ts).
 
 import { ShapeError, ValueError } from '../../errors.js';
+import { concatAxis } from '../../shape/window.js';
 import { WebGpuError } from './device.js';
 import { copy, fill } from './elementwise.js';
 import { bind, grid1, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
@@ -343,18 +344,11 @@ export function concat(
   axis: number,
   out: number,
 ): void {
-  if (inputs.length === 0) throw new ValueError('concat: no inputs');
+  const ax = concatAxis(
+    inputs.map((t) => t.shape),
+    axis,
+  );
   const first = inputs[0].shape;
-  const rank = first.length;
-  const ax = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(ax) || ax < 0 || ax >= rank) {
-    throw new ValueError(`concat: axis ${axis} out of range for rank ${rank}`);
-  }
-  for (const { shape } of inputs) {
-    if (shape.length !== rank || shape.some((d, a) => a !== ax && d !== first[a])) {
-      throw new ShapeError(`concat: shapes ${fmt(first)} and ${fmt(shape)} differ outside axis ${ax}`);
-    }
-  }
   // Each input is [outer, shape[ax] · inner] inside out [outer, total · inner].
   const inner = numel(first.slice(ax + 1));
   const outer = numel(first.slice(0, ax));
