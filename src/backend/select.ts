@@ -31,6 +31,7 @@ let opened: { backend?: WebGpuBackend; reason?: string } | undefined;
 
 /** The process's WebGPU backend (opened once), or the reason there is none. */
 export function openWebGpu(): { backend?: WebGpuBackend; reason?: string } {
+  if (opened?.backend?.device.closed) opened = undefined; // disposed: open a fresh one
   opened ??= WebGpuBackend.open();
   return opened;
 }

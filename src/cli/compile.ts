@@ -10,7 +10,7 @@ import { writeFileAtomicSync } from '../io/atomic.js';
 import { isRecsysCheckpoint } from '../recsys/checkpoint.js';
 import { engine, init } from '../tensor/context.js';
 import { runRecsysCompile } from './compile-recsys.js';
-import { applyDevice, DEVICE_HELP } from './device.js';
+import { applyDevice, cpuOnlyDevice, DEVICE_HELP } from './device.js';
 import { graphFromSource } from './source.js';
 
 interface CompileFlags {
@@ -105,7 +105,10 @@ export function compileCommand(): Command {
     )
     .requiredOption('-o, --output <file>', 'artifact to write')
     .action(async (path: string, f: CompileFlags) => {
-      if (isRecsysCheckpoint(path)) return runRecsysCompile(path, f);
+      if (isRecsysCheckpoint(path)) {
+        cpuOnlyDevice(f.device, 'recommendation models');
+        return runRecsysCompile(path, f);
+      }
       init({ threads: f.threads });
       const { backend } = applyDevice(f.device);
       const t0 = performance.now();

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import type { InferenceBackend } from '../backend/backend.js';
 import { type DeviceSelection, parseDevice, selectDevice } from '../backend/select.js';
+import { ValueError } from '../errors.js';
 import { engine, useBackend } from '../tensor/context.js';
 
 export const DEVICE_HELP =
@@ -26,4 +27,16 @@ export function applyDevice(
   if (wanted !== 'cpu' || sel.device !== 'cpu') log(`device: ${sel.device} (${sel.reason})`);
   useBackend(sel.gpu);
   return { ...sel, backend: sel.gpu };
+}
+
+/** For commands that compute on the cpu only: refuses --device webgpu, says where auto runs. */
+export function cpuOnlyDevice(
+  choice: string | undefined,
+  what: string,
+  log = (s: string) => process.stderr.write(`${s}\n`),
+): void {
+  const wanted = parseDevice(choice ?? process.env.GRADUATE_DEVICE ?? 'cpu');
+  if (wanted === 'webgpu')
+    throw new ValueError(`--device webgpu: ${what} run on the cpu only (use --device cpu or auto)`);
+  if (wanted === 'auto') log(`device: cpu (${what} run on the cpu only)`);
 }

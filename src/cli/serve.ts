@@ -33,7 +33,7 @@ export function serveCommand(): Command {
     .option('--threads <n>', 'engine threads per worker, splitting the layers of a batch', num('threads', true), 1)
     .option(
       '--device <device>',
-      `${DEVICE_HELP}; each worker opens its own device, one worker unless --workers`,
+      `${DEVICE_HELP}; each worker opens its own device (webgpu: one worker unless --workers)`,
       parseDevice,
     )
     .option('--max-queue <n>', 'queued samples per model beyond which requests get 429', num('max-queue', true), 1024)

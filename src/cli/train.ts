@@ -40,7 +40,7 @@ import { evaluate } from '../train/evaluate.js';
 import { builtSpec, fit, type TrainConfig } from '../train/fit.js';
 import { type ClassificationReport, classificationReport, formatReport } from '../train/metrics.js';
 import { writeReport } from '../train/report.js';
-import { applyDevice, DEVICE_HELP } from './device.js';
+import { applyDevice, cpuOnlyDevice, DEVICE_HELP } from './device.js';
 import { graphFromSource } from './source.js';
 import { isRecsysTrain, type RecsysTrainFlags, runRecsysEval, runRecsysTrain } from './train-recsys.js';
 
@@ -413,7 +413,10 @@ function initModel(path: string) {
 }
 
 async function runTrain(flags: TrainFlags, cmd: Command): Promise<void> {
-  if (isRecsysTrain(flags)) return runRecsysTrain(flags as RecsysTrainFlags, cmd);
+  if (isRecsysTrain(flags)) {
+    cpuOnlyDevice(flags.device, 'recommendation models');
+    return runRecsysTrain(flags as RecsysTrainFlags, cmd);
+  }
   if ([flags.preset, flags.config, flags.init].filter(Boolean).length > 1)
     throw new ValueError('train: give only one of --preset, --config or --init');
   if (!flags.resume && !flags.preset && !flags.config && !flags.init)
@@ -551,7 +554,10 @@ function evalCommand(): Command {
     .option('--threads <n>', 'compute threads', num('threads'))
     .option('--device <device>', DEVICE_HELP)
     .action(async (path: string, flags: { data: string; limit?: number; threads?: number; device?: string }) => {
-      if (isRecsysCheckpoint(path)) return runRecsysEval(path, flags);
+      if (isRecsysCheckpoint(path)) {
+        cpuOnlyDevice(flags.device, 'recommendation models');
+        return runRecsysEval(path, flags);
+      }
       init({ threads: flags.threads });
       const { backend } = applyDevice(flags.device);
       // labels are numbered by the model's class names: an eval file lacking a class must not

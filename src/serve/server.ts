@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { parseDevice } from '../backend/select.js';
 import { ValueError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
 import { cpuCount } from '../kernels/host.js';
@@ -50,7 +51,7 @@ export interface ServeOptions extends Partial<BatcherOptions> {
    * workers is the parallelism). More threads serve large batches faster with fewer workers.
    */
   threads?: number;
-  /** Where each worker computes: cpu (default), webgpu or auto (backend/select.ts); with a GPU, one worker by default. */
+  /** Where each worker computes: cpu (default, or $GRADUATE_DEVICE), webgpu (one worker by default) or auto (each worker chooses: backend/select.ts). */
   device?: string;
   /** Largest request body in bytes (413 beyond). */
   bodyLimit?: number;
@@ -423,14 +424,16 @@ function imageLimit(flag: number | undefined): { pixels: number; raiseWith: stri
 }
 
 function resolveOptions(opts: ServeOptions): Required<ServeOptions> {
+  const device = parseDevice(opts.device ?? process.env.GRADUATE_DEVICE ?? 'cpu');
   const o = {
     host: opts.host ?? '127.0.0.1',
     port: opts.port ?? 8000,
     maxBatch: opts.maxBatch ?? 32,
     maxDelayMs: opts.maxDelayMs ?? 2,
     maxQueue: opts.maxQueue ?? 1024,
-    workers: opts.workers ?? ((opts.device ?? 'cpu') === 'cpu' ? Math.max(1, cpuCount() - 1) : 1),
-    device: opts.device ?? process.env.GRADUATE_DEVICE ?? 'cpu',
+    // webgpu: one worker, one device (a GPU is not faster shared by workers); auto chooses per worker
+    workers: opts.workers ?? (device === 'webgpu' ? 1 : Math.max(1, cpuCount() - 1)),
+    device,
     threads: opts.threads ?? 1,
     bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024,
     maxRequestBatch: 0,

@@ -241,7 +241,7 @@ export function fit(opts: FitOptions): FitResult {
         const pred = p.pred.data();
         const labels = p.y.data();
         for (const t of [p.loss, p.pred, p.y]) t.dispose();
-        // a device does not check labels before its kernels (autograd/apply.ts): a bad one shows as NaN
+        // a device does not check labels before its kernels (autograd/apply.ts): they are checked here
         const bad = labels.findIndex((l) => !(l >= 0 && l < p.cols));
         if (bad >= 0)
           throw new ValueError(

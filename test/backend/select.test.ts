@@ -78,6 +78,22 @@ describe('--device', () => {
     expect(r.stdout).toMatch(/^ {2}limits: storage buffer \d+ MiB/m);
   });
 
+  it('recommendation models refuse --device webgpu (they run on the cpu only)', async () => {
+    const r = await cli(
+      'train',
+      '--preset',
+      'mf',
+      '--data',
+      'movielens-small',
+      '--device',
+      'webgpu',
+      '--out',
+      '/nonexistent/x',
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--device webgpu: recommendation models run on the cpu only/);
+  });
+
   it('a bad --device value is a one-line error, exit 1', async () => {
     const r = await cli('predict', 'model.grad', 'x.png', '--device', 'tpu');
     expect(r.code).toBe(1);

@@ -26,7 +26,7 @@ import {
   type UnaryFn,
 } from '../backend.js';
 import * as conv from './conv.js';
-import { type AdapterReport, bufOffset, GpuDevice, type OpenOptions } from './device.js';
+import { type AdapterReport, bufId, bufOffset, GpuDevice, type OpenOptions } from './device.js';
 import * as ew from './elementwise.js';
 import * as gat from './gather.js';
 import * as mm from './gemm.js';
@@ -80,26 +80,37 @@ export class WebGpuBackend implements Backend {
     return this.kernels;
   }
 
-  private flushViews(): void {
-    const views = this.views;
-    this.views = [];
-    for (const v of views) {
+  /**
+   * Writes back the views a host loop changed since they were taken (or last written back). Views
+   * stay live as on the wasm heap — until the next alloc (`drop`), or the free of their buffer — so
+   * a loop may take its output view first and its input views after.
+   */
+  private flushViews(drop = false): void {
+    for (const v of this.views) {
       const now = new Uint8Array(v.view.buffer, v.view.byteOffset, v.view.byteLength);
-      let same = now.length === v.snapshot.length;
+      let same = true;
       for (let i = 0; same && i < now.length; i++) same = now[i] === v.snapshot[i];
-      if (!same) this.device.write(v.buf, now);
+      if (same) continue;
+      this.device.write(v.buf, now);
+      v.snapshot.set(now);
     }
+    if (drop) this.views = [];
   }
 
   // ---- buffers ---------------------------------------------------------------------------------
 
   alloc(bytes: number): Buf {
-    if (this.views.length) this.flushViews();
+    if (this.views.length) this.flushViews(true);
     return this.device.alloc(bytes);
   }
 
   free(buf: Buf): void {
-    if (this.views.length) this.flushViews();
+    if (this.views.length) {
+      this.flushViews();
+      // its id may be handed out again: a view of it must not be written back there later
+      const id = bufId(buf);
+      this.views = this.views.filter((v) => bufId(v.buf) !== id);
+    }
     this.device.free(buf);
   }
 
@@ -145,7 +156,9 @@ export class WebGpuBackend implements Backend {
   }
 
   private hostView(buf: Buf, dtype: 'float32' | 'int32', count: number): Float32Array | Int32Array {
-    const view = this.read(buf, dtype, count) as Float32Array | Int32Array;
+    if (this.views.length) this.flushViews();
+    const data = this.device.read(buf, count * DTYPE_BYTES[dtype]);
+    const view = dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
     const snapshot = new Uint8Array(view.byteLength);
     snapshot.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     this.views.push({ buf, dtype, view, snapshot });

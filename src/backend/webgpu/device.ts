@@ -102,7 +102,12 @@ export class GpuDevice {
   private nextId = 1;
   private live = 0;
   private peak = 0;
-  private closed = false;
+  private shut = false;
+
+  /** close() was called (the backend was disposed). */
+  get closed(): boolean {
+    return this.shut;
+  }
   private postScheduled = false;
 
   private constructor(
@@ -306,8 +311,8 @@ export class GpuDevice {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.shut) return;
+    this.shut = true;
     this.queue.push(['exit']);
     this.post();
     this.executor.close();
@@ -316,7 +321,7 @@ export class GpuDevice {
   // ---- transport -------------------------------------------------------------------------------
 
   private push(c: Command): void {
-    if (this.closed) throw new WebGpuError('webgpu: the device is closed');
+    if (this.shut) throw new WebGpuError('webgpu: the device is closed');
     this.queue.push(c);
     if (this.queue.length >= BATCH) this.post();
     else if (!this.postScheduled) {
@@ -356,7 +361,7 @@ export class GpuDevice {
   }
 
   private call(c: Command): unknown {
-    if (this.closed) throw new WebGpuError('webgpu: the device is closed');
+    if (this.shut) throw new WebGpuError('webgpu: the device is closed');
     const before = Atomics.load(this.ctl, 0);
     this.queue.push(c);
     this.post();

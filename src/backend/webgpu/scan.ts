@@ -59,7 +59,7 @@ function cellWgsl(cell: ScanCell): string {
   Y[o_Y + yb + j] = go * tanh_(cj);`;
 }
 
-const PARAMS = ['H:u32', 'GH:u32', 'T:u32', 't:u32', 'prev:u32', 'firstStep:u32'];
+const PARAMS = ['H:u32', 'GH:u32', 'T:u32', 't:u32', 'prev:u32', 'firstStep:u32', 'n0:u32'];
 
 const specs = new Map<string, KernelSpec>();
 function stepSpec(cell: ScanCell, int8: boolean): KernelSpec {
@@ -80,7 +80,7 @@ function stepSpec(cell: ScanCell, int8: boolean): KernelSpec {
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u) {
   $P
   let j = gid.x;
-  let n = gid.y;
+  let n = n0 + gid.y;
   if (j >= H) { return; }
   let first = firstStep != 0u;
   let x = o_X + (n * T + t) * GH;
@@ -154,11 +154,14 @@ export function scan(k: Kernels, xw: number, N: number, T: number, w: Prepared, 
       ...(c ? [bind(c, N * H)] : []),
       bind(y, N * T * H),
     ];
-    const grid: [number, number, number] = [Math.ceil(H / WG), N, 1];
+    // sequences along y, in chunks of at most 65,535 workgroups (the dispatch limit per dimension)
     for (let s = 0; s < T; s++) {
       const t = reverse ? T - 1 - s : s;
       const prev = reverse ? t + 1 : t - 1;
-      k.run(spec, binds, [H, GH, T, t, iw(Math.max(0, Math.min(T - 1, prev))), s === 0 ? 1 : 0], grid);
+      for (let n0 = 0; n0 < N; n0 += 65535) {
+        const grid: [number, number, number] = [Math.ceil(H / WG), Math.min(65535, N - n0), 1];
+        k.run(spec, binds, [H, GH, T, t, iw(Math.max(0, Math.min(T - 1, prev))), s === 0 ? 1 : 0, n0], grid);
+      }
     }
   } finally {
     if (c) k.dev.free(c);

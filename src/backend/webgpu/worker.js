@@ -149,6 +149,32 @@ function run(name, binds, params, gx, gy, gz) {
       ranges[i] = { buffer: copy, start: 0, end: size, delta: a.delta };
     }
   }
+  // Two outputs of one allocation whose bound ranges overlap only because each starts at an
+  // aligned offset below its view (the bytes they write are apart): one of them writes into a
+  // copy of its range, copied back after the dispatch. Outputs whose bytes overlap are a bug.
+  const copyBack = [];
+  for (let i = 0; i < nb; i++)
+    for (let j = i + 1; j < nb; j++) {
+      if (!p.writable[i] || !p.writable[j]) continue;
+      const a = ranges[i];
+      const b = ranges[j];
+      if (a.buffer !== b.buffer || a.end <= b.start || b.end <= a.start) continue;
+      const [ao, al, bo, bl] = [binds[3 * i + 1], binds[3 * i + 2], binds[3 * j + 1], binds[3 * j + 2]];
+      if (ao < bo + bl && bo < ao + al)
+        throw new Error(`webgpu: kernel ${name}: outputs ${i} and ${j} overlap (bytes ${ao}+${al} and ${bo}+${bl})`);
+      if (bo % 4 || bl % 4)
+        throw new Error(`webgpu: kernel ${name}: output ${j} (bytes ${bo}+${bl}) shares a word with output ${i}`);
+      endPass();
+      const size = b.end - b.start;
+      const copy = device.createBuffer({
+        size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+      });
+      encoder().copyBufferToBuffer(b.buffer, b.start, copy, 0, size);
+      scratch.push(copy);
+      copyBack.push([copy, b.delta, b.buffer, bo, bl]);
+      ranges[j] = { buffer: copy, start: 0, end: size, delta: b.delta };
+    }
   // a buffer bound twice (apart), one of them writable: the all-read-write variant
   let shared = false;
   for (let i = 0; i < nb && !shared; i++)
@@ -182,6 +208,11 @@ function run(name, binds, params, gx, gy, gz) {
   pass.setPipeline(v.pipeline);
   pass.setBindGroup(0, group, [slot * PARAM_BYTES]);
   pass.dispatchWorkgroups(gx, gy, gz);
+  if (copyBack.length) {
+    endPass();
+    for (const [copy, delta, buffer, at, bytes] of copyBack)
+      encoder().copyBufferToBuffer(copy, delta, buffer, at, bytes);
+  }
 }
 
 /**
