@@ -13,11 +13,11 @@ export { keep, tidy } from './tensor/scope.js';
 export { type DType, full, ones, type RowGrad, type Shape, Tensor, tensor, zeros } from './tensor/tensor.js';
 
 import type { MemoryStats } from './kernels/heap.js';
-import { engine as currentEngine } from './tensor/context.js';
+import { defaultBackend } from './tensor/context.js';
 
-/** Live and cached bytes of the tensor engine's wasm memory. */
+/** Live and cached bytes of the default backend (the wasm engine, or a device set with useBackend). */
 export function memoryStats(): MemoryStats {
-  return currentEngine().memoryStats();
+  return defaultBackend().memoryStats();
 }
 
 export * as data from './data/index.js';

@@ -5,3 +5,13 @@
 import { afterEach } from 'vitest';
 
 afterEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
+
+// Opt-in sweep (GRADUATE_TEST_DEFAULT_WEBGPU=1): tensors created on the default backend live on
+// WebGPU, so the ops' eager paths (host loops included) run over the device. Not the normal run.
+if (process.env.GRADUATE_TEST_DEFAULT_WEBGPU === '1') {
+  const { openWebGpu } = await import('../src/backend/select.js');
+  const { useBackend } = await import('../src/tensor/context.js');
+  const { backend, reason } = openWebGpu();
+  if (!backend) throw new Error(`GRADUATE_TEST_DEFAULT_WEBGPU=1 but no WebGPU adapter: ${reason}`);
+  useBackend(backend);
+}

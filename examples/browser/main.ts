@@ -603,7 +603,7 @@ async function loadOnDevice(bytes: Uint8Array, name: string): Promise<{ model: P
       reason = `WebGPU failed: ${r.error}`;
     }
   }
-  const model = await loadArtifact(bytes, { maxBatch: 1, engineOptions: engineOptions() });
+  const model = await loadArtifact(bytes, { maxBatch: 1, engineOptions: engineOptions(), name });
   runner.dispose();
   runner = wasmRunner(model);
   const engine = model.session.engine;

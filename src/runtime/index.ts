@@ -240,10 +240,17 @@ const describeAll = (ts: readonly TensorInfo[]) =>
 /** Loads an artifact from bytes, a file path (Node), or a URL (fetch). */
 export async function loadArtifact(
   source: string | URL | ArrayBuffer | Uint8Array,
-  opts: { maxBatch?: number; engine?: Engine; engineOptions?: EngineOptions; backend?: InferenceBackend } = {},
+  opts: {
+    maxBatch?: number;
+    engine?: Engine;
+    engineOptions?: EngineOptions;
+    backend?: InferenceBackend;
+    /** What errors call bytes given directly (a URL or file name they came from). */
+    name?: string;
+  } = {},
 ): Promise<InferenceModel> {
   let bytes: Uint8Array;
-  let name = '<bytes>';
+  let name = opts.name ?? '<bytes>';
   if (source instanceof Uint8Array) bytes = source;
   else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
   else {

@@ -1,12 +1,14 @@
 // The WebGPU executor and backend at their edges (found in review): host-loop views that stay live
 // until the next alloc as on the wasm heap (an output view taken before input views: int32 concat,
 // scatterelements, the GRU/LSTM training scan), unaligned int8 writes and reads, two outputs of one
-// allocation within one 256-byte block, and more than 2,048 dispatches between reads. Skipped where
-// no adapter exists.
+// allocation within one 256-byte block, more than 2,048 dispatches between reads, views re-taken
+// every step (no pile-up), a view written after a kernel (an error, not a lost write), reads past
+// the reply area, GRU/LSTM scan gradients. Skipped where no adapter exists.
 import { describe, expect, it } from 'vitest';
 import { apply } from '../../src/autograd/apply.js';
+import { backward } from '../../src/autograd/backward.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { tensor } from '../../src/tensor/tensor.js';
+import { type Tensor, tensor } from '../../src/tensor/tensor.js';
 import { gpuBackend } from './gpu.js';
 
 const gpu = gpuBackend('the WebGPU executor tests');
@@ -128,5 +130,90 @@ describe.skipIf(!gpu)('WebGPU executor and host views', () => {
       const want = make(reference);
       expect(got.length).toBe(want.length);
       for (let i = 0; i < want.length; i++) expect(got[i], `y[${i}]`).toBeCloseTo(want[i], 4);
+    });
+
+  it('host views that live until the next alloc do not make each later flush rescan all of them', () => {
+    const be = gpu as NonNullable<typeof gpu>;
+    const n = 1 << 18; // 1 MiB
+    const a = be.alloc(n * 4);
+    const b = be.alloc(n * 4);
+    be.fill(a, n, 1);
+    // a host loop over steps with a kernel between, no alloc (the GRU/LSTM training scan's shape)
+    const step = () => {
+      const v = be.f32(a, n);
+      v[0] += 1;
+      be.axpy(1, a, b, n);
+    };
+    const time = (k: number) => {
+      const t0 = performance.now();
+      for (let i = 0; i < k; i++) step();
+      return performance.now() - t0;
+    };
+    time(5);
+    const first = time(20);
+    time(60);
+    const later = time(20);
+    be.free(a);
+    be.free(b);
+    // the same 20 steps: later ones compare every byte of the ~85 earlier views (and hold 170 MiB)
+    expect(later / first).toBeLessThan(3);
+  });
+
+  it("a host view written after a kernel changed its buffer fails loudly, and never overwrites the kernel's values", () => {
+    const be = gpu as NonNullable<typeof gpu>;
+    const a = be.alloc(16);
+    be.write(a, 'float32', [1, 2, 3, 4]);
+    const v = be.f32(a, 4);
+    be.fill(a, 4, 7); // a kernel writes the buffer: the view (a copy) expires
+    v[1] = 5; // the wasm heap would show [7, 5, 7, 7]; a copy cannot
+    expect(() => be.read(a, 'float32', 4)).toThrow(/wrote to a view of device memory after a kernel/);
+    expect(Array.from(be.read(a, 'float32', 4))).toEqual([7, 7, 7, 7]);
+    be.free(a);
+  });
+
+  it('reads past the kept area (a one-off area), a failed one, then small reads', () => {
+    const be = gpu as NonNullable<typeof gpu>;
+    const n = (20 << 20) / 4 + 3;
+    const a = be.alloc(n * 4);
+    be.fill(a, n, 2);
+    const big = be.read(a, 'float32', n);
+    expect(big.length).toBe(n);
+    expect(big[n - 1]).toBe(2);
+    const gone = be.alloc(n * 4);
+    be.free(gone);
+    expect(() => be.read(gone, 'float32', n)).toThrow(/freed or unknown/);
+    be.fill(a, 4, 3);
+    expect(Array.from(be.read(a + 4, 'float32', 2))).toEqual([3, 3]);
+    be.free(a);
+  });
+
+  for (const cell of ['gru', 'lstm'] as const)
+    it(`rnnscan ${cell} gradients on WebGPU equal the reference`, () => {
+      const be = gpu as NonNullable<typeof gpu>;
+      const [N, T, H] = [2, 5, 4];
+      const GH = (cell === 'gru' ? 3 : 4) * H;
+      const xw = Float32Array.from({ length: N * T * GH }, (_, i) => Math.sin(i * 0.7));
+      const wh = Float32Array.from({ length: H * GH }, (_, i) => Math.cos(i * 0.3) * 0.5);
+      const bh = Float32Array.from({ length: GH }, (_, i) => 0.1 * Math.sin(i));
+      const dy = Float32Array.from({ length: N * T * H }, (_, i) => Math.cos(i * 1.3));
+      const grads = (b: typeof reference | typeof be) => {
+        const ts = [
+          tensor(xw, [N, T, GH], 'float32', b),
+          tensor(wh, [H, GH], 'float32', b),
+          tensor(bh, [GH], 'float32', b),
+        ];
+        for (const t of ts) t.requiresGrad = true;
+        const y = apply('rnnscan', ts, { cell, hidden: H, reverse: false });
+        const l = apply('sum', [apply('mul', [y, tensor(dy, [N, T, H], 'float32', b)], {})], {
+          axes: [0, 1, 2],
+          keepDims: false,
+        });
+        backward(l);
+        return ts.map((t) => Array.from((t.grad as Tensor).data()));
+      };
+      const got = grads(be);
+      const want = grads(reference);
+      for (let k = 0; k < 3; k++)
+        for (let i = 0; i < want[k].length; i++) expect(got[k][i], `grad ${k}[${i}]`).toBeCloseTo(want[k][i], 4);
     });
 });

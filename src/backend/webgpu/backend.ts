@@ -26,7 +26,7 @@ import {
   type UnaryFn,
 } from '../backend.js';
 import * as conv from './conv.js';
-import { type AdapterReport, bufId, bufOffset, GpuDevice, type OpenOptions } from './device.js';
+import { type AdapterReport, bufId, bufOffset, GpuDevice, type OpenOptions, WebGpuError } from './device.js';
 import * as ew from './elementwise.js';
 import * as gat from './gather.js';
 import * as mm from './gemm.js';
@@ -41,9 +41,17 @@ import { type GpuPrepared, Kernels } from './wgsl.js';
 
 interface HostView {
   buf: Buf;
-  dtype: 'float32' | 'int32';
-  view: Float32Array | Int32Array;
+  /** The host copy the views of this range share. */
+  bytes: Uint8Array;
   snapshot: Uint8Array;
+}
+
+/** Whether a host loop changed a view since its snapshot (compared as words). */
+function changed(v: HostView): boolean {
+  const now = new Int32Array(v.bytes.buffer, v.bytes.byteOffset, v.bytes.byteLength >> 2);
+  const was = new Int32Array(v.snapshot.buffer, 0, now.length);
+  for (let i = 0; i < now.length; i++) if (now[i] !== was[i]) return true;
+  return false;
 }
 
 export class WebGpuBackend implements Backend {
@@ -52,6 +60,8 @@ export class WebGpuBackend implements Backend {
   readonly kernels: Kernels;
   readonly int8?: Int8Family;
   private views: HostView[] = [];
+  /** Views dropped at the last call: checked once more, so a write to one fails loudly. */
+  private expired: HostView[] = [];
 
   private constructor(readonly device: GpuDevice) {
     this.kernels = new Kernels(device);
@@ -74,40 +84,50 @@ export class WebGpuBackend implements Backend {
     return this.device.adapter;
   }
 
-  /** The kernels, after writing back what host loops changed in their views. */
+  /** The kernels, after writing back what host loops changed in their views (which then expire). */
   private get k(): Kernels {
-    if (this.views.length) this.flushViews();
+    if (this.views.length || this.expired.length) this.flushViews(true);
     return this.kernels;
   }
 
   /**
-   * Writes back the views a host loop changed since they were taken (or last written back). Views
-   * stay live as on the wasm heap — until the next alloc (`drop`), or the free of their buffer — so
-   * a loop may take its output view first and its input views after.
+   * Writes back the views a host loop changed since they were taken (or last written back); with
+   * `drop`, forgets them. Views live across other views (a loop may take its output view first and
+   * its input views after) and expire at any other backend call: a kernel or a write may change
+   * their buffer, which a copy would not see.
    */
   private flushViews(drop = false): void {
-    for (const v of this.views) {
-      const now = new Uint8Array(v.view.buffer, v.view.byteOffset, v.view.byteLength);
-      let same = true;
-      for (let i = 0; same && i < now.length; i++) same = now[i] === v.snapshot[i];
-      if (same) continue;
-      this.device.write(v.buf, now);
-      v.snapshot.set(now);
+    // a view that expired at the previous call and was written since: its writes cannot be kept
+    const expired = this.expired;
+    this.expired = [];
+    if (expired.some(changed)) {
+      this.views = [];
+      throw new WebGpuError(
+        'webgpu: a host loop wrote to a view of device memory after a kernel or write changed it; take views (backend.f32/i32) again after such calls',
+      );
     }
-    if (drop) this.views = [];
+    for (const v of this.views) {
+      if (!changed(v)) continue;
+      this.device.write(v.buf, v.bytes);
+      v.snapshot.set(v.bytes);
+    }
+    if (drop) {
+      this.expired = this.views;
+      this.views = [];
+    }
   }
 
   // ---- buffers ---------------------------------------------------------------------------------
 
   alloc(bytes: number): Buf {
-    if (this.views.length) this.flushViews(true);
+    if (this.views.length || this.expired.length) this.flushViews(true);
     return this.device.alloc(bytes);
   }
 
   free(buf: Buf): void {
-    if (this.views.length) {
+    if (this.views.length || this.expired.length) {
       this.flushViews();
-      // its id may be handed out again: a view of it must not be written back there later
+      // other buffers are unchanged: their views stay; this id may be handed out again
       const id = bufId(buf);
       this.views = this.views.filter((v) => bufId(v.buf) !== id);
     }
@@ -115,14 +135,14 @@ export class WebGpuBackend implements Backend {
   }
 
   read(buf: Buf, dtype: BufDType, count: number): Float32Array | Int32Array | Int8Array {
-    if (this.views.length) this.flushViews();
+    if (this.views.length || this.expired.length) this.flushViews(true);
     const data = this.device.read(buf, count * DTYPE_BYTES[dtype]);
     if (dtype === 'int8') return new Int8Array(data);
     return dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
   }
 
   write(buf: Buf, dtype: BufDType, values: ArrayLike<number>, at = 0): void {
-    if (this.views.length) this.flushViews();
+    if (this.views.length || this.expired.length) this.flushViews(true);
     const typed =
       dtype === 'int8'
         ? Int8Array.from(values)
@@ -155,14 +175,24 @@ export class WebGpuBackend implements Backend {
     return this.hostView(buf, 'int32', count) as Int32Array;
   }
 
+  /**
+   * A host copy of count elements at buf, registered for write-back. A range inside a live view of
+   * the same buffer is a view of that copy (any dtype), so views alias as on the wasm heap and a
+   * loop that re-takes its views every step does not pile up copies.
+   */
   private hostView(buf: Buf, dtype: 'float32' | 'int32', count: number): Float32Array | Int32Array {
-    if (this.views.length) this.flushViews();
-    const data = this.device.read(buf, count * DTYPE_BYTES[dtype]);
-    const view = dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
-    const snapshot = new Uint8Array(view.byteLength);
-    snapshot.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-    this.views.push({ buf, dtype, view, snapshot });
-    return view;
+    if (this.views.length || this.expired.length) this.flushViews();
+    const make = (ab: ArrayBufferLike, at: number) =>
+      dtype === 'int32' ? new Int32Array(ab, at, count) : new Float32Array(ab, at, count);
+    const [id, off, len] = [bufId(buf), bufOffset(buf), count * 4];
+    for (const v of this.views) {
+      const d = off - bufOffset(v.buf);
+      if (bufId(v.buf) === id && d >= 0 && d % 4 === 0 && d + len <= v.bytes.byteLength)
+        return make(v.bytes.buffer, v.bytes.byteOffset + d);
+    }
+    const bytes = new Uint8Array(this.device.read(buf, len));
+    this.views.push({ buf, bytes, snapshot: bytes.slice() });
+    return make(bytes.buffer, bytes.byteOffset);
   }
 
   memoryStats(): MemoryStats {
@@ -172,12 +202,13 @@ export class WebGpuBackend implements Backend {
 
   /** Waits for every queued kernel (and reports device errors). */
   sync(): void {
-    if (this.views.length) this.flushViews();
+    if (this.views.length || this.expired.length) this.flushViews(true);
     this.device.sync();
   }
 
   dispose(): void {
     this.views = [];
+    this.expired = [];
     this.device.close();
   }
 
@@ -269,7 +300,7 @@ export class WebGpuBackend implements Backend {
     mm.gemmPrepared(this.k, a, M, w, c, ep);
   }
   release(p: Prepared): void {
-    if (this.views.length) this.flushViews();
+    if (this.views.length || this.expired.length) this.flushViews(true);
     for (const b of (p as GpuPrepared).bufs ?? []) this.device.free(b);
   }
 

@@ -368,7 +368,11 @@ export class GpuDevice {
     const r = waitReply(this.ctl, before, this.area, READ_TIMEOUT_MS) as
       | { error?: string; data?: ArrayBuffer }
       | undefined;
-    if (!r) throw new WebGpuError(`webgpu: the device did not answer in ${READ_TIMEOUT_MS / 1000} s`);
+    if (!r) {
+      // its late reply would be taken for the next call's: nothing more can be trusted
+      this.shut = true;
+      throw new WebGpuError(`webgpu: the device did not answer in ${READ_TIMEOUT_MS / 1000} s; it is closed`);
+    }
     if (r.error) throw new WebGpuError(`webgpu: ${r.error}`);
     return r;
   }
