@@ -8,7 +8,8 @@
 // Device (?device=auto|webgpu|wasm, default auto): the same artifact runs on the WebGPU backend in
 // a model Worker (gpu-model.ts: the backend blocks on reads, which the page may not) where
 // navigator.gpu gives an adapter and the page is cross-origin isolated — auto takes a hardware
-// adapter only, as `--device auto` does in Node — and on the wasm kernels otherwise; the page
+// adapter only (unlike `--device auto` in Node, without a speed test against wasm) — and on the
+// wasm kernels otherwise; the page
 // says which and why (#device, body[data-device]).
 // Preprocessing matches `graduate predict`: images get a bilinear resize with half-pixel centers,
 // luma for one channel, then (pixel * scale - mean) / std with the artifact's input spec (scale
