@@ -39,6 +39,7 @@ import type {
   UnaryFn,
 } from './backend.js';
 import { SCAN_STATE_ONE } from './backend.js';
+import { checkScale, checkZeroPoint, weightScales } from './int8-args.js';
 
 const f = Math.fround;
 
@@ -359,23 +360,6 @@ function matmul(
 }
 
 // ---- int8 helpers ----------------------------------------------------------------------------
-
-function checkZeroPoint(op: string, zp: number): void {
-  if (!Number.isInteger(zp) || zp < -128 || zp > 127) {
-    throw new ValueError(`${op}: zero point must be an integer in [-128, 127], got ${zp}`);
-  }
-}
-
-function checkScale(op: string, what: string, s: number): void {
-  if (!(s > 0) || !Number.isFinite(s))
-    throw new ValueError(`${op}: ${what} must be a positive finite number, got ${s}`);
-}
-
-function weightScales(op: string, scales: ArrayLike<number>, N: number): Float32Array {
-  if (scales.length !== N) throw new ShapeError(`${op}: ${scales.length} scales for ${N} output channels`);
-  for (let n = 0; n < N; n++) checkScale(op, `scales[${n}]`, scales[n]);
-  return Float32Array.from(scales);
-}
 
 /**
  * The int8 epilogue of as/int8_epilogue.ts for acc = Σ (x − zx)·w (exact) of output channel n, each

@@ -13,6 +13,7 @@
 import { fmtShape, ShapeError, ValueError } from '../../errors.js';
 import type { Conv2dGeometry, Pool2dGeometry } from '../../shape/window.js';
 import type { Int8Epilogue, Int8Family, Prepared } from '../backend.js';
+import { checkScale, checkZeroPoint, weightScales } from '../int8-args.js';
 import { bufOffset } from './device.js';
 import { bind, fw, type GpuPrepared, grid1, iw, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
@@ -87,24 +88,6 @@ function runBytes(k: Kernels, spec: KernelSpec, binds: ReturnType<typeof bind>[]
   if (count <= 0) return;
   const words = Math.ceil(((bufOffset(y) & 3) + count) / 4);
   k.run(spec, [...binds, bind(y, count, 1)], params, grid1(words));
-}
-
-// ---- checks (the reference's messages) ------------------------------------------------------
-
-function checkZeroPoint(op: string, zp: number): void {
-  if (!Number.isInteger(zp) || zp < -128 || zp > 127)
-    throw new ValueError(`${op}: zero point must be an integer in [-128, 127], got ${zp}`);
-}
-
-function checkScale(op: string, what: string, s: number): void {
-  if (!(s > 0) || !Number.isFinite(s))
-    throw new ValueError(`${op}: ${what} must be a positive finite number, got ${s}`);
-}
-
-function weightScales(op: string, scales: ArrayLike<number>, N: number): Float32Array {
-  if (scales.length !== N) throw new ShapeError(`${op}: ${scales.length} scales for ${N} output channels`);
-  for (let n = 0; n < N; n++) checkScale(op, `scales[${n}]`, scales[n]);
-  return Float32Array.from(scales);
 }
 
 // ---- the requantizing epilogue ----------------------------------------------------------------
