@@ -1,16 +1,20 @@
 // The backends' recurrent scan (rnnscan's runtime step): the wasm kernel against the reference
 // backend, the reference against the training op's forward (rnnscan with its saved gates) and a
 // GRU step by hand; int8 weights against the same weights in float (the state's 16-bit fixed
-// point and the per-column weight scales cost little), odd hidden sizes, 1 and 2 threads, reverse.
+// point and the per-column weight scales cost little), odd hidden sizes, 1 and 2 threads, reverse;
+// WebGPU beside wasm where an adapter exists.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Backend, Buf, Prepared, ScanCell } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { WasmBackend } from '../../src/backend/wasm.js';
 import { RECURRENT } from '../../src/ops/recurrent.js';
 import { expectClose, rand } from '../helpers.js';
+import { testGpu } from './gpu.js';
 
 const ref = new ReferenceBackend();
 const wasm = [WasmBackend.create({ threads: 1 }), WasmBackend.create({ threads: 2 })];
+/** The backends checked against the reference: wasm at 1 and 2 threads, and WebGPU where an adapter exists. */
+const devices: Backend[] = [...wasm, ...testGpu('the scan tests')];
 afterAll(() => {
   for (const b of [ref, ...wasm]) b.dispose();
 });
@@ -93,6 +97,7 @@ for (const cell of ['gru', 'lstm'] as const)
     [5, 4, 13],
     [2, 9, 64],
     [7, 3, 21],
+    [2, 5, 65], // one past a WebGPU workgroup
   ])
     for (const reverse of [false, true]) CASES.push({ cell, N, T, H, reverse, bias: (N + H) % 2 === 0 });
 
@@ -103,7 +108,7 @@ describe('scan: float32 weights', () => {
     const want = trainingForward(c, xw, wh, b);
     const prepare = (be: Backend) => be.prepareScan(c.cell, c.H, wh, undefined, b);
     expectClose(runScan(ref, c, xw, prepare), want, 1e-5, 1e-4);
-    for (const be of wasm) expectClose(runScan(be, c, xw, prepare), want, 1e-5, 1e-4);
+    for (const be of devices) expectClose(runScan(be, c, xw, prepare), want, 1e-5, 1e-4);
   });
 
   it('a GRU of one unit by hand', () => {
@@ -117,7 +122,7 @@ describe('scan: float32 weights', () => {
     const n1 = Math.tanh(0 + sig(2 * h0 + 0.2) * (3 * h0 + 0.3));
     const h1 = n1 + sig(h0 + 0.1) * (h0 - n1);
     const xw = Float32Array.of(0.5, -1, 2, 0, 0, 0);
-    for (const be of [ref, ...wasm])
+    for (const be of [ref, ...devices])
       expectClose(
         runScan(be, c, xw, (b) => b.prepareScan('gru', 1, wh, undefined, bh)),
         [h0, h1],
@@ -136,7 +141,7 @@ describe('scan: int8 weights (16-bit fixed-point state)', () => {
     const { q, scales, deq } = int8Weights(wh, c.H, GH);
     const b = c.bias ? bh : undefined;
     const got = runScan(ref, c, xw, (be) => be.prepareScan(c.cell, c.H, q, scales, b));
-    for (const be of wasm)
+    for (const be of devices)
       expectClose(
         runScan(be, c, xw, (x) => x.prepareScan(c.cell, c.H, q, scales, b)),
         got,
@@ -149,10 +154,13 @@ describe('scan: int8 weights (16-bit fixed-point state)', () => {
   });
 
   it('refuses what the kernel cannot hold', () => {
-    expect(() => wasm[0].prepareScan('gru', 2, new Int8Array(12), new Float32Array(5))).toThrow(/6 column scales/);
     expect(() => ref.prepareScan('lstm', 2, new Float32Array(12))).toThrow(/12 recurrent weights for \[2, 8\]/);
-    expect(() => wasm[0].prepareScan('gru', 1025, new Int8Array(1025 * 3075), new Float32Array(3075))).toThrow(
-      /hidden ≤ 1024/,
-    );
+    for (const be of devices) {
+      expect(() => be.prepareScan('gru', 2, new Int8Array(12), new Float32Array(5))).toThrow(/6 column scales/);
+      expect(() => be.prepareScan('lstm', 2, new Float32Array(12))).toThrow(/12 recurrent weights for \[2, 8\]/);
+      expect(() => be.prepareScan('gru', 1025, new Int8Array(1025 * 3075), new Float32Array(3075))).toThrow(
+        /hidden ≤ 1024/,
+      );
+    }
   });
 });
