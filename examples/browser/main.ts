@@ -8,9 +8,10 @@
 // Device (?device=auto|webgpu|wasm, default auto): the same artifact runs on the WebGPU backend in
 // a model Worker (gpu-model.ts: the backend blocks on reads, which the page may not) where
 // navigator.gpu gives an adapter and the page is cross-origin isolated — auto takes a hardware
-// adapter only (unlike `--device auto` in Node, without a speed test against wasm) — and on the
-// wasm kernels otherwise; the page
-// says which and why (#device, body[data-device]).
+// adapter only, and only where the model itself runs faster there: a start-up micro-benchmark
+// times one sample on both devices (best of 3 after a warm-up; ?software=1 lets auto time a
+// software adapter too) — and on the wasm kernels otherwise; the page says which and why
+// (#device, body[data-device]).
 // Preprocessing matches `graduate predict`: images get a bilinear resize with half-pixel centers,
 // luma for one channel, then (pixel * scale - mean) / std with the artifact's input spec (scale
 // default 1/255); audio is decoded by the runtime's own WAV reader (not Web Audio's
@@ -550,12 +551,33 @@ async function whyNotWebGpu(asked: 'auto' | 'webgpu'): Promise<string | undefine
   const adapter = await gpu.requestAdapter().catch(() => null);
   if (!adapter) return 'navigator.gpu gave no adapter';
   const info = adapter.info ?? {};
-  if (asked === 'auto' && (info.isFallbackAdapter ?? adapter.isFallbackAdapter)) {
+  if (asked === 'auto' && (info.isFallbackAdapter ?? adapter.isFallbackAdapter) && params.get('software') !== '1') {
     const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed';
     return `the only WebGPU adapter is a software one (${name}); ?device=webgpu uses it`;
   }
   return undefined;
 }
+
+/** Best of 3 timings (ms) of one sample after a warm-up, on WebGPU and on the wasm kernels. */
+async function timeDevices(onWasm: InferenceModel, onGpu: Runner): Promise<[number, number]> {
+  const input = onWasm.inputs[0];
+  const per = input.shape.slice(1).reduce((p, d) => p * Math.max(1, d), 1);
+  const x = input.dtype === 'int32' ? new Int32Array(per) : new Float32Array(per);
+  const wasm = wasmRunner(onWasm);
+  const best = async (r: Runner) => {
+    await r.classify(x, 1);
+    let ms = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await r.classify(x, 1);
+      ms = Math.min(ms, performance.now() - t0);
+    }
+    return ms;
+  };
+  return [await best(onGpu), await best(wasm)];
+}
+
+const fmtMs = (ms: number) => `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
 
 /** The artifact's metadata for the page (preprocessing, labels), when the model runs in the Worker. */
 function artifactModel(bytes: Uint8Array, name: string): PageModel {
@@ -593,12 +615,29 @@ async function loadOnDevice(bytes: Uint8Array, name: string): Promise<{ model: P
     else {
       gpuWorker ??= new GpuModelWorker();
       const r = await gpuWorker.load(bytes);
+      if (r.adapter && asked === 'auto') {
+        // the start-up micro-benchmark: the model itself, one sample, on both devices
+        const onWasm = await loadArtifact(bytes, { maxBatch: 1, engineOptions: engineOptions(), name });
+        const [gpuMs, wasmMs] = await timeDevices(onWasm, gpuWorker.runner());
+        const times = `${fmtMs(gpuMs)} a sample on WebGPU, ${fmtMs(wasmMs)} on wasm`;
+        if (gpuMs < wasmMs) {
+          onWasm.dispose();
+          runner.dispose();
+          runner = gpuWorker.runner();
+          return { model: artifactModel(bytes, name), device: { device: 'webgpu', adapter: r.adapter, reason: times } };
+        }
+        runner.dispose();
+        runner = wasmRunner(onWasm);
+        const engine = onWasm.session.engine;
+        page.engine = { isa: engine.isa, threads: engine.threads, crossOriginIsolated: globalThis.crossOriginIsolated };
+        return { model: onWasm, device: { device: 'wasm', reason: `faster here: ${times}` } };
+      }
       if (r.adapter) {
         runner.dispose();
         runner = gpuWorker.runner();
         return {
           model: artifactModel(bytes, name),
-          device: { device: 'webgpu', adapter: r.adapter, reason: asked === 'auto' ? 'a WebGPU adapter' : 'asked for' },
+          device: { device: 'webgpu', adapter: r.adapter, reason: 'asked for' },
         };
       }
       reason = `WebGPU failed: ${r.error}`;

@@ -214,4 +214,19 @@ describe.skipIf(!haveChromium)('browser example on WebGPU (Chromium headless)', 
       await page.close();
     }
   }, 240_000);
+
+  it('auto times the model on both devices and keeps the faster (?software=1 lets it time SwiftShader)', async (ctx) => {
+    if (noAdapter) ctx.skip();
+    const want = nodeModel.classify(prepareImageFile(nodeModel, imageFile), 1, 5)[0];
+    const { page, errors } = await open(gpuContext, urls.isolated, 'model=model.grad&device=auto&software=1');
+    const d = await device(page);
+    const m = d.reason.match(/([\d.]+) ms a sample on WebGPU, ([\d.]+) ms on wasm/);
+    expect(m, d.reason).not.toBeNull();
+    const [gpuMs, wasmMs] = [Number(m?.[1]), Number(m?.[2])];
+    expect(d.device).toBe(gpuMs < wasmMs ? 'webgpu' : 'wasm');
+    if (d.device === 'wasm') expect(d.reason).toMatch(/^faster here: /);
+    expectSamePrediction(await uploadImage(page), want);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 240_000);
 });
