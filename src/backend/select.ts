@@ -96,5 +96,6 @@ export function describeWebGpu(): string[] {
     `  limits: storage buffer ${mib(L.maxStorageBufferBindingSize)}, buffer ${mib(L.maxBufferSize)}, workgroup storage ${
       L.maxComputeWorkgroupStorageSize
     } B, invocations/workgroup ${L.maxComputeInvocationsPerWorkgroup}, storage buffers/stage ${L.maxStorageBuffersPerShaderStage}`,
+    ...a.others.map((o) => `webgpu (not used): ${o}`),
   ];
 }

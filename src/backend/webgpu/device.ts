@@ -33,6 +33,8 @@ export interface AdapterReport {
   isFallbackAdapter: boolean;
   features: string[];
   limits: Record<string, number>;
+  /** The other adapters the system offers (low-power, software fallback), by name; not opened. */
+  others: string[];
 }
 
 /** A binding of a dispatch: a byte range of a buffer. */
@@ -79,9 +81,10 @@ interface Executor {
 type OpenReply =
   | {
       ok: true;
-      adapter: Omit<AdapterReport, 'features' | 'limits'>;
+      adapter: Omit<AdapterReport, 'features' | 'limits' | 'others'>;
       features: string[];
       limits: Record<string, number>;
+      others?: string[];
     }
   | { ok: false; reason: string };
 
@@ -197,7 +200,12 @@ export class GpuDevice {
     area: Uint8Array,
     reply: OpenReply & { ok: true },
   ): GpuDevice {
-    return new GpuDevice(executor, ctl, area, { ...reply.adapter, features: reply.features, limits: reply.limits });
+    return new GpuDevice(executor, ctl, area, {
+      ...reply.adapter,
+      features: reply.features,
+      limits: reply.limits,
+      others: reply.others ?? [],
+    });
   }
 
   get features(): readonly string[] {

@@ -424,6 +424,18 @@ async function start(flags) {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     const info = adapter.info ?? {};
+    // the other adapters the system offers (graduate info lists them; the device is the first)
+    const describe = (a) => {
+      const i = a.info ?? {};
+      const name = [i.vendor, i.architecture, i.description || i.device].filter(Boolean).join(' ') || 'unnamed adapter';
+      return (i.isFallbackAdapter ?? a.isFallbackAdapter) ? `${name} (software fallback adapter)` : name;
+    };
+    const others = [];
+    for (const options of [{ powerPreference: 'low-power' }, { forceFallbackAdapter: true }]) {
+      const other = await gpu.requestAdapter(options).catch(() => null);
+      const name = other ? describe(other) : '';
+      if (name && name !== describe(adapter) && !others.includes(name)) others.push(name);
+    }
     const limits = {};
     for (const k in device.limits) if (typeof device.limits[k] === 'number') limits[k] = device.limits[k];
     reply({
@@ -437,6 +449,7 @@ async function start(flags) {
       },
       features: [...device.features].sort(),
       limits,
+      others,
     });
   } catch (e) {
     reply({ ok: false, reason: e instanceof Error ? e.message : String(e) });
