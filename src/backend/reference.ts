@@ -16,6 +16,7 @@ import {
   type Conv2dGeometry,
   concatAxis,
   type Pool2dGeometry,
+  reducedAxes,
   type WindowGeometry,
 } from '../shape/window.js';
 import type {
@@ -531,15 +532,7 @@ export class ReferenceBackend implements Backend {
   // ---- reduce --------------------------------------------------------------------------------
   /** An empty reduced axis gives the identity: sum 0, mean NaN (0/0), max −Infinity. */
   reduce(fn: ReduceFn, x: Buf, shape: readonly number[], axes: readonly number[], out: Buf): void {
-    const rank = shape.length;
-    const reduced = new Set<number>();
-    for (const a of axes) {
-      const k = a < 0 ? a + rank : a;
-      if (!Number.isInteger(k) || k < 0 || k >= rank || reduced.has(k)) {
-        throw new ValueError(`reduce ${fn}: axes [${axes.join(', ')}] invalid for shape ${fmtShape(shape)}`);
-      }
-      reduced.add(k);
-    }
+    const reduced = reducedAxes(`reduce ${fn}`, shape, axes);
     const total = numel(shape);
     const outShape = shape.filter((_, k) => !reduced.has(k));
     const outDense = denseStrides(outShape);

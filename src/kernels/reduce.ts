@@ -2,7 +2,7 @@
 // A shape and its reduced axes are merged into alternating kept/reduced blocks; each reduced block
 // is one [outer, reduced, inner] pass of the wasm kernel (as/reduce.ts), innermost block first.
 // Not for: softmax (softmax.ts) or broadcasting gradients back (the caller's sum over axes).
-import { fmtShape, ValueError } from '../errors.js';
+import { reducedAxes } from '../shape/window.js';
 import { numel } from './broadcast.js';
 import { copy } from './elementwise.js';
 import type { Engine } from './engine.js';
@@ -36,15 +36,7 @@ export function reduce(
   axes: readonly number[],
   out: number,
 ): void {
-  const rank = shape.length;
-  const set = new Set<number>();
-  for (const a of axes) {
-    const k = a < 0 ? a + rank : a;
-    if (!Number.isInteger(k) || k < 0 || k >= rank || set.has(k)) {
-      throw new ValueError(`reduce ${op}: axes [${axes.join(', ')}] invalid for shape ${fmtShape(shape)}`);
-    }
-    set.add(k);
-  }
+  const set = reducedAxes(`reduce ${op}`, shape, axes);
   const bs = blocks(shape, set);
   const total = numel(shape);
   if (total === 0) return;

@@ -143,6 +143,22 @@ export function concatAxis(shapes: readonly (readonly number[])[], axis: number)
   return ax;
 }
 
+/**
+ * The axes a reduction runs over (negative counts from the end), checked: in range, no repeats.
+ * Throws ValueError naming the op, the axes and the shape.
+ */
+export function reducedAxes(op: string, shape: readonly number[], axes: readonly number[]): Set<number> {
+  const rank = shape.length;
+  const reduced = new Set<number>();
+  for (const a of axes) {
+    const k = a < 0 ? a + rank : a;
+    if (!Number.isInteger(k) || k < 0 || k >= rank || reduced.has(k))
+      throw new ValueError(`${op}: axes [${axes.join(', ')}] invalid for shape ${fmtShape(shape)}`);
+    reduced.add(k);
+  }
+  return reduced;
+}
+
 /** Numpy broadcast of two shapes (trailing dims aligned; 1 stretches). Throws ShapeError. */
 export function broadcastShape(a: readonly number[], b: readonly number[], op = 'broadcast'): number[] {
   const rank = Math.max(a.length, b.length);

@@ -12,7 +12,7 @@
 // either way. Few outputs over a long reduction split the reduction into parts (a second pass, or
 // for Σx² the host, sums the parts in float64).
 // Not for: elementwise work (elementwise.ts), batch-norm statistics (norm.ts).
-import { fmtShape, ValueError } from '../../errors.js';
+import { reducedAxes } from '../../shape/window.js';
 import type { ReduceFn } from '../backend.js';
 import { WebGpuError } from './device.js';
 import { fill } from './elementwise.js';
@@ -229,14 +229,7 @@ export function reduce(
   axes: readonly number[],
   out: number,
 ): void {
-  const rank = shape.length;
-  const reduced = new Set<number>();
-  for (const a of axes) {
-    const d = a < 0 ? a + rank : a;
-    if (!Number.isInteger(d) || d < 0 || d >= rank || reduced.has(d))
-      throw new ValueError(`reduce ${fn}: axes [${axes.join(', ')}] invalid for shape ${fmtShape(shape)}`);
-    reduced.add(d);
-  }
+  const reduced = reducedAxes(`reduce ${fn}`, shape, axes);
   const nOut = shape.reduce((p, d, i) => (reduced.has(i) ? p : p * d), 1);
   const nRed = shape.reduce((p, d, i) => (reduced.has(i) ? p * d : p), 1);
   if (nOut === 0) return;
