@@ -1,10 +1,10 @@
 // The WebGPU backend: the Backend interface over a GpuDevice (device.ts), one WGSL kernel family per
 // file. Buffers live on the device; reads wait for the queued work. Host loops (ops without a device
 // kernel) get `f32`/`i32` views that are copies: a view is compared with its snapshot at the next
-// backend call and written back when the loop changed it, so the ops' host paths run unchanged.
+// backend call and written back when the loop changed it, and expires at any call but another view
+// (flushViews), so the ops' host paths run unchanged.
 // Open with WebGpuBackend.open() (null and a reason where no adapter exists).
 // Not for: choosing the device (src/backend/select.ts), kernels (the family files).
-import { ValueError } from '../../errors.js';
 import type { Conv2dGeometry, Pool2dGeometry } from '../../shape/window.js';
 import {
   type AdagradStepArgs,
@@ -423,9 +423,4 @@ export class WebGpuBackend implements Backend {
   adagradStep(param: Buf, grad: Buf, sum: Buf, n: number, a: AdagradStepArgs, rows?: RowSet): void {
     opt.adagradStep(this.k, param, grad, sum, n, a, rows);
   }
-}
-
-/** The reason given where a caller asks for an unknown device name. */
-export function deviceNameError(name: string): ValueError {
-  return new ValueError(`--device: '${name}' is not a device (auto, cpu or webgpu)`);
 }

@@ -313,11 +313,6 @@ export class GpuDevice {
     this.push(['run', name, b, words, grid[0], grid[1], grid[2]]);
   }
 
-  /** Drops cached GPU buffers (memory pressure). */
-  trim(): void {
-    this.push(['trim']);
-  }
-
   close(): void {
     if (this.shut) return;
     this.shut = true;

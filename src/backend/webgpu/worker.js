@@ -324,10 +324,6 @@ async function handle(batch) {
         case 'run':
           run(c[1], c[2], c[3], c[4], c[5], c[6]);
           break;
-        case 'trim':
-          for (const list of pool.values()) for (const b of list) b.destroy();
-          pool.clear();
-          break;
         case 'area':
           area = new Uint8Array(c[1]);
           break;
