@@ -231,9 +231,10 @@ export function fit(opts: FitOptions): FitResult {
       : undefined;
     bar?.start(steps, 0, { loss: '-', acc: '-', rate: '-' });
     // Each step's loss, predicted classes and labels stay on the device until they are read: every
-    // step on the wasm backend; every READ_EVERY steps and at the epoch's end on a GPU, so that a
-    // step queues its kernels without waiting for the previous ones (the progress bar lags a little).
-    const readEvery = backend.name === 'webgpu' ? READ_EVERY_GPU : 1;
+    // step on the wasm backend; every READ_EVERY_GPU steps and at the epoch's end on a device
+    // backend (deviceMemory: a GPU), so that a step queues its kernels without waiting for the
+    // previous ones (the progress bar lags a little).
+    const readEvery = backend.deviceMemory ? READ_EVERY_GPU : 1;
     let pending: { loss: Tensor; pred: Tensor; y: Tensor; size: number; batch: number; cols: number }[] = [];
     const settle = () => {
       for (const p of pending) {

@@ -7,7 +7,8 @@ import type { BinaryFn, UnaryFn } from '../backend.js';
 import { WebGpuError } from './device.js';
 import { bind, fw, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
-const LEAKY_ALPHA = 0.01;
+/** Default negative slope of leakyRelu (the kernels' and the reference's). */
+export const LEAKY_ALPHA = 0.01;
 
 /** WGSL of fn(x) (alpha: leakyRelu's slope). */
 export function unaryExpr(fn: UnaryFn, x: string): string {

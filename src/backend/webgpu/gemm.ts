@@ -13,10 +13,9 @@
 import { ShapeError, ValueError } from '../../errors.js';
 import { toHalf } from '../../shape/half.js';
 import type { Epilogue, EpilogueActivation, GemmOptions, Prepared } from '../backend.js';
-import { unaryExpr } from './elementwise.js';
+import { LEAKY_ALPHA, unaryExpr } from './elementwise.js';
 import { type Bind, bind, fw, type GpuPrepared, grid1, type KernelSpec, type Kernels, main1, specFor } from './wgsl.js';
 
-const LEAKY_ALPHA = 0.01;
 /** Output tile side, K slice depth, workgroup-memory row stride in vec4s (one spare: fewer bank conflicts). */
 const TS = 64;
 const TK = 16;
