@@ -119,6 +119,21 @@ function pipelineOf(name) {
   return p;
 }
 
+/** Whether two bound ranges share bytes of one buffer. */
+function overlap(a, b) {
+  return a.buffer === b.buffer && a.start < b.end && b.start < a.end;
+}
+
+/** A scratch copy of a bound range, taken in this encoder (destroyed at submit); its range. */
+function copyOf(r, usage = 0) {
+  endPass();
+  const size = r.end - r.start;
+  const copy = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | usage });
+  encoder().copyBufferToBuffer(r.buffer, r.start, copy, 0, size);
+  scratch.push(copy);
+  return { buffer: copy, start: 0, end: size, delta: r.delta };
+}
+
 function run(name, binds, params, gx, gy, gz) {
   const p = pipelineOf(name);
   if (dispatches === MAX_DISPATCHES) submit();
@@ -137,16 +152,7 @@ function run(name, binds, params, gx, gy, gz) {
   // reads a copy (the in-place calls the interface allows: unary, softmax, dx aliasing dy, …).
   for (let i = 0; i < nb; i++) {
     for (let j = 0; j < nb; j++) {
-      if (i === j || p.writable[i] || !p.writable[j]) continue;
-      const a = ranges[i];
-      const b = ranges[j];
-      if (a.buffer !== b.buffer || a.end <= b.start || b.end <= a.start) continue;
-      endPass();
-      const size = a.end - a.start;
-      const copy = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      encoder().copyBufferToBuffer(a.buffer, a.start, copy, 0, size);
-      scratch.push(copy);
-      ranges[i] = { buffer: copy, start: 0, end: size, delta: a.delta };
+      if (i !== j && !p.writable[i] && p.writable[j] && overlap(ranges[i], ranges[j])) ranges[i] = copyOf(ranges[i]);
     }
   }
   // Two outputs of one allocation whose bound ranges overlap only because each starts at an
@@ -155,25 +161,15 @@ function run(name, binds, params, gx, gy, gz) {
   const copyBack = [];
   for (let i = 0; i < nb; i++)
     for (let j = i + 1; j < nb; j++) {
-      if (!p.writable[i] || !p.writable[j]) continue;
-      const a = ranges[i];
-      const b = ranges[j];
-      if (a.buffer !== b.buffer || a.end <= b.start || b.end <= a.start) continue;
+      if (!p.writable[i] || !p.writable[j] || !overlap(ranges[i], ranges[j])) continue;
       const [ao, al, bo, bl] = [binds[3 * i + 1], binds[3 * i + 2], binds[3 * j + 1], binds[3 * j + 2]];
       if (ao < bo + bl && bo < ao + al)
         throw new Error(`webgpu: kernel ${name}: outputs ${i} and ${j} overlap (bytes ${ao}+${al} and ${bo}+${bl})`);
       if (bo % 4 || bl % 4)
         throw new Error(`webgpu: kernel ${name}: output ${j} (bytes ${bo}+${bl}) shares a word with output ${i}`);
-      endPass();
-      const size = b.end - b.start;
-      const copy = device.createBuffer({
-        size,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
-      });
-      encoder().copyBufferToBuffer(b.buffer, b.start, copy, 0, size);
-      scratch.push(copy);
-      copyBack.push([copy, b.delta, b.buffer, bo, bl]);
-      ranges[j] = { buffer: copy, start: 0, end: size, delta: b.delta };
+      const original = ranges[j].buffer;
+      ranges[j] = copyOf(ranges[j], GPUBufferUsage.COPY_SRC);
+      copyBack.push([ranges[j].buffer, ranges[j].delta, original, bo, bl]);
     }
   // a buffer bound twice (apart), one of them writable: the all-read-write variant
   let shared = false;
@@ -182,17 +178,7 @@ function run(name, binds, params, gx, gy, gz) {
       shared = ranges[i].buffer === ranges[j].buffer && (p.writable[i] || p.writable[j]);
   // where every binding is writable, read-only bindings must not overlap each other either
   for (let i = 0; shared && i < nb; i++)
-    for (let j = i + 1; j < nb; j++) {
-      const a = ranges[i];
-      const b = ranges[j];
-      if (a.buffer !== b.buffer || a.end <= b.start || b.end <= a.start || p.writable[j]) continue;
-      endPass();
-      const size = b.end - b.start;
-      const copy = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-      encoder().copyBufferToBuffer(b.buffer, b.start, copy, 0, size);
-      scratch.push(copy);
-      ranges[j] = { buffer: copy, start: 0, end: size, delta: b.delta };
-    }
+    for (let j = i + 1; j < nb; j++) if (!p.writable[j] && overlap(ranges[i], ranges[j])) ranges[j] = copyOf(ranges[j]);
   const v = variant(p, shared);
   const slot = dispatches++;
   const words = slot * (PARAM_BYTES / 4);
